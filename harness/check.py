@@ -1,0 +1,134 @@
+"""Checks and measurements: the unit a suite is made of.
+
+A check measures; the policy judges. Keeping the two apart means a new policy can re-judge an old
+assessment's measurements without re-running the tool.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from harness.findings import Finding
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from harness.datasets import ReferenceDataset
+    from harness.manifest import ToolManifest
+    from harness.policy import Policy
+    from harness.tools import Predictions
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One measured value with its interval. `group` is the grouping or group it belongs to."""
+
+    suite: str
+    check: str
+    metric: str
+    value: float
+    ci_low: float | None = None
+    ci_high: float | None = None
+    group: str | None = None
+    reference: str | None = None
+    n: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        base = f"{self.suite}.{self.check}.{self.metric}"
+        return f"{base}.{self.group}" if self.group else base
+
+    def to_dict(self) -> dict[str, Any]:
+        def clean(x: float | None) -> float | None:
+            return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+        return {
+            "key": self.key, "suite": self.suite, "check": self.check, "metric": self.metric,
+            "value": clean(self.value), "ci_low": clean(self.ci_low), "ci_high": clean(self.ci_high),
+            "group": self.group, "reference": self.reference, "n": self.n, "details": self.details,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Measurement:
+        d = {k: v for k, v in d.items() if k != "key"}
+        d["value"] = float("nan") if d["value"] is None else d["value"]
+        return cls(**d)
+
+
+@dataclass
+class CheckContext:
+    """Everything a check may read. Tool outputs are computed once and shared by every check."""
+
+    dataset: ReferenceDataset
+    predictions: Predictions
+    policy: Policy
+    manifest: ToolManifest
+    seed: int
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tier(self) -> str:
+        return self.manifest.risk_tier
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        return self.dataset.frame
+
+    def rng(self, salt: str) -> np.random.Generator:
+        """A generator per check, so adding a check never changes another check's numbers."""
+        import zlib
+
+        import numpy as np
+
+        return np.random.default_rng([self.seed, zlib.crc32(salt.encode())])
+
+
+@dataclass
+class CheckOutput:
+    """What a check returns: measurements for the policy to judge, findings it concludes itself
+    (INSUFFICIENT, SKIPPED, messages for thresholded values), and tables for the report."""
+
+    measurements: list[Measurement] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    messages: dict[str, str] = field(default_factory=dict)  # measurement key -> plain-language message
+
+
+class Check:
+    """Base class. Parameters are keyword-only and stored, like scikit-learn estimators, so a check
+    is data that can be logged and re-created."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    policy_section: ClassVar[str] = ""
+
+    def __init__(self, **params: Any) -> None:
+        self.params = params
+
+    def run(self, ctx: CheckContext) -> CheckOutput:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"{type(self).__name__}({args})"
+
+
+class Suite:
+    """A named group of checks, registered through the `harness.suites` entry-point group."""
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "0"
+    description: ClassVar[str] = ""
+    tasks: ClassVar[tuple[str, ...]] = ("binary-classification",)
+
+    def applies_to(self, dataset: ReferenceDataset) -> str | None:
+        """None when the suite can run on the dataset, else the reason it is SKIPPED."""
+        if dataset.card.task not in self.tasks:
+            return f"suite {self.name!r} assesses {', '.join(self.tasks)} data; {dataset.name!r} is {dataset.card.task}"
+        return None
+
+    def checks(self, ctx: CheckContext) -> list[Check]:  # pragma: no cover - abstract
+        raise NotImplementedError

@@ -1,0 +1,248 @@
+"""Reference datasets: a card (`datasets/<name>/card.yaml`) plus a data file verified by sha256.
+
+The hash is the dataset's identity: it is logged with every assessment, so a re-assessment can prove it
+used the same data (policy 4.3) and an approval can name exactly what the evidence rests on.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from harness.errors import DatasetError
+from harness.yamlio import read_yaml_mapping, validate
+
+Scalar = str | int | float | bool
+
+
+class _Card(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ReadOptions(_Card):
+    header: bool = True
+    separator: str = ","
+    columns: list[str] | None = None
+    na_values: list[str] = Field(default_factory=list)
+
+
+class Target(_Card):
+    column: str
+    positive: Scalar
+    favorable: Scalar | None = None  # the outcome that benefits the person; default: positive
+
+    @property
+    def favorable_value(self) -> Scalar:
+        return self.positive if self.favorable is None else self.favorable
+
+
+class ProtectedAttribute(_Card):
+    reference: Scalar | None = None
+    description: str = ""
+
+
+class DatasetCard(_Card):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    version: str
+    task: Literal["binary-classification", "grounded-qa", "regression", "generation"]
+    file: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    source: str
+    license: str
+    description: str = ""
+    citation: str = ""
+    generator: str = ""
+    read: ReadOptions = Field(default_factory=ReadOptions)
+    target: Target
+    id_column: str | None = None
+    features: list[str]
+    protected_attributes: dict[str, ProtectedAttribute]
+    pii_columns: list[str] = Field(default_factory=list)
+    known_results: list[str] = Field(default_factory=list)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def matches(values: pd.Series | np.ndarray, target: Scalar) -> np.ndarray:
+    """Elementwise `values == target`, tolerant of 1 vs "1" vs 1.0 between YAML and CSV."""
+    s = pd.Series(values)
+    if pd.api.types.is_numeric_dtype(s) and not isinstance(target, str):
+        return (s == target).to_numpy()
+    if pd.api.types.is_numeric_dtype(s):
+        try:
+            return (s == float(target)).to_numpy()
+        except ValueError:
+            return np.zeros(len(s), dtype=bool)
+    text = s.astype(str).str.strip()
+    if isinstance(target, bool | int | float):
+        try:
+            return (pd.to_numeric(text, errors="coerce") == float(target)).to_numpy()
+        except (TypeError, ValueError):
+            pass
+    return (text == str(target)).to_numpy()
+
+
+@dataclass(frozen=True)
+class ReferenceDataset:
+    card: DatasetCard
+    card_path: Path
+    data_path: Path
+    frame: pd.DataFrame
+    sha256: str
+
+    @property
+    def name(self) -> str:
+        return self.card.name
+
+    @property
+    def ids(self) -> pd.Series:
+        if self.card.id_column:
+            return self.frame[self.card.id_column]
+        return pd.Series(np.arange(len(self.frame)), name="row")
+
+    @property
+    def y_favorable(self) -> np.ndarray:
+        """1 where the true outcome is the favourable one (selection rates are computed on it)."""
+        return matches(self.frame[self.card.target.column], self.card.target.favorable_value).astype(np.int8)
+
+    @property
+    def features(self) -> pd.DataFrame:
+        return self.frame[self.card.features]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "version": self.card.version, "sha256": self.sha256,
+            "rows": len(self.frame), "file": self.data_path.name, "source": self.card.source,
+            "license": self.card.license, "task": self.card.task,
+            "protected_attributes": {k: v.reference for k, v in self.card.protected_attributes.items()},
+        }
+
+
+def repo_catalog() -> Path:
+    """The `datasets/` folder of this checkout (the package is installed editable from it)."""
+    return Path(__file__).resolve().parent.parent / "datasets"
+
+
+def catalog_dirs() -> list[Path]:
+    dirs = [Path(p) for p in os.environ.get("HARNESS_CATALOG", "").split(os.pathsep) if p]
+    dirs += [Path.cwd() / "datasets", repo_catalog()]
+    seen: list[Path] = []
+    for d in dirs:
+        if d.resolve() not in [s.resolve() for s in seen]:
+            seen.append(d)
+    return seen
+
+
+def list_cards() -> list[Path]:
+    cards: dict[str, Path] = {}
+    for d in catalog_dirs():
+        for card in sorted(d.glob("*/card.yaml")):
+            cards.setdefault(card.parent.name, card)
+    return [cards[k] for k in sorted(cards)]
+
+
+def find_card(name_or_path: str) -> Path:
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") or p.is_file():
+        if not p.is_file():
+            raise DatasetError(f"dataset card {p} does not exist")
+        return p
+    if p.is_dir() and (p / "card.yaml").is_file():
+        return p / "card.yaml"
+    for d in catalog_dirs():
+        if (d / name_or_path / "card.yaml").is_file():
+            return d / name_or_path / "card.yaml"
+    known = ", ".join(c.parent.name for c in list_cards()) or "none"
+    raise DatasetError(
+        f"no dataset named {name_or_path!r}: give a catalogue name ({known}) or the path to a card.yaml"
+    )
+
+
+def load_card(path: Path) -> DatasetCard:
+    data, text = read_yaml_mapping(path, "dataset card", DatasetError)
+    return validate(DatasetCard, data, text, f"dataset card {path}", DatasetError)
+
+
+def data_dirs(data_dir: str | Path | None) -> list[Path]:
+    dirs = []
+    if data_dir:
+        dirs.append(Path(data_dir))
+    if os.environ.get("HARNESS_DATA_DIR"):
+        dirs.append(Path(os.environ["HARNESS_DATA_DIR"]))
+    return dirs
+
+
+def locate_file(card: DatasetCard, card_path: Path, data_dir: str | Path | None) -> Path:
+    places = [card_path.parent, *data_dirs(data_dir)]
+    for place in places:
+        candidate = place / card.file
+        if candidate.is_file():
+            return candidate
+    looked = ", ".join(str(p / card.file) for p in places)
+    raise DatasetError(
+        f"the data file {card.file!r} of dataset {card.name!r} is missing. Looked in: {looked}. "
+        f"Download it from {card.source} and put it next to the card, or pass --data-dir DIR "
+        f"(or set HARNESS_DATA_DIR) to a folder that holds it."
+    )
+
+
+def read_frame(card: DatasetCard, path: Path) -> pd.DataFrame:
+    opts = card.read
+    kwargs: dict[str, Any] = {"na_values": opts.na_values or None, "keep_default_na": True}
+    sep = opts.separator
+    if sep.strip() != sep and sep.strip():
+        kwargs["skipinitialspace"] = True  # ", " in UCI files: a comma, then blanks
+        sep = sep.strip()
+    if not opts.header:
+        if not opts.columns:
+            raise DatasetError(f"dataset card {card.name!r} says the file has no header but lists no read.columns")
+        kwargs.update(header=None, names=opts.columns)
+    try:
+        frame = pd.read_csv(path, sep=sep, **kwargs)
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
+        raise DatasetError(f"cannot read {path} as CSV: {e}") from None
+    return frame
+
+
+def check_columns(card: DatasetCard, frame: pd.DataFrame, path: Path) -> None:
+    declared = [card.target.column, *card.features, *card.protected_attributes]
+    if card.id_column:
+        declared.append(card.id_column)
+    missing = [c for c in dict.fromkeys(declared) if c not in frame.columns]
+    if missing:
+        raise DatasetError(
+            f"dataset {card.name!r} ({path}) lacks the declared column(s) {missing}; "
+            f"the file has {list(frame.columns)}. Fix the card or the file."
+        )
+    if card.id_column and frame[card.id_column].duplicated().any():
+        dup = frame.loc[frame[card.id_column].duplicated(), card.id_column].head(3).tolist()
+        raise DatasetError(f"dataset {card.name!r}: id column {card.id_column!r} has duplicate ids, e.g. {dup}")
+
+
+def load_dataset(name_or_path: str, data_dir: str | Path | None = None) -> ReferenceDataset:
+    """Resolve a catalogue name or card path, verify the data file's sha256 and load it."""
+    card_path = find_card(name_or_path)
+    card = load_card(card_path)
+    path = locate_file(card, card_path, data_dir)
+    digest = sha256_file(path)
+    if digest != card.sha256:
+        raise DatasetError(
+            f"the data file {path} does not match dataset card {card_path}: "
+            f"sha256 expected {card.sha256}, found {digest}. The file changed or is a different "
+            f"version; fix the card only if you have checked the new data."
+        )
+    frame = read_frame(card, path)
+    check_columns(card, frame, path)
+    return ReferenceDataset(card=card, card_path=card_path, data_path=path, frame=frame, sha256=digest)

@@ -1,0 +1,48 @@
+"""The exception tree. Every error a user can cause is a `HarnessError`: the CLI turns it into one
+clear message and exit code 2 (bad input) or 4 (the assessment could not complete), never a traceback.
+"""
+from __future__ import annotations
+
+
+class HarnessError(Exception):
+    """Base class: the message says what was wrong, where, and how to fix it."""
+
+    exit_code = 2
+
+
+class ConfigError(HarnessError):
+    """A manifest, policy, suite name or command-line option is wrong."""
+
+
+class DatasetError(HarnessError):
+    """A dataset card, its data file or its contents do not match what was declared."""
+
+
+class ToolError(HarnessError):
+    """The tool under assessment could not be loaded or called, or returned unusable output."""
+
+    exit_code = 4
+
+
+class ToolConfigError(ToolError):
+    """The tool's own files (model, predictions) are missing or malformed: the user's input."""
+
+    exit_code = 2
+
+
+class CheckError(HarnessError):
+    """A check failed to compute; the check's finding becomes ERROR (blocking checks count as FAIL)."""
+
+    exit_code = 4
+
+
+class TrackingError(HarnessError):
+    """The MLflow store cannot be reached or written."""
+
+
+class GateError(HarnessError):
+    """An approval-gate rule refused a decision."""
+
+
+class HarnessWarning(UserWarning):
+    """Our own warnings; the test suite turns them into errors."""

@@ -1,0 +1,83 @@
+"""Findings: what an assessment concludes about one measured value, in words a reviewer can quote."""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class Status(str, Enum):
+    """Status of one finding (DESIGN.md "Verdict rules")."""
+
+    PASS = "PASS"
+    FAIL = "FAIL"
+    REVIEW = "REVIEW"
+    INSUFFICIENT = "INSUFFICIENT"
+    ERROR = "ERROR"
+    SKIPPED = "SKIPPED"
+
+
+class Severity(str, Enum):
+    """A blocking FAIL fails the assessment; an advisory FAIL asks for human review (policy 4.2)."""
+
+    BLOCKING = "blocking"
+    ADVISORY = "advisory"
+
+
+def _clean(x: float | None) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return None if math.isnan(x) else x
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One conclusion. `key` is the MLflow metric name the finding rests on."""
+
+    suite: str
+    check: str
+    metric: str
+    status: Status
+    message: str
+    severity: Severity = Severity.BLOCKING
+    value: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    threshold: float | None = None
+    greater_is_better: bool | None = None
+    group: str | None = None
+    reference: str | None = None
+    n: int | None = None
+    baseline: float | None = None
+    policy_section: str | None = None
+    benchmark: str | None = None
+    dataset: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        base = f"{self.suite}.{self.check}.{self.metric}"
+        return f"{base}.{self.group}" if self.group else base
+
+    @property
+    def blocks(self) -> bool:
+        """A blocking check that fails or errors fails the whole assessment (fail closed)."""
+        return self.severity is Severity.BLOCKING and self.status in (Status.FAIL, Status.ERROR)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["status"] = self.status.value
+        d["severity"] = self.severity.value
+        d["key"] = self.key
+        for k in ("value", "ci_low", "ci_high", "threshold", "baseline"):
+            d[k] = _clean(d[k])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Finding:
+        d = {k: v for k, v in d.items() if k != "key"}
+        d["status"] = Status(d["status"])
+        d["severity"] = Severity(d["severity"])
+        return cls(**d)

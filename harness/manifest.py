@@ -1,0 +1,101 @@
+"""`tool.yaml`: what a vendor or analyst declares about a tool (DESIGN.md "Files users write").
+
+The disclosure block is required in full: the policy's transparency clause says systems "should
+disclose model type, training source, and legal access to data" and document their limitations, and
+policy 2.1 requires vendors to be questioned on bias mitigation.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from harness.yamlio import read_yaml_mapping, validate
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Disclosure(_Strict):
+    model_type: str = Field(min_length=1)
+    training_data_source: str = Field(min_length=1)
+    data_access_basis: str = Field(min_length=1)
+    known_limitations: str = Field(min_length=1)
+    bias_mitigation: str = Field(min_length=1)
+
+
+class PythonAdapter(_Strict):
+    """A callable `module:function` taking a DataFrame and returning labels (and optionally scores)."""
+
+    kind: Literal["python"]
+    callable: str = Field(pattern=r"^[\w.]+:[\w.]+$")
+
+
+class SklearnAdapter(_Strict):
+    """A scikit-learn model saved with skops; loaded with skops' trusted types only."""
+
+    kind: Literal["sklearn"]
+    path: str
+    trusted: list[str] = Field(default_factory=list)
+    threshold: float = Field(0.5, ge=0, le=1)
+
+
+class PredictionsAdapter(_Strict):
+    """A vendor's CSV of predictions keyed by the dataset's id column: the black-box path."""
+
+    kind: Literal["predictions"]
+    path: str
+    id_column: str = "id"
+    label_column: str = "prediction"
+    score_column: str | None = None
+
+
+class PlannedAdapter(_Strict):
+    """Adapter kinds named in DESIGN.md that later issues implement; accepted so manifests validate."""
+
+    kind: Literal["mlflow", "http", "openai", "responses"]
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+Adapter = Annotated[
+    PythonAdapter | SklearnAdapter | PredictionsAdapter | PlannedAdapter, Field(discriminator="kind")
+]
+
+
+class ToolManifest(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", description="lower-case slug, used as the MLflow name")
+    name: str = Field(min_length=1)
+    version: str = Field(min_length=1)
+    vendor: str = Field(min_length=1)
+    department: str = Field(min_length=1)
+    category: Literal["predictive", "generative", "decision-support"]
+    status: Literal["proposed", "pilot", "in-use", "development", "retired"]
+    risk_tier: Literal["high", "medium", "low"]
+    intended_use: str = Field(min_length=1)
+    automation_level: str = Field(min_length=1)
+    human_oversight: str = Field(min_length=1)
+    disclosure: Disclosure
+    adapter: Adapter
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_as_text(cls, v: object) -> object:
+        # `version: 1.0` in YAML is a float; keep what the user wrote as text
+        return str(v) if isinstance(v, int | float) else v
+
+    def resolve(self, relative: str) -> Path:
+        """Paths in the manifest are relative to the manifest's folder."""
+        p = Path(relative)
+        return p if p.is_absolute() else self.base_dir / p
+
+
+def load_manifest(path: str | Path) -> ToolManifest:
+    p = Path(path)
+    data, text = read_yaml_mapping(p, "tool manifest")
+    data = dict(data)
+    data.pop("base_dir", None)
+    manifest = validate(ToolManifest, data, text, f"tool manifest {p}")
+    return manifest.model_copy(update={"base_dir": p.resolve().parent})

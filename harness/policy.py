@@ -1,0 +1,127 @@
+"""DTI's assessment standards as data (policy 4.2: "DTI ... will define data quality and bias
+assessment standards for the approval of tools").
+
+Thresholds are validated when the policy is built, serialised into every assessment and logged with a
+digest, so an approval always names the exact standard it was judged against.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from harness.findings import Finding, Severity, Status
+from harness.yamlio import read_yaml_mapping, validate
+
+RiskTier = Literal["high", "medium", "low"]
+TIERS: tuple[str, ...] = ("high", "medium", "low")
+
+
+class Threshold(BaseModel):
+    """A limit on one metric, like MLflow's `MetricThreshold`: a value, a direction, a severity."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    limit: float
+    greater_is_better: bool
+    severity: Severity = Severity.BLOCKING
+    mode: Literal["absolute", "baseline_relative"] = "absolute"
+    by_tier: dict[RiskTier, float] = Field(default_factory=dict)
+    severity_by_tier: dict[RiskTier, Severity] = Field(default_factory=dict)
+    policy_section: str
+    benchmark: str = ""
+    description: str = ""
+
+    def limit_for(self, tier: str) -> float:
+        return self.by_tier.get(tier, self.limit)  # type: ignore[call-overload]
+
+    def severity_for(self, tier: str) -> Severity:
+        return self.severity_by_tier.get(tier, self.severity)  # type: ignore[call-overload]
+
+    def passes(self, value: float, tier: str) -> bool:
+        limit = self.limit_for(tier)
+        return value >= limit if self.greater_is_better else value <= limit
+
+
+class Policy(BaseModel):
+    """The whole standard. Keys of `thresholds` are `<suite>.<check>.<metric>`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    version: str
+    description: str = ""
+    min_group_size: int = Field(30, ge=1)
+    confidence_level: float = Field(0.95, gt=0.5, lt=1.0)
+    bootstrap_samples: int = Field(2000, ge=100)
+    seed: int = 0
+    reassessment_days: dict[RiskTier, int] = Field(
+        default_factory=lambda: {"high": 90, "medium": 180, "low": 365}
+    )
+    required_suites: dict[str, list[str]] = Field(default_factory=dict)
+    thresholds: dict[str, Threshold] = Field(default_factory=dict)
+    citations: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _keys_are_metric_paths(self) -> Policy:
+        bad = [k for k in self.thresholds if k.count(".") != 2]
+        if bad:
+            raise ValueError(f"threshold keys must be <suite>.<check>.<metric>, got {bad}")
+        return self
+
+    @property
+    def digest(self) -> str:
+        """sha256 of the canonical JSON form: two policies with the same rules share a digest."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}@{self.version} sha256:{self.digest[:12]}"
+
+    def threshold(self, suite: str, check: str, metric: str) -> Threshold | None:
+        return self.thresholds.get(f"{suite}.{check}.{metric}")
+
+    def evaluate(self, m: Any, tier: str, *, message: str, dataset: str | None = None) -> Finding | None:
+        """Apply the fail-closed rule of DESIGN.md to one measurement.
+
+        PASS only when the whole confidence interval lies on the passing side; FAIL when the point
+        estimate violates the limit; REVIEW when the point passes but the interval crosses it.
+        Returns None when the policy sets no threshold for the measurement.
+        """
+        t = self.threshold(m.suite, m.check, m.metric)
+        if t is None:
+            return None
+        limit = t.limit_for(tier)
+        if m.value is None or m.value != m.value:  # NaN: the metric is undefined for this data
+            status = Status.INSUFFICIENT
+        elif not t.passes(m.value, tier):
+            status = Status.FAIL
+        elif m.ci_low is None or m.ci_high is None:
+            status = Status.PASS
+        elif t.passes(m.ci_low, tier) and t.passes(m.ci_high, tier):
+            status = Status.PASS
+        else:
+            status = Status.REVIEW
+        return Finding(
+            suite=m.suite, check=m.check, metric=m.metric, status=status, message=message,
+            severity=t.severity_for(tier), value=m.value, ci_low=m.ci_low, ci_high=m.ci_high,
+            threshold=limit, greater_is_better=t.greater_is_better, group=m.group,
+            reference=m.reference, n=m.n, policy_section=t.policy_section, benchmark=t.benchmark,
+            dataset=dataset, details=dict(m.details),
+        )
+
+
+def load_policy(path: str | Path | None = None) -> Policy:
+    """Load a policy YAML, or the default policy shipped with the harness when `path` is None."""
+    if path is None:
+        text = resources.files("harness.policies").joinpath("default.yaml").read_text()
+        return validate(Policy, yaml.safe_load(text), text, "the default policy")
+    p = Path(path)
+    data, text = read_yaml_mapping(p, "policy file")
+    return validate(Policy, data, text, f"policy file {p}")

@@ -1,0 +1,82 @@
+"""YAML files users write: parse once, validate with pydantic, report every problem at once with its
+path and line in the file, so an analyst can fix a manifest in one pass."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from harness.errors import ConfigError, HarnessError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _line_index(text: str) -> dict[tuple[str, ...], int]:
+    """Map each key path in the document to its 1-based line number."""
+    lines: dict[tuple[str, ...], int] = {}
+
+    def walk(node: yaml.Node, path: tuple[str, ...]) -> None:
+        lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                key = (*path, str(k.value))
+                lines[key] = k.start_mark.line + 1
+                walk(v, key)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                walk(v, (*path, str(i)))
+
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError:
+        return lines
+    if root is not None:
+        walk(root, ())
+    return lines
+
+
+def read_yaml_mapping(path: Path, what: str, error: type[HarnessError] = ConfigError) -> tuple[dict[str, Any], str]:
+    if not path.is_file():
+        raise error(f"{what} {path} does not exist")
+    text = path.read_text()
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise error(f"{what} {path} is not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise error(f"{what} {path} must be a YAML mapping of fields, got {type(data).__name__}")
+    return data, text
+
+
+def validate(model: type[M], data: dict[str, Any], text: str, source: str,
+             error: type[HarnessError] = ConfigError) -> M:
+    """Validate `data`; on failure raise one error that lists every problem with path and line."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        index = _line_index(text)
+        problems = []
+        for err in e.errors():
+            loc = tuple(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+            # discriminated unions add the tag to the path ("adapter.sklearn.path"): drop it
+            if len(loc) >= 2 and loc[0] == "adapter" and loc[1] in _ADAPTER_TAGS:
+                loc = (loc[0], *loc[2:])
+            where = ".".join(loc) or "(top level)"
+            line = None
+            for cut in range(len(loc), 0, -1):
+                if loc[:cut] in index:
+                    line = index[loc[:cut]]
+                    break
+            at = f" (line {line})" if line and err["type"] != "missing" else ""
+            msg = err["msg"]
+            if err["type"] == "missing":
+                msg = "required field is missing"
+            elif err["type"] == "extra_forbidden":
+                msg = "unknown field (check the spelling)"
+            problems.append(f"  - {where}{at}: {msg}")
+        raise error(f"{source} has {len(problems)} problem(s):\n" + "\n".join(problems)) from None
+
+
+_ADAPTER_TAGS = {"sklearn", "mlflow", "predictions", "http", "openai", "responses", "python"}
