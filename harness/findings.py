@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """Status of one finding (DESIGN.md "Verdict rules")."""
 
     PASS = "PASS"
@@ -18,7 +18,7 @@ class Status(str, Enum):
     SKIPPED = "SKIPPED"
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     """A blocking FAIL fails the assessment; an advisory FAIL asks for human review (policy 4.2)."""
 
     BLOCKING = "blocking"

@@ -102,9 +102,7 @@ class Policy(BaseModel):
             status = Status.INSUFFICIENT
         elif not t.passes(m.value, tier):
             status = Status.FAIL
-        elif m.ci_low is None or m.ci_high is None:
-            status = Status.PASS
-        elif t.passes(m.ci_low, tier) and t.passes(m.ci_high, tier):
+        elif m.ci_low is None or m.ci_high is None or (t.passes(m.ci_low, tier) and t.passes(m.ci_high, tier)):
             status = Status.PASS
         else:
             status = Status.REVIEW

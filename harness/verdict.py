@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from harness.check import Measurement
 from harness.findings import Finding, Severity, Status
 
 
-class Verdict(str, Enum):
+class Verdict(StrEnum):
     PASS = "PASS"
     NEEDS_REVIEW = "NEEDS_REVIEW"
     FAIL = "FAIL"

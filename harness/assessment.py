@@ -1,0 +1,169 @@
+"""One assessment: tool x datasets x suites -> findings -> verdict (DESIGN.md "One assessment").
+
+The result is immutable and serialises to `assessment.json`, which holds everything needed to
+re-render every report without the tool, the data or the suites.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from harness import __version__
+from harness.check import CheckContext, CheckOutput, Measurement
+from harness.errors import HarnessError, ToolError
+from harness.findings import Finding, Severity, Status
+from harness.verdict import SuiteResult, Verdict, decide
+
+if TYPE_CHECKING:
+    from harness.check import Suite
+    from harness.datasets import ReferenceDataset
+    from harness.manifest import ToolManifest
+    from harness.policy import Policy
+    from harness.tools import Predictions, Tool
+
+SCHEMA = "harness.assessment/1"
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class AssessmentResult:
+    tool: dict[str, Any]
+    policy: dict[str, Any]
+    datasets: list[dict[str, Any]]
+    suites: tuple[SuiteResult, ...]
+    verdict: Verdict
+    reasons: list[str]
+    seed: int
+    kind: str = "pre-acquisition"
+    started_at: str = ""
+    finished_at: str = ""
+    duration_s: float = 0.0
+    error: dict[str, str] | None = None
+    run_id: str | None = None
+    harness_version: str = __version__
+    schema: str = SCHEMA
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for s in self.suites for f in s.findings]
+
+    @property
+    def measurements(self) -> list[Measurement]:
+        return [m for s in self.suites for m in s.measurements]
+
+    @property
+    def exit_code(self) -> int:
+        return self.verdict.exit_code
+
+    def with_run_id(self, run_id: str) -> AssessmentResult:
+        return replace(self, run_id=run_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": self.schema, "harness_version": self.harness_version, "run_id": self.run_id,
+            "kind": self.kind, "started_at": self.started_at, "finished_at": self.finished_at,
+            "duration_s": self.duration_s, "seed": self.seed, "tool": self.tool, "policy": self.policy,
+            "datasets": self.datasets, "verdict": self.verdict.value, "exit_code": self.exit_code,
+            "reasons": self.reasons, "error": self.error,
+            "suites": [s.to_dict() for s in self.suites], "extra": self.extra,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> AssessmentResult:
+        if not str(d.get("schema", "")).startswith("harness.assessment/"):
+            raise HarnessError("this JSON is not a harness assessment (no 'schema' field)")
+        return cls(
+            tool=d["tool"], policy=d["policy"], datasets=d["datasets"],
+            suites=tuple(SuiteResult.from_dict(s) for s in d["suites"]), verdict=Verdict(d["verdict"]),
+            reasons=d["reasons"], seed=d["seed"], kind=d["kind"], started_at=d["started_at"],
+            finished_at=d["finished_at"], duration_s=d["duration_s"], error=d.get("error"),
+            run_id=d.get("run_id"), harness_version=d["harness_version"], schema=d["schema"],
+            extra=d.get("extra", {}),
+        )
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def run_suite(suite: Suite, ctx: CheckContext) -> SuiteResult:
+    """Run every check of a suite; a check that raises becomes an ERROR finding, not a crash."""
+    findings: list[Finding] = []
+    measurements: list[Measurement] = []
+    tables: dict[str, list[dict[str, Any]]] = {}
+    for check in suite.checks(ctx):
+        try:
+            out: CheckOutput = check.run(ctx)
+        except Exception as e:  # one broken check must not hide the others' evidence
+            findings.append(Finding(
+                suite=suite.name, check=check.name, metric="error", status=Status.ERROR,
+                severity=Severity.BLOCKING, dataset=ctx.dataset.name, policy_section=check.policy_section,
+                message=f"check {check.name!r} could not compute: {type(e).__name__}: {e}",
+            ))
+            continue
+        measurements.extend(out.measurements)
+        findings.extend(out.findings)
+        tables.update(out.tables)
+        for m in out.measurements:
+            msg = out.messages.get(m.key, f"{m.key} = {m.value:.4g}")
+            f = ctx.policy.evaluate(m, ctx.tier, message=msg, dataset=ctx.dataset.name)
+            if f is not None:
+                findings.append(f)
+    return SuiteResult(suite=suite.name, suite_version=suite.version, dataset=ctx.dataset.name,
+                       findings=tuple(findings), measurements=tuple(measurements), tables=tables)
+
+
+def assess(
+    manifest: ToolManifest,
+    tool: Tool,
+    datasets: list[ReferenceDataset],
+    suites: list[Suite],
+    policy: Policy,
+    *,
+    seed: int | None = None,
+    kind: str = "pre-acquisition",
+    progress: Progress | None = None,
+) -> AssessmentResult:
+    """Run the assessment. A tool that fails to predict yields verdict ERROR with the error kept,
+    so the attempt is still recorded (policy 3.2)."""
+    say = progress or (lambda _msg: None)
+    seed = policy.seed if seed is None else seed
+    started, t0 = _now(), time.perf_counter()
+    results: list[SuiteResult] = []
+    error: dict[str, str] | None = None
+    for ds in datasets:
+        say(f"predicting {ds.name} ({len(ds.frame):,} rows) with {manifest.id}")
+        try:
+            preds: Predictions = tool.predict(ds)
+        except ToolError as e:
+            error = {"type": type(e).__name__, "message": str(e), "dataset": ds.name}
+            break
+        ctx = CheckContext(dataset=ds, predictions=preds, policy=policy, manifest=manifest, seed=seed)
+        for suite in suites:
+            reason = suite.applies_to(ds)
+            if reason:
+                results.append(SuiteResult(suite=suite.name, suite_version=suite.version,
+                                           dataset=ds.name, skipped_reason=reason))
+                continue
+            say(f"suite {suite.name} on {ds.name}")
+            results.append(run_suite(suite, ctx))
+    findings = [f for r in results for f in r.findings]
+    if error is not None:
+        verdict, reasons = Verdict.ERROR, [error["message"]]
+    else:
+        verdict, reasons = decide(findings)
+        if not findings and verdict is Verdict.PASS:
+            verdict, reasons = Verdict.NEEDS_REVIEW, ["no check produced a finding; nothing was judged"]
+    return AssessmentResult(
+        tool=manifest.model_dump(mode="json"),
+        policy={"name": policy.name, "version": policy.version, "digest": policy.digest,
+                "label": policy.label, "document": policy.model_dump(mode="json")},
+        datasets=[d.summary() for d in datasets], suites=tuple(results), verdict=verdict,
+        reasons=reasons, seed=seed, kind=kind, started_at=started, finished_at=_now(),
+        duration_s=round(time.perf_counter() - t0, 3), error=error,
+    )

@@ -1,0 +1,90 @@
+"""Tool adapters: one interface over every way a vendor can hand the City a tool.
+
+`predict(frame) -> Predictions` is called once per dataset by the assessment; every check reads the
+same outputs, so a slow or costly tool is never asked twice for the same answer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from harness.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from harness.datasets import ReferenceDataset
+    from harness.manifest import ToolManifest
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Labels in the dataset's label space and, when the tool gives them, scores for the favourable
+    outcome in [0, 1]. Row order follows the dataset."""
+
+    labels: np.ndarray
+    scores: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+class Tool(Protocol):
+    kind: str
+
+    def predict(self, dataset: ReferenceDataset) -> Predictions: ...
+
+
+def load_tool(manifest: ToolManifest, obj: Any = None) -> Tool:
+    """Build the adapter the manifest names. `obj` passes a live callable or estimator (notebooks)."""
+    kind = manifest.adapter.kind
+    if kind == "python":
+        from harness.tools.python import PythonTool
+
+        return PythonTool.from_manifest(manifest, obj)
+    if kind == "sklearn":
+        from harness.tools.sklearn import SklearnTool
+
+        return SklearnTool.from_manifest(manifest, obj)
+    if kind == "predictions":
+        from harness.tools.predictions import PredictionsTool
+
+        return PredictionsTool.from_manifest(manifest)
+    raise ConfigError(
+        f"adapter kind {kind!r} in tool manifest {manifest.id!r} is not available in this version; "
+        f"available: python, sklearn, predictions"
+    )
+
+
+def as_predictions(raw: Any, n: int, source: str) -> Predictions:
+    """Normalise what a callable returned: labels, (labels, scores), or a dict with those keys."""
+    from harness.errors import ToolError
+
+    labels, scores = raw, None
+    if isinstance(raw, dict):
+        labels, scores = raw.get("labels"), raw.get("scores")
+    elif isinstance(raw, tuple) and len(raw) == 2:
+        labels, scores = raw
+    elif isinstance(raw, Predictions):
+        labels, scores = raw.labels, raw.scores
+    try:
+        labels = np.asarray(labels)
+        scores = None if scores is None else np.asarray(scores, dtype=float)
+    except (TypeError, ValueError) as e:
+        raise ToolError(f"{source} returned output that is not labels (and scores): {e}") from None
+    if labels.ndim != 1 or len(labels) != n:
+        raise ToolError(f"{source} returned {labels.shape} labels for {n} input rows; expected one per row")
+    if scores is not None and (scores.ndim != 1 or len(scores) != n):
+        raise ToolError(f"{source} returned {scores.shape} scores for {n} input rows; expected one per row")
+    return Predictions(labels=labels, scores=scores)
+
+
+def input_frame(dataset: ReferenceDataset, columns: list[str] | None = None) -> pd.DataFrame:
+    """The tool's input: the card's features (or the columns the model was fitted on)."""
+    cols = columns if columns is not None else dataset.card.features
+    missing = [c for c in cols if c not in dataset.frame.columns]
+    if missing:
+        raise ConfigError(f"the tool expects column(s) {missing} that dataset {dataset.name!r} does not have")
+    return dataset.frame[cols]

@@ -1,0 +1,73 @@
+"""The `sklearn` adapter: a model saved with skops, loaded with skops' trusted types only.
+
+A plain pickle runs arbitrary code when loaded, so it is never accepted here; skops refuses any type
+that is not on its list of known-safe scikit-learn/numpy types unless the analyst names it in the
+manifest's `trusted` list after reviewing it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from harness.errors import ToolConfigError, ToolError
+from harness.tools import Predictions, input_frame
+
+if TYPE_CHECKING:
+    from harness.datasets import ReferenceDataset
+    from harness.manifest import ToolManifest
+
+
+def load_skops(path: Any, trusted: list[str]) -> Any:
+    import skops.io as sio
+
+    try:
+        untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in trusted]
+    except Exception as e:
+        raise ToolConfigError(f"{path} is not a readable skops file: {e}") from None
+    if untrusted:
+        raise ToolConfigError(
+            f"{path} contains types that are not trusted by default: {untrusted}. Review them, then "
+            f"list them under adapter.trusted in the manifest if they are safe."
+        )
+    return sio.load(path, trusted=trusted or None)
+
+
+@dataclass
+class SklearnTool:
+    model: Any
+    name: str
+    threshold: float = 0.5
+    kind: str = "sklearn"
+
+    @classmethod
+    def from_manifest(cls, manifest: ToolManifest, obj: Any = None) -> SklearnTool:
+        adapter = manifest.adapter
+        if obj is None:
+            path = manifest.resolve(adapter.path)  # type: ignore[union-attr]
+            if not path.is_file():
+                raise ToolConfigError(f"model file {path} named by tool manifest {manifest.id!r} does not exist")
+            if path.suffix in (".pkl", ".pickle", ".joblib"):
+                raise ToolConfigError(
+                    f"{path} is a pickle: it can run arbitrary code when loaded. Save the model with "
+                    f"skops (skops.io.dump) and point adapter.path at the .skops file."
+                )
+            obj = load_skops(path, list(adapter.trusted))  # type: ignore[union-attr]
+        return cls(model=obj, name=manifest.id, threshold=adapter.threshold)  # type: ignore[union-attr]
+
+    def predict(self, dataset: ReferenceDataset) -> Predictions:
+        cols = getattr(self.model, "feature_names_in_", None)
+        frame = input_frame(dataset, None if cols is None else list(cols))
+        try:
+            labels = np.asarray(self.model.predict(frame))
+            scores = None
+            if hasattr(self.model, "predict_proba"):
+                proba = np.asarray(self.model.predict_proba(frame), dtype=float)
+                classes = list(self.model.classes_)
+                fav = dataset.card.target.favorable_value
+                idx = next((i for i, c in enumerate(classes) if str(c) == str(fav)), len(classes) - 1)
+                scores = proba[:, idx]
+        except Exception as e:
+            raise ToolError(f"tool {self.name!r} raised {type(e).__name__} during prediction: {e}") from e
+        return Predictions(labels=labels, scores=scores)
