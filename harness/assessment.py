@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness import __version__
 from harness.check import CheckContext, CheckOutput, Measurement
-from harness.errors import HarnessError, ToolError
+from harness.errors import HarnessError, ToolConfigError, ToolError
 from harness.findings import Finding, Severity, Status
 from harness.verdict import SuiteResult, Verdict, decide
 
@@ -140,6 +140,8 @@ def assess(
         say(f"predicting {ds.name} ({len(ds.frame):,} rows) with {manifest.id}")
         try:
             preds: Predictions = tool.predict(ds)
+        except ToolConfigError:
+            raise  # the user's input is wrong (a missing id, a bad file): exit 2, nothing to record
         except ToolError as e:
             error = {"type": type(e).__name__, "message": str(e), "dataset": ds.name}
             break

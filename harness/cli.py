@@ -1,0 +1,262 @@
+"""`harness`: a thin command line over the library. Parses, calls, prints with rich.
+
+Heavy libraries (mlflow, fairlearn, aif360, great_expectations) are imported inside commands only, so
+`harness --help` answers at once. Every `HarnessError` becomes one message and its exit code
+(DESIGN.md: 0 PASS, 1 FAIL, 2 bad input, 3 NEEDS_REVIEW, 4 ERROR), never a traceback.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from harness import __version__
+from harness.errors import HarnessError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from harness.assessment import AssessmentResult
+
+STYLE = {"PASS": "bold green", "NEEDS_REVIEW": "bold yellow", "FAIL": "bold red", "ERROR": "bold magenta",
+         "REVIEW": "yellow", "INSUFFICIENT": "yellow", "SKIPPED": "dim"}
+
+
+def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except HarnessError as e:
+            _console(stderr=True).print(f"[bold red]error:[/] {e}", markup=True, highlight=False)
+            sys.exit(e.exit_code)
+        except KeyboardInterrupt:
+            _console(stderr=True).print("interrupted; nothing further was recorded")
+            sys.exit(130)
+        except Exception as e:  # a bug of ours: say so plainly; HARNESS_DEBUG=1 shows the traceback
+            if os.environ.get("HARNESS_DEBUG"):
+                raise
+            _console(stderr=True).print(
+                f"[bold red]internal error:[/] {type(e).__name__}: {e}\n"
+                "This is a bug in the harness; re-run with HARNESS_DEBUG=1 for the traceback and report it.")
+            sys.exit(4)
+    return wrapper
+
+
+tracking_option = click.option(
+    "--tracking-uri", envvar="MLFLOW_TRACKING_URI", default=None,
+    help="MLflow store: sqlite:///PATH or http://host:port. Default: $MLFLOW_TRACKING_URI, else "
+         "the embedded store mlruns/mlflow.db in the working folder.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="harness")
+def main() -> None:
+    """AI Risk Harness: assess AI tools for bias and risk before the City uses them (policy 4.2)."""
+
+
+def _progress(console: Console) -> tuple[Any, Callable[[str], None]]:
+    status = console.status("starting", spinner="dots")
+
+    def say(msg: str) -> None:
+        status.update(msg)
+
+    return status, say
+
+
+def print_verdicts(console: Console, results: list[AssessmentResult], limit: int = 6) -> None:
+    from rich.table import Table
+
+    table = Table(title="Assessment verdicts", show_lines=False)
+    for col in ("tool", "version", "verdict", "findings", "principal finding"):
+        table.add_column(col, overflow="fold")
+    for r in results:
+        stats: dict[str, int] = {}
+        for f in r.findings:
+            stats[f.status.value] = stats.get(f.status.value, 0) + 1
+        counts = ", ".join(f"{v} {k}" for k, v in sorted(stats.items()))
+        table.add_row(r.tool["id"], str(r.tool["version"]), f"[{STYLE[r.verdict.value]}]{r.verdict.value}[/]",
+                      counts or "-", r.reasons[0] if r.reasons else "every judged finding passed")
+    console.print(table)
+    for r in results:
+        if r.reasons:
+            console.print(f"[{STYLE[r.verdict.value]}]{r.tool['id']} {r.verdict.value}[/] because:")
+            for reason in r.reasons[:limit]:
+                console.print(f"  - {reason}")
+            if len(r.reasons) > limit:
+                console.print(f"  ... and {len(r.reasons) - limit} more (see the report)")
+
+
+@main.command()
+@click.argument("tool_yaml", type=click.Path(dir_okay=False))
+@click.option("--dataset", "datasets", multiple=True, required=True,
+              help="Catalogue name (see `harness datasets list`) or path to a card.yaml. Repeatable.")
+@click.option("--suite", "suites", multiple=True, help="Suite to run (repeatable). Default: the policy's "
+              "required suites for the tool's category.")
+@click.option("--policy", "policy", type=click.Path(dir_okay=False), default=None,
+              help="Policy YAML. Default: the policy shipped with the harness.")
+@click.option("--current", type=click.Path(dir_okay=False), default=None,
+              help="A current data sample, for drift checks (used by the degradation suite).")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None, envvar="HARNESS_DATA_DIR",
+              help="Folder holding dataset files that are not next to their card (a mirror).")
+@click.option("--seed", type=int, default=None, help="Seed for the bootstrap. Default: the policy's.")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Folder for the reports. Default: reports/<tool id>/<run id>/.")
+@tracking_option
+@handle_errors
+def assess(tool_yaml: str, datasets: tuple[str, ...], suites: tuple[str, ...], policy: str | None,
+           current: str | None, data_dir: str | None, seed: int | None, out: str | None,
+           tracking_uri: str | None) -> None:
+    """Assess the tool described by TOOL_YAML against reference datasets and record the evidence.
+
+    Exit codes: 0 PASS, 1 FAIL, 2 bad input, 3 NEEDS_REVIEW, 4 ERROR.
+    """
+    from harness.pipeline import run_assessment
+
+    if current is not None:
+        from harness.errors import ConfigError
+
+        raise ConfigError("--current (drift against a current sample) needs the degradation suite, "
+                          "which is not installed in this version")
+    console = _console()
+    status, say = _progress(_console(stderr=True))
+    with status:
+        rec = run_assessment(tool_yaml, list(datasets), suites=list(suites) or None, policy_path=policy,
+                             tracking_uri=tracking_uri, data_dir=data_dir, seed=seed, out=out, progress=say)
+    print_verdicts(console, [rec.result])
+    console.print(f"run {rec.result.run_id} in {rec.tracking_uri}")
+    console.print(f"reports: {rec.out_dir / 'report.html'}")
+    sys.exit(rec.result.exit_code)
+
+
+@main.command()
+@click.option("--out", type=click.Path(file_okay=False), default="reports/demo", show_default=True)
+@tracking_option
+@handle_errors
+def demo(out: str, tracking_uri: str | None) -> None:
+    """Assess the two bundled rental-assistance tools on bundled data, end to end."""
+    from harness.demo import run_demo
+
+    console = _console()
+    sys.exit(run_demo(console, Path(out), tracking_uri))
+
+
+@main.command()
+@click.argument("run_id")
+@click.option("--format", "fmt", type=click.Choice(["html", "md", "json"]), default="html", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="File to write. Default: print to standard output.")
+@tracking_option
+@handle_errors
+def report(run_id: str, fmt: str, out: str | None, tracking_uri: str | None) -> None:
+    """Re-render the report of a recorded assessment from its logged assessment.json."""
+    from harness.assessment import AssessmentResult
+    from harness.report import render
+    from harness.tracking import check_reachable, load_assessment, resolve_uri
+
+    uri = resolve_uri(tracking_uri)
+    check_reachable(uri)
+    text = render(AssessmentResult.from_dict(load_assessment(uri, run_id)), fmt)
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text, encoding="utf-8")
+        _console().print(f"wrote {out}")
+    else:
+        click.echo(text, nl=False)
+
+
+@main.group()
+def suites() -> None:
+    """Installed test suites."""
+
+
+@suites.command("list")
+@handle_errors
+def suites_list() -> None:
+    """List the suites registered through the `harness.suites` entry points."""
+    from rich.table import Table
+
+    from harness.registry import load_suites
+
+    table = Table(title="Installed suites")
+    for col in ("name", "version", "tasks", "description"):
+        table.add_column(col, overflow="fold")
+    for name, cls in load_suites().items():
+        table.add_row(name, cls.version, ", ".join(cls.tasks), cls.description)
+    _console().print(table)
+
+
+@main.group()
+def datasets() -> None:
+    """Reference datasets in the catalogue."""
+
+
+@datasets.command("list")
+@handle_errors
+def datasets_list() -> None:
+    """List the dataset cards of the catalogue (./datasets, the harness's own, $HARNESS_CATALOG)."""
+    from rich.table import Table
+
+    from harness.datasets import list_cards, load_card
+
+    table = Table(title="Reference datasets")
+    for col in ("name", "version", "task", "protected attributes", "file", "card"):
+        table.add_column(col, overflow="fold")
+    for path in list_cards():
+        card = load_card(path)
+        here = "present" if (path.parent / card.file).is_file() else "needs --data-dir"
+        table.add_row(card.name, card.version, card.task, ", ".join(card.protected_attributes),
+                      f"{card.file} ({here})", str(path))
+    _console().print(table)
+
+
+@datasets.command("show")
+@click.argument("name")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None, envvar="HARNESS_DATA_DIR")
+@handle_errors
+def datasets_show(name: str, data_dir: str | None) -> None:
+    """Show a dataset's card and, when its file is available, verify it and summarise its groups."""
+    from harness.datasets import find_card, load_card, load_dataset
+
+    console = _console()
+    path = find_card(name)
+    card = load_card(path)
+    console.print(f"[bold]{card.name}[/] {card.version}  ({path})")
+    for label, value in (("task", card.task), ("source", card.source), ("license", card.license),
+                         ("file", card.file), ("sha256", card.sha256),
+                         ("target", f"{card.target.column} (positive {card.target.positive!r}, favourable "
+                                    f"{card.target.favorable_value!r})"),
+                         ("id column", card.id_column or "row number"),
+                         ("features", ", ".join(card.features))):
+        console.print(f"  {label:>10}: {value}")
+    for attr, p in card.protected_attributes.items():
+        console.print(f"  protected: {attr} (reference {p.reference!r})")
+    if card.description:
+        console.print(f"\n{card.description.strip()}")
+    try:
+        ds = load_dataset(name, data_dir)
+    except HarnessError as e:
+        console.print(f"\n[yellow]data not loaded:[/] {e}")
+        return
+    y = ds.y_favorable
+    console.print(f"\nverified sha256; {len(ds.frame):,} rows; favourable outcome rate {y.mean():.1%}")
+    for attr in card.protected_attributes:
+        col = ds.frame[attr].astype(str)
+        parts = [f"{g} {int((col == g).sum()):,} ({y[(col == g).to_numpy()].mean():.1%})"
+                 for g in col.value_counts().index]
+        console.print(f"  {attr}: " + "; ".join(parts))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

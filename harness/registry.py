@@ -1,0 +1,59 @@
+"""Suite discovery through the `harness.suites` entry-point group (the pytest/pluggy way).
+
+Built-in suites come through the same door as a third party's. Loading fails closed: a plugin that
+cannot be imported, is not a Suite, or reuses a name is an error, because an assessment that silently
+lost a suite would report a PASS it never tested.
+"""
+from __future__ import annotations
+
+from importlib.metadata import EntryPoint, entry_points
+
+from harness.check import Suite
+from harness.errors import ConfigError
+
+GROUP = "harness.suites"
+
+
+def _origin(ep: EntryPoint) -> str:
+    dist = getattr(ep, "dist", None)
+    return f"{ep.value} (distribution {dist.name} {dist.version})" if dist else ep.value
+
+
+def load_suites() -> dict[str, type[Suite]]:
+    found: dict[str, tuple[type[Suite], EntryPoint]] = {}
+    for ep in entry_points(group=GROUP):
+        if ep.name in found:
+            raise ConfigError(
+                f"two installed plugins register the suite name {ep.name!r}: {_origin(found[ep.name][1])} "
+                f"and {_origin(ep)}. Uninstall one of them; the harness will not guess which to trust."
+            )
+        try:
+            obj = ep.load()
+        except Exception as e:
+            raise ConfigError(
+                f"suite plugin {ep.name!r} from {_origin(ep)} failed to import: {type(e).__name__}: {e}. "
+                f"Fix or uninstall it."
+            ) from None
+        if not (isinstance(obj, type) and issubclass(obj, Suite)):
+            raise ConfigError(f"suite plugin {ep.name!r} from {_origin(ep)} is not a harness.check.Suite subclass")
+        if getattr(obj, "name", None) != ep.name:
+            raise ConfigError(f"suite plugin {ep.name!r} from {_origin(ep)} declares name {getattr(obj, 'name', None)!r}")
+        found[ep.name] = (obj, ep)
+    return {k: v[0] for k, v in sorted(found.items())}
+
+
+def resolve(names: list[str] | None, category: str, required: dict[str, list[str]]) -> list[Suite]:
+    """The suites to run: those named, else the policy's required suites for the tool's category."""
+    available = load_suites()
+    wanted = list(names) if names else list(required.get(category, []))
+    if not wanted:
+        raise ConfigError(
+            f"the policy requires no suite for category {category!r} and none was named: pass --suite NAME "
+            f"(installed: {', '.join(available) or 'none'})"
+        )
+    unknown = [n for n in wanted if n not in available]
+    if unknown:
+        raise ConfigError(
+            f"unknown suite(s) {unknown}; installed suites: {', '.join(available) or 'none'}"
+        )
+    return [available[n]() for n in dict.fromkeys(wanted)]

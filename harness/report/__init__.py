@@ -1,0 +1,40 @@
+"""Reports of one assessment, rendered from `AssessmentResult` alone (so `harness report RUN_ID` can
+re-render any logged assessment from its `assessment.json`)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness.errors import ConfigError
+
+if TYPE_CHECKING:
+    from harness.assessment import AssessmentResult
+
+FORMATS = ("json", "md", "html")
+FILENAMES = {"json": "assessment.json", "md": "report.md", "html": "report.html"}
+
+
+def render(result: AssessmentResult, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(result.to_dict(), indent=2, sort_keys=False, allow_nan=False) + "\n"
+    if fmt == "md":
+        from harness.report.markdown import render_markdown
+
+        return render_markdown(result)
+    if fmt == "html":
+        from harness.report.html import render_html
+
+        return render_html(result)
+    raise ConfigError(f"unknown report format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+def write_reports(result: AssessmentResult, out_dir: Path) -> list[Path]:
+    """Write assessment.json, report.md and report.html into `out_dir`; return their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for fmt in FORMATS:
+        path = out_dir / FILENAMES[fmt]
+        path.write_text(render(result, fmt), encoding="utf-8")
+        paths.append(path)
+    return paths

@@ -1,0 +1,192 @@
+"""The only module that imports mlflow: runs, metrics and artifacts of assessments.
+
+One MLflow experiment per tool (`harness/<tool id>`), one run per assessment. The embedded store is a
+SQLite file with its artifact folder beside it (`mlruns/mlflow.db`, `mlruns/artifacts/`), created in the
+working folder; a tracking server works the same through `--tracking-uri` (DESIGN.md).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.errors import TrackingError
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+    from harness.assessment import AssessmentResult
+
+DEFAULT_STORE = Path("mlruns") / "mlflow.db"
+EXPERIMENT_PREFIX = "harness/"
+
+
+def resolve_uri(uri: str | None) -> str:
+    """--tracking-uri, else $MLFLOW_TRACKING_URI, else the embedded SQLite store in the working folder."""
+    if uri:
+        return uri
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    return f"sqlite:///{(Path.cwd() / DEFAULT_STORE).as_posix()}"
+
+
+def sqlite_path(uri: str) -> Path | None:
+    if not uri.startswith("sqlite:///"):
+        return None
+    return Path(uri[len("sqlite:///"):] if uri.startswith("sqlite:////") else uri[len("sqlite://"):])
+
+
+def artifact_root(uri: str) -> str | None:
+    """Artifacts of an embedded store live beside its database, wherever the command runs from."""
+    db = sqlite_path(uri)
+    return (db.parent / "artifacts").resolve().as_uri() if db is not None else None
+
+
+def check_reachable(uri: str) -> None:
+    """Fail early with one clear message, before a tool is run, if the store cannot be used."""
+    if uri.startswith("file:") or (("://" not in uri) and not uri.startswith("databricks")):
+        raise TrackingError(
+            f"tracking URI {uri!r} is a plain folder; MLflow 3 refuses file stores. Use sqlite:///PATH/mlflow.db "
+            f"or a tracking server URL (http://host:port)."
+        )
+    db = sqlite_path(uri)
+    if db is not None:
+        try:
+            db.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise TrackingError(f"cannot create the folder of the MLflow store {db}: {e.strerror}") from None
+        if not os.access(db.parent, os.W_OK):
+            raise TrackingError(f"the folder of the MLflow store {db} is not writable")
+        return
+    if uri.startswith(("http://", "https://")):
+        import requests
+
+        try:
+            r = requests.get(uri.rstrip("/") + "/health", timeout=5)
+        except requests.RequestException as e:
+            raise TrackingError(
+                f"cannot reach the MLflow tracking server at {uri}: {type(e).__name__}. Is it running? "
+                f"Check the URL, or omit --tracking-uri to use the embedded store."
+            ) from None
+        if r.status_code >= 400:
+            raise TrackingError(f"the MLflow tracking server at {uri} answered /health with HTTP {r.status_code}")
+
+
+def _quiet() -> None:
+    for name in ("mlflow", "alembic", "alembic.runtime.migration"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def client(uri: str) -> MlflowClient:
+    _quiet()
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=uri)
+
+
+def experiment_id(c: MlflowClient, uri: str, tool_id: str) -> str:
+    name = EXPERIMENT_PREFIX + tool_id
+    exp = c.get_experiment_by_name(name)
+    if exp is not None:
+        return exp.experiment_id
+    root = artifact_root(uri)
+    location = f"{root}/{tool_id}" if root else None
+    try:
+        return c.create_experiment(name, artifact_location=location, tags={"harness.tool_id": tool_id})
+    except Exception:  # another process created it first
+        exp = c.get_experiment_by_name(name)
+        if exp is None:
+            raise
+        return exp.experiment_id
+
+
+def metric_key(key: str) -> str:
+    return re.sub(r"[^\w\-./ ]", "_", key)
+
+
+def metrics_of(result: AssessmentResult) -> dict[str, float]:
+    """`<suite>.<check>.<metric>[.<group>]`; with several datasets the dataset name is appended."""
+    several = len(result.datasets) > 1
+    out: dict[str, float] = {}
+    for s in result.suites:
+        for m in s.measurements:
+            if m.value is None or (isinstance(m.value, float) and math.isnan(m.value)):
+                continue
+            key = metric_key(m.key + (f".{s.dataset}" if several else ""))
+            out[key] = float(m.value)
+    return out
+
+
+def tags_of(result: AssessmentResult) -> dict[str, str]:
+    from harness import __version__
+
+    tags = {
+        "harness.tool_id": result.tool["id"],
+        "harness.tool_version": str(result.tool["version"]),
+        "harness.verdict": result.verdict.value,
+        "harness.policy": result.policy["label"],
+        "harness.policy_digest": result.policy["digest"],
+        "harness.kind": result.kind,
+        "harness.version": __version__,
+        "harness.risk_tier": result.tool["risk_tier"],
+        "harness.category": result.tool["category"],
+        "harness.suites": ",".join(dict.fromkeys(s.suite for s in result.suites)),
+        "harness.seed": str(result.seed),
+    }
+    for d in result.datasets:
+        tags[f"harness.dataset.{d['name']}"] = d["sha256"]
+    if result.error:
+        tags["harness.error"] = result.error["message"][:4000]
+    return tags
+
+
+class AssessmentRun:
+    """An open MLflow run for one assessment. Created before the reports are written (they carry the
+    run id) and closed after every artifact is logged; a failure in between marks the run FAILED."""
+
+    def __init__(self, uri: str, tool_id: str, run_name: str) -> None:
+        self.uri = uri
+        self.client = client(uri)
+        try:
+            exp = experiment_id(self.client, uri, tool_id)
+            self.run_id: str = self.client.create_run(exp, run_name=run_name).info.run_id
+        except Exception as e:
+            raise TrackingError(f"cannot start an MLflow run in {uri}: {type(e).__name__}: {e}") from None
+
+    def record(self, result: AssessmentResult, files: list[tuple[Path, str | None]]) -> None:
+        """Log tags, metrics (in batches: single calls are 4x slower) and artifacts
+        (file, folder in the run or None for the root)."""
+        import time
+
+        from mlflow.entities import Metric, RunTag
+
+        now = int(time.time() * 1000)
+        metrics = [Metric(k, v, now, 0) for k, v in metrics_of(result).items()]
+        tags = [RunTag(k, v) for k, v in tags_of(result).items()]
+        for i in range(0, max(len(metrics), 1), 900):
+            self.client.log_batch(self.run_id, metrics=metrics[i:i + 900], tags=tags if i == 0 else [])
+        for f, folder in files:
+            self.client.log_artifact(self.run_id, str(f), folder)
+
+    def close(self, ok: bool) -> None:
+        self.client.set_terminated(self.run_id, "FINISHED" if ok else "FAILED")
+
+
+def load_assessment(uri: str, run_id: str) -> dict[str, Any]:
+    """Download and parse a run's `assessment.json` (to re-render reports)."""
+    c = client(uri)
+    try:
+        c.get_run(run_id)
+    except Exception:
+        raise TrackingError(f"no MLflow run {run_id!r} in {uri}") from None
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = c.download_artifacts(run_id, "assessment.json", tmp)
+        except Exception:
+            raise TrackingError(f"run {run_id!r} in {uri} has no assessment.json artifact") from None
+        return json.loads(Path(path).read_text())
