@@ -21,16 +21,11 @@ from harness.errors import HarnessError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from harness.assessment import AssessmentResult
-
-STYLE = {"PASS": "bold green", "NEEDS_REVIEW": "bold yellow", "FAIL": "bold red", "ERROR": "bold magenta",
-         "REVIEW": "yellow", "INSUFFICIENT": "yellow", "SKIPPED": "dim"}
-
 
 def _console(stderr: bool = False) -> Console:
-    from rich.console import Console
+    from harness.console import make_console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    return make_console(stderr)
 
 
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -75,29 +70,6 @@ def _progress(console: Console) -> tuple[Any, Callable[[str], None]]:
     return status, say
 
 
-def print_verdicts(console: Console, results: list[AssessmentResult], limit: int = 6) -> None:
-    from rich.table import Table
-
-    table = Table(title="Assessment verdicts", show_lines=False)
-    for col in ("tool", "version", "verdict", "findings", "principal finding"):
-        table.add_column(col, overflow="fold")
-    for r in results:
-        stats: dict[str, int] = {}
-        for f in r.findings:
-            stats[f.status.value] = stats.get(f.status.value, 0) + 1
-        counts = ", ".join(f"{v} {k}" for k, v in sorted(stats.items()))
-        table.add_row(r.tool["id"], str(r.tool["version"]), f"[{STYLE[r.verdict.value]}]{r.verdict.value}[/]",
-                      counts or "-", r.reasons[0] if r.reasons else "every judged finding passed")
-    console.print(table)
-    for r in results:
-        if r.reasons:
-            console.print(f"[{STYLE[r.verdict.value]}]{r.tool['id']} {r.verdict.value}[/] because:")
-            for reason in r.reasons[:limit]:
-                console.print(f"  - {reason}")
-            if len(r.reasons) > limit:
-                console.print(f"  ... and {len(r.reasons) - limit} more (see the report)")
-
-
 @main.command()
 @click.argument("tool_yaml", type=click.Path(dir_okay=False))
 @click.option("--dataset", "datasets", multiple=True, required=True,
@@ -134,6 +106,8 @@ def assess(tool_yaml: str, datasets: tuple[str, ...], suites: tuple[str, ...], p
     with status:
         rec = run_assessment(tool_yaml, list(datasets), suites=list(suites) or None, policy_path=policy,
                              tracking_uri=tracking_uri, data_dir=data_dir, seed=seed, out=out, progress=say)
+    from harness.console import print_verdicts
+
     print_verdicts(console, [rec.result])
     console.print(f"run {rec.result.run_id} in {rec.tracking_uri}")
     console.print(f"reports: {rec.out_dir / 'report.html'}")

@@ -35,9 +35,10 @@ def load_suites() -> dict[str, type[Suite]]:
                 f"Fix or uninstall it."
             ) from None
         if not (isinstance(obj, type) and issubclass(obj, Suite)):
-            raise ConfigError(f"suite plugin {ep.name!r} from {_origin(ep)} is not a harness.check.Suite subclass")
+            raise ConfigError(f"suite plugin {ep.name!r} from {_origin(ep)} is not a harness.check.Suite")
         if getattr(obj, "name", None) != ep.name:
-            raise ConfigError(f"suite plugin {ep.name!r} from {_origin(ep)} declares name {getattr(obj, 'name', None)!r}")
+            declared = getattr(obj, "name", None)
+            raise ConfigError(f"suite plugin {ep.name!r} from {_origin(ep)} declares the name {declared!r}")
         found[ep.name] = (obj, ep)
     return {k: v[0] for k, v in sorted(found.items())}
 

@@ -78,14 +78,17 @@ def check_reachable(uri: str) -> None:
 
 
 def _quiet() -> None:
-    for name in ("mlflow", "alembic", "alembic.runtime.migration"):
+    """MLflow announces table creation and artifact downloads on every command; analysts need none of it.
+    Called after mlflow is imported, since mlflow sets its own logger levels on import."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def client(uri: str) -> MlflowClient:
-    _quiet()
     from mlflow.tracking import MlflowClient
 
+    _quiet()
     return MlflowClient(tracking_uri=uri)
 
 

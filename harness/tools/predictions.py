@@ -48,7 +48,8 @@ class PredictionsTool:
         missing = [c for c in wanted if c not in df.columns]
         if missing:
             raise ToolConfigError(
-                f"predictions file {self.path} lacks column(s) {missing} named in the manifest; it has {list(df.columns)}"
+                f"predictions file {self.path} lacks column(s) {missing} named in the manifest; "
+                f"it has {list(df.columns)}"
             )
         if df[self.id_column].duplicated().any():
             dup = df.loc[df[self.id_column].duplicated(), self.id_column].head(5).tolist()

@@ -89,7 +89,7 @@ def bootstrap_counts(counts: np.ndarray, samples: int, rng: np.random.Generator)
     counts = np.asarray(counts)
     out = np.zeros((samples, *counts.shape), dtype=np.int64)
     for g, row in enumerate(counts):
-        n = int(round(row.sum()))
+        n = round(float(row.sum()))
         if n > 0:
             out[:, g, :] = rng.multinomial(n, row / row.sum(), size=samples)
     return out

@@ -1,0 +1,63 @@
+"""How results look in a terminal: shared by `harness assess` and `harness demo`."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from harness.assessment import AssessmentResult
+
+STYLE = {"PASS": "bold green", "NEEDS_REVIEW": "bold yellow", "FAIL": "bold red", "ERROR": "bold magenta",
+         "REVIEW": "yellow", "INSUFFICIENT": "yellow", "SKIPPED": "dim"}
+
+
+def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+
+def make_console(stderr: bool = False) -> Console:
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def principal(r: AssessmentResult) -> str:
+    """The finding that decided the verdict, in one line: its key, value and limit."""
+    if r.error:
+        return f"ERROR: {r.error['message']}"
+    order = {"FAIL": 0, "ERROR": 0, "REVIEW": 1, "INSUFFICIENT": 2}
+    judged = sorted((f for f in r.findings if f.status.value in order),
+                    key=lambda f: (f.severity.value != "blocking", order[f.status.value],
+                                   -abs((f.value or 0) - (f.threshold or 0))))
+    if not judged:
+        return "every judged finding passed"
+    f = judged[0]
+    if f.value is None or f.threshold is None:
+        return f"{f.key} {f.status.value}"
+    op = ">=" if f.greater_is_better else "<="
+    return f"{f.key} = {f.value:.2f} (needs {op} {f.threshold:.2f}) {f.status.value}"
+
+
+def print_verdicts(console: Console, results: list[AssessmentResult], limit: int = 6) -> None:
+    from rich.table import Table
+
+    table = Table(title="Assessment verdicts", show_lines=False)
+    for col in ("tool", "version", "verdict", "findings", "principal finding"):
+        table.add_column(col, overflow="fold", no_wrap=col in ("verdict",))
+    for r in results:
+        stats: dict[str, int] = {}
+        for f in r.findings:
+            stats[f.status.value] = stats.get(f.status.value, 0) + 1
+        counts = ", ".join(f"{v} {k}" for k, v in sorted(stats.items()))
+        table.add_row(r.tool["id"], str(r.tool["version"]), f"[{STYLE[r.verdict.value]}]{r.verdict.value}[/]",
+                      counts or "-", principal(r))
+    console.print(table)
+    for r in results:
+        if r.reasons:
+            console.print(f"[{STYLE[r.verdict.value]}]{r.tool['id']} {r.verdict.value}[/] because:")
+            for reason in r.reasons[:limit]:
+                console.print(f"  - {reason}")
+            if len(r.reasons) > limit:
+                console.print(f"  ... and {len(r.reasons) - limit} more (see the report)")

@@ -1,0 +1,98 @@
+"""Shared fixtures. The public datasets come from the read-only mirror `../shared/datasets`; a test
+that needs it is skipped with the reason when it is absent, except under CI, where that is a failure."""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MIRROR = Path(os.environ.get("HARNESS_MIRROR", ROOT.parent / "shared" / "datasets"))
+
+
+@pytest.fixture(scope="session")
+def mirror() -> Path:
+    if not (MIRROR / "adult.data.csv").is_file():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the dataset mirror {MIRROR} is missing under CI")
+        pytest.skip(f"the dataset mirror {MIRROR} is absent (set HARNESS_MIRROR to its folder)")
+    return MIRROR
+
+
+@pytest.fixture(scope="session")
+def adult(mirror: Path):
+    from harness.datasets import load_dataset
+
+    return load_dataset("adult", data_dir=mirror)
+
+
+def write_case(folder: Path, *, n: int = 3000, disparity: float = 0.0, seed: int = 0,
+               kind: str = "predictions", extra_manifest: str = "") -> tuple[Path, Path]:
+    """A generated dataset with its card, and a vendor predictions file with its manifest.
+
+    `disparity` lowers group F's selection probability by that much (0.45 - disparity vs 0.45)."""
+    rng = np.random.default_rng(seed)
+    sex = rng.choice(["F", "M"], n)
+    race = rng.choice(["A", "B", "C"], n, p=[0.5, 0.3, 0.2])
+    y = rng.binomial(1, 0.4, n)
+    p = np.where(sex == "F", 0.45 - disparity, 0.45)
+    pred = rng.binomial(1, p)
+    ids = [f"a{i:05d}" for i in range(n)]
+    folder.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"id": ids, "sex": sex, "race": race, "income": rng.normal(50, 10, n).round(2),
+                  "approved": y}).to_csv(folder / "data.csv", index=False)
+    pd.DataFrame({"id": ids, "prediction": pred, "score": p}).to_csv(folder / "predictions.csv", index=False)
+    digest = hashlib.sha256((folder / "data.csv").read_bytes()).hexdigest()
+    card = folder / "card.yaml"
+    card.write_text(f"""name: case-{seed}
+version: "1"
+task: binary-classification
+file: data.csv
+sha256: {digest}
+source: https://example.org/generated
+license: CC0-1.0
+target: {{column: approved, positive: 1}}
+id_column: id
+features: [sex, race, income]
+protected_attributes:
+  sex: {{reference: M}}
+  race: {{reference: A}}
+pii_columns: []
+""")
+    tool = folder / "tool.yaml"
+    adapter = {
+        "predictions": "adapter:\n  kind: predictions\n  path: predictions.csv\n  id_column: id\n"
+                       "  label_column: prediction\n  score_column: score\n",
+        "python": "adapter:\n  kind: python\n  callable: {callable}\n",
+    }[kind]
+    tool.write_text(MANIFEST.format(id=f"case-tool-{seed}") + adapter + extra_manifest)
+    return tool, card
+
+
+MANIFEST = """id: {id}
+name: Generated case tool
+version: "1.0"
+vendor: Test Vendor
+department: Housing
+category: decision-support
+status: proposed
+risk_tier: high
+intended_use: Tests the harness.
+automation_level: Recommends only; a person decides.
+human_oversight: Every recommendation is reviewed.
+disclosure:
+  model_type: generated predictions
+  training_data_source: none
+  data_access_basis: generated data
+  known_limitations: none
+  bias_mitigation: none
+"""
+
+
+@pytest.fixture
+def case(tmp_path: Path):
+    return lambda **kw: write_case(tmp_path / f"case{kw.get('seed', 0)}", **kw)
