@@ -34,17 +34,16 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except HarnessError as e:
-            _console(stderr=True).print(f"[bold red]error:[/] {e}", markup=True, highlight=False)
+            click.echo(f"error: {e}", err=True)
             sys.exit(e.exit_code)
         except KeyboardInterrupt:
-            _console(stderr=True).print("interrupted; nothing further was recorded")
+            click.echo("interrupted; nothing further was recorded", err=True)
             sys.exit(130)
         except Exception as e:  # a bug of ours: say so plainly; HARNESS_DEBUG=1 shows the traceback
             if os.environ.get("HARNESS_DEBUG"):
                 raise
-            _console(stderr=True).print(
-                f"[bold red]internal error:[/] {type(e).__name__}: {e}\n"
-                "This is a bug in the harness; re-run with HARNESS_DEBUG=1 for the traceback and report it.")
+            click.echo(f"internal error: {type(e).__name__}: {e}\nThis is a bug in the harness; re-run with "
+                       "HARNESS_DEBUG=1 for the traceback and report it.", err=True)
             sys.exit(4)
     return wrapper
 
