@@ -101,8 +101,8 @@ def test_a_fair_tool_is_not_failed(tmp_path: Path) -> None:
 
 def test_a_broken_manifest_lists_every_problem_with_its_line(tmp_path: Path) -> None:
     tool, card = write_case(tmp_path / "c", n=50, seed=23)
-    text = tool.read_text().replace("risk_tier: high", "risk_tier: extreme").replace("  model_type: generated predictions\n", "")
-    text = text.replace("vendor: Test Vendor\n", "")
+    text = tool.read_text().replace("risk_tier: high", "risk_tier: extreme")
+    text = text.replace("  model_type: generated predictions\n", "").replace("vendor: Test Vendor\n", "")
     bad = tmp_path / "bad.yaml"
     bad.write_text(text)
     r = harness("assess", str(bad), "--dataset", str(card), "--tracking-uri", store(tmp_path))
@@ -175,9 +175,10 @@ def test_unreachable_tracking_server(tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
-    r = harness("assess", str(tool), "--dataset", str(card), "--tracking-uri", f"http://127.0.0.1:{port}")
+    url = f"http://127.0.0.1:{port}"
+    r = harness("assess", str(tool), "--dataset", str(card), "--tracking-uri", url)
     assert r.returncode == 2
-    assert r.stderr.startswith(f"error: cannot reach the MLflow tracking server at http://127.0.0.1:{port}: ConnectionError.")
+    assert r.stderr.startswith(f"error: cannot reach the MLflow tracking server at {url}: ConnectionError.")
     assert "Traceback" not in r.stderr
 
 

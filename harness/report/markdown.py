@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from harness.verdict import SuiteResult
 
 DASH = "—"
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
 MAX_GENERIC_ROWS = 200
 
 STATUS_ORDER: tuple[Status, ...] = (
@@ -443,8 +445,8 @@ def how_to_read(view: ReportView) -> list[str]:
 # ---------------------------------------------------------------------------------------------- markdown
 
 def md(text: Any) -> str:
-    """User-controlled text on one line, with raw HTML neutralised for Markdown renderers."""
-    return " ".join(str(text).split()).replace("<", "&lt;")
+    """User-controlled text on one line, with raw HTML neutralised for Markdown renderers ("<=" stays)."""
+    return _TAG_START.sub("&lt;", " ".join(str(text).split()))
 
 
 def md_cell(text: Any) -> str:
@@ -459,7 +461,7 @@ def _md_table(columns: list[str], rows: list[list[str]]) -> list[str]:
 
 def _md_group_name(r: GroupRow) -> str:
     marks = (["**reference**"] if r.reference else []) + (["too few rows to judge"] if r.insufficient else [])
-    return md_cell(r.name) + (f" ({', '.join(marks)})" if marks else "")
+    return r.name + (f" ({', '.join(marks)})" if marks else "")
 
 
 def render_markdown(result: AssessmentResult) -> str:
@@ -520,7 +522,7 @@ def render_markdown(result: AssessmentResult) -> str:
                 out += ["", md(t.note)]
             out.append("")
         if any(t.kind == "groups" for t in s.tables):
-            out += ["Rates are percentages of each group; " + " ".join(RATE_DEFINITIONS[1:]), ""]
+            out += [" ".join(RATE_DEFINITIONS), ""]
 
     out += ["## Tool disclosure", "",
             "As declared in the tool manifest, not verified by this assessment. The City's transparency "

@@ -1,0 +1,87 @@
+"""Adapters: skops with trusted types only, never a pickle; vendor CSVs keyed by id."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skops.io as sio
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import FunctionTransformer
+
+from harness.datasets import load_dataset
+from harness.errors import ToolConfigError, ToolError
+from harness.manifest import load_manifest
+from harness.tools import load_tool
+from tests.conftest import MANIFEST, write_case
+
+
+def _manifest(folder: Path, adapter: str) -> Path:
+    p = folder / "tool.yaml"
+    p.write_text(MANIFEST.format(id="t") + adapter)
+    return p
+
+
+def test_sklearn_model_is_loaded_and_scores_the_favourable_class(tmp_path: Path) -> None:
+    _, card = write_case(tmp_path, n=300, seed=41)
+    ds = load_dataset(str(card))
+    X = ds.frame[["income"]]
+    model = LogisticRegression().fit(X, ds.frame["approved"])
+    sio.dump(model, tmp_path / "m.skops")
+    tool = load_tool(load_manifest(_manifest(tmp_path, "adapter:\n  kind: sklearn\n  path: m.skops\n")))
+    preds = tool.predict(ds)
+    assert np.array_equal(preds.labels, model.predict(X))
+    assert np.allclose(preds.scores, model.predict_proba(X)[:, 1])
+
+
+def test_untrusted_types_in_a_skops_file_are_refused(tmp_path: Path) -> None:
+    # a "model" that would hand os.system to whoever calls it: skops refuses to build it
+    sio.dump(FunctionTransformer(os.system), tmp_path / "m.skops")
+    with pytest.raises(ToolConfigError) as e:
+        load_tool(load_manifest(_manifest(tmp_path, "adapter:\n  kind: sklearn\n  path: m.skops\n")))
+    assert "contains types that are not trusted by default: ['posix.system']" in str(e.value)
+    # only an analyst's explicit, reviewed trust lets such a type through
+    tool = load_tool(load_manifest(_manifest(
+        tmp_path, "adapter:\n  kind: sklearn\n  path: m.skops\n  trusted: [posix.system]\n")))
+    assert tool.model.func is os.system
+
+
+def test_a_pickle_is_never_loaded(tmp_path: Path) -> None:
+    (tmp_path / "m.pkl").write_bytes(b"not even opened")
+    with pytest.raises(ToolConfigError) as e:
+        load_tool(load_manifest(_manifest(tmp_path, "adapter:\n  kind: sklearn\n  path: m.pkl\n")))
+    assert "is a pickle: it can run arbitrary code when loaded" in str(e.value)
+
+
+def test_python_callable_output_is_checked(tmp_path: Path) -> None:
+    _, card = write_case(tmp_path, n=20, seed=42)
+    ds = load_dataset(str(card))
+    m = load_manifest(_manifest(tmp_path, "adapter:\n  kind: python\n  callable: numpy:ones\n"))
+    tool = load_tool(m, obj=lambda frame: np.ones(len(frame) - 1))
+    with pytest.raises(ToolError) as e:
+        tool.predict(ds)
+    assert str(e.value) == "tool 't' returned (19,) labels for 20 input rows; expected one per row"
+    tool = load_tool(m, obj=lambda frame: (np.ones(len(frame)), np.full(len(frame), 0.7)))
+    preds = tool.predict(ds)
+    assert preds.scores is not None and preds.scores.tolist() == [0.7] * 20
+
+
+def test_predictions_follow_the_dataset_order(tmp_path: Path) -> None:
+    tool_path, card = write_case(tmp_path, n=30, seed=43)
+    preds_file = tool_path.parent / "predictions.csv"
+    lines = preds_file.read_text().splitlines()
+    preds_file.write_text("\n".join([lines[0], *reversed(lines[1:])]) + "\n")  # vendor's own order
+    ds = load_dataset(str(card))
+    preds = load_tool(load_manifest(tool_path)).predict(ds)
+    expected = [int(line.split(",")[1]) for line in lines[1:]]
+    assert preds.labels.tolist() == expected
+
+
+def test_adapters_of_later_versions_are_named(tmp_path: Path) -> None:
+    from harness.errors import ConfigError
+
+    m = load_manifest(_manifest(tmp_path, "adapter:\n  kind: http\n  url: http://127.0.0.1:1/score\n"))
+    with pytest.raises(ConfigError) as e:
+        load_tool(m)
+    assert "adapter kind 'http'" in str(e.value) and "available: python, sklearn, predictions" in str(e.value)
