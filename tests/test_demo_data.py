@@ -137,7 +137,7 @@ def test_vendor_model_has_an_adverse_impact_by_race(dataset: ReferenceDataset, c
     groups = _groupings(frame)
     for name in ("race", "sex x race"):
         ratio = demographic_parity_ratio(frame["eligible"], pred, sensitive_features=groups[name])
-        assert 0.5 < ratio < 0.75, (name, ratio)  # README: 0.63 by race, 0.61 by sex x race
+        assert 0.5 < ratio < 0.75, (name, ratio)  # README: 0.634 by race, 0.625 by sex x race
 
 
 def test_fair_model_passes_with_headroom(dataset: ReferenceDataset, committed_models: dict) -> None:

@@ -1,47 +1,52 @@
 """Generate the synthetic rental-assistance reference data (`rental_assistance.csv`).
 
-Why synthetic: the harness needs bundled data whose bias is *known*, so a demo and the tests can
-show that the bias suite catches a real adverse impact and passes a fair model. Real applications
-are confidential (they hold income, household and eviction records), and a real data set never says
-how much bias it contains. Here the data-generating process is the documentation.
+Why synthetic: the harness needs bundled data whose bias is *known*, so that the demo and the tests
+can show the bias suite catching a real adverse impact and passing a fair model. Real applications
+are confidential (income, household and eviction records), and a real data set never says how much
+bias it holds. Here the data-generating process is the documentation.
 
-Run ``python datasets/rental-assistance/generate.py`` to (re)write ``rental_assistance.csv`` next to
-this file. Same numpy + pandas versions and the same seed give the same bytes; the card pins them by
-sha256, and ``tests/test_demo_data.py`` regenerates the file and compares bytes.
+``python datasets/rental-assistance/generate.py`` (re)writes ``rental_assistance.csv`` next to this
+file. The same seed and numpy/pandas versions give the same bytes; the card pins them by sha256 and
+``tests/test_demo_data.py`` regenerates the file and compares bytes.
 
-The process, one row per application for the City's emergency rental-assistance programme:
+The process, one row per application to the City's emergency rental-assistance programme
+(``N_ROWS`` = 14,000, ``SEED`` = 20261127):
 
-1. Protected attributes. ``sex`` is Female with probability 0.55 (women head most applying
-   households). ``race`` is drawn from Hispanic 0.38, White 0.26, Black 0.13, Native American 0.12,
-   Asian 0.11: shares chosen so every sex x race cell has several hundred rows, enough for
-   intersectional metrics with tight intervals.
-2. Neighbourhood, the proxy. Each race lives mostly in its own "home" neighbourhoods (historic
-   segregation): with probability ``HOME_SHARE`` = 0.75 an applicant is in one of the race's home
-   neighbourhoods (``HOME``), otherwise in any of the 12 neighbourhoods N01..N12 uniformly. This
-   makes ``neighbourhood`` a strong proxy for ``race`` (Cramér's V about 0.7).
-3. Legitimate need features, drawn independently of sex, race and neighbourhood, so every group
-   has the same distribution of need: ``household_size``, ``has_children``, ``monthly_income``,
-   ``income_pct_ami`` (income as a percentage of the area median income for that household size,
-   the measure the programme's rules use), ``rent``, ``rent_burden`` (rent / income),
-   ``months_in_arrears`` and ``eviction_notice``.
-4. ``eligible``, the ground truth: the programme's published rule, applied to the rounded columns
-   as written in the file,
+1. Need features, drawn independently of sex, race and neighbourhood, so every group has the same
+   distribution of need. ``household_size`` (1-7); ``has_children``; ``monthly_income``, at most
+   ``AMI_LIMIT`` = 80 % of the area median income (AMI) for the household size because the intake
+   screen turns higher incomes away; ``income_pct_ami`` (that income as a % of AMI); ``rent``;
+   ``rent_burden`` = rent / income (above 1 for the poorest households); ``months_in_arrears``
+   (more likely with a high burden) and ``eviction_notice`` (more likely with arrears).
+2. ``eligible``, the ground truth: the programme's published points rule on the columns as written
+   in the file (see ``need_points``),
 
-       income_pct_ami <= 80  and  (rent_burden >= 0.40  or  months_in_arrears >= 2  or  eviction_notice == 1)
+       points = 0.5 x (80 - income_pct_ami) + 50 x rent_burden + 4 x months_in_arrears
+                + 15 x eviction_notice + 5 x has_children
 
-   with each label flipped with probability ``ELIGIBLE_NOISE`` = 0.02 (outcomes of the full
-   document review that the columns do not capture). It depends on need only, so its rate is the
-   same for every race and sex up to sampling error, and a model of need alone is fair.
-5. ``prior_decision``, historical caseworker decisions, with the injected bias. Caseworkers applied
-   the same rule, except that in the "red-flagged" neighbourhoods ``PENALISED`` = N07..N11 they also
-   demanded proof of imminent loss of housing (an eviction notice or at least 3 months in arrears)
-   and denied eligible applicants without it. Each decision is then flipped with probability
-   ``PRIOR_NOISE`` = 0.03 (caseworker inconsistency). N08 and N09 are home to Black applicants,
-   N10 and N11 to Native American applicants and N07 to Hispanic applicants, so the penalty lands on
-   those races through the neighbourhood: the ratio of the lowest race approval rate to the highest
-   is about 0.65, against about 0.97 for ``eligible``. A model trained to reproduce
-   ``prior_decision`` from need plus neighbourhood inherits this adverse impact without ever
-   seeing race.
+   and ``eligible = points + review >= CUTOFF`` (47), where ``review`` ~ Normal(0, ``REVIEW_SD`` = 2)
+   stands for what the document review finds that the columns do not show. 43.6 % are eligible
+   and 3.0 % of labels differ from the bare rule, all near the cut-off.
+3. ``sex`` (Female 0.52, Male 0.48) and ``race`` (Hispanic 0.36, White 0.25, Black 0.14, Native
+   American 0.13, Asian 0.12; the smallest sex x race cell has 808 rows) are assigned by stratified
+   randomisation: within each stratum of (rule met, eligible) every sex x race cell gets its exact
+   share of rows. So eligibility rates are equal across groups up to rounding (43.5-43.7 % with the
+   default seed), not just in expectation, and a fair model looks fair on this sample too.
+4. ``neighbourhood``, the proxy. With probability ``HOME_SHARE`` = 0.65 an applicant lives in one of
+   the home neighbourhoods of their race (``HOME``: White N01-N03, Hispanic N04-N07, Black N08-N09,
+   Native American N10-N11, Asian N12, uniformly within the list), otherwise in any of N01-N12
+   uniformly. Cramér's V between neighbourhood and race is 0.645 with the default seed.
+5. ``prior_decision``, the historical caseworker decisions, with the injected bias. Caseworkers
+   applied the same rule but docked ``PENALTY`` = 16 points from applicants in the "red-flagged"
+   neighbourhoods ``PENALISED`` = N07-N11, and were inconsistent (Normal(0, ``CASEWORKER_SD`` = 3)
+   points): ``prior_decision = points - 16 x [neighbourhood in N07-N11] + noise >= 47``. About 78 %
+   of Black and Native American applicants live in those neighbourhoods, against about 14 % of White
+   and Asian and 32 % of Hispanic applicants, so with the default seed their approval rates are
+   25.8 % (Black) and 26.4 % (Native American) against 40.4 % (White) and 40.5 % (Asian): a ratio of
+   lowest to highest race approval rate of 0.64, where ``eligible`` has 0.998. Sex plays no part by
+   construction (34.9 % Female, 35.4 % Male).
+   A model trained to reproduce ``prior_decision`` from need plus neighbourhood inherits this adverse
+   impact without ever seeing race.
 
 ``application_id`` is "RA-" and a six-digit row number. ``generate(seed)`` returns the frame;
 ``write(path)`` writes it as CSV.
@@ -55,11 +60,11 @@ import numpy as np
 import pandas as pd
 
 SEED = 20261127
-N_ROWS = 12_000
+N_ROWS = 14_000
 CSV_NAME = "rental_assistance.csv"
 
-SEX = {"Female": 0.55, "Male": 0.45}
-RACE = {"Hispanic": 0.38, "White": 0.26, "Black": 0.13, "Native American": 0.12, "Asian": 0.11}
+SEX = {"Female": 0.52, "Male": 0.48}
+RACE = {"Hispanic": 0.36, "White": 0.25, "Black": 0.14, "Native American": 0.13, "Asian": 0.12}
 NEIGHBOURHOODS = [f"N{i:02d}" for i in range(1, 13)]
 HOME_SHARE = 0.65
 HOME = {
@@ -77,12 +82,11 @@ AMI_FACTOR = {1: 0.70, 2: 0.80, 3: 0.90, 4: 1.00, 5: 1.08, 6: 1.16, 7: 1.24}
 AMI_4_PERSON = 5_400
 HOUSEHOLD_P = [0.30, 0.24, 0.18, 0.14, 0.08, 0.04, 0.02]
 
-AMI_LIMIT = 80.0
-BURDEN_LIMIT = 0.40
-ARREARS_LIMIT = 2
-PROOF_ARREARS = 2
-ELIGIBLE_NOISE = 0.02
-PRIOR_NOISE = 0.03
+AMI_LIMIT = 80.0     # intake screen: only households at or below 80 % AMI can apply
+CUTOFF = 47.0        # eligible when the need score reaches this many points
+PENALTY = 16.0       # points caseworkers docked, in effect, in the red-flagged neighbourhoods
+REVIEW_SD = 2.0      # points: what the document review adds or removes, unseen in the columns
+CASEWORKER_SD = 3.0  # points: caseworker inconsistency in the historical decisions
 
 COLUMNS = [
     "application_id", "household_size", "has_children", "monthly_income", "income_pct_ami", "rent",
@@ -91,10 +95,27 @@ COLUMNS = [
 ]
 
 
+def need_points(
+    income_pct_ami: np.ndarray, rent_burden: np.ndarray, months_in_arrears: np.ndarray,
+    eviction_notice: np.ndarray, has_children: np.ndarray,
+) -> np.ndarray:
+    """The programme's published need score (points), computed from the columns as written in the file.
+
+    A points rule, as many emergency rental-assistance programmes used to rank applications, so the
+    ground truth is exactly a threshold on a linear score of the need features."""
+    return (
+        0.5 * (AMI_LIMIT - income_pct_ami)
+        + 50 * rent_burden
+        + 4 * months_in_arrears
+        + 15 * eviction_notice
+        + 5 * has_children
+    )
+
+
 def _assign_groups(rng: np.random.Generator, stratum: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sex and race for every row, with each sex x race cell taking its share of every stratum.
 
-    Independent draws would leave the eligibility rate of a 600-row cell a couple of points off the
+    Independent draws would leave the eligibility rate of an 800-row cell a couple of points off the
     others by chance alone, which reads as bias in a fair model. Quotas per stratum (largest
     remainder, remainders allotted at random) remove that noise while keeping the shares."""
     cells = [(s, r) for s in SEX for r in RACE]
@@ -123,21 +144,20 @@ def generate(seed: int = SEED, n: int = N_ROWS) -> pd.DataFrame:
     household_size = rng.choice(np.arange(1, 8), size=n, p=HOUSEHOLD_P)
     has_children = ((household_size >= 2) & (rng.random(n) < 0.25 + 0.12 * household_size)).astype(int)
     ami = AMI_4_PERSON * np.array([AMI_FACTOR[s] for s in household_size])
-    monthly_income = np.maximum(400, np.round(ami * rng.lognormal(np.log(0.66), 0.45, n), -1)).astype(int)
+    share_of_ami = 0.10 + (AMI_LIMIT / 100 - 0.10) * rng.beta(2.4, 1.6, n)  # at most AMI_LIMIT
+    monthly_income = (np.floor(ami * share_of_ami / 10) * 10).astype(int)
     income_pct_ami = np.round(100 * monthly_income / ami, 1)
-    rent = np.round((700 + 140 * household_size) * rng.lognormal(0.0, 0.22, n) / 5) * 5
-    rent = rent.astype(int)
+    rent = (np.round((700 + 140 * household_size) * rng.lognormal(0.0, 0.22, n) / 5) * 5).astype(int)
     rent_burden = np.round(rent / monthly_income, 3)
-    months_in_arrears = np.minimum(12, rng.poisson(0.3 + 1.8 * np.minimum(rent_burden, 1.2))).astype(int)
+    months_in_arrears = np.minimum(12, rng.poisson(0.2 + 1.6 * np.minimum(rent_burden, 1.2))).astype(int)
     eviction_notice = (rng.random(n) < 1 / (1 + np.exp(2.8 - 0.7 * months_in_arrears))).astype(int)
 
-    # ground truth: the published rule, plus a little review noise
-    need = (income_pct_ami <= AMI_LIMIT) & (
-        (rent_burden >= BURDEN_LIMIT) | (months_in_arrears >= ARREARS_LIMIT) | (eviction_notice == 1)
-    )
-    eligible = (need ^ (rng.random(n) < ELIGIBLE_NOISE)).astype(int)
+    # ground truth: the published points rule, plus the review's adjustment
+    points = need_points(income_pct_ami, rent_burden, months_in_arrears, eviction_notice, has_children)
+    need = points >= CUTOFF
+    eligible = (points + rng.normal(0.0, REVIEW_SD, n) >= CUTOFF).astype(int)
 
-    # protected attributes: stratified randomisation within need x eligibility, so every sex x race
+    # protected attributes: stratified randomisation within (rule met, eligible), so every sex x race
     # cell gets the same share of needy and eligible applicants (exactly, up to one row per stratum)
     sex, race = _assign_groups(rng, need.astype(int) * 2 + eligible)
 
@@ -150,11 +170,9 @@ def generate(seed: int = SEED, n: int = N_ROWS) -> pd.DataFrame:
         rows = at_home & (race == r)
         neighbourhood[rows] = np.array(homes, dtype=object)[(pick[rows] * len(homes)).astype(int)]
 
-    # historical decisions: the same rule, plus a proof-of-crisis demand in red-flagged neighbourhoods
-    proof = (eviction_notice == 1) | (months_in_arrears >= PROOF_ARREARS)
+    # historical decisions: the same rule, with points docked in the red-flagged neighbourhoods
     penalised = np.isin(neighbourhood, PENALISED)
-    approved = need & (~penalised | proof)
-    prior_decision = (approved ^ (rng.random(n) < PRIOR_NOISE)).astype(int)
+    prior_decision = (points - PENALTY * penalised + rng.normal(0.0, CASEWORKER_SD, n) >= CUTOFF).astype(int)
 
     frame = pd.DataFrame({
         "application_id": [f"RA-{i:06d}" for i in range(1, n + 1)],
