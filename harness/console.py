@@ -28,9 +28,9 @@ def principal(r: AssessmentResult) -> str:
     if r.error:
         return f"ERROR: {r.error['message']}"
     order = {"FAIL": 0, "ERROR": 0, "REVIEW": 1, "INSUFFICIENT": 2}
+    # stable sort: among equals, the suite's own order (parity before error rates) decides
     judged = sorted((f for f in r.findings if f.status.value in order),
-                    key=lambda f: (f.severity.value != "blocking", order[f.status.value],
-                                   -abs((f.value or 0) - (f.threshold or 0))))
+                    key=lambda f: (f.severity.value != "blocking", order[f.status.value]))
     if not judged:
         return "every judged finding passed"
     f = judged[0]

@@ -6,6 +6,7 @@ built on the programme's eligibility rules alone (it should PASS, or NEEDS_REVIE
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,9 +43,10 @@ def run_demo(console: Console, out: Path, tracking_uri: str | None) -> int:
     uri = resolve_uri(tracking_uri)
     console.print(f"\nReports: {out}/<tool>/report.html (open in a browser), report.md, assessment.json")
     db = sqlite_path(uri)
+    mlflow_cmd = Path(sys.executable).with_name("mlflow")
     if db is not None:
         console.print("Browse the evidence in the MLflow UI:\n"
-                      f"  .venv/bin/mlflow ui --backend-store-uri sqlite:///{db.resolve().as_posix()} --port 5000\n"
+                      f"  {mlflow_cmd} ui --backend-store-uri sqlite:///{db.resolve().as_posix()} --port 5000\n"
                       "  then open http://127.0.0.1:5000 (experiments harness/<tool id>)")
     else:
         console.print(f"The runs are on the tracking server {uri}.")

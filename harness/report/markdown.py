@@ -199,7 +199,7 @@ class SuiteView:
     suite: str
     version: str
     dataset: str
-    status: str
+    status: str  # PASS, FAIL, ..., SKIPPED, or NO FINDINGS (nothing was judged: never shown as a pass)
     summary: str
     skipped_reason: str | None
     tables: list[TableView]
@@ -318,7 +318,9 @@ def _suite_view(s: SuiteResult, conf: str) -> SuiteView:
         _group_table(s.suite, str(key), rows, conf) if _is_group_table(rows) else _generic_table(str(key), rows)
         for key, rows in (s.tables or {}).items()
     ]
-    return SuiteView(suite=s.suite, version=_str(s.suite_version), dataset=_str(s.dataset), status=s.status,
+    status = s.status if s.findings or s.skipped_reason else "NO FINDINGS"
+    return SuiteView(suite=s.suite, version=_str(s.suite_version), dataset=_str(s.dataset),
+                     status=status.replace("_", " "),
                      summary=summary, skipped_reason=s.skipped_reason, tables=tables)
 
 

@@ -78,7 +78,7 @@ def _err(row: Row, metric: str) -> tuple[float, float]:
 def _figure(n_bars: int) -> Figure:
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(7.0, 1.35 + 0.3 * max(n_bars, 1)), layout="constrained")
+    return Figure(figsize=(8.0, 1.35 + 0.3 * max(n_bars, 1)), layout="constrained")
 
 
 def _to_svg(fig: Figure, salt: str, description: str) -> str:
@@ -159,8 +159,10 @@ def selection_rate_svg(rows: Sequence[Row], *, title: str, ratio_limit: float | 
         handles = [Patch(color=c, label=text) for c, text in legend.items() if c in colours]
         if line is not None:
             ax.axvline(line, color=LINE, linestyle="--", linewidth=1.3)
-            ax.text(line, 1.0, f" four-fifths line: {ratio_limit:.2f} × highest rate = {line:.1%}",
-                    transform=ax.get_xaxis_transform(), color=LINE, fontsize=8, ha="left", va="bottom")
+            left = line < 0.5 * upper
+            text = f"four-fifths line: {ratio_limit:.2f} × highest rate = {line:.1%}"
+            ax.text(line, 1.0, f" {text}" if left else f"{text} ", transform=ax.get_xaxis_transform(),
+                    color=LINE, fontsize=8, ha="left" if left else "right", va="bottom")
         fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False, fontsize=8)
         return _to_svg(fig, f"{salt}/selection", f"Selection rate by group: {title}")
 
@@ -186,6 +188,9 @@ def error_rates_svg(rows: Sequence[Row], *, title: str, salt: str) -> str | None
                            error_kw={"ecolor": "#333333", "elinewidth": 0.9, "capsize": 2})
             for bar, alpha in zip(bars, alphas, strict=True):
                 bar.set_alpha(alpha)
+        for y, r in zip(ys, rows, strict=True):
+            if _num(r.get("tpr")) is None and _num(r.get("fpr")) is None:
+                ax.text(0.01, y, "no data", va="center", fontsize=8, color="#333333")
         ax.set_yticks(ys, [_label(r) for r in rows])
         ax.invert_yaxis()
         _percent_axis(ax, 1.0)

@@ -147,12 +147,11 @@ class DemographicParity(_Disparity):
                 out.findings.append(f)
                 continue
             diff, ratio = M.demographic_parity(gd.counts, gd.eligible)
-            bdiff, bratio = M.demographic_parity(gd.boot, gd.eligible)
-            sel = np.where(gd.eligible, M.selection_rate(gd.counts), np.nan)
-            lo_g, hi_g = int(np.nanargmin(sel)), int(np.nanargmax(sel))
+            sel = M.selection_rate(gd.counts)
+            boot_sel = M.selection_rate(gd.boot)
+            r_lo, r_hi, lo_g, hi_g = M.disparity_interval(sel, boot_sel, gd.eligible, "ratio", conf)
+            d_lo, d_hi, _, _ = M.disparity_interval(sel, boot_sel, gd.eligible, "difference", conf)
             low, high = g.names[lo_g], g.names[hi_g]
-            r_lo, r_hi = self._interval(ctx, bratio)
-            d_lo, d_hi = self._interval(ctx, bdiff)
             mr = Measurement(SUITE, self.name, "ratio", float(ratio), r_lo, r_hi, group=g.key,
                              reference=high, details={"lowest": low, "highest": high})
             md = Measurement(SUITE, self.name, "difference", float(diff), d_lo, d_hi, group=g.key,
@@ -198,9 +197,13 @@ class EqualizedOdds(_Disparity):
                 out.findings.append(f)
                 continue
             value = float(M.equalized_odds_difference(gd.counts, gd.eligible))
-            lo, hi = self._interval(ctx, M.equalized_odds_difference(gd.boot, gd.eligible))
+            gaps = {name: M.disparity_interval(fn(gd.counts), fn(gd.boot), gd.eligible, "difference", conf)
+                    for name, fn in (("tpr", M.true_positive_rate), ("fpr", M.false_positive_rate))}
             tpr_gap = float(M.spread(M.true_positive_rate(gd.counts), gd.eligible)[0])
             fpr_gap = float(M.spread(M.false_positive_rate(gd.counts), gd.eligible)[0])
+            worst = "tpr" if not (fpr_gap > tpr_gap) else "fpr"
+            lo = gaps[worst][0]
+            hi = float(np.nanmax([gaps["tpr"][1], gaps["fpr"][1]]))
             m = Measurement(SUITE, self.name, "difference", value, lo, hi, group=g.key,
                             details={"tpr_gap": tpr_gap, "fpr_gap": fpr_gap})
             out.measurements.append(m)
@@ -228,7 +231,8 @@ class EqualOpportunity(_Disparity):
                 out.findings.append(f)
                 continue
             value = float(M.equal_opportunity_difference(gd.counts, gd.eligible))
-            lo, hi = self._interval(ctx, M.equal_opportunity_difference(gd.boot, gd.eligible))
+            lo, hi, _, _ = M.disparity_interval(M.true_positive_rate(gd.counts), M.true_positive_rate(gd.boot),
+                                                gd.eligible, "difference", conf)
             m = Measurement(SUITE, self.name, "difference", value, lo, hi, group=g.key)
             out.measurements.append(m)
             limit = self._limit(ctx, "difference")

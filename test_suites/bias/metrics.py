@@ -87,3 +87,42 @@ def equal_opportunity_difference(c: np.ndarray, eligible: np.ndarray) -> np.ndar
 def ratio_to(rates: np.ndarray, ref: int) -> np.ndarray:
     """Each group's rate over the reference group's (the adverse impact ratio for selection rates)."""
     return _div(rates, np.take(rates, [ref], axis=-1))
+
+
+def pairwise(rates: np.ndarray, kind: str) -> np.ndarray:
+    """All ordered pairs along the last axis: rates[..., i] - rates[..., j] or rates[..., i] / rates[..., j]."""
+    a, b = rates[..., :, None], rates[..., None, :]
+    if kind == "difference":
+        return a - b
+    return _div(a, b)
+
+
+def disparity_interval(point: np.ndarray, boot: np.ndarray, eligible: np.ndarray, kind: str,
+                       confidence: float) -> tuple[float, float, int, int]:
+    """Interval for the largest gap (kind "difference": max - min) or the smallest ratio (kind "ratio":
+    min / max) between eligible groups, with the pair (low, high) that attains it.
+
+    The percentile interval of a max-minus-min statistic is biased (it can exclude its own point
+    estimate when groups are alike), so the bounds come from the pairs instead, failing closed:
+    the bound on the passing side covers every pair (no pair's gap is confidently worse), the other
+    bound is that of the pair that attains the point estimate. The interval always holds the estimate.
+    """
+    from harness.stats import percentile_interval
+
+    idx = np.flatnonzero(eligible & ~np.isnan(point))
+    if len(idx) < 2:
+        return float("nan"), float("nan"), -1, -1
+    p, b = point[idx], boot[:, idx]
+    lo_g, hi_g = int(np.argmin(p)), int(np.argmax(p))
+    pairs_lo, pairs_hi = percentile_interval(pairwise(b, kind), confidence)
+    off_diagonal = ~np.eye(len(idx), dtype=bool)
+    if kind == "difference":
+        # gap of the attaining pair: at least its lower bound; no pair's gap confidently above the max bound
+        low = max(float(pairs_lo[hi_g, lo_g]), 0.0)
+        high = float(np.nanmax(np.where(off_diagonal, pairs_hi, np.nan)))
+        value = float(p[hi_g] - p[lo_g])
+    else:
+        low = float(np.nanmin(np.where(off_diagonal, pairs_lo, np.nan)))
+        high = min(float(pairs_hi[lo_g, hi_g]), 1.0)
+        value = float(_div(p[lo_g], p[hi_g]))
+    return min(low, value), max(high, value), int(idx[lo_g]), int(idx[hi_g])
