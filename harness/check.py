@@ -43,7 +43,7 @@ class Measurement:
 
     def to_dict(self) -> dict[str, Any]:
         def clean(x: float | None) -> float | None:
-            return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+            return None if x is None or not math.isfinite(x) else float(x)
 
         return {
             "key": self.key, "suite": self.suite, "check": self.check, "metric": self.metric,

@@ -29,7 +29,7 @@ def _clean(x: float | None) -> float | None:
     if x is None:
         return None
     x = float(x)
-    return None if math.isnan(x) else x
+    return x if math.isfinite(x) else None  # JSON has no NaN or infinity: "undefined" is None
 
 
 @dataclass(frozen=True)

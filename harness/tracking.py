@@ -118,8 +118,8 @@ def metrics_of(result: AssessmentResult) -> dict[str, float]:
     out: dict[str, float] = {}
     for s in result.suites:
         for m in s.measurements:
-            if m.value is None or (isinstance(m.value, float) and math.isnan(m.value)):
-                continue
+            if m.value is None or not math.isfinite(m.value):
+                continue  # undefined for this data (e.g. a rate of a group with no positives)
             key = metric_key(m.key + (f".{s.dataset}" if several else ""))
             out[key] = float(m.value)
     return out

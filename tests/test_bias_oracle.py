@@ -173,3 +173,23 @@ def test_small_groups_are_insufficient_and_left_out(tmp_path: Path) -> None:
     # D would give a ratio of 0; left out, every eligible group is selected at the same rate
     ratio = next(m for m in result.measurements if m.key == "bias.demographic_parity.ratio.race")
     assert ratio.value == 1.0
+
+
+def test_demo_tools_match_fairlearn_and_the_vendor_fails_the_four_fifths_rule() -> None:
+    from harness.datasets import load_dataset
+    from tests.conftest import ROOT
+
+    ds = load_dataset("rental-assistance")
+    examples = ROOT / "examples" / "rental_assistance"
+    from harness.tools import load_tool
+
+    for name in ("vendor_tool.yaml", "fair_tool.yaml"):
+        manifest = load_manifest(examples / name)
+        labels = load_tool(manifest).predict(ds).labels
+        assert assert_matches_fairlearn(ds, labels, examples / name) > 100
+    vendor = load_tool(load_manifest(examples / "vendor_tool.yaml")).predict(ds).labels
+    result = run_bias(ds, vendor, examples / "vendor_tool.yaml", min_group_size=30)
+    ratio = next(f for f in result.findings if f.key == "bias.demographic_parity.ratio.race")
+    assert ratio.status.value == "FAIL"
+    assert ratio.value == pytest.approx(
+        demographic_parity_ratio(ds.y_favorable, vendor, sensitive_features=ds.frame["race"]), abs=1e-12)

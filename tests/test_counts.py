@@ -55,3 +55,39 @@ def test_count_bootstrap_equals_row_resampling_bootstrap() -> None:
     assert float(lo_f) == pytest.approx(float(lo_n), abs=0.015)
     assert float(hi_f) == pytest.approx(float(hi_n), abs=0.015)
     assert float(np.std(fast)) == pytest.approx(float(np.std(naive)), rel=0.08)
+
+
+def test_disparity_interval_for_two_groups_is_the_pair_interval() -> None:
+    """With two groups the bounds are exactly the percentile interval of the one pair."""
+    rng = np.random.default_rng(9)
+    counts = np.array([[120, 80, 30, 70], [150, 40, 50, 60]])  # selection rates 0.5 and 0.333
+    eligible = np.array([True, True])
+    boot = bootstrap_counts(counts, 3000, rng)
+    point, bsel = M.selection_rate(counts), M.selection_rate(boot)
+    lo, hi, low_g, high_g = M.disparity_interval(point, bsel, eligible, "difference", 0.95)
+    assert (low_g, high_g) == (1, 0)
+    plo, phi = percentile_interval(bsel[:, 0] - bsel[:, 1])
+    assert (lo, hi) == (float(plo), float(phi))
+    lo, hi, _, _ = M.disparity_interval(point, bsel, eligible, "ratio", 0.95)
+    rlo, rhi = percentile_interval(bsel[:, 1] / bsel[:, 0])
+    assert (lo, hi) == (float(rlo), float(rhi))
+
+
+def test_disparity_interval_holds_the_estimate_when_groups_are_alike() -> None:
+    """The percentile interval of max - min excludes its own estimate when groups are alike; the
+    pairwise interval does not, and its passing-side bound covers every pair."""
+    rng = np.random.default_rng(4)
+    counts = np.tile([[300, 200, 200, 300]], (10, 1))  # ten identical groups
+    boot = bootstrap_counts(counts, 2000, rng)
+    point, bsel = M.selection_rate(counts), M.selection_rate(boot)
+    eligible = np.ones(10, dtype=bool)
+    naive_lo, _ = percentile_interval(M.demographic_parity(boot, eligible)[1])
+    assert naive_lo < 1.0 and float(percentile_interval(M.demographic_parity(boot, eligible)[1])[1]) < 1.0
+    lo, hi, _, _ = M.disparity_interval(point, bsel, eligible, "ratio", 0.95)
+    assert lo <= 1.0 <= hi == 1.0
+    pairs_lo, _ = percentile_interval(M.pairwise(bsel, "ratio"))
+    assert lo == float(np.nanmin(np.where(~np.eye(10, dtype=bool), pairs_lo, np.nan)))
+    dlo, dhi, _, _ = M.disparity_interval(point, bsel, eligible, "difference", 0.95)
+    # each pair's gap has sd sqrt(2 * 0.25 / 1000) = 0.0224, so its 97.5 % point is about 0.044;
+    # the largest of 90 such bounds is a little above that
+    assert dlo == 0.0 and 0.043 < dhi < 0.052

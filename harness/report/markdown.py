@@ -115,11 +115,12 @@ def pct_with_ci(row: dict[str, Any], metric: str) -> str:
 
 
 def threshold_text(f: Finding) -> str:
+    """'threshold >= 0.80': the limit with the direction that passes."""
     if num(f.threshold) is None:
         return "no threshold"
     if f.greater_is_better is None:
-        return fmt_limit(f.threshold)
-    return f"{'>=' if f.greater_is_better else '<='} {fmt_limit(f.threshold)}"
+        return f"threshold {fmt_limit(f.threshold)}"
+    return f"threshold {'>=' if f.greater_is_better else '<='} {fmt_limit(f.threshold)}"
 
 
 def section_text(section: str | None) -> str:
@@ -251,9 +252,10 @@ def _finding_view(f: Finding, conf: str) -> FindingView:
     lo, hi = num(f.ci_low), num(f.ci_high)
     ci = f"{conf} CI {fmt_value(lo)}–{fmt_value(hi)}" if lo is not None and hi is not None else "no interval"
     return FindingView(
-        status=f.status.value, severity=f.severity.value, message=" ".join(str(f.message).split()),
+        status=f.status.value, severity=f.severity.value,
+        message=" ".join(str(f.message or "").split()) or "(the check gave no message)",
         key=f.key, dataset=_str(f.dataset, ""), value=f"value {fmt_value(f.value)}", ci=ci,
-        threshold=f"threshold {threshold_text(f)}", section=section_text(f.policy_section),
+        threshold=threshold_text(f), section=section_text(f.policy_section),
         benchmark=_str(f.benchmark, ""),
     )
 
@@ -521,7 +523,7 @@ def render_markdown(result: AssessmentResult) -> str:
             elif t.rows:
                 out += _md_table(t.columns, t.rows)
             if t.note:
-                out += ["", md(t.note)]
+                out += ["", md(t.note)] if out[-1] else [md(t.note)]
             out.append("")
         if any(t.kind == "groups" for t in s.tables):
             out += [" ".join(RATE_DEFINITIONS), ""]

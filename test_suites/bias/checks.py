@@ -108,7 +108,7 @@ class GroupRates(Check):
 
 def _nan_none(x: Any) -> float | None:
     x = float(x)
-    return None if x != x else x
+    return x if np.isfinite(x) else None
 
 
 class _Disparity(Check):
