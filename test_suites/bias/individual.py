@@ -1,0 +1,196 @@
+"""Inequality and individual-fairness metrics that fairlearn lacks: aif360's generalized entropy
+indices (Speicher et al., KDD 2018) and its kNN consistency (Zemel et al., ICML 2013).
+
+aif360 is only the test oracle (tests/test_individual_fairness.py holds every function here to it,
+to 1e-9); it is not imported here, because importing it pulls optional back-ends and logs warnings,
+and because the entropy indices need nothing but the confusion-count table the bias suite already
+builds. aif360 scores each individual by the benefit b_i = yhat_i - y_i + 1, which takes only three
+values: 0 for a false negative, 1 for a true negative or true positive, 2 for a false positive. So
+an index over individuals is a function of the four cell counts, it vectorises over bootstrap
+samples (leading axes) like everything in `metrics.py`, and weighted counts give the index with
+frequency weights (aif360 itself ignores instance weights here).
+
+Three aif360 behaviours are reproduced on purpose, so the numbers agree with the reference tool:
+
+* alpha = 1 (Theil): aif360 evaluates log((b/mu)**b) rather than b*log(b/mu), so b = 0 (a false
+  negative) contributes 0, the limit of x log x; the index stays finite.
+* alpha = 0 (mean log deviation): aif360 returns -mean(log(b/mu) / mu), i.e. the textbook
+  -mean(log(b/mu)) divided by an extra mu (its own docstring states the formula without it). And
+  log(0) makes it +inf as soon as there is one false negative. Both are kept, so a reader can put a
+  figure from here next to aif360's; prefer alpha = 1 or 2 when false negatives exist.
+* alpha < 0 is +inf with any false negative (0**alpha), as in aif360.
+
+Consistency needs row features, not counts; it lives here because it is aif360's other
+individual-fairness measure.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from test_suites.bias.counts import FN, FP, TN, TP
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# benefit b = yhat - y + 1 of each cell, in the [TN, FP, FN, TP] order of `counts.py`
+BENEFIT = np.zeros(4)
+BENEFIT[[TN, FP, FN, TP]] = [1.0, 2.0, 0.0, 1.0]
+
+
+def _entropy_index(weights: np.ndarray, values: np.ndarray, alpha: float) -> np.ndarray:
+    """Generalized entropy index of a distribution given as distinct `values` held by `weights`
+    individuals each (last axis), with aif360's formulas term by term (module docstring).
+
+    Cells with no individuals are masked out rather than multiplied by 0, so an empty cell whose
+    term is infinite or undefined (b = 0 with alpha <= 0, or an empty group's NaN mean) cannot
+    turn the sum into NaN. No individuals at all, or a mean benefit of 0, gives NaN, as aif360's
+    0/0 does.
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    n = weights.sum(axis=-1)
+    present = weights > 0
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        mu = np.where(present, weights * values, 0.0).sum(axis=-1) / n
+        ratio = values / mu[..., None]
+        if alpha == 1:
+            # log(r**b), not b*log(r): with b = 0 this is log(1) = 0 (aif360's "allows for 0 values")
+            term = np.log(ratio**values)
+            scale = 1.0 / mu
+        elif alpha == 0:
+            term = np.log(ratio)
+            scale = -1.0 / mu
+        else:
+            term = ratio**alpha - 1.0
+            scale = np.full_like(mu, 1.0 / (alpha * (alpha - 1.0)))
+        total = np.where(present, weights * term, 0.0).sum(axis=-1)
+        return np.where(n > 0, total / n * scale, np.nan)
+
+
+def generalized_entropy_index(counts: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """aif360's `ClassificationMetric.generalized_entropy_index(alpha)` from confusion counts.
+
+    `counts` has [TN, FP, FN, TP] on its last axis and any leading axes; one index is returned per
+    leading position. For the whole population pass `counts.sum(axis=-2)` (the groups summed);
+    passing a (groups, 4) table gives each group's own index. alpha = 1 is `theil_index()`;
+    aif360's default is alpha = 2 (half the squared coefficient of variation), ours is the Theil
+    index because that is the one usually reported. Limits at alpha = 0 and 1 follow aif360
+    exactly, quirks included (module docstring).
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    return _entropy_index(counts, BENEFIT, float(alpha))
+
+
+def theil_index(counts: np.ndarray) -> np.ndarray:
+    """aif360's `theil_index()`: the generalized entropy index with alpha = 1."""
+    return generalized_entropy_index(counts, alpha=1.0)
+
+
+def group_mean_benefit(counts_by_group: np.ndarray) -> np.ndarray:
+    """Each group's mean benefit (TN + TP + 2 FP) / n: 1 + selection rate - base rate. NaN if empty."""
+    counts_by_group = np.asarray(counts_by_group, dtype=np.float64)
+    n = counts_by_group.sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(n > 0, (counts_by_group * BENEFIT).sum(axis=-1) / n, np.nan)
+
+
+def between_group_generalized_entropy_index(counts_by_group: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """The between-group part of the generalized entropy index: every individual's benefit replaced
+    by the mean benefit of its group, groups along axis -2 of a (..., G, 4) counts table.
+
+    Which groups aif360 uses depends on the method:
+
+    * `between_group_generalized_entropy_index` uses exactly two groups, the rows matching the
+      `unprivileged_groups` conditions and the rows matching the `privileged_groups` conditions.
+      Several conditions on one side are OR-ed into ONE pooled group (e.g. privileged White vs
+      unprivileged "any other race" is a two-group index over White and non-White). So this function
+      equals it when given the two-row table [unprivileged, privileged]; for a binary attribute that
+      is simply the attribute's table, and for a many-valued one, sum the unprivileged rows first.
+      Quirk: rows matched by neither side keep aif360's initial benefit 0 and still count in the
+      mean, as if they were a group of false negatives; cover every row with the two sides.
+    * `between_all_groups_generalized_entropy_index` gives every value (every combination of values
+      of all protected attributes of the dataset) its own group. This function on the full
+      (G, 4) table of an attribute equals that method for a dataset whose only protected attribute
+      is that one; that is the decomposition-consistent between-group index for G > 2 groups.
+
+    Empty groups are skipped, as aif360 skips a condition no row matches.
+    """
+    counts_by_group = np.asarray(counts_by_group, dtype=np.float64)
+    sizes = counts_by_group.sum(axis=-1)
+    return _entropy_index(sizes, group_mean_benefit(counts_by_group), float(alpha))
+
+
+def between_group_theil_index(counts_by_group: np.ndarray) -> np.ndarray:
+    """aif360's `between_group_theil_index()` (alpha = 1); see `between_group_generalized_entropy_index`."""
+    return between_group_generalized_entropy_index(counts_by_group, alpha=1.0)
+
+
+def consistency(features: np.ndarray, y_pred: np.ndarray, n_neighbors: int = 5) -> float:
+    """aif360's `BinaryLabelDatasetMetric.consistency(n_neighbors)`: 1 - mean |yhat_i - mean yhat
+    over the n_neighbors nearest rows of x_i|, 1 when similar people get the same decision.
+
+    As aif360 does, neighbours come from sklearn's `NearestNeighbors(algorithm="ball_tree")` fitted
+    on the features and queried with the same rows, so each row is (barring exact duplicates, where
+    the tie is broken by the tree) its own first neighbour and only n_neighbors - 1 others count.
+    aif360 uses whatever feature matrix the dataset holds, protected attributes included and
+    unscaled; the figure depends on that choice (see `numeric_feature_matrix`), and it costs a kNN
+    query per row, so large data go through `consistency_sample`.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    x = np.asarray(features, dtype=np.float64)
+    y = np.asarray(y_pred, dtype=np.float64).ravel()
+    if x.ndim != 2 or x.shape[0] != y.shape[0]:
+        raise ValueError(f"features must be rows x columns matching y_pred: {x.shape} vs {y.shape}")
+    if x.shape[0] == 0:
+        return float("nan")
+    nbrs = NearestNeighbors(n_neighbors=n_neighbors, algorithm="ball_tree").fit(x)
+    _, indices = nbrs.kneighbors(x)
+    return float(1.0 - np.mean(np.abs(y - y[indices].mean(axis=1))))
+
+
+def consistency_sample(features: np.ndarray, y_pred: np.ndarray, n_neighbors: int = 5,
+                       max_rows: int = 10_000, rng: np.random.Generator | int | None = None) -> float:
+    """`consistency` on at most `max_rows` rows: above that, a uniform random sample of rows drawn
+    from `rng` (a Generator or seed, so the figure is reproducible), neighbours searched within the
+    sample.
+
+    This is an estimate, not aif360's figure on the full data: in a sample the k nearest neighbours
+    are farther apart than in the full data, so the estimate tends to be somewhat lower (less
+    consistent) than the full-data value, and it varies with the seed. Report it as sampled.
+    """
+    x = np.asarray(features)
+    y = np.asarray(y_pred).ravel()
+    if x.shape[0] <= max_rows:
+        return consistency(x, y, n_neighbors)
+    rows = np.sort(np.random.default_rng(rng).choice(x.shape[0], size=max_rows, replace=False))
+    return consistency(x[rows], y[rows], n_neighbors)
+
+
+def numeric_feature_matrix(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Rows x features matrix for distance-based metrics: non-numeric columns one-hot encoded
+    (pandas `get_dummies`, float), numeric ones standardised to z-scores (population SD), so no
+    column dominates Euclidean distance by its units alone (fnlwgt in the hundreds of thousands
+    would otherwise decide every neighbour). Zero-variance columns become 0.
+
+    aif360's consistency applies no such preparation: it uses the dataset's feature matrix as given,
+    so an oracle comparison must hand aif360 this same matrix. A missing category gets all-zero
+    indicators; missing numeric values are rejected, since a kNN cannot place them.
+    """
+    import pandas as pd
+
+    parts: list[np.ndarray] = []
+    for col in columns:
+        values = frame[col]
+        if pd.api.types.is_numeric_dtype(values):
+            v = values.to_numpy(dtype=np.float64)
+            if np.isnan(v).any():
+                raise ValueError(f"column {col!r} has missing values; impute or drop them first")
+            sd = v.std()
+            parts.append(((v - v.mean()) / sd if sd > 0 else np.zeros_like(v))[:, None])
+        else:
+            parts.append(pd.get_dummies(values.astype("string"), dtype=float).to_numpy())
+    if not parts:
+        return np.zeros((len(frame), 0))
+    return np.hstack(parts)

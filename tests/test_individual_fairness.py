@@ -1,0 +1,310 @@
+"""The generalized entropy indices and consistency equal aif360's on the same data (to 1e-9).
+
+aif360 is the oracle only: test_suites/bias/individual.py computes everything from confusion counts
+(or, for consistency, a feature matrix) without importing it.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Callable
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from test_suites.bias.counts import FN, FP, TN, TP, bootstrap_counts, confusion_counts
+from test_suites.bias.individual import (
+    between_group_generalized_entropy_index,
+    between_group_theil_index,
+    consistency,
+    consistency_sample,
+    generalized_entropy_index,
+    numeric_feature_matrix,
+    theil_index,
+)
+
+ALPHAS = [0.0, 0.5, 1.0, 2.0]
+ADULT_NUMERIC = ["age", "fnlwgt", "education-num", "capital-gain", "capital-loss", "hours-per-week"]
+RACES = ["Amer-Indian-Eskimo", "Asian-Pac-Islander", "Black", "Other", "White"]  # codes 0..4
+
+
+@pytest.fixture(scope="module")
+def aif() -> SimpleNamespace:
+    """aif360's classes, imported with its import-time noise silenced: it logs (root logger) and
+    warns that tensorflow / inFairness back-ends are unavailable, which these tests do not need."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from aif360.datasets import BinaryLabelDataset
+            from aif360.metrics import BinaryLabelDatasetMetric, ClassificationMetric
+    finally:
+        logging.disable(previous)
+    return SimpleNamespace(BinaryLabelDataset=BinaryLabelDataset, ClassificationMetric=ClassificationMetric,
+                           BinaryLabelDatasetMetric=BinaryLabelDatasetMetric)
+
+
+def binary_dataset(aif: SimpleNamespace, columns: dict[str, np.ndarray], labels: np.ndarray,
+                   protected: list[str]):
+    df = pd.DataFrame({k: np.asarray(v, dtype=float) for k, v in columns.items()})
+    df["label"] = np.asarray(labels, dtype=float)
+    return aif.BinaryLabelDataset(df=df, label_names=["label"], protected_attribute_names=protected,
+                                  favorable_label=1, unfavorable_label=0)
+
+
+def classification_metric(aif: SimpleNamespace, attr: str, codes: np.ndarray, y_true: np.ndarray,
+                          y_pred: np.ndarray, privileged: list[dict], unprivileged: list[dict]):
+    truth = binary_dataset(aif, {attr: codes}, y_true, [attr])
+    pred = binary_dataset(aif, {attr: codes}, y_pred, [attr])
+    return aif.ClassificationMetric(truth, pred, unprivileged_groups=unprivileged, privileged_groups=privileged)
+
+
+def oracle(fn: Callable[..., object], *args: object) -> float:
+    """An aif360 figure; its log(0) and 0/0 warnings are expected where the value is inf or NaN."""
+    with np.errstate(all="ignore"):
+        return float(np.asarray(fn(*args)).ravel()[0])
+
+
+def assert_same(got: object, expected: float) -> None:
+    got = float(np.asarray(got))
+    if math.isnan(expected):
+        assert math.isnan(got), (got, expected)
+    elif math.isinf(expected):
+        assert got == expected
+    else:
+        assert got == pytest.approx(expected, rel=0, abs=1e-9)
+
+
+def textbook_between_group(codes: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, alpha: float) -> float:
+    """Direct row-level computation: each row's benefit replaced by its group's mean, then
+    GE(alpha) = mean((b/mu)**alpha - 1) / (alpha (alpha - 1)), or mean((b/mu) ln(b/mu)) at alpha 1."""
+    b = (y_pred - y_true + 1).astype(float)
+    means = np.bincount(codes, weights=b) / np.bincount(codes)
+    r = means[codes] / means[codes].mean()
+    if alpha == 1:
+        return float(np.mean(r * np.log(r)))
+    return float(np.mean(r**alpha - 1) / (alpha * (alpha - 1)))
+
+
+@pytest.fixture(scope="module")
+def adult_rule(adult) -> SimpleNamespace:
+    frame = adult.frame
+    y = np.asarray(adult.y_favorable, dtype=np.int64)
+    yhat = ((frame["education-num"] >= 13) | (frame["capital-gain"] > 5000)).to_numpy().astype(np.int64)
+    male = (frame["sex"] == "Male").to_numpy().astype(np.int64)
+    race = pd.Categorical(frame["race"], categories=RACES).codes.astype(np.int64)
+    assert (race >= 0).all()
+    return SimpleNamespace(frame=frame, y=y, yhat=yhat, male=male, race=race)
+
+
+# (a) Adult, sex as the binary protected attribute, a transparent rule as the prediction
+
+def test_adult_sex_matches_aif360(aif, adult_rule) -> None:
+    d = adult_rule
+    counts = confusion_counts(d.male, 2, d.y, d.yhat)  # rows [Female, Male] = [unprivileged, privileged]
+    metric = classification_metric(aif, "sex", d.male, d.y, d.yhat, privileged=[{"sex": 1}],
+                                   unprivileged=[{"sex": 0}])
+    assert_same(theil_index(counts.sum(axis=-2)), oracle(metric.theil_index))
+    assert_same(between_group_theil_index(counts), oracle(metric.between_group_theil_index))
+    for alpha in ALPHAS:
+        assert_same(generalized_entropy_index(counts.sum(axis=-2), alpha),
+                    oracle(metric.generalized_entropy_index, alpha))
+        assert_same(between_group_generalized_entropy_index(counts, alpha),
+                    oracle(metric.between_group_generalized_entropy_index, alpha))
+        # with a binary attribute, "all groups" and "privileged vs unprivileged" are the same two groups
+        assert_same(between_group_generalized_entropy_index(counts, alpha),
+                    oracle(metric.between_all_groups_generalized_entropy_index, alpha))
+    # the rule has false negatives, so aif360's alpha = 0 is +inf (log 0); the between-group one is finite
+    assert generalized_entropy_index(counts.sum(axis=-2), 0.0) == np.inf
+    assert np.isfinite(between_group_generalized_entropy_index(counts, 0.0))
+    # and the Theil index stays finite: aif360 takes b = 0 to contribute 0 (log(r**0) = 0)
+    assert 0 < theil_index(counts.sum(axis=-2)) < 1
+
+
+def test_adult_race_five_groups(aif, adult_rule) -> None:
+    """Five race groups: our index on the (5, 4) table is the row-level between-group index and
+    aif360's between_ALL_groups index; aif360's between_group index with privileged White and the
+    other four races unprivileged pools those four into one group (a two-row table)."""
+    d = adult_rule
+    counts = confusion_counts(d.race, 5, d.y, d.yhat)
+    white = RACES.index("White")
+    others = [{"race": code} for code in range(5) if code != white]
+    metric = classification_metric(aif, "race", d.race, d.y, d.yhat, privileged=[{"race": white}],
+                                   unprivileged=others)
+    pooled = np.stack([np.delete(counts, white, axis=0).sum(axis=0), counts[white]])
+    for alpha in ALPHAS:
+        five = between_group_generalized_entropy_index(counts, alpha)
+        if alpha != 0:  # aif360's alpha = 0 has an extra 1/mu (tested separately); the textbook has not
+            assert_same(five, textbook_between_group(d.race, d.y, d.yhat, alpha))
+        assert_same(five, oracle(metric.between_all_groups_generalized_entropy_index, alpha))
+        assert_same(between_group_generalized_entropy_index(pooled, alpha),
+                    oracle(metric.between_group_generalized_entropy_index, alpha))
+    assert_same(between_group_theil_index(pooled), oracle(metric.between_group_theil_index))
+    # pooling hides between-race differences inside "non-White": the 5-group index is larger
+    assert between_group_theil_index(counts) > between_group_theil_index(pooled)
+
+
+def test_aif360_rows_outside_both_sides_count_as_benefit_zero(aif, adult_rule) -> None:
+    """aif360 quirk: rows matching neither privileged nor unprivileged conditions keep benefit 0 in its
+    between-group index, which is our index with those rows as an extra group of false negatives."""
+    d = adult_rule
+    counts = confusion_counts(d.race, 5, d.y, d.yhat)
+    white, black = RACES.index("White"), RACES.index("Black")
+    metric = classification_metric(aif, "race", d.race, d.y, d.yhat, privileged=[{"race": white}],
+                                   unprivileged=[{"race": black}])
+    rest = np.zeros(4)
+    rest[FN] = np.delete(counts, [white, black], axis=0).sum()
+    table = np.stack([counts[black], counts[white], rest])
+    for alpha in [0.5, 1.0, 2.0]:
+        assert_same(between_group_generalized_entropy_index(table, alpha),
+                    oracle(metric.between_group_generalized_entropy_index, alpha))
+
+
+# (b) generated data with degenerate groups
+
+@pytest.fixture(scope="module")
+def degenerate() -> SimpleNamespace:
+    """Group 0 has no positives, group 1 no predicted positives, group 2 is ordinary, group 3 is
+    all false negatives (mean benefit 0)."""
+    rng = np.random.default_rng(3)
+    sizes = [120, 150, 200, 30]
+    codes = np.repeat(np.arange(4), sizes)
+    y = rng.binomial(1, 0.4, codes.size)
+    yhat = rng.binomial(1, 0.5, codes.size)
+    y[codes == 0] = 0
+    yhat[codes == 1] = 0
+    y[codes == 3], yhat[codes == 3] = 1, 0
+    return SimpleNamespace(codes=codes, y=y, yhat=yhat)
+
+
+def test_degenerate_groups_match_aif360(aif, degenerate) -> None:
+    d = degenerate
+    counts = confusion_counts(d.codes, 4, d.y, d.yhat)
+    assert counts[0, FN] + counts[0, TP] == 0 and counts[1, FP] + counts[1, TP] == 0
+    metric = classification_metric(aif, "g", d.codes, d.y, d.yhat, privileged=[{"g": 2}],
+                                   unprivileged=[{"g": 0}, {"g": 1}, {"g": 3}])
+    pooled = np.stack([counts[[0, 1, 3]].sum(axis=0), counts[2]])
+    per_group = [binary_dataset(aif, {"g": d.codes[d.codes == g]}, labels[d.codes == g], ["g"])
+                 for g in range(4) for labels in (d.y, d.yhat)]
+    for alpha in [*ALPHAS, -1.0, 3.0]:
+        assert_same(generalized_entropy_index(counts.sum(axis=-2), alpha),
+                    oracle(metric.generalized_entropy_index, alpha))
+        assert_same(between_group_generalized_entropy_index(pooled, alpha),
+                    oracle(metric.between_group_generalized_entropy_index, alpha))
+        assert_same(between_group_generalized_entropy_index(counts, alpha),
+                    oracle(metric.between_all_groups_generalized_entropy_index, alpha))
+        # a (groups, 4) table gives each group's own index in one call
+        own = generalized_entropy_index(counts, alpha)
+        for g in range(4):
+            m = aif.ClassificationMetric(per_group[2 * g], per_group[2 * g + 1])
+            assert_same(own[g], oracle(m.generalized_entropy_index, alpha))
+    # group 0 has no false negatives, so even alpha = 0 is finite there; group 3 (mean benefit 0) is NaN
+    assert np.isfinite(generalized_entropy_index(counts[0], 0.0))
+    assert np.isnan(generalized_entropy_index(counts[3], 1.0))
+
+
+def test_empty_groups_and_tables() -> None:
+    counts = np.array([[5, 1, 2, 4], [0, 0, 0, 0], [3, 0, 1, 6]], dtype=float)
+    assert_same(between_group_theil_index(counts), float(between_group_theil_index(counts[[0, 2]])))
+    assert np.isnan(theil_index(np.zeros(4)))
+    assert np.isnan(between_group_theil_index(np.zeros((2, 4))))
+
+
+def test_vectorises_over_bootstrap_samples(degenerate) -> None:
+    d = degenerate
+    counts = confusion_counts(d.codes, 4, d.y, d.yhat)
+    boot = bootstrap_counts(counts, 50, np.random.default_rng(0))
+    for alpha in [0.5, 1.0, 2.0]:
+        whole = generalized_entropy_index(boot.sum(axis=-2), alpha)
+        between = between_group_generalized_entropy_index(boot, alpha)
+        assert whole.shape == between.shape == (50,)
+        for s in (0, 17, 49):
+            assert whole[s] == pytest.approx(float(generalized_entropy_index(boot[s].sum(axis=0), alpha)), abs=1e-12)
+            assert between[s] == pytest.approx(float(between_group_generalized_entropy_index(boot[s], alpha)),
+                                               abs=1e-12)
+
+
+def test_weighted_counts_equal_replicated_rows(degenerate) -> None:
+    d = degenerate
+    w = np.random.default_rng(1).integers(1, 4, d.codes.size)
+    weighted = confusion_counts(d.codes, 4, d.y, d.yhat, weights=w.astype(float))
+    rep = np.repeat(np.arange(d.codes.size), w)
+    replicated = confusion_counts(d.codes[rep], 4, d.y[rep], d.yhat[rep])
+    for alpha in [0.5, 1.0, 2.0]:
+        assert_same(generalized_entropy_index(weighted.sum(axis=-2), alpha),
+                    float(generalized_entropy_index(replicated.sum(axis=-2), alpha)))
+        assert_same(between_group_generalized_entropy_index(weighted, alpha),
+                    float(between_group_generalized_entropy_index(replicated, alpha)))
+
+
+# (d) closed forms
+
+def test_theil_closed_form(aif) -> None:
+    """Benefits [0, 1, 1, 2] (one FN, one TN, one TP, one FP): mu = 1, so
+    Theil = 1/4 * (0 [b = 0 contributes 0] + 1 ln 1 + 1 ln 1 + 2 ln 2) = ln(2) / 2 ~ 0.3466, and
+    GE(2) = 1/(4 * 2) * ((0 - 1) + 0 + 0 + (4 - 1)) = 1/4."""
+    counts = np.zeros(4)
+    counts[[TN, FP, FN, TP]] = 1
+    assert_same(theil_index(counts), math.log(2) / 2)
+    assert_same(generalized_entropy_index(counts, 2.0), 0.25)
+    y_true, y_pred = np.array([1, 0, 1, 0]), np.array([0, 0, 1, 1])  # FN, TN, TP, FP
+    metric = classification_metric(aif, "g", np.zeros(4), y_true, y_pred, [{"g": 0}], [{"g": 1}])
+    assert_same(theil_index(counts), oracle(metric.theil_index))
+
+
+def test_alpha_zero_follows_aif360_extra_mu(aif) -> None:
+    """Benefits [1, 1, 2, 2] (two TN, two FP): mu = 3/2. The textbook mean log deviation is
+    -1/4 (2 ln(2/3) + 2 ln(4/3)) = ln(9/8) / 2; aif360 divides by mu once more: ln(9/8) / 3."""
+    counts = np.zeros(4)
+    counts[[TN, FP]] = 2
+    assert_same(generalized_entropy_index(counts, 0.0), math.log(9 / 8) / 3)
+    y_true, y_pred = np.zeros(4), np.array([0, 0, 1, 1])
+    metric = classification_metric(aif, "g", np.zeros(4), y_true, y_pred, [{"g": 0}], [{"g": 1}])
+    assert_same(generalized_entropy_index(counts, 0.0), oracle(metric.generalized_entropy_index, 0))
+
+
+# (c) consistency
+
+def test_consistency_matches_aif360_on_adult_sample(aif, adult_rule) -> None:
+    d = adult_rule
+    rows = np.sort(np.random.default_rng(11).choice(len(d.frame), 2000, replace=False))
+    sample = d.frame.iloc[rows]
+    x = numeric_feature_matrix(sample, [*ADULT_NUMERIC, "sex"])  # 6 z-scores, then sex_Female, sex_Male
+    assert x.shape == (2000, 8)
+    yhat = d.yhat[rows]
+    names = [f"f{i}" for i in range(x.shape[1])]
+    dataset = binary_dataset(aif, dict(zip(names, x.T, strict=True)), yhat, protected=[names[-1]])
+    expected = oracle(aif.BinaryLabelDatasetMetric(dataset).consistency, 5)
+    got = consistency(x, yhat, n_neighbors=5)
+    assert_same(got, expected)
+    assert 0.5 < got <= 1.0
+    assert consistency_sample(x, yhat, 5, max_rows=5000, rng=0) == got
+
+
+def test_consistency_sample_is_seeded_subsample() -> None:
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(1500, 3))
+    y = (x[:, 0] > 0).astype(int)
+    est = consistency_sample(x, y, 5, max_rows=400, rng=9)
+    assert est == consistency_sample(x, y, 5, max_rows=400, rng=np.random.default_rng(9))
+    rows = np.sort(np.random.default_rng(9).choice(1500, 400, replace=False))
+    assert est == consistency(x[rows], y[rows], 5)
+    # each row is its own first neighbour: with one neighbour, consistency is exactly 1
+    assert consistency(x, y, n_neighbors=1) == 1.0
+
+
+def test_numeric_feature_matrix() -> None:
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "c": ["x", "y", "x", None], "k": [7, 7, 7, 7]})
+    m = numeric_feature_matrix(frame, ["a", "c", "k"])
+    assert m.shape == (4, 4) and m.dtype == np.float64
+    assert m[:, 0].mean() == pytest.approx(0) and m[:, 0].std() == pytest.approx(1)
+    np.testing.assert_array_equal(m[:, 1:3], [[1, 0], [0, 1], [1, 0], [0, 0]])  # missing -> no indicator
+    np.testing.assert_array_equal(m[:, 3], 0)  # zero variance
+    with pytest.raises(ValueError, match="missing"):
+        numeric_feature_matrix(pd.DataFrame({"a": [1.0, np.nan]}), ["a"])
+    with pytest.raises(ValueError, match="rows x columns"):
+        consistency(np.zeros((3, 2)), np.zeros(4))

@@ -1,0 +1,268 @@
+"""Score-based measures (per-group AUC, DeLong interval, calibration, KS) against sklearn/scipy oracles,
+closed-form cases and a coverage simulation."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+from sklearn.calibration import calibration_curve
+from sklearn.metrics import roc_auc_score
+
+from harness.stats import wilson_interval
+from test_suites.bias.scores import (
+    KSTWO_MAX_N,
+    auc_by_group,
+    auc_interval_by_group,
+    calibration_by_group,
+    delong_auc_by_group,
+    ks_by_group,
+)
+
+G = 12
+SIZES = [1, 2, 3, 7, 25, 60, 150, 400, 900, 1500, 3000, 40]  # group 11: negatives only
+ALL_NEGATIVE = 11
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """12 groups of very different sizes (1 and 2 rows included), rows shuffled, scores rounded to 2
+    decimals so ties (and scores exactly on bin edges) are everywhere, group 11 with no positives."""
+    rng = np.random.default_rng(20240501)
+    codes = np.repeat(np.arange(G), SIZES)
+    rng.shuffle(codes)
+    y = (rng.random(codes.size) < 0.2 + 0.05 * (codes % 5)).astype(int)
+    y[codes == ALL_NEGATIVE] = 0
+    raw = rng.normal(0.8 * y + 0.03 * codes, 1.0)
+    scores = np.round(1 / (1 + np.exp(-raw)), 2)
+    return scores, y, codes
+
+
+def _naive_delong(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """DeLong by definition: the full positives x negatives kernel matrix psi."""
+    pos, neg = scores[y == 1], scores[y == 0]
+    psi = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
+    v10, v01 = psi.mean(axis=1), psi.mean(axis=0)
+    return float(psi.mean()), float(v10.var(ddof=1) / pos.size + v01.var(ddof=1) / neg.size)
+
+
+# ---------------------------------------------------------------- AUC
+
+def test_auc_matches_sklearn_per_group(data) -> None:
+    scores, y, codes = data
+    auc = auc_by_group(scores, y, codes, G)
+    assert auc.shape == (G,)
+    for g in range(G):
+        yg, sg = y[codes == g], scores[codes == g]
+        if len(np.unique(yg)) < 2:
+            assert np.isnan(auc[g]), g
+        else:
+            assert auc[g] == pytest.approx(roc_auc_score(yg, sg), abs=1e-9), g
+    assert np.isnan(auc[0]) and np.isnan(auc[ALL_NEGATIVE])  # one row; negatives only
+    assert np.isfinite(auc[8:11]).all()
+
+
+def test_auc_accepts_bool_labels_and_empty_groups(data) -> None:
+    scores, y, codes = data
+    auc = auc_by_group(scores, y.astype(bool), codes, G + 2)  # codes 12 and 13 have no rows
+    assert np.array_equal(auc[:G], auc_by_group(scores, y, codes, G), equal_nan=True)
+    assert np.isnan(auc[G:]).all()
+
+
+def test_delong_variance_matches_kernel_definition(data) -> None:
+    scores, y, codes = data
+    auc, var = delong_auc_by_group(scores, y, codes, G)
+    for g in range(G):
+        yg, sg = y[codes == g], scores[codes == g]
+        n_pos, n_neg = int(yg.sum()), int((1 - yg).sum())
+        if n_pos >= 2 and n_neg >= 2:
+            a, v = _naive_delong(sg, yg)
+            assert auc[g] == pytest.approx(a, abs=1e-12)
+            assert var[g] == pytest.approx(v, rel=1e-9, abs=1e-15), g
+        else:
+            assert np.isnan(var[g]), g
+
+
+def test_auc_closed_forms() -> None:
+    y = np.array([0, 0, 0, 1, 1, 1, 0, 1, 0, 1])
+    codes = np.array([0] * 6 + [1] * 4)
+    separating = np.array([0.1, 0.2, 0.3, 0.7, 0.8, 0.9, 0.2, 0.6, 0.3, 0.9])
+    auc = auc_by_group(separating, y, codes, 2)
+    assert auc.tolist() == [1.0, 1.0]
+    assert auc_by_group(1 - separating, y, codes, 2).tolist() == [0.0, 0.0]
+    assert auc_by_group(np.full(10, 0.4), y, codes, 2).tolist() == [0.5, 0.5]
+
+
+def test_auc_interval_contains_estimate_and_is_clipped(data) -> None:
+    scores, y, codes = data
+    auc = auc_by_group(scores, y, codes, G)
+    lo, hi = auc_interval_by_group(scores, y, codes, G)
+    ok = np.isfinite(lo)
+    assert ok[8:11].all()
+    assert (lo[ok] <= auc[ok]).all() and (auc[ok] <= hi[ok]).all()
+    assert (lo[ok] >= 0).all() and (hi[ok] <= 1).all()
+    assert np.isnan(lo[ALL_NEGATIVE]) and np.isnan(hi[ALL_NEGATIVE])
+    # a wider confidence gives a wider interval
+    lo99, hi99 = auc_interval_by_group(scores, y, codes, G, confidence=0.99)
+    assert (lo99[ok] <= lo[ok]).all() and (hi99[ok] >= hi[ok]).all()
+    # perfectly separated data: clipped to [0, 1], degenerate at AUC 1
+    lo1, hi1 = auc_interval_by_group(np.array([0.1, 0.2, 0.8, 0.9]), np.array([0, 0, 1, 1]),
+                                     np.zeros(4, dtype=int), 1)
+    assert lo1.tolist() == [1.0] and hi1.tolist() == [1.0]
+
+
+def test_delong_interval_covers_known_auc() -> None:
+    """Negatives ~ N(0, 1) and positives ~ N(d, 1) have AUC = Phi(d / sqrt 2). Over 200 seeds of 200 rows
+    (two groups of 100 per seed, evaluated in one call) the 95 % DeLong interval covers it >= 90 %."""
+    d = 1.0
+    true_auc = float(stats.norm.cdf(d / np.sqrt(2)))  # ~0.760
+    rng = np.random.default_rng(7)
+    seeds, per_seed = 200, 200
+    codes = np.repeat(np.arange(seeds), per_seed)
+    y = rng.integers(0, 2, codes.size)
+    scores = rng.normal(d * y, 1.0)
+    lo, hi = auc_interval_by_group(scores, y, codes, seeds)
+    coverage = float(np.mean((lo <= true_auc) & (true_auc <= hi)))
+    assert coverage >= 0.90
+    assert coverage <= 0.99  # and not trivially wide
+
+
+def test_auc_rejects_bad_input() -> None:
+    with pytest.raises(ValueError, match="binary"):
+        auc_by_group(np.array([0.1, 0.2]), np.array([0, 2]), np.array([0, 0]), 1)
+    with pytest.raises(ValueError, match="codes"):
+        auc_by_group(np.array([0.1, 0.2]), np.array([0, 1]), np.array([0, 1]), 1)
+    with pytest.raises(ValueError, match="NaN"):
+        auc_by_group(np.array([0.1, np.nan]), np.array([0, 1]), np.array([0, 0]), 1)
+
+
+# ---------------------------------------------------------------- calibration
+
+def test_ece_matches_direct_loop(data) -> None:
+    scores, y, codes = data
+    ece, table = calibration_by_group(scores, y, codes, G, n_bins=10)
+    edges = np.linspace(0, 1, 11)
+    for g in range(G):
+        sg, yg = scores[codes == g], y[codes == g]
+        total = 0.0
+        for b in range(10):
+            lo_e, hi_e = edges[b], edges[b + 1]
+            inside = ((sg > lo_e) | (b == 0)) & (sg <= hi_e)  # (low, high], first bin closed
+            if inside.any():
+                total += inside.sum() / sg.size * abs(yg[inside].mean() - sg[inside].mean())
+        assert ece[g] == pytest.approx(total, abs=1e-12), g
+    assert len(table) == G * 10
+    assert sum(row["n"] for row in table) == scores.size
+
+
+def test_reliability_table_matches_calibration_curve(data) -> None:
+    scores, y, codes = data
+    _, table = calibration_by_group(scores, y, codes, G, n_bins=10)
+    for g in range(G):
+        rows = [r for r in table if r["group"] == g and r["n"] > 0]  # calibration_curve drops empty bins
+        if not (y[codes == g] == 1).any():
+            continue  # calibration_curve needs the positive label present
+        prob_true, prob_pred = calibration_curve(y[codes == g], scores[codes == g], n_bins=10,
+                                                 strategy="uniform")
+        assert np.allclose([r["observed_rate"] for r in rows], prob_true, rtol=0, atol=1e-12), g
+        assert np.allclose([r["mean_score"] for r in rows], prob_pred, rtol=0, atol=1e-12), g
+
+
+def test_reliability_table_rows_and_wilson(data) -> None:
+    scores, y, codes = data
+    _, table = calibration_by_group(scores, y, codes, G, n_bins=5)
+    row = next(r for r in table if r["group"] == 10 and r["bin"] == 2)
+    assert (row["bin_low"], row["bin_high"]) == pytest.approx((0.4, 0.6))
+    lo, hi = wilson_interval(row["positives"], row["n"])
+    assert (row["observed_low"], row["observed_high"]) == (float(lo), float(hi))
+    assert row["observed_rate"] == row["positives"] / row["n"]
+    empty = [r for r in table if r["n"] == 0]
+    assert empty and all(np.isnan(r["mean_score"]) and np.isnan(r["observed_rate"]) for r in empty)
+
+
+def test_bin_edges_zero_one_and_inner_edge() -> None:
+    scores = np.array([0.0, 0.1, 0.1000001, 1.0])
+    _, table = calibration_by_group(scores, np.array([0, 1, 0, 1]), np.zeros(4, dtype=int), 1, n_bins=10)
+    counts = [r["n"] for r in table]
+    assert counts == [2, 1, 0, 0, 0, 0, 0, 0, 0, 1]  # 0.1 sits in (0, 0.1], 1.0 in the last bin
+
+
+def test_ece_perfect_and_shifted_calibration() -> None:
+    rng = np.random.default_rng(11)
+    n = 200_000
+    scores = rng.uniform(0.0, 0.9, n)
+    y = (rng.random(n) < scores).astype(int)
+    codes = rng.integers(0, 2, n)
+    ece, _ = calibration_by_group(scores, y, codes, 2)
+    assert (ece < 0.01).all()
+    shifted, _ = calibration_by_group(scores + 0.1, y, codes, 2)
+    assert shifted == pytest.approx([0.1, 0.1], abs=0.01)
+
+
+def test_calibration_rejects_out_of_range_scores() -> None:
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        calibration_by_group(np.array([0.5, 1.2]), np.array([0, 1]), np.array([0, 0]), 1)
+
+
+def test_calibration_empty_group_is_nan(data) -> None:
+    scores, y, codes = data
+    ece, _ = calibration_by_group(scores, y, codes, G + 1)
+    assert np.isnan(ece[G]) and np.isfinite(ece[:G]).all()
+
+
+# ---------------------------------------------------------------- KS
+
+@pytest.mark.parametrize("reference", [9, 0, 4])
+def test_ks_matches_scipy(data, reference: int) -> None:
+    scores, _, codes = data
+    stat, pvalue = ks_by_group(scores, codes, G + 1, reference)  # code 12 is empty
+    ref = scores[codes == reference]
+    for g in range(G):
+        if g == reference:
+            assert np.isnan(stat[g]) and np.isnan(pvalue[g])
+            continue
+        res = stats.ks_2samp(scores[codes == g], ref, method="asymp")
+        assert stat[g] == pytest.approx(res.statistic, abs=1e-9), g
+        if np.isnan(res.pvalue):  # scipy: 1 row vs 1 row rounds the effective n to 0
+            assert np.isnan(pvalue[g])
+        else:
+            assert pvalue[g] == pytest.approx(res.pvalue, abs=1e-9), g
+    assert np.isnan(stat[G]) and np.isnan(pvalue[G])
+
+
+def test_ks_continuous_scores_and_exact_method() -> None:
+    rng = np.random.default_rng(5)
+    codes = np.repeat([0, 1, 2], [300, 120, 45])
+    scores = rng.beta(2 + codes, 3)
+    stat, p = ks_by_group(scores, codes, 3, reference=0, method="exact")
+    ref = scores[codes == 0]
+    for g in (1, 2):
+        res = stats.ks_2samp(scores[codes == g], ref, method="exact")
+        assert stat[g] == pytest.approx(res.statistic, abs=1e-9)
+        assert p[g] == pytest.approx(res.pvalue, abs=1e-9)
+
+
+def test_ks_large_groups_use_kolmogorov_limit() -> None:
+    """Above KSTWO_MAX_N the p-value is the Kolmogorov limit, close to ks_2samp's finite-n asymp value."""
+    rng = np.random.default_rng(6)
+    n = 3 * KSTWO_MAX_N
+    codes = np.repeat([0, 1], n)
+    scores = np.concatenate([rng.normal(0, 1, n), rng.normal(0.02, 1, n)])
+    stat, p = ks_by_group(scores, codes, 2, reference=0)
+    res = stats.ks_2samp(scores[codes == 1], scores[codes == 0], method="asymp")
+    assert stat[1] == pytest.approx(res.statistic, abs=1e-12)
+    assert p[1] == pytest.approx(res.pvalue, rel=0.03)
+    assert p[1] == stats.kstwobign.sf(np.sqrt(n / 2) * stat[1])
+
+
+def test_ks_identical_and_disjoint_distributions() -> None:
+    codes = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2])
+    scores = np.array([0.1, 0.2, 0.3, 0.3, 0.1, 0.2, 0.7, 0.8, 0.9])
+    stat, _ = ks_by_group(scores, codes, 3, reference=0)
+    assert np.isnan(stat[0]) and stat[1] == 0.0 and stat[2] == 1.0
+
+
+def test_ks_empty_reference_gives_nan() -> None:
+    stat, p = ks_by_group(np.array([0.1, 0.2]), np.array([0, 0]), 2, reference=1)
+    assert np.isnan(stat).all() and np.isnan(p).all()
+    with pytest.raises(ValueError, match="reference"):
+        ks_by_group(np.array([0.1, 0.2]), np.array([0, 0]), 2, reference=2)
