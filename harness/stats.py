@@ -24,14 +24,22 @@ def wilson_interval(successes: np.ndarray | float, n: np.ndarray | float,
     return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
 
 
+def nanquantile(samples: np.ndarray, q: float, axis: int = 0) -> np.ndarray:
+    """`np.nanquantile` (linear interpolation) along `axis`, vectorised: one sort instead of numpy's
+    per-column loop, which made bootstrap intervals over many group pairs the suite's slowest step."""
+    a = np.sort(np.moveaxis(np.asarray(samples, dtype=float), axis, 0), axis=0)  # NaN sort last
+    valid = (~np.isnan(a)).sum(axis=0)
+    pos = q * (valid - 1)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, np.maximum(valid - 1, 0))
+    lo = np.maximum(lo, 0)
+    a_lo = np.take_along_axis(a, lo[None], axis=0)[0]
+    a_hi = np.take_along_axis(a, hi[None], axis=0)[0]
+    out = a_lo + (pos - np.floor(pos)) * (a_hi - a_lo)
+    return np.where(valid > 0, out, np.nan)
+
+
 def percentile_interval(samples: np.ndarray, confidence: float = 0.95, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Percentile bootstrap interval; resamples where the statistic is undefined are ignored."""
     alpha = (1 - confidence) / 2
-    with np.errstate(invalid="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices give NaN bounds
-            lo = np.nanquantile(samples, alpha, axis=axis)
-            hi = np.nanquantile(samples, 1 - alpha, axis=axis)
-    return lo, hi
+    return nanquantile(samples, alpha, axis), nanquantile(samples, 1 - alpha, axis)

@@ -28,3 +28,20 @@ def test_percentile_interval_ignores_undefined_resamples() -> None:
     samples = np.concatenate([np.linspace(0, 1, 1001), [np.nan] * 50])
     lo, hi = percentile_interval(samples, 0.9)
     assert float(lo) == pytest.approx(0.05) and float(hi) == pytest.approx(0.95)
+
+
+def test_vectorised_nanquantile_equals_numpy() -> None:
+    from harness.stats import nanquantile
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(501, 7, 3))
+    a[rng.random(a.shape) < 0.2] = np.nan
+    a[:, 0, 0] = np.nan  # an all-NaN column
+    a[:-1, 1, 1] = np.nan  # a single valid value
+    for q in (0.025, 0.5, 0.975):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            expected = np.nanquantile(a, q, axis=0)
+        np.testing.assert_allclose(nanquantile(a, q), expected, rtol=0, atol=1e-12, equal_nan=True)

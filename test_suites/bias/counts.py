@@ -58,9 +58,14 @@ def build_groupings(frame: pd.DataFrame, references: dict[str, object]) -> list[
             code = np.zeros(len(frame), dtype=np.int64)
             for a in combo:
                 code = code * len(coded[a][1]) + coded[a][0]
-            present, compact = np.unique(code, return_inverse=True)
+            # compact the codes of the combinations that occur: O(n), no sort
+            seen = np.bincount(code, minlength=int(np.prod([len(coded[a][1]) for a in combo])))
+            present = np.flatnonzero(seen)
+            remap = np.full(len(seen), -1, dtype=np.int64)
+            remap[present] = np.arange(len(present))
+            compact = remap[code]
             labels = []
-            for c in present:
+            for c in present.tolist():
                 parts = []
                 for a in reversed(combo):
                     n = len(coded[a][1])

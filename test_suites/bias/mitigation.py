@@ -1,0 +1,218 @@
+"""What post-processing could do: a threshold-optimizer illustration on the tool's own scores.
+
+When a tool fails a disparity check, the question that follows is whether the disparity is cheap
+to remove. Fairlearn's `ThresholdOptimizer` answers it for one family of fixes: keep the tool's
+scores, choose a (randomised) decision threshold per group so that the chosen fairness constraint
+holds, and maximise accuracy under it. Comparing the tool's own decisions with those gives a rough
+price of fairness in accuracy.
+
+It is a hint, never a remedy: the thresholds are fitted and evaluated on the same rows (so the
+"after" figures are optimistic), they need the protected attribute at decision time (which may be
+unlawful to use), they randomise between thresholds, and the accuracy is measured against the
+dataset's labels, which may themselves be biased. `MitigationHint.note` says so in every result.
+
+The tool's scores enter fairlearn through `_ScorePassthrough`, an already-fitted estimator whose
+`predict_proba` returns the score column as it is, so no model is refitted and the tool need not
+be loadable (a predictions file with a score column suffices).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from fairlearn.metrics import (
+    demographic_parity_difference,
+    demographic_parity_ratio,
+    equalized_odds_difference,
+)
+from fairlearn.postprocessing import ThresholdOptimizer
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.metrics import accuracy_score
+
+CONSTRAINTS = ("demographic_parity", "equalized_odds")
+SCORE_COLUMN = "score"
+
+NOTE = (
+    "An illustration, not a remedy: it shows what per-group thresholds on the tool's own scores "
+    "could reach on this data under the {constraint} constraint. Nothing was applied to the tool. "
+    "The thresholds were fitted and evaluated on the same rows, so the 'after' figures are "
+    "optimistic; they use the protected attribute at decision time and randomise some decisions, "
+    "which may be unlawful or unacceptable in practice; and accuracy is measured against the "
+    "dataset's labels, which may carry bias of their own."
+)
+
+
+class _ScorePassthrough(ClassifierMixin, BaseEstimator):
+    """A fitted 'model' whose probability of the favourable class is the score column of X.
+
+    ThresholdOptimizer wants an estimator; this lets it threshold scores that already exist."""
+
+    def __init__(self) -> None:
+        self.classes_ = np.array([0, 1])        # fitted on construction: check_is_fitted passes
+        self.n_features_in_ = 1
+
+    def fit(self, X: Any, y: Any = None) -> _ScorePassthrough:
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        s = np.asarray(X, dtype=np.float64).reshape(len(X), -1)[:, 0]
+        return np.column_stack([1.0 - s, s])
+
+    def predict(self, X: Any) -> np.ndarray:
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+
+@dataclass(frozen=True)
+class GroupThreshold:
+    """The randomised rule fairlearn chose for one group: with probability `p0` decide by
+    `score <operator0> threshold0`, otherwise by `score <operator1> threshold1`. Under equalized
+    odds a share `p_ignore` of the group instead gets a constant positive decision with probability
+    `prediction_constant`."""
+
+    group: str
+    p0: float
+    operator0: str
+    threshold0: float
+    p1: float
+    operator1: str
+    threshold1: float
+    p_ignore: float = 0.0
+    prediction_constant: float = 0.0
+
+    def describe(self) -> str:
+        parts = [f"{p:.0%}: select when score {op} {t:.3f}"
+                 for p, op, t in ((self.p0, self.operator0, self.threshold0),
+                                  (self.p1, self.operator1, self.threshold1)) if p > 0]
+        text = f"{self.group}: " + "; ".join(parts)
+        if self.p_ignore > 0:
+            text += (f" (and {self.p_ignore:.0%} of the group decided at random, selected with probability "
+                     f"{self.prediction_constant:.2f})")
+        return text
+
+
+@dataclass(frozen=True)
+class MitigationHint:
+    """Before (the tool's own decisions) and after (the fitted per-group thresholds) on the same rows.
+
+    `ratio_*` is the selection-rate ratio (lowest / highest group), `dp_difference_*` the
+    demographic-parity difference, `eo_difference_*` the equalized-odds difference (reported for
+    every constraint, since enforcing one kind of parity can worsen the other)."""
+
+    constraint: str
+    n: int
+    seed: int
+    ratio_before: float
+    ratio_after: float
+    dp_difference_before: float
+    dp_difference_after: float
+    eo_difference_before: float
+    eo_difference_after: float
+    accuracy_before: float
+    accuracy_after: float
+    selection_rates_before: Mapping[str, float]
+    selection_rates_after: Mapping[str, float]
+    thresholds: tuple[GroupThreshold, ...]
+    note: str
+
+
+def _as_array(values: Any) -> np.ndarray:
+    return np.asarray(values.to_numpy() if isinstance(values, pd.Series | pd.DataFrame) else values)
+
+
+def _groups(sensitive: Any) -> pd.Series:
+    """The sensitive attribute as strings, missing values as their own group "missing"."""
+    s = pd.Series(_as_array(sensitive))
+    return s.astype(object).where(s.notna(), "missing").astype(str).reset_index(drop=True)
+
+
+def hint_unavailable_reason(scores: Any, y_true: Any, sensitive: Any) -> str | None:
+    """Why no hint can be computed for these inputs, or None when it can.
+
+    Post-processing thresholds scores, so it needs a score for every row, and it trades off rates
+    within each group, so every group needs both outcomes in `y_true`."""
+    if scores is None:
+        return "the tool gives no scores, only decisions, so there is nothing to re-threshold"
+    s = pd.to_numeric(pd.Series(_as_array(scores)), errors="coerce")
+    if len(s) == 0:
+        return "there are no rows to fit thresholds on"
+    if s.isna().any():
+        return f"{int(s.isna().sum()):,} of {len(s):,} rows have no numeric score"
+    y = _as_array(y_true)
+    if len(y) != len(s) or len(_as_array(sensitive)) != len(s):
+        return "scores, outcomes and the sensitive attribute have different numbers of rows"
+    groups = _groups(sensitive)
+    single = [str(g) for g, v in pd.Series(y).groupby(groups.to_numpy()).nunique().items() if v < 2]
+    if single:
+        return (f"group(s) {', '.join(single)} have only one outcome in the data, so their thresholds "
+                f"cannot be traded off")
+    return None
+
+
+def threshold_optimizer_hint(scores: Any, y_true: Any, sensitive: Any, labels_before: Any,
+                             constraint: str = "demographic_parity", grid_size: int = 1000,
+                             seed: int = 0) -> MitigationHint | None:
+    """Fit fairlearn's ThresholdOptimizer (objective: accuracy) to the tool's `scores` and report the
+    disparity and accuracy of the tool's own decisions (`labels_before`, 0/1 with 1 the favourable
+    decision) against those of the fitted thresholds, on the same rows.
+
+    `y_true` is 0/1 with 1 the favourable outcome; `sensitive` one protected attribute per row.
+    Returns None when `hint_unavailable_reason` gives a reason. The randomised decisions are drawn
+    with `seed`, so the same inputs give the same hint."""
+    if constraint not in CONSTRAINTS:
+        raise ValueError(f"constraint must be one of {', '.join(CONSTRAINTS)}, not {constraint!r}")
+    if hint_unavailable_reason(scores, y_true, sensitive) is not None:
+        return None
+    x = pd.DataFrame({SCORE_COLUMN: pd.to_numeric(pd.Series(_as_array(scores))).to_numpy(dtype=np.float64)})
+    y = _as_array(y_true).astype(int)
+    before = _as_array(labels_before).astype(int)
+    groups = _groups(sensitive)
+
+    optimizer = ThresholdOptimizer(estimator=_ScorePassthrough(), constraints=constraint,
+                                   objective="accuracy_score", grid_size=grid_size, prefit=True,
+                                   predict_method="predict_proba")
+    optimizer.fit(x, y, sensitive_features=groups)
+    after = np.asarray(optimizer.predict(x, sensitive_features=groups, random_state=seed)).astype(int)
+
+    return MitigationHint(
+        constraint=constraint, n=len(y), seed=seed,
+        ratio_before=float(demographic_parity_ratio(y, before, sensitive_features=groups)),
+        ratio_after=float(demographic_parity_ratio(y, after, sensitive_features=groups)),
+        dp_difference_before=float(demographic_parity_difference(y, before, sensitive_features=groups)),
+        dp_difference_after=float(demographic_parity_difference(y, after, sensitive_features=groups)),
+        eo_difference_before=float(equalized_odds_difference(y, before, sensitive_features=groups)),
+        eo_difference_after=float(equalized_odds_difference(y, after, sensitive_features=groups)),
+        accuracy_before=float(accuracy_score(y, before)),
+        accuracy_after=float(accuracy_score(y, after)),
+        selection_rates_before=_selection_rates(before, groups),
+        selection_rates_after=_selection_rates(after, groups),
+        thresholds=_thresholds(optimizer),
+        note=NOTE.format(constraint=constraint.replace("_", " ")),
+    )
+
+
+def _selection_rates(labels: np.ndarray, groups: pd.Series) -> dict[str, float]:
+    rates = pd.Series(labels).groupby(groups.to_numpy()).mean()
+    return {str(g): float(r) for g, r in rates.items()}
+
+
+def _thresholds(optimizer: ThresholdOptimizer) -> tuple[GroupThreshold, ...]:
+    """The per-group rules from fairlearn's fitted InterpolatedThresholder (a documented attribute,
+    `interpolated_thresholder_.interpolation_dict`); empty if a fairlearn version stops exposing it."""
+    rules = getattr(getattr(optimizer, "interpolated_thresholder_", None), "interpolation_dict", None)
+    if not isinstance(rules, Mapping):
+        return ()
+    out = []
+    for group, rule in rules.items():
+        out.append(GroupThreshold(
+            group=str(group),
+            p0=float(rule["p0"]), operator0=rule["operation0"].operator,
+            threshold0=float(rule["operation0"].threshold),
+            p1=float(rule["p1"]), operator1=rule["operation1"].operator,
+            threshold1=float(rule["operation1"].threshold),
+            p_ignore=float(rule.get("p_ignore", 0.0)),
+            prediction_constant=float(rule.get("prediction_constant", 0.0)),
+        ))
+    return tuple(sorted(out, key=lambda t: t.group))
