@@ -5,6 +5,7 @@ re-render every report without the tool, the data or the suites.
 """
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -64,14 +65,14 @@ class AssessmentResult:
         return replace(self, run_id=run_id)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        return jsonable({
             "schema": self.schema, "harness_version": self.harness_version, "run_id": self.run_id,
             "kind": self.kind, "started_at": self.started_at, "finished_at": self.finished_at,
             "duration_s": self.duration_s, "seed": self.seed, "tool": self.tool, "policy": self.policy,
             "datasets": self.datasets, "verdict": self.verdict.value, "exit_code": self.exit_code,
             "reasons": self.reasons, "error": self.error,
             "suites": [s.to_dict() for s in self.suites], "extra": self.extra,
-        }
+        })
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> AssessmentResult:
@@ -85,6 +86,23 @@ class AssessmentResult:
             run_id=d.get("run_id"), harness_version=d["harness_version"], schema=d["schema"],
             extra=d.get("extra", {}),
         )
+
+
+def jsonable(obj: Any) -> Any:
+    """JSON has no NaN or infinity: an undefined figure anywhere (details, tables) becomes null, and
+    numpy scalars become plain numbers, so assessment.json is strict JSON."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, bool | str) or obj is None:
+        return obj
+    if isinstance(obj, int | float) or hasattr(obj, "item"):
+        value = obj.item() if hasattr(obj, "item") else obj
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        return value
+    return obj
 
 
 def _now() -> str:
@@ -145,7 +163,7 @@ def assess(
         except ToolError as e:
             error = {"type": type(e).__name__, "message": str(e), "dataset": ds.name}
             break
-        ctx = CheckContext(dataset=ds, predictions=preds, policy=policy, manifest=manifest, seed=seed)
+        ctx = CheckContext(dataset=ds, predictions=preds, policy=policy, manifest=manifest, seed=seed, tool=tool)
         for suite in suites:
             reason = suite.applies_to(ds)
             if reason:

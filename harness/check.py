@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from harness.datasets import ReferenceDataset
     from harness.manifest import ToolManifest
     from harness.policy import Policy
-    from harness.tools import Predictions
+    from harness.tools import Predictions, Tool
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,7 @@ class CheckContext:
     policy: Policy
     manifest: ToolManifest
     seed: int
+    tool: Tool | None = None  # for checks that call the tool on changed inputs (counterfactuals)
     cache: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -45,6 +45,7 @@ class Target(_Card):
 class ProtectedAttribute(_Card):
     reference: Scalar | None = None
     description: str = ""
+    proxies: list[str] = Field(default_factory=list)  # features known to stand in for this attribute
 
 
 class DatasetCard(_Card):
@@ -61,6 +62,7 @@ class DatasetCard(_Card):
     read: ReadOptions = Field(default_factory=ReadOptions)
     target: Target
     id_column: str | None = None
+    weight_column: str | None = None  # sample weights (e.g. survey weights); rates become weighted
     features: list[str]
     protected_attributes: dict[str, ProtectedAttribute]
     pii_columns: list[str] = Field(default_factory=list)
@@ -116,6 +118,12 @@ class ReferenceDataset:
     def y_favorable(self) -> np.ndarray:
         """1 where the true outcome is the favourable one (selection rates are computed on it)."""
         return matches(self.frame[self.card.target.column], self.card.target.favorable_value).astype(np.int8)
+
+    @property
+    def weights(self) -> np.ndarray | None:
+        if not self.card.weight_column:
+            return None
+        return self.frame[self.card.weight_column].to_numpy(dtype=float)
 
     @property
     def features(self) -> pd.DataFrame:
@@ -218,8 +226,8 @@ def read_frame(card: DatasetCard, path: Path) -> pd.DataFrame:
 
 def check_columns(card: DatasetCard, frame: pd.DataFrame, path: Path) -> None:
     declared = [card.target.column, *card.features, *card.protected_attributes]
-    if card.id_column:
-        declared.append(card.id_column)
+    declared += [p for a in card.protected_attributes.values() for p in a.proxies]
+    declared += [c for c in (card.id_column, card.weight_column) if c]
     missing = [c for c in dict.fromkeys(declared) if c not in frame.columns]
     if missing:
         raise DatasetError(

@@ -64,6 +64,8 @@ class Policy(BaseModel):
         default_factory=lambda: {"high": 90, "medium": 180, "low": 365}
     )
     required_suites: dict[str, list[str]] = Field(default_factory=dict)
+    reference_rule: Literal["largest", "most_favourable"] = "largest"  # when the card names no reference
+    settings: dict[str, dict[str, Any]] = Field(default_factory=dict)  # per suite, e.g. bias.consistency_rows
     thresholds: dict[str, Threshold] = Field(default_factory=dict)
     citations: dict[str, str] = Field(default_factory=dict)
 
@@ -83,6 +85,9 @@ class Policy(BaseModel):
     @property
     def label(self) -> str:
         return f"{self.name}@{self.version} sha256:{self.digest[:12]}"
+
+    def setting(self, suite: str, name: str, default: Any) -> Any:
+        return self.settings.get(suite, {}).get(name, default)
 
     def threshold(self, suite: str, check: str, metric: str) -> Threshold | None:
         return self.thresholds.get(f"{suite}.{check}.{metric}")

@@ -18,10 +18,14 @@ from tests.conftest import write_case
 
 class Counting:
     def __init__(self) -> None:
-        self.calls = 0
+        self.frames = []
+
+    @property
+    def calls(self) -> int:
+        return len(self.frames)
 
     def __call__(self, frame):
-        self.calls += 1
+        self.frames.append(frame)
         return (frame["income"] > 50).astype(int).to_numpy()
 
 
@@ -35,7 +39,12 @@ def test_tool_outputs_are_computed_once_and_shared(tmp_path: Path) -> None:
     manifest, ds = _inputs(tmp_path)
     fn = Counting()
     result = assess(manifest, load_tool(manifest, fn), [ds], [BiasSuite(), BiasSuite()], load_policy())
-    assert fn.calls == 1
+    original = ds.frame[ds.card.features]
+    # the reference inputs are predicted once; every other call is a counterfactual with one column changed
+    assert sum(f.equals(original) for f in fn.frames) == 1
+    for f in fn.frames:
+        assert sum(not f[c].equals(original[c]) for c in original) <= 1
+    assert fn.calls == 1 + 2 * 2  # + (sex, race) flipped, once per suite
     assert len(result.suites) == 2 and len(result.findings) > 0
 
 

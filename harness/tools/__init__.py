@@ -32,9 +32,18 @@ class Predictions:
 
 
 class Tool(Protocol):
+    """Every adapter predicts a dataset. Adapters that can be called on any input (a model, a
+    callable) also offer `predict_frame` and `input_columns`, which the counterfactual check needs;
+    a vendor's file of outputs cannot be asked about inputs it was never given."""
+
     kind: str
 
     def predict(self, dataset: ReferenceDataset) -> Predictions: ...
+
+
+def can_call(tool: object) -> bool:
+    """True when the tool can be called on new inputs (counterfactual and robustness checks)."""
+    return callable(getattr(tool, "predict_frame", None))
 
 
 def load_tool(manifest: ToolManifest, obj: Any = None) -> Tool:

@@ -10,6 +10,8 @@ from harness.errors import ToolConfigError, ToolError
 from harness.tools import Predictions, as_predictions, input_frame
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from harness.datasets import ReferenceDataset
     from harness.manifest import ToolManifest
 
@@ -40,8 +42,13 @@ class PythonTool:
         fn = obj if obj is not None else import_callable(manifest.adapter.callable)  # type: ignore[union-attr]
         return cls(fn=fn, name=manifest.id)
 
+    def input_columns(self, dataset: ReferenceDataset) -> list[str]:
+        return list(dataset.card.features)
+
     def predict(self, dataset: ReferenceDataset) -> Predictions:
-        frame = input_frame(dataset)
+        return self.predict_frame(input_frame(dataset))
+
+    def predict_frame(self, frame: pd.DataFrame) -> Predictions:
         try:
             raw = self.fn(frame)
         except Exception as e:  # the tool's own failure: recorded as ERROR, never a crash of ours

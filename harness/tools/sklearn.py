@@ -15,6 +15,8 @@ from harness.errors import ToolConfigError, ToolError
 from harness.tools import Predictions, input_frame
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from harness.datasets import ReferenceDataset
     from harness.manifest import ToolManifest
 
@@ -40,6 +42,7 @@ class SklearnTool:
     name: str
     threshold: float = 0.5
     kind: str = "sklearn"
+    _favorable: object = 1
 
     @classmethod
     def from_manifest(cls, manifest: ToolManifest, obj: Any = None) -> SklearnTool:
@@ -56,16 +59,22 @@ class SklearnTool:
             obj = load_skops(path, list(adapter.trusted))  # type: ignore[union-attr]
         return cls(model=obj, name=manifest.id, threshold=adapter.threshold)  # type: ignore[union-attr]
 
-    def predict(self, dataset: ReferenceDataset) -> Predictions:
+    def input_columns(self, dataset: ReferenceDataset) -> list[str]:
         cols = getattr(self.model, "feature_names_in_", None)
-        frame = input_frame(dataset, None if cols is None else list(cols))
+        return list(dataset.card.features) if cols is None else [str(c) for c in cols]
+
+    def predict(self, dataset: ReferenceDataset) -> Predictions:
+        self._favorable = dataset.card.target.favorable_value
+        return self.predict_frame(input_frame(dataset, self.input_columns(dataset)))
+
+    def predict_frame(self, frame: pd.DataFrame) -> Predictions:
         try:
             labels = np.asarray(self.model.predict(frame))
             scores = None
             if hasattr(self.model, "predict_proba"):
                 proba = np.asarray(self.model.predict_proba(frame), dtype=float)
                 classes = list(self.model.classes_)
-                fav = dataset.card.target.favorable_value
+                fav = self._favorable
                 idx = next((i for i, c in enumerate(classes) if str(c) == str(fav)), len(classes) - 1)
                 scores = proba[:, idx]
         except Exception as e:

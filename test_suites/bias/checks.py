@@ -1,94 +1,73 @@
-"""The bias suite's checks. All read one shared `BiasData` (counts and bootstrap draws per grouping),
-built once per dataset, so adding a metric costs a few array operations, not a pass over the rows."""
+"""The bias suite's group checks: rates per group, parity disparities and the four-fifths rule.
+
+All read one shared `BiasData` (counts and bootstrap draws per grouping, built once per dataset), so
+a metric costs a few array operations on a groups x 4 table, never a pass over the rows.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from harness.check import Check, CheckContext, CheckOutput, Measurement
-from harness.datasets import matches
 from harness.findings import Finding, Severity, Status
 from harness.stats import percentile_interval, wilson_interval
 from test_suites.bias import metrics as M
-from test_suites.bias.counts import Grouping, bootstrap_counts, build_groupings, confusion_counts
+from test_suites.bias.data import SUITE, GroupingData, bias_data
+from test_suites.bias.significance import holm, selection_test
 
-SUITE = "bias"
-
-
-@dataclass(frozen=True)
-class GroupingData:
-    grouping: Grouping
-    counts: np.ndarray          # groups x 4
-    boot: np.ndarray            # B x groups x 4
-    eligible: np.ndarray        # groups: n >= min_group_size
-
-    @property
-    def sizes(self) -> np.ndarray:
-        return self.counts.sum(axis=1)
-
-    @property
-    def reference(self) -> int:
-        """The card's reference group, else the largest group (named in every finding)."""
-        g = self.grouping
-        if g.reference is not None and self.eligible[g.reference]:
-            return g.reference
-        return int(np.argmax(self.sizes))
+LABELS = {
+    "selection_rate": "selection rate",
+    "tpr": "true-positive rate (qualified people given the favourable outcome)",
+    "fpr": "false-positive rate (unqualified people given the favourable outcome)",
+    "fnr": "false-negative rate (qualified people refused)",
+    "precision": "precision (favourable decisions that were right)",
+}
 
 
-def bias_data(ctx: CheckContext) -> list[GroupingData]:
-    """Counts and bootstrap draws for every grouping, computed once and cached on the context."""
-    if "bias" in ctx.cache:
-        return ctx.cache["bias"]
-    card = ctx.dataset.card
-    fav = card.target.favorable_value
-    y_true = ctx.dataset.y_favorable
-    y_pred = matches(ctx.predictions.labels, fav).astype(np.int8)
-    refs = {a: p.reference for a, p in card.protected_attributes.items()}
-    rng = ctx.rng("bias.bootstrap")
-    out = []
-    for g in build_groupings(ctx.frame, refs):
-        counts = confusion_counts(g.codes, len(g.labels), y_true, y_pred)
-        boot = bootstrap_counts(counts, ctx.policy.bootstrap_samples, rng)
-        out.append(GroupingData(g, counts, boot, counts.sum(axis=1) >= ctx.policy.min_group_size))
-    ctx.cache["bias"] = out
-    return out
+def fmt(x: float) -> str:
+    return "undefined" if not np.isfinite(x) else f"{x:.2f}"
 
 
-def _fmt(x: float) -> str:
-    return "undefined" if x != x else f"{x:.2f}"
+def ci_text(lo: float, hi: float, conf: float) -> str:
+    return f"{conf:.0%} CI {fmt(lo)}–{fmt(hi)}"
 
 
-def _ci(lo: float, hi: float, conf: float) -> str:
-    return f"{conf:.0%} CI {_fmt(lo)}–{_fmt(hi)}"
+def finite_or_none(x: Any) -> float | None:
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def limit_of(ctx: CheckContext, check: str, metric: str) -> float | None:
+    t = ctx.policy.threshold(SUITE, check, metric)
+    return None if t is None else t.limit_for(ctx.tier)
 
 
 class GroupRates(Check):
     """Per-group rates with Wilson intervals; small groups are flagged INSUFFICIENT (never PASS)."""
 
     name = "group_rates"
-    description = "Selection rate, TPR, FPR, FNR, precision, accuracy and base rate of every group."
+    description = "Ten confusion-matrix rates of every group and intersection, with Wilson intervals."
     policy_section = "2.1"
 
     def run(self, ctx: CheckContext) -> CheckOutput:
         out = CheckOutput()
         conf, floor = ctx.policy.confidence_level, ctx.policy.min_group_size
-        for gd in bias_data(ctx):
+        for gd in bias_data(ctx).groupings:
             g, c = gd.grouping, gd.counts
-            sel = M.selection_rate(c)
-            air = M.ratio_to(sel, gd.reference)
+            air = M.ratio_to(M.selection_rate(c), gd.reference)
             rows: list[dict[str, Any]] = []
             for i, name in enumerate(g.names):
                 n = int(gd.sizes[i])
                 row: dict[str, Any] = {"group": name, "n": n, "reference": i == gd.reference,
                                        "insufficient": not gd.eligible[i],
-                                       "adverse_impact_ratio": _nan_none(air[i])}
+                                       "adverse_impact_ratio": finite_or_none(air[i])}
+                out.measurements.append(Measurement(SUITE, self.name, "n", float(n), group=g.group_key(i), n=n))
                 for metric, (fn, num, den) in M.RATES.items():
                     value = float(fn(c[i]))
                     lo, hi = wilson_interval(c[i, list(num)].sum(), c[i, list(den)].sum(), conf)
                     row[metric], row[f"{metric}_low"], row[f"{metric}_high"] = (
-                        _nan_none(value), _nan_none(lo), _nan_none(hi))
+                        finite_or_none(value), finite_or_none(lo), finite_or_none(hi))
                     out.measurements.append(Measurement(SUITE, self.name, metric, value, float(lo), float(hi),
                                                         group=g.group_key(i), n=n))
                 rows.append(row)
@@ -106,138 +85,201 @@ class GroupRates(Check):
         return out
 
 
-def _nan_none(x: Any) -> float | None:
-    x = float(x)
-    return x if np.isfinite(x) else None
+def too_few(check: Check, ctx: CheckContext, gd: GroupingData) -> Finding | None:
+    if int(gd.eligible.sum()) >= 2:
+        return None
+    return Finding(suite=SUITE, check=check.name, metric="difference", status=Status.INSUFFICIENT,
+                   group=gd.key, dataset=ctx.dataset.name, policy_section=check.policy_section,
+                   message=(f"fewer than two groups of {gd.key} have at least {ctx.policy.min_group_size} "
+                            f"rows: no comparison can be judged"))
 
 
-class _Disparity(Check):
-    """Shared plumbing: point estimate and bootstrap interval of a statistic of the counts."""
+class Disparity(Check):
+    """A between-group disparity of one or more rates (fairlearn's between-groups aggregation):
+    "difference" is the largest max - min gap over the components, "ratio" the smallest min / max.
+    Groups under the policy's minimum size and undefined rates are left out."""
 
-    def _interval(self, ctx: CheckContext, stat: np.ndarray) -> tuple[float, float]:
-        lo, hi = percentile_interval(stat, ctx.policy.confidence_level)
-        return float(lo), float(hi)
+    components: ClassVar[tuple[str, ...]]
+    measures: ClassVar[tuple[str, ...]] = ("difference", "ratio")
 
-    def _too_few(self, ctx: CheckContext, gd: GroupingData) -> Finding | None:
-        if int(gd.eligible.sum()) >= 2:
-            return None
-        return Finding(suite=SUITE, check=self.name, metric="difference", status=Status.INSUFFICIENT,
-                       group=gd.grouping.key, dataset=ctx.dataset.name, policy_section=self.policy_section,
-                       message=(f"fewer than two groups of {gd.grouping.key} have at least "
-                                f"{ctx.policy.min_group_size} rows: no comparison can be judged"))
+    def run(self, ctx: CheckContext) -> CheckOutput:
+        out = CheckOutput()
+        conf = ctx.policy.confidence_level
+        for gd in bias_data(ctx).groupings:
+            if (f := too_few(self, ctx, gd)) is not None:
+                out.findings.append(f)
+                continue
+            rates = {c: (M.RATES[c][0](gd.counts), M.RATES[c][0](gd.boot)) for c in self.components}
+            for measure in self.measures:
+                m = self._measure(ctx, gd, measure, rates, conf)
+                if m is not None:
+                    out.measurements.append(m)
+                    out.messages[m.key] = self.message(ctx, gd, m, conf)
+        return out
 
-    def _limit(self, ctx: CheckContext, metric: str) -> float | None:
-        t = ctx.policy.threshold(SUITE, self.name, metric)
-        return None if t is None else t.limit_for(ctx.tier)
+    def _measure(self, ctx: CheckContext, gd: GroupingData, measure: str,
+                 rates: dict[str, tuple[np.ndarray, np.ndarray]], conf: float) -> Measurement | None:
+        found = {c: M.disparity_interval(p, b, gd.eligible, measure, conf) for c, (p, b) in rates.items()}
+        values = {}
+        for c, (_, _, lo_g, hi_g) in found.items():
+            p = rates[c][0]
+            if lo_g < 0:
+                continue
+            values[c] = float(p[hi_g] - p[lo_g]) if measure == "difference" else float(M._div(p[lo_g], p[hi_g]))
+        defined = {c: v for c, v in values.items() if np.isfinite(v)}
+        if not defined:
+            return Measurement(SUITE, self.name, measure, float("nan"), group=gd.key,
+                               details={"reason": "the rate is undefined in every group"})
+        worst = max(defined, key=defined.get) if measure == "difference" else min(defined, key=defined.get)
+        lo_c, hi_c, lo_g, hi_g = found[worst]
+        if measure == "difference":  # no pair of any component confidently above the upper bound
+            hi = float(np.nanmax([found[c][1] for c in defined]))
+            lo = lo_c
+        else:  # no pair of any component confidently below the lower bound
+            lo = float(np.nanmin([found[c][0] for c in defined]))
+            hi = hi_c
+        p = rates[worst][0]
+        return Measurement(SUITE, self.name, measure, defined[worst], lo, hi, group=gd.key,
+                           reference=gd.names[hi_g],
+                           details={"component": worst, "lowest": gd.names[lo_g], "highest": gd.names[hi_g],
+                                    "lowest_rate": float(p[lo_g]), "highest_rate": float(p[hi_g]),
+                                    **{f"{c}_{measure}": v for c, v in values.items()}})
+
+    def message(self, ctx: CheckContext, gd: GroupingData, m: Measurement, conf: float) -> str:
+        limit = limit_of(ctx, self.name, m.metric)
+        if not np.isfinite(m.value):
+            return f"Within {gd.key}, the {self.name.replace('_', ' ')} {m.metric} is undefined: {m.details['reason']}."
+        d = m.details
+        label = LABELS[d["component"]]
+        both = " (the larger of the two gaps)" if len(self.components) > 1 else ""
+        if m.metric == "difference":
+            text = (f"Within {gd.key}, the {label} ranges from {d['lowest_rate']:.1%} ('{d['lowest']}') to "
+                    f"{d['highest_rate']:.1%} ('{d['highest']}'), a gap of {m.value:.3f}{both} "
+                    f"({ci_text(m.ci_low, m.ci_high, conf)})")
+            return text + (f"; the policy allows at most {limit:.2f}." if limit is not None else ".")
+        text = (f"Within {gd.key}, the lowest {label} ('{d['lowest']}', {d['lowest_rate']:.1%}) is "
+                f"{fmt(m.value)} times the highest ('{d['highest']}', {d['highest_rate']:.1%}){both} "
+                f"({ci_text(m.ci_low, m.ci_high, conf)})")
+        return text + (f"; the policy requires at least {limit:.2f}." if limit is not None else ".")
 
 
-class DemographicParity(_Disparity):
-    """Selection-rate parity: the EEOC four-fifths rule (adverse impact ratio) and the difference."""
+class DemographicParity(Disparity):
+    """Selection-rate parity: the EEOC four-fifths rule read against the highest-rate group."""
 
     name = "demographic_parity"
-    description = "Lowest/highest group selection rate (four-fifths rule) and the gap between them."
+    description = "Lowest / highest group selection rate (four-fifths rule) and the gap between them."
+    policy_section = "4.3"
+    components = ("selection_rate",)
+
+    def message(self, ctx: CheckContext, gd: GroupingData, m: Measurement, conf: float) -> str:
+        if m.metric != "ratio" or not np.isfinite(m.value):
+            return super().message(ctx, gd, m, conf)
+        limit = limit_of(ctx, self.name, "ratio")
+        rule = f"; the four-fifths rule requires at least {limit:.2f}" if limit is not None else ""
+        return (f"Within {gd.key}, '{m.details['lowest']}' is selected at {fmt(m.value)} times the rate of "
+                f"'{m.details['highest']}', the group with the highest rate "
+                f"({ci_text(m.ci_low, m.ci_high, conf)}){rule}.")
+
+
+class EqualizedOdds(Disparity):
+    """Error-rate parity: the larger of the TPR and FPR gaps (ratios) between groups."""
+
+    name = "equalized_odds"
+    description = "Largest between-group gap in true-positive or false-positive rate, and the smallest ratio."
+    policy_section = "4.2"
+    components = ("tpr", "fpr")
+
+
+class EqualOpportunity(Disparity):
+    """Benefit parity among the qualified: the TPR gap between groups."""
+
+    name = "equal_opportunity"
+    description = "Largest between-group gap in true-positive rate, and the smallest ratio."
+    policy_section = "2.1"
+    components = ("tpr",)
+
+
+class PredictiveParity(Disparity):
+    """Equal precision: a favourable decision is equally often right whoever receives it."""
+
+    name = "predictive_parity"
+    description = "Largest between-group gap in precision."
+    policy_section = "2.1"
+    components = ("precision",)
+    measures = ("difference",)
+
+
+class FnrParity(Disparity):
+    name = "fnr_parity"
+    description = "Smallest ratio of false-negative rates between groups."
+    policy_section = "2.1"
+    components = ("fnr",)
+    measures = ("ratio",)
+
+
+class FprParity(Disparity):
+    name = "fpr_parity"
+    description = "Smallest ratio of false-positive rates between groups."
+    policy_section = "2.1"
+    components = ("fpr",)
+    measures = ("ratio",)
+
+
+class FourFifths(Check):
+    """The civil-rights benchmark: each group's selection rate against the reference group's, read as
+    the EEOC guidelines do, practically (the ratio, against 0.8) and statistically (a test of equal
+    rates, Holm-adjusted across every comparison of the run)."""
+
+    name = "four_fifths"
+    description = "Adverse impact ratio of every group against the reference group, with a significance test."
     policy_section = "4.3"
 
     def run(self, ctx: CheckContext) -> CheckOutput:
         out = CheckOutput()
         conf = ctx.policy.confidence_level
-        for gd in bias_data(ctx):
-            g = gd.grouping
-            if (f := self._too_few(ctx, gd)) is not None:
+        limit = limit_of(ctx, self.name, "adverse_impact_ratio")
+        pending: list[tuple[GroupingData, int, float, float, float, float, str]] = []
+        for gd in bias_data(ctx).groupings:
+            if (f := too_few(self, ctx, gd)) is not None:
                 out.findings.append(f)
                 continue
-            diff, ratio = M.demographic_parity(gd.counts, gd.eligible)
-            sel = M.selection_rate(gd.counts)
-            boot_sel = M.selection_rate(gd.boot)
-            r_lo, r_hi, lo_g, hi_g = M.disparity_interval(sel, boot_sel, gd.eligible, "ratio", conf)
-            d_lo, d_hi, _, _ = M.disparity_interval(sel, boot_sel, gd.eligible, "difference", conf)
-            low, high = g.names[lo_g], g.names[hi_g]
-            mr = Measurement(SUITE, self.name, "ratio", float(ratio), r_lo, r_hi, group=g.key,
-                             reference=high, details={"lowest": low, "highest": high})
-            md = Measurement(SUITE, self.name, "difference", float(diff), d_lo, d_hi, group=g.key,
-                             reference=high, details={"lowest": low, "highest": high})
-            out.measurements += [mr, md]
-            limit = self._limit(ctx, "ratio")
-            rule = f"; the four-fifths rule requires at least {limit:.2f}" if limit is not None else ""
-            out.messages[mr.key] = (
-                f"Within {g.key}, '{low}' is selected at {_fmt(ratio)} times the rate of '{high}', the "
-                f"group with the highest rate ({_ci(r_lo, r_hi, conf)}){rule}.")
-            dlim = self._limit(ctx, "difference")
-            out.messages[md.key] = (
-                f"Within {g.key}, selection rates range from {sel[lo_g]:.1%} ('{low}') to {sel[hi_g]:.1%} "
-                f"('{high}'), a gap of {diff:.3f} ({_ci(d_lo, d_hi, conf)})"
-                + (f"; the policy allows at most {dlim:.2f}." if dlim is not None else "."))
-            # each group against the card's reference group: reported, judged through the ratio above
             ref = gd.reference
-            air = M.ratio_to(M.selection_rate(gd.counts), ref)
-            bair = M.ratio_to(M.selection_rate(gd.boot), ref)
+            sel = M.selection_rate(gd.counts)
+            air = M.ratio_to(sel, ref)
+            lo_all, hi_all = percentile_interval(M.ratio_to(M.selection_rate(gd.boot), ref), conf)
+            selected = gd.rows[:, 1] + gd.rows[:, 3]
             for i in np.flatnonzero(gd.eligible):
                 if i == ref:
                     continue
-                lo, hi = self._interval(ctx, bair[:, i])
-                out.measurements.append(Measurement(
-                    SUITE, self.name, "adverse_impact_ratio", float(air[i]), lo, hi, group=g.group_key(i),
-                    reference=g.names[ref], n=int(gd.sizes[i])))
-        return out
-
-
-class EqualizedOdds(_Disparity):
-    """Error-rate parity: the larger of the TPR and FPR gaps between groups."""
-
-    name = "equalized_odds"
-    description = "Largest between-group gap in true-positive or false-positive rate."
-    policy_section = "4.2"
-
-    def run(self, ctx: CheckContext) -> CheckOutput:
-        out = CheckOutput()
-        conf = ctx.policy.confidence_level
-        for gd in bias_data(ctx):
-            g = gd.grouping
-            if (f := self._too_few(ctx, gd)) is not None:
-                out.findings.append(f)
-                continue
-            value = float(M.equalized_odds_difference(gd.counts, gd.eligible))
-            gaps = {name: M.disparity_interval(fn(gd.counts), fn(gd.boot), gd.eligible, "difference", conf)
-                    for name, fn in (("tpr", M.true_positive_rate), ("fpr", M.false_positive_rate))}
-            tpr_gap = float(M.spread(M.true_positive_rate(gd.counts), gd.eligible)[0])
-            fpr_gap = float(M.spread(M.false_positive_rate(gd.counts), gd.eligible)[0])
-            worst = "tpr" if not (fpr_gap > tpr_gap) else "fpr"
-            lo = gaps[worst][0]
-            hi = float(np.nanmax([gaps["tpr"][1], gaps["fpr"][1]]))
-            m = Measurement(SUITE, self.name, "difference", value, lo, hi, group=g.key,
-                            details={"tpr_gap": tpr_gap, "fpr_gap": fpr_gap})
+                p, test = selection_test(selected[i], gd.sizes[i], selected[ref], gd.sizes[ref])
+                pending.append((gd, int(i), float(air[i]), float(lo_all[i]), float(hi_all[i]), p, test))
+        adjusted = holm([x[5] for x in pending])
+        alpha = 1 - conf
+        for (gd, i, value, lo, hi, p, test), p_adj in zip(pending, adjusted, strict=True):
+            ref_name, name = gd.names[gd.reference], gd.names[i]
+            m = Measurement(SUITE, self.name, "adverse_impact_ratio", value, lo, hi, group=gd.grouping.group_key(i),
+                            reference=ref_name, n=int(gd.sizes[i]),
+                            details={"p_value": p, "p_adjusted": float(p_adj), "test": test,
+                                     "comparisons": len(pending), "reference_source": gd.reference_source,
+                                     "selection_rate": float(M.selection_rate(gd.counts[i])),
+                                     "reference_rate": float(M.selection_rate(gd.counts[gd.reference]))})
             out.measurements.append(m)
-            limit = self._limit(ctx, "difference")
-            out.messages[m.key] = (
-                f"Within {g.key}, true-positive rates differ by up to {tpr_gap:.3f} and false-positive "
-                f"rates by up to {fpr_gap:.3f} between groups; equalized-odds difference {value:.3f} "
-                f"({_ci(lo, hi, conf)})" + (f"; the policy allows at most {limit:.2f}." if limit is not None else "."))
-        return out
-
-
-class EqualOpportunity(_Disparity):
-    """Benefit parity among the qualified: the TPR gap between groups."""
-
-    name = "equal_opportunity"
-    description = "Largest between-group gap in true-positive rate."
-    policy_section = "2.1"
-
-    def run(self, ctx: CheckContext) -> CheckOutput:
-        out = CheckOutput()
-        conf = ctx.policy.confidence_level
-        for gd in bias_data(ctx):
-            g = gd.grouping
-            if (f := self._too_few(ctx, gd)) is not None:
-                out.findings.append(f)
-                continue
-            value = float(M.equal_opportunity_difference(gd.counts, gd.eligible))
-            lo, hi, _, _ = M.disparity_interval(M.true_positive_rate(gd.counts), M.true_positive_rate(gd.boot),
-                                                gd.eligible, "difference", conf)
-            m = Measurement(SUITE, self.name, "difference", value, lo, hi, group=g.key)
-            out.measurements.append(m)
-            limit = self._limit(ctx, "difference")
-            out.messages[m.key] = (
-                f"Within {g.key}, qualified people are selected at rates that differ by up to {value:.3f} "
-                f"between groups ({_ci(lo, hi, conf)})"
-                + (f"; the policy allows at most {limit:.2f}." if limit is not None else "."))
+            out.measurements.append(Measurement(SUITE, self.name, "p_adjusted", float(p_adj),
+                                                group=gd.grouping.group_key(i), reference=ref_name))
+            significant = p_adj < alpha
+            practical = (f"'{name}' is selected at {fmt(value)} times the rate of '{ref_name}' "
+                         f"({m.details['selection_rate']:.1%} against {m.details['reference_rate']:.1%}; "
+                         f"{ci_text(lo, hi, conf)})")
+            rule = f"; the four-fifths rule requires at least {limit:.2f}" if limit is not None else ""
+            stat = (f"The difference in selection rates is {'' if significant else 'not '}statistically "
+                    f"significant ({test}, Holm-adjusted p = {p_adj:.3g} over {len(pending)} comparisons)")
+            if not significant and limit is not None and value < limit:
+                stat += ("; at this sample size the shortfall could be chance, but the rule is judged on the "
+                         "measured ratio (fail closed)")
+            out.messages[m.key] = f"Within {gd.key}, {practical}{rule}. {stat}."
+            out.tables.setdefault(f"{SUITE}.four_fifths", []).append({
+                "grouping": gd.key, "group": name, "reference": ref_name, "n": int(gd.sizes[i]),
+                "adverse_impact_ratio": finite_or_none(value), "ci_low": finite_or_none(lo),
+                "ci_high": finite_or_none(hi), "test": test, "p_value": finite_or_none(p),
+                "p_adjusted": finite_or_none(p_adj), "significant": bool(significant)})
         return out

@@ -39,6 +39,18 @@ def precision(c: np.ndarray) -> np.ndarray:
     return _div(c[..., TP], c[..., TP] + c[..., FP])
 
 
+def negative_predictive_value(c: np.ndarray) -> np.ndarray:
+    return _div(c[..., TN], c[..., TN] + c[..., FN])
+
+
+def false_discovery_rate(c: np.ndarray) -> np.ndarray:
+    return _div(c[..., FP], c[..., TP] + c[..., FP])
+
+
+def false_omission_rate(c: np.ndarray) -> np.ndarray:
+    return _div(c[..., FN], c[..., TN] + c[..., FN])
+
+
 def accuracy(c: np.ndarray) -> np.ndarray:
     return _div(c[..., TP] + c[..., TN], c.sum(axis=-1))
 
@@ -54,6 +66,9 @@ RATES: dict[str, tuple[Callable[[np.ndarray], np.ndarray], tuple[int, ...], tupl
     "fpr": (false_positive_rate, (FP,), (FP, TN)),
     "fnr": (false_negative_rate, (FN,), (TP, FN)),
     "precision": (precision, (TP,), (TP, FP)),
+    "npv": (negative_predictive_value, (TN,), (TN, FN)),
+    "fdr": (false_discovery_rate, (FP,), (TP, FP)),
+    "for": (false_omission_rate, (FN,), (TN, FN)),
     "accuracy": (accuracy, (TP, TN), (TN, FP, FN, TP)),
     "base_rate": (base_rate, (TP, FN), (TN, FP, FN, TP)),
 }
@@ -119,10 +134,15 @@ def disparity_interval(point: np.ndarray, boot: np.ndarray, eligible: np.ndarray
     if kind == "difference":
         # gap of the attaining pair: at least its lower bound; no pair's gap confidently above the max bound
         low = max(float(pairs_lo[hi_g, lo_g]), 0.0)
-        high = float(np.nanmax(np.where(off_diagonal, pairs_hi, np.nan)))
+        high = _nan_extreme(np.where(off_diagonal, pairs_hi, np.nan), np.nanmax)
         value = float(p[hi_g] - p[lo_g])
     else:
-        low = float(np.nanmin(np.where(off_diagonal, pairs_lo, np.nan)))
+        low = _nan_extreme(np.where(off_diagonal, pairs_lo, np.nan), np.nanmin)
         high = min(float(pairs_hi[lo_g, hi_g]), 1.0)
         value = float(_div(p[lo_g], p[hi_g]))
     return min(low, value), max(high, value), int(idx[lo_g]), int(idx[hi_g])
+
+
+def _nan_extreme(a: np.ndarray, fn: Callable[[np.ndarray], float]) -> float:
+    """nanmax / nanmin that answer NaN for an all-NaN array instead of warning."""
+    return float(fn(a)) if np.isfinite(a).any() else float("nan")

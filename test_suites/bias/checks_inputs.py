@@ -1,0 +1,231 @@
+"""Checks that look past group rates, at the tool's inputs: proxies for protected attributes,
+counterfactual flips, individual fairness, and what post-processing could reach (a mitigation hint)."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness.check import Check, CheckContext, CheckOutput, Measurement
+from harness.datasets import matches
+from harness.findings import Finding, Severity, Status
+from harness.stats import percentile_interval, wilson_interval
+from harness.tools import can_call
+from test_suites.bias import individual as I
+from test_suites.bias import metrics as M
+from test_suites.bias.checks import ci_text, finite_or_none, limit_of
+from test_suites.bias.data import SUITE, bias_data
+from test_suites.bias.proxies import AUC, CRAMERS_V, detect_proxies
+
+
+def tool_inputs(ctx: CheckContext) -> tuple[list[str], bool]:
+    """The columns the tool reads, and whether that is known (else the card's features, a superset)."""
+    fn = getattr(ctx.tool, "input_columns", None)
+    if callable(fn):
+        return list(fn(ctx.dataset)), True
+    return list(ctx.dataset.card.features), False
+
+
+def skipped(check: Check, ctx: CheckContext, metric: str, why: str) -> Finding:
+    return Finding(suite=SUITE, check=check.name, metric=metric, status=Status.SKIPPED, severity=Severity.ADVISORY,
+                   dataset=ctx.dataset.name, policy_section=check.policy_section, message=why)
+
+
+class Proxies(Check):
+    """Inputs that stand in for a protected attribute let a tool discriminate without seeing it."""
+
+    name = "proxies"
+    description = "How well each input predicts each protected attribute (Cramér's V, or a one-feature AUC)."
+    policy_section = "2.1"
+
+    def run(self, ctx: CheckContext) -> CheckOutput:
+        out = CheckOutput()
+        card = ctx.dataset.card
+        cols, known = tool_inputs(ctx)
+        protected = list(card.protected_attributes)
+        features = [c for c in cols if c not in protected]
+        limits = {m: lim for m in (CRAMERS_V, AUC) if (lim := limit_of(ctx, self.name, m)) is not None}
+        scope = "an input of the tool" if known else "a feature of the dataset (the tool's own inputs are unknown)"
+        rows = []
+        for s in detect_proxies(ctx.frame, features, protected, limits):
+            m = Measurement(SUITE, self.name, s.measure, s.value, group=f"{s.feature}.{s.protected}", n=s.n,
+                            details={"feature": s.feature, "protected": s.protected,
+                                     "nmi": finite_or_none(s.nmi) if s.nmi is not None else None})
+            out.measurements.append(m)
+            out.messages[m.key] = f"{s.message}; {s.feature} is {scope}."
+            rows.append({"feature": s.feature, "protected": s.protected, "measure": s.measure,
+                         "value": finite_or_none(s.value), "limit": s.limit, "over_limit": s.exceeds,
+                         "nmi": finite_or_none(s.nmi) if s.nmi is not None else None})
+        out.tables[f"{SUITE}.proxies"] = rows
+        return out
+
+
+class Counterfactual(Check):
+    """Change only a protected attribute (or redraw only a declared proxy) and count the decisions
+    that change. A tool that uses race directly changes decisions when only race changes."""
+
+    name = "counterfactual"
+    description = "Share of decisions that change when only a protected attribute or a declared proxy changes."
+    policy_section = "2.1"
+
+    def run(self, ctx: CheckContext) -> CheckOutput:
+        out = CheckOutput()
+        if ctx.tool is None or not can_call(ctx.tool):
+            out.findings.append(skipped(self, ctx, "flip_rate",
+                                        "the tool's outputs were supplied as a file, so it cannot be called on "
+                                        "changed inputs; the counterfactual test needs a model or an endpoint"))
+            return out
+        cols, _ = tool_inputs(ctx)
+        card, frame = ctx.dataset.card, ctx.frame
+        base = bias_data(ctx).y_pred
+        fav = card.target.favorable_value
+        rng = ctx.rng("bias.counterfactual")
+        conf = ctx.policy.confidence_level
+        ran = False
+        for attr, spec in card.protected_attributes.items():
+            values = frame[attr]
+            ref = spec.reference if spec.reference is not None else values.mode().iloc[0]
+            if attr in cols:
+                changed = frame[cols].copy()
+                changed[attr] = flip(values, ref)
+                self._record(out, ctx, "flip_rate", attr, attr, changed, base, values, fav, conf,
+                             f"Changing only {attr} (to '{ref}', and '{ref}' to the next largest group; every "
+                             f"other input kept)")
+                ran = True
+            for proxy in spec.proxies:
+                if proxy not in cols:
+                    continue
+                pool = frame.loc[matches(values, ref), proxy].to_numpy()
+                changed = frame[cols].copy()
+                changed[proxy] = rng.choice(pool, size=len(frame), replace=True)
+                self._record(out, ctx, "proxy_flip_rate", proxy, attr, changed, base, values, fav, conf,
+                             f"Redrawing only {proxy}, a declared proxy for {attr}, as it is distributed among "
+                             f"'{ref}' applicants (every other input kept)")
+                ran = True
+        if not ran:
+            names = ", ".join([*card.protected_attributes,
+                               *(p for s in card.protected_attributes.values() for p in s.proxies)])
+            out.findings.append(skipped(self, ctx, "flip_rate",
+                                        f"the tool takes none of {names} as input, so there is nothing to flip"))
+        return out
+
+    def _record(self, out: CheckOutput, ctx: CheckContext, metric: str, column: str, attr: str,
+                changed: pd.DataFrame, base: np.ndarray, groups: pd.Series, fav: Any, conf: float,
+                what: str) -> None:
+        new = matches(ctx.tool.predict_frame(changed).labels, fav).astype(np.int8)  # type: ignore[union-attr]
+        flips = new != base
+        n, k = len(flips), int(flips.sum())
+        lo, hi = wilson_interval(k, n, conf)
+        m = Measurement(SUITE, self.name, metric, k / n, float(lo), float(hi), group=column, n=n,
+                        details={"attribute": attr, "flipped": k})
+        out.measurements.append(m)
+        limit = limit_of(ctx, self.name, metric)
+        out.messages[m.key] = (f"{what} changes {k:,} of {n:,} decisions ({k / n:.1%}, {ci_text(lo, hi, conf)})"
+                               + (f"; the policy allows at most {limit:.0%}." if limit is not None else "."))
+        rows = []
+        for value, idx in groups.astype(str).groupby(groups.astype(str)).groups.items():
+            f = flips[np.asarray(idx)]
+            glo, ghi = wilson_interval(int(f.sum()), len(f), conf)
+            rows.append({"group": value, "n": len(f), "flip_rate": float(f.mean()),
+                         "flip_rate_low": float(glo), "flip_rate_high": float(ghi),
+                         "favourable_before": float(base[np.asarray(idx)].mean()),
+                         "favourable_after": float(new[np.asarray(idx)].mean())})
+        out.tables[f"{SUITE}.counterfactual.{metric}.{column}"] = rows
+
+
+def flip(values: pd.Series, reference: Any) -> pd.Series:
+    """Each value changed to another: two levels swap; with more, every non-reference value becomes
+    the reference, and the reference becomes the largest other group."""
+    text = values.astype(str)
+    ref = str(reference)
+    levels = text.value_counts().index.tolist()
+    others = [v for v in levels if v != ref]
+    if not others:
+        return values
+    # with two levels this is a swap; with more, others[0] is the largest non-reference group
+    typed = pd.Series(np.where(text == ref, others[0], ref), index=values.index)
+    if pd.api.types.is_numeric_dtype(values):
+        typed = pd.to_numeric(typed)
+    return typed.astype(values.dtype)
+
+
+class IndividualFairness(Check):
+    """aif360's inequality and individual-fairness measures: the Theil index of benefits overall and
+    between groups, and kNN consistency (similar people, similar decisions)."""
+
+    name = "individual_fairness"
+    description = "Theil index (overall and between groups) and kNN consistency of decisions."
+    policy_section = "2.1"
+
+    def run(self, ctx: CheckContext) -> CheckOutput:
+        out = CheckOutput()
+        data = bias_data(ctx)
+        conf = ctx.policy.confidence_level
+        lo, hi = percentile_interval(I.theil_index(data.pooled_boot), conf)
+        out.measurements.append(Measurement(SUITE, self.name, "theil_index", float(I.theil_index(data.pooled)),
+                                            float(lo), float(hi)))
+        for gd in data.groupings:
+            value = float(I.between_group_theil_index(gd.counts))
+            blo, bhi = percentile_interval(I.between_group_theil_index(gd.boot), conf)
+            out.measurements.append(Measurement(SUITE, self.name, "between_group_theil", value, float(blo),
+                                                float(bhi), group=gd.key))
+        rows = int(ctx.policy.setting(SUITE, "consistency_rows", 5000))
+        if rows <= 0:
+            return out
+        cols, _ = tool_inputs(ctx)
+        try:
+            x = I.numeric_feature_matrix(ctx.frame, cols)
+        except ValueError as e:
+            out.findings.append(skipped(self, ctx, "consistency", f"kNN consistency was not computed: {e}"))
+            return out
+        k = int(ctx.policy.setting(SUITE, "consistency_neighbors", 5))
+        value = I.consistency_sample(x, data.y_pred, k, rows, ctx.rng("bias.consistency"))
+        out.measurements.append(Measurement(
+            SUITE, self.name, "consistency", value, n=min(rows, len(x)),
+            details={"neighbours": k, "sampled": len(x) > rows, "features": cols}))
+        return out
+
+
+class MitigationHint(Check):
+    """On a four-fifths failure, what fairlearn's ThresholdOptimizer could reach by post-processing
+    the tool's own scores (policy 4.2 allows use after remediation). An illustration, never applied."""
+
+    name = "mitigation_hint"
+    description = "Selection-rate ratio and accuracy after ThresholdOptimizer post-processing (illustration)."
+    policy_section = "4.2"
+
+    def run(self, ctx: CheckContext) -> CheckOutput:
+        from test_suites.bias.mitigation import hint_unavailable_reason, threshold_optimizer_hint
+
+        out = CheckOutput()
+        data = bias_data(ctx)
+        limit = limit_of(ctx, "demographic_parity", "ratio")
+        singles = [gd for gd in data.groupings if len(gd.grouping.attributes) == 1]
+        ratios = {gd.key: float(M.demographic_parity(gd.counts, gd.eligible)[1]) for gd in singles}
+        failing = {k: v for k, v in ratios.items() if limit is not None and np.isfinite(v) and v < limit}
+        if not failing or data.scores is None:
+            return out
+        attr = min(failing, key=failing.get)
+        n = len(ctx.frame)
+        cap = int(ctx.policy.setting(SUITE, "mitigation_max_rows", 50_000))
+        idx = np.sort(ctx.rng("bias.mitigation").choice(n, cap, replace=False)) if n > cap else np.arange(n)
+        groups = ctx.frame[attr].astype(str).to_numpy()[idx]
+        scores, y, before = data.scores[idx], data.y_true[idx], data.y_pred[idx]
+        if (why := hint_unavailable_reason(scores, y, groups)) is not None:
+            out.findings.append(skipped(self, ctx, "ratio_after", f"no mitigation hint for {attr}: {why}"))
+            return out
+        hint = threshold_optimizer_hint(scores, y, groups, before, seed=ctx.seed)
+        assert hint is not None
+        for metric in ("ratio_before", "ratio_after", "accuracy_before", "accuracy_after",
+                       "eo_difference_before", "eo_difference_after"):
+            out.measurements.append(Measurement(SUITE, self.name, metric, float(getattr(hint, metric)), group=attr,
+                                                n=hint.n))
+        out.tables[f"{SUITE}.mitigation_hint.{attr}"] = [{
+            "attribute": attr, "rows": hint.n, "sampled": n > cap,
+            "selection_rate_ratio_before": hint.ratio_before, "selection_rate_ratio_after": hint.ratio_after,
+            "accuracy_before": hint.accuracy_before, "accuracy_after": hint.accuracy_after,
+            "equalized_odds_difference_before": hint.eo_difference_before,
+            "equalized_odds_difference_after": hint.eo_difference_after,
+            "thresholds": "; ".join(t.describe() for t in hint.thresholds), "note": hint.note}]
+        return out

@@ -1,0 +1,87 @@
+"""Checks on the tool's scores (when it gives them): ranking quality, calibration and score
+distributions per group. A tool can select groups at equal rates and still rank one group worse,
+or mean something different by "0.7" for one group than for another."""
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+from harness.check import Check, CheckContext, CheckOutput, Measurement
+from harness.findings import Finding, Severity, Status
+from test_suites.bias import scores as S
+from test_suites.bias.checks import ci_text, finite_or_none, limit_of
+from test_suites.bias.data import SUITE, bias_data
+
+
+class ScoreMetrics(Check):
+    name = "scores"
+    description = "AUC (DeLong intervals), expected calibration error and KS distance of scores, per group."
+    policy_section = "2.1"
+
+    def run(self, ctx: CheckContext) -> CheckOutput:
+        out = CheckOutput()
+        data = bias_data(ctx)
+        if data.scores is None:
+            out.findings.append(Finding(
+                suite=SUITE, check=self.name, metric="auc_difference", status=Status.SKIPPED,
+                severity=Severity.ADVISORY, dataset=ctx.dataset.name, policy_section=self.policy_section,
+                message="the tool gives decisions only, no scores: ranking and calibration cannot be assessed"))
+            return out
+        scores = np.asarray(data.scores, dtype=float)
+        if np.isnan(scores).any() or scores.min() < 0 or scores.max() > 1:
+            out.findings.append(Finding(
+                suite=SUITE, check=self.name, metric="auc_difference", status=Status.ERROR,
+                severity=Severity.ADVISORY, dataset=ctx.dataset.name, policy_section=self.policy_section,
+                message="the tool's scores are not all numbers in [0, 1]; score metrics were not computed"))
+            return out
+        conf = ctx.policy.confidence_level
+        z = float(stats.norm.ppf(0.5 + conf / 2))
+        bins = int(ctx.policy.setting(SUITE, "calibration_bins", 10))
+        for gd in data.groupings:
+            g, n_groups = gd.grouping, len(gd.grouping.labels)
+            auc, var = S.delong_auc_by_group(scores, data.y_true, g.codes, n_groups)
+            se = np.sqrt(var)
+            ece, table = S.calibration_by_group(scores, data.y_true, g.codes, n_groups, bins, conf)
+            ks, ks_p = S.ks_by_group(scores, g.codes, n_groups, gd.reference)
+            rows = []
+            for i in range(n_groups):
+                key = g.group_key(i)
+                lo, hi = np.clip(auc[i] - z * se[i], 0, 1), np.clip(auc[i] + z * se[i], 0, 1)
+                out.measurements.append(Measurement(SUITE, self.name, "auc", float(auc[i]), float(lo), float(hi),
+                                                    group=key, n=int(gd.sizes[i])))
+                out.measurements.append(Measurement(SUITE, self.name, "ece", float(ece[i]), group=key,
+                                                    n=int(gd.sizes[i])))
+                if i != gd.reference:
+                    out.measurements.append(Measurement(SUITE, self.name, "ks", float(ks[i]), group=key,
+                                                        reference=g.names[gd.reference],
+                                                        details={"p_value": finite_or_none(ks_p[i])}))
+                rows.append({"group": g.names[i], "n": int(gd.sizes[i]), "reference": i == gd.reference,
+                             "auc": finite_or_none(auc[i]), "auc_low": finite_or_none(lo),
+                             "auc_high": finite_or_none(hi), "ece": finite_or_none(ece[i]),
+                             "ks_vs_reference": finite_or_none(ks[i]), "ks_p_value": finite_or_none(ks_p[i])})
+            out.tables[f"{SUITE}.scores.{g.key}"] = rows
+            out.tables[f"{SUITE}.reliability.{g.key}"] = [
+                {**{k: v for k, v in r.items() if k != "group"}, "group": g.names[r["group"]]}
+                for r in table if r["n"] > 0]
+            ok = gd.eligible & np.isfinite(auc) & np.isfinite(var)
+            if ok.sum() < 2:
+                continue
+            idx = np.flatnonzero(ok)
+            hi_g, lo_g = idx[np.argmax(auc[idx])], idx[np.argmin(auc[idx])]
+            value = float(auc[hi_g] - auc[lo_g])
+            # the attaining pair's normal interval below; above, no pair's gap confidently larger
+            gaps = auc[idx, None] - auc[None, idx]
+            bounds = gaps + z * np.sqrt(var[idx, None] + var[None, idx])
+            np.fill_diagonal(bounds, -np.inf)
+            lo = max(value - z * float(np.sqrt(var[hi_g] + var[lo_g])), 0.0)
+            hi = float(bounds.max())
+            m = Measurement(SUITE, self.name, "auc_difference", value, lo, max(hi, value), group=g.key,
+                            details={"highest": g.names[hi_g], "lowest": g.names[lo_g]})
+            out.measurements.append(m)
+            limit = limit_of(ctx, self.name, "auc_difference")
+            out.messages[m.key] = (
+                f"Within {g.key}, the tool ranks '{g.names[hi_g]}' best (AUC {auc[hi_g]:.3f}) and "
+                f"'{g.names[lo_g]}' worst (AUC {auc[lo_g]:.3f}), a gap of {value:.3f} "
+                f"({ci_text(m.ci_low, m.ci_high, conf)}, DeLong)"
+                + (f"; the policy allows at most {limit:.2f}." if limit is not None else "."))
+        return out

@@ -1,0 +1,99 @@
+"""What every bias check reads: per-grouping confusion counts, their bootstrap draws and the
+reference group, built once per dataset and cached on the check context."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from harness.check import CheckContext
+from harness.datasets import matches
+from test_suites.bias import metrics as M
+from test_suites.bias.counts import Grouping, bootstrap_counts, build_groupings, confusion_counts
+
+SUITE = "bias"
+
+
+@dataclass(frozen=True)
+class GroupingData:
+    grouping: Grouping
+    counts: np.ndarray          # groups x [TN, FP, FN, TP], weighted when the card names weights
+    rows: np.ndarray            # the same table in rows (unweighted): sizes and significance tests
+    boot: np.ndarray            # B x groups x 4 bootstrap draws of `counts`
+    eligible: np.ndarray        # groups with at least the policy's min_group_size rows
+    reference: int              # the reference group, named in every finding
+    reference_source: str       # where the reference came from: the card or the policy's rule
+
+    @property
+    def sizes(self) -> np.ndarray:
+        return self.rows.sum(axis=1)
+
+    @property
+    def key(self) -> str:
+        return self.grouping.key
+
+    @property
+    def names(self) -> list[str]:
+        return self.grouping.names
+
+
+@dataclass(frozen=True)
+class BiasData:
+    groupings: list[GroupingData]
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    scores: np.ndarray | None
+    pooled: np.ndarray          # counts of the whole population, [TN, FP, FN, TP]
+    pooled_boot: np.ndarray     # B x 4
+
+
+def pick_reference(g: Grouping, counts: np.ndarray, eligible: np.ndarray, rule: str) -> tuple[int, str]:
+    """The card's reference group when it is present and large enough, else the policy's rule:
+    the largest group, or the group with the most favourable selection rate."""
+    if g.reference is not None and eligible[g.reference]:
+        return g.reference, "dataset card"
+    pool = np.flatnonzero(eligible) if eligible.any() else np.arange(len(counts))
+    if rule == "most_favourable":
+        sel = M.selection_rate(counts[pool])
+        return int(pool[int(np.nanargmax(sel))]), "policy rule: most favourable selection rate"
+    return int(pool[int(np.argmax(counts[pool].sum(axis=1)))]), "policy rule: largest group"
+
+
+def _weighted_boot(rows: np.ndarray, counts: np.ndarray, samples: int, rng: np.random.Generator) -> np.ndarray:
+    """Bootstrap of weighted counts: rows are redrawn (multinomially per group), each cell's draw
+    scaled by that cell's mean weight. Exact for the row counts; for the weighted table it keeps each
+    cell's mean weight fixed, a documented approximation of resampling weighted rows."""
+    draws = bootstrap_counts(rows, samples, rng).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_w = np.where(rows > 0, counts / np.where(rows > 0, rows, 1), 0.0)
+    return draws * mean_w
+
+
+def bias_data(ctx: CheckContext) -> BiasData:
+    """Counts, bootstrap draws and references for every grouping, computed once per dataset."""
+    if "bias" in ctx.cache:
+        return ctx.cache["bias"]
+    card = ctx.dataset.card
+    fav = card.target.favorable_value
+    y_true = ctx.dataset.y_favorable
+    y_pred = matches(ctx.predictions.labels, fav).astype(np.int8)
+    weights = ctx.dataset.weights
+    refs = {a: p.reference for a, p in card.protected_attributes.items()}
+    rng = ctx.rng("bias.bootstrap")
+    samples = ctx.policy.bootstrap_samples
+    out = []
+    for g in build_groupings(ctx.frame, refs):
+        rows = confusion_counts(g.codes, len(g.labels), y_true, y_pred)
+        if weights is None:
+            counts, boot = rows, bootstrap_counts(rows, samples, rng)
+        else:
+            counts = confusion_counts(g.codes, len(g.labels), y_true, y_pred, weights)
+            boot = _weighted_boot(rows, counts, samples, rng)
+        eligible = rows.sum(axis=1) >= ctx.policy.min_group_size
+        ref, source = pick_reference(g, counts, eligible, ctx.policy.reference_rule)
+        out.append(GroupingData(g, counts, rows, boot, eligible, ref, source))
+    first = out[0]
+    data = BiasData(groupings=out, y_true=y_true, y_pred=y_pred, scores=ctx.predictions.scores,
+                    pooled=first.counts.sum(axis=0), pooled_boot=first.boot.sum(axis=1))
+    ctx.cache["bias"] = data
+    return data
