@@ -11,13 +11,17 @@ from fairlearn.metrics import (
     demographic_parity_difference,
     demographic_parity_ratio,
     equal_opportunity_difference,
+    equal_opportunity_ratio,
     equalized_odds_difference,
+    equalized_odds_ratio,
     false_negative_rate,
+    false_negative_rate_ratio,
     false_positive_rate,
+    false_positive_rate_ratio,
     selection_rate,
     true_positive_rate,
 )
-from sklearn.metrics import accuracy_score, precision_score
+from sklearn.metrics import accuracy_score, confusion_matrix, precision_score
 
 from harness.assessment import run_suite
 from harness.check import CheckContext
@@ -28,6 +32,15 @@ from harness.tools import Predictions
 from test_suites.bias import BiasSuite
 from tests.conftest import write_case
 
+
+def _cells(yt, yp):
+    return confusion_matrix(yt, yp, labels=[0, 1]).ravel()  # tn, fp, fn, tp
+
+
+def _ratio(num, den):
+    return num / den if den else 0.0
+
+
 FAIRLEARN_RATES = {
     "selection_rate": selection_rate,
     "tpr": true_positive_rate,
@@ -35,6 +48,11 @@ FAIRLEARN_RATES = {
     "fnr": false_negative_rate,
     "precision": lambda yt, yp: precision_score(yt, yp, zero_division=0),
     "accuracy": accuracy_score,
+    # no fairlearn function for these: sklearn's confusion matrix, with fairlearn's 0 for an empty denominator
+    "npv": lambda yt, yp: _ratio(_cells(yt, yp)[0], _cells(yt, yp)[0] + _cells(yt, yp)[2]),
+    "fdr": lambda yt, yp: _ratio(_cells(yt, yp)[1], _cells(yt, yp)[1] + _cells(yt, yp)[3]),
+    "for": lambda yt, yp: _ratio(_cells(yt, yp)[2], _cells(yt, yp)[0] + _cells(yt, yp)[2]),
+    "base_rate": lambda yt, yp: float(np.mean(yt)),
 }
 
 
@@ -69,6 +87,8 @@ def assert_matches_fairlearn(ds: ReferenceDataset, labels: np.ndarray, manifest_
                 undefined = {
                     "tpr": not y_true[in_group].any(), "fnr": not y_true[in_group].any(),
                     "fpr": y_true[in_group].all(), "precision": not y_pred[in_group].any(),
+                    "fdr": not y_pred[in_group].any(), "npv": y_pred[in_group].all(),
+                    "for": y_pred[in_group].all(),
                 }.get(metric, False)
                 if undefined:
                     # fairlearn and sklearn write 0 for a rate with an empty denominator; we report it
@@ -77,6 +97,12 @@ def assert_matches_fairlearn(ds: ReferenceDataset, labels: np.ndarray, manifest_
                     continue
                 assert value == pytest.approx(expected, abs=1e-9), (metric, gkey)
                 compared += 1
+        # predictive parity (no fairlearn function): the spread of fairlearn's per-group precision
+        selects = [bool(y_pred[(group_of == (g if isinstance(g, tuple) else (g,))).to_numpy()].any())
+                   for g in mf.by_group.index]
+        prec = mf.by_group["precision"][selects]
+        assert got[f"bias.predictive_parity.difference.{key}"] == pytest.approx(prec.max() - prec.min(), abs=1e-9)
+        compared += 1
         # disparities: fairlearn on the groups whose rates are all defined
         defined = np.ones(len(sf), dtype=bool)
         for parts in group_of.unique():
@@ -89,6 +115,10 @@ def assert_matches_fairlearn(ds: ReferenceDataset, labels: np.ndarray, manifest_
             "demographic_parity.difference": demographic_parity_difference(yt, yp, sensitive_features=sfd),
             "equalized_odds.difference": equalized_odds_difference(yt, yp, sensitive_features=sfd),
             "equal_opportunity.difference": equal_opportunity_difference(yt, yp, sensitive_features=sfd),
+            "equalized_odds.ratio": equalized_odds_ratio(yt, yp, sensitive_features=sfd),
+            "equal_opportunity.ratio": equal_opportunity_ratio(yt, yp, sensitive_features=sfd),
+            "fnr_parity.ratio": false_negative_rate_ratio(yt, yp, sensitive_features=sfd),
+            "fpr_parity.ratio": false_positive_rate_ratio(yt, yp, sensitive_features=sfd),
         }
         if defined.all():
             for name, expected in oracle.items():
@@ -120,8 +150,8 @@ def adult_rule(frame: pd.DataFrame) -> np.ndarray:
 
 def test_adult_matches_fairlearn(adult: ReferenceDataset, adult_manifest: Path) -> None:
     compared = assert_matches_fairlearn(adult, adult_rule(adult.frame), adult_manifest)
-    # 2 sexes + 5 races + 10 intersections, 6 rates each, plus 4 disparities x 3 groupings
-    assert compared >= 17 * 6 - 5 + 12
+    # 2 sexes + 5 races + 10 intersections, 10 rates each, plus 8 disparities x 3 groupings
+    assert compared >= 17 * 10 - 10 + 24
 
 
 def test_adult_reproduces_a_known_disparity(adult: ReferenceDataset, adult_manifest: Path) -> None:

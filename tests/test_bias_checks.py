@@ -1,0 +1,186 @@
+"""The bias suite's newer checks against hand-computed figures, oracles and planted effects."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harness.assessment import run_suite
+from harness.check import CheckContext
+from harness.datasets import ReferenceDataset, load_dataset
+from harness.findings import Status
+from harness.manifest import load_manifest
+from harness.policy import load_policy
+from harness.tools import Predictions, load_tool
+from test_suites.bias import BiasSuite
+from test_suites.bias.significance import holm, selection_test
+from tests.conftest import ROOT, write_case
+
+
+def _python_case(tmp_path: Path, seed: int = 61, n: int = 3000):
+    tool_path, card = write_case(tmp_path, n=n, seed=seed, kind="python")
+    tool_path.write_text(tool_path.read_text().replace("{callable}", "numpy:zeros"))
+    return load_manifest(tool_path), load_dataset(str(card))
+
+
+def _run(ds: ReferenceDataset, manifest, fn=None, labels=None, scores=None, policy=None):
+    policy = policy or load_policy().model_copy(update={"bootstrap_samples": 300})
+    tool = load_tool(manifest, fn) if fn is not None else None
+    preds = tool.predict(ds) if tool is not None else Predictions(labels=labels, scores=scores)
+    ctx = CheckContext(dataset=ds, predictions=preds, policy=policy, manifest=manifest, seed=3, tool=tool)
+    return run_suite(BiasSuite(), ctx)
+
+
+def _by_key(result) -> dict:
+    return {f.key: f for f in result.findings}
+
+
+def test_four_fifths_reports_the_ratio_the_test_and_holm(tmp_path: Path) -> None:
+    manifest, ds = _python_case(tmp_path)
+    frame = ds.frame
+    labels = np.where(frame["sex"] == "F", (frame["income"] > 55).astype(int), (frame["income"] > 50).astype(int))
+    result = _run(ds, manifest, labels=labels)
+    f = _by_key(result)["bias.four_fifths.adverse_impact_ratio.sex.F"]
+    sel_f, n_f = labels[frame["sex"] == "F"].sum(), (frame["sex"] == "F").sum()
+    sel_m, n_m = labels[frame["sex"] == "M"].sum(), (frame["sex"] == "M").sum()
+    assert f.value == pytest.approx((sel_f / n_f) / (sel_m / n_m), abs=1e-12)
+    assert f.reference == "M" and f.status is Status.FAIL
+    p, test = selection_test(sel_f, n_f, sel_m, n_m)
+    comparisons = f.details["comparisons"]
+    assert f.details["p_value"] == pytest.approx(p) and f.details["test"] == test
+    all_p = [m.details["p_value"] for m in result.measurements
+             if m.check == "four_fifths" and m.metric == "adverse_impact_ratio"]
+    assert len(all_p) == comparisons == 1 + 2 + 5  # sex: F; race: B, C; sex x race: 5 non-reference cells
+    assert f.details["p_adjusted"] == pytest.approx(holm(all_p)[all_p.index(f.details["p_value"])])
+    assert "statistically significant (two-proportion z-test, Holm-adjusted p = " in f.message
+    assert f.message.startswith(f"Within sex, 'F' is selected at {f.value:.2f} times the rate of 'M'")
+
+
+def test_reference_group_from_the_card_else_the_policy_rule(tmp_path: Path) -> None:
+    manifest, ds = _python_case(tmp_path)
+    labels = (ds.frame["race"] != "A").astype(int).to_numpy() | (ds.frame["income"] > 60).to_numpy()
+    card = ds.card.model_copy(update={"protected_attributes": {
+        "sex": ds.card.protected_attributes["sex"],
+        "race": ds.card.protected_attributes["race"].model_copy(update={"reference": None})}})
+    ds2 = ReferenceDataset(card=card, card_path=ds.card_path, data_path=ds.data_path, frame=ds.frame, sha256=ds.sha256)
+    largest = _run(ds2, manifest, labels=labels)
+    air = [m for m in largest.measurements if m.check == "four_fifths" and m.group.startswith("race.")]
+    assert {m.reference for m in air} == {"A"}  # A is the largest race group (50 %)
+    assert air[0].details["reference_source"] == "policy rule: largest group"
+    policy = load_policy().model_copy(update={"bootstrap_samples": 300, "reference_rule": "most_favourable"})
+    fav = _run(ds2, manifest, labels=labels, policy=policy)
+    air = [m for m in fav.measurements if m.check == "four_fifths" and m.group.startswith("race.")]
+    assert {m.reference for m in air} in ({"B"}, {"C"})  # A is selected least
+    card_ref = _run(ds, manifest, labels=labels)
+    air = [m for m in card_ref.measurements if m.check == "four_fifths" and m.group.startswith("race.")]
+    assert {m.reference for m in air} == {"A"} and air[0].details["reference_source"] == "dataset card"
+
+
+def test_a_tool_that_uses_race_directly_fails_the_counterfactual_check(tmp_path: Path) -> None:
+    manifest, ds = _python_case(tmp_path, n=4000)
+
+    def uses_race(frame: pd.DataFrame) -> np.ndarray:
+        return ((frame["income"] - 5 * (frame["race"] == "B")) > 50).astype(int).to_numpy()
+
+    result = _run(ds, manifest, fn=uses_race)
+    f = _by_key(result)["bias.counterfactual.flip_rate.race"]
+    assert f.status is Status.FAIL and f.severity.value == "blocking"
+    # by hand: flipping B -> A (reference) and A -> B changes the rows whose income is within 5 of 50
+    race, income = ds.frame["race"], ds.frame["income"]
+    expected = (((race == "B") | (race == "A")) & (income > 50) & (income <= 55)).mean()
+    assert f.value == pytest.approx(expected, abs=1e-12)
+    sex = _by_key(result)["bias.counterfactual.flip_rate.sex"]
+    assert sex.value == 0 and sex.status is Status.PASS  # upper Wilson bound of 0 / 4000 is under 1 %
+
+
+def test_counterfactual_is_skipped_for_a_file_of_outputs(tmp_path: Path) -> None:
+    tool_path, card = write_case(tmp_path, n=300, seed=62)
+    ds = load_dataset(str(card))
+    manifest = load_manifest(tool_path)
+    tool = load_tool(manifest)
+    ctx = CheckContext(dataset=ds, predictions=tool.predict(ds), policy=load_policy(), manifest=manifest,
+                       seed=1, tool=tool)
+    f = _by_key(run_suite(BiasSuite(), ctx))["bias.counterfactual.flip_rate"]
+    assert f.status is Status.SKIPPED and "supplied as a file" in f.message
+
+
+def test_scores_are_judged_per_group_and_match_sklearn(tmp_path: Path) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    manifest, ds = _python_case(tmp_path, n=3000)
+    rng = np.random.default_rng(5)
+    y = ds.y_favorable
+    scores = np.clip(0.5 + 0.3 * (y - 0.5) + rng.normal(0, 0.2, len(y)), 0, 1)
+    result = _run(ds, manifest, labels=(scores > 0.5).astype(int), scores=scores)
+    got = {m.key: m for m in result.measurements}
+    for sex in ("F", "M"):
+        rows = (ds.frame["sex"] == sex).to_numpy()
+        assert got[f"bias.scores.auc.sex.{sex}"].value == pytest.approx(roc_auc_score(y[rows], scores[rows]), abs=1e-9)
+    assert _by_key(result)["bias.scores.auc_difference.sex"].status in (Status.PASS, Status.REVIEW)
+    no_scores = _run(ds, manifest, labels=(scores > 0.5).astype(int))
+    assert _by_key(no_scores)["bias.scores.auc_difference"].status is Status.SKIPPED
+
+
+def test_demo_proxy_is_found_and_the_vendor_gets_a_mitigation_hint() -> None:
+    ds = load_dataset("rental-assistance")
+    examples = ROOT / "examples" / "rental_assistance"
+    manifest = load_manifest(examples / "vendor_tool.yaml")
+    tool = load_tool(manifest)
+    preds = tool.predict(ds)
+    policy = load_policy().model_copy(update={"bootstrap_samples": 200})
+    ctx = CheckContext(dataset=ds, predictions=preds, policy=policy, manifest=manifest, seed=1, tool=tool)
+    result = run_suite(BiasSuite(), ctx)
+    found = _by_key(result)
+    proxy = found["bias.proxies.cramers_v.neighbourhood.race"]
+    assert proxy.status is Status.FAIL and proxy.severity.value == "advisory"
+    assert proxy.message.startswith("neighbourhood predicts race (Cramér's V = 0.65; the policy's limit is 0.30)")
+    assert found["bias.counterfactual.proxy_flip_rate.neighbourhood"].status is Status.FAIL
+    hint = result.tables["bias.mitigation_hint.race"][0]
+    assert hint["selection_rate_ratio_before"] == pytest.approx(found["bias.demographic_parity.ratio.race"].value)
+    assert hint["selection_rate_ratio_after"] > 0.9
+    assert hint["note"].startswith("An illustration, not a remedy")
+
+
+def test_weighted_rates_are_weighted_means(tmp_path: Path) -> None:
+    manifest, ds = _python_case(tmp_path, n=2000)
+    frame = ds.frame.copy()
+    frame["w"] = np.random.default_rng(2).uniform(0.5, 3.0, len(frame))
+    card = ds.card.model_copy(update={"weight_column": "w"})
+    wds = ReferenceDataset(card=card, card_path=ds.card_path, data_path=ds.data_path, frame=frame, sha256=ds.sha256)
+    labels = (frame["income"] > 50).astype(int).to_numpy()
+    got = {m.key: m for m in _run(wds, manifest, labels=labels).measurements}
+    for sex in ("F", "M"):
+        rows = (frame["sex"] == sex).to_numpy()
+        assert got[f"bias.group_rates.selection_rate.sex.{sex}"].value == pytest.approx(
+            np.average(labels[rows], weights=frame["w"][rows]), abs=1e-12)
+        assert got[f"bias.group_rates.n.sex.{sex}"].value == rows.sum()  # sizes stay in rows
+
+
+def test_theil_index_through_the_suite_equals_aif360(adult: ReferenceDataset, tmp_path: Path) -> None:
+    import logging
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        logging.disable(logging.WARNING)
+        try:
+            from aif360.datasets import BinaryLabelDataset
+            from aif360.metrics import ClassificationMetric
+        finally:
+            logging.disable(logging.NOTSET)
+    manifest, _ = _python_case(tmp_path, n=10)
+    frame = adult.frame
+    labels = np.where((frame["education-num"] >= 13) | (frame["capital-gain"] > 5000), ">50K", "<=50K")
+    policy = load_policy().model_copy(update={"bootstrap_samples": 200, "settings": {"bias": {"consistency_rows": 0}}})
+    got = {m.key: m.value for m in _run(adult, manifest, labels=labels, policy=policy).measurements}
+    df = pd.DataFrame({"sex": (frame["sex"] == "Male").astype(float), "y": adult.y_favorable.astype(float)})
+    truth = BinaryLabelDataset(df=df, label_names=["y"], protected_attribute_names=["sex"],
+                               favorable_label=1, unfavorable_label=0)
+    pred = truth.copy()
+    pred.labels = (labels == ">50K").astype(float).reshape(-1, 1)
+    metric = ClassificationMetric(truth, pred, unprivileged_groups=[{"sex": 0}], privileged_groups=[{"sex": 1}])
+    assert got["bias.individual_fairness.theil_index"] == pytest.approx(metric.theil_index(), abs=1e-9)
+    assert got["bias.individual_fairness.between_group_theil.sex"] == pytest.approx(
+        metric.between_group_theil_index(), abs=1e-9)
