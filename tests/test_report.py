@@ -326,3 +326,185 @@ def test_many_passes_fold_into_details() -> None:
     html = render(_review_result(suites=(suite,), verdict=Verdict.FAIL), "html")
     assert html.index("not fine") < html.index("<details") < html.index("fine 0") < html.index("</details>")
     assert "Show the 8 passed findings" in html
+
+
+# ------------------------------------------------------------------------------------------ v2 bias suite
+
+GROUPINGS = {"sex": "sex", "race": "race", "sex_x_race": "sex × race"}
+
+
+@pytest.fixture(scope="module")
+def v2_result() -> AssessmentResult:
+    """A real FAIL assessment of the grown bias suite ("RentRank"), trimmed: only the disparity and
+    counterfactual measurements are kept (the forest plots and the counterfactual note read them), and the
+    reliability bins of the intersection are dropped; every table, finding and the policy are as run."""
+    return AssessmentResult.from_dict(json.loads((RESOURCES / "assessment_v2_fail.json").read_text("utf-8")))
+
+
+@pytest.fixture(scope="module")
+def v2_html(v2_result: AssessmentResult) -> str:
+    return render(v2_result, "html")
+
+
+@pytest.fixture(scope="module")
+def v2_md(v2_result: AssessmentResult) -> str:
+    return render(v2_result, "md")
+
+
+def svgs(html: str) -> dict[str, str]:
+    """Each inline SVG of a page by its aria-label (entities decoded)."""
+    return {htmllib.unescape(m.group(1)): m.group(0)
+            for m in re.finditer(r'<svg role="img" aria-label="([^"]*)".*?</svg>', html, flags=re.DOTALL)}
+
+
+@pytest.mark.parametrize("grouping", list(GROUPINGS))
+def test_forest_plot_per_grouping_with_thresholds(v2_result: AssessmentResult, v2_html: str, grouping: str) -> None:
+    plots = svgs(v2_html)
+    forest = plots[f"Forest plot of the disparities: Disparities within {GROUPINGS[grouping]}"]
+    assert "threshold ≥ 0.80" in forest and "threshold ≤ 0.10" in forest
+    # one row per disparity measurement of the grouping: ratios and differences, and the AUC gap
+    measured = [m for m in v2_result.suites[0].measurements
+                if m.group == grouping and m.metric in ("difference", "ratio", "auc_difference")]
+    assert len(measured) == 10
+    for label in ("Demographic parity ratio", "Equalized odds difference", "FNR parity ratio", "AUC difference"):
+        assert f">{label}</text>" in forest
+    assert "not judged" in forest  # ratios without a policy threshold are shown, grey, and not judged
+    # and the four-fifths forest plot of the same grouping, with significance marked
+    air = next(svg for label, svg in plots.items()
+               if label.startswith(f"Forest plot of the adverse impact ratios: Adverse impact ratio within "
+                                   f"{GROUPINGS[grouping]},"))
+    assert "four-fifths threshold ≥ 0.80" in air
+    assert "significant after Holm adjustment" in air and "not significant after Holm adjustment" in air
+
+
+def test_forest_points_coloured_by_status(v2_html: str) -> None:
+    plots = svgs(v2_html)
+    race = plots["Forest plot of the disparities: Disparities within race"]
+    assert "0.634 [0.576–0.698]  FAIL" in race  # demographic parity ratio, judged against 0.80
+    assert "0.023 [0.011–0.035]  PASS" in race  # predictive parity difference
+    assert "#b42318" in race and "#1a7f37" in race and "#8c959f" in race  # FAIL, PASS, not judged
+    air = plots["Forest plot of the adverse impact ratios: Adverse impact ratio within race, each group against White"]
+    # Asian passes and is not significant (hollow); Black fails and is significant (filled)
+    assert "fill: #ffffff; stroke: #1a7f37" in air
+    assert "0.64 [0.59–0.69]  Holm p 5.3e-26  FAIL" in air
+
+
+@pytest.mark.parametrize("fmt", ["md", "html"])
+def test_four_fifths_table_practical_and_statistical(v2_result: AssessmentResult, fmt: str) -> None:
+    text = visible(render(v2_result, fmt)).replace("|", " ")
+    text = " ".join(text.split())
+    assert "Four-fifths rule within race: each group against White" in text
+    assert "Adverse impact ratio [95% CI] Four-fifths rule (≥ 0.80) Test p Holm-adjusted p Significant after Holm" \
+        in text
+    assert "Holm's method over all 14 comparisons" in text
+    # Black vs White: the ratio with its interval, the practical result, the test, p and Holm-adjusted p
+    assert "Black 1,959 0.64 [0.59–0.69] FAIL two-proportion z-test 3.77e-27 5.28e-26 yes" in text
+    assert "Asian 1,681 1.01 [0.93–1.08] PASS two-proportion z-test 0.864 1.000 no" in text
+    assert "Female & Hispanic 2,621 0.88 [0.81–0.95] PASS two-proportion z-test 0.00114 0.00798 yes" in text
+
+
+def test_four_fifths_result_is_a_badge(v2_html: str) -> None:
+    assert '<td><span class="badge s-fail">FAIL</span></td>' in v2_html
+    assert '<td><span class="badge s-not_judged">not judged</span></td>' in v2_html  # in the disparity tables
+
+
+def test_mitigation_hint_is_labelled_an_illustration(v2_html: str, v2_md: str) -> None:
+    box = v2_html[v2_html.index('<aside class="mitigation"'):]
+    box = box[:box.index("</aside>")]
+    assert '<p class="mitigation-label">Illustration, not a remedy</p>' in box
+    assert "What per-group thresholds could reach on race" in box
+    assert "The thresholds were fitted and evaluated on the same rows" in box  # the suite's note, in full
+    assert "Black: 35%: select when score &gt; 0.011; 65%: select when score &gt; 0.001" in box
+    assert "Selection-rate ratio (lowest ÷ highest)</td><td>0.63</td><td>1.00</td>" in box
+    assert "> **Illustration, not a remedy.** What post-processing" in v2_md
+    assert "| Equalized-odds difference | 0.323 | 0.072 |" in v2_md
+
+
+def test_proxies_over_the_limit_are_marked(v2_html: str, v2_md: str) -> None:
+    rows = re.findall(r"<tr[^>]*>.*?</tr>", v2_html[v2_html.index("Proxies: inputs that predict"):], flags=re.DOTALL)
+    over = [r for r in rows if 'class="mark-over"' in r]
+    assert len(over) == 1
+    assert "<td>neighbourhood</td><td>race</td><td>Cramér&#39;s V</td><td>0.645</td><td>0.30</td>" in over[0]
+    assert '<span class="tag over">over the limit</span>' in over[0]
+    assert "| **neighbourhood** | **race** | **Cramér's V** | **0.645** | **0.30** | **yes** | **0.294** |" in v2_md
+    assert "| neighbourhood | sex | Cramér's V | 0.025 | 0.30 | no | 0.000 |" in v2_md
+    assert "1 input–attribute pair is over the limit." in v2_md
+
+
+def test_scores_counterfactual_and_rates_tables(v2_html: str, v2_md: str) -> None:
+    assert "| Black | 1,959 | 0.969 [0.963–0.975] | 0.179 | 0.226 | 4.82e-57 |" in v2_md
+    assert "| White (**reference**) | 3,500 | 0.976 [0.971–0.981] | 0.036 | reference | — |" in v2_md
+    assert "| Black | 1,959 | 16.3% [14.8–18.0%] | 25.6% | 39.8% | +14.2 points |" in v2_md
+    assert "Overall 9.4% of 14,000 decisions change, 95% CI 8.9%–9.9%." in v2_md
+    # the group table keeps to the common rates; every rate with its interval is one click away
+    assert "| Group | n | Selection rate [95% CI] | TPR | FPR | FNR | Precision | NPV | Accuracy |" in v2_md
+    assert "| Black | 43.6% [41.5–45.9%] | 25.6% [23.7–27.6%] |" in v2_md
+    assert "<summary>Show all 10 rates of each group with their 95% intervals</summary>" in v2_html
+    assert '<td>1.4%<span class="ci">[0.7–2.9%]</span></td>' in v2_html  # FDR of Black, interval below
+    plots = svgs(v2_html)
+    assert "Calibration by sex: reliability diagrams" in plots and "Calibration by race: reliability diagrams" in plots
+    assert not any(label.startswith("Calibration by sex × race") for label in plots)  # its bins were trimmed
+
+
+def test_v2_sections_in_order_findings_first(v2_html: str, v2_md: str) -> None:
+    sections = ["By sex", "By race", "By sex × race (intersection)",
+                "Across attributes: proxies, counterfactuals, mitigation"]
+    assert re.findall(r'<h4 class="section">(.+?)</h4>', v2_html) == sections
+    assert re.findall(r"^#### (.+)$", v2_md, flags=re.MULTILINE) == sections
+    assert [h.split(" (")[0] for h in re.findall(r"<h2>(.+?)</h2>", v2_html)] == [
+        "Reasons for this verdict", "At a glance", "Findings", "Results by suite and dataset", "Tool disclosure",
+        "How to read this report"]
+    for text in (visible(v2_html), v2_md):
+        race = text[text.rindex("By race"):text.rindex("By sex × race (intersection)")]
+        inside = ["Groups by race", "Disparities within race", "Four-fifths rule within race", "Scores by race"]
+        assert [race.index(s) for s in inside] == sorted(race.index(s) for s in inside)
+    # the tables have dedicated renderings: none falls back to the generic dump of its keys
+    for text in (visible(v2_html), v2_md):
+        for key in ("over_limit", "ks_vs_reference", "flip_rate_low", "p_adjusted", "observed_rate"):
+            assert key not in text
+
+
+def test_v2_html_small_self_contained_and_deterministic(v2_result: AssessmentResult, v2_html: str) -> None:
+    assert len(v2_html.encode()) < 600_000
+    assert v2_html.count("<svg") == 14  # 3 groupings x (selection, errors, disparities, four-fifths) + 2 reliability
+    assert not EXTERNAL.search(v2_html) and "<script" not in v2_html
+    ids = re.findall(r'\bid="([^"]+)"', v2_html)
+    assert len(ids) == len(set(ids))
+    again = AssessmentResult.from_dict(json.loads(json.dumps(v2_result.to_dict())))
+    assert render(again, "html").encode() == v2_html.encode()
+
+
+def test_old_results_without_the_new_tables_still_render(fail_html: str, fail_md: str) -> None:
+    for text in (visible(fail_html), fail_md):
+        assert "By sex × race (intersection)" in text
+        for absent in ("Four-fifths rule within", "Disparities within", "Scores by", "Illustration, not a remedy",
+                       "Proxies:"):
+            assert absent not in text
+    assert "Forest plot" not in fail_html
+    assert "NPV" not in fail_md.split("## Results by suite")[1].split("Selection rate: share")[0]
+
+
+def test_new_tables_of_an_unexpected_shape_fall_back_to_generic() -> None:
+    odd = SuiteResult(
+        suite="bias", suite_version="2", dataset="d",
+        findings=(Finding(suite="bias", check="demographic_parity", metric="ratio", status=Status.REVIEW,
+                          message="close call", value=0.82, ci_low=0.75, ci_high=0.9, threshold=0.8,
+                          greater_is_better=True, group="race"),),
+        measurements=(Measurement("bias", "demographic_parity", "ratio", 0.82, 0.75, 0.9, group="race"),
+                      Measurement("bias", "custom_parity", "difference", float("nan"), group="race"),
+                      Measurement("bias", "equalized_odds", "ratio", 0.5, group="elsewhere")),
+        tables={"bias.group_rates.race": [_row("A", 900, 0.5, reference=True), _row("B", 700, 0.41)],
+                "bias.four_fifths": [{"grouping": "race"}], "bias.proxies": "not a list",
+                "bias.scores.race": [{"group": "A"}], "bias.reliability.race": [{"bin": 0}],
+                "bias.counterfactual.flip_rate.race": [], "bias.mitigation_hint.race": [1, 2]},
+    )
+    result = _review_result(suites=(odd,))
+    md, html = render(result, "md"), render(result, "html")
+    for text in (md, visible(html)):
+        assert "bias.four_fifths" in text and "bias.proxies" in text and "not a list" in text
+        assert "bias.mitigation_hint.race" in text and "This table is empty." in text
+        assert "Disparities within race" in text and "Custom parity difference" in text
+    assert "| Demographic parity ratio | 0.820 [0.750–0.900] | ≥ 0.80 | — | REVIEW |" in md
+    forest = svgs(html)["Forest plot of the disparities: Disparities within race"]
+    assert "#c98a00" in forest and "not computed" in forest  # REVIEW amber; a NaN value is named, not drawn
+    assert "Disparities within elsewhere" not in md  # a measurement of a grouping with no table is not invented

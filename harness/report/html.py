@@ -9,7 +9,13 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING
 
-from harness.report.markdown import RATE_DEFINITIONS, build_view, how_to_read
+from harness.report.markdown import (
+    DISPARITY_DEFINITIONS,
+    RATE_DEFINITIONS,
+    build_view,
+    grouping_title,
+    how_to_read,
+)
 
 if TYPE_CHECKING:
     import jinja2
@@ -35,38 +41,50 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def _table_plots(table: TableView, salt: str, ratio_limit: float | None) -> list[tuple[str, str]]:
-    """(caption, svg) pairs for one group table; a plot that cannot be drawn becomes a note, not a crash."""
-    from markupsafe import Markup
-
+def _draw(table: TableView, salt: str, ratio_limit: float | None) -> list[str | None]:
+    """The SVGs that go with one table, by its kind (None for a plot with nothing to draw)."""
     from harness.report import plots
 
-    title = table.title.removeprefix("Groups by ")
-    out: list[tuple[str, str]] = []
+    title = grouping_title(table.grouping)
+    if table.kind == "groups":
+        return [plots.selection_rate_svg(table.raw, title=f"Selection rate by {title}", ratio_limit=ratio_limit,
+                                         salt=salt),
+                plots.error_rates_svg(table.raw, title=f"Error rates by {title}", salt=salt)]
+    if table.kind == "disparities":
+        return [plots.disparity_forest_svg(table.raw, title=f"Disparities within {title}", salt=salt)]
+    if table.kind == "four_fifths":
+        ref = table.meta.get("reference")
+        return [plots.four_fifths_svg(table.raw, title=f"Adverse impact ratio within {title}"
+                                      + (f", each group against {ref}" if ref else ""),
+                                      threshold=table.meta.get("threshold"), salt=salt)]
+    if table.kind == "scores" and table.aux:
+        return [plots.reliability_svg(table.aux, title=f"Calibration by {title}: reliability diagrams", salt=salt)]
+    return []
+
+
+def _table_plots(table: TableView, salt: str, ratio_limit: float | None) -> list[tuple[str, str]]:
+    """(caption, svg) pairs for one table; a plot that cannot be drawn becomes a note, not a crash."""
+    from markupsafe import Markup
+
     try:
-        out.append(("", Markup(plots.selection_rate_svg(
-            table.raw, title=f"Selection rate by {title}", ratio_limit=ratio_limit, salt=salt))))
-        errors = plots.error_rates_svg(table.raw, title=f"Error rates by {title}", salt=salt)
-        if errors is not None:
-            out.append(("", Markup(errors)))
+        return [("", Markup(svg)) for svg in _draw(table, salt, ratio_limit) if svg is not None]
     except Exception as e:  # a report must still render when one plot cannot be drawn
-        out.append((f"The plots for {title} could not be drawn ({type(e).__name__}: {e}); the table above has "
-                    "the numbers.", ""))
-    return out
+        return [(f"The plot for {table.title} could not be drawn ({type(e).__name__}: {e}); the table has the "
+                 "numbers.", "")]
 
 
-def _plots(view: ReportView) -> list[list[list[tuple[str, str]]]]:
-    """Plots per suite, per table (empty for tables that are not per-group rates)."""
-    return [
-        [_table_plots(t, f"{si}/{ti}/{s.suite}/{s.dataset}/{t.key}", view.ratio_limit) if t.kind == "groups" else []
-         for ti, t in enumerate(s.tables)]
-        for si, s in enumerate(view.suites)
-    ]
+def _plots(view: ReportView) -> dict[str, list[tuple[str, str]]]:
+    """Plots by suite index and table key ("0/bias.group_rates.race")."""
+    return {
+        f"{si}/{t.key}": _table_plots(t, f"{si}/{s.suite}/{s.dataset}/{t.key}", view.ratio_limit)
+        for si, s in enumerate(view.suites) for t in s.tables
+    }
 
 
 def render_html(result: AssessmentResult) -> str:
     view = build_view(result)
     return _environment().get_template(TEMPLATE).render(
         v=view, plots=_plots(view), guide=how_to_read(view), rate_definitions=RATE_DEFINITIONS,
+        disparity_definitions=DISPARITY_DEFINITIONS,
         many_passes=MANY_PASSES,
     )

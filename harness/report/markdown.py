@@ -4,6 +4,12 @@
 disagree on a number, an order or a sentence. It reads the result defensively (`.get`, None and NaN
 shown as a dash): a report must render for every valid result, including an ERROR with no suites
 and suites whose tables this module has never seen.
+
+A suite's tables are arranged in sections: one per grouping (attribute or intersection) with its group
+rates, disparities (from the suite's measurements, judged by its findings), four-fifths comparisons and
+scores; one for the tables about the whole suite (proxies, counterfactual flips, the mitigation
+illustration); and one for any other table, shown generically. A known table of an unexpected shape
+falls back to the generic rendering rather than breaking the report.
 """
 from __future__ import annotations
 
@@ -49,16 +55,41 @@ DISCLOSURE_LABELS = {
     "known_limitations": "Known limitations",
     "bias_mitigation": "Bias mitigation",
 }
-RATE_COLUMNS = (("tpr", "TPR"), ("fpr", "FPR"), ("fnr", "FNR"), ("precision", "Precision"),
+RATE_COLUMNS = (("tpr", "TPR"), ("fpr", "FPR"), ("fnr", "FNR"), ("precision", "Precision"), ("npv", "NPV"),
                 ("accuracy", "Accuracy"))
+OPTIONAL_RATES = frozenset({"npv"})  # shown only when the table has them (older results do not)
+ALL_RATES = (("base_rate", "Base rate"), ("selection_rate", "Selection rate"), ("tpr", "TPR"), ("fpr", "FPR"),
+             ("fnr", "FNR"), ("precision", "Precision"), ("npv", "NPV"), ("fdr", "FDR"), ("for", "FOR"),
+             ("accuracy", "Accuracy"))
 RATE_DEFINITIONS = (
     "Selection rate: share of the group the tool gives the favourable outcome.",
     "TPR (true-positive rate): share of qualified people the tool selects.",
     "FPR (false-positive rate): share of unqualified people the tool selects.",
     "FNR (false-negative rate): share of qualified people the tool misses.",
     "Precision: share of the people selected who were qualified. Accuracy: share of all decisions that were right.",
+    "NPV (negative predictive value): share of the people not selected who were indeed not qualified. "
+    "FDR (false discovery rate) = 1 − precision; FOR (false omission rate) = 1 − NPV.",
+    "Base rate: share of the group that is qualified according to the dataset's labels.",
     "Adverse impact ratio: the group's selection rate divided by the reference group's.",
 )
+DISPARITY_DEFINITIONS = (
+    "Disparities compare the group with the lowest rate to the group with the highest: a ratio divides the two "
+    "(1 is parity), a difference subtracts them (0 is parity). Demographic parity compares selection rates, "
+    "equal opportunity true-positive rates, equalized odds the larger gap of true- and false-positive rates, "
+    "predictive parity precision, FNR and FPR parity false-negative and false-positive rates, and the AUC "
+    "difference how well the tool's scores rank each group.",
+    "Scores: AUC is the chance that the tool scores a qualified person above an unqualified one (0.5 is "
+    "guessing); ECE (expected calibration error) is the average gap between the scores and the observed "
+    "outcomes; KS is the largest gap between a group's score distribution and the reference group's.",
+)
+DISPARITY_CHECKS = {
+    "demographic_parity": "Demographic parity", "equal_opportunity": "Equal opportunity",
+    "equalized_odds": "Equalized odds", "predictive_parity": "Predictive parity", "fnr_parity": "FNR parity",
+    "fpr_parity": "FPR parity", "scores": "AUC",
+}
+DISPARITY_METRICS = {"ratio": "ratio", "difference": "difference", "auc_difference": "difference"}
+PROXY_MEASURES = {"cramers_v": "Cramér's V", "auc": "AUC (predicting the attribute)"}
+NOT_JUDGED = "not judged"
 
 
 # ---------------------------------------------------------------------------------------------- numbers
@@ -103,6 +134,33 @@ def pct(x: Any) -> str:
 def ratio(x: Any) -> str:
     v = num(x)
     return DASH if v is None else f"{v:.2f}"
+
+
+def fmt_p(x: Any) -> str:
+    """p-values: three decimals, or three significant digits below 0.01 (as the findings write them)."""
+    v = num(x)
+    if v is None:
+        return DASH
+    return f"{v:.3f}" if v >= 0.01 else f"{v:.3g}"
+
+
+def value_with_ci(value: Any, lo: Any, hi: Any, digits: int = 3) -> str:
+    """0.634 [0.576–0.698]"""
+    v, lo, hi = num(value), num(lo), num(hi)
+    if v is None:
+        return DASH
+    if lo is None or hi is None:
+        return f"{v:.{digits}f}"
+    return f"{v:.{digits}f} [{lo:.{digits}f}–{hi:.{digits}f}]"
+
+
+def limit_text(threshold: Any, greater_is_better: bool | None) -> str:
+    """'≥ 0.80', '≤ 0.10' or a dash."""
+    if num(threshold) is None:
+        return DASH
+    if greater_is_better is None:
+        return fmt_limit(threshold)
+    return f"{'≥' if greater_is_better else '≤'} {fmt_limit(threshold)}"
 
 
 def pct_with_ci(row: dict[str, Any], metric: str) -> str:
@@ -182,7 +240,14 @@ class GroupRow:
 
 @dataclass(frozen=True)
 class TableView:
-    """A table of a suite: `kind` "groups" (per-group rates, plotted) or "generic" (any list of dicts)."""
+    """A table of a suite. `kind` says what it holds and which plot goes with it: "groups" (per-group rates),
+    "rates" (every rate with its interval), "disparities" and "four_fifths" (forest plots of `raw`),
+    "scores" (with a reliability diagram of the bins in `aux`), "proxies", "counterfactual", "mitigation"
+    (the illustration box, with `items` and `note`) or "generic" (any list of dicts). Tables with
+    `group_rows` show group names with reference / too-few tags; the others show `rows`, where `marks[i]`
+    ("over") highlights a row and column `status_col` holds a status word (shown as a badge in HTML).
+    `collapsed` tables are folded into a <details> with `summary` in HTML; `plot_first` puts the plot
+    above the table."""
 
     key: str
     kind: str
@@ -193,6 +258,24 @@ class TableView:
     raw: list[dict[str, Any]] = field(default_factory=list)
     grouping: str = ""
     note: str = ""
+    intro: str = ""
+    marks: list[str] = field(default_factory=list)
+    status_col: int = -1
+    aux: list[dict[str, Any]] = field(default_factory=list)
+    items: list[str] = field(default_factory=list)
+    collapsed: bool = False
+    summary: str = ""
+    plot_first: bool = False
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SectionView:
+    """The tables of one grouping (an attribute or an intersection), or of the whole suite."""
+
+    title: str
+    anchor: str
+    tables: list[TableView]
 
 
 @dataclass(frozen=True)
@@ -203,7 +286,11 @@ class SuiteView:
     status: str  # PASS, FAIL, ..., SKIPPED, or NO FINDINGS (nothing was judged: never shown as a pass)
     summary: str
     skipped_reason: str | None
-    tables: list[TableView]
+    sections: list[SectionView]
+
+    @property
+    def tables(self) -> list[TableView]:
+        return [t for sec in self.sections for t in sec.tables]
 
 
 @dataclass(frozen=True)
@@ -272,25 +359,272 @@ def _finding_groups(findings: list[Finding], conf: str) -> list[FindingGroup]:
     return groups
 
 
-def _is_group_table(rows: Any) -> bool:
+def _dicts(rows: Any, *required: str) -> bool:
+    """A non-empty list of dicts that all have the `required` keys: the shape a dedicated table needs
+    (anything else falls back to the generic table, so an unexpected shape never breaks the report)."""
     return (isinstance(rows, list) and bool(rows)
-            and all(isinstance(r, dict) and "group" in r and "selection_rate" in r for r in rows))
+            and all(isinstance(r, dict) and all(k in r for k in required) for r in rows))
+
+
+def _is_group_table(rows: Any) -> bool:
+    return _dicts(rows, "group", "selection_rate")
+
+
+def _has(rows: list[dict[str, Any]], metric: str) -> bool:
+    return any(metric in r for r in rows)
+
+
+def _group_row(r: dict[str, Any], cells: list[str]) -> GroupRow:
+    return GroupRow(_str(r.get("group"), "?"), bool(r.get("reference")), bool(r.get("insufficient")), cells)
+
+
+def _count(x: Any) -> str:
+    n = num(x)
+    return DASH if n is None else f"{int(n):,}"
 
 
 def _group_table(suite: str, key: str, rows: list[dict[str, Any]], conf: str) -> TableView:
-    prefix = f"{suite}.group_rates."
-    grouping = key[len(prefix):] if key.startswith(prefix) else key
+    grouping = key.removeprefix(f"{suite}.group_rates.")
     ref = next((str(r.get("group")) for r in rows if r.get("reference")), None)
-    columns = ["Group", "n", f"Selection rate [{conf} CI]", *(label for _, label in RATE_COLUMNS),
+    rates = [(m, label) for m, label in RATE_COLUMNS if m not in OPTIONAL_RATES or _has(rows, m)]
+    columns = ["Group", "n", f"Selection rate [{conf} CI]", *(label for _, label in rates),
                f"Adverse impact ratio (vs {ref})" if ref else "Adverse impact ratio"]
-    out = []
-    for r in rows:
-        n = num(r.get("n"))
-        cells = [DASH if n is None else f"{int(n):,}", pct_with_ci(r, "selection_rate"),
-                 *(pct(r.get(m)) for m, _ in RATE_COLUMNS), ratio(r.get("adverse_impact_ratio"))]
-        out.append(GroupRow(_str(r.get("group"), "?"), bool(r.get("reference")), bool(r.get("insufficient")), cells))
+    out = [_group_row(r, [_count(r.get("n")), pct_with_ci(r, "selection_rate"), *(pct(r.get(m)) for m, _ in rates),
+                          ratio(r.get("adverse_impact_ratio"))])
+           for r in rows]
     return TableView(key=key, kind="groups", title=f"Groups by {grouping_title(grouping)}", columns=columns,
                      group_rows=out, raw=rows, grouping=grouping)
+
+
+def _rates_table(key: str, grouping: str, rows: list[dict[str, Any]], conf: str) -> TableView | None:
+    """Every rate of every group with its interval (the group table gives the interval of the selection
+    rate only, to stay readable); None when the table has no intervals at all."""
+    rates = [(m, label) for m, label in ALL_RATES if _has(rows, m)]
+    if not any(num(r.get(f"{m}_low")) is not None for r in rows for m, _ in rates):
+        return None
+    return TableView(
+        key=f"{key}#intervals", kind="rates", title=f"Every rate by {grouping_title(grouping)}, with {conf} intervals",
+        columns=["Group", *(label for _, label in rates)], grouping=grouping, collapsed=True,
+        summary=f"Show all {len(rates)} rates of each group with their {conf} intervals",
+        group_rows=[_group_row(r, [pct_with_ci(r, m) for m, _ in rates]) for r in rows])
+
+
+def _disparity_label(check: str, metric: str) -> str:
+    if check == "scores" and metric == "auc_difference":
+        return "AUC difference"
+    return f"{DISPARITY_CHECKS.get(check, check.replace('_', ' ').capitalize())} {DISPARITY_METRICS[metric]}"
+
+
+def _status(f: Finding | None) -> str | None:
+    """The status a finding gives a measurement; None when nothing judged it."""
+    return None if f is None or f.status is Status.SKIPPED else f.status.value
+
+
+def _disparity_table(s: SuiteResult, grouping: str, findings: dict[str, Finding], conf: str) -> TableView | None:
+    """Every disparity measurement of one grouping (ratios, then differences), for its forest plot."""
+    found = [m for m in s.measurements if m.group == grouping and m.metric in DISPARITY_METRICS]
+    if not found:
+        return None
+    order = {c: i for i, c in enumerate(DISPARITY_CHECKS)}
+    found.sort(key=lambda m: (DISPARITY_METRICS[m.metric] != "ratio", order.get(m.check, len(order))))
+    raw: list[dict[str, Any]] = []
+    rows: list[list[str]] = []
+    for m in found:
+        f = findings.get(m.key)
+        status, threshold = _status(f), num(f.threshold) if f is not None else None
+        gib = f.greater_is_better if f is not None else None
+        label = _disparity_label(m.check, m.metric)
+        d = m.details if isinstance(m.details, dict) else {}
+        compared = f"{d['lowest']} vs {d['highest']}" if d.get("lowest") is not None and d.get("highest") is not None \
+            else DASH
+        if m.check == "equalized_odds" and d.get("component") in ("tpr", "fpr") and compared != DASH:
+            compared += f" ({str(d['component']).upper()})"
+        raw.append({"label": label, "panel": DISPARITY_METRICS[m.metric], "value": num(m.value),
+                    "ci_low": num(m.ci_low), "ci_high": num(m.ci_high), "threshold": threshold,
+                    "greater_is_better": gib, "status": status})
+        rows.append([label, value_with_ci(m.value, m.ci_low, m.ci_high), limit_text(threshold, gib), compared,
+                     status or NOT_JUDGED])
+    title = grouping_title(grouping)
+    return TableView(
+        key=f"{s.suite}.disparities.{grouping}", kind="disparities", title=f"Disparities within {title}",
+        columns=["Measure", f"Value [{conf} CI]", "Threshold", "Lowest vs highest group", "Result"],
+        rows=rows, raw=raw, grouping=grouping, status_col=4, collapsed=True, plot_first=True,
+        summary="Show the numbers behind the plot",
+        intro=(f"How far apart the groups of {title} are on each fairness measure, with its {conf} interval and "
+               "the policy threshold. A measure without a threshold is shown for context and not judged."))
+
+
+def _safe(value: str) -> str:
+    """The bias suite's metric-name form of a group value (see its `group_key`)."""
+    return re.sub(r"[^\w\- /]", "_", value).strip() or "_"
+
+
+def _four_fifths_finding(findings: dict[str, Finding], suite: str, grouping: str, group: str) -> Finding | None:
+    parts = group.split(" & ") if "_x_" in grouping else [group]
+    return findings.get(f"{suite}.four_fifths.adverse_impact_ratio.{grouping}." + ".".join(_safe(p) for p in parts))
+
+
+def _four_fifths_table(s: SuiteResult, grouping: str, rows: list[dict[str, Any]], findings: dict[str, Finding],
+                       conf: str, limit: float | None, comparisons: int) -> TableView:
+    """The civil-rights benchmark per group: the practical result (ratio against the limit) beside the
+    statistical one (the test and its Holm-adjusted p-value)."""
+    ref = next((str(r["reference"]) for r in rows if r.get("reference") is not None), None)
+    matched = [_four_fifths_finding(findings, s.suite, grouping, _str(r.get("group"), "?")) for r in rows]
+    threshold = next((t for f in matched if f is not None and (t := num(f.threshold)) is not None), limit)
+    raw, body = [], []
+    for r, f in zip(rows, matched, strict=True):
+        sig = r.get("significant")
+        status = _status(f)
+        raw.append({"label": _str(r.get("group"), "?"), "value": num(r.get("adverse_impact_ratio")),
+                    "ci_low": num(r.get("ci_low")), "ci_high": num(r.get("ci_high")),
+                    "significant": sig is True, "status": status, "p_adjusted": num(r.get("p_adjusted"))})
+        body.append([_str(r.get("group"), "?"), _count(r.get("n")),
+                     value_with_ci(r.get("adverse_impact_ratio"), r.get("ci_low"), r.get("ci_high"), 2),
+                     status or NOT_JUDGED, _str(r.get("test")), fmt_p(r.get("p_value")), fmt_p(r.get("p_adjusted")),
+                     "yes" if sig is True else "no" if sig is False else DASH])
+    versus = f" against {ref}" if ref else ""
+    rule = f"at least {fmt_limit(threshold)}" if threshold is not None else "the policy's limit"
+    return TableView(
+        key=f"{s.suite}.four_fifths#{grouping}", kind="four_fifths",
+        title=f"Four-fifths rule within {grouping_title(grouping)}: each group{versus}",
+        columns=["Group", "n", f"Adverse impact ratio [{conf} CI]",
+                 "Four-fifths rule" + (f" ({limit_text(threshold, True)})" if threshold is not None else ""),
+                 "Test", "p", "Holm-adjusted p", "Significant after Holm"],
+        rows=body, raw=raw, grouping=grouping, status_col=3,
+        meta={"threshold": threshold, "reference": ref},
+        intro=(f"Each group's selection rate divided by {ref or 'the reference group'}'s. The practical test (EEOC "
+               f"four-fifths rule) asks for a ratio of {rule}; the statistical test asks whether the gap could be "
+               f"chance, with p-values adjusted by Holm's method over all {comparisons} comparisons of this "
+               "assessment. The rule is judged on the ratio; significance tells how firm the evidence is."))
+
+
+def _reliability(rows: Any, scores: list[dict[str, Any]], min_rows: int) -> tuple[list[dict[str, Any]], list[str]]:
+    """Bins with at least `min_rows` rows, of groups with at least two such bins; and the groups left out."""
+    if not _dicts(rows, "group", "mean_score", "observed_rate"):
+        return [], []
+    info = {str(r.get("group")): r for r in scores}
+    kept: dict[str, list[dict[str, Any]]] = {}
+    order: list[str] = []
+    for r in rows:
+        g = str(r.get("group"))
+        if g not in order:
+            order.append(g)
+        n = num(r.get("n"))
+        if n is not None and n >= min_rows and None not in (num(r.get("mean_score")), num(r.get("observed_rate"))):
+            kept.setdefault(g, []).append(r)
+    out = [{**b, "reference": bool(info.get(g, {}).get("reference")), "ece": num(info.get(g, {}).get("ece"))}
+           for g in order if len(kept.get(g, [])) >= 2 for b in kept[g]]
+    return out, [g for g in order if len(kept.get(g, [])) < 2]
+
+
+def _scores_table(key: str, grouping: str, rows: list[dict[str, Any]], reliability: Any, conf: str,
+                  min_rows: int) -> TableView:
+    ref = next((str(r.get("group")) for r in rows if r.get("reference")), None)
+    body = [_group_row(r, [_count(r.get("n")), value_with_ci(r.get("auc"), r.get("auc_low"), r.get("auc_high")),
+                           fmt_value(r.get("ece")),
+                           "reference" if r.get("reference") else fmt_value(r.get("ks_vs_reference")),
+                           DASH if r.get("reference") else fmt_p(r.get("ks_p_value"))])
+            for r in rows]
+    bins, left_out = _reliability(reliability, rows, min_rows)
+    note = ""
+    if reliability:
+        note = (f"Reliability diagram: each point is a bin of scores with at least {min_rows} rows (the policy's "
+                "minimum group size), its whisker the interval of the observed rate; points on the diagonal are "
+                "well calibrated.")
+        if left_out:
+            note += f" Left out for too few such bins: {', '.join(left_out)}."
+    return TableView(
+        key=key, kind="scores", title=f"Scores by {grouping_title(grouping)}",
+        columns=["Group", "n", f"AUC [{conf} CI, DeLong]", "ECE", f"KS distance vs {ref}" if ref else "KS distance",
+                 "KS p-value"],
+        group_rows=body, raw=rows, grouping=grouping, aux=bins, note=note,
+        intro="How well the tool's scores rank and how well they are calibrated, for each group.")
+
+
+def _proxies_table(key: str, rows: list[dict[str, Any]]) -> TableView:
+    ordered = sorted(rows, key=lambda r: r.get("over_limit") is not True)  # over the limit first, else as given
+    body, marks = [], []
+    for r in ordered:
+        over = r.get("over_limit")
+        measure = str(r.get("measure"))
+        body.append([_str(r.get("feature")), _str(r.get("protected")), PROXY_MEASURES.get(measure, measure),
+                     fmt_value(r.get("value")), fmt_limit(r.get("limit")),
+                     "yes" if over is True else "no" if over is False else DASH, fmt_value(r.get("nmi"))])
+        marks.append("over" if over is True else "")
+    n_over = sum(1 for m in marks if m)
+    return TableView(
+        key=key, kind="proxies", title="Proxies: inputs that predict a protected attribute",
+        columns=["Input", "Protected attribute", "Measure", "Value", "Limit", "Over the limit", "NMI"],
+        rows=body, marks=marks, raw=rows,
+        intro=("How strongly each input predicts a protected attribute. An input over the limit can stand in for "
+               "the attribute, so the tool can treat groups differently without seeing the attribute itself. "
+               + (f"{n_over} input–attribute pair{'s are' if n_over != 1 else ' is'} over the limit."
+                  if n_over else "No input is over the limit.")),
+        note=("Cramér's V (categorical inputs) and a one-input AUC (numeric inputs) run from no association to a "
+              "perfect proxy; NMI is the normalised mutual information (0 = unrelated, 1 = one determines the other)."))
+
+
+def _counterfactual_table(s: SuiteResult, key: str, rows: list[dict[str, Any]], conf: str) -> TableView:
+    metric, _, column = key.removeprefix(f"{s.suite}.counterfactual.").partition(".")
+    m = next((m for m in s.measurements if m.key == key), None)
+    attr = (m.details or {}).get("attribute") if m is not None and isinstance(m.details, dict) else None
+    if metric == "proxy_flip_rate":
+        title = f"Counterfactual: redrawing only {column}" + (f", a declared proxy for {attr}" if attr else "")
+    elif metric == "flip_rate":
+        title = f"Counterfactual: changing only {column}"
+    else:
+        title = f"Counterfactual: {metric.replace('_', ' ')} of {column}"
+    body = []
+    for r in rows:
+        before, after = num(r.get("favourable_before")), num(r.get("favourable_after"))
+        change = DASH if before is None or after is None else f"{(after - before) * 100:+.1f} points"
+        body.append([_str(r.get("group"), "?"), _count(r.get("n")), pct_with_ci(r, "flip_rate"),
+                     pct(before), pct(after), change])
+    note = ""
+    if m is not None and num(m.value) is not None:
+        ci = (f", {conf} CI {pct(m.ci_low)}–{pct(m.ci_high)}"
+              if num(m.ci_low) is not None and num(m.ci_high) is not None else "")
+        note = f"Overall {pct(m.value)} of {_count(m.n)} decisions change{ci}."
+    return TableView(
+        key=key, kind="counterfactual", title=title, raw=rows, note=note,
+        columns=[f"Group ({attr})" if attr else "Group", "n", f"Decisions changed [{conf} CI]",
+                 "Favourable before", "Favourable after", "Change"],
+        rows=body,
+        intro=("The same applications scored again with only this input changed: a fair tool's decisions should "
+               "not depend on it. The favourable columns show each group's selection rate before and after."))
+
+
+def _threshold_lines(text: Any) -> list[str]:
+    """'A: 6%: select when ...; 94%: select when ...; B: ...' as one line per group."""
+    lines: list[str] = []
+    for part in (p.strip() for p in str(text or "").split("; ")):
+        if not part:
+            continue
+        if lines and re.match(r"\d+(?:\.\d+)?%: ", part):
+            lines[-1] += f"; {part}"
+        else:
+            lines.append(part)
+    return lines
+
+
+def _mitigation_table(key: str, rows: list[dict[str, Any]]) -> TableView:
+    r = rows[0]
+    attr = _str(r.get("attribute"), key.rsplit(".", 1)[-1])
+    n = num(r.get("rows"))
+    body = [
+        ["Selection-rate ratio (lowest ÷ highest)", ratio(r.get("selection_rate_ratio_before")),
+         ratio(r.get("selection_rate_ratio_after"))],
+        ["Equalized-odds difference", fmt_value(r.get("equalized_odds_difference_before")),
+         fmt_value(r.get("equalized_odds_difference_after"))],
+        ["Accuracy", pct(r.get("accuracy_before")), pct(r.get("accuracy_after"))],
+    ]
+    on = f" on {int(n):,} rows" + (" (a sample)" if r.get("sampled") else "") if n is not None else ""
+    return TableView(
+        key=key, kind="mitigation", title=f"What per-group thresholds could reach on {attr}",
+        columns=["Measure", "The tool as assessed", "With per-group thresholds (illustration)"], rows=body, raw=rows,
+        items=_threshold_lines(r.get("thresholds")), note=" ".join(str(r.get("note") or "").split()),
+        intro=(f"What post-processing the tool's own scores with a separate threshold for each group of {attr} "
+               f"(fairlearn's ThresholdOptimizer under a demographic-parity constraint) could reach{on}."))
 
 
 def _generic_table(key: str, rows: Any) -> TableView:
@@ -312,18 +646,80 @@ def _generic_table(key: str, rows: Any) -> TableView:
     return TableView(key=key, kind="generic", title=key, columns=columns, rows=body, note=note)
 
 
-def _suite_view(s: SuiteResult, conf: str) -> SuiteView:
+def _sections(s: SuiteResult, si: int, conf: str, min_rows: int, limit: float | None) -> list[SectionView]:
+    """A section per grouping (attributes, then intersections as the suite ordered them), one for the tables
+    about the whole suite (proxies, counterfactuals, the mitigation illustration), and one for the rest."""
+    p = f"{s.suite}."
+    tables = {str(k): v for k, v in (s.tables or {}).items()}
+    findings = {f.key: f for f in s.findings}
+    used: set[str] = set()
+    groupings: list[str] = []
+    for k, rows in tables.items():
+        g = (k.removeprefix(f"{p}group_rates.") if _is_group_table(rows)
+             else k.removeprefix(f"{p}scores.") if k.startswith(f"{p}scores.") and _dicts(rows, "group", "auc")
+             else None)
+        if g is not None and g not in groupings:
+            groupings.append(g)
+    ff = tables.get(f"{p}four_fifths")
+    ff_rows = ff if _dicts(ff, "grouping", "group", "adverse_impact_ratio") else []
+    if ff_rows:
+        used.add(f"{p}four_fifths")
+        groupings += [g for g in dict.fromkeys(str(r["grouping"]) for r in ff_rows) if g not in groupings]
+
+    sections: list[SectionView] = []
+    for gi, g in enumerate(groupings):
+        out: list[TableView] = []
+        for k, rows in tables.items():
+            if k not in used and _is_group_table(rows) and k.removeprefix(f"{p}group_rates.") == g:
+                used.add(k)
+                out.append(_group_table(s.suite, k, rows, conf))
+                if (rates := _rates_table(k, g, rows, conf)) is not None:
+                    out.append(rates)
+        if (disparities := _disparity_table(s, g, findings, conf)) is not None:
+            out.append(disparities)
+        if mine := [r for r in ff_rows if str(r["grouping"]) == g]:
+            out.append(_four_fifths_table(s, g, mine, findings, conf, limit, len(ff_rows)))
+        key = f"{p}scores.{g}"
+        if key not in used and _dicts(tables.get(key), "group", "auc"):
+            used.add(key)
+            rel = tables.get(f"{p}reliability.{g}")
+            if _dicts(rel, "group", "mean_score", "observed_rate"):
+                used.add(f"{p}reliability.{g}")
+            out.append(_scores_table(key, g, tables[key], rel, conf, min_rows))
+        kind = " (intersection)" if "_x_" in g else ""
+        sections.append(SectionView(f"By {grouping_title(g)}{kind}", f"s{si}-g{gi}", out))
+
+    suite_wide: list[TableView] = []
+    for k, rows in tables.items():
+        if k in used:
+            continue
+        if k == f"{p}proxies" and _dicts(rows, "feature", "protected"):
+            suite_wide.append(_proxies_table(k, rows))
+        elif k.startswith(f"{p}counterfactual.") and _dicts(rows, "group", "flip_rate"):
+            suite_wide.append(_counterfactual_table(s, k, rows, conf))
+        elif k.startswith(f"{p}mitigation_hint.") and _dicts(rows):
+            suite_wide.append(_mitigation_table(k, rows))
+        else:
+            continue
+        used.add(k)
+    if suite_wide:
+        titles = {"proxies": "proxies", "counterfactual": "counterfactuals", "mitigation": "mitigation"}
+        what = ", ".join(dict.fromkeys(titles[t.kind] for t in suite_wide))
+        sections.append(SectionView(f"Across attributes: {what}", f"s{si}-all", suite_wide))
+    rest = [_generic_table(k, rows) for k, rows in tables.items() if k not in used]
+    if rest:
+        sections.append(SectionView("Other tables" if sections else "", f"s{si}-other", rest))
+    return sections
+
+
+def _suite_view(s: SuiteResult, si: int, conf: str, min_rows: int, limit: float | None) -> SuiteView:
     stats = s.statistics
     counts = ", ".join(f"{stats[st.value]} {st.value}" for st in STATUS_ORDER if stats.get(st.value))
     summary = f"{stats.get('findings', 0)} findings" + (f": {counts}" if counts else "")
-    tables = [
-        _group_table(s.suite, str(key), rows, conf) if _is_group_table(rows) else _generic_table(str(key), rows)
-        for key, rows in (s.tables or {}).items()
-    ]
     status = s.status if s.findings or s.skipped_reason else "NO FINDINGS"
     return SuiteView(suite=s.suite, version=_str(s.suite_version), dataset=_str(s.dataset),
-                     status=status.replace("_", " "),
-                     summary=summary, skipped_reason=s.skipped_reason, tables=tables)
+                     status=status.replace("_", " "), summary=summary, skipped_reason=s.skipped_reason,
+                     sections=_sections(s, si, conf, min_rows, limit))
 
 
 def _when(result: AssessmentResult) -> str:
@@ -407,7 +803,8 @@ def build_view(result: AssessmentResult) -> ReportView:
         glance=glance,
         finding_groups=_finding_groups(list(result.findings), conf),
         n_findings=len(result.findings),
-        suites=[_suite_view(s, conf) for s in result.suites],
+        suites=[_suite_view(s, si, conf, int(mgs) if mgs is not None else 30, ratio_limit(result))
+                for si, s in enumerate(result.suites)],
         disclosure=disclosure,
         min_group_size=f"{int(mgs)}" if mgs is not None else "the policy's minimum",
         confidence=conf,
@@ -431,6 +828,14 @@ def how_to_read(view: ReportView) -> list[str]:
            f"plots marks ({limit} × the highest rate)." if limit else ".")
         + " The adverse impact ratio in the group tables compares each group with the reference group instead."
     )
+    kinds = {t.kind for s in view.suites for t in s.tables}
+    forest = (
+        ["Forest plots show each disparity as a point with its interval (the whisker) beside the policy threshold "
+         "(the dashed red line), coloured by the finding: red FAIL, amber REVIEW, green PASS, grey for a measure "
+         "the policy sets no threshold for (shown for context, not judged). In the four-fifths plots a filled "
+         "point is statistically significant after Holm's adjustment for the number of comparisons, a hollow "
+         "one is not; the rule itself is judged on the ratio."]
+        if kinds & {"disparities", "four_fifths"} else [])
     return [
         f"Each finding compares a measured value with a policy threshold, together with its {view.confidence} "
         "confidence interval: the range the true value most likely lies in, given how much data there was.",
@@ -443,6 +848,7 @@ def how_to_read(view: ReportView) -> list[str]:
         "fails the assessment. A failed advisory finding asks for human review instead. SKIPPED means a suite "
         "or check does not apply to the data, with the reason given.",
         four_fifths,
+        *forest,
     ]
 
 
@@ -466,6 +872,27 @@ def _md_table(columns: list[str], rows: list[list[str]]) -> list[str]:
 def _md_group_name(r: GroupRow) -> str:
     marks = (["**reference**"] if r.reference else []) + (["too few rows to judge"] if r.insufficient else [])
     return r.name + (f" ({', '.join(marks)})" if marks else "")
+
+
+def _md_table_view(t: TableView) -> list[str]:
+    """One table under its heading, with its introduction and note, and a blank line after."""
+    out: list[str] = []
+    if t.kind == "mitigation":
+        out += [f"> **Illustration, not a remedy.** {md(t.intro)}", ">", f"> {md(t.note)}", ""]
+    elif t.intro:
+        out += [md(t.intro), ""]
+    if t.group_rows:
+        out += _md_table(t.columns, [[_md_group_name(r), *r.cells] for r in t.group_rows])
+    elif t.rows:
+        marks = t.marks or [""] * len(t.rows)
+        out += _md_table(t.columns, [[f"**{c}**" if mark and c != DASH else c for c in r]
+                                     for r, mark in zip(t.rows, marks, strict=False)])
+    if t.items:
+        out += ["", "Per-group thresholds (a mix of two thresholds where the optimiser randomises):", ""]
+        out += [f"- {md(i)}" for i in t.items]
+    if t.note and t.kind != "mitigation":
+        out += ["", md(t.note)] if out and out[-1] else [md(t.note)]
+    return [*out, ""]
 
 
 def render_markdown(result: AssessmentResult) -> str:
@@ -505,8 +932,9 @@ def render_markdown(result: AssessmentResult) -> str:
     if not v.suites:
         out += ["No suite ran.", ""]
     else:
-        out += ["The HTML report (report.html) shows the same tables with plots of each group's selection rate "
-                "and error rates.", ""]
+        out += ["The HTML report (report.html) shows the same tables with plots: each group's selection rate "
+                "and error rates, a forest plot of every disparity and of the four-fifths ratios, and reliability "
+                "diagrams of the scores.", ""]
     for s in v.suites:
         out += [f"### Suite `{md(s.suite)}` (version {md(s.version)}) on {md(s.dataset)}: {s.status}", ""]
         if s.skipped_reason:
@@ -515,18 +943,17 @@ def render_markdown(result: AssessmentResult) -> str:
         out += [s.summary + ".", ""]
         if not s.tables:
             out += ["This suite recorded no tables; its findings are listed above.", ""]
-        for t in s.tables:
-            out += [f"#### {md(t.title)}", ""]
-            if t.kind == "groups":
-                rows = [[_md_group_name(r), *r.cells] for r in t.group_rows]
-                out += _md_table(t.columns, rows)
-            elif t.rows:
-                out += _md_table(t.columns, t.rows)
-            if t.note:
-                out += ["", md(t.note)] if out[-1] else [md(t.note)]
-            out.append("")
-        if any(t.kind == "groups" for t in s.tables):
+        for sec in s.sections:
+            level = "#####" if sec.title else "####"
+            if sec.title:
+                out += [f"#### {md(sec.title)}", ""]
+            for t in sec.tables:
+                out += [f"{level} {md(t.title)}", "", *_md_table_view(t)]
+        kinds = {t.kind for t in s.tables}
+        if "groups" in kinds:
             out += [" ".join(RATE_DEFINITIONS), ""]
+        if kinds & {"disparities", "scores"}:
+            out += [" ".join(DISPARITY_DEFINITIONS), ""]
 
     out += ["## Tool disclosure", "",
             "As declared in the tool manifest, not verified by this assessment. The City's transparency "

@@ -75,10 +75,43 @@ def _err(row: Row, metric: str) -> tuple[float, float]:
     return (max(0.0, v - lo) if lo is not None else 0.0), (max(0.0, hi - v) if hi is not None else 0.0)
 
 
-def _figure(n_bars: int) -> Figure:
+# Figures place their axes by hand (sizes in inches, label widths estimated from their length) rather
+# than with constrained layout, which measures every text twice and would double the time a report with
+# many groupings takes to render.
+WIDTH = 8.0  # inches
+DASH = "—"
+
+
+def _text_width(text: str, points: float) -> float:
+    """Roughly how wide `text` is, in inches (about 0.55 em a character in DejaVu Sans or Arial)."""
+    return len(text) * points * 0.55 / 72
+
+
+def _framed(labels: Sequence[str], *, plot: float, top: float, bottom: float,
+            right: float = 0.25) -> tuple[Figure, Axes]:
+    """A figure WIDTH wide with one axes `plot` inches tall, room for the y labels on its left, `top`
+    inches above it (title) and `bottom` below (ticks, axis label, legend)."""
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(8.0, 1.35 + 0.3 * max(n_bars, 1)), layout="constrained")
+    left = 0.25 + max([_text_width(t, 9) for t in labels] + [0.3])
+    height = top + plot + bottom
+    fig = Figure(figsize=(WIDTH, height))
+    return fig, _axes_at(fig, (left, bottom, WIDTH - left - right, plot))
+
+
+def _axes_at(fig: Figure, box: tuple[float, float, float, float]) -> Axes:
+    """An axes at (left, bottom, width, height) inches."""
+    w, h = fig.get_size_inches()
+    left, bottom, width, height = box
+    return fig.add_axes((left / w, bottom / h, width / w, height / h))
+
+
+def _legend(fig: Figure, bottom: float, handles: list[Any]) -> None:
+    """A row of legend entries centred `bottom` inches above the figure's lower edge."""
+    if handles:
+        fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, bottom / fig.get_size_inches()[1]),
+                   ncols=len(handles), frameon=False, fontsize=8, handletextpad=0.4, columnspacing=1.4,
+                   borderaxespad=0)
 
 
 def _to_svg(fig: Figure, salt: str, description: str) -> str:
@@ -124,8 +157,7 @@ def selection_rate_svg(rows: Sequence[Row], *, title: str, ratio_limit: float | 
 
     line = four_fifths_line(rows, ratio_limit)
     with matplotlib.rc_context(_RC):
-        fig = _figure(len(rows))
-        ax = fig.subplots()
+        fig, ax = _framed([_label(r) for r in rows], plot=0.3 * max(len(rows), 1), top=0.55, bottom=0.72)
         ys = list(range(len(rows)))
         values, colours, errs = [], [], []
         for r in rows:
@@ -163,7 +195,7 @@ def selection_rate_svg(rows: Sequence[Row], *, title: str, ratio_limit: float | 
             text = f"four-fifths line: {ratio_limit:.2f} × highest rate = {line:.1%}"
             ax.text(line, 1.0, f" {text}" if left else f"{text} ", transform=ax.get_xaxis_transform(),
                     color=LINE, fontsize=8, ha="left" if left else "right", va="bottom")
-        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False, fontsize=8)
+        _legend(fig, 0.04, handles)
         return _to_svg(fig, f"{salt}/selection", f"Selection rate by group: {title}")
 
 
@@ -175,8 +207,7 @@ def error_rates_svg(rows: Sequence[Row], *, title: str, salt: str) -> str | None
     if not any(_num(r.get(m)) is not None for r in rows for m in ("tpr", "fpr")):
         return None
     with matplotlib.rc_context(_RC):
-        fig = _figure(int(len(rows) * 1.6))
-        ax = fig.subplots()
+        fig, ax = _framed([_label(r) for r in rows], plot=0.48 * max(len(rows), 1), top=0.32, bottom=0.72)
         ys = list(range(len(rows)))
         h = 0.36
         for metric, colour, offset in (("tpr", TPR_COLOUR, -h / 2), ("fpr", FPR_COLOUR, h / 2)):
@@ -198,5 +229,233 @@ def error_rates_svg(rows: Sequence[Row], *, title: str, salt: str) -> str | None
         ax.set_title(_plain(title), loc="left", fontsize=10, fontweight="bold")
         handles = [Patch(color=TPR_COLOUR, label="true-positive rate (qualified people selected)"),
                    Patch(color=FPR_COLOUR, label="false-positive rate (unqualified people selected)")]
-        fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False, fontsize=8)
+        _legend(fig, 0.04, handles)
         return _to_svg(fig, f"{salt}/errors", f"True- and false-positive rates by group: {title}")
+
+
+# ---------------------------------------------------------------------------------------------- forest plots
+
+STATUS_COLOURS = {"FAIL": "#b42318", "REVIEW": "#c98a00", "PASS": "#1a7f37", "INSUFFICIENT": "#8a5a00",
+                  "ERROR": "#6b21a8"}
+NOT_JUDGED = "#8c959f"
+STATUS_LABELS = {"FAIL": "FAIL", "REVIEW": "REVIEW (interval crosses the threshold)", "PASS": "PASS",
+                 "INSUFFICIENT": "too little data", "ERROR": "error", None: "no threshold (not judged)"}
+PARITY = "#9aa3ad"
+PANELS = {
+    "ratio": "Ratios: lowest group's rate ÷ highest group's (1 = parity)",
+    "difference": "Differences: highest group's rate − lowest group's (0 = parity)",
+}
+ROW = 0.27  # inches per row of a forest plot
+
+
+def _colour(status: Any) -> str:
+    return STATUS_COLOURS.get(str(status), NOT_JUDGED) if status else NOT_JUDGED
+
+
+def _interval(row: Row) -> tuple[float | None, float | None, float | None]:
+    """value and interval bounds (a missing bound is the value itself)."""
+    v = _num(row.get("value"))
+    if v is None:
+        return None, None, None
+    lo, hi = _num(row.get("ci_low")), _num(row.get("ci_high"))
+    return v, (v if lo is None else min(lo, v)), (v if hi is None else max(hi, v))
+
+
+def _numbers(row: Row, digits: int, extra: str = "") -> str:
+    """'0.634 [0.576–0.698]  FAIL': the numbers printed right of a forest plot row."""
+    v, lo, hi = _num(row.get("value")), _num(row.get("ci_low")), _num(row.get("ci_high"))
+    text = DASH if v is None else f"{v:.{digits}f}" + (
+        f" [{lo:.{digits}f}–{hi:.{digits}f}]" if lo is not None and hi is not None else "")
+    return text + (f"  {extra}" if extra else "") + f"  {row.get('status') or 'not judged'}"
+
+
+def _forest_rows(ax: Axes, rows: Sequence[Row], texts: Sequence[str], *, filled: Sequence[bool] | None = None) -> None:
+    """One point with its whisker per row, top to bottom, and its numbers in a column right of the axes."""
+    drawn = [(y, r, *_interval(r)) for y, r in enumerate(rows)]
+    drawn = [(y, r, v, lo, hi) for y, r, v, lo, hi in drawn if v is not None]
+    if drawn:
+        ys = [d[0] for d in drawn]
+        colours = [_colour(d[1].get("status")) for d in drawn]
+        faces = [c if filled is None or filled[y] else "white" for y, c in zip(ys, colours, strict=True)]
+        ax.hlines(ys, [d[3] for d in drawn], [d[4] for d in drawn], colors=colours, linewidth=1.8, zorder=2)
+        ax.scatter([d[3] for d in drawn] + [d[4] for d in drawn], ys + ys, marker="|", s=45, c=colours + colours,
+                   linewidths=1.6, zorder=2)
+        ax.scatter([d[2] for d in drawn], ys, s=44, facecolors=faces, edgecolors=colours, linewidths=1.6, zorder=3)
+    for y, r in enumerate(rows):
+        if _num(r.get("value")) is None:
+            ax.text(0.01, y, "not computed", transform=ax.get_yaxis_transform(), va="center", fontsize=8,
+                    color=NOT_JUDGED)
+        ax.text(1.015, y, texts[y], transform=ax.get_yaxis_transform(), va="center", ha="left", fontsize=8,
+                color=_colour(r.get("status")) if r.get("status") else "#5b6570")
+    ax.set_yticks(range(len(rows)), [_plain(r.get("label", "?")) for r in rows])
+    ax.set_ylim(len(rows) - 0.45, -0.55)
+    ax.grid(axis="x", color="#e5e5e5", linewidth=0.6)
+    ax.set_axisbelow(True)
+    ax.tick_params(axis="y", length=0)
+
+
+def _thresholds(ax: Axes, rows: Sequence[Row], label: str = "threshold") -> None:
+    """Each row's threshold as a dashed segment across its row (rows without one get none, so a measure
+    nobody judges is not read against a limit), labelled once above the axes ('threshold ≥ 0.80')."""
+    seen: dict[float, Any] = {}
+    lo, hi = ax.get_xlim()
+    for t_row in rows:
+        t = _num(t_row.get("threshold"))
+        if t is not None and t not in seen:
+            seen[t] = t_row.get("greater_is_better")
+    for t, gib in sorted(seen.items()):
+        ys = [y for y, r in enumerate(rows) if _num(r.get("threshold")) == t]
+        runs: list[list[int]] = []
+        for y in ys:
+            if runs and runs[-1][-1] == y - 1:
+                runs[-1].append(y)
+            else:
+                runs.append([y])
+        for run in runs:
+            top = -0.55 if run[0] == 0 else run[0] - 0.5
+            bottom = len(rows) - 0.45 if run[-1] == len(rows) - 1 else run[-1] + 0.5
+            ax.vlines(t, top, bottom, colors=LINE, linestyles="--", linewidth=1.3, zorder=1)
+        sign = "" if gib is None else ("≥ " if gib else "≤ ")
+        text = f"{label} {sign}{t:.2f}"
+        right = (t - lo) > 0.55 * (hi - lo)
+        ax.text(t, 1.0, f"{text} " if right else f" {text}", transform=ax.get_xaxis_transform(), color=LINE,
+                fontsize=8, ha="right" if right else "left", va="bottom")
+
+
+def _status_handles(statuses: Sequence[Any]) -> list[Any]:
+    from matplotlib.lines import Line2D
+
+    order = [s for s in ("FAIL", "REVIEW", "INSUFFICIENT", "ERROR", "PASS", None) if s in statuses]
+    return [Line2D([], [], marker="o", linestyle="none", color=_colour(s), markersize=6, label=STATUS_LABELS[s])
+            for s in order]
+
+
+def _title(fig: Figure, text: str, height: float) -> None:
+    fig.text(0.1 / WIDTH, 1 - 0.12 / height, _plain(text), ha="left", va="top", fontsize=10, fontweight="bold")
+
+
+def disparity_forest_svg(rows: Sequence[Row], *, title: str, salt: str) -> str | None:
+    """Every disparity measure of one grouping: point and interval, coloured by its finding's status,
+    against the policy threshold; ratios and differences in two panels (their scales differ)."""
+    import matplotlib
+
+    panels = [(p, [r for r in rows if r.get("panel") == p]) for p in PANELS]
+    panels = [(p, rs) for p, rs in panels if rs]
+    if not panels:
+        return None
+    texts = {id(r): _numbers(r, 3) for _, rs in panels for r in rs}
+    left = 0.25 + max(_text_width(_plain(r.get("label", "?")), 9) for _, rs in panels for r in rs)
+    right = 0.15 + max(_text_width(t, 8) for t in texts.values())
+    head, p_top, p_bottom, legend = 0.32, 0.42, 0.32, 0.36
+    height = head + legend + sum(p_top + ROW * len(rs) + 0.15 + p_bottom for _, rs in panels)
+    with matplotlib.rc_context(_RC):
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(WIDTH, height))
+        y = height - head
+        for panel, rs in panels:
+            h = ROW * len(rs) + 0.15
+            y -= p_top + h
+            ax = _axes_at(fig, (left, y, WIDTH - left - right, h))
+            y -= p_bottom
+            tops = [hi for r in rs if (hi := _interval(r)[2]) is not None]
+            lows = [lo for r in rs if (lo := _interval(r)[1]) is not None]
+            limits = [t for r in rs if (t := _num(r.get("threshold"))) is not None]
+            low = min([0.0, *lows])
+            high = max([1.0, *tops, *limits]) * 1.04 if panel == "ratio" else max([*tops, *limits, 0.02]) * 1.15
+            ax.set_xlim(low - 0.025 * (high - low), high)  # a point at 0 stays whole
+            ax.axvline(1.0 if panel == "ratio" else 0.0, color=PARITY, linewidth=1, zorder=1)
+            _forest_rows(ax, rs, [texts[id(r)] for r in rs])
+            _thresholds(ax, rs)
+            ax.set_title(PANELS[panel], loc="left", fontsize=9, pad=14, color="#333333")
+        _title(fig, title, height)
+        _legend(fig, 0.06, _status_handles([r.get("status") or None for r in rows]))
+        return _to_svg(fig, f"{salt}/forest", f"Forest plot of the disparities: {title}")
+
+
+def four_fifths_svg(rows: Sequence[Row], *, title: str, threshold: float | None, salt: str) -> str | None:
+    """Each group's adverse impact ratio against the reference group, with its interval and the four-fifths
+    line; filled points are significant after Holm's adjustment, hollow ones are not."""
+    import matplotlib
+    from matplotlib.lines import Line2D
+
+    if not rows:
+        return None
+    ps = [_num(r.get("p_adjusted")) for r in rows]
+    texts = [_numbers(r, 2, "" if p is None else f"Holm p {p:.3f}" if p >= 0.01 else f"Holm p {p:.2g}")
+             for r, p in zip(rows, ps, strict=True)]
+    left = 0.25 + max(_text_width(_plain(r.get("label", "?")), 9) for r in rows)
+    right = 0.15 + max(_text_width(t, 8) for t in texts)
+    head, p_top, p_bottom, legend = 0.32, 0.3, 0.5, 0.5
+    h = ROW * len(rows) + 0.15
+    height = head + p_top + h + p_bottom + legend
+    with matplotlib.rc_context(_RC):
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(WIDTH, height))
+        ax = _axes_at(fig, (left, legend + p_bottom, WIDTH - left - right, h))
+        tops = [hi for r in rows if (hi := _interval(r)[2]) is not None]
+        high = max([1.2, *tops, threshold or 0.0]) * 1.04
+        ax.set_xlim(-0.025 * high, high)
+        ax.axvline(1.0, color=PARITY, linewidth=1, zorder=1)
+        _forest_rows(ax, rows, texts, filled=[bool(r.get("significant")) for r in rows])
+        if threshold is not None:
+            _thresholds(ax, [{"threshold": threshold, "greater_is_better": True}] * len(rows), "four-fifths threshold")
+        ax.set_xlabel("adverse impact ratio: the group's selection rate ÷ the reference group's (1 = parity); "
+                      "whiskers: 95% interval", fontsize=8)
+        _title(fig, title, height)
+        marks = [Line2D([], [], marker="o", linestyle="none", color="#333333", markersize=6,
+                        label="significant after Holm adjustment"),
+                 Line2D([], [], marker="o", linestyle="none", color="#333333", markerfacecolor="white",
+                        markersize=6, label="not significant after Holm adjustment")]
+        _legend(fig, 0.24, _status_handles([r.get("status") or None for r in rows]))
+        _legend(fig, 0.04, marks)
+        return _to_svg(fig, f"{salt}/four-fifths", f"Forest plot of the adverse impact ratios: {title}")
+
+
+def reliability_svg(bins: Sequence[Row], *, title: str, salt: str) -> str | None:
+    """A small reliability diagram per group: observed rate against mean score per bin, with the diagonal
+    of perfect calibration."""
+    import matplotlib
+
+    groups = list(dict.fromkeys(str(b.get("group")) for b in bins))
+    if not groups:
+        return None
+    ncols = min(5, len(groups))
+    nrows = math.ceil(len(groups) / ncols)
+    side, wgap, hgap, left, head, foot = 1.3, 0.28, 0.62, 0.62, 0.8, 0.55
+    width = max(left + ncols * side + (ncols - 1) * wgap + 0.15, _text_width(title, 10) + 0.3)
+    height = head + nrows * side + (nrows - 1) * hgap + foot
+    with matplotlib.rc_context(_RC):
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(width, height))
+        for i, g in enumerate(groups):
+            row, col = divmod(i, ncols)
+            bottom = height - head - side - row * (side + hgap)
+            ax = fig.add_axes(((left + col * (side + wgap)) / width, bottom / height, side / width, side / height))
+            mine = [b for b in bins if str(b.get("group")) == g]
+            ref = any(b.get("reference") for b in mine)
+            colour = REFERENCE if ref else GROUP
+            xs = [_num(b.get("mean_score")) or 0.0 for b in mine]
+            ys = [_num(b.get("observed_rate")) or 0.0 for b in mine]
+            lows = [lo if (lo := _num(b.get("observed_low"))) is not None else y for b, y in zip(mine, ys, strict=True)]
+            highs = [hi if (hi := _num(b.get("observed_high"))) is not None else y
+                     for b, y in zip(mine, ys, strict=True)]
+            ax.plot([0, 1], [0, 1], color=PARITY, linestyle="--", linewidth=0.9)
+            ax.vlines(xs, lows, highs, colors=colour, linewidth=1)
+            ax.plot(xs, ys, "o-", color=colour, markersize=3.5, linewidth=1.2)
+            ax.set_xlim(-0.03, 1.03)  # points at 0 and 1 stay whole
+            ax.set_ylim(-0.03, 1.03)
+            ax.set_xticks([0, 0.5, 1], ["0", "0.5", "1"])
+            ax.set_yticks([0, 0.5, 1], ["0", "0.5", "1"])
+            ax.tick_params(labelsize=7, labelleft=col == 0, labelbottom=i + ncols >= len(groups))
+            if col == 0:
+                ax.set_ylabel("observed positive rate", fontsize=7.5)
+            if i + ncols >= len(groups):
+                ax.set_xlabel("mean score in the bin", fontsize=7.5)
+            ece = _num(mine[0].get("ece"))
+            name = _plain(g) + (" (reference)" if ref else "")
+            ax.set_title(name + (f"\nECE {ece:.3f}" if ece is not None else ""), fontsize=8)
+        fig.text(0.1 / width, 1 - 0.12 / height, _plain(title), ha="left", va="top", fontsize=10, fontweight="bold")
+        return _to_svg(fig, f"{salt}/reliability", title)

@@ -56,20 +56,22 @@ class GroupRates(Check):
         for gd in bias_data(ctx).groupings:
             g, c = gd.grouping, gd.counts
             air = M.ratio_to(M.selection_rate(c), gd.reference)
+            # every rate and its Wilson bounds for all groups at once
+            rates = {metric: (fn(c), *wilson_interval(c[:, list(num)].sum(axis=1), c[:, list(den)].sum(axis=1), conf))
+                     for metric, (fn, num, den) in M.RATES.items()}
             rows: list[dict[str, Any]] = []
             for i, name in enumerate(g.names):
                 n = int(gd.sizes[i])
+                key = g.group_key(i)
                 row: dict[str, Any] = {"group": name, "n": n, "reference": i == gd.reference,
                                        "insufficient": not gd.eligible[i],
                                        "adverse_impact_ratio": finite_or_none(air[i])}
-                out.measurements.append(Measurement(SUITE, self.name, "n", float(n), group=g.group_key(i), n=n))
-                for metric, (fn, num, den) in M.RATES.items():
-                    value = float(fn(c[i]))
-                    lo, hi = wilson_interval(c[i, list(num)].sum(), c[i, list(den)].sum(), conf)
+                out.measurements.append(Measurement(SUITE, self.name, "n", float(n), group=key, n=n))
+                for metric, (value, lo, hi) in rates.items():
                     row[metric], row[f"{metric}_low"], row[f"{metric}_high"] = (
-                        finite_or_none(value), finite_or_none(lo), finite_or_none(hi))
-                    out.measurements.append(Measurement(SUITE, self.name, metric, value, float(lo), float(hi),
-                                                        group=g.group_key(i), n=n))
+                        finite_or_none(value[i]), finite_or_none(lo[i]), finite_or_none(hi[i]))
+                    out.measurements.append(Measurement(SUITE, self.name, metric, float(value[i]), float(lo[i]),
+                                                        float(hi[i]), group=key, n=n))
                 rows.append(row)
                 if not gd.eligible[i]:
                     out.findings.append(Finding(
@@ -119,7 +121,12 @@ class Disparity(Check):
 
     def _measure(self, ctx: CheckContext, gd: GroupingData, measure: str,
                  rates: dict[str, tuple[np.ndarray, np.ndarray]], conf: float) -> Measurement | None:
-        found = {c: M.disparity_interval(p, b, gd.eligible, measure, conf) for c, (p, b) in rates.items()}
+        cache = ctx.cache.setdefault("bias.disparity_interval", {})
+        found = {}
+        for c, (p, b) in rates.items():
+            if (gd.key, c, measure) not in cache:
+                cache[(gd.key, c, measure)] = M.disparity_interval(p, b, gd.eligible, measure, conf)
+            found[c] = cache[(gd.key, c, measure)]
         values = {}
         for c, (_, _, lo_g, hi_g) in found.items():
             p = rates[c][0]

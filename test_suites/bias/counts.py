@@ -44,8 +44,13 @@ def _safe(value: str) -> str:
 
 
 def _encode(values: pd.Series) -> tuple[np.ndarray, list[str]]:
-    cats = pd.Categorical(values.astype(str))
-    return cats.codes.astype(np.int64), [str(c) for c in cats.categories]
+    """Sorted integer codes; a missing value is a group of its own ("missing"), never dropped."""
+    codes, uniques = pd.factorize(values, sort=True)
+    labels = [str(u) for u in uniques]
+    if (codes < 0).any():
+        codes = np.where(codes < 0, len(labels), codes)
+        labels.append("missing")
+    return codes.astype(np.int64), labels
 
 
 def build_groupings(frame: pd.DataFrame, references: dict[str, object]) -> list[Grouping]:
@@ -61,7 +66,7 @@ def build_groupings(frame: pd.DataFrame, references: dict[str, object]) -> list[
             # compact the codes of the combinations that occur: O(n), no sort
             seen = np.bincount(code, minlength=int(np.prod([len(coded[a][1]) for a in combo])))
             present = np.flatnonzero(seen)
-            remap = np.full(len(seen), -1, dtype=np.int64)
+            remap = np.full(len(seen), -1, dtype=np.int32)  # int32 codes: half the memory at scale
             remap[present] = np.arange(len(present))
             compact = remap[code]
             labels = []
@@ -75,7 +80,7 @@ def build_groupings(frame: pd.DataFrame, references: dict[str, object]) -> list[
             ref_label = tuple(str(references[a]) for a in combo)
             reference = labels.index(ref_label) if all(references[a] is not None for a in combo) \
                 and ref_label in labels else None
-            out.append(Grouping(key="_x_".join(combo), attributes=combo, codes=compact.astype(np.int64),
+            out.append(Grouping(key="_x_".join(combo), attributes=combo, codes=compact,
                                 labels=tuple(labels), reference=reference))
     return out
 
@@ -83,7 +88,9 @@ def build_groupings(frame: pd.DataFrame, references: dict[str, object]) -> list[
 def confusion_counts(codes: np.ndarray, n_groups: int, y_true: np.ndarray, y_pred: np.ndarray,
                      weights: np.ndarray | None = None) -> np.ndarray:
     """groups x 4 table of [TN, FP, FN, TP] (weighted sums when weights are given), one bincount."""
-    cell = codes * 4 + y_true.astype(np.int64) * 2 + y_pred.astype(np.int64)
+    cell = codes.astype(np.int64) * 4
+    cell += y_true.astype(np.int64) * 2
+    cell += y_pred
     return np.bincount(cell, weights=weights, minlength=n_groups * 4).reshape(n_groups, 4)
 
 
