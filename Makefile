@@ -34,6 +34,7 @@ lint: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_bias.py
+	$(BIN)/python benchmarks/bench_calibration.py
 
 clean:
 	rm -rf $(VENV) mlruns reports/demo .pytest_cache
