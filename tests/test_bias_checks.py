@@ -182,5 +182,76 @@ def test_theil_index_through_the_suite_equals_aif360(adult: ReferenceDataset, tm
     pred.labels = (labels == ">50K").astype(float).reshape(-1, 1)
     metric = ClassificationMetric(truth, pred, unprivileged_groups=[{"sex": 0}], privileged_groups=[{"sex": 1}])
     assert got["bias.individual_fairness.theil_index"] == pytest.approx(metric.theil_index(), abs=1e-9)
+    # aif360's group metrics for the same split (unprivileged Female, privileged Male)
+    assert got["bias.four_fifths.adverse_impact_ratio.sex.Female"] == pytest.approx(metric.disparate_impact(), abs=1e-9)
+    rate = lambda name, g: got[f"bias.group_rates.{name}.sex.{g}"]  # noqa: E731
+    assert rate("selection_rate", "Female") - rate("selection_rate", "Male") == pytest.approx(
+        metric.statistical_parity_difference(), abs=1e-9)
+    for name, fn in (("tpr", metric.true_positive_rate_difference), ("fpr", metric.false_positive_rate_difference),
+                     ("fnr", metric.false_negative_rate_difference), ("precision", None),
+                     ("npv", None), ("fdr", metric.false_discovery_rate_difference),
+                     ("for", metric.false_omission_rate_difference)):
+        if fn is not None:
+            assert rate(name, "Female") - rate(name, "Male") == pytest.approx(fn(), abs=1e-9), name
+    assert rate("precision", "Female") == pytest.approx(metric.positive_predictive_value(privileged=False), abs=1e-9)
+    assert rate("npv", "Male") == pytest.approx(metric.negative_predictive_value(privileged=True), abs=1e-9)
+    assert got["bias.equalized_odds.difference.sex"] == pytest.approx(
+        max(abs(metric.true_positive_rate_difference()), abs(metric.false_positive_rate_difference())), abs=1e-9)
     assert got["bias.individual_fairness.between_group_theil.sex"] == pytest.approx(
         metric.between_group_theil_index(), abs=1e-9)
+
+
+def test_group_rates_equal_aif360_on_many_groups_with_empty_cells(tmp_path: Path) -> None:
+    """aif360 as the second oracle: each of eight race groups taken as aif360's 'privileged' group,
+    including a group with no positives and a group never selected."""
+    import logging
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        logging.disable(logging.WARNING)
+        try:
+            from aif360.datasets import BinaryLabelDataset
+            from aif360.metrics import ClassificationMetric
+        finally:
+            logging.disable(logging.NOTSET)
+    manifest, ds = _python_case(tmp_path, n=4000, seed=64)
+    rng = np.random.default_rng(8)
+    frame = ds.frame.copy()
+    frame["race"] = rng.choice([f"r{i}" for i in range(8)], len(frame), p=[.3, .2, .15, .1, .1, .1, .04, .01])
+    frame.loc[frame["race"] == "r7", "approved"] = 0          # no positives
+    labels = rng.binomial(1, 0.5, len(frame))
+    labels[(frame["race"] == "r6").to_numpy()] = 0           # never selected
+    ds = ReferenceDataset(card=ds.card, card_path=ds.card_path, data_path=ds.data_path, frame=frame, sha256=ds.sha256)
+    policy = load_policy().model_copy(update={"bootstrap_samples": 100, "min_group_size": 1,
+                                              "settings": {"bias": {"consistency_rows": 0}}})
+    got = {m.key: m.value for m in _run(ds, manifest, labels=labels, policy=policy).measurements}
+    code = frame["race"].str[1:].astype(float)
+    df = pd.DataFrame({"race": code, "y": ds.y_favorable.astype(float)})
+    truth = BinaryLabelDataset(df=df, label_names=["y"], protected_attribute_names=["race"],
+                               favorable_label=1, unfavorable_label=0)
+    pred = truth.copy()
+    pred.labels = labels.astype(float).reshape(-1, 1)
+    compared = 0
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        for r in range(8):
+            metric = ClassificationMetric(truth, pred, privileged_groups=[{"race": r}],
+                                          unprivileged_groups=[{"race": x} for x in range(8) if x != r])
+            oracle = {"selection_rate": metric.selection_rate(True), "tpr": metric.true_positive_rate(True),
+                      "fpr": metric.false_positive_rate(True), "fnr": metric.false_negative_rate(True),
+                      "precision": metric.positive_predictive_value(True),
+                      "npv": metric.negative_predictive_value(True), "accuracy": metric.accuracy(True),
+                      "base_rate": metric.base_rate(True)}
+            for name, expected in oracle.items():
+                value = got[f"bias.group_rates.{name}.race.r{r}"]
+                if np.isnan(value):
+                    # an empty denominator: the harness says undefined; aif360 says NaN for some rates
+                    # and 0 for others (PPV with no one selected), fairlearn says 0
+                    assert np.isnan(expected) or expected == 0, (name, r)
+                    assert (name, r) in {("tpr", 7), ("fnr", 7), ("precision", 6), ("fdr", 6)}, (name, r)
+                else:
+                    assert value == pytest.approx(expected, abs=1e-9), (name, r)
+                compared += 1
+    assert compared == 64
+    assert np.isnan(got["bias.group_rates.tpr.race.r7"]) and np.isnan(got["bias.group_rates.precision.race.r6"])
