@@ -266,3 +266,26 @@ def test_ks_empty_reference_gives_nan() -> None:
     assert np.isnan(stat).all() and np.isnan(p).all()
     with pytest.raises(ValueError, match="reference"):
         ks_by_group(np.array([0.1, 0.2]), np.array([0, 0]), 2, reference=2)
+
+
+def test_ks_with_a_global_index_equals_scipy_with_ties() -> None:
+    """The cumulative-count path (one global sort) gives the same statistic as scipy, ties included."""
+    from scipy.stats import ks_2samp
+
+    from test_suites.bias.scores import global_index, group_sort, ks_by_group
+
+    rng = np.random.default_rng(11)
+    n = 5000
+    scores = np.round(rng.beta(2, 3, n), 2)  # many ties
+    codes = rng.choice(6, n, p=[0.4, 0.2, 0.2, 0.1, 0.09, 0.01])
+    by_score = np.argsort(scores).astype(np.int32)
+    index = global_index(scores, by_score)
+    for ref in (0, 3):
+        prepared = group_sort(scores, codes, 6, by_score)
+        stat, _ = ks_by_group(scores, codes, 6, ref, prepared=prepared, index=index)
+        for g in range(6):
+            if g == ref:
+                assert np.isnan(stat[g])
+                continue
+            expected = ks_2samp(scores[codes == g], scores[codes == ref]).statistic
+            assert stat[g] == pytest.approx(expected, abs=1e-12), (ref, g)

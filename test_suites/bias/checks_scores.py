@@ -37,14 +37,16 @@ class ScoreMetrics(Check):
         conf = ctx.policy.confidence_level
         z = float(stats.norm.ppf(0.5 + conf / 2))
         bins = int(ctx.policy.setting(SUITE, "calibration_bins", 10))
+        score_bins = S.score_bins(scores, bins)
         by_score = np.argsort(scores).astype(np.int32)  # one float sort, shared by every grouping's AUC and KS
+        index = S.global_index(scores, by_score)
         for gd in data.groupings:
             g, n_groups = gd.grouping, len(gd.grouping.labels)
             prepared = S.group_sort(scores, g.codes, n_groups, by_score)
             auc, var = S.delong_auc_by_group(scores, data.y_true, g.codes, n_groups, prepared=prepared)
             se = np.sqrt(var)
-            ece, table = S.calibration_by_group(scores, data.y_true, g.codes, n_groups, bins, conf)
-            ks, ks_p = S.ks_by_group(scores, g.codes, n_groups, gd.reference, prepared=prepared)
+            ece, table = S.calibration_by_group(scores, data.y_true, g.codes, n_groups, bins, conf, score_bins)
+            ks, ks_p = S.ks_by_group(scores, g.codes, n_groups, gd.reference, prepared=prepared, index=index)
             del prepared
             rows = []
             for i in range(n_groups):

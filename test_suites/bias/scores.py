@@ -110,6 +110,32 @@ def group_sort(scores: np.ndarray, codes: np.ndarray, n_groups: int,
     return GroupSort(order, sizes, starts, s_sorted, g_sorted, block, first)
 
 
+@dataclass(frozen=True)
+class GlobalIndex:
+    """Each row's position in the global score order and the bounds of its run of tied scores: with
+    it, "how many reference rows score at most v" is a cumulative count, O(n) for every group at once,
+    where a `searchsorted` per block costs O(n log m)."""
+
+    by_score: np.ndarray
+    pos_of_row: np.ndarray
+    run_start: np.ndarray   # per global position: first position of its tie run
+    run_end: np.ndarray     # per global position: last position of its tie run
+
+
+def global_index(scores: np.ndarray, by_score: np.ndarray) -> GlobalIndex:
+    s_sorted = np.asarray(scores, dtype=float)[by_score]
+    n = s_sorted.size
+    new = np.ones(n, dtype=bool)
+    if n > 1:
+        new[1:] = s_sorted[1:] != s_sorted[:-1]
+    run = np.cumsum(new, dtype=np.int32) - 1
+    starts = np.flatnonzero(new).astype(np.int32)
+    ends = (np.append(starts[1:], n) - 1).astype(np.int32)
+    pos_of_row = np.empty(n, dtype=np.int32)
+    pos_of_row[by_score] = np.arange(n, dtype=np.int32)
+    return GlobalIndex(np.asarray(by_score), pos_of_row, starts[run], ends[run])
+
+
 def _tie_blocks(s_sorted: np.ndarray, g_sorted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Label runs of equal (group, score) in the sorted rows: block id per row, and block start rows.
 
@@ -169,13 +195,14 @@ def delong_auc_by_group(scores: np.ndarray, y_true: np.ndarray, codes: np.ndarra
     # negatives strictly below each block within its group: global exclusive cumsum minus the
     # negatives of all earlier groups (groups are contiguous and in code order after the sort).
     # Written with in-place operations: at a million rows every temporary costs 8 MB.
-    neg_below = np.cumsum(neg_b)
+    # int32 throughout: counts stay below 2**31 rows, and each array is 4 MB instead of 8 at 1M rows
+    neg_below = np.cumsum(neg_b, dtype=np.int32)
     neg_below -= neg_b
-    neg_below -= (np.cumsum(n_neg) - n_neg)[block_group]
-    pos_above = np.cumsum(pos_b)  # becomes: positives strictly above the block within its group
+    neg_below -= (np.cumsum(n_neg) - n_neg).astype(np.int32)[block_group]
+    pos_above = np.cumsum(pos_b, dtype=np.int32)  # becomes: positives strictly above the block in its group
     pos_above -= pos_b
-    pos_above -= (np.cumsum(n_pos) - n_pos)[block_group]   # positives below
-    np.subtract(n_pos[block_group], pos_above, out=pos_above)
+    pos_above -= (np.cumsum(n_pos) - n_pos).astype(np.int32)[block_group]   # positives below
+    np.subtract(n_pos.astype(np.int32)[block_group], pos_above, out=pos_above)
     pos_above -= pos_b
 
     both = (n_pos > 0) & (n_neg > 0)
@@ -189,7 +216,7 @@ def delong_auc_by_group(scores: np.ndarray, y_true: np.ndarray, codes: np.ndarra
         # V10 - AUC for each block, squared and weighted by its positives (blocks without any give 0)
         np.multiply(neg_b, 0.5, out=buf)
         buf += neg_below
-        buf /= n_neg[block_group]
+        buf /= n_neg.astype(np.float64)[block_group]
         buf -= a_b
         buf *= buf
         buf *= pos_b
@@ -197,7 +224,7 @@ def delong_auc_by_group(scores: np.ndarray, y_true: np.ndarray, codes: np.ndarra
         # V01 - AUC for each block, weighted by its negatives
         np.multiply(pos_b, 0.5, out=buf)
         buf += pos_above
-        buf /= n_pos[block_group]
+        buf /= n_pos.astype(np.float64)[block_group]
         buf -= a_b
         buf *= buf
         buf *= neg_b
@@ -233,8 +260,16 @@ def auc_interval_by_group(scores: np.ndarray, y_true: np.ndarray, codes: np.ndar
 
 # ---------------------------------------------------------------- calibration
 
+def score_bins(scores: np.ndarray, n_bins: int = 10) -> np.ndarray:
+    """Bin index of every score, as `calibration_curve(strategy="uniform")` assigns it; computed once
+    and shared by every grouping's calibration."""
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    return np.searchsorted(edges[1:-1], np.asarray(scores, dtype=float)).astype(np.int32)
+
+
 def calibration_by_group(scores: np.ndarray, y_true: np.ndarray, codes: np.ndarray, n_groups: int,
-                         n_bins: int = 10, confidence: float = 0.95) -> tuple[np.ndarray, list[dict]]:
+                         n_bins: int = 10, confidence: float = 0.95,
+                         bins: np.ndarray | None = None) -> tuple[np.ndarray, list[dict]]:
     """Expected calibration error per group (G,) and the reliability table.
 
     Why: calibration within groups means a score of 0.7 carries the same meaning, about a 70 % chance of
@@ -260,8 +295,9 @@ def calibration_by_group(scores: np.ndarray, y_true: np.ndarray, codes: np.ndarr
     if s.size and (s.min() < 0 or s.max() > 1):
         raise ValueError("scores must lie in [0, 1] for calibration")
     edges = np.linspace(0.0, 1.0, n_bins + 1)
-    bins = np.searchsorted(edges[1:-1], s)
-    key = c * n_bins + bins
+    if bins is None:
+        bins = score_bins(s, n_bins)
+    key = c.astype(np.int64) * n_bins + bins
     size = n_groups * n_bins
     n = np.bincount(key, minlength=size).reshape(n_groups, n_bins)
     pos = np.bincount(key, weights=y, minlength=size).reshape(n_groups, n_bins)
@@ -294,7 +330,8 @@ def calibration_by_group(scores: np.ndarray, y_true: np.ndarray, codes: np.ndarr
 
 def ks_by_group(scores: np.ndarray, codes: np.ndarray, n_groups: int, reference: int,
                 method: str = "asymp", by_score: np.ndarray | None = None,
-                prepared: GroupSort | None = None) -> tuple[np.ndarray, np.ndarray]:
+                prepared: GroupSort | None = None,
+                index: GlobalIndex | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Two-sample Kolmogorov-Smirnov statistic and p-value of each group's scores against the reference
     group's: (stat (G,), pvalue (G,)); NaN for the reference group itself and for empty groups (all NaN
     when the reference group is empty).
@@ -331,25 +368,46 @@ def ks_by_group(scores: np.ndarray, codes: np.ndarray, n_groups: int, reference:
         return stat, pvalue
     ref = s_sorted[starts[reference]:starts[reference] + n_ref]
     # everything is evaluated once per tie block (distinct value within a group), not per row; in
-    # place where possible, since at a million rows each temporary is 8 MB
-    value = s_sorted[first]
+    # place where possible and int32 where counts allow, since at a million rows each array is 4-8 MB
+    if index is not None:  # reference rows at or below each block's value, by cumulative count
+        cum = np.cumsum(np.asarray(codes)[index.by_score] == reference, dtype=np.int32)
+        pos = index.pos_of_row[gs.order[first]]
+        ref_le = cum[index.run_end[pos]]
+        start = index.run_start[pos]
+        del pos
+        start -= 1
+        ref_lt = cum[np.maximum(start, 0)]
+        ref_lt[start < 0] = 0
+        del cum, start
+    else:
+        value = s_sorted[first]
+        ref_le = np.searchsorted(ref, value, side="right")
+        ref_lt = np.searchsorted(ref, value, side="left")
+        del value
     block_group = g_sorted[first]
-    group_start = starts[block_group]
-    group_size = sizes[block_group].astype(np.float64)
+    group_start = starts.astype(np.int32)[block_group]
+    group_size = sizes.astype(np.float64)[block_group]
+    del block_group
     present = np.flatnonzero(sizes > 0)
     seg = block[starts[present]]                               # first block of each present group
     # D+ = max over blocks of F_g(value) - F_ref(value), right-continuous
-    diff = np.append(first[1:], s_sorted.size).astype(np.float64)   # one past each block's last row
+    diff = np.empty(first.size, dtype=np.float64)
+    diff[:-1] = first[1:]
+    diff[-1:] = s_sorted.size                                  # one past each block's last row
     diff -= group_start
     diff /= group_size                                         # F_g at the block's value
-    diff -= np.searchsorted(ref, value, side="right") / n_ref
+    diff -= np.multiply(ref_le, 1.0 / n_ref)
+    del ref_le
     d_plus = np.maximum.reduceat(diff, seg)
     # D- = max over blocks of F_ref(just below value) - F_g(just below value)
     np.subtract(first, group_start, out=diff)
+    del group_start
     diff /= group_size                                         # F_g just below the block's value
-    np.subtract(np.searchsorted(ref, value, side="left") / n_ref, diff, out=diff)
+    del group_size
+    np.subtract(np.multiply(ref_lt, 1.0 / n_ref), diff, out=diff)
+    del ref_lt
     d_minus = np.maximum.reduceat(diff, seg)
-    del diff, value, group_start, group_size
+    del diff
     stat[present] = np.maximum(np.maximum(d_plus, d_minus), 0.0)
     stat[reference] = np.nan
 
