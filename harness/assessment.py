@@ -19,6 +19,8 @@ from harness.findings import Finding, Severity, Status
 from harness.verdict import SuiteResult, Verdict, decide
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from harness.check import Suite
     from harness.datasets import ReferenceDataset
     from harness.manifest import ToolManifest
@@ -114,6 +116,7 @@ def run_suite(suite: Suite, ctx: CheckContext) -> SuiteResult:
     findings: list[Finding] = []
     measurements: list[Measurement] = []
     tables: dict[str, list[dict[str, Any]]] = {}
+    artifacts: dict[str, Any] = {}
     for check in suite.checks(ctx):
         try:
             out: CheckOutput = check.run(ctx)
@@ -127,13 +130,15 @@ def run_suite(suite: Suite, ctx: CheckContext) -> SuiteResult:
         measurements.extend(out.measurements)
         findings.extend(out.findings)
         tables.update(out.tables)
+        artifacts.update(out.artifacts)
         for m in out.measurements:
             msg = out.messages.get(m.key, f"{m.key} = {m.value:.4g}")
             f = ctx.policy.evaluate(m, ctx.tier, message=msg, dataset=ctx.dataset.name)
             if f is not None:
                 findings.append(f)
     return SuiteResult(suite=suite.name, suite_version=suite.version, dataset=ctx.dataset.name,
-                       findings=tuple(findings), measurements=tuple(measurements), tables=tables)
+                       findings=tuple(findings), measurements=tuple(measurements), tables=tables,
+                       artifacts=artifacts)
 
 
 def assess(
@@ -146,6 +151,9 @@ def assess(
     seed: int | None = None,
     kind: str = "pre-acquisition",
     progress: Progress | None = None,
+    current: pd.DataFrame | None = None,
+    baseline: dict[str, float] | None = None,
+    baseline_run: str | None = None,
 ) -> AssessmentResult:
     """Run the assessment. A tool that fails to predict yields verdict ERROR with the error kept,
     so the attempt is still recorded (policy 3.2)."""
@@ -163,7 +171,8 @@ def assess(
         except ToolError as e:
             error = {"type": type(e).__name__, "message": str(e), "dataset": ds.name}
             break
-        ctx = CheckContext(dataset=ds, predictions=preds, policy=policy, manifest=manifest, seed=seed, tool=tool)
+        ctx = CheckContext(dataset=ds, predictions=preds, policy=policy, manifest=manifest, seed=seed, tool=tool,
+                           current=current, baseline=baseline, baseline_run=baseline_run)
         for suite in suites:
             reason = suite.applies_to(ds)
             if reason:

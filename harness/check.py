@@ -68,6 +68,9 @@ class CheckContext:
     manifest: ToolManifest
     seed: int
     tool: Tool | None = None  # for checks that call the tool on changed inputs (counterfactuals)
+    current: pd.DataFrame | None = None  # a current sample of production data, for drift checks
+    baseline: dict[str, float] | None = None  # metrics of the tool's last approved assessment
+    baseline_run: str | None = None
     cache: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -96,6 +99,9 @@ class CheckOutput:
     findings: list[Finding] = field(default_factory=list)
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     messages: dict[str, str] = field(default_factory=dict)  # measurement key -> plain-language message
+    # files for the record, not the report: name -> JSON-able content (e.g. a Great Expectations
+    # validation result); written beside the reports and logged to MLflow under artifacts/<suite>/
+    artifacts: dict[str, Any] = field(default_factory=dict)
 
 
 class Check:

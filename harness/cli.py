@@ -95,16 +95,12 @@ def assess(tool_yaml: str, datasets: tuple[str, ...], suites: tuple[str, ...], p
     """
     from harness.pipeline import run_assessment
 
-    if current is not None:
-        from harness.errors import ConfigError
-
-        raise ConfigError("--current (drift against a current sample) needs the degradation suite, "
-                          "which is not installed in this version")
     console = _console()
     status, say = _progress(_console(stderr=True))
     with status:
         rec = run_assessment(tool_yaml, list(datasets), suites=list(suites) or None, policy_path=policy,
-                             tracking_uri=tracking_uri, data_dir=data_dir, seed=seed, out=out, progress=say)
+                             tracking_uri=tracking_uri, data_dir=data_dir, seed=seed, out=out, progress=say,
+                             current=current)
     from harness.console import print_verdicts
 
     print_verdicts(console, [rec.result])

@@ -48,6 +48,26 @@ class ProtectedAttribute(_Card):
     proxies: list[str] = Field(default_factory=list)  # features known to stand in for this attribute
 
 
+class ColumnSpec(_Card):
+    """What a column must hold: the data-quality suite turns each field into an expectation."""
+
+    type: Literal["integer", "float", "string", "boolean", "category"] | None = None
+    values: list[Scalar] | None = None        # allowed values (categorical)
+    min: float | None = None                  # numeric range
+    max: float | None = None
+    nullable: bool = True
+    text: bool = False                        # free-form text: scanned for personal data
+    description: str = ""
+
+
+class Quality(_Card):
+    """Dataset-level expectations (policy 4.2: DTI's data quality standards)."""
+
+    min_rows: int | None = None
+    prevalence: tuple[float, float] | None = None   # band for the favourable outcome's share
+    max_duplicate_share: float | None = None        # share of fully duplicated rows allowed
+
+
 class DatasetCard(_Card):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
     version: str
@@ -66,6 +86,8 @@ class DatasetCard(_Card):
     features: list[str]
     protected_attributes: dict[str, ProtectedAttribute]
     pii_columns: list[str] = Field(default_factory=list)
+    columns: dict[str, ColumnSpec] = Field(default_factory=dict)
+    quality: Quality = Field(default_factory=Quality)
     known_results: list[str] = Field(default_factory=list)
 
 

@@ -3,15 +3,16 @@ then run the tool and the suites, then record. Bad input stops before anything i
 a tool that fails mid-run is still recorded with verdict ERROR (policy 3.2: keep the record)."""
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from harness.assessment import AssessmentResult, assess
+from harness.assessment import AssessmentResult, assess, jsonable
 from harness.datasets import load_dataset
 from harness.errors import TrackingError
 from harness.manifest import load_manifest
@@ -19,7 +20,33 @@ from harness.policy import load_policy
 from harness.registry import resolve
 from harness.report import write_reports
 from harness.tools import load_tool
-from harness.tracking import AssessmentRun, check_reachable, resolve_uri
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from harness.datasets import ReferenceDataset
+from harness.tracking import AssessmentRun, approved_baseline, check_reachable, resolve_uri
+
+
+def load_current(path: str | Path, reference: ReferenceDataset) -> pd.DataFrame:
+    """A current sample of production inputs for drift checks: a CSV with the reference dataset's
+    feature columns (its target and id may be absent)."""
+    import pandas as pd
+
+    from harness.errors import DatasetError
+
+    p = Path(path)
+    if not p.is_file():
+        raise DatasetError(f"the current sample {p} (--current) does not exist")
+    try:
+        frame = pd.read_csv(p)
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
+        raise DatasetError(f"cannot read the current sample {p} as CSV: {e}") from None
+    missing = [c for c in reference.card.features if c not in frame.columns]
+    if missing:
+        raise DatasetError(f"the current sample {p} lacks feature column(s) {missing} of dataset "
+                           f"{reference.name!r}; it has {list(frame.columns)}")
+    return frame
 
 
 @dataclass(frozen=True)
@@ -42,6 +69,7 @@ def run_assessment(
     kind: str = "pre-acquisition",
     tool_obj: Any = None,
     progress: Callable[[str], None] | None = None,
+    current: str | Path | None = None,
 ) -> Recorded:
     say = progress or (lambda _m: None)
     manifest = load_manifest(manifest_path)
@@ -53,10 +81,14 @@ def run_assessment(
         raise ConfigError("no dataset given: pass --dataset NAME (see `harness datasets list`)")
     say("verifying datasets")
     refs = [load_dataset(d, data_dir) for d in datasets]
+    current_frame = load_current(current, refs[0]) if current is not None else None
     uri = resolve_uri(tracking_uri)
     check_reachable(uri)
+    baseline = approved_baseline(uri, manifest.id, manifest.version)
     tool = load_tool(manifest, tool_obj)
-    result = assess(manifest, tool, refs, suite_objs, policy, seed=seed, kind=kind, progress=say)
+    result = assess(manifest, tool, refs, suite_objs, policy, seed=seed, kind=kind, progress=say,
+                    current=current_frame, baseline=baseline[1] if baseline else None,
+                    baseline_run=baseline[0] if baseline else None)
 
     say("recording the assessment in MLflow")
     run = AssessmentRun(uri, manifest.id, f"{manifest.id} {manifest.version} {kind}")
@@ -74,6 +106,13 @@ def run_assessment(
             card_copy = inputs / f"{ds.name}.card.yaml"
             shutil.copyfile(ds.card_path, card_copy)
             files.append((card_copy, "inputs"))
+        for suite in result.suites:
+            for name, content in suite.artifacts.items():
+                folder = out_dir / "artifacts" / f"{suite.suite}-{suite.dataset}"
+                folder.mkdir(parents=True, exist_ok=True)
+                path = folder / f"{name}.json"
+                path.write_text(json.dumps(jsonable(content), indent=1, allow_nan=False))
+                files.append((path, f"artifacts/{suite.suite}-{suite.dataset}"))
         run.record(result, files)
         ok = True
     except OSError as e:

@@ -193,3 +193,25 @@ def load_assessment(uri: str, run_id: str) -> dict[str, Any]:
         except Exception:
             raise TrackingError(f"run {run_id!r} in {uri} has no assessment.json artifact") from None
         return json.loads(Path(path).read_text())
+
+
+APPROVED_TAG = "harness.approval"  # set to "approved" on a run by the approval gate (policy 4.1)
+
+
+def approved_baseline(uri: str, tool_id: str, version: str) -> tuple[str, dict[str, float]] | None:
+    """Metrics of the tool version's most recent approved assessment, for regression checks in a
+    re-assessment (policy 4.3); None when there is none (a first assessment)."""
+    db = sqlite_path(uri)
+    if db is not None and not db.is_file():
+        return None  # no store yet: nothing approved, and looking must not create one
+    c = client(uri)
+    exp = c.get_experiment_by_name(EXPERIMENT_PREFIX + tool_id)
+    if exp is None:
+        return None
+    runs = c.search_runs(
+        [exp.experiment_id],
+        filter_string=f"tags.`{APPROVED_TAG}` = 'approved' and tags.`harness.tool_version` = '{version}'",
+        order_by=["attributes.start_time DESC"], max_results=1)
+    if not runs:
+        return None
+    return runs[0].info.run_id, dict(runs[0].data.metrics)

@@ -48,6 +48,7 @@ class SuiteResult:
     measurements: tuple[Measurement, ...] = ()
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     skipped_reason: str | None = None
+    artifacts: dict[str, Any] = field(default_factory=dict)  # not in assessment.json: files of their own
 
     @property
     def status(self) -> str:
