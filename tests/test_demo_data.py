@@ -177,3 +177,16 @@ def test_retraining_reproduces_the_committed_models(train_tools: ModuleType, tmp
             committed.predict_proba(dataset.frame[list(committed.feature_names_in_)]),
             rtol=0, atol=1e-9,
         )
+
+
+def test_current_sample_is_reproducible_and_drifts_only_in_rent(generator: ModuleType, tmp_path: Path,
+                                                                  dataset: ReferenceDataset) -> None:
+    committed = DATA_DIR / generator.CURRENT_NAME
+    fresh = generator.write_current(tmp_path / generator.CURRENT_NAME)
+    assert fresh.read_bytes() == committed.read_bytes()
+    current = pd.read_csv(committed)
+    ref = dataset.frame
+    # the injected drift: rents 12 % higher; incomes unchanged
+    assert current["rent"].mean() / ref["rent"].mean() == pytest.approx(1.12, abs=0.02)
+    assert current["monthly_income"].mean() / ref["monthly_income"].mean() == pytest.approx(1.0, abs=0.02)
+    assert "eligible" not in current.columns

@@ -201,6 +201,32 @@ def write(path: str | Path, seed: int = SEED) -> Path:
     return path
 
 
+CURRENT_NAME = "current_2026q3.csv"
+CURRENT_SEED = 20260930
+RENT_RISE = 1.12     # rents 12 % higher than in the reference period
+
+
+def generate_current(seed: int = CURRENT_SEED, n: int = 3_000) -> pd.DataFrame:
+    """A later quarter's applications, for the drift check (`harness assess ... --current`): the same
+    population, but rents have risen by 12 %, so rent, rent burden and arrears drift while household
+    sizes, incomes and neighbourhoods do not. Features and ids only: outcomes are not known yet."""
+    frame = generate(seed, n)
+    frame["application_id"] = [f"RA-Q3-{i:06d}" for i in range(1, n + 1)]
+    frame["rent"] = (np.round(frame["rent"] * RENT_RISE / 5) * 5).astype(int)
+    frame["rent_burden"] = np.round(frame["rent"] / frame["monthly_income"], 3)
+    rng = np.random.default_rng(seed + 1)
+    frame["months_in_arrears"] = np.minimum(
+        12, rng.poisson(0.2 + 1.6 * np.minimum(frame["rent_burden"].to_numpy(), 1.2))).astype(int)
+    return frame.drop(columns=["eligible", "prior_decision"])
+
+
+def write_current(path: str | Path, seed: int = CURRENT_SEED) -> Path:
+    path = Path(path)
+    generate_current(seed).to_csv(path, index=False, lineterminator="\n")
+    return path
+
+
 if __name__ == "__main__":
-    out = write(Path(__file__).resolve().parent / CSV_NAME)
-    sys.stdout.write(f"wrote {out} ({out.stat().st_size:,} bytes)\n")
+    here = Path(__file__).resolve().parent
+    for out in (write(here / CSV_NAME), write_current(here / CURRENT_NAME)):
+        sys.stdout.write(f"wrote {out} ({out.stat().st_size:,} bytes)\n")
