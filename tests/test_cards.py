@@ -43,6 +43,12 @@ def _is_type(s: pd.Series, kind: str) -> bool:
     }[kind](s)
 
 
+KNOWN_VIOLATIONS = {
+    "adult": {"workclass: values ['?'] not declared", "occupation: values ['?'] not declared",
+              "native-country: values ['?'] not declared"},
+}
+
+
 @pytest.mark.parametrize("card", CARDS, ids=[c.parent.name for c in CARDS])
 def test_card_matches_its_file(card: Path, mirror: Path) -> None:
     ds = _mirrored(card, mirror)
@@ -68,7 +74,11 @@ def test_card_matches_its_file(card: Path, mirror: Path) -> None:
             problems.append(f"{col}: min {present.min()} < declared {spec.min}")
         if spec.max is not None and len(present) and present.max() > spec.max:
             problems.append(f"{col}: max {present.max()} > declared {spec.max}")
-    assert not problems, problems
+    # Adult's card deliberately leaves its "?" placeholders out of the declared sets, so that the
+    # data-quality suite reports them (a real defect of the data); nothing else may be undeclared
+    known = KNOWN_VIOLATIONS.get(c.name, set())
+    assert sorted(set(problems) - known) == [], problems
+    assert known <= set(problems), f"the known defects of {c.name} are gone: {sorted(known - set(problems))}"
     for attr, p in c.protected_attributes.items():
         # the bias suite matches the reference by its text, as build_groupings does
         assert p.reference is None or str(p.reference) in set(frame[attr].astype(str)), (attr, p.reference)

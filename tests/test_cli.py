@@ -167,7 +167,8 @@ def test_unknown_suite(tmp_path: Path) -> None:
     r = harness("assess", str(tool), "--dataset", str(card), "--suite", "no_such_suite",
                 "--tracking-uri", store(tmp_path))
     assert r.returncode == 2
-    assert r.stderr.strip() == "error: unknown suite(s) ['no_such_suite']; installed suites: bias"
+    assert r.stderr.strip() == ("error: unknown suite(s) ['no_such_suite']; "
+                                "installed suites: bias, data_quality, degradation")
 
 
 def test_unreachable_tracking_server(tmp_path: Path) -> None:

@@ -1,0 +1,161 @@
+"""A scanner for undeclared personal data in text columns (policy 1.2 and the Code of Ethics' Safety
+clause: AI systems must not leak PII; departments must know what data they hold).
+
+It reports, per column and kind, how many values hold something that looks like a social security
+number, an e-mail address, a US phone number, a payment card number (Luhn-valid) or a street address,
+and never the values themselves. Patterns find what they can: a phone number needs separators or
+parentheses, an SSN needs separators, an address needs a house number, a capitalised name and a street
+suffix ("1200 Central Ave NE"), or is a PO box.
+
+Two stages keep it fast: broad patterns that RE2 (pyarrow's regex engine, behind pandas 3's `str`
+dtype) runs over the whole column, then exact Python checks (SSN area rules, Luhn) on the few values
+that matched.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from harness.datasets import DatasetCard
+
+KINDS: tuple[str, ...] = ("ssn", "email", "phone", "payment_card", "street_address")
+LABELS = {"ssn": "social security numbers", "email": "e-mail addresses", "phone": "phone numbers",
+          "payment_card": "payment card numbers", "street_address": "street addresses"}
+
+_SUFFIXES = ("street", "st", "avenue", "ave", "road", "rd", "boulevard", "blvd", "drive", "dr", "lane", "ln", "way",
+             "court", "ct", "place", "pl", "terrace", "ter", "circle", "cir", "parkway", "pkwy", "highway", "hwy",
+             "trail", "trl", "loop", "plaza", "square", "sq")
+_SUFFIX = "|".join(sorted({f for w in _SUFFIXES for f in (w, w.capitalize(), w.upper())}, key=len, reverse=True))
+
+# stage 1: RE2-compatible (no look-arounds, no back-references), run over whole columns
+PREFILTER = r"[0-9@]"  # every kind needs a digit, except e-mail, which needs an @
+BROAD: dict[str, str] = {
+    "ssn": r"(?:^|[^0-9])[0-9]{3}[- ][0-9]{2}[- ][0-9]{4}(?:[^0-9]|$)",
+    "email": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
+    "phone": r"(?:^|[^0-9])(?:\+?1[ .-]?)?(?:\([0-9]{3}\) ?|[0-9]{3}[ .-])[0-9]{3}[ .-][0-9]{4}(?:[^0-9]|$)",
+    "payment_card": r"(?:^|[^0-9])[0-9](?:[ -]?[0-9]){12,18}(?:[^0-9]|$)",
+    "street_address": (r"(?:^|[^0-9A-Za-z])[0-9]{1,6}[A-Za-z]? +(?:[A-Z0-9][A-Za-z0-9'-]*\.? +){1,4}"
+                       rf"(?:{_SUFFIX})(?:[^A-Za-z]|$)|(?:^|[^A-Za-z])[Pp]\.? ?[Oo]\.? *[Bb][Oo][Xx] +[0-9]+"),
+}
+ANY = "|".join(f"(?:{p})" for p in BROAD.values())
+
+# stage 2: exact rules, in Python, on the values stage 1 kept
+_SSN = re.compile(r"(?<![\d-])(?!000|666|9\d\d)(\d{3})([- ])(?!00)\d{2}\2(?!0000)\d{4}(?![\d-])")
+_PHONE = re.compile(r"(?<![\d-])(?:\+?1[ .-]?)?(?:\([2-9]\d{2}\) ?|[2-9]\d{2}[ .-])[2-9]\d{2}[ .-]\d{4}(?![\d-])")
+_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
+
+
+def luhn_valid(number: str) -> bool:
+    """The Luhn checksum every payment card number satisfies (ISO/IEC 7812); 13 to 19 digits."""
+    digits = [int(c) for c in number if c.isdigit()]
+    if not 13 <= len(digits) <= 19:
+        return False
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+_EXACT = {
+    "ssn": lambda v: _SSN.search(v) is not None,
+    "phone": lambda v: _PHONE.search(v) is not None,
+    "payment_card": lambda v: any(luhn_valid(m.group()) for m in _CARD.finditer(v)),
+}
+
+
+def detect(value: str) -> list[str]:
+    """The kinds of personal data one string holds (used to redact samples before they are shown)."""
+    found = []
+    for kind, pattern in BROAD.items():
+        if re.search(pattern, value) and _EXACT.get(kind, lambda _v: True)(value):
+            found.append(kind)
+    return found
+
+
+def redact(value: object) -> object:
+    """A sampled value, or a placeholder naming what it held when it looks like personal data."""
+    if isinstance(value, str) and (kinds := detect(value)):
+        return f"<redacted: {', '.join(kinds)}>"
+    return value
+
+
+def columns_to_scan(card: DatasetCard, frame: pd.DataFrame) -> list[str]:
+    """Free-text columns: declared `text: true`, or any non-numeric column not declared categorical.
+    Declared PII columns are known and excluded (they are never read here)."""
+    out = []
+    for col in frame.columns:
+        if col in card.pii_columns:
+            continue
+        spec = card.columns.get(col)
+        if spec is not None and spec.text:
+            out.append(col)
+            continue
+        dtype = frame[col].dtype
+        if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+            continue
+        if pd.api.types.is_datetime64_any_dtype(dtype):
+            continue
+        if spec is not None and (spec.type in ("category", "boolean", "integer", "float") or spec.values):
+            continue
+        out.append(col)
+    return out
+
+
+@dataclass(frozen=True)
+class PiiCount:
+    column: str
+    kind: str
+    count: int      # values (cells) holding at least one match
+    scanned: int    # non-null values scanned
+
+    @property
+    def share(self) -> float:
+        return self.count / self.scanned if self.scanned else 0.0
+
+
+def scan_column(values: pd.Series) -> dict[str, int]:
+    """Count the values of one column holding each kind of personal data."""
+    s = values.dropna()
+    if not (pd.api.types.is_string_dtype(s.dtype) and not pd.api.types.is_object_dtype(s.dtype)):
+        s = s.astype(str).astype("str")
+    counts = dict.fromkeys(KINDS, 0)
+    if s.empty:
+        return counts
+    s = s[s.str.contains(PREFILTER, regex=True)]
+    if s.empty:
+        return counts
+    s = s[s.str.contains(ANY, regex=True)]
+    for kind in KINDS:
+        if s.empty:
+            break
+        hits = s[s.str.contains(BROAD[kind], regex=True)]
+        if hits.empty:
+            continue
+        exact = _EXACT.get(kind)
+        if exact is None:
+            counts[kind] = len(hits)
+            continue
+        tally = hits.value_counts()
+        keep = [exact(str(v)) for v in tally.index]
+        counts[kind] = int(tally[keep].sum())
+    return counts
+
+
+def scan(frame: pd.DataFrame, columns: list[str]) -> list[PiiCount]:
+    """Every scanned column x kind, with its count (zeros included, so a report shows what was looked at)."""
+    out = []
+    for col in columns:
+        n = int(frame[col].notna().sum())
+        for kind, count in scan_column(frame[col]).items():
+            out.append(PiiCount(column=col, kind=kind, count=count, scanned=n))
+    return out
+
+
+__all__ = ["KINDS", "LABELS", "PiiCount", "columns_to_scan", "detect", "luhn_valid", "redact", "scan",
+           "scan_column"]
