@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "rental_assistance"
 DATASET = "rental-assistance"
+CURRENT = Path(__file__).resolve().parent.parent / "datasets" / DATASET / "current_2026q3.csv"
 TOOLS = ("vendor_tool.yaml", "fair_tool.yaml")
 EXPECTED = {"vendor_tool.yaml": {"FAIL"}, "fair_tool.yaml": {"PASS", "NEEDS_REVIEW"}}
 
@@ -32,7 +33,7 @@ def run_demo(console: Console, out: Path, tracking_uri: str | None) -> int:
     results, outcome = [], 0
     with console.status("demo", spinner="dots") as status:
         for name in TOOLS:
-            rec = run_assessment(EXAMPLES / name, [DATASET], tracking_uri=tracking_uri,
+            rec = run_assessment(EXAMPLES / name, [DATASET], tracking_uri=tracking_uri, current=CURRENT,
                                  out=out / name.removesuffix(".yaml"), progress=status.update)
             results.append(rec.result)
             if rec.result.verdict.value not in EXPECTED[name]:
