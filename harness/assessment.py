@@ -141,6 +141,19 @@ def run_suite(suite: Suite, ctx: CheckContext) -> SuiteResult:
                        artifacts=artifacts)
 
 
+def merge_output(result: SuiteResult, out: CheckOutput, ctx: CheckContext) -> SuiteResult:
+    """Add a late check's output (`Suite.after_all`) to a suite's result, judged like any check's."""
+    findings = list(out.findings)
+    for m in out.measurements:
+        f = ctx.policy.evaluate(m, ctx.tier, message=out.messages.get(m.key, f"{m.key} = {m.value:.4g}"),
+                                dataset=ctx.dataset.name)
+        if f is not None:
+            findings.append(f)
+    return replace(result, findings=(*result.findings, *findings),
+                   measurements=(*result.measurements, *out.measurements),
+                   tables={**result.tables, **out.tables}, artifacts={**result.artifacts, **out.artifacts})
+
+
 def assess(
     manifest: ToolManifest,
     tool: Tool,
@@ -181,6 +194,12 @@ def assess(
                 continue
             say(f"suite {suite.name} on {ds.name}")
             results.append(run_suite(suite, ctx))
+        here = [r for r in results if r.dataset == ds.name]
+        for suite in suites:
+            extra = suite.after_all(ctx, here)
+            if extra is not None:
+                i = next(i for i, r in enumerate(results) if r.dataset == ds.name and r.suite == suite.name)
+                results[i] = merge_output(results[i], extra, ctx)
     findings = [f for r in results for f in r.findings]
     if error is not None:
         verdict, reasons = Verdict.ERROR, [error["message"]]

@@ -139,3 +139,9 @@ class Suite:
 
     def checks(self, ctx: CheckContext) -> list[Check]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def after_all(self, ctx: CheckContext, results: list[Any]) -> CheckOutput | None:
+        """Called once every suite has run on the dataset, with their `SuiteResult`s: for checks that
+        need other suites' figures (a regression check compares every metric with the baseline).
+        What it returns is added to this suite's result and judged by the policy like a check's."""
+        return None

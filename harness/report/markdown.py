@@ -646,13 +646,18 @@ def _generic_table(key: str, rows: Any) -> TableView:
     return TableView(key=key, kind="generic", title=key, columns=columns, rows=body, note=note)
 
 
-def _sections(s: SuiteResult, si: int, conf: str, min_rows: int, limit: float | None) -> list[SectionView]:
+def _sections(s: SuiteResult, si: int, conf: str, min_rows: int, limit: float | None,
+              doc: dict[str, Any] | None = None, tier: str | None = None) -> list[SectionView]:
     """A section per grouping (attributes, then intersections as the suite ordered them), one for the tables
-    about the whole suite (proxies, counterfactuals, the mitigation illustration), and one for the rest."""
+    about the whole suite (proxies, counterfactuals, the mitigation illustration), the data-quality and
+    degradation suites' own sections (`quality`), and one for the rest."""
+    from harness.report.quality import suite_sections
+
     p = f"{s.suite}."
     tables = {str(k): v for k, v in (s.tables or {}).items()}
     findings = {f.key: f for f in s.findings}
     used: set[str] = set()
+    own = suite_sections(s, si, tables, used, findings, doc or {}, tier, conf)
     groupings: list[str] = []
     for k, rows in tables.items():
         g = (k.removeprefix(f"{p}group_rates.") if _is_group_table(rows)
@@ -706,20 +711,22 @@ def _sections(s: SuiteResult, si: int, conf: str, min_rows: int, limit: float | 
         titles = {"proxies": "proxies", "counterfactual": "counterfactuals", "mitigation": "mitigation"}
         what = ", ".join(dict.fromkeys(titles[t.kind] for t in suite_wide))
         sections.append(SectionView(f"Across attributes: {what}", f"s{si}-all", suite_wide))
+    sections += own
     rest = [_generic_table(k, rows) for k, rows in tables.items() if k not in used]
     if rest:
         sections.append(SectionView("Other tables" if sections else "", f"s{si}-other", rest))
     return sections
 
 
-def _suite_view(s: SuiteResult, si: int, conf: str, min_rows: int, limit: float | None) -> SuiteView:
+def _suite_view(s: SuiteResult, si: int, conf: str, min_rows: int, limit: float | None,
+                doc: dict[str, Any] | None = None, tier: str | None = None) -> SuiteView:
     stats = s.statistics
     counts = ", ".join(f"{stats[st.value]} {st.value}" for st in STATUS_ORDER if stats.get(st.value))
     summary = f"{stats.get('findings', 0)} findings" + (f": {counts}" if counts else "")
     status = s.status if s.findings or s.skipped_reason else "NO FINDINGS"
     return SuiteView(suite=s.suite, version=_str(s.suite_version), dataset=_str(s.dataset),
                      status=status.replace("_", " "), summary=summary, skipped_reason=s.skipped_reason,
-                     sections=_sections(s, si, conf, min_rows, limit))
+                     sections=_sections(s, si, conf, min_rows, limit, doc, tier))
 
 
 def _when(result: AssessmentResult) -> str:
@@ -803,7 +810,8 @@ def build_view(result: AssessmentResult) -> ReportView:
         glance=glance,
         finding_groups=_finding_groups(list(result.findings), conf),
         n_findings=len(result.findings),
-        suites=[_suite_view(s, si, conf, int(mgs) if mgs is not None else 30, ratio_limit(result))
+        suites=[_suite_view(s, si, conf, int(mgs) if mgs is not None else 30, ratio_limit(result), doc,
+                            tool.get("risk_tier"))
                 for si, s in enumerate(result.suites)],
         disclosure=disclosure,
         min_group_size=f"{int(mgs)}" if mgs is not None else "the policy's minimum",

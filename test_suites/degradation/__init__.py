@@ -14,12 +14,12 @@ dataset with missing values; regression runs last, as it compares what the other
 """
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from harness.check import Check, CheckContext, Suite
+from harness.check import Check, CheckContext, CheckOutput, Suite
 from test_suites.degradation.drift import Drift
 from test_suites.degradation.graceful import GracefulFailure
-from test_suites.degradation.regression import Regression, compare_to_baseline
+from test_suites.degradation.regression import Regression, compare_other_suites, compare_to_baseline
 from test_suites.degradation.robustness import Robustness
 
 
@@ -32,6 +32,11 @@ class DegradationSuite(Suite):
 
     def checks(self, ctx: CheckContext) -> list[Check]:
         return [GracefulFailure(), Robustness(), Drift(), Regression()]
+
+    def after_all(self, ctx: CheckContext, results: list[Any]) -> CheckOutput | None:
+        """Every other suite's metrics against the approved baseline (the in-suite regression check
+        sees only this suite's own figures)."""
+        return compare_other_suites(ctx, results)
 
 
 __all__ = ["DegradationSuite", "compare_to_baseline"]

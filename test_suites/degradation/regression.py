@@ -236,3 +236,24 @@ def reference_metrics(ctx: CheckContext) -> list[Measurement]:
                 out.append(Measurement(SUITE, CHECK, "selection_rate", float(chosen[i] / sizes[i]),
                                        group=g.group_key(i), n=int(sizes[i])))
     return out
+
+
+def compare_other_suites(ctx: CheckContext, results: list[Any]) -> CheckOutput | None:
+    """The other suites' metrics of this dataset (bias, data quality ...) against the approved
+    baseline, once they have all run; this suite's own figures are compared by `Regression`."""
+    if ctx.baseline is None:
+        return None
+    current = {metric_key(m.key): float(m.value) for r in results if r.suite != SUITE
+               for m in r.measurements if m.value is not None and np.isfinite(m.value)}
+    prefixes = tuple(f"{r.suite}." for r in results if r.suite != SUITE)
+    if not prefixes:
+        return None
+    found = compare_to_baseline(current, baseline_for_dataset(ctx.baseline, ctx.dataset.name),
+                                parse_rules(setting(ctx, "regression")), dataset=ctx.dataset.name,
+                                baseline_run=ctx.baseline_run, prefixes=prefixes)
+    out = CheckOutput(findings=found)
+    out.tables[f"{SUITE}.regression.other_suites"] = [
+        {"metric": f.group, "baseline": f.baseline, "current": f.value, "status": f.status.value,
+         "change": f.details.get("change"), "tolerance": f.details.get("tolerance"), "rule": f.details.get("rule")}
+        for f in found]
+    return out

@@ -1,0 +1,50 @@
+"""A re-assessment compares every suite's metrics with the tool version's last approved assessment
+(policy 4.3), through MLflow: the first run is approved (the gate's tag), the second is compared."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.pipeline import run_assessment
+from harness.tracking import APPROVED_TAG, client
+from tests.conftest import write_case
+
+
+class Tool:
+    """A tool whose selection of group F can be lowered between assessments."""
+
+    def __init__(self, penalty: float) -> None:
+        self.penalty = penalty
+
+    def __call__(self, frame):
+        score = frame["income"].to_numpy() - self.penalty * (frame["sex"] == "F").to_numpy()
+        return (score > 50).astype(int), np.clip((score - 20) / 60, 0, 1)
+
+
+@pytest.mark.slow
+def test_a_bias_regression_against_the_approved_baseline_is_found(tmp_path: Path) -> None:
+    tool_path, card = write_case(tmp_path / "c", n=3000, seed=71, kind="python")
+    tool_path.write_text(tool_path.read_text().replace("{callable}", "numpy:zeros"))
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    first = run_assessment(tool_path, [str(card)], suites=["bias", "degradation"], tracking_uri=uri,
+                           tool_obj=Tool(0.0), out=tmp_path / "r1")
+    reg = [f for f in first.result.findings if f.check == "regression"]
+    assert [f.status.value for f in reg] == ["SKIPPED"]  # nothing approved yet
+    client(uri).set_tag(first.result.run_id, APPROVED_TAG, "approved")
+
+    second = run_assessment(tool_path, [str(card)], suites=["bias", "degradation"], tracking_uri=uri,
+                            tool_obj=Tool(4.0), out=tmp_path / "r2")
+    found = {f.group: f for f in second.result.findings if f.check == "regression"}
+    ratio = found["bias.demographic_parity.ratio.sex"]
+    assert ratio.status.value == "FAIL"
+    assert ratio.baseline == pytest.approx(next(m.value for m in first.result.measurements
+                                                if m.key == "bias.demographic_parity.ratio.sex"))
+    assert ratio.details["baseline_run"] == first.result.run_id
+    assert f"in the approved assessment (run {first.result.run_id})" in ratio.message
+    # race was not touched: its ratio held, so no regression there
+    assert found["bias.demographic_parity.ratio.race"].status.value == "PASS"
+    table = next(r.tables for r in second.result.suites if r.suite == "degradation")
+    rows = table["degradation.regression.other_suites"]
+    assert any(row["metric"] == "bias.demographic_parity.ratio.sex" and row["status"] == "FAIL" for row in rows)
