@@ -1,0 +1,8 @@
+"""The `hallucination` suite (issue 5): how a generative question-answering tool behaves against grounded QA
+data (context paragraph, question, reference answers, answerable flag; e.g. SQuAD 2.0).
+
+`metrics` holds the pure metric functions: SQuAD 2.0 exact match and F1, abstention detection, the
+hallucination rate (unanswerable questions answered anyway) and over-refusal rate (answerable questions
+declined), claim extraction and groundedness against the context, and consistency across repeated or
+paraphrased questions. The suite and its checks are wired on top of these.
+"""
