@@ -202,12 +202,15 @@ def datasets_show(name: str, data_dir: str | None) -> None:
     path = find_card(name)
     card = load_card(path)
     console.print(f"[bold]{card.name}[/] {card.version}  ({path})")
-    for label, value in (("task", card.task), ("source", card.source), ("license", card.license),
-                         ("file", card.file), ("sha256", card.sha256),
-                         ("target", f"{card.target.column} (positive {card.target.positive!r}, favourable "
-                                    f"{card.target.favorable_value!r})"),
-                         ("id column", card.id_column or "row number"),
-                         ("features", ", ".join(card.features))):
+    rows: list[tuple[str, str]] = [("task", card.task), ("source", card.source), ("license", card.license),
+                                   ("file", card.file), ("sha256", card.sha256)]
+    if card.target is not None:
+        rows.append(("target", f"{card.target.column} (positive {card.target.positive!r}, favourable "
+                               f"{card.target.favorable_value!r})"))
+    rows.append(("id column", card.id_column or "row number"))
+    if card.features:
+        rows.append(("features", ", ".join(card.features)))
+    for label, value in rows:
         console.print(f"  {label:>10}: {value}")
     for attr, p in card.protected_attributes.items():
         console.print(f"  protected: {attr} (reference {p.reference!r})")
@@ -218,6 +221,13 @@ def datasets_show(name: str, data_dir: str | None) -> None:
     except HarnessError as e:
         console.print(f"\n[yellow]data not loaded:[/] {e}")
         return
+    if card.target is None:
+        line = f"\nverified sha256; {len(ds.frame):,} items"
+        if "answerable" in ds.frame.columns and len(ds.frame):
+            answerable = ds.frame["answerable"].astype(bool)
+            line += f"; {answerable.mean():.1%} answerable ({int((~answerable).sum()):,} unanswerable)"
+        console.print(line)
+        return
     y = ds.y_favorable
     console.print(f"\nverified sha256; {len(ds.frame):,} rows; favourable outcome rate {y.mean():.1%}")
     for attr in card.protected_attributes:
@@ -225,7 +235,6 @@ def datasets_show(name: str, data_dir: str | None) -> None:
         parts = [f"{g} {int((col == g).sum()):,} ({y[(col == g).to_numpy()].mean():.1%})"
                  for g in col.value_counts().index]
         console.print(f"  {attr}: " + "; ".join(parts))
-
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.errors import DatasetError
 from harness.yamlio import read_yaml_mapping, validate
@@ -26,6 +26,7 @@ class _Card(BaseModel):
 
 
 class ReadOptions(_Card):
+    format: Literal["csv", "jsonl", "squad-json"] = "csv"  # squad-json: SQuAD v2 data/paragraphs/qas
     header: bool = True
     separator: str = ","
     columns: list[str] | None = None
@@ -80,15 +81,30 @@ class DatasetCard(_Card):
     citation: str = ""
     generator: str = ""
     read: ReadOptions = Field(default_factory=ReadOptions)
-    target: Target
+    target: Target | None = None      # required for binary-classification
     id_column: str | None = None
     weight_column: str | None = None  # sample weights (e.g. survey weights); rates become weighted
-    features: list[str]
-    protected_attributes: dict[str, ProtectedAttribute]
+    features: list[str] = Field(default_factory=list)
+    protected_attributes: dict[str, ProtectedAttribute] = Field(default_factory=dict)
     pii_columns: list[str] = Field(default_factory=list)
     columns: dict[str, ColumnSpec] = Field(default_factory=dict)
     quality: Quality = Field(default_factory=Quality)
     known_results: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _task_fields(self) -> DatasetCard:
+        if self.task == "binary-classification":
+            need = [f for f in ("target", "features", "protected_attributes") if f not in self.model_fields_set
+                    or getattr(self, f) is None]
+            if need:
+                raise ValueError(
+                    f"a binary-classification card must give {', '.join(need)} (the outcome column, the "
+                    f"model's input columns and the protected attributes whose groups are compared)"
+                )
+        return self
+
+
+QA_COLUMNS = ("id", "context", "question", "answers", "answerable")
 
 
 def sha256_file(path: Path) -> str:
@@ -139,6 +155,8 @@ class ReferenceDataset:
     @property
     def y_favorable(self) -> np.ndarray:
         """1 where the true outcome is the favourable one (selection rates are computed on it)."""
+        if self.card.target is None:
+            raise DatasetError(f"dataset {self.name!r} ({self.card.task}) has no target outcome")
         return matches(self.frame[self.card.target.column], self.card.target.favorable_value).astype(np.int8)
 
     @property
@@ -228,8 +246,40 @@ def locate_file(card: DatasetCard, card_path: Path, data_dir: str | Path | None)
     )
 
 
+def read_squad(path: Path) -> pd.DataFrame:
+    """Flatten SQuAD JSON (data -> paragraphs -> qas) to one row per question."""
+    import json
+
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        rows = []
+        for article in doc["data"]:
+            for para in article["paragraphs"]:
+                for qa in para["qas"]:
+                    impossible = bool(qa.get("is_impossible", False))
+                    texts = [] if impossible else list(dict.fromkeys(a["text"] for a in qa.get("answers", [])))
+                    rows.append({"id": qa["id"], "title": article.get("title", ""), "context": para["context"],
+                                 "question": qa["question"], "answers": texts, "answerable": not impossible})
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+        raise DatasetError(f"cannot read {path} as SQuAD JSON (data -> paragraphs -> qas): {e!r}") from None
+    return pd.DataFrame(rows, columns=["id", "title", *QA_COLUMNS[1:]])
+
+
+def read_jsonl(path: Path) -> pd.DataFrame:
+    """One JSON object per line; list-valued fields stay Python lists."""
+    try:
+        frame = pd.read_json(path, lines=True, orient="records", dtype=False)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise DatasetError(f"cannot read {path} as JSON lines: {e}") from None
+    return frame
+
+
 def read_frame(card: DatasetCard, path: Path) -> pd.DataFrame:
     opts = card.read
+    if opts.format == "squad-json":
+        return read_squad(path)
+    if opts.format == "jsonl":
+        return read_jsonl(path)
     kwargs: dict[str, Any] = {"na_values": opts.na_values or None, "keep_default_na": True}
     sep = opts.separator
     if sep.strip() != sep and sep.strip():
@@ -247,7 +297,10 @@ def read_frame(card: DatasetCard, path: Path) -> pd.DataFrame:
 
 
 def check_columns(card: DatasetCard, frame: pd.DataFrame, path: Path) -> None:
-    declared = [card.target.column, *card.features, *card.protected_attributes]
+    declared = [card.target.column] if card.target else []
+    if card.task == "grounded-qa":
+        declared += list(QA_COLUMNS)
+    declared += [*card.features, *card.protected_attributes]
     declared += [p for a in card.protected_attributes.values() for p in a.proxies]
     declared += [c for c in (card.id_column, card.weight_column) if c]
     missing = [c for c in dict.fromkeys(declared) if c not in frame.columns]

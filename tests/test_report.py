@@ -508,3 +508,259 @@ def test_new_tables_of_an_unexpected_shape_fall_back_to_generic() -> None:
     forest = svgs(html)["Forest plot of the disparities: Disparities within race"]
     assert "#c98a00" in forest and "not computed" in forest  # REVIEW amber; a NaN value is named, not drawn
     assert "Disparities within elsewhere" not in md  # a measurement of a grouping with no table is not invented
+
+
+# ------------------------------------------------------------------------------ v3: data quality, degradation
+
+@pytest.fixture(scope="module")
+def v3_result() -> AssessmentResult:
+    """A real FAIL assessment with the bias, data_quality and degradation suites ("RentRank" with a current
+    sample), trimmed: the bias suite keeps sex and race (group rates, four-fifths, their findings) and no
+    measurements; data_quality is whole; degradation keeps every table but the sex x race robustness rows,
+    and only its graceful-failure measurements (latency)."""
+    return AssessmentResult.from_dict(json.loads((RESOURCES / "assessment_v3_fail.json").read_text("utf-8")))
+
+
+@pytest.fixture(scope="module")
+def v3_html(v3_result: AssessmentResult) -> str:
+    return render(v3_result, "html")
+
+
+@pytest.fixture(scope="module")
+def v3_md(v3_result: AssessmentResult) -> str:
+    return render(v3_result, "md")
+
+
+def md_rows(md: str, heading: str) -> list[list[str]]:
+    """The rows of the first Markdown table after `heading`, as lists of cells (header excluded)."""
+    lines = md[md.index(heading):].splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| "))
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append([c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]])
+    return rows
+
+
+def test_v3_sections_of_the_new_suites_in_order(v3_html: str, v3_md: str) -> None:
+    sections = ["By sex", "By race", "Expectations", "Personal data", "Tool outputs", "Robustness", "Drift",
+                "Graceful failure", "Regression"]
+    assert re.findall(r'<h4 class="section">(.+?)</h4>', v3_html) == sections
+    assert re.findall(r"^#### (.+)$", v3_md, flags=re.MULTILINE) == sections
+    # findings first, unchanged; the new tables have dedicated renderings, none is dumped generically
+    for text in (visible(v3_html), v3_md):
+        assert text.index("Findings (") < text.index("Results by suite and dataset")
+        for key in ("unexpected_percent", "flip_rate_low", "psi_high", "timeout_s", "current_missing_share",
+                    "degradation.robustness.calls", "'scanned'"):
+            assert key not in text
+    assert "robustness curves of each group against the severity" in v3_md
+
+
+def test_v3_html_self_contained_small_deterministic(v3_result: AssessmentResult, v3_html: str, v3_md: str) -> None:
+    assert len(v3_html.encode()) < 450_000
+    assert not EXTERNAL.search(v3_html) and "<script" not in v3_html
+    ids = re.findall(r'\bid="([^"]+)"', v3_html)
+    assert len(ids) == len(set(ids))
+    again = AssessmentResult.from_dict(json.loads(json.dumps(v3_result.to_dict())))
+    assert render(again, "html").encode() == v3_html.encode()
+    assert render(again, "md").encode() == v3_md.encode()
+    assert "<svg" not in v3_md
+
+
+def test_drift_chart_with_band_lines_and_policy_limit(v3_html: str) -> None:
+    drift = svgs(v3_html)["Drift chart: PSI per feature, largest first"]
+    assert "significant &gt; 0.20 · policy limit" in drift and "moderate &gt; 0.10" in drift
+    labels = re.findall(r"<text[^>]*>([^<]*)</text>", drift)
+    features = ["rent", "rent_burden", "(tool score)", "months_in_arrears", "neighbourhood", "household_size",
+                "monthly_income", "income_pct_ami", "has_children", "eviction_notice"]
+    assert [t for t in labels if t in features] == features  # one bar per feature, largest PSI first
+    assert "0.136 [0.111–0.168]  moderate" in labels
+    assert "#e69f00" in drift and "#56a0d3" in drift  # moderate and stable bars
+
+
+def test_drift_table_sorted_by_psi_rent_first(v3_html: str, v3_md: str) -> None:
+    rows = md_rows(v3_md, "Drift between the reference data and the current sample")
+    assert rows[0][:4] == ["rent", "numeric", "0.136 [0.111–0.168]", "moderate"]
+    assert rows[0][7] == ">= 1565: 10.1% → 17.2%" and rows[0][8] == "3,000"
+    psi = [float(r[2].split()[0]) for r in rows]
+    assert psi == sorted(psi, reverse=True) and len(rows) == 10
+    assert "neighbourhood | categorical" in v3_md and "Cramér's V (chi-square)" in v3_md
+    assert '<td><span class="badge s-moderate">moderate</span></td>' in v3_html
+    assert "The population stability index (PSI) is stable under 0.10" in v3_md
+
+
+def test_robustness_curves_per_kind_and_group(v3_html: str, v3_md: str) -> None:
+    plots = svgs(v3_html)
+    for kind in ("measurement noise on numeric inputs", "redrawn categorical values"):
+        curve = plots[f"Robustness curves: {kind}, by group"]
+        labels = re.findall(r"<text[^>]*>([^<]*)</text>", curve)
+        for name in ("everyone", "Female", "Male", "Asian", "Black", "Hispanic", "Native American", "White"):
+            assert name in labels  # one line per group of each attribute, and everyone
+        for panel in ("decisions changed, by sex", "accuracy drop (points), by race"):
+            assert panel in labels
+        assert "policy limit 10%" in labels and "policy limit 5 points" in labels
+    # missing values were refused at the lowest severity: a table row, no curve
+    assert not any("missing input values" in label for label in plots)
+    overall = md_rows(v3_md, "Every perturbation, on the whole reference data")
+    assert overall[1][:4] == ["Noise", "medium (0.25) · judged", "result", "4.9% [4.5–5.2%]"]
+    assert overall[-1][:3] == ["Missing values", "low (0.1)", "clear_error"]
+    assert overall[-1][-1].startswith("0.015 s · ValueError: Input X contains NaN.")
+    by_group = md_rows(v3_md, "Robustness to measurement noise on numeric inputs, by group")
+    assert by_group[0] == ["everyone", "14,000", "1.9%", "4.9%", "10.3%", "+0.5", "+2.0", "+5.5"]
+    assert by_group[1][:2] == ["Female (sex)", "7,280"] and len(by_group) == 8
+
+
+def test_graceful_table_outcomes_errors_and_latency(v3_html: str, v3_md: str) -> None:
+    rows = {r[0]: r for r in md_rows(v3_md, "Malformed inputs: result, clear error, crash or hang")}
+    nulls = rows["missing values (nulls)"]
+    assert nulls[2:4] == ["clear_error", "yes"]
+    assert nulls[4].startswith("ValueError: Input X contains NaN.") and nulls[5] == "0.006 s"
+    assert rows["out-of-range numbers (out_of_range)"][2:5] == ["result", "yes", "—"]
+    assert len(rows) == 7
+    assert "Latency per call on 5 ordinary batches of 100 rows: p50 0.012 s, p95 0.016 s." in v3_md
+    html_row = re.search(r"<tr>\s*<td>missing values \(nulls\)</td>.*?</tr>", v3_html, flags=re.DOTALL)
+    assert html_row and '<span class="badge s-clear_error">clear_error</span>' in html_row.group(0)
+
+
+def test_pii_table_shows_columns_kinds_and_counts_only(v3_html: str, v3_md: str) -> None:
+    rows = md_rows(v3_md, "Undeclared personal data in text columns")
+    assert len(rows) == 20 and rows[0] == ["application_id", "social security number", "0", "14,000"]
+    assert "No undeclared personal data found in 4 text columns." in v3_md
+    assert "<summary>Show the 20 column–kind pairs scanned</summary>" in v3_html
+
+
+def test_pii_values_are_never_rendered(v3_result: AssessmentResult) -> None:
+    dq = v3_result.suites[1]
+    secret = {"value": "123-45-6789", "values": ["jane.doe@example.org"], "sample": "555-867-5309"}
+    pii = [*dq.tables["data_quality.pii"],
+           {"column": "notes", "kind": "ssn", "count": 3, "scanned": 14000, **secret},
+           {"column": "notes", "kind": "email", "count": 1, "scanned": 14000, **secret}]
+    result = replace(v3_result, suites=(replace(dq, tables={**dq.tables, "data_quality.pii": pii}),))
+    md, html = render(result, "md"), render(result, "html")
+    for text in (md, html):
+        for value in ("123-45-6789", "jane.doe", "555-867-5309"):
+            assert value not in text
+    rows = md_rows(md, "Undeclared personal data in text columns")
+    assert rows[0] == ["**notes**", "**social security number**", "**3**", "**14,000**"]
+    assert "2 column–kind pairs hold values that look like undeclared personal data." in md
+    assert html.count('<tr class="mark-bad">') == 2
+
+
+def test_expectations_summary_and_failed_first(v3_md: str, v3_html: str) -> None:
+    assert "21 expectations, 0 failed." in v3_md
+    assert "27 findings: 27 PASS; 21 expectations, 0 failed." in v3_md
+    assert "27 findings: 27 PASS; 21 expectations, 0 failed." in visible(v3_html)
+    rows = md_rows(v3_md, "Expectations (Great Expectations)")
+    assert len(rows) == 21
+    assert rows[0][:3] == ["Column exists (expect_column_to_exist)", "eligible", "PASS"]
+    assert ["Protected groups represented (expect_protected_groups_to_be_represented)", "sex × race", "PASS",
+            "advisory", "—", "—", "808", "—"] in rows
+
+
+def _expectation(kind: str, column: str | None, status: str, **over: Any) -> dict[str, Any]:
+    return {"expectation": f"expect_{kind}", "kind": kind, "column": column, "success": status == "PASS",
+            "status": status, "severity": "advisory", "unexpected_count": None, "unexpected_percent": None,
+            "observed_value": None, "sample": ""} | over
+
+
+def _quality_result() -> AssessmentResult:
+    """Hand-built data_quality and degradation suites with failures, a regression table and odd outcomes."""
+    dq = SuiteResult(
+        suite="data_quality", suite_version="1", dataset="d",
+        findings=(Finding(suite="data_quality", check="outputs", metric="length", status=Status.FAIL,
+                          message="the tool returned 90 labels for 100 input rows"),
+                  Finding(suite="data_quality", check="outputs", metric="no_nan", status=Status.PASS,
+                          message="no label or score is missing (NaN)")),
+        tables={"data_quality.expectations": [
+            _expectation("column_exists", "age", "PASS"),
+            _expectation("values_in_set", "race", "FAIL", unexpected_count=42, unexpected_percent=2.1,
+                         sample="'?' (40), 'unknown' (2)"),
+            _expectation("in_range", "income", "SKIPPED", expectation=None, success=None),
+            _expectation("not_null", "id", "ERROR", success=False),
+            _expectation("unique", "id", "FAIL", unexpected_count=3, unexpected_percent=0.015),
+        ], "data_quality.pii": [{"column": "note", "kind": "email", "count": 0, "scanned": 100}]},
+    )
+    calls = [{"kind": "noise", "severity": sev, "level": lv, "outcome": "result", "seconds": 0.1, "error": None,
+              "message": ""} for sev, lv in (("low", 0.1), ("medium", 0.25))]
+    calls.append({"kind": "noise", "severity": "high", "level": 0.5, "outcome": "hang", "seconds": 30.0,
+                  "error": None, "message": ""})
+    robust = [{"kind": "noise", "severity": sev, "level": lv, "grouping": g, "group": grp, "n": n,
+               "insufficient": n < 30, "accuracy_before": 0.9, "accuracy_after": 0.9 - lv / 10,
+               "accuracy_drop": lv / 10, "accuracy_drop_low": None, "accuracy_drop_high": None,
+               "flip_rate": lv / 5, "flip_rate_low": lv / 6, "flip_rate_high": lv / 4}
+              for sev, lv in (("low", 0.1), ("medium", 0.25))
+              for g, grp, n in (("all", "all", 500), ("sex", "F", 250), ("sex", "M", 240), ("sex", "X", 10))]
+    dg = SuiteResult(
+        suite="degradation", suite_version="1", dataset="d",
+        findings=(Finding(suite="degradation", check="drift", metric="psi", status=Status.SKIPPED,
+                          message="no --current sample given"),
+                  Finding(suite="degradation", check="robustness", metric="flip_rate", status=Status.SKIPPED,
+                          message="the tool takes no categorical inputs, so the categorical perturbation does not "
+                                  "apply")),
+        tables={"degradation.robustness": robust, "degradation.robustness.calls": calls,
+                "degradation.graceful_failure": [
+                    {"case": "nulls", "input": "a batch with nulls", "rows": 20, "outcome": "crash", "failed": True,
+                     "seconds": 0.01, "error": "KeyError", "message": "'x'"},
+                    {"case": "custom", "input": "something new", "rows": 5, "outcome": "hang", "failed": True,
+                     "seconds": 30.0, "error": None, "message": ""}],
+                "degradation.regression": [
+                    {"metric": "degradation.regression.accuracy", "baseline": 0.9, "current": 0.85, "status": "FAIL",
+                     "change": -0.05, "tolerance": 0.01, "rule": "degradation.regression.accuracy"},
+                    {"metric": "degradation.regression.auc", "baseline": 0.95, "current": 0.951, "status": "PASS",
+                     "change": 0.001, "tolerance": 0.01, "rule": "degradation.regression.auc"}]},
+    )
+    return _review_result(suites=(dq, dg), verdict=Verdict.FAIL)
+
+
+@pytest.mark.parametrize("fmt", ["md", "html"])
+def test_failed_expectations_first_with_counts_and_samples(fmt: str) -> None:
+    text = render(_quality_result(), fmt)
+    if fmt == "md":
+        assert "5 expectations, 2 failed, 1 could not be evaluated, 1 skipped." in text
+        rows = md_rows(text, "Expectations (Great Expectations)")
+        assert [r[2].strip("*") for r in rows] == ["FAIL", "FAIL", "ERROR", "PASS", "SKIPPED"]
+        assert rows[0][:8] == ["**Values in the declared set (expect_values_in_set)**", "**race**", "**FAIL**",
+                               "**advisory**", "**42**", "**2.1%**", "—", "**'?' (40), 'unknown' (2)**"]
+        assert rows[1][5] == "**0.015%**"
+    else:
+        assert '<td>Values in the declared set<span class="sub">expect_values_in_set</span></td>' in text
+        assert visible(text).index("'?' (40), 'unknown' (2)") < visible(text).index("Column exists")
+
+
+@pytest.mark.parametrize("fmt", ["md", "html"])
+def test_regression_outcomes_and_skipped_checks(fmt: str) -> None:
+    text = visible(render(_quality_result(), fmt))
+    flat = " ".join(text.replace("|", " ").replace("**", "").split())
+    assert "2 metrics compared, 1 regressed." in flat
+    assert "degradation.regression.accuracy 0.900 0.850 -0.05 0.010 FAIL" in flat
+    assert "No --current sample given." in flat  # drift not measured: said, not hidden
+    assert "Not run: the tool takes no categorical inputs, so the categorical perturbation does not apply." in flat
+    assert "One output per input row FAIL the tool returned 90 labels for 100 input rows" in flat
+    # a hung call: no figures for that severity, and the graceful failures are named
+    assert "Noise high (0.5) hang — — — — 30.0 s" in flat
+    assert "missing values (nulls) a batch with nulls crash no KeyError: 'x'" in flat
+    assert "custom something new hang no" in flat
+    assert "2 cases did not degrade gracefully." in flat
+
+
+def test_robustness_curve_marks_small_groups_and_missing_intervals() -> None:
+    html = render(_quality_result(), "html")
+    curve = svgs(html)["Robustness curves: measurement noise on numeric inputs, by group"]
+    labels = re.findall(r"<text[^>]*>([^<]*)</text>", curve)
+    assert "X (too few rows)" in labels and "everyone" in labels
+    assert '<span class="badge s-hang">hang</span>' in html and '<span class="badge s-crash">crash</span>' in html
+
+
+def test_new_suite_tables_of_an_unexpected_shape_fall_back_to_generic() -> None:
+    dq = SuiteResult(suite="data_quality", suite_version="1", dataset="d",
+                     tables={"data_quality.expectations": [{"weird": 1}], "data_quality.pii": "not a list"})
+    dg = SuiteResult(suite="degradation", suite_version="1", dataset="d",
+                     tables={"degradation.drift": [{"feature": "a"}], "degradation.robustness": [],
+                             "degradation.graceful_failure": [{"case": "x"}], "degradation.regression": [1]})
+    result = _review_result(suites=(dq, dg))
+    for text in (render(result, "md"), visible(render(result, "html"))):
+        for key in ("data_quality.expectations", "data_quality.pii", "not a list", "degradation.drift",
+                    "degradation.graceful_failure", "degradation.regression", "This table is empty."):
+            assert key in text
+        assert "Drift between" not in text and "expectations," not in text

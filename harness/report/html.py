@@ -57,6 +57,16 @@ def _draw(table: TableView, salt: str, ratio_limit: float | None) -> list[str | 
         return [plots.four_fifths_svg(table.raw, title=f"Adverse impact ratio within {title}"
                                       + (f", each group against {ref}" if ref else ""),
                                       threshold=table.meta.get("threshold"), salt=salt)]
+    if table.kind == "robustness":
+        m = table.meta
+        return [plots.robustness_svg(table.raw, severities=m.get("severities") or [], labels=m.get("labels") or [],
+                                     judged=m.get("judged"), limits=m.get("limits") or {},
+                                     title=f"Robustness curves: {table.title.removeprefix('Robustness to ')}",
+                                     salt=salt)]
+    if table.kind == "drift":
+        m = table.meta
+        return [plots.drift_svg(table.raw, moderate=m["moderate"], significant=m["significant"], limit=m.get("limit"),
+                                title="PSI per feature, largest first", salt=salt)]
     if table.kind == "scores" and table.aux:
         return [plots.reliability_svg(table.aux, title=f"Calibration by {title}: reliability diagrams", salt=salt)]
     return []

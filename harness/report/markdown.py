@@ -267,6 +267,7 @@ class TableView:
     summary: str = ""
     plot_first: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
+    subs: list[str] = field(default_factory=list)  # a second, smaller line under a row's first cell
 
 
 @dataclass(frozen=True)
@@ -724,9 +725,12 @@ def _suite_view(s: SuiteResult, si: int, conf: str, min_rows: int, limit: float 
     counts = ", ".join(f"{stats[st.value]} {st.value}" for st in STATUS_ORDER if stats.get(st.value))
     summary = f"{stats.get('findings', 0)} findings" + (f": {counts}" if counts else "")
     status = s.status if s.findings or s.skipped_reason else "NO FINDINGS"
+    sections = _sections(s, si, conf, min_rows, limit, doc, tier)
+    summary += "".join(f"; {t.meta['summary']}" for sec in sections for t in sec.tables
+                       if t.kind == "expectations" and t.meta.get("summary"))  # "21 expectations, 3 failed"
     return SuiteView(suite=s.suite, version=_str(s.suite_version), dataset=_str(s.dataset),
                      status=status.replace("_", " "), summary=summary, skipped_reason=s.skipped_reason,
-                     sections=_sections(s, si, conf, min_rows, limit, doc, tier))
+                     sections=sections)
 
 
 def _when(result: AssessmentResult) -> str:
@@ -844,6 +848,18 @@ def how_to_read(view: ReportView) -> list[str]:
          "point is statistically significant after Holm's adjustment for the number of comparisons, a hollow "
          "one is not; the rule itself is judged on the ratio."]
         if kinds & {"disparities", "four_fifths"} else [])
+    quality = []
+    if "robustness" in kinds:
+        quality.append(
+            "Robustness curves show, for each kind of input damage (noise, redrawn categories, missing values), how "
+            "the share of decisions that change and the accuracy drop grow with the severity of the damage: one line "
+            "per group and a thick line for everyone, whiskers for the interval, the judged severity shaded and the "
+            "policy's limit dashed. Lines that fan out mean the same damage hurts some groups more.")
+    if "drift" in kinds:
+        quality.append(
+            "Drift compares the reference data with a current sample of production inputs. The population stability "
+            "index (PSI) sums, over bins of a feature, how much each bin's share changed, weighted by the log of the "
+            "ratio: under 0.1 is stable, 0.1 to 0.2 a moderate shift, above 0.2 a significant one (the dashed lines).")
     return [
         f"Each finding compares a measured value with a policy threshold, together with its {view.confidence} "
         "confidence interval: the range the true value most likely lies in, given how much data there was.",
@@ -857,6 +873,7 @@ def how_to_read(view: ReportView) -> list[str]:
         "or check does not apply to the data, with the reason given.",
         four_fifths,
         *forest,
+        *quality,
     ]
 
 
@@ -893,8 +910,10 @@ def _md_table_view(t: TableView) -> list[str]:
         out += _md_table(t.columns, [[_md_group_name(r), *r.cells] for r in t.group_rows])
     elif t.rows:
         marks = t.marks or [""] * len(t.rows)
+        subs = t.subs or [""] * len(t.rows)
+        rows = [[f"{r[0]} ({sub})" if sub else r[0], *r[1:]] for r, sub in zip(t.rows, subs, strict=False)]
         out += _md_table(t.columns, [[f"**{c}**" if mark and c != DASH else c for c in r]
-                                     for r, mark in zip(t.rows, marks, strict=False)])
+                                     for r, mark in zip(rows, marks, strict=False)])
     if t.items:
         out += ["", "Per-group thresholds (a mix of two thresholds where the optimiser randomises):", ""]
         out += [f"- {md(i)}" for i in t.items]
@@ -940,9 +959,13 @@ def render_markdown(result: AssessmentResult) -> str:
     if not v.suites:
         out += ["No suite ran.", ""]
     else:
+        kinds = {t.kind for s in v.suites for t in s.tables}
+        extra = [what for kind, what in (("robustness", "robustness curves of each group against the severity of "
+                                          "each perturbation"), ("drift", "a chart of the drift of each feature"))
+                 if kind in kinds]
         out += ["The HTML report (report.html) shows the same tables with plots: each group's selection rate "
                 "and error rates, a forest plot of every disparity and of the four-fifths ratios, and reliability "
-                "diagrams of the scores.", ""]
+                "diagrams of the scores" + (f"; and {' and '.join(extra)}" if extra else "") + ".", ""]
     for s in v.suites:
         out += [f"### Suite `{md(s.suite)}` (version {md(s.version)}) on {md(s.dataset)}: {s.status}", ""]
         if s.skipped_reason:

@@ -459,3 +459,208 @@ def reliability_svg(bins: Sequence[Row], *, title: str, salt: str) -> str | None
             ax.set_title(name + (f"\nECE {ece:.3f}" if ece is not None else ""), fontsize=8)
         fig.text(0.1 / width, 1 - 0.12 / height, _plain(title), ha="left", va="top", fontsize=10, fontweight="bold")
         return _to_svg(fig, f"{salt}/reliability", title)
+
+
+# ---------------------------------------------------------------------------------------------- degradation
+
+# Okabe-Ito without its yellow, then Paul Tol's muted hues: distinct for up to 12 groups
+SERIES = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#332288", "#882255", "#44aa99",
+          "#999933", "#aa4499", "#6699cc")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h", "p", "*")
+EVERYONE = "#1d2329"
+ROBUSTNESS_METRICS = (("flip_rate", "decisions changed"), ("accuracy_drop", "accuracy drop (points)"))
+
+
+def _grouping_title(grouping: str) -> str:
+    return grouping.replace("_x_", " × ")
+
+
+def _robustness_panel(ax: Axes, series: list[tuple[str, list[Row], str, str, bool]], severities: Sequence[str],
+                      metric: str, judged: str | None, limit: float | None) -> None:
+    """One metric against severity: a line per group, whiskers for its interval (dodged so they do not
+    overlap), the judged severity shaded and the policy limit dashed."""
+    from matplotlib.colors import to_rgba
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    xs = range(len(severities))
+    spread = 0.22 if len(series) > 1 else 0.0
+    values: list[float] = [0.0]
+    whiskers: tuple[list[float], list[float], list[float], list[Any]] = ([], [], [], [])  # one collection, drawn once
+    for i, (_, rows, colour, marker, few) in enumerate(series):
+        offset = (i / (len(series) - 1) - 0.5) * spread if len(series) > 1 else 0.0
+        by = {str(r.get("severity")): r for r in rows}
+        pts = [(x + offset, by[sv]) for x, sv in zip(xs, severities, strict=True) if sv in by]
+        pts = [(x, r) for x, r in pts if _num(r.get(metric)) is not None]
+        if not pts:
+            continue
+        ys = [_num(r.get(metric)) or 0.0 for _, r in pts]
+        lows = [lo if (lo := _num(r.get(f"{metric}_low"))) is not None else y
+                for (_, r), y in zip(pts, ys, strict=True)]
+        highs = [hi if (hi := _num(r.get(f"{metric}_high"))) is not None else y
+                 for (_, r), y in zip(pts, ys, strict=True)]
+        values += [*lows, *highs]
+        everyone = colour == EVERYONE
+        whiskers[0].extend(x for x, _ in pts)
+        whiskers[1].extend(lows)
+        whiskers[2].extend(highs)
+        whiskers[3].extend([to_rgba(colour, 0.55 if few else 0.85)] * len(pts))
+        ax.plot([x for x, _ in pts], ys, marker=marker, color=colour, markersize=3.6 if not everyone else 4.2,
+                linewidth=2.2 if everyone else 1.2, linestyle=":" if few else "-", alpha=0.55 if few else 1.0,
+                markerfacecolor="white" if few else colour, zorder=4 if everyone else 3)
+    if whiskers[0]:
+        ax.vlines(whiskers[0], whiskers[1], whiskers[2], colors=whiskers[3], linewidth=0.9, zorder=2)
+    if judged in severities:
+        j = list(severities).index(judged)
+        ax.axvspan(j - 0.4, j + 0.4, color="#eef1f4", zorder=0)
+    if limit is not None:
+        values.append(limit)
+        ax.axhline(limit, color=LINE, linestyle="--", linewidth=1.1, zorder=1)
+    low, high = min(values), max(values)
+    pad = (high - low) * 0.12 or 0.01
+    ax.set_ylim(min(0.0, low) - (pad if low < 0 else 0), high + pad)
+    if limit is not None:
+        unit = "%" if metric == "flip_rate" else " points"
+        ax.text(-0.45, limit, f"policy limit {limit * 100:g}{unit}", color=LINE, fontsize=7, ha="left", va="bottom")
+    if low < 0:
+        ax.axhline(0, color=PARITY, linewidth=0.8, zorder=1)
+    ax.set_xlim(-0.5, len(severities) - 0.5)
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 5, 10]))
+    ticks = ax.get_yticks()
+    step = abs(ticks[1] - ticks[0]) * 100 if len(ticks) > 1 else 1.0
+    digits = 0 if step >= 0.999 else 1 if step >= 0.0999 else 2  # as many decimals as the tick step has
+
+    def tick(v: float, _: Any) -> str:
+        text = f"{v * 100:.{digits}f}" if metric == "flip_rate" else f"{v * 100:+.{digits}f}"
+        if float(text) == 0:
+            text = "0"
+        return text + "%" if metric == "flip_rate" else text
+
+    ax.yaxis.set_major_formatter(FuncFormatter(tick))
+    ax.grid(axis="y", color="#e5e5e5", linewidth=0.6)
+    ax.set_axisbelow(True)
+    ax.tick_params(labelsize=7.5)
+
+
+def robustness_svg(rows: Sequence[Row], *, severities: Sequence[str], labels: Sequence[str], judged: str | None,
+                   limits: Mapping[str, float | None], title: str, salt: str) -> str | None:
+    """Robustness curves of one perturbation kind: for each grouping (a row of panels) the share of decisions
+    that change and the accuracy drop against severity, one line per group and one for everyone, with
+    interval whiskers; the judged severity is shaded and the policy's overall limit dashed."""
+    import matplotlib
+    from matplotlib.lines import Line2D
+
+    if not rows or not severities:
+        return None
+    everyone = [r for r in rows if r.get("grouping") == "all"]
+    groupings = list(dict.fromkeys(str(r.get("grouping")) for r in rows if r.get("grouping") != "all"))
+    panels = groupings or ["all"]
+    legend_w, left, gap, right = 2.25, 0.55, 0.55, 0.1
+    side = (WIDTH - left - gap - legend_w - right) / 2
+    heads, head, foot, vgap = 0.55, 0.22, 0.42, 0.5
+    heights = [max(1.55, 0.165 * (1 + len({str(r.get('group')) for r in rows if str(r.get('grouping')) == g}))
+                   + 0.1) for g in panels]
+    height = heads + sum(head + h + foot for h in heights) + vgap * (len(panels) - 1) + 0.1
+    with matplotlib.rc_context(_RC):
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(WIDTH, height))
+        top = height - heads
+        for g, h in zip(panels, heights, strict=True):
+            top -= head
+            bottom = top - h
+            mine = [r for r in rows if str(r.get("grouping")) == g] if g != "all" else []
+            names = list(dict.fromkeys(str(r.get("group")) for r in mine))
+            series: list[tuple[str, list[Row], str, str, bool]] = []
+            if everyone:
+                series.append(("everyone", everyone, EVERYONE, "o", False))
+            for i, name in enumerate(names):
+                grows = [r for r in mine if str(r.get("group")) == name]
+                few = any(r.get("insufficient") for r in grows)
+                series.append((name, grows, SERIES[i % len(SERIES)], MARKERS[i % len(MARKERS)], few))
+            for mi, (metric, label) in enumerate(ROBUSTNESS_METRICS):
+                ax = _axes_at(fig, (left + mi * (side + gap), bottom, side, h))
+                _robustness_panel(ax, series, severities, metric, judged, limits.get(metric))
+                ticks = [lb.replace(" (", "\n(") for lb in labels]
+                ax.set_xticks(range(len(severities)), [_plain(t) for t in ticks])
+                what = "everyone" if g == "all" else f"by {_plain(_grouping_title(g))}"
+                # a figure text, not ax.set_title: placing a title measures the whole axes
+                fig.text((left + mi * (side + gap)) / WIDTH, (bottom + h + 0.06) / height, f"{label}, {what}",
+                         ha="left", va="bottom", fontsize=8.5, color="#333333")
+            handles = [Line2D([], [], color=c, marker=m, markersize=4, linewidth=2.2 if c == EVERYONE else 1.2,
+                              linestyle=":" if few else "-", markerfacecolor="white" if few else c,
+                              label=_plain(name) + (" (too few rows)" if few else ""))
+                       for name, _, c, m, few in series]
+            fig.legend(handles=handles, loc="upper left", frameon=False, fontsize=7.5, handlelength=1.8,
+                       borderaxespad=0, labelspacing=0.35,
+                       bbox_to_anchor=((left + 2 * side + gap + 0.25) / WIDTH, (bottom + h) / height))
+            top = bottom - foot - vgap
+        _title(fig, title, height)
+        fig.text(0.1 / WIDTH, 1 - 0.36 / height,
+                 "whiskers: 95% interval" + (f"; shaded: the judged severity ({_plain(judged)})" if judged else "")
+                 + ("; dashed: the policy's limit for everyone" if any(v is not None for v in limits.values())
+                    else "") + "; dotted: a group with too few rows to judge", ha="left", va="top", fontsize=7.5,
+                 color="#5b6570")
+        return _to_svg(fig, f"{salt}/robustness", title)
+
+
+BAND_COLOURS = {"stable": "#56a0d3", "moderate": "#e69f00", "significant": "#b42318"}
+
+
+def drift_svg(rows: Sequence[Row], *, moderate: float, significant: float, limit: float | None, title: str,
+              salt: str) -> str | None:
+    """PSI per feature as horizontal bars, largest first, with its interval, coloured by band, and the
+    0.1 / 0.2 band lines and the policy limit."""
+    import matplotlib
+    from matplotlib.patches import Patch
+
+    rows = [r for r in rows if _num(r.get("psi")) is not None]
+    if not rows:
+        return None
+    rows = sorted(rows, key=lambda r: -(_num(r.get("psi")) or 0.0))
+    labels = [_plain(r.get("feature", "?")) for r in rows]
+    texts = []
+    for r in rows:
+        lo, hi = _num(r.get("psi_low")), _num(r.get("psi_high"))
+        texts.append(f"{_num(r.get('psi')):.3f}" + (f" [{lo:.3f}–{hi:.3f}]" if lo is not None and hi is not None
+                                                    else "") + f"  {r.get('band') or ''}")
+    left = 0.25 + max(_text_width(t, 9) for t in labels)
+    right = 0.15 + max(_text_width(t, 8) for t in texts)
+    head, top_gap, bottom_gap, legend = 0.32, 0.42, 0.5, 0.36
+    h = ROW * len(rows) + 0.15
+    height = head + top_gap + h + bottom_gap + legend
+    with matplotlib.rc_context(_RC):
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(WIDTH, height))
+        ax = _axes_at(fig, (left, legend + bottom_gap, WIDTH - left - right, h))
+        ys = list(range(len(rows)))
+        values = [_num(r.get("psi")) or 0.0 for r in rows]
+        errs = [_err({"v": v, "v_low": r.get("psi_low"), "v_high": r.get("psi_high")}, "v")
+                for v, r in zip(values, rows, strict=True)]
+        colours = [BAND_COLOURS.get(str(r.get("band")), NOT_JUDGED) for r in rows]
+        ax.barh(ys, values, color=colours, height=0.6, xerr=[[e[0] for e in errs], [e[1] for e in errs]],
+                error_kw={"ecolor": "#333333", "elinewidth": 0.9, "capsize": 2.5})
+        lines = {moderate: f"moderate > {moderate:.2f}", significant: f"significant > {significant:.2f}"}
+        if limit is not None:
+            lines[limit] = (lines[limit] + " · policy limit") if limit in lines else f"policy limit {limit:.2f}"
+        high = max([*(v + e[1] for v, e in zip(values, errs, strict=True)), *lines]) * 1.08
+        ax.set_xlim(0, high)
+        for i, (x, text) in enumerate(sorted(lines.items())):
+            ax.axvline(x, color=LINE if x in (significant, limit) else "#c98a00", linestyle="--", linewidth=1.1,
+                       zorder=1)
+            ax.text(x, 1.0 + 0.07 * (i % 2), f" {text}", transform=ax.get_xaxis_transform(), fontsize=7.5,
+                    color=LINE if x in (significant, limit) else "#8a5a00", ha="left", va="bottom")
+        for y, text, r in zip(ys, texts, rows, strict=True):
+            ax.text(1.015, y, text, transform=ax.get_yaxis_transform(), va="center", ha="left", fontsize=8,
+                    color=BAND_COLOURS.get(str(r.get("band")), "#5b6570") if r.get("band") != "stable" else "#333333")
+        ax.set_yticks(ys, labels)
+        ax.set_ylim(len(rows) - 0.45, -0.55)
+        ax.grid(axis="x", color="#e5e5e5", linewidth=0.6)
+        ax.set_axisbelow(True)
+        ax.tick_params(axis="y", length=0)
+        ax.set_xlabel("population stability index (PSI) between the reference data and the current sample; "
+                      "whiskers: 95% interval", fontsize=8)
+        _title(fig, title, height)
+        present = [b for b in BAND_COLOURS if any(str(r.get("band")) == b for r in rows)]
+        _legend(fig, 0.06, [Patch(color=BAND_COLOURS[b], label=b) for b in present])
+        return _to_svg(fig, f"{salt}/drift", f"Drift chart: {title}")

@@ -43,11 +43,12 @@ OUTPUT_LABELS = {"length": "One output per input row", "labels_in_set": "Labels 
                  "schema_stable": "Stable output schema"}
 PERTURBATIONS = {"noise": "measurement noise on numeric inputs", "categorical": "redrawn categorical values",
                  "missing": "missing input values"}
+PERTURBATION_SHORT = {"noise": "Noise", "categorical": "Redrawn categories", "missing": "Missing values"}
 CASES = {"normal": "ordinary batches", "nulls": "missing values", "out_of_range": "out-of-range numbers",
          "unseen_categories": "unseen categories", "wrong_types": "wrong types", "empty": "empty batch",
          "large_batch": "very large batch"}
 FAILED_OUTCOMES = ("crash", "hang", "invalid_output")
-DEFAULT_SEVERITIES = ("low", "medium", "high")
+NOT_RUN = "not run"
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -103,7 +104,19 @@ def _skipped_note(s: SuiteResult, check: str) -> str:
 
 
 def _note_table(key: str, title: str, text: str) -> TableView:
-    return TableView(key=key, kind="note", title=title, columns=[], intro=text)
+    return TableView(key=key, kind="note", title=title, columns=[], intro=text[:1].upper() + text[1:])
+
+
+def _error_text(error: Any, message: Any, limit: int = 400) -> str:
+    """'ValueError: Input X contains NaN ...' (either part may be missing)."""
+    err, msg = _str(error, ""), _one_line(message, limit)
+    return f"{err}: {msg}" if err and msg else err or msg
+
+
+def _signed(v: float, digits: int, scale: float = 1.0) -> str:
+    """A signed number that does not print '-0.0' for a value that rounds to zero."""
+    text = f"{v * scale:+.{digits}f}"
+    return f"{0:.{digits}f}" if float(text) == 0 else text
 
 
 # ---------------------------------------------------------------------------------------------- data quality
@@ -111,7 +124,8 @@ def _note_table(key: str, title: str, text: str) -> TableView:
 def expectations_summary(rows: list[dict[str, Any]]) -> str:
     """'21 expectations, 3 failed' (with any errors and skips named)."""
     n = len(rows)
-    failed = sum(1 for r in rows if r.get("status") == "FAIL" or (r.get("status") is None and r.get("success") is False))
+    failed = sum(1 for r in rows
+                 if r.get("status") == "FAIL" or (r.get("status") is None and r.get("success") is False))
     errors = sum(1 for r in rows if r.get("status") == "ERROR")
     skipped = sum(1 for r in rows if r.get("status") == "SKIPPED")
     text = f"{n} expectation{'s' if n != 1 else ''}, {failed} failed"
@@ -130,33 +144,31 @@ def _expectations_table(key: str, rows: list[dict[str, Any]]) -> TableView:
         return {True: "PASS", False: "FAIL"}.get(r.get("success"), NOT_RUN)
 
     ordered = sorted(rows, key=lambda r: _rank(status(r)))  # failed first, otherwise in the suite's order
-    body, marks = [], []
+    body, marks, subs = [], [], []
     for r in ordered:
         kind = str(r.get("kind") or "")
         st = status(r)
         count = num(r.get("unexpected_count"))
+        subs.append(_str(r.get("expectation"), ""))
         body.append([EXPECTATION_LABELS.get(kind, kind.replace("_", " ").capitalize() or DASH),
                      _str(r.get("column")).replace("_x_", " × ") if r.get("column") else "table",
                      st, _str(r.get("severity")),
                      DASH if count is None else f"{int(count):,}", _percent_points(r.get("unexpected_percent")),
                      fmt_value(r.get("observed_value")) if num(r.get("observed_value")) is not None
                      else _str(r.get("observed_value")),
-                     _str(r.get("sample")), _str(r.get("expectation"))])
+                     _str(r.get("sample"))])
         marks.append("bad" if st in ("FAIL", "ERROR") else "")
     summary = expectations_summary(rows)
     return TableView(
         key=key, kind="expectations", title="Expectations (Great Expectations)",
         columns=["Expectation", "Column", "Result", "Severity", "Unexpected rows", "Unexpected %", "Observed",
-                 "Sampled unexpected values (count in the column)", "GX expectation"],
-        rows=body, marks=marks, status_col=2, raw=rows, meta={"summary": summary},
+                 "Sampled unexpected values (count in the column)"],
+        rows=body, marks=marks, subs=subs, status_col=2, raw=rows, meta={"summary": summary},
         intro=(f"{summary}. The dataset card's declarations (columns, types, key columns, value sets and ranges, row "
                "count, protected-group representation, label prevalence, duplicates), validated with Great "
                "Expectations in one run over the reference data; failed expectations first. Sampled values are the "
                "most frequent unexpected ones, never from a declared personal-data column; the full validation "
                "result is logged as an artifact."))
-
-
-NOT_RUN = "not run"
 
 
 def _pii_table(key: str, rows: list[dict[str, Any]]) -> TableView:
@@ -178,6 +190,8 @@ def _pii_table(key: str, rows: list[dict[str, Any]]) -> TableView:
     return TableView(
         key=key, kind="pii", title="Undeclared personal data in text columns",
         columns=["Column", "Looks like", "Values found", "Values scanned"], rows=body, marks=marks,
+        collapsed=not hits, plot_first=not hits,  # nothing found: the scan's rows one click away
+        summary=f"Show the {len(rows)} column–kind pairs scanned",
         intro=(f"{lead} Columns the dataset card does not declare as personal data were scanned for social security "
                "numbers, e-mail addresses, phone numbers, payment card numbers and street addresses (policy 1.2). "
                "Only the column, the kind and the count are reported, never a value."))
@@ -234,8 +248,8 @@ def _kind_title(kind: str) -> str:
     return PERTURBATIONS.get(kind, kind.replace("_", " "))
 
 
-def _group_label(r: dict[str, Any]) -> str:
-    return "everyone" if r.get("grouping") == "all" else _str(r.get("group"), "?")
+def _short(kind: str) -> str:
+    return PERTURBATION_SHORT.get(kind, kind.replace("_", " ").capitalize())
 
 
 def _robustness_tables(s: SuiteResult, tables: dict[str, Any], used: set[str], findings: dict[str, Finding],
@@ -273,33 +287,38 @@ def _robustness_tables(s: SuiteResult, tables: dict[str, Any], used: set[str], f
                 continue
             outcome = _str(c.get("outcome")) if c else "result"
             if r is None:
-                err = " ".join(x for x in (_str(c.get("error"), ""), _one_line(c.get("message"), 160)) if x) if c else ""
-                body.append([_kind_title(kind), sev_label(sv) + (" · judged" if sv == judged else ""), outcome,
-                             DASH, DASH, DASH, DASH, err or DASH])
+                err = _error_text(c.get("error"), c.get("message"), 120) if c else ""
+                took = _seconds(c.get("seconds")) if c and num(c.get("seconds")) is not None else ""
+                body.append([_short(kind), sev_label(sv) + (" · judged" if sv == judged else ""), outcome,
+                             DASH, DASH, DASH, DASH, " · ".join(x for x in (took, err) if x) or DASH])
                 marks.append("bad" if outcome in FAILED_OUTCOMES else "")
                 continue
             before, after = num(r.get("accuracy_before")), num(r.get("accuracy_after"))
             acc = f"{pct(before)} → {pct(after)}" if before is not None and after is not None else DASH
             flip = _pct_ci(r, "flip_rate")
             drop = _points_ci(r, "accuracy_drop")
-            auc = fmt_value(r.get("auc_drop")) if num(r.get("auc_drop")) is not None else DASH
-            body.append([_kind_title(kind), sev_label(sv) + (" · judged" if sv == judged else ""), outcome, flip, acc,
+            auc_drop = num(r.get("auc_drop"))
+            auc = DASH if auc_drop is None else _signed(auc_drop, 3).removeprefix("+")
+            body.append([_short(kind), sev_label(sv) + (" · judged" if sv == judged else ""), outcome, flip, acc,
                          drop, auc, _seconds(c.get("seconds")) if c else DASH])
             marks.append("")
     limits = {m: _policy_limit(doc, f"degradation.robustness.{m}", tier) for m in ("flip_rate", "accuracy_drop")}
     for m in limits:
-        judged_limits = [t for kind in kinds if (t := _finding_limit(findings, f"{p}robustness.{m}.{kind}")) is not None]
-        if judged_limits:
-            limits[m] = judged_limits[0]
+        found = [t for kind in kinds if (t := _finding_limit(findings, f"{p}robustness.{m}.{kind}")) is not None]
+        if found:
+            limits[m] = found[0]
     allow = []
     if limits["flip_rate"] is not None:
         allow.append(f"at most {pct(limits['flip_rate'])} of decisions may change")
     if limits["accuracy_drop"] is not None:
         allow.append(f"accuracy may drop at most {limits['accuracy_drop'] * 100:.1f} points")
-    judged_text = (f" At the judged severity ({judged}) the policy says {' and '.join(allow)}, overall; the gap between "
-                   "groups is judged too (see the findings)." if judged and allow else "")
+    judged_text = (f" At the judged severity ({judged}) the policy says {' and '.join(allow)}, overall; the gap "
+                   "between groups is judged too (see the findings)." if judged and allow else "")
+    not_run = [_one_line(f.message) for f in s.findings
+               if f.check == "robustness" and f.status is Status.SKIPPED and "refused" not in f.message]
     out.append(TableView(
         key=f"{key}#overall", kind="robustness_overall", title="Every perturbation, on the whole reference data",
+        note=" ".join(f"Not run: {m}{'' if m.endswith('.') else '.'}" for m in dict.fromkeys(not_run)),
         columns=["Perturbation", "Severity (level)", "Tool call", f"Decisions changed [{conf} CI]",
                  "Accuracy before → after", f"Accuracy drop, points [{conf} CI]", "AUC drop", "Call time / error"],
         rows=body, marks=marks, status_col=2,
@@ -356,14 +375,14 @@ def _pct_ci(r: dict[str, Any], m: str) -> str:
 
 def _points(x: Any) -> str:
     v = num(x)
-    return DASH if v is None else f"{v * 100:+.1f}"
+    return DASH if v is None else _signed(v, 1, 100)
 
 
 def _points_ci(r: dict[str, Any], m: str) -> str:
     v, lo, hi = num(r.get(m)), num(r.get(f"{m}_low")), num(r.get(f"{m}_high"))
     if v is None:
         return DASH
-    return _points(v) + (f" [{lo * 100:+.1f} to {hi * 100:+.1f}]" if lo is not None and hi is not None else "")
+    return _points(v) + (f" [{_points(lo)} to {_points(hi)}]" if lo is not None and hi is not None else "")
 
 
 def drift_limits(s: SuiteResult, doc: dict[str, Any], tier: str | None) -> tuple[float, float, float | None]:
@@ -399,7 +418,7 @@ def _drift_table(s: SuiteResult, key: str, rows: list[dict[str, Any]], doc: dict
                  "Largest change (bin: reference → current)", "Current rows"],
         rows=body, marks=marks, status_col=3, raw=ordered, plot_first=True,
         meta={"moderate": moderate, "significant": significant, "limit": limit},
-        intro=(f"How far each input, and the tool's score, moved between the reference data"
+        intro=("How far each input, and the tool's score, moved between the reference data"
                + (f" ({n_ref:,} rows)" if n_ref else "") + " and the current production sample, largest first. "
                f"The population stability index (PSI) is stable under {fmt_limit(moderate)}, a moderate shift up to "
                f"{fmt_limit(significant)} and a significant one above{lim}. The tests (Kolmogorov-Smirnov for numbers, "
@@ -413,12 +432,12 @@ def _graceful_table(s: SuiteResult, key: str, rows: list[dict[str, Any]]) -> Tab
     for r in rows:
         outcome = _str(r.get("outcome"))
         failed = r.get("failed")
-        err = " ".join(x for x in (_str(r.get("error"), ""), _one_line(r.get("message"))) if x)
+        err = _error_text(r.get("error"), r.get("message"))
         case = str(r.get("case"))
         body.append([CASES.get(case, case.replace("_", " ")) + (f" ({case})" if case in CASES else ""),
                      _str(r.get("input")), outcome,
                      "no" if failed is True else "yes" if failed is False else DASH,
-                     (f"{err[:1].upper()}{err[1:]}" if err else DASH), _seconds(r.get("seconds"))])
+                     err or DASH, _seconds(r.get("seconds"))])
         marks.append("bad" if failed is True else "")
     m = {x.metric: x for x in s.measurements if x.check == "graceful_failure"}
     notes = []

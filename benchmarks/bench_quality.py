@@ -1,0 +1,269 @@
+"""Speed of the data_quality and degradation suites against what they wrap (issue: data quality and
+degradation suites).
+
+Run by hand: `python benchmarks/bench_quality.py [--rows 1000000] [--current]`. On generated data with
+20 columns (numeric, categorical, protected sex and race, a free-text note, an id and a binary
+target) and a card whose `columns:` specs call for every kind of expectation, it prints, measured in
+this one process:
+
+- data_quality: the whole suite (one GX validation, the PII scan, the output contract), and the bare
+  pandas equivalent of the same checks (types, nulls, id uniqueness, value sets, ranges, row count,
+  group counts with intersections, prevalence, duplicate rows, the same PII regexes). GX is imported
+  before anything is timed, as it is once per process in the CLI.
+- degradation: the whole suite (graceful failure, robustness at 3 kinds x 3 severities, regression
+  without a baseline; drift only with `--current`, on a drifted copy of 10 % of the rows), and the
+  tool's own `predict` on the reference rows; the suite's floor is that predict time x the 9
+  perturbed copies it must score.
+
+The tool is a fitted scikit-learn pipeline (imputers, scaler, one-hot encoder, logistic regression)
+behind the harness's `sklearn` adapter, so a copy with missing values is scored, not refused, and
+every perturbed copy is predicted.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+NUMERIC = {  # name: (min, max) as the card declares them
+    "age": (18, 100), "income": (0, 500_000), "savings": (0, 1_000_000), "debt": (0, 500_000),
+    "hours": (0, 100), "tenure_months": (0, 600), "household_size": (1, 15), "children": (0, 12),
+    "credit_score": (300, 850), "rent": (0, 20_000),
+}
+INTEGER = {"age", "hours", "tenure_months", "household_size", "children", "credit_score"}
+CATEGORICAL = {
+    "job": ["clerk", "driver", "nurse", "teacher", "cook", "none"],
+    "region": ["north", "south", "east", "west", "central"],
+    "housing": ["rent", "own", "shelter", "family"],
+    "education": ["none", "school", "college", "degree"],
+    "marital": ["single", "married", "divorced", "widowed"],
+}
+SEX, RACE = ["F", "M"], ["A", "B", "C", "D", "E"]
+NOTES = ["called back, no answer", "documents received", "follow-up in two weeks", "case closed",
+         "asked about deadlines", "visit scheduled for 3 pm", "landlord letter attached", "no change"]
+PII_NOTES = ["reach me at jane.doe@example.org", "call 505-555-0142 after 5", "ssn 123-45-6789 on file"]
+FEATURES = [*NUMERIC, *CATEGORICAL]
+KINDS, SEVERITIES = 3, 3  # perturbation kinds x the policy's severities: the perturbed copies scored
+
+
+def make_frame(n: int, seed: int = 0) -> pd.DataFrame:
+    """The generated data, with a few planted defects (out-of-range, unknown and missing values, PII in
+    the notes) so the checks find something, as they would on real data."""
+    rng = np.random.default_rng(seed)
+    sex = rng.choice(SEX, n)
+    race = rng.choice(RACE, n, p=[0.4, 0.25, 0.15, 0.12, 0.08])
+    qualified = rng.random(n) < 0.4
+    cols: dict[str, Any] = {"id": np.char.add("a", np.arange(n).astype("U8")), "sex": sex, "race": race}
+    cols["age"] = rng.integers(18, 90, n)
+    cols["income"] = np.where(qualified, rng.normal(60_000, 12_000, n), rng.normal(32_000, 10_000, n)).clip(0).round(2)
+    cols["savings"] = rng.exponential(8_000, n).round(2) + 2_000 * qualified
+    cols["debt"] = rng.exponential(5_000, n).round(2)
+    cols["hours"] = rng.normal(38, 8, n).clip(0, 100).round().astype(np.int64)
+    cols["tenure_months"] = rng.integers(0, 360, n)
+    cols["household_size"] = rng.integers(1, 8, n)
+    cols["children"] = np.minimum(rng.poisson(1.2, n), cols["household_size"] - 1)
+    cols["credit_score"] = (rng.normal(640, 60, n) + 40 * qualified).clip(300, 850).round().astype(np.int64)
+    cols["rent"] = rng.normal(1_300, 350, n).clip(200).round(2)
+    for c, values in CATEGORICAL.items():
+        cols[c] = rng.choice(values, n)
+    cols["note"] = rng.choice(NOTES, n)
+    cols["approved"] = np.where(rng.random(n) < 0.05, ~qualified, qualified).astype(np.int64)
+    frame = pd.DataFrame(cols)
+    for c in ("id", "sex", "race", "note", *CATEGORICAL):
+        frame[c] = frame[c].astype("str")
+    hit = rng.random(n)
+    frame.loc[hit < 2e-4, "income"] = -1.0                                   # out of range
+    frame.loc[(hit >= 2e-4) & (hit < 4e-4), "job"] = "?"                     # outside the value set
+    frame.loc[(hit >= 4e-4) & (hit < 1.4e-3), "savings"] = np.nan           # missing (nullable)
+    frame.loc[(hit >= 1.4e-3) & (hit < 1.5e-3), "note"] = rng.choice(PII_NOTES, int(((hit >= 1.4e-3) &
+                                                                                     (hit < 1.5e-3)).sum()))
+    return frame
+
+
+def make_card() -> Any:
+    from harness.datasets import DatasetCard
+
+    columns: dict[str, Any] = {"id": {"type": "string", "nullable": False}, "note": {"type": "string", "text": True},
+                               "approved": {"type": "category", "values": [0, 1]},
+                               "sex": {"type": "category", "values": SEX}, "race": {"type": "category",
+                                                                                    "values": RACE}}
+    for c, (lo, hi) in NUMERIC.items():
+        columns[c] = {"type": "integer" if c in INTEGER else "float", "min": lo, "max": hi,
+                      "nullable": c != "savings"}
+    for c, values in CATEGORICAL.items():
+        columns[c] = {"type": "category", "values": values, "nullable": False}
+    return DatasetCard.model_validate({
+        "name": "bench-quality", "version": "1", "task": "binary-classification", "file": "none.csv",
+        "sha256": "0" * 64, "source": "generated", "license": "CC0-1.0",
+        "target": {"column": "approved", "positive": 1}, "id_column": "id", "features": FEATURES,
+        "protected_attributes": {"sex": {"reference": "M"}, "race": {"reference": "A"}}, "pii_columns": [],
+        "columns": columns,
+        "quality": {"min_rows": 1000, "prevalence": [0.3, 0.5], "max_duplicate_share": 0.01}})
+
+
+def make_tool(frame: pd.DataFrame) -> Any:
+    """A logistic regression behind imputers, a scaler and a one-hot encoder, fitted on 50,000 rows."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from harness.tools.sklearn import SklearnTool
+
+    numeric, categorical = list(NUMERIC), list(CATEGORICAL)
+    prep = ColumnTransformer([
+        ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
+        ("cat", make_pipeline(SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore")),
+         categorical)])
+    model = make_pipeline(prep, LogisticRegression(max_iter=500))
+    sample = frame.sample(50_000, random_state=0)
+    model.fit(sample[FEATURES], sample["approved"])
+    return SklearnTool(model=model, name="bench")
+
+
+def manifest() -> Any:
+    from harness.manifest import ToolManifest
+
+    return ToolManifest.model_validate({
+        "id": "bench", "name": "bench", "version": "1", "vendor": "v", "department": "d", "category": "predictive",
+        "status": "proposed", "risk_tier": "high", "intended_use": "x", "automation_level": "x",
+        "human_oversight": "x", "disclosure": {k: "x" for k in ("model_type", "training_data_source",
+                                                                 "data_access_basis", "known_limitations",
+                                                                 "bias_mitigation")},
+        "adapter": {"kind": "python", "callable": "numpy:zeros"}})
+
+
+# ---------------------------------------------------------------------------------------------- pandas floor
+
+def pandas_checks(frame: pd.DataFrame, card: Any, labels: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
+    """The data-quality checks written directly in pandas: the same questions, no framework."""
+    from test_suites.data_quality.pii import _EXACT, ANY, BROAD, PREFILTER
+    from test_suites.data_quality.pii import KINDS as PII_KINDS
+
+    out: dict[str, Any] = {}
+    kinds = {"integer": pd.api.types.is_integer_dtype, "float": pd.api.types.is_float_dtype,
+             "string": pd.api.types.is_string_dtype, "boolean": pd.api.types.is_bool_dtype,
+             "category": lambda d: True}
+    for col, spec in card.columns.items():
+        s = frame[col]
+        out[f"type.{col}"] = kinds[spec.type](s.dtype)
+        if not spec.nullable or col in (card.id_column, card.target.column, *card.protected_attributes):
+            out[f"null.{col}"] = int(s.isna().sum())
+        if spec.values:
+            values = [str(v) for v in spec.values] if pd.api.types.is_string_dtype(s.dtype) else spec.values
+            bad = s[~s.isin(values) & s.notna()]
+            out[f"set.{col}"] = (len(bad), bad.value_counts().head(5).to_dict())
+        if spec.min is not None or spec.max is not None:
+            bad = s[(s < spec.min) | (s > spec.max)]
+            out[f"range.{col}"] = (len(bad), bad.value_counts().head(5).to_dict())
+    ids = frame[card.id_column]
+    out["unique"] = int(ids.duplicated(keep=False).sum())
+    out["rows"] = len(frame)
+    attrs = list(card.protected_attributes)
+    out["groups"] = [frame[a].value_counts() for a in attrs] + [frame.groupby(attrs, observed=True).size()]
+    out["prevalence"] = float((frame[card.target.column] == 1).mean())
+    out["duplicates"] = int(frame.duplicated().sum())
+    for col in ("id", "note"):  # the text columns the suite scans (string type, not categorical)
+        s = frame[col].dropna()
+        s = s[s.str.contains(PREFILTER, regex=True)]
+        s = s[s.str.contains(ANY, regex=True)]
+        for kind in PII_KINDS:
+            hits = s[s.str.contains(BROAD[kind], regex=True)]
+            exact = _EXACT.get(kind)
+            if exact is not None and len(hits):
+                tally = hits.value_counts()
+                out[f"pii.{col}.{kind}"] = int(tally[[exact(str(v)) for v in tally.index]].sum())
+            else:
+                out[f"pii.{col}.{kind}"] = len(hits)
+    out["outputs"] = (len(labels) == len(frame), bool(np.isin(labels, [0, 1]).all()), bool(np.isnan(scores).any()),
+                      bool(((scores >= 0) & (scores <= 1)).all()))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- run
+
+def timed(fn: Any) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    value = fn()
+    return time.perf_counter() - t0, value
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--current", action="store_true",
+                    help="give the degradation suite a drifted current sample (10%% of the rows); default: none")
+    args = ap.parse_args()
+
+    from harness.assessment import run_suite
+    from harness.check import CheckContext
+    from harness.datasets import ReferenceDataset
+    from harness.policy import load_policy
+    from test_suites.data_quality import DataQualitySuite
+    from test_suites.data_quality.expectations import expectation_classes, quiet_gx
+    from test_suites.degradation import DegradationSuite
+
+    quiet_gx()
+    expectation_classes()  # GX and the custom expectations imported (and registered) before any timing
+
+    t_make, frame = timed(lambda: make_frame(args.rows))
+    card = make_card()
+    ds = ReferenceDataset(card=card, card_path=Path("card.yaml"), data_path=Path("none.csv"), frame=frame,
+                          sha256=hashlib.sha256(b"").hexdigest())
+    tool = make_tool(frame)
+    policy = load_policy()
+    t_pred, preds = timed(lambda: tool.predict(ds))
+    t_pred = min(t_pred, timed(lambda: tool.predict(ds))[0])
+    current = None
+    if args.current:
+        rng = np.random.default_rng(1)
+        current = frame.sample(frac=0.1, random_state=1).reset_index(drop=True)
+        current["rent"] = current["rent"] * 1.15 + rng.normal(0, 50, len(current))  # rents rose
+        current["income"] = current["income"] * 1.03
+    print(f"{args.rows:,} rows x {frame.shape[1]} columns ({frame.memory_usage(deep=True).sum() / 1e6:,.0f} MB), "
+          f"generated in {t_make:.1f} s; tool: sklearn pipeline (imputers, scaler, one-hot, logistic regression)")
+
+    def ctx(**kw: Any) -> CheckContext:
+        return CheckContext(dataset=ds, predictions=preds, policy=policy, manifest=manifest(), seed=7, tool=tool, **kw)
+
+    t_dq, dq = timed(lambda: run_suite(DataQualitySuite(), ctx()))
+    labels, scores = np.asarray(preds.labels), np.asarray(preds.scores, dtype=float)
+    t_pd, _ = timed(lambda: pandas_checks(frame, card, labels, scores))
+    t_deg, deg = timed(lambda: run_suite(DegradationSuite(), ctx(current=current)))
+
+    copies = KINDS * SEVERITIES
+    rob_calls = deg.tables.get("degradation.robustness.calls", [])
+    answered = sum(1 for c in rob_calls if c.get("outcome") == "result")
+    floor = t_pred * copies
+    n_exp = len(dq.tables.get("data_quality.expectations", []))
+    kinds = sorted({r["kind"] for r in dq.tables.get("data_quality.expectations", [])})
+    status = ", ".join(f"{k} {v}" for k, v in dq.statistics.items() if v and k != "findings")
+    print(f"data_quality: {n_exp} expectations of {len(kinds)} kinds ({', '.join(kinds)}); findings: {status}")
+    status = ", ".join(f"{k} {v}" for k, v in deg.statistics.items() if v and k != "findings")
+    drift = f"a drifted current sample of {len(current):,} rows" if current is not None else "no --current sample"
+    print(f"degradation: {answered} of {len(rob_calls)} perturbed copies scored; drift: {drift}; findings: {status}")
+    for f in [*dq.findings, *deg.findings]:
+        if f.status.value in ("FAIL", "ERROR"):
+            print(f"  {f.status.value} {f.key}: {f.message[:150]}")
+    print()
+    print(f"{'measure':<58} {'seconds':>9} {'ratio':>7} {'target':>8}")
+    rows = [
+        ("data_quality suite (GX validation, PII scan, outputs)", t_dq, "", ""),
+        ("bare pandas equivalent of the same checks", t_pd, f"{t_dq / t_pd:.2f}x", "< 3x"),
+        ("degradation suite" + (" (with drift)" if current is not None else ""), t_deg, "", ""),
+        ("tool predict on the reference rows (best of 2)", t_pred, "", ""),
+        (f"tool's own predictions on the perturbed copies ({copies} x predict)", floor, f"{t_deg / floor:.2f}",
+         "<= 1.2"),
+    ]
+    for name, secs, ratio, target in rows:
+        print(f"{name:<58} {secs:>9.2f} {ratio:>7} {target:>8}")
+
+
+if __name__ == "__main__":
+    main()
