@@ -16,6 +16,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from harness.report.markdown import num as _num  # one definition of "a usable number" for every format
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -42,15 +44,6 @@ _RC = {
 }
 
 
-def _num(x: Any) -> float | None:
-    """A finite float, or None for missing, NaN or non-numeric values (a rate can be undefined)."""
-    if x is None or isinstance(x, bool):
-        return None
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 def _plain(text: Any) -> str:

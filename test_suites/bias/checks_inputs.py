@@ -9,13 +9,12 @@ import pandas as pd
 
 from harness.check import Check, CheckContext, CheckOutput, Measurement
 from harness.datasets import matches
-from harness.findings import Finding, Severity, Status
 from harness.stats import percentile_interval, wilson_interval
 from harness.tools import can_call
 from test_suites.bias import individual as I
 from test_suites.bias import metrics as M
 from test_suites.bias.checks import ci_text, finite_or_none, limit_of
-from test_suites.bias.data import SUITE, bias_data
+from test_suites.bias.data import SUITE, bias_data, note
 from test_suites.bias.proxies import AUC, CRAMERS_V, detect_proxies
 
 
@@ -25,11 +24,6 @@ def tool_inputs(ctx: CheckContext) -> tuple[list[str], bool]:
     if callable(fn):
         return list(fn(ctx.dataset)), True
     return list(ctx.dataset.card.features), False
-
-
-def skipped(check: Check, ctx: CheckContext, metric: str, why: str) -> Finding:
-    return Finding(suite=SUITE, check=check.name, metric=metric, status=Status.SKIPPED, severity=Severity.ADVISORY,
-                   dataset=ctx.dataset.name, policy_section=check.policy_section, message=why)
 
 
 class Proxies(Check):
@@ -72,7 +66,7 @@ class Counterfactual(Check):
     def run(self, ctx: CheckContext) -> CheckOutput:
         out = CheckOutput()
         if ctx.tool is None or not can_call(ctx.tool):
-            out.findings.append(skipped(self, ctx, "flip_rate",
+            out.findings.append(note(self, ctx, "flip_rate",
                                         "the tool's outputs were supplied as a file, so it cannot be called on "
                                         "changed inputs; the counterfactual test needs a model or an endpoint"))
             return out
@@ -106,7 +100,7 @@ class Counterfactual(Check):
         if not ran:
             names = ", ".join([*card.protected_attributes,
                                *(p for s in card.protected_attributes.values() for p in s.proxies)])
-            out.findings.append(skipped(self, ctx, "flip_rate",
+            out.findings.append(note(self, ctx, "flip_rate",
                                         f"the tool takes none of {names} as input, so there is nothing to flip"))
         return out
 
@@ -177,7 +171,7 @@ class IndividualFairness(Check):
         try:
             x = I.numeric_feature_matrix(ctx.frame, cols)
         except ValueError as e:
-            out.findings.append(skipped(self, ctx, "consistency", f"kNN consistency was not computed: {e}"))
+            out.findings.append(note(self, ctx, "consistency", f"kNN consistency was not computed: {e}"))
             return out
         k = int(ctx.policy.setting(SUITE, "consistency_neighbors", 5))
         value = I.consistency_sample(x, data.y_pred, k, rows, ctx.rng("bias.consistency"))
@@ -213,7 +207,7 @@ class MitigationHint(Check):
         groups = ctx.frame[attr].astype(str).to_numpy()[idx]
         scores, y, before = data.scores[idx], data.y_true[idx], data.y_pred[idx]
         if (why := hint_unavailable_reason(scores, y, groups)) is not None:
-            out.findings.append(skipped(self, ctx, "ratio_after", f"no mitigation hint for {attr}: {why}"))
+            out.findings.append(note(self, ctx, "ratio_after", f"no mitigation hint for {attr}: {why}"))
             return out
         hint = threshold_optimizer_hint(scores, y, groups, before, seed=ctx.seed)
         assert hint is not None

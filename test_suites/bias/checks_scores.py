@@ -7,10 +7,10 @@ import numpy as np
 from scipy import stats
 
 from harness.check import Check, CheckContext, CheckOutput, Measurement
-from harness.findings import Finding, Severity, Status
+from harness.findings import Status
 from test_suites.bias import scores as S
 from test_suites.bias.checks import ci_text, finite_or_none, limit_of
-from test_suites.bias.data import SUITE, bias_data
+from test_suites.bias.data import SUITE, bias_data, note
 
 
 class ScoreMetrics(Check):
@@ -22,17 +22,13 @@ class ScoreMetrics(Check):
         out = CheckOutput()
         data = bias_data(ctx)
         if data.scores is None:
-            out.findings.append(Finding(
-                suite=SUITE, check=self.name, metric="auc_difference", status=Status.SKIPPED,
-                severity=Severity.ADVISORY, dataset=ctx.dataset.name, policy_section=self.policy_section,
-                message="the tool gives decisions only, no scores: ranking and calibration cannot be assessed"))
+            out.findings.append(note(self, ctx, "auc_difference", "the tool gives decisions only, no scores: "
+                                     "ranking and calibration cannot be assessed"))
             return out
         scores = np.asarray(data.scores, dtype=float)
         if np.isnan(scores).any() or scores.min() < 0 or scores.max() > 1:
-            out.findings.append(Finding(
-                suite=SUITE, check=self.name, metric="auc_difference", status=Status.ERROR,
-                severity=Severity.ADVISORY, dataset=ctx.dataset.name, policy_section=self.policy_section,
-                message="the tool's scores are not all numbers in [0, 1]; score metrics were not computed"))
+            out.findings.append(note(self, ctx, "auc_difference", "the tool's scores are not all numbers in [0, 1]; "
+                                     "score metrics were not computed", Status.ERROR))
             return out
         conf = ctx.policy.confidence_level
         z = float(stats.norm.ppf(0.5 + conf / 2))
