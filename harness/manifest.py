@@ -52,15 +52,26 @@ class PredictionsAdapter(_Strict):
     score_column: str | None = None
 
 
+class ResponsesAdapter(_Strict):
+    """A vendor's JSONL of answers keyed by item id, one line per item: {"id": ..., "answer": ...}
+    (the black-box path for generative tools; an empty answer is an abstention)."""
+
+    kind: Literal["responses"]
+    path: str
+    id_field: str = "id"
+    answer_field: str = "answer"
+
+
 class PlannedAdapter(_Strict):
     """Adapter kinds named in DESIGN.md that later issues implement; accepted so manifests validate."""
 
-    kind: Literal["mlflow", "http", "openai", "responses"]
+    kind: Literal["mlflow", "http", "openai"]
     model_config = ConfigDict(extra="allow", frozen=True)
 
 
 Adapter = Annotated[
-    PythonAdapter | SklearnAdapter | PredictionsAdapter | PlannedAdapter, Field(discriminator="kind")
+    PythonAdapter | SklearnAdapter | PredictionsAdapter | ResponsesAdapter | PlannedAdapter,
+    Field(discriminator="kind")
 ]
 
 

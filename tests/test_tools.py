@@ -84,4 +84,5 @@ def test_adapters_of_later_versions_are_named(tmp_path: Path) -> None:
     m = load_manifest(_manifest(tmp_path, "adapter:\n  kind: http\n  url: http://127.0.0.1:1/score\n"))
     with pytest.raises(ConfigError) as e:
         load_tool(m)
-    assert "adapter kind 'http'" in str(e.value) and "available: python, sklearn, predictions" in str(e.value)
+    assert "adapter kind 'http'" in str(e.value)
+    assert "available: python, sklearn, predictions, responses" in str(e.value)

@@ -26,6 +26,7 @@ class Predictions:
 
     labels: np.ndarray
     scores: np.ndarray | None = None
+    answers: list[str] | None = None  # a generative tool's text answers, in dataset order
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -61,9 +62,13 @@ def load_tool(manifest: ToolManifest, obj: Any = None) -> Tool:
         from harness.tools.predictions import PredictionsTool
 
         return PredictionsTool.from_manifest(manifest)
+    if kind == "responses":
+        from harness.tools.responses import ResponsesTool
+
+        return ResponsesTool.from_manifest(manifest)
     raise ConfigError(
         f"adapter kind {kind!r} in tool manifest {manifest.id!r} is not available in this version; "
-        f"available: python, sklearn, predictions"
+        f"available: python, sklearn, predictions, responses"
     )
 
 

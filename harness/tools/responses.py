@@ -1,0 +1,70 @@
+"""The `responses` adapter: a vendor's JSONL of answers keyed by item id (DESIGN.md), for generative
+tools whose vendor will not expose an endpoint. The harness never runs vendor code on this path."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from harness.errors import ToolConfigError
+from harness.tools import Predictions
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from harness.datasets import ReferenceDataset
+    from harness.manifest import ToolManifest
+
+
+@dataclass
+class ResponsesTool:
+    path: Path
+    id_field: str
+    answer_field: str
+    name: str
+    kind: str = "responses"
+
+    @classmethod
+    def from_manifest(cls, manifest: ToolManifest) -> ResponsesTool:
+        a = manifest.adapter
+        path = manifest.resolve(a.path)  # type: ignore[union-attr]
+        if not path.is_file():
+            raise ToolConfigError(f"responses file {path} named by tool manifest {manifest.id!r} does not exist")
+        return cls(path=path, id_field=a.id_field, answer_field=a.answer_field, name=manifest.id)  # type: ignore[union-attr]
+
+    def read(self) -> dict[str, str]:
+        answers: dict[str, str] = {}
+        with self.path.open(encoding="utf-8") as f:
+            for n, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise ToolConfigError(f"responses file {self.path}, line {n}: not valid JSON ({e.msg})") from None
+                if not isinstance(row, dict) or self.id_field not in row:
+                    raise ToolConfigError(f"responses file {self.path}, line {n}: no {self.id_field!r} field")
+                answer = row.get(self.answer_field, "")
+                if answer is None:
+                    answer = ""
+                if not isinstance(answer, str):
+                    raise ToolConfigError(f"responses file {self.path}, line {n}: {self.answer_field!r} must be "
+                                          f"text, got {type(answer).__name__}")
+                key = str(row[self.id_field])
+                if key in answers:
+                    raise ToolConfigError(f"responses file {self.path}, line {n}: duplicate id {key!r}")
+                answers[key] = answer
+        return answers
+
+    def predict(self, dataset: ReferenceDataset) -> Predictions:
+        answers = self.read()
+        ids = dataset.ids.astype(str).tolist()
+        missing = [i for i in ids if i not in answers]
+        if missing:
+            raise ToolConfigError(
+                f"responses file {self.path} has no answer for {len(missing)} of {len(ids)} items of dataset "
+                f"{dataset.name!r}, e.g. {missing[:5]}")
+        texts = [answers[i] for i in ids]
+        return Predictions(labels=np.asarray(texts, dtype=object), answers=texts)
