@@ -5,11 +5,10 @@ assessment's measurements without re-running the tool.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from harness.findings import Finding
+from harness.findings import Finding, Severity, Status, finite_or_none
 
 if TYPE_CHECKING:
     import numpy as np
@@ -42,9 +41,7 @@ class Measurement:
         return f"{base}.{self.group}" if self.group else base
 
     def to_dict(self) -> dict[str, Any]:
-        def clean(x: float | None) -> float | None:
-            return None if x is None or not math.isfinite(x) else float(x)
-
+        clean = finite_or_none
         return {
             "key": self.key, "suite": self.suite, "check": self.check, "metric": self.metric,
             "value": clean(self.value), "ci_low": clean(self.ci_low), "ci_high": clean(self.ci_high),
@@ -81,6 +78,19 @@ class CheckContext:
     def frame(self) -> pd.DataFrame:
         return self.dataset.frame
 
+    def limit(self, suite: str, check: str, metric: str) -> float | None:
+        """The policy's limit for a metric at this tool's risk tier (None: the policy sets none)."""
+        t = self.policy.threshold(suite, check, metric)
+        return None if t is None else t.limit_for(self.tier)
+
+    def tool_inputs(self) -> tuple[list[str], bool]:
+        """The columns the tool reads (a model's fitted columns), and whether that is known; else the
+        card's features, a superset (a file of outputs says nothing about its inputs)."""
+        fn = getattr(self.tool, "input_columns", None)
+        if callable(fn):
+            return list(fn(self.dataset)), True
+        return list(self.dataset.card.features), False
+
     def rng(self, salt: str) -> np.random.Generator:
         """A generator per check, so adding a check never changes another check's numbers."""
         import zlib
@@ -102,6 +112,13 @@ class CheckOutput:
     # files for the record, not the report: name -> JSON-able content (e.g. a Great Expectations
     # validation result); written beside the reports and logged to MLflow under artifacts/<suite>/
     artifacts: dict[str, Any] = field(default_factory=dict)
+
+
+def note(suite: str, check: Check, ctx: CheckContext, metric: str, why: str,
+         status: Status = Status.SKIPPED) -> Finding:
+    """A check's own advisory finding for what it could not judge: SKIPPED with the reason, or ERROR."""
+    return Finding(suite=suite, check=check.name, metric=metric, status=status, severity=Severity.ADVISORY,
+                   dataset=ctx.dataset.name, policy_section=check.policy_section, message=why)
 
 
 class Check:

@@ -25,11 +25,12 @@ class Severity(StrEnum):
     ADVISORY = "advisory"
 
 
-def _clean(x: float | None) -> float | None:
+def finite_or_none(x: float | None) -> float | None:
+    """JSON has no NaN or infinity: an undefined figure is None everywhere it is written."""
     if x is None:
         return None
     x = float(x)
-    return x if math.isfinite(x) else None  # JSON has no NaN or infinity: "undefined" is None
+    return x if math.isfinite(x) else None
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ class Finding:
         d["severity"] = self.severity.value
         d["key"] = self.key
         for k in ("value", "ci_low", "ci_high", "threshold", "baseline"):
-            d[k] = _clean(d[k])
+            d[k] = finite_or_none(d[k])
         return d
 
     @classmethod

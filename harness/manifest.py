@@ -97,6 +97,15 @@ class ToolManifest(_Strict):
         # `version: 1.0` in YAML is a float; keep what the user wrote as text
         return str(v) if isinstance(v, int | float) else v
 
+    def existing_file(self, relative: str, what: str) -> Path:
+        """A file the manifest names, which must exist: the one message every file adapter gives."""
+        from harness.errors import ToolConfigError
+
+        path = self.resolve(relative)
+        if not path.is_file():
+            raise ToolConfigError(f"{what} {path} named by tool manifest {self.id!r} does not exist")
+        return path
+
     def resolve(self, relative: str) -> Path:
         """Paths in the manifest are relative to the manifest's folder."""
         p = Path(relative)

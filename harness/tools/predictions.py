@@ -33,9 +33,7 @@ class PredictionsTool:
     @classmethod
     def from_manifest(cls, manifest: ToolManifest) -> PredictionsTool:
         a = manifest.adapter
-        path = manifest.resolve(a.path)  # type: ignore[union-attr]
-        if not path.is_file():
-            raise ToolConfigError(f"predictions file {path} named by tool manifest {manifest.id!r} does not exist")
+        path = manifest.existing_file(a.path, "predictions file")  # type: ignore[union-attr]
         return cls(path=path, id_column=a.id_column, label_column=a.label_column,  # type: ignore[union-attr]
                    score_column=a.score_column, name=manifest.id)  # type: ignore[union-attr]
 

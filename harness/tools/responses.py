@@ -29,9 +29,7 @@ class ResponsesTool:
     @classmethod
     def from_manifest(cls, manifest: ToolManifest) -> ResponsesTool:
         a = manifest.adapter
-        path = manifest.resolve(a.path)  # type: ignore[union-attr]
-        if not path.is_file():
-            raise ToolConfigError(f"responses file {path} named by tool manifest {manifest.id!r} does not exist")
+        path = manifest.existing_file(a.path, "responses file")  # type: ignore[union-attr]
         return cls(path=path, id_field=a.id_field, answer_field=a.answer_field, name=manifest.id)  # type: ignore[union-attr]
 
     def read(self) -> dict[str, str]:

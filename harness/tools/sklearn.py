@@ -48,9 +48,7 @@ class SklearnTool:
     def from_manifest(cls, manifest: ToolManifest, obj: Any = None) -> SklearnTool:
         adapter = manifest.adapter
         if obj is None:
-            path = manifest.resolve(adapter.path)  # type: ignore[union-attr]
-            if not path.is_file():
-                raise ToolConfigError(f"model file {path} named by tool manifest {manifest.id!r} does not exist")
+            path = manifest.existing_file(adapter.path, "model file")  # type: ignore[union-attr]
             if path.suffix in (".pkl", ".pickle", ".joblib"):
                 raise ToolConfigError(
                     f"{path} is a pickle: it can run arbitrary code when loaded. Save the model with "

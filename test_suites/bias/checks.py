@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from harness.check import Check, CheckContext, CheckOutput, Measurement
-from harness.findings import Finding, Severity, Status
+from harness.findings import Finding, Severity, Status, finite_or_none
 from harness.stats import percentile_interval, wilson_interval
 from test_suites.bias import metrics as M
 from test_suites.bias.data import SUITE, GroupingData, bias_data
@@ -33,14 +33,8 @@ def ci_text(lo: float, hi: float, conf: float) -> str:
     return f"{conf:.0%} CI {fmt(lo)}–{fmt(hi)}"
 
 
-def finite_or_none(x: Any) -> float | None:
-    x = float(x)
-    return x if np.isfinite(x) else None
-
-
 def limit_of(ctx: CheckContext, check: str, metric: str) -> float | None:
-    t = ctx.policy.threshold(SUITE, check, metric)
-    return None if t is None else t.limit_for(ctx.tier)
+    return ctx.limit(SUITE, check, metric)
 
 
 class GroupRates(Check):

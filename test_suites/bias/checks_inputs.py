@@ -9,21 +9,14 @@ import pandas as pd
 
 from harness.check import Check, CheckContext, CheckOutput, Measurement
 from harness.datasets import matches
+from harness.findings import finite_or_none
 from harness.stats import percentile_interval, wilson_interval
 from harness.tools import can_call
 from test_suites.bias import individual as I
 from test_suites.bias import metrics as M
-from test_suites.bias.checks import ci_text, finite_or_none, limit_of
+from test_suites.bias.checks import ci_text, limit_of
 from test_suites.bias.data import SUITE, bias_data, note
 from test_suites.bias.proxies import AUC, CRAMERS_V, detect_proxies
-
-
-def tool_inputs(ctx: CheckContext) -> tuple[list[str], bool]:
-    """The columns the tool reads, and whether that is known (else the card's features, a superset)."""
-    fn = getattr(ctx.tool, "input_columns", None)
-    if callable(fn):
-        return list(fn(ctx.dataset)), True
-    return list(ctx.dataset.card.features), False
 
 
 class Proxies(Check):
@@ -36,7 +29,7 @@ class Proxies(Check):
     def run(self, ctx: CheckContext) -> CheckOutput:
         out = CheckOutput()
         card = ctx.dataset.card
-        cols, known = tool_inputs(ctx)
+        cols, known = ctx.tool_inputs()
         protected = list(card.protected_attributes)
         features = [c for c in cols if c not in protected]
         limits = {m: lim for m in (CRAMERS_V, AUC) if (lim := limit_of(ctx, self.name, m)) is not None}
@@ -70,7 +63,7 @@ class Counterfactual(Check):
                                         "the tool's outputs were supplied as a file, so it cannot be called on "
                                         "changed inputs; the counterfactual test needs a model or an endpoint"))
             return out
-        cols, _ = tool_inputs(ctx)
+        cols, _ = ctx.tool_inputs()
         card, frame = ctx.dataset.card, ctx.frame
         base = bias_data(ctx).y_pred
         fav = card.target.favorable_value
@@ -167,7 +160,7 @@ class IndividualFairness(Check):
         rows = int(ctx.policy.setting(SUITE, "consistency_rows", 5000))
         if rows <= 0:
             return out
-        cols, _ = tool_inputs(ctx)
+        cols, _ = ctx.tool_inputs()
         try:
             x = I.numeric_feature_matrix(ctx.frame, cols)
         except ValueError as e:

@@ -7,9 +7,9 @@ import numpy as np
 from scipy import stats
 
 from harness.check import Check, CheckContext, CheckOutput, Measurement
-from harness.findings import Status
+from harness.findings import Status, finite_or_none
 from test_suites.bias import scores as S
-from test_suites.bias.checks import ci_text, finite_or_none, limit_of
+from test_suites.bias.checks import ci_text, limit_of
 from test_suites.bias.data import SUITE, bias_data, note
 
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.check import Check, CheckContext
+from harness.check import note as check_note
 from harness.datasets import matches
-from harness.findings import Finding, Severity, Status
+from harness.findings import Finding, Status
 from test_suites.bias import metrics as M
 from test_suites.bias.counts import Grouping, bootstrap_counts, build_groupings, confusion_counts
 
@@ -49,9 +50,7 @@ class BiasData:
 
 
 def note(check: Check, ctx: CheckContext, metric: str, why: str, status: Status = Status.SKIPPED) -> Finding:
-    """A check's own advisory finding (SKIPPED with the reason, or ERROR), for what it could not judge."""
-    return Finding(suite=SUITE, check=check.name, metric=metric, status=status, severity=Severity.ADVISORY,
-                   dataset=ctx.dataset.name, policy_section=check.policy_section, message=why)
+    return check_note(SUITE, check, ctx, metric, why, status)
 
 
 def pick_reference(g: Grouping, counts: np.ndarray, eligible: np.ndarray, rule: str) -> tuple[int, str]:

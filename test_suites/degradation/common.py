@@ -7,10 +7,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.check import Check, CheckContext, CheckOutput, Measurement
+from harness.check import Check, CheckContext, CheckOutput, Measurement, note
 from harness.datasets import matches
 from harness.errors import ConfigError
-from harness.findings import Finding, Severity, Status
+from harness.findings import Finding, Severity, Status, finite_or_none  # noqa: F401  (re-exported)
 from harness.tools import can_call
 
 SUITE = "degradation"
@@ -55,9 +55,7 @@ def callable_tool(ctx: CheckContext) -> bool:
 
 
 def tool_inputs(ctx: CheckContext) -> list[str]:
-    """The columns the tool reads (its fitted columns for a model), else the card's features."""
-    fn = getattr(ctx.tool, "input_columns", None)
-    return list(fn(ctx.dataset)) if callable(fn) else list(ctx.dataset.card.features)
+    return ctx.tool_inputs()[0]
 
 
 def favourable(ctx: CheckContext, labels: np.ndarray) -> np.ndarray:
@@ -69,13 +67,11 @@ def favourable(ctx: CheckContext, labels: np.ndarray) -> np.ndarray:
 
 
 def limit_of(ctx: CheckContext, check: str, metric: str) -> float | None:
-    t = ctx.policy.threshold(SUITE, check, metric)
-    return None if t is None else t.limit_for(ctx.tier)
+    return ctx.limit(SUITE, check, metric)
 
 
 def skipped(check: Check, ctx: CheckContext, metric: str, why: str) -> Finding:
-    return Finding(suite=SUITE, check=check.name, metric=metric, status=Status.SKIPPED, severity=Severity.ADVISORY,
-                   dataset=ctx.dataset.name, policy_section=check.policy_section, message=why)
+    return note(SUITE, check, ctx, metric, why)
 
 
 NOT_CALLABLE = ("the tool's outputs were supplied as a file, so it cannot be called on new inputs; this check "
@@ -88,11 +84,6 @@ def pct(x: float) -> str:
 
 def ci_pct(lo: float, hi: float, conf: float) -> str:
     return f"{conf:.0%} CI {pct(lo)} to {pct(hi)}"
-
-
-def finite_or_none(x: Any) -> float | None:
-    x = float(x)
-    return x if np.isfinite(x) else None
 
 
 class DegradationCheck(Check):
