@@ -27,6 +27,9 @@ class Predictions:
     labels: np.ndarray
     scores: np.ndarray | None = None
     answers: list[str] | None = None  # a generative tool's text answers, in dataset order
+    # per item, why a generative tool gave no answer (timeout, HTTP 500, malformed reply), else None;
+    # the answer of an errored item is "" and checks leave it out and report it as an ERROR finding
+    errors: list[str | None] | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -40,6 +43,22 @@ class Tool(Protocol):
     kind: str
 
     def predict(self, dataset: ReferenceDataset) -> Predictions: ...
+
+
+class GenerativeTool(Protocol):
+    """A generative tool that can be asked new questions (an endpoint, a callable): the privacy,
+    consistency and counterfactual-prompt checks need it. `items` has the columns `context` and
+    `question` (and `id` when known); `sample` numbers a repeated ask of the same items, so a cache
+    keeps repeats apart. Answers come back in `Predictions.answers`, per-item failures in `errors`."""
+
+    kind: str
+
+    def generate(self, items: pd.DataFrame, sample: int = 0) -> Predictions: ...
+
+
+def can_generate(tool: object) -> bool:
+    """True when the tool can be asked new questions (a vendor's file of answers cannot)."""
+    return callable(getattr(tool, "generate", None))
 
 
 def can_call(tool: object) -> bool:
