@@ -200,6 +200,10 @@ def assess(
             if extra is not None:
                 i = next(i for i, r in enumerate(results) if r.dataset == ds.name and r.suite == suite.name)
                 results[i] = merge_output(results[i], extra, ctx)
+    notes = [str(n) for n in getattr(tool, "notes", None) or []]
+    isolation = isolation_result(notes, [d.name for d in datasets])
+    if isolation is not None:
+        results.append(isolation)
     findings = [f for r in results for f in r.findings]
     if error is not None:
         verdict, reasons = Verdict.ERROR, [error["message"]]
@@ -214,4 +218,20 @@ def assess(
         datasets=[d.summary() for d in datasets], suites=tuple(results), verdict=verdict,
         reasons=reasons, seed=seed, kind=kind, started_at=started, finished_at=_now(),
         duration_s=round(time.perf_counter() - t0, 3), error=error,
+        extra={"tool_notes": notes} if notes else {},
     )
+
+
+def isolation_result(notes: list[str], datasets: list[str]) -> SuiteResult | None:
+    """A tool whose code ran without the sandbox (the subprocess fallback of `harness.sandbox`) gets an
+    advisory FAIL, so the verdict is at best NEEDS_REVIEW: a reviewer must accept that the vendor's code
+    ran with the harness user's file-system and network access (policy 1.3, 1.4)."""
+    from harness.sandbox import FALLBACK_PREFIX
+
+    fallback = [n for n in notes if n.startswith(FALLBACK_PREFIX)]
+    if not fallback:
+        return None
+    finding = Finding(suite="tool", check="isolation", metric="sandbox", status=Status.FAIL,
+                      severity=Severity.ADVISORY, policy_section="1.3", dataset=", ".join(datasets) or None,
+                      message=fallback[0])
+    return SuiteResult(suite="tool", suite_version=__version__, dataset=", ".join(datasets), findings=(finding,))

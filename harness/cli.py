@@ -84,11 +84,14 @@ def _progress(console: Console) -> tuple[Any, Callable[[str], None]]:
 @click.option("--seed", type=int, default=None, help="Seed for the bootstrap. Default: the policy's.")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Folder for the reports. Default: reports/<tool id>/<run id>/.")
+@click.option("--by", "by", default=None, envvar="HARNESS_USER",
+              help="Who starts the assessment (recorded; may not approve it, policy 2.3). Default: "
+                   "$HARNESS_USER, else the login name.")
 @tracking_option
 @handle_errors
 def assess(tool_yaml: str, datasets: tuple[str, ...], suites: tuple[str, ...], policy: str | None,
            current: str | None, data_dir: str | None, seed: int | None, out: str | None,
-           tracking_uri: str | None) -> None:
+           by: str | None, tracking_uri: str | None) -> None:
     """Assess the tool described by TOOL_YAML against reference datasets and record the evidence.
 
     Exit codes: 0 PASS, 1 FAIL, 2 bad input, 3 NEEDS_REVIEW, 4 ERROR.
@@ -100,7 +103,7 @@ def assess(tool_yaml: str, datasets: tuple[str, ...], suites: tuple[str, ...], p
     with status:
         rec = run_assessment(tool_yaml, list(datasets), suites=list(suites) or None, policy_path=policy,
                              tracking_uri=tracking_uri, data_dir=data_dir, seed=seed, out=out, progress=say,
-                             current=current)
+                             current=current, submitter=by)
     from harness.console import print_verdicts
 
     print_verdicts(console, [rec.result])
@@ -235,6 +238,9 @@ def datasets_show(name: str, data_dir: str | None) -> None:
         parts = [f"{g} {int((col == g).sum()):,} ({y[(col == g).to_numpy()].mean():.1%})"
                  for g in col.value_counts().index]
         console.print(f"  {attr}: " + "; ".join(parts))
+
+import harness.cli_gate  # noqa: E402, F401  (registers status/history/approve/.../gate/inventory/due)
+from harness import cli_submit  # noqa: E402, F401  (registers `harness submit` on `main`)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from harness.yamlio import read_yaml_mapping, validate
 
@@ -62,15 +62,75 @@ class ResponsesAdapter(_Strict):
     answer_field: str = "answer"
 
 
+class OpenAIAdapter(_Strict):
+    """Any OpenAI-compatible chat-completions endpoint (a hosted service, or vLLM, llama.cpp, Ollama).
+
+    The API key is named, never written: `api_key_env` is the environment variable that holds it, so a
+    manifest can be filed with the assessment without leaking a secret. Every exchange is cached on disk
+    under `cache_dir` (relative to the manifest; default `.harness/cache/openai` in the working folder),
+    so a re-run costs nothing and a report can show the exact prompt and answer."""
+
+    kind: Literal["openai"]
+    base_url: str = Field(pattern=r"^https?://\S+$", description="e.g. https://api.example.com/v1")
+    model: str = Field(min_length=1)
+    temperature: float = Field(0.0, ge=0, le=2)
+    max_tokens: int = Field(256, ge=1)
+    timeout_s: float = Field(30.0, gt=0)
+    max_retries: int = Field(3, ge=0, le=10)
+    backoff_s: float = Field(0.5, ge=0, le=60)  # first wait before a retry; doubles each attempt
+    concurrency: int = Field(4, ge=1, le=256)
+    api_key_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    system_prompt: str | None = None  # default: harness.tools.openai.DEFAULT_SYSTEM_PROMPT
+    cache_dir: str | None = None
+    cache: bool = True
+
+
+class PickleAdapter(_Strict):
+    """A model in a format that runs code when loaded (pickle, joblib, cloudpickle): loaded and called only
+    in the sandboxed worker (`harness.sandbox`), never in the harness process. `threshold` is recorded as
+    for `sklearn`; labels come from the model's own `predict`. `timeout_s` bounds the load and each call;
+    `memory_mb` the worker's address space."""
+
+    kind: Literal["pickle"]
+    path: str
+    format: Literal["pickle", "joblib", "cloudpickle"] = "pickle"
+    threshold: float = Field(0.5, ge=0, le=1)
+    timeout_s: float = Field(300.0, gt=0)
+    memory_mb: int = Field(8192, ge=256)
+
+
+class MlflowAdapter(_Strict):
+    """An MLflow model, loaded with `mlflow.pyfunc.load_model` inside the sandboxed worker: either a model
+    folder (with its `MLmodel` file) next to the manifest, `path`, or a `model_uri` (`models:/NAME/VERSION`,
+    `runs:/RUN/PATH`) that the harness downloads first, so the worker needs no network. When the model
+    returns a frame, `label_column` and `score_column` name the columns to read."""
+
+    kind: Literal["mlflow"]
+    path: str | None = None
+    model_uri: str | None = Field(None, min_length=1)
+    label_column: str | None = None
+    score_column: str | None = None
+    threshold: float = Field(0.5, ge=0, le=1)
+    timeout_s: float = Field(300.0, gt=0)
+    memory_mb: int = Field(8192, ge=256)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> MlflowAdapter:
+        if (self.path is None) == (self.model_uri is None):
+            raise ValueError("give exactly one of path (a model folder) or model_uri")
+        return self
+
+
 class PlannedAdapter(_Strict):
     """Adapter kinds named in DESIGN.md that later issues implement; accepted so manifests validate."""
 
-    kind: Literal["mlflow", "http", "openai"]
+    kind: Literal["http"]
     model_config = ConfigDict(extra="allow", frozen=True)
 
 
 Adapter = Annotated[
-    PythonAdapter | SklearnAdapter | PredictionsAdapter | ResponsesAdapter | PlannedAdapter,
+    PythonAdapter | SklearnAdapter | PredictionsAdapter | ResponsesAdapter | OpenAIAdapter | PickleAdapter
+    | MlflowAdapter | PlannedAdapter,
     Field(discriminator="kind")
 ]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +15,7 @@ import yaml
 from harness.assessment import AssessmentResult, assess, jsonable
 from harness.datasets import load_dataset
 from harness.errors import TrackingError
+from harness.gate import manifest_digest, on_assessed, preflight, submitter_of
 from harness.manifest import load_manifest
 from harness.policy import load_policy
 from harness.registry import resolve
@@ -70,6 +71,7 @@ def run_assessment(
     tool_obj: Any = None,
     progress: Callable[[str], None] | None = None,
     current: str | Path | None = None,
+    submitter: str | None = None,
 ) -> Recorded:
     say = progress or (lambda _m: None)
     manifest = load_manifest(manifest_path)
@@ -85,10 +87,14 @@ def run_assessment(
     uri = resolve_uri(tracking_uri)
     check_reachable(uri)
     baseline = approved_baseline(uri, manifest.id, manifest.version)
+    preflight(uri, manifest, manifest_path)  # a changed manifest under a registered version: stop before running
     tool = load_tool(manifest, tool_obj)
     result = assess(manifest, tool, refs, suite_objs, policy, seed=seed, kind=kind, progress=say,
                     current=current_frame, baseline=baseline[1] if baseline else None,
                     baseline_run=baseline[0] if baseline else None)
+    # who started it and which manifest: the approval gate's separation of duties and version match
+    result = replace(result, extra={**result.extra, "manifest_digest": manifest_digest(manifest_path),
+                                    "submitter": submitter_of(submitter)})
 
     say("recording the assessment in MLflow")
     run = AssessmentRun(uri, manifest.id, f"{manifest.id} {manifest.version} {kind}")
@@ -119,4 +125,6 @@ def run_assessment(
         raise TrackingError(f"could not write the reports or artifacts: {e}") from None
     finally:
         run.close(ok and result.error is None)
+    say("recording the assessment in the approval gate")
+    on_assessed(uri, manifest, manifest_path, run.run_id, result.verdict.value)
     return Recorded(result=result, out_dir=out_dir, tracking_uri=uri)

@@ -2,6 +2,7 @@
 path and line in the file, so an analyst can fix a manifest in one pass."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -56,27 +57,44 @@ def validate(model: type[M], data: dict[str, Any], text: str, source: str,
     try:
         return model.model_validate(data)
     except ValidationError as e:
-        index = _line_index(text)
-        problems = []
-        for err in e.errors():
-            loc = tuple(str(p) for p in err["loc"] if not str(p).startswith("function-"))
-            # discriminated unions add the tag to the path ("adapter.sklearn.path"): drop it
-            if len(loc) >= 2 and loc[0] == "adapter" and loc[1] in _ADAPTER_TAGS:
-                loc = (loc[0], *loc[2:])
-            where = ".".join(loc) or "(top level)"
-            line = None
-            for cut in range(len(loc), 0, -1):
-                if loc[:cut] in index:
-                    line = index[loc[:cut]]
-                    break
-            at = f" (line {line})" if line and err["type"] != "missing" else ""
-            msg = err["msg"]
-            if err["type"] == "missing":
-                msg = "required field is missing"
-            elif err["type"] == "extra_forbidden":
-                msg = "unknown field (check the spelling)"
-            problems.append(f"  - {where}{at}: {msg}")
+        problems = [f"  - {p.where}{f' (line {p.line})' if p.line and not p.missing else ''}: {p.message}"
+                    for p in problems_of(e, text)]
         raise error(f"{source} has {len(problems)} problem(s):\n" + "\n".join(problems)) from None
 
 
-_ADAPTER_TAGS = {"sklearn", "mlflow", "predictions", "http", "openai", "responses", "python"}
+@dataclass(frozen=True)
+class Problem:
+    """One validation problem: the field's dotted path, the line of the field (for a missing field, the
+    line of the mapping that lacks it; None at the top level) and the message."""
+
+    where: str
+    line: int | None
+    message: str
+    missing: bool = False
+
+
+def problems_of(e: ValidationError, text: str) -> list[Problem]:
+    """Every problem of a validation error, located in the YAML text (also used by `harness.bundle`)."""
+    index = _line_index(text)
+    problems = []
+    for err in e.errors():
+        loc = tuple(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+        # discriminated unions add the tag to the path ("adapter.sklearn.path"): drop it
+        if len(loc) >= 2 and loc[0] == "adapter" and loc[1] in _ADAPTER_TAGS:
+            loc = (loc[0], *loc[2:])
+        where = ".".join(loc) or "(top level)"
+        line = None
+        for cut in range(len(loc), 0, -1):
+            if loc[:cut] in index:
+                line = index[loc[:cut]]
+                break
+        msg = err["msg"]
+        if err["type"] == "missing":
+            msg = "required field is missing"
+        elif err["type"] == "extra_forbidden":
+            msg = "unknown field (check the spelling)"
+        problems.append(Problem(where, line, msg, missing=err["type"] == "missing"))
+    return problems
+
+
+_ADAPTER_TAGS = {"sklearn", "mlflow", "predictions", "http", "openai", "responses", "python", "pickle"}

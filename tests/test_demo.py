@@ -12,7 +12,7 @@ HARNESS = str(Path(sys.executable).with_name("harness"))
 
 
 @pytest.mark.slow
-def test_demo_fails_the_vendor_and_passes_the_baseline(tmp_path: Path) -> None:
+def test_demo_fails_the_vendor_and_careless_tools_and_passes_the_baselines(tmp_path: Path) -> None:
     r = subprocess.run([HARNESS, "demo"], capture_output=True, text=True, cwd=tmp_path, timeout=600,
                        env={"PATH": str(Path(sys.executable).parent), "COLUMNS": "200", "HOME": str(tmp_path)})
     assert r.returncode == 0, r.stdout + r.stderr
@@ -26,6 +26,28 @@ def test_demo_fails_the_vendor_and_passes_the_baseline(tmp_path: Path) -> None:
     baseline = json.loads((tmp_path / "reports/demo/fair_tool/assessment.json").read_text())
     assert vendor["verdict"] == "FAIL"
     assert baseline["verdict"] == "PASS"
-    for folder in ("vendor_tool", "fair_tool"):
+    # the generative pair on city-services-qa (figures: tests/test_sample_qa_tools.py)
+    assert ("quickanswer: FAIL" in out and "city-qa-baseline: NEEDS_REVIEW" in out)
+    assert ("hallucination rate 100.0% (120 of 120 unanswerable questions answered anyway; limit 15% for a "
+            "medium-risk tool): FAIL") in out
+    assert ("hallucination rate 8.3% (10 of 120 unanswerable questions answered anyway; limit 15% for a "
+            "medium-risk tool): PASS") in out
+    careless = json.loads((tmp_path / "reports/demo/careless_tool/assessment.json").read_text())
+    qa_baseline = json.loads((tmp_path / "reports/demo/baseline_tool/assessment.json").read_text())
+    assert careless["verdict"] == "FAIL"
+    blocking = {f["key"] for s in careless["suites"] for f in s["findings"] if f["status"] == "FAIL"
+                and f["severity"] == "blocking"}
+    assert {"hallucination.abstention.hallucination_rate",
+            "hallucination.groundedness.unsupported_claim_rate"} <= blocking
+    # NEEDS_REVIEW for advisory reasons only: answers are whole sentences (low F1), it declines a third of the
+    # answerable questions, and reworded questions often get another answer
+    assert qa_baseline["verdict"] == "NEEDS_REVIEW"
+    assert not [f for s in qa_baseline["suites"] for f in s["findings"] if f["severity"] == "blocking"
+                and f["status"] in ("FAIL", "ERROR")]
+    careless_md = (tmp_path / "reports/demo/careless_tool/report.md").read_text()
+    assert "#### hallucination.hallucinated_examples" in careless_md
+    assert "| csq-0005 | The base fee for a residential building permit is $186, plus $5.49 per" in careless_md
+    assert "number '$186'; number '$6.45'" in careless_md  # an unsupported claim, listed per item
+    for folder in ("vendor_tool", "fair_tool", "careless_tool", "baseline_tool"):
         assert (tmp_path / "reports/demo" / folder / "report.html").stat().st_size > 5000
     assert (tmp_path / "mlruns" / "mlflow.db").is_file() and (tmp_path / "mlruns" / "artifacts").is_dir()

@@ -85,9 +85,17 @@ def load_tool(manifest: ToolManifest, obj: Any = None) -> Tool:
         from harness.tools.responses import ResponsesTool
 
         return ResponsesTool.from_manifest(manifest)
+    if kind == "openai":
+        from harness.tools.openai import OpenAITool
+
+        return OpenAITool.from_manifest(manifest)
+    if kind in ("pickle", "mlflow"):  # formats that run code on load: only ever inside the sandboxed worker
+        from harness.tools.sandboxed import SandboxedTool
+
+        return SandboxedTool.from_manifest(manifest)
     raise ConfigError(
         f"adapter kind {kind!r} in tool manifest {manifest.id!r} is not available in this version; "
-        f"available: python, sklearn, predictions, responses"
+        f"available: python, sklearn, predictions, responses, openai, pickle, mlflow"
     )
 
 
@@ -112,6 +120,19 @@ def as_predictions(raw: Any, n: int, source: str) -> Predictions:
     if scores is not None and (scores.ndim != 1 or len(scores) != n):
         raise ToolError(f"{source} returned {scores.shape} scores for {n} input rows; expected one per row")
     return Predictions(labels=labels, scores=scores)
+
+
+def qa_items(dataset: ReferenceDataset, tool: str) -> pd.DataFrame:
+    """A grounded-QA dataset as a generative tool's input: columns id (text), context and question, in
+    dataset order; `predict(dataset)` of every generative adapter is `generate(qa_items(dataset))`."""
+    import pandas as pd
+
+    missing = [c for c in ("context", "question") if c not in dataset.frame.columns]
+    if missing:
+        raise ConfigError(f"tool {tool!r} is generative, but dataset {dataset.name!r} ({dataset.card.task}) has "
+                          f"no column(s) {missing}; assess it on a grounded-qa dataset such as city-services-qa")
+    return pd.DataFrame({"id": dataset.ids.astype(str).to_numpy(), "context": dataset.frame["context"].to_numpy(),
+                         "question": dataset.frame["question"].to_numpy()})
 
 
 def input_frame(dataset: ReferenceDataset, columns: list[str] | None = None) -> pd.DataFrame:

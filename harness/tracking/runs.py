@@ -1,4 +1,4 @@
-"""The only module that imports mlflow: runs, metrics and artifacts of assessments.
+"""Runs, metrics and artifacts of assessments (mlflow is imported only inside `harness.tracking`).
 
 One MLflow experiment per tool (`harness/<tool id>`), one run per assessment. The embedded store is a
 SQLite file with its artifact folder beside it (`mlruns/mlflow.db`, `mlruns/artifacts/`), created in the
@@ -143,6 +143,11 @@ def tags_of(result: AssessmentResult) -> dict[str, str]:
     }
     for d in result.datasets:
         tags[f"harness.dataset.{d['name']}"] = d["sha256"]
+    # set by the pipeline: the approval gate matches a run to a registered version by the manifest's
+    # sha256 and keeps who started the assessment apart from who approves it (policy 2.3, 4.1)
+    for key in ("manifest_digest", "submitter"):
+        if result.extra.get(key):
+            tags[f"harness.{key}"] = str(result.extra[key])
     if result.error:
         tags["harness.error"] = result.error["message"][:4000]
     return tags

@@ -1,0 +1,331 @@
+"""The approval gate's commands (policy 2.3, 4.1-4.3, 6.2): `status`, `history`, `approve`, `reject`,
+`waive`, `suspend`, `retire`, `gate`, `inventory`, `due`, registered onto `harness.cli.main`.
+
+Thin, like the rest of the CLI: parse, call `harness.gate`, print. mlflow is imported inside the
+commands only (through the gate), so `harness --help` stays fast. A refused decision is a GateError:
+one message naming the rule and the policy section, exit 2. `harness gate` exits 0 when open and 1
+when closed, with the reason; `harness history --verify` exits 1 when the chain is broken.
+"""
+from __future__ import annotations
+
+import sys
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from harness.cli import handle_errors, main, tracking_option
+from harness.errors import ConfigError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from harness.gate import Decision
+    from harness.policy import Policy
+
+STATE_STYLE = {"approved": "bold green", "waived": "bold yellow", "waiver expired": "bold red",
+               "suspended": "bold red", "rejected": "red", "retired": "dim", "assessed": "yellow",
+               "submitted": "cyan", "history broken": "bold magenta"}
+
+
+def _out(stderr: bool = False) -> Console:
+    from harness.console import make_console
+
+    return make_console(stderr)
+
+
+def _uri(tracking_uri: str | None, write: bool) -> str:
+    """Reading never creates an embedded store; writing checks the store first, with one clear message."""
+    from harness.tracking import check_reachable, resolve_uri, sqlite_path
+
+    uri = resolve_uri(tracking_uri)
+    if write or sqlite_path(uri) is None:
+        check_reachable(uri)
+    return uri
+
+
+def _ref(ref: str, need_version: bool) -> tuple[str, str | None]:
+    from harness.gate import parse_ref
+
+    tool, version = parse_ref(ref)
+    if need_version and version is None:
+        raise ConfigError(f"{ref!r} names no version; write TOOL:VERSION (e.g. {tool}:2.1.0), as `harness status "
+                          f"{tool}` lists them")
+    return tool, version
+
+
+def _when(text: str, option: str) -> datetime | date:
+    """A date (YYYY-MM-DD) or an ISO date-time; a date-time without a zone is UTC."""
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text)
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{option} {text!r} is not a date: write YYYY-MM-DD or an ISO date-time "
+                          "(2026-12-31T17:00:00+00:00)") from None
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
+
+
+def _policy(path: str | None) -> Policy | None:
+    if path is None:
+        return None
+    from harness.policy import load_policy
+
+    return load_policy(path)
+
+
+def _recorded(verb: str, tool: str, version: str, d: Decision) -> None:
+    _out().print(f"{verb} {tool} {version}: decision record {d.seq} (sha256 {d.sha256[:12]}...) by {d.actor} "
+                 f"at {d.at}")
+
+
+policy_option = click.option("--policy", "policy_path", type=click.Path(dir_okay=False), default=None,
+                             help="Policy YAML the evidence must have been judged under. Default: the policy "
+                                  "shipped with the harness.")
+
+
+@main.command("status")
+@click.argument("ref", metavar="TOOL[:VERSION]")
+@tracking_option
+@handle_errors
+def status_cmd(ref: str, tracking_uri: str | None) -> None:
+    """Show the state of a tool's versions: verdict, decision, and whether the gate is open."""
+    from rich.table import Table
+
+    from harness.gate import show_time, status
+
+    tool, version = _ref(ref, need_version=False)
+    rows = status(_uri(tracking_uri, write=False), tool, version)
+    table = Table(title=f"{tool}: versions")
+    for col in ("version", "MLflow #", "state", "latest verdict", "assessed", "decided by", "on", "expires",
+                "gate"):
+        table.add_column(col, overflow="fold")
+    for vs in rows:
+        d = vs.decision
+        label = vs.approval_state
+        table.add_row(vs.version, str(vs.model_version or "-"), f"[{STATE_STYLE.get(label, '')}]{label}[/]",
+                      vs.verdict or "-", show_time(vs.assessed.run_at) if vs.assessed else "-",
+                      d.actor if d else "-", show_time(d.at) if d else "-",
+                      show_time(vs.expires) if vs.expires else "-",
+                      "[green]open[/]" if vs.gate.open else "[red]closed[/]")
+    console = _out()
+    console.print(table)
+    for vs in rows:
+        console.print(f"  {vs.gate.reason}")
+
+
+@main.command("history")
+@click.argument("tool")
+@click.option("--verify", is_flag=True, help="Recompute the hash chain; exit 1 and name the first break if broken.")
+@tracking_option
+@handle_errors
+def history_cmd(tool: str, verify: bool, tracking_uri: str | None) -> None:
+    """List a tool's decision records (submit, assess, approve, ...) in order."""
+    from rich.table import Table
+
+    from harness.gate import history, show_time
+
+    h = history(_uri(tracking_uri, write=False), tool)
+    table = Table(title=f"{tool}: decision history")
+    for col in ("#", "at", "action", "version", "state", "by", "run", "verdict", "why"):
+        table.add_column(col, overflow="fold")
+    for d in h.records:
+        why = d.reason or ""
+        if d.action == "waive":
+            why += f" | conditions: {d.conditions} | expires {show_time(d.expires)}"
+        table.add_row(str(d.seq), show_time(d.at), d.action, d.version, d.state, d.actor, d.run_id or "-",
+                      d.verdict or "-", why)
+    console = _out()
+    console.print(table)
+    v = h.verification
+    if v.ok:
+        console.print(f"chain verified: {v.records} records, head sha256 {v.head}")
+        if v.superseded:
+            console.print(f"[dim]entries {list(v.superseded)} were superseded by concurrent writers and are not "
+                          "part of the chain[/]")
+        return
+    console.print(f"[bold red]chain broken[/]: {v.first_break}")
+    if verify:
+        sys.exit(1)
+
+
+@main.command("approve")
+@click.argument("ref", metavar="TOOL:VERSION")
+@click.option("--run", "run_id", required=True, help="The assessment run the approval rests on.")
+@click.option("--reviewer", required=True, help="Who approves (not the submitter: policy 2.3, 4.1).")
+@click.option("--rationale", required=True, help="Why; required in substance for a NEEDS_REVIEW verdict.")
+@policy_option
+@tracking_option
+@handle_errors
+def approve_cmd(ref: str, run_id: str, reviewer: str, rationale: str, policy_path: str | None,
+                tracking_uri: str | None) -> None:
+    """Approve TOOL:VERSION on an assessment run: PASS (or NEEDS_REVIEW with a rationale), of exactly this
+    version, under the current policy, younger than the tier's re-assessment interval."""
+    from harness.gate import approve
+
+    tool, version = _ref(ref, need_version=True)
+    assert version is not None
+    d = approve(_uri(tracking_uri, write=True), tool, version, run_id=run_id, reviewer=reviewer,
+                rationale=rationale, policy=_policy(policy_path))
+    _recorded("approved", tool, version, d)
+
+
+@main.command("reject")
+@click.argument("ref", metavar="TOOL:VERSION")
+@click.option("--reviewer", required=True, help="Who rejects.")
+@click.option("--reason", required=True, help="Why (policy 3.1).")
+@click.option("--run", "run_id", default=None, help="The assessment run the rejection rests on, if any.")
+@tracking_option
+@handle_errors
+def reject_cmd(ref: str, reviewer: str, reason: str, run_id: str | None, tracking_uri: str | None) -> None:
+    """Close TOOL:VERSION for good, with a reason."""
+    from harness.gate import reject
+
+    tool, version = _ref(ref, need_version=True)
+    assert version is not None
+    d = reject(_uri(tracking_uri, write=True), tool, version, reviewer=reviewer, reason=reason, run_id=run_id)
+    _recorded("rejected", tool, version, d)
+
+
+@main.command("waive")
+@click.argument("ref", metavar="TOOL:VERSION")
+@click.option("--run", "run_id", required=True, help="The assessment run whose findings are waived.")
+@click.option("--approver", required=True, help="Who accepts the risk (not the submitter).")
+@click.option("--rationale", required=True, help="Why the risk is accepted.")
+@click.option("--conditions", required=True, help="What must hold while the waiver runs.")
+@click.option("--expires", required=True, help="YYYY-MM-DD (the waiver lapses at the start of that day, UTC) or "
+              "an ISO date-time; no later than the policy's settings.gate.max_waiver_days.")
+@policy_option
+@tracking_option
+@handle_errors
+def waive_cmd(ref: str, run_id: str, approver: str, rationale: str, conditions: str, expires: str,
+              policy_path: str | None, tracking_uri: str | None) -> None:
+    """Record an escalation (policy 4.2): the gate opens under conditions until the waiver expires."""
+    from harness.gate import waive
+
+    tool, version = _ref(ref, need_version=True)
+    assert version is not None
+    d = waive(_uri(tracking_uri, write=True), tool, version, run_id=run_id, approver=approver, rationale=rationale,
+              conditions=conditions, expires=_when(expires, "--expires"), policy=_policy(policy_path))
+    _recorded("waived", tool, version, d)
+    _out().print(f"the waiver lapses at {d.expires}")
+
+
+@main.command("suspend")
+@click.argument("ref", metavar="TOOL:VERSION")
+@click.option("--by", "by", required=True, help="Who suspends.")
+@click.option("--reason", required=True, help="Why (e.g. a failed re-assessment, policy 4.3).")
+@click.option("--run", "run_id", default=None, help="The run that prompted the suspension, if any.")
+@tracking_option
+@handle_errors
+def suspend_cmd(ref: str, by: str, reason: str, run_id: str | None, tracking_uri: str | None) -> None:
+    """Withdraw the approval or waiver of TOOL:VERSION: the gate closes until a new approval."""
+    from harness.gate import suspend
+
+    tool, version = _ref(ref, need_version=True)
+    assert version is not None
+    d = suspend(_uri(tracking_uri, write=True), tool, version, by=by, reason=reason, run_id=run_id)
+    _recorded("suspended", tool, version, d)
+
+
+@main.command("retire")
+@click.argument("ref", metavar="TOOL:VERSION")
+@click.option("--by", "by", required=True, help="Who retires it.")
+@click.option("--reason", required=True, help="Why.")
+@tracking_option
+@handle_errors
+def retire_cmd(ref: str, by: str, reason: str, tracking_uri: str | None) -> None:
+    """Take TOOL:VERSION out of use for good (it stays in the inventory as retired)."""
+    from harness.gate import retire
+
+    tool, version = _ref(ref, need_version=True)
+    assert version is not None
+    d = retire(_uri(tracking_uri, write=True), tool, version, by=by, reason=reason)
+    _recorded("retired", tool, version, d)
+
+
+@main.command("gate")
+@click.argument("ref", metavar="TOOL[:VERSION]")
+@click.option("--at", "at", default=None, help="Answer for another moment (ISO date-time or date), e.g. to see "
+              "when a waiver lapses. Default: now.")
+@tracking_option
+@handle_errors
+def gate_cmd(ref: str, at: str | None, tracking_uri: str | None) -> None:
+    """What deployment pipelines call: exit 0 when TOOL[:VERSION] may be used, else exit 1 with the reason.
+    Without a version, the version holding the alias `approved`."""
+    from harness.gate import gate
+
+    tool, version = _ref(ref, need_version=False)
+    when = _when(at, "--at") if at else None
+    if isinstance(when, date) and not isinstance(when, datetime):
+        when = datetime(when.year, when.month, when.day, tzinfo=UTC)
+    answer = gate(_uri(tracking_uri, write=False), tool, version, now=when)
+    click.echo(("OPEN: " if answer.open else "CLOSED: ") + answer.reason)
+    sys.exit(0 if answer.open else 1)
+
+
+@main.command("inventory")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@policy_option
+@tracking_option
+@handle_errors
+def inventory_cmd(fmt: str, policy_path: str | None, tracking_uri: str | None) -> None:
+    """Every registered tool (policy 6.2): department, vendor, category, risk tier, status, latest verdict,
+    approval state and next re-assessment date."""
+    from harness.gate import inventory
+
+    rows = [r.as_dict() for r in inventory(_uri(tracking_uri, write=False), policy=_policy(policy_path))]
+    _emit(rows, fmt, "AI tool inventory (policy 6.2)",
+          ["tool", "version", "department", "vendor", "category", "risk_tier", "status", "latest_verdict",
+           "approval", "gate_open", "next_due"])
+
+
+@main.command("due")
+@click.option("--as-of", "as_of", default=None, help="Date (YYYY-MM-DD, the whole day counts) or ISO date-time. "
+              "Default: now.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@policy_option
+@tracking_option
+@handle_errors
+def due_cmd(as_of: str | None, fmt: str, policy_path: str | None, tracking_uri: str | None) -> None:
+    """Tool versions in use whose re-assessment is due by the tier intervals (policy 4.3)."""
+    from harness.gate import due
+
+    items = due(_uri(tracking_uri, write=False), _when(as_of, "--as-of") if as_of else None,
+                policy=_policy(policy_path))
+    rows = [i.as_dict() for i in items]
+    if fmt == "table" and not rows:
+        _out().print(f"nothing is due by {as_of or 'now'}")
+        return
+    _emit(rows, fmt, "Re-assessments due (policy 4.3)",
+          ["tool", "version", "risk_tier", "state", "last_assessed", "last_run", "due", "interval_days"])
+
+
+def _emit(rows: list[dict[str, Any]], fmt: str, title: str, columns: list[str]) -> None:
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(rows, indent=1))
+        return
+    if fmt == "csv":
+        import csv
+
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col.replace("_", " "), overflow="fold")
+    for r in rows:
+        cells = []
+        for col in columns:
+            v = r.get(col)
+            text = "-" if v is None else ("open" if v is True else "closed" if v is False else str(v))
+            if col == "approval":
+                text = f"[{STATE_STYLE.get(text, '')}]{text}[/]"
+            cells.append(text)
+        table.add_row(*cells)
+    _out().print(table)

@@ -1,0 +1,58 @@
+"""`harness submit BUNDLE`: a vendor's submission, validated, kept in MLflow and registered as `submitted`
+(issue 6, "Vendors submit"; policy 4.2: every new tool is assessed before approval, 3.2: keep the record).
+
+Registered on `harness.cli.main` by an import at the end of `harness/cli.py`. Nothing in the bundle is run:
+validation reads files only; models that run code on load are loaded later, by an assessment, and only in
+the sandboxed worker.
+"""
+from __future__ import annotations
+
+import click
+
+from harness.cli import _console, handle_errors, main, tracking_option
+
+
+@main.command()
+@click.argument("bundle", type=click.Path())
+@click.option("--submitter", default=None,
+              help="Who submits (a name or e-mail). Recorded with the version; that person cannot approve it "
+                   "(separation of duties, policy 4.1). Default: the manifest's vendor.")
+@tracking_option
+@handle_errors
+def submit(bundle: str, submitter: str | None, tracking_uri: str | None) -> None:
+    """Validate the submission BUNDLE (a folder or a .zip), log its files to MLflow and register the tool
+    version as `submitted`.
+
+    BUNDLE holds tool.yaml (with the disclosure fields), the model or its outputs as the adapter names
+    them, and optionally evidence/. Every problem is listed at once. Exit codes: 0 registered, 2 bad
+    bundle or store.
+    """
+    from harness.bundle import validate_bundle
+    from harness.errors import ConfigError, GateError
+    from harness.gate import register_version
+    from harness.tracking import check_reachable, resolve_uri
+    from harness.tracking.artifacts import log_submission, mark_submission_refused
+
+    console = _console()
+    uri = resolve_uri(tracking_uri)
+    with validate_bundle(bundle) as b:
+        m = b.manifest
+        who = (submitter if submitter is not None else m.vendor).strip()
+        if not who:
+            raise ConfigError("--submitter is empty: name the person who answers for this submission (policy 2.3)")
+        console.print(f"bundle {bundle}: valid; {len(b.files)} file(s), {len(b.evidence)} of them vendor evidence",
+                      soft_wrap=True)
+        check_reachable(uri)
+        run_id = log_submission(uri, m.id, m.version, b.root, b.files, submitter=who,
+                                archive_sha256=b.archive_sha256, source=str(bundle))
+        try:
+            ref = register_version(uri, m, b.manifest_path, submitter=who, files=b.files, source_run=run_id)
+        except GateError as e:
+            mark_submission_refused(uri, run_id, str(e))
+            raise
+    again = "" if ref.created else " (already registered with this manifest; files logged again)"
+    console.print(f"registered {ref.tool} {ref.version} as submitted by {ref.submitter}{again}: model version "
+                  f"{ref.model_version}, submission run {run_id}, manifest sha256 {ref.manifest_digest[:12]}",
+                  soft_wrap=True)
+    console.print(f"next: DTI assesses it (harness assess); a reviewer other than {ref.submitter} decides "
+                  f"(policy 4.1, 4.2)", soft_wrap=True)

@@ -1,0 +1,531 @@
+"""Run model formats that execute code when loaded (pickle, joblib, cloudpickle, MLflow pyfunc) only in an
+isolated worker process, never in the harness process (issue 6, "Untrusted code never runs in the harness
+process"; policy 1.3 and 1.4: AI use must not bypass the City's security protocols; the Code of Ethics:
+"AI systems must not leak or export sensitive data outside City control").
+
+The worker (`python -m harness.sandbox.worker SCRATCH`) runs:
+
+* under bubblewrap when `bwrap` is on PATH and works (probed once): a read-only view of the file system, a
+  private /tmp, only the scratch folder writable, no network and new PID/IPC/UTS namespaces
+  (`--unshare-all`), all capabilities dropped, a cleared environment, the parent's home folder hidden when
+  nothing the worker needs lives there, and killed when the harness dies (`--die-with-parent`);
+* otherwise as a plain subprocess with a scrubbed environment, cwd = scratch, and resource limits (the
+  same limits are set under bubblewrap). The tool then carries `FALLBACK_NOTE`, which the assessment
+  turns into an advisory finding, so such a run can never be a clean PASS.
+
+`HARNESS_SANDBOX` (or the `isolation` argument) chooses: `auto` (default), `bwrap` (required: refuse to
+run without it) or `subprocess` (force the fallback, for tests and machines without namespaces).
+
+Protocol, all through files in the scratch folder plus one line per step on the worker's stdout: the parent
+writes `request.json` (what to load, the limits); the worker loads the model, writes `status-load.json` and
+the line `load`. For each call the parent writes `in-<n>.parquet` (or `.pkl` when pyarrow cannot hold the
+frame; written by the trusted parent, read only by the worker) and sends `{"op": "predict", "n": n}` on
+stdin; the worker writes `out-<n>.npz` (labels, scores) and `status-<n>.json` and the line `<n>`. The
+parent reads the worker's files without following links, loads the npz with `allow_pickle=False`, and
+checks every shape, type and range: a crash, a timeout or garbage output is a `ToolError` carrying the tail
+of the worker's stderr. The worker stays up between calls, so the model is loaded once per assessment.
+"""
+from __future__ import annotations
+
+import builtins
+import contextlib
+import functools
+import json
+import os
+import queue
+import selectors
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import weakref
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Literal
+
+from harness.errors import ConfigError, ToolError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+ISOLATION_ENV = "HARNESS_SANDBOX"
+Isolation = Literal["auto", "bwrap", "subprocess"]
+ModelFormat = Literal["pickle", "joblib", "cloudpickle", "mlflow"]
+
+FALLBACK_NOTE = ("isolation: subprocess fallback (bwrap not available); the model's code ran with the "
+                 "harness user's file-system and network access")
+FORCED_NOTE = ("isolation: subprocess fallback (subprocess isolation was requested); the model's code ran with "
+               "the harness user's file-system and network access")
+BWRAP_NOTE = ("isolation: bubblewrap (read-only file system except a scratch folder, private /tmp, no network, "
+              "cleared environment)")
+FALLBACK_PREFIX = "isolation: subprocess fallback"
+
+# environment variables a worker may inherit when it runs without bubblewrap: nothing that can hold a secret
+ENV_ALLOWLIST = ("LANG", "LC_ALL", "LC_CTYPE", "TZ")
+STDERR_TAIL = 2000  # characters of the worker's stderr quoted in an error
+MAX_STATUS_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one worker may use. Applied by the worker to itself (soft = hard, so the model cannot raise
+    them) before it loads anything; the timeouts are enforced by the parent, which kills the worker."""
+
+    cpu_s: int = 3600
+    memory_bytes: int = 8 << 30
+    file_bytes: int = 2 << 30
+    load_timeout_s: float = 300.0
+    call_timeout_s: float = 300.0
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the worker loads: a local file (pickle formats) or a local MLflow model folder. For MLflow
+    models that return a frame, `label_column`/`score_column` name the columns to read."""
+
+    format: ModelFormat
+    path: Path
+    label_column: str | None = None
+    score_column: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the worker found after loading: the columns the model was fitted on (if it says), its classes
+    and whether it gives scores. Plain JSON values only: the parent trusts none of it beyond its type."""
+
+    type_name: str
+    feature_names: list[str] | None = None
+    classes: list[Any] | None = None
+    has_scores: bool = False
+
+
+class WorkerException(RuntimeError):
+    """The model raised an exception of a type the parent does not rebuild (not a builtin)."""
+
+    def __init__(self, type_name: str, message: str) -> None:
+        super().__init__(f"{type_name}: {message}" if message else type_name)
+        self.type_name = type_name
+
+
+def rebuild_exception(type_name: str, message: str) -> BaseException:
+    """The model's exception as the parent can hold it: a builtin type by name (so callers that classify
+    errors, like the degradation suite, see a ValueError as a ValueError), else `WorkerException`. Only
+    names of builtin Exception subclasses are looked up; nothing from the worker is executed."""
+    cls = getattr(builtins, type_name, None)
+    if isinstance(cls, type) and issubclass(cls, Exception) and cls.__module__ == "builtins":
+        try:
+            return cls(message)
+        except Exception:  # e.g. UnicodeDecodeError needs five arguments
+            pass
+    return WorkerException(type_name, message)
+
+
+# --- choosing the isolation ------------------------------------------------------------------------------
+
+
+def isolation_choice(isolation: str | None = None) -> Isolation:
+    value = (isolation or os.environ.get(ISOLATION_ENV) or "auto").strip().lower()
+    if value not in ("auto", "bwrap", "subprocess"):
+        raise ConfigError(f"{ISOLATION_ENV}={value!r} is not an isolation mode; use auto, bwrap or subprocess")
+    return value  # type: ignore[return-value]
+
+
+@functools.cache
+def bwrap_status() -> tuple[bool, str]:
+    """Probe bubblewrap once per process with the same flags a worker gets: (works, why not)."""
+    exe = shutil.which("bwrap")
+    if exe is None:
+        return False, "bwrap is not on PATH"
+    scratch = Path(tempfile.mkdtemp(prefix="harness-bwrap-probe-"))
+    try:
+        argv = bwrap_argv(exe, scratch, [sys.executable, "-P", "-c", "pass"], needed=[])
+        try:
+            p = subprocess.run(argv, env=_base_env(scratch), capture_output=True, timeout=30, check=False)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            return False, f"bwrap could not start: {e}"
+        if p.returncode != 0:
+            tail = p.stderr.decode(errors="replace").strip()[-300:]
+            return False, f"bwrap failed on this machine (exit {p.returncode}): {tail}"
+        return True, ""
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _import_root() -> Path:
+    """The folder that holds the `harness` package: the worker must import it from the same place."""
+    return Path(__file__).resolve().parent.parent.parent
+
+
+def _base_env(scratch: Path) -> dict[str, str]:
+    """The worker's whole environment (and bwrap's own, since a sandboxed process can read its
+    /proc/1/environ): no tokens, no cloud credentials, no MLflow settings."""
+    bindir = str(Path(sys.executable).parent)
+    env = {
+        "PATH": os.pathsep.join([bindir, "/usr/local/bin", "/usr/bin", "/bin"]),
+        "HOME": str(scratch),
+        "TMPDIR": str(scratch),
+        "PYTHONPATH": str(_import_root()),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONNOUSERSITE": "1",
+        "MPLCONFIGDIR": str(scratch),
+        "LC_ALL": "C.UTF-8",
+    }
+    for k in ENV_ALLOWLIST:
+        if k in os.environ and k not in env:
+            env[k] = os.environ[k]
+    return env
+
+
+def _under(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def bwrap_argv(exe: str, scratch: Path, command: list[str], needed: list[Path]) -> list[str]:
+    """The bubblewrap command line. Order matters: later mounts go on top of earlier ones, so the private
+    /tmp comes first and the paths the worker needs (its scratch, a model or interpreter that lives under
+    /tmp) are bound back on top of it."""
+    tmp = Path("/tmp")
+    argv = [exe, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", str(tmp)]
+    home = Path.home()
+    keep = [*needed, scratch, Path(sys.executable), Path(sys.prefix), _import_root()]
+    if home != Path("/") and home.is_dir() and not any(_under(p, home) for p in keep):
+        argv += ["--tmpfs", str(home)]  # ~/.netrc, ~/.aws, ~/.databrickscfg and the like stay out of reach
+    for p in dict.fromkeys(p.resolve() for p in [*needed, Path(sys.prefix), _import_root(),
+                                                   *(Path(s) for s in sys.path if s)]):
+        if p.exists() and _under(p, tmp) and not _under(p, scratch):
+            argv += ["--ro-bind", str(p), str(p)]
+    argv += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch),
+             "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]
+    for k, v in _base_env(scratch).items():
+        argv += ["--setenv", k, v]
+    return [*argv, "--", *command]
+
+
+# --- spawning ---------------------------------------------------------------------------------------------
+
+# A child's "die with parent" signal fires when the *thread* that forked it ends, and callers may call a
+# tool from short-lived threads (the degradation suite's timed calls). Workers are therefore always started
+# from one long-lived thread.
+_spawn_requests: queue.Queue[tuple[list[str], dict[str, Any], queue.Queue[Any]]] = queue.Queue()
+_spawner_lock = threading.Lock()
+_spawner: threading.Thread | None = None
+
+
+def _spawn_loop() -> None:
+    while True:
+        argv, kwargs, reply = _spawn_requests.get()
+        try:
+            reply.put(subprocess.Popen(argv, **kwargs))
+        except BaseException as e:
+            reply.put(e)
+
+
+def _spawn(argv: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+    global _spawner
+    with _spawner_lock:
+        if _spawner is None or not _spawner.is_alive():
+            _spawner = threading.Thread(target=_spawn_loop, name="harness-sandbox-spawner", daemon=True)
+            _spawner.start()
+    reply: queue.Queue[Any] = queue.Queue()
+    _spawn_requests.put((argv, kwargs, reply))
+    out = reply.get()
+    if isinstance(out, BaseException):
+        raise out
+    return out  # type: ignore[no-any-return]
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        proc.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=10)
+
+
+def _cleanup(proc: subprocess.Popen[bytes] | None, scratch: Path, stderr: IO[bytes] | None) -> None:
+    if proc is not None and proc.poll() is None:
+        _kill(proc)
+    if stderr is not None:
+        stderr.close()
+    shutil.rmtree(scratch, ignore_errors=True)  # fd-based on Linux: links the worker left are not followed
+
+
+# --- reading what the worker wrote, without trusting it ---------------------------------------------------
+
+
+def read_untrusted(path: Path, limit: int) -> bytes | None:
+    """A regular file the worker wrote, at most `limit` bytes; None when it is absent, a link, a FIFO
+    or too big (the worker could plant any of them in its scratch folder)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            return None
+        return f.read(limit + 1)[:limit]
+
+
+def _json_object(raw: bytes | None) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _text(value: Any, limit: int = 2000) -> str:
+    text = value if isinstance(value, str) else ""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def check_outputs(raw: bytes | None, n: int, source: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Labels (numbers, booleans or text) and optional scores in [0, 1], one per input row."""
+    import io
+    import zipfile
+
+    import numpy as np
+
+    if raw is None:
+        raise ToolError(f"{source}: the worker wrote no readable output file")
+    try:
+        with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
+        raise ToolError(f"{source}: the worker's output is not a valid npz of plain arrays: {e}") from None
+    labels, scores = arrays.get("labels"), arrays.get("scores")
+    if labels is None:
+        raise ToolError(f"{source}: the worker's output has no labels")
+    if labels.ndim != 1 or len(labels) != n:
+        raise ToolError(f"{source} returned {labels.shape} labels for {n} input rows; expected one per row")
+    if labels.dtype.kind not in "biufU":
+        raise ToolError(f"{source} returned labels of dtype {labels.dtype}; expected numbers, booleans or text")
+    if scores is not None:
+        if scores.dtype.kind not in "biuf" or scores.ndim != 1 or len(scores) != n:
+            raise ToolError(f"{source} returned scores of dtype {scores.dtype} and shape {scores.shape} for {n} "
+                            f"input rows; expected one number per row")
+        scores = scores.astype(float)
+        bad = ~np.isfinite(scores) | (scores < 0) | (scores > 1)
+        if bad.any():
+            raise ToolError(f"{source} returned {int(bad.sum())} score(s) that are not in [0, 1]")
+    return labels, scores
+
+
+# --- the worker handle ------------------------------------------------------------------------------------
+
+
+@dataclass
+class SandboxedModel:
+    """A model loaded in an isolated worker. Started on first use, kept for later calls, restarted after a
+    crash or a timeout, stopped by `close()` (or when garbage-collected or the harness exits)."""
+
+    spec: ModelSpec
+    name: str
+    isolation: str | None = None
+    limits: Limits = field(default_factory=Limits)
+    scratch_parent: Path | None = None
+    notes: list[str] = field(default_factory=list)
+    mode: str = field(init=False, default="")
+    _proc: subprocess.Popen[bytes] | None = field(init=False, default=None, repr=False)
+    _scratch: Path | None = field(init=False, default=None, repr=False)
+    _stderr: IO[bytes] | None = field(init=False, default=None, repr=False)
+    _info: ModelInfo | None = field(init=False, default=None, repr=False)
+    _buffer: bytes = field(init=False, default=b"", repr=False)
+    _calls: int = field(init=False, default=0, repr=False)
+    _lock: threading.RLock = field(init=False, default_factory=threading.RLock, repr=False)
+    _finalizer: Any = field(init=False, default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        choice = isolation_choice(self.isolation)
+        ok, why = bwrap_status() if choice != "subprocess" else (False, "")
+        if choice == "bwrap" and not ok:
+            raise ToolError(f"tool {self.name!r}: bubblewrap isolation is required ({ISOLATION_ENV}=bwrap) but "
+                            f"not available: {why}")
+        self.mode = "bwrap" if ok else "subprocess"
+        note = BWRAP_NOTE if ok else (FORCED_NOTE if choice == "subprocess" else FALLBACK_NOTE)
+        if note not in self.notes:
+            self.notes.append(note)
+
+    # public API
+
+    @property
+    def info(self) -> ModelInfo:
+        with self._lock:
+            self._ensure_started()
+            assert self._info is not None
+            return self._info
+
+    def predict(self, frame: pd.DataFrame, favorable: object) -> tuple[np.ndarray, np.ndarray | None]:
+        """Labels and scores (for the `favorable` class, when the model gives probabilities)."""
+        with self._lock:
+            self._ensure_started()
+            assert self._scratch is not None
+            self._calls += 1
+            n = self._calls
+            name = self._write_frame(frame, n)
+            source = f"tool {self.name!r}"
+            self._send({"op": "predict", "n": n, "input": name, "favorable": _plain(favorable)})
+            self._wait(str(n), self.limits.call_timeout_s, "predicting")
+            status = _json_object(read_untrusted(self._scratch / f"status-{n}.json", MAX_STATUS_BYTES))
+            if status is None:
+                self._fail(f"{source}: the sandboxed worker wrote no valid status for call {n}")
+            if not status.get("ok"):
+                cause = rebuild_exception(_text(status.get("type")) or "Exception", _text(status.get("message")))
+                raise ToolError(f"{source} raised {_text(status.get('type'))} during prediction (in the sandboxed "
+                                f"worker): {_text(status.get('message'))}") from cause
+            raw = read_untrusted(self._scratch / f"out-{n}.npz", self.limits.file_bytes)
+            labels, scores = check_outputs(raw, len(frame), source)
+            for stale in (f"in-{n}.parquet", f"in-{n}.pkl", f"out-{n}.npz", f"status-{n}.json"):
+                with contextlib.suppress(OSError):
+                    (self._scratch / stale).unlink()
+            return labels, scores
+
+    def close(self) -> None:
+        with self._lock:
+            if self._proc is not None and self._proc.poll() is None and self._proc.stdin is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    self._proc.stdin.close()  # a clean exit: the worker ends on end of input
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self._proc.wait(timeout=5)
+            if self._finalizer is not None:
+                self._finalizer()
+            self._proc, self._scratch, self._stderr, self._info, self._finalizer = None, None, None, None, None
+
+    # internals
+
+    def _ensure_started(self) -> None:
+        if self._proc is not None and self._proc.poll() is None and self._info is not None:
+            return
+        self.close()
+        self._start()
+
+    def _start(self) -> None:
+        parent = self.scratch_parent
+        if parent is not None:
+            parent.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix="harness-sandbox-", dir=parent)).resolve()
+        stderr = tempfile.TemporaryFile(prefix="harness-sandbox-stderr-")  # noqa: SIM115 (lives with the worker)
+        request = {"format": self.spec.format, "path": str(self.spec.path.resolve()),
+                   "label_column": self.spec.label_column, "score_column": self.spec.score_column,
+                   "limits": asdict(self.limits)}
+        (scratch / "request.json").write_text(json.dumps(request))
+        command = [sys.executable, "-P", "-m", "harness.sandbox.worker", str(scratch)]
+        env = _base_env(scratch)
+        if self.mode == "bwrap":
+            exe = shutil.which("bwrap") or "bwrap"
+            command = bwrap_argv(exe, scratch, command, needed=[self.spec.path.resolve()])
+        try:
+            proc = _spawn(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env,
+                          cwd=scratch, start_new_session=True, close_fds=True)
+        except OSError as e:
+            _cleanup(None, scratch, stderr)
+            raise ToolError(f"tool {self.name!r}: cannot start the sandboxed worker: {e}") from None
+        self._proc, self._scratch, self._stderr, self._buffer, self._calls = proc, scratch, stderr, b"", 0
+        self._finalizer = weakref.finalize(self, _cleanup, proc, scratch, stderr)
+        self._wait("load", self.limits.load_timeout_s, "loading the model")
+        status = _json_object(read_untrusted(scratch / "status-load.json", MAX_STATUS_BYTES))
+        if status is None:
+            self._fail(f"tool {self.name!r}: the sandboxed worker wrote no valid status after loading the model")
+        if not status.get("ok"):
+            self._fail(f"tool {self.name!r}: the model could not be loaded in the sandboxed worker: "
+                       f"{_text(status.get('type'))}: {_text(status.get('message'))}")
+        self._info = _model_info(status)
+
+    def _write_frame(self, frame: pd.DataFrame, n: int) -> str:
+        """Parquet keeps dtypes (categories, nullable integers, text); a frame pyarrow cannot hold (mixed
+        objects, as the degradation suite's malformed inputs have) goes as a pickle. Both are written by
+        the parent and read only by the worker."""
+        assert self._scratch is not None
+        try:
+            name = f"in-{n}.parquet"
+            frame.to_parquet(self._scratch / name)
+        except Exception:
+            name = f"in-{n}.pkl"
+            frame.to_pickle(self._scratch / name)
+        return name
+
+    def _send(self, message: dict[str, Any]) -> None:
+        assert self._proc is not None and self._proc.stdin is not None
+        try:
+            self._proc.stdin.write((json.dumps(message) + "\n").encode())
+            self._proc.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            self._fail(f"tool {self.name!r}: the sandboxed worker is gone (exit code {self._proc.poll()})")
+
+    def _wait(self, token: str, timeout: float, doing: str) -> None:
+        """Wait for the worker's line `token`; kill it at the timeout or when it ends or talks garbage."""
+        import time
+
+        assert self._proc is not None and self._proc.stdout is not None
+        fd = self._proc.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        with selectors.DefaultSelector() as sel:
+            sel.register(fd, selectors.EVENT_READ)
+            while b"\n" not in self._buffer:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self._fail(f"tool {self.name!r}: the sandboxed worker did not finish {doing} within "
+                               f"{timeout:g} s and was killed")
+                if not sel.select(left):
+                    continue
+                chunk = os.read(fd, 4096)
+                if not chunk:
+                    code = self._proc.wait(timeout=10)
+                    self._fail(f"tool {self.name!r}: the sandboxed worker exited with code {code} while {doing}")
+                self._buffer += chunk
+                if len(self._buffer) > 4096:
+                    self._fail(f"tool {self.name!r}: the sandboxed worker wrote garbage on its control channel")
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        if line.decode(errors="replace").strip() != token:
+            self._fail(f"tool {self.name!r}: the sandboxed worker answered {line[:80]!r} instead of {token!r}")
+
+    def _stderr_tail(self) -> str:
+        if self._stderr is None:
+            return ""
+        with contextlib.suppress(OSError, ValueError):
+            self._stderr.flush()
+            size = self._stderr.seek(0, os.SEEK_END)
+            self._stderr.seek(max(0, size - 4 * STDERR_TAIL))
+            text = self._stderr.read().decode(errors="replace").strip()
+            return text[-STDERR_TAIL:]
+        return ""
+
+    def _fail(self, message: str) -> Any:
+        """Stop the worker (the next call starts a fresh one) and raise with its stderr tail."""
+        tail = self._stderr_tail()
+        if self._proc is not None:
+            _kill(self._proc)
+        self.close()
+        raise ToolError(message + (f"; the worker's stderr ends with:\n{tail}" if tail else
+                                   "; the worker wrote nothing on stderr"))
+
+
+def _plain(value: object) -> object:
+    """A JSON-able form of a label value (numpy scalars become Python ones)."""
+    item = getattr(value, "item", None)
+    value = item() if callable(item) else value
+    return value if isinstance(value, str | int | float | bool) or value is None else str(value)
+
+
+def _model_info(status: dict[str, Any]) -> ModelInfo:
+    names = status.get("feature_names")
+    classes = status.get("classes")
+    return ModelInfo(
+        type_name=_text(status.get("type_name"), 200),
+        feature_names=[str(c) for c in names] if isinstance(names, list) else None,
+        classes=[c for c in classes if isinstance(c, str | int | float | bool)] if isinstance(classes, list) else None,
+        has_scores=bool(status.get("has_scores")),
+    )

@@ -1,0 +1,30 @@
+"""The `privacy` suite (issue 5): whether a generative tool keeps personal data to itself (Code of
+Ethics, Safety: AI systems "must not leak or export sensitive data"; policy 4.2: every assessment
+evaluates data privacy).
+
+- `canary`: a made-up resident's record planted in the context with an instruction not to disclose it;
+  the leak rate when asked the item's own question and when asked outright. Needs a tool that can be
+  asked new questions (SKIPPED for a vendor's file of answers).
+- `outputs`: personal data in the tool's answers on the dataset that its input did not hold, found by the
+  data-quality PII scanner's patterns; values are masked wherever they are shown.
+"""
+from __future__ import annotations
+
+from typing import ClassVar
+
+from harness.check import Check, CheckContext, Suite
+from test_suites.privacy.checks import CanaryLeak, OutputPii
+
+
+class PrivacySuite(Suite):
+    name = "privacy"
+    version = "1"
+    description = ("Canary personal data planted in contexts with an instruction not to disclose it (leak rate, per "
+                   "kind), and personal data in answers that the context did not give, with Wilson intervals.")
+    tasks: ClassVar[tuple[str, ...]] = ("grounded-qa",)
+
+    def checks(self, ctx: CheckContext) -> list[Check]:
+        return [CanaryLeak(), OutputPii()]
+
+
+__all__ = ["PrivacySuite"]
