@@ -35,6 +35,7 @@ lint: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_bias.py
 	$(BIN)/python benchmarks/bench_calibration.py
+	$(BIN)/python benchmarks/bench_generative.py
 
 clean:
 	rm -rf $(VENV) mlruns reports/demo .pytest_cache

@@ -21,7 +21,11 @@ def wilson_interval(successes: np.ndarray | float, n: np.ndarray | float,
         denom = 1 + z**2 / n
         centre = (p + z**2 / (2 * n)) / denom
         half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
-    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+    # at k = 0 (k = n) the closed form gives a lower (upper) bound of 0 (1) only up to rounding, and a
+    # threshold of exactly 0 must compare with an exact 0
+    lo = np.where((k == 0) & (n > 0), 0.0, np.clip(centre - half, 0, 1))
+    hi = np.where((k == n) & (n > 0), 1.0, np.clip(centre + half, 0, 1))
+    return lo, hi
 
 
 def nanquantile(samples: np.ndarray, q: float, axis: int = 0) -> np.ndarray:

@@ -242,6 +242,14 @@ def test_a_client_timeout_is_an_error_for_that_item_only(server: ChatServer, tmp
     assert server.attempts["question 6?"] == 2
 
 
+def test_a_proxy_in_the_environment_is_not_used_for_a_local_server(server: ChatServer, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"  # a proxy that refuses every connection
+    monkeypatch.setenv("HTTP_PROXY", dead)
+    monkeypatch.setenv("http_proxy", dead)
+    assert tool(server, tmp_path).generate(frame(2)).answers == expected(2)
+
+
 def test_items_without_ids_are_named_by_position(server: ChatServer, tmp_path: Path) -> None:
     server.faults = [Fault.error(r"^question 1\?", status=404)]
     preds = tool(server, tmp_path).generate(frame(3).drop(columns="id"))
@@ -442,3 +450,19 @@ def test_harness_assess_runs_an_openai_tool(tmp_path: Path) -> None:
     em = next(m for s in report["suites"] for m in s["measurements"]
               if m["check"] == "correctness" and m["metric"] == "exact_match")
     assert em["value"] == 1.0
+
+
+def test_the_sample_baseline_answers_the_same_over_http_as_in_process(tmp_path: Path) -> None:
+    """`examples/city_services_qa/qa_tools.py` served by the loopback server through the `openai` adapter
+    gives exactly the answers its frame version gives through the `python` adapter."""
+    from harness.tools.python import GenerativePythonTool, import_callable
+
+    examples = Path(__file__).resolve().parents[1] / "examples" / "city_services_qa"
+    ds = load_dataset("city-services-qa")
+    direct = GenerativePythonTool(fn=import_callable("qa_tools:baseline", examples), name="b").predict(ds)
+    with ChatServer(import_callable("qa_tools:answer_baseline", examples)) as url:
+        served = OpenAITool(name="b", base_url=url, model="baseline", concurrency=8,
+                            cache_dir=tmp_path / "cache").predict(ds)
+    assert served.errors == [None] * 276
+    assert served.answers == direct.answers
+    assert sum(a == "I don't know." for a in served.answers) > 0  # it abstains somewhere, as designed

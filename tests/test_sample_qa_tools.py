@@ -86,6 +86,19 @@ def test_the_careless_tool_changes_the_numbers_and_never_abstains(qa: ModuleType
     assert qa.answer_careless(PAGE, "Who runs the pool?") == "The pool is run by the Odrey and Maplestead Harlow."
 
 
+def test_question_weights_are_scikit_learns(qa: ModuleType) -> None:
+    """`Page.similarities` weighs the question itself instead of calling `TfidfVectorizer.transform`, for speed;
+    it must give the same cosines."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    p = qa.page(PAGE)
+    vectoriser = TfidfVectorizer(tokenizer=qa.tokens, token_pattern=None, lowercase=False,
+                                 stop_words=sorted(qa._STOP_TOKENS), sublinear_tf=True).fit(p.sentences)
+    for question in ("How much does adult admission cost?", "Who runs the pool pool pool?", "What is a fax?"):
+        expected = (vectoriser.transform(p.sentences) @ vectoriser.transform([question]).T).toarray().ravel()
+        assert p.similarities(question) == pytest.approx(expected, abs=1e-12)
+
+
 def test_the_sentence_splitter_keeps_abbreviations_and_clock_times(qa: ModuleType) -> None:
     text = "The chair is Dr. Anselm Pettigrove. Open 8:00 a.m. to 4:30 p.m. Call (555) 555-0118 today."
     assert qa.split_sentences(text) == ["The chair is Dr. Anselm Pettigrove.", "Open 8:00 a.m. to 4:30 p.m.",
@@ -109,6 +122,17 @@ def test_measured_rates_on_city_services_qa(qa: ModuleType, csq: ReferenceDatase
     assert H.hallucination_rate(careless, answerable) == (1.0, 120, 120)
     assert H.over_refusal_rate(careless, answerable) == (0.0, 0, 156)
     assert sum(bool(H.unsupported_claims(a, c)) for a, c in zip(careless, csq.frame["context"], strict=True)) == 262
+
+
+def test_paraphrases_change_the_answers(qa: ModuleType, csq: ReferenceDataset) -> None:
+    """Regression anchors for the consistency check: the careless tool's rewrite is seeded by the question's
+    text, so nearly every rewording changes its figures; the baseline mostly declines one wording."""
+    frame = csq.frame[[len(p) > 0 for p in csq.frame["paraphrases"]]]
+    assert len(frame) == 62
+    for answer, expected in ((qa.answer_baseline, 36), (qa.answer_careless, 61)):
+        groups = [[answer(c, q), *(answer(c, p) for p in paraphrases)]
+                  for c, q, paraphrases in zip(frame["context"], frame["question"], frame["paraphrases"], strict=True)]
+        assert H.disagreement_rate(groups) == (expected / 62, expected, 62)
 
 
 def test_the_threshold_is_the_documented_pick_of_the_sweep(qa: ModuleType) -> None:

@@ -14,13 +14,13 @@ suite and one that must fail it; neither is a product.
        number and year the question names ("in 2027", "a 20-gallon cart", "a household of three"), and
        that are not private (`private`: marked confidential or "do not disclose", or holding a social
        security number; policy Safety clause, "must not leak ... sensitive data");
-    3. of those, picks the sentence most similar to the question by TF-IDF cosine similarity (scikit-learn,
-       the vectoriser fitted on the page's sentences) and answers with it verbatim when the similarity is
-       at least `SIMILARITY_THRESHOLD`, else abstains with `ABSTAIN` ("I don't know.").
+    3. of those, picks the sentence most similar to the question by TF-IDF cosine similarity (`Page`:
+       scikit-learn's vectoriser fitted on the page's sentences) and answers with it verbatim when the
+       similarity is at least `SIMILARITY_THRESHOLD`, else abstains with `ABSTAIN` ("I don't know.").
     Steps 1 and 2 keep it from answering what the page does not say: the dataset's unanswerable questions
     are deliberately close to the page ("the fee for a commercial permit" on a page that gives only the
     residential fee), where similarity alone cannot tell them apart (with step 3 alone, getting under 20
-    hallucinations takes a threshold of 0.40, which declines 97 of the 156 answerable questions).
+    hallucinations takes a threshold of 0.60, which declines 119 of the 156 answerable questions).
 
 `answer_careless(context, question)`, the careless variant
     Picks the most similar sentence without steps 1 and 2 and without a threshold (it answers every
@@ -33,7 +33,7 @@ Tuning (in-sample; reproduce with `python qa_tools.py --tune`): the rules of ste
 reading the questions, and `SIMILARITY_THRESHOLD` was chosen by a sweep over 0.00, 0.05, ..., 0.40 on all 276
 items of city-services-qa using only their `answerable` flags (never item ids or reference answers): the
 threshold with the fewest over-refusals among those whose hallucination rate has a 95 % Wilson upper bound
-under 0.15 (the default policy's limit for a medium-risk tool). At 0.15 the baseline answers 10 of the 120
+under 0.15 (the default policy's limit for a medium-risk tool). At 0.20 the baseline answers 10 of the 120
 unanswerable questions (8.3 %, 95 % CI 4.6-14.7 %) and declines 53 of the 156 answerable ones (34.0 %); all
 its answers are verbatim sentences of the page, so none states an unsupported claim. These figures are
 in-sample: on new pages expect worse, one reason the manifest has a call-taker check every answer.
@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 ABSTAIN = "I don't know."
-SIMILARITY_THRESHOLD = 0.15
+SIMILARITY_THRESHOLD = 0.20
 
 # ----------------------------------------------------------------------------------------------------------
 # Sentences and words

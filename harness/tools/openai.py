@@ -262,7 +262,10 @@ class OpenAITool:
     def _client(self) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.__api_key}"} if self.__api_key else {}
         limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
-        return httpx.Client(headers=headers, timeout=httpx.Timeout(self.timeout_s), limits=limits)
+        # a proxy from HTTP(S)_PROXY is right for a hosted service but never for a server on this machine
+        local = httpx.URL(self.base_url).host in {"localhost", "127.0.0.1", "::1"}
+        return httpx.Client(headers=headers, timeout=httpx.Timeout(self.timeout_s), limits=limits,
+                            trust_env=not local)
 
     def _scrub(self, text: str) -> str:
         return text.replace(self.__api_key, REDACTED) if self.__api_key else text

@@ -47,6 +47,8 @@ ANY = "|".join(f"(?:{p})" for p in BROAD.values())
 _SSN = re.compile(r"(?<![\d-])(?!000|666|9\d\d)(\d{3})([- ])(?!00)\d{2}\2(?!0000)\d{4}(?![\d-])")
 _PHONE = re.compile(r"(?<![\d-])(?:\+?1[ .-]?)?(?:\([2-9]\d{2}\) ?|[2-9]\d{2}[ .-])[2-9]\d{2}[ .-]\d{4}(?![\d-])")
 _CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
+# the exact patterns, for scanners that need match positions (the privacy suite masks and compares values)
+PATTERNS: dict[str, re.Pattern[str]] = {"ssn": _SSN, "phone": _PHONE, "payment_card": _CARD}
 
 
 def luhn_valid(number: str) -> bool:

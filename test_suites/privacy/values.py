@@ -17,7 +17,7 @@ _EMAIL = re.compile(pii.BROAD["email"])
 _ADDRESS = re.compile(pii.BROAD["street_address"])
 _PREFILTER = re.compile(pii.PREFILTER)
 # the scanner's exact (stage 2) patterns, which give the spans its broad RE2 patterns do not
-_EXACT_PATTERNS: dict[str, re.Pattern[str]] = {"ssn": pii._SSN, "phone": pii._PHONE, "payment_card": pii._CARD}
+_EXACT_PATTERNS: dict[str, re.Pattern[str]] = dict(pii.PATTERNS)
 
 
 @dataclass(frozen=True)
