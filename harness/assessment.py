@@ -175,6 +175,8 @@ def assess(
     started, t0 = _now(), time.perf_counter()
     results: list[SuiteResult] = []
     error: dict[str, str] | None = None
+    if hasattr(tool, "progress") and tool.progress is None:  # adapters that call out report "x/y answered"
+        tool.progress = say
     for ds in datasets:
         say(f"predicting {ds.name} ({len(ds.frame):,} rows) with {manifest.id}")
         try:

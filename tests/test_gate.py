@@ -563,21 +563,24 @@ def _register_many(args: tuple[str, list[str]]) -> list[int]:
 @pytest.mark.slow
 def test_concurrent_registrations_and_decisions_lose_nothing(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    first, _ = write_case(tmp_path / "init", n=50, seed=42)
+    gate.register_version(uri, load_manifest(first), first, submitter="vendor-co")  # creates the store's tables
     tool, _ = write_case(tmp_path / "c", n=50, seed=41)
-    gate.register_version(uri, load_manifest(tool), tool, submitter="vendor-co")  # creates the store and models
-    same = [str(tool)] * 3
-    distinct = [[str(other_version(tool, f"{w}.{i}")) for i in range(3)] for w in range(4)]
+    same = [str(tool)] * 3  # four workers register 1.0 for the first time at once, three times each
+    distinct = [[str(other_version(tool, f"w{w}.{i}")) for i in range(3)] for w in range(4)]
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(4) as pool:
         numbers = pool.map(_register_many, [(uri, same + d) for d in distinct])
     assert all(n[:3] == [1, 1, 1] for n in numbers)  # one version string, one model version, whoever asked
     rows = gate.status(uri, "case-tool-41")
-    assert sorted(r.version for r in rows) == sorted(["1.0"] + [f"{w}.{i}" for w in range(4) for i in range(3)])
+    assert sorted(r.version for r in rows) == sorted(["1.0"] + [f"w{w}.{i}" for w in range(4) for i in range(3)])
     assert len({r.model_version for r in rows}) == 13
+    versions = mlflow_client(uri).search_model_versions("name = 'case-tool-41'")
+    assert len(versions) == 13  # the losers of the race for 1.0 gave their model versions back
     h = gate.history(uri, "case-tool-41")
     assert h.verification.ok and h.verification.problems == ()
-    assert sorted(d.version for d in h.records) == sorted(r.version for r in rows)  # one submit each, none lost
-    assert [d.action for d in h.records] == ["submit"] * 13
+    assert [d.action for d in h.records] == ["submit"] * 13  # one submit each, none lost, none twice
+    assert sorted(d.version for d in h.records) == sorted(r.version for r in rows)
     entries = mlflow_client(uri).search_model_versions("name = 'case-tool-41 (decision log)'")
     assert len(entries) == 13 + len(h.verification.superseded)
 

@@ -194,23 +194,25 @@ class OpenAITool:
 
     @classmethod
     def from_manifest(cls, manifest: ToolManifest) -> OpenAITool:
+        from harness.manifest import OpenAIAdapter
+
         a = manifest.adapter
+        if not isinstance(a, OpenAIAdapter):
+            raise ToolConfigError(f"tool manifest {manifest.id!r} has adapter kind {a.kind!r}, not 'openai'")
         api_key = None
-        if a.api_key_env:  # type: ignore[union-attr]
-            api_key = os.environ.get(a.api_key_env)  # type: ignore[union-attr]
+        if a.api_key_env:
+            api_key = os.environ.get(a.api_key_env)
             if not api_key:
                 raise ToolConfigError(
                     f"tool manifest {manifest.id!r} reads its API key from the environment variable "
-                    f"{a.api_key_env}, which is not set; export {a.api_key_env} (or remove adapter.api_key_env "  # type: ignore[union-attr]
+                    f"{a.api_key_env}, which is not set; export {a.api_key_env} (or remove adapter.api_key_env "
                     f"for a server that needs no key)")
         cache_dir = None
-        if a.cache:  # type: ignore[union-attr]
-            cache_dir = (manifest.resolve(a.cache_dir) if a.cache_dir  # type: ignore[union-attr]
-                         else Path.cwd() / DEFAULT_CACHE_DIR).resolve()
-        return cls(name=manifest.id, base_url=a.base_url, model=a.model, temperature=a.temperature,  # type: ignore[union-attr]
-                   max_tokens=a.max_tokens, timeout_s=a.timeout_s, max_retries=a.max_retries,  # type: ignore[union-attr]
-                   backoff_s=a.backoff_s, concurrency=a.concurrency, api_key=api_key,  # type: ignore[union-attr]
-                   system_prompt=a.system_prompt, cache_dir=cache_dir)  # type: ignore[union-attr]
+        if a.cache:
+            cache_dir = (manifest.resolve(a.cache_dir) if a.cache_dir else Path.cwd() / DEFAULT_CACHE_DIR).resolve()
+        return cls(name=manifest.id, base_url=a.base_url, model=a.model, temperature=a.temperature,
+                   max_tokens=a.max_tokens, timeout_s=a.timeout_s, max_retries=a.max_retries, backoff_s=a.backoff_s,
+                   concurrency=a.concurrency, api_key=api_key, system_prompt=a.system_prompt, cache_dir=cache_dir)
 
     # ------------------------------------------------------------------------------------------------
     # The Tool and GenerativeTool protocols

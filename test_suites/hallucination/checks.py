@@ -194,10 +194,11 @@ class Consistency(Check):
     def run(self, ctx: CheckContext) -> CheckOutput:
         out = CheckOutput()
         if not can_generate(ctx.tool):
-            kind = getattr(ctx.tool, "kind", type(ctx.tool).__name__)
+            kind = getattr(ctx.tool, "kind", None)
+            holder = f"the {kind!r} adapter" if kind else "the assessment was given no tool object and"
             out.findings.append(note(SUITE, self, ctx, "disagreement_rate",
-                                     f"consistency needs a tool that can be asked new questions; the {kind!r} "
-                                     f"adapter only holds answers to the dataset's own questions"))
+                                     f"consistency needs a tool that can be asked new questions; {holder} only "
+                                     f"holds answers to the dataset's own questions"))
             return out
         d = _items(ctx)
         self._paraphrases(ctx, d, out)
