@@ -151,7 +151,8 @@ _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
 
 
 def answer_kind(question: str) -> str | None:
-    """The kind of answer a question asks for: phone, email, time, money, number, date, name, or None."""
+    """The kind of answer a question asks for: phone, email, when (a date or a time), money, time, number,
+    name, or None (any sentence may answer)."""
     for kind, pattern in _KINDS:
         if pattern.search(question):
             return kind
