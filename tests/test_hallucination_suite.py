@@ -20,6 +20,7 @@ from harness.policy import Policy, load_policy
 from harness.stats import wilson_interval
 from harness.tools import Predictions, load_tool, qa_items
 from test_suites.hallucination import HallucinationSuite
+from test_suites.hallucination.checks import EXAMPLES
 from tests.conftest import MANIFEST, MIRROR
 
 HARNESS = str(Path(sys.executable).with_name("harness"))
@@ -251,7 +252,7 @@ def test_paraphrase_disagreement_counts_the_groups_built_to_disagree(csq: Refere
     paraphrase_calls = [ids for ids, sample in tool.calls if any("#p" in i for i in ids)]
     assert len(paraphrase_calls) == 1 and len(paraphrase_calls[0]) == 124
     table = next(s.tables for s in result.suites)["hallucination.paraphrase_disagreements"]
-    assert [row["id"] for row in table] == sorted(changed, key=with_paraphrases.index)[:5]
+    assert [row["id"] for row in table] == sorted(changed, key=with_paraphrases.index)[:EXAMPLES]
     assert {row["paraphrase_answer"] for row in table} == {"a different answer"}
     assert got["hallucination.consistency.repeat_disagreement_rate"].value == 0.0
 

@@ -652,6 +652,7 @@ def _sections(s: SuiteResult, si: int, conf: str, min_rows: int, limit: float | 
     """A section per grouping (attributes, then intersections as the suite ordered them), one for the tables
     about the whole suite (proxies, counterfactuals, the mitigation illustration), the data-quality and
     degradation suites' own sections (`quality`), and one for the rest."""
+    from harness.report.generative import generative_sections
     from harness.report.quality import suite_sections
 
     p = f"{s.suite}."
@@ -659,6 +660,7 @@ def _sections(s: SuiteResult, si: int, conf: str, min_rows: int, limit: float | 
     findings = {f.key: f for f in s.findings}
     used: set[str] = set()
     own = suite_sections(s, si, tables, used, findings, doc or {}, tier, conf)
+    own += generative_sections(s, si, tables, used, findings)
     groupings: list[str] = []
     for k, rows in tables.items():
         g = (k.removeprefix(f"{p}group_rates.") if _is_group_table(rows)

@@ -375,23 +375,25 @@ class SandboxedModel:
             assert self._scratch is not None
             self._calls += 1
             n = self._calls
-            name = self._write_frame(frame, n)
+            scratch = self._scratch
             source = f"tool {self.name!r}"
-            self._send({"op": "predict", "n": n, "input": name, "favorable": _plain(favorable)})
-            self._wait(str(n), self.limits.call_timeout_s, "predicting")
-            status = _json_object(read_untrusted(self._scratch / f"status-{n}.json", MAX_STATUS_BYTES))
-            if status is None:
-                self._fail(f"{source}: the sandboxed worker wrote no valid status for call {n}")
-            if not status.get("ok"):
-                cause = rebuild_exception(_text(status.get("type")) or "Exception", _text(status.get("message")))
-                raise ToolError(f"{source} raised {_text(status.get('type'))} during prediction (in the sandboxed "
-                                f"worker): {_text(status.get('message'))}") from cause
-            raw = read_untrusted(self._scratch / f"out-{n}.npz", self.limits.file_bytes)
-            labels, scores = check_outputs(raw, len(frame), source)
-            for stale in (f"in-{n}.parquet", f"in-{n}.pkl", f"out-{n}.npz", f"status-{n}.json"):
-                with contextlib.suppress(OSError):
-                    (self._scratch / stale).unlink()
-            return labels, scores
+            try:
+                name = self._write_frame(frame, n)
+                self._send({"op": "predict", "n": n, "input": name, "favorable": _plain(favorable)})
+                self._wait(str(n), self.limits.call_timeout_s, "predicting")
+                status = _json_object(read_untrusted(scratch / f"status-{n}.json", MAX_STATUS_BYTES))
+                if status is None:
+                    self._fail(f"{source}: the sandboxed worker wrote no valid status for call {n}")
+                if not status.get("ok"):
+                    kind, text = _text(status.get("type"), 200), _text(status.get("message"))
+                    raise ToolError(f"{source} raised {kind} during prediction (in the sandboxed worker): "
+                                    f"{text}") from rebuild_exception(kind or "Exception", text)
+                raw = read_untrusted(scratch / f"out-{n}.npz", self.limits.file_bytes)
+                return check_outputs(raw, len(frame), source)
+            finally:  # a long assessment makes many calls: keep the scratch folder small
+                for stale in (f"in-{n}.parquet", f"in-{n}.pkl", f"out-{n}.npz", f"status-{n}.json"):
+                    with contextlib.suppress(OSError):
+                        (scratch / stale).unlink()
 
     def close(self) -> None:
         with self._lock:

@@ -23,7 +23,7 @@ from harness.tools import can_generate
 from test_suites.hallucination import metrics as H
 
 SUITE = "hallucination"
-EXAMPLES = 5
+EXAMPLES = 10  # examples per table in the report (assessment.json keeps the counts)
 ERRORS_LISTED = 5  # errored items named in the ERROR finding's message (all of them are in its table)
 
 
@@ -145,7 +145,8 @@ class Abstention(Check):
             f"({over.value:.1%}, {conf:.0%} CI {over.ci_low:.1%}–{over.ci_high:.1%}).")
         rows = np.flatnonzero(answered & unans)[:EXAMPLES]
         out.tables[f"{SUITE}.hallucinated_examples"] = [
-            {"id": d["ids"][i], "answer": d["answers"][i], "context_excerpt": d["contexts"][i][:240]} for i in rows]
+            {"id": d["ids"][i], "question": d["questions"][i], "answer": d["answers"][i],
+             "context_excerpt": d["contexts"][i][:240]} for i in rows]
         return out
 
 
