@@ -8,9 +8,9 @@ Data model (all in MLflow, through `harness.tracking.registry`; nothing here imp
 - Tool: a registered model named by the tool id (tag `harness.kind=tool`).
 - Tool version: one model version per tool version string, tagged `harness.tool_version` (MLflow numbers
   versions 1, 2, 3...; we look them up by the tag) and `harness.manifest_digest` (sha256 of the manifest
-  file). Its source is the manifest logged in a run: `runs:/<run>/inputs/tool.yaml` of the assessment run,
-  or of a small registration run when the version is submitted before any assessment. One version
-  string has one manifest: registering it again with another digest is refused.
+  file). Its source is the manifest logged in a run, `runs:/<run>/inputs/tool.yaml`: the assessment run,
+  the vendor's submission run (`harness submit`), or else a small registration run. One version string
+  has one manifest: registering it again with another digest is refused, and so is assessing it.
 - Lifecycle: `submitted -> assessed -> approved | rejected | waived -> suspended | retired`. A version
   is re-approved (or waived) after a suspension on fresh evidence; a rejected or retired version is
   closed for good. A re-assessment of a decided version is recorded without changing its state.
@@ -148,6 +148,7 @@ class VersionStatus:
     decision: Decision | None  # the latest human decision (approve, reject, waive, suspend, retire)
     approval: Decision | None  # the approve or waive record in force (or last in force)
     gate: GateDecision
+    lapsed: bool = False  # a waiver past its expiry at the time asked
 
     @property
     def manifest(self) -> dict[str, Any]:
@@ -170,7 +171,7 @@ class VersionStatus:
     @property
     def approval_state(self) -> str:
         """The state, with a lapsed waiver called what it is."""
-        if self.state == "waived" and not self.gate.open:
+        if self.lapsed:
             return "waiver expired"
         return self.state
 
@@ -491,13 +492,15 @@ def _status_of(book: _Book, version: str, now: datetime) -> VersionStatus:
     s = book.states[version]
     info = book.info(version)
     gate_answer = _gate_of(book.tool, version, s, now)
+    lapsed = s["state"] == "waived" and s["decision"] is not None and now >= datetime.fromisoformat(
+        s["decision"].expires)
     if not book.verification.ok:
         gate_answer = GateDecision(False, _broken(book.tool, book.verification, "the gate is closed"),
                                    book.tool, version)
     return VersionStatus(tool=book.tool, version=version, state=s["state"],
                          model_version=info.number if info else None, submitted=s["submitted"],
                          assessed=s["assessed"], completed=s["completed"], decision=s["decision"],
-                         approval=s["approval"], gate=gate_answer)
+                         approval=s["approval"], gate=gate_answer, lapsed=lapsed)
 
 
 def _broken(tool: str, v: Verification, consequence: str) -> str:
@@ -737,7 +740,7 @@ def _current(run: RunFacts, policy: Policy, what: str) -> None:
 def _fresh(book: _Book, version: str, s: dict[str, Any], run: RunFacts, policy: Policy, at: datetime,
            what: str) -> None:
     tier = run.tags.get("harness.risk_tier") or s["submitted"].details.get("risk_tier", "high")
-    days = policy.reassessment_days.get(tier, min(policy.reassessment_days.values()))
+    days = _interval(policy, tier)
     age = at - _run_at(run)
     if age >= timedelta(days=days):
         raise _refuse(what, "fresh-evidence", "4.3",
@@ -875,15 +878,17 @@ def _close(uri: str, tool: str, version: str, *, action: str, state: str, actor:
         raise _refuse(what, "decision-reason", "3.1",
                       f"a {noun} needs a reason: departments document their decision-making criteria")
     reg = _registry(uri)
-    if run_id is not None:
-        _get_run(reg, run_id, what)
+    run = _get_run(reg, run_id, what) if run_id is not None else None
 
     def build(book: _Book) -> dict[str, Any]:
         s = _state_of(book, version, what)
         if s["state"] not in allowed:
             raise _refuse(what, rule, section, f"{tool} {version} is {s['state']}; {hint}")
+        if run is not None:
+            _evidence(book, version, s, run, what)  # the run it rests on is about this version
         return {"action": action, "version": version, "state": state, "actor": actor, "reason": _text(reason),
-                "run_id": run_id, "policy_digest": policy.digest,
+                "run_id": run_id, "run_at": _iso(_run_at(run)) if run else None,
+                "verdict": run.tags.get("harness.verdict") if run else None, "policy_digest": policy.digest,
                 "manifest_digest": s["submitted"].manifest_digest, "details": {"from": s["state"]}}
 
     return _decided(reg, tool, version, _append(reg, tool, build, at))

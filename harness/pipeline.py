@@ -89,9 +89,14 @@ def run_assessment(
     baseline = approved_baseline(uri, manifest.id, manifest.version)
     preflight(uri, manifest, manifest_path)  # a changed manifest under a registered version: stop before running
     tool = load_tool(manifest, tool_obj)
-    result = assess(manifest, tool, refs, suite_objs, policy, seed=seed, kind=kind, progress=say,
-                    current=current_frame, baseline=baseline[1] if baseline else None,
-                    baseline_run=baseline[0] if baseline else None)
+    try:
+        result = assess(manifest, tool, refs, suite_objs, policy, seed=seed, kind=kind, progress=say,
+                        current=current_frame, baseline=baseline[1] if baseline else None,
+                        baseline_run=baseline[0] if baseline else None)
+    finally:  # a sandboxed tool's worker process ends with the assessment, not at garbage collection
+        close = getattr(tool, "close", None)
+        if callable(close):
+            close()
     # who started it and which manifest: the approval gate's separation of duties and version match
     result = replace(result, extra={**result.extra, "manifest_digest": manifest_digest(manifest_path),
                                     "submitter": submitter_of(submitter)})

@@ -45,8 +45,9 @@ def test_demo_fails_the_vendor_and_careless_tools_and_passes_the_baselines(tmp_p
     assert not [f for s in qa_baseline["suites"] for f in s["findings"] if f["severity"] == "blocking"
                 and f["status"] in ("FAIL", "ERROR")]
     careless_md = (tmp_path / "reports/demo/careless_tool/report.md").read_text()
-    assert "#### hallucination.hallucinated_examples" in careless_md
-    assert "| csq-0005 | The base fee for a residential building permit is $186, plus $5.49 per" in careless_md
+    assert "##### Answered although the page does not say" in careless_md
+    assert ("| csq-0005 | What is the base fee for a commercial building permit? | The base fee for a residential "
+            "building permit is $186, plus $5.49 per") in careless_md
     assert "number '$186'; number '$6.45'" in careless_md  # an unsupported claim, listed per item
     for folder in ("vendor_tool", "fair_tool", "careless_tool", "baseline_tool"):
         assert (tmp_path / "reports/demo" / folder / "report.html").stat().st_size > 5000

@@ -99,6 +99,27 @@ def refused(rule: str, section: str, what: str, detail: str) -> str:
     return f"{what} refused by rule '{rule}' (policy {section}): {detail}"
 
 
+def test_references_and_submitters(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert gate.parse_ref("rentrank") == ("rentrank", None)
+    assert gate.parse_ref("rentrank:2.1.0") == ("rentrank", "2.1.0")
+    with pytest.raises(GateError, match=r"^':2\.0' names no tool; write TOOL or TOOL:VERSION"):
+        gate.parse_ref(":2.0")
+    monkeypatch.setenv("HARNESS_USER", " analyst-ann ")
+    assert gate.submitter_of(" bob ") == "bob"
+    assert gate.submitter_of(None) == "analyst-ann"
+    monkeypatch.setenv("HARNESS_USER", "")
+    import getpass
+
+    assert gate.submitter_of("") == getpass.getuser()
+
+
+def test_records_hash_their_canonical_json() -> None:
+    record = {"b": 1, "a": "é", "details": {"z": None, "y": [1, 2]}}
+    text = gate.canonical(record)
+    assert text == '{"a":"\\u00e9","b":1,"details":{"y":[1,2],"z":null}}'
+    assert gate.sha256_text(text) == hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
 # -- registration and the pipeline hook -------------------------------------------------------------------
 
 
@@ -374,8 +395,13 @@ def test_rejected_and_retired_versions_stay_closed(template: Template, uri: str)
         gate.reject(uri, "case-tool-6", "1.0", reviewer="", reason="x", now=at)
     assert str(e.value) == refused("accountable-person", "2.3", "rejection of case-tool-6 1.0",
                                    "the reviewer must be named: a person answers for every decision")
+    with pytest.raises(GateError) as e:  # the run a rejection cites must be about this version
+        gate.reject(uri, "case-tool-6", "1.0", reviewer="rita", reason="x", run_id=template.runs["fail"], now=at)
+    assert str(e.value) == refused("same-version", "4.2", "rejection of case-tool-6 1.0",
+                                   f"run {template.runs['fail']} assessed case-tool-1 1.0, not case-tool-6 1.0")
     d = gate.reject(uri, "case-tool-6", "1.0", reviewer="rita", reason="vendor will not disclose training data",
-                    now=at)
+                    run_id=run, now=at)
+    assert (d.run_id, d.verdict) == (run, "PASS")
     assert (d.action, d.state, d.details) == ("reject", "rejected", {"from": "assessed"})
     with pytest.raises(GateError) as e:
         gate.approve(uri, "case-tool-6", "1.0", run_id=run, reviewer="omar", rationale="ok", now=at)

@@ -93,7 +93,7 @@ def test_the_demo_ends_with_one_tool_approved_and_one_blocked(assessed: Assessed
     r = harness("approve", f"{FAIR}:1.0.0", "--run", assessed.fair_run, "--reviewer", "rita",
                 "--rationale", "every bias check passes with its whole interval", "--tracking-uri", uri)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.startswith(f"approved {FAIR} 1.0.0: decision record 5 (sha256 ")
+    assert r.stdout.startswith(f"approved {FAIR} 1.0.0: decision record 3 (sha256 ")
     r = harness("gate", FAIR, "--tracking-uri", uri)
     assert r.returncode == 0
     assert r.stdout.startswith(f"OPEN: {FAIR} 1.0.0 is approved by rita on ")
@@ -182,7 +182,7 @@ def test_suspend_and_reject_close_the_gate(assessed: Assessed, uri: str) -> None
     assert r.returncode == 0, r.stderr
     r = harness("suspend", f"{FAIR}:1.0.0", "--by", "omar", "--reason", "Q3 re-assessment failed",
                 "--tracking-uri", uri)
-    assert r.returncode == 0 and r.stdout.startswith(f"suspended {FAIR} 1.0.0: decision record 6 (sha256 ")
+    assert r.returncode == 0 and r.stdout.startswith(f"suspended {FAIR} 1.0.0: decision record 4 (sha256 ")
     r = harness("gate", FAIR, "--tracking-uri", uri)
     assert r.returncode == 1
     assert r.stdout.startswith(f"CLOSED: {FAIR} 1.0.0 is closed: suspended by omar on ")

@@ -4,6 +4,7 @@ through here, so the rest of the code never touches MLflow's API and a change of
 - `harness.tracking.runs`: assessment runs, their tags, metrics and artifacts; the store's URI.
 - `harness.tracking.registry`: the Model Registry (tool versions, version tags, aliases, the decision
   log of the approval gate), used by `harness.gate`.
+- `harness.tracking.artifacts`: files in and out (vendor submission bundles, MLflow models to download).
 
 mlflow itself is imported inside functions only, so importing this package stays cheap (`harness --help`).
 """
