@@ -71,8 +71,9 @@ def _progress(console: Console) -> tuple[Any, Callable[[str], None]]:
 
 @main.command()
 @click.argument("tool_yaml", type=click.Path(dir_okay=False))
-@click.option("--dataset", "datasets", multiple=True, required=True,
-              help="Catalogue name (see `harness datasets list`) or path to a card.yaml. Repeatable.")
+@click.option("--dataset", "datasets", multiple=True,
+              help="Catalogue name (see `harness datasets list`) or path to a card.yaml. Repeatable. Required "
+                   "unless --plan names them.")
 @click.option("--suite", "suites", multiple=True, help="Suite to run (repeatable). Default: the policy's "
               "required suites for the tool's category.")
 @click.option("--policy", "policy", type=click.Path(dir_okay=False), default=None,
@@ -87,11 +88,14 @@ def _progress(console: Console) -> tuple[Any, Callable[[str], None]]:
 @click.option("--by", "by", default=None, envvar="HARNESS_USER",
               help="Who starts the assessment (recorded; may not approve it, policy 2.3). Default: "
                    "$HARNESS_USER, else the login name.")
+@click.option("--plan", "plan_id", default=None,
+              help="Hold the assessment to a plan made with `harness plan` (policy 4.2): inputs not given are "
+                   "taken from it; any that differ stop the run (exit 2) with every difference listed.")
 @tracking_option
 @handle_errors
 def assess(tool_yaml: str, datasets: tuple[str, ...], suites: tuple[str, ...], policy: str | None,
            current: str | None, data_dir: str | None, seed: int | None, out: str | None,
-           by: str | None, tracking_uri: str | None) -> None:
+           by: str | None, plan_id: str | None, tracking_uri: str | None) -> None:
     """Assess the tool described by TOOL_YAML against reference datasets and record the evidence.
 
     Exit codes: 0 PASS, 1 FAIL, 2 bad input, 3 NEEDS_REVIEW, 4 ERROR.
@@ -103,7 +107,7 @@ def assess(tool_yaml: str, datasets: tuple[str, ...], suites: tuple[str, ...], p
     with status:
         rec = run_assessment(tool_yaml, list(datasets), suites=list(suites) or None, policy_path=policy,
                              tracking_uri=tracking_uri, data_dir=data_dir, seed=seed, out=out, progress=say,
-                             current=current, submitter=by)
+                             current=current, submitter=by, plan=plan_id)
     from harness.console import print_verdicts
 
     print_verdicts(console, [rec.result])
@@ -239,8 +243,12 @@ def datasets_show(name: str, data_dir: str | None) -> None:
                  for g in col.value_counts().index]
         console.print(f"  {attr}: " + "; ".join(parts))
 
-import harness.cli_gate  # noqa: E402, F401  (registers status/history/approve/.../gate/inventory/due)
-from harness import cli_submit  # noqa: E402, F401  (registers `harness submit` on `main`)
+import harness.cli_gate  # noqa: E402  (registers status/history/approve/.../gate/inventory/due)
+import harness.cli_register  # noqa: E402, F401  (registers `harness register export`, `harness records export`)
+from harness import (  # noqa: E402
+    cli_plan,  # noqa: F401  (registers `harness plan` and `harness reassess`)
+    cli_submit,  # noqa: F401  (registers `harness submit` on `main`)
+)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -9,6 +9,11 @@ NEEDS_REVIEW with the reason):
 - two 311 question-answering tools on city-services-qa: a careless one that answers everything and garbles
   figures and names, and an extractive baseline that quotes the page or says it does not know (the
   hallucination suite and whatever else the policy requires of generative tools).
+
+Then the decision the evidence is for (policy 2.3, 4.1, 4.2): a named reviewer, not the analyst who started
+the assessments, approves the rental baseline on its run; approving the vendor tool is refused (a FAIL
+cannot be approved); and the gate answers for both as a deployment pipeline would ask it: the baseline
+OPEN, the vendor tool CLOSED.
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from harness.assessment import AssessmentResult
+    from harness.gate import GateDecision
 
 ROOT = Path(__file__).resolve().parent.parent
 CURRENT = ROOT / "datasets" / "rental-assistance" / "current_2026q3.csv"
@@ -48,6 +54,13 @@ class DemoTool:
 
 
 PASS_OR_REVIEW = frozenset({"PASS", "NEEDS_REVIEW"})
+# the demo's gate ending (policy 2.3, 4.1): one person starts the assessments, another decides
+DEMO_ANALYST = "Dana Analyst (demo)"
+DEMO_REVIEWER = "Rita Reviewer (demo)"
+APPROVE = ("rental_assistance", "fair_tool.yaml")  # approved on its assessment: the gate opens
+REFUSE = ("rental_assistance", "vendor_tool.yaml")  # a FAIL cannot be approved: the gate stays closed
+RATIONALE = ("No required bias, data-quality or degradation check failed on the synthetic rental-assistance data; "
+             "caseworkers decide every application (demo approval).")
 TOOLS: tuple[DemoTool, ...] = (
     DemoTool("rental_assistance", "vendor_tool.yaml", "rental-assistance", frozenset({"FAIL"}), CURRENT),
     DemoTool("rental_assistance", "fair_tool.yaml", "rental-assistance", PASS_OR_REVIEW, CURRENT),
@@ -66,6 +79,53 @@ def hallucination_line(result: AssessmentResult) -> str | None:
     return None
 
 
+def gate_line(answer: GateDecision) -> str:
+    """`gate: TOOL OPEN (approved by ...)` / `gate: TOOL CLOSED (not approved; ...)`: the gate's answer with
+    its reason, minus the `TOOL VERSION is [closed: ]` the reason starts with."""
+    reason = answer.reason
+    for prefix in (f"{answer.tool} {answer.version} is closed: ", f"{answer.tool} {answer.version} is "):
+        if reason.startswith(prefix):
+            reason = reason[len(prefix):]
+            break
+    return f"gate: {answer.tool} {'OPEN' if answer.open else 'CLOSED'} ({reason})"
+
+
+def gate_ending(console: Console, uri: str, approve_it: AssessmentResult, refuse_it: AssessmentResult) -> bool:
+    """The human decision the evidence is for (policy 4.1, 4.2): a reviewer who did not start the assessments
+    approves the baseline on its run; the vendor tool's FAIL cannot be approved; then the gate answers for
+    both as a deployment pipeline would ask it. True when it ends as it should (baseline open, vendor closed)."""
+    from rich.markup import escape
+
+    from harness.errors import GateError
+    from harness.gate import approve, gate
+
+    console.print("\n[bold]Approval gate[/] (policy 4.1, 4.2): assessments started by "
+                  f"{escape(DEMO_ANALYST)}; decisions by {escape(DEMO_REVIEWER)}")
+    ok = True
+    tool, version = approve_it.tool["id"], str(approve_it.tool["version"])
+    try:
+        d = approve(uri, tool, version, run_id=str(approve_it.run_id), reviewer=DEMO_REVIEWER, rationale=RATIONALE)
+        console.print(f"approved {tool} {version} on run {approve_it.run_id} ({approve_it.verdict.value}): decision "
+                      f"record {d.seq}, sha256 {d.sha256[:12]}...", soft_wrap=True)
+    except GateError as e:
+        ok = False
+        console.print(f"[bold red]refused[/]: {escape(str(e))}", soft_wrap=True)
+    other, other_version = refuse_it.tool["id"], str(refuse_it.tool["version"])
+    try:
+        approve(uri, other, other_version, run_id=str(refuse_it.run_id), reviewer=DEMO_REVIEWER,
+                rationale="The vendor says the tool saves caseworkers time.")
+        ok = False
+        console.print(f"[bold red]{other} {other_version} was approved although it failed its assessment[/]")
+    except GateError as e:
+        console.print(f"refused, as it must be: {escape(str(e))}", soft_wrap=True)
+    for t, v, should_open in ((tool, version, True), (other, other_version, False)):
+        answer = gate(uri, t, v)
+        ok = ok and answer.open == should_open
+        style = "bold green" if answer.open else "bold red"
+        console.print(f"[{style}]{escape(gate_line(answer))}[/]", soft_wrap=True)
+    return ok
+
+
 def run_demo(console: Console, out: Path, tracking_uri: str | None) -> int:
     from harness.console import print_verdicts
     from harness.pipeline import run_assessment
@@ -75,11 +135,13 @@ def run_demo(console: Console, out: Path, tracking_uri: str | None) -> int:
     if missing:
         raise ConfigError(f"the demo tools {missing} are missing from {ROOT / 'examples'}; is this a full checkout?")
     results, outcome = [], 0
+    runs: dict[tuple[str, str], AssessmentResult] = {}
     with console.status("demo", spinner="dots") as status:
         for tool in TOOLS:
             rec = run_assessment(tool.path, [tool.dataset], tracking_uri=tracking_uri, current=tool.current,
-                                 out=out / tool.out_name, progress=status.update)
+                                 out=out / tool.out_name, progress=status.update, submitter=DEMO_ANALYST)
             results.append(rec.result)
+            runs[(tool.folder, tool.manifest)] = rec.result
             if rec.result.verdict.value not in tool.expected:
                 outcome = 1
             console.print(f"[dim]{rec.result.tool['id']}: {rec.result.verdict.value}, run {rec.result.run_id}, "
@@ -89,6 +151,7 @@ def run_demo(console: Console, out: Path, tracking_uri: str | None) -> int:
                 console.print(f"[dim]  {line}[/]")
     print_verdicts(console, results)
     uri = resolve_uri(tracking_uri)
+    gate_ok = gate_ending(console, uri, runs[APPROVE], runs[REFUSE])
     console.print(f"\nReports: {out}/<tool>/report.html (open in a browser), report.md, assessment.json")
     db = sqlite_path(uri)
     mlflow_cmd = Path(sys.executable).with_name("mlflow")
@@ -101,4 +164,7 @@ def run_demo(console: Console, out: Path, tracking_uri: str | None) -> int:
     if outcome:
         console.print("[bold red]The demo's tools did not get their expected verdicts (rentrank and quickanswer "
                       "FAIL, the two baselines PASS or NEEDS_REVIEW).[/]")
-    return outcome
+    if not gate_ok:
+        console.print("[bold red]The demo did not end as it should at the gate (rental-screen-baseline approved and "
+                      "open, rentrank refused and closed).[/]")
+    return outcome or (0 if gate_ok else 1)

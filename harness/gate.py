@@ -536,7 +536,10 @@ def _append(reg: Registry, tool: str, build: Build, at: datetime) -> Decision | 
                           "backend. Shorten the reason or conditions and cite a document that holds the rest")
         digest = sha256_text(text)
         tags = {"harness.kind": "decision", **_field_tags(record), RECORD_TAG: text, HASH_TAG: digest}
-        number = reg.create_version(log_name(tool), tags, source=f"harness-decision:{tool}/{record['seq']}",
+        # a tracking server accepts only an absolute path as a source that is neither a run nor a model (it
+        # refuses relative ones); this folder exists nowhere, so no symbolic link can make it resolve elsewhere
+        number = reg.create_version(log_name(tool), tags,
+                                    source=f"harness-decision:/harness-decision-log/{tool}/{record['seq']}",
                                     run_id=record.get("run_id"))
         if number == record["seq"]:
             return Decision(record, digest)
@@ -730,6 +733,15 @@ def _evidence(book: _Book, version: str, s: dict[str, Any], run: RunFacts, what:
                       f"{version} is registered with sha256 {str(registered)[:12]}...")
 
 
+def _complete(run: RunFacts, what: str) -> None:
+    """A run still RUNNING was killed (or is still being recorded) before it was closed, and a FAILED run
+    whose verdict is not ERROR failed while being recorded: neither is complete evidence (policy 3.2)."""
+    if run.status == "RUNNING" or (run.status != "FINISHED" and run.tags.get("harness.verdict") != "ERROR"):
+        raise _refuse(what, "recorded-evidence", "4.2",
+                      f"run {run.run_id} is {run.status}: it was interrupted or is still being recorded, so it is "
+                      "not complete evidence; re-assess")
+
+
 def _current(run: RunFacts, policy: Policy, what: str) -> None:
     if run.tags.get("harness.policy_digest") != policy.digest:
         raise _refuse(what, "current-policy", "4.2",
@@ -810,6 +822,7 @@ def approve(uri: str, tool: str, version: str, *, run_id: str, reviewer: str, ra
             raise _refuse(what, "review-rationale", "2.3",
                           f"run {run_id} needs review (NEEDS_REVIEW); approving it needs a rationale that says why "
                           "its open findings are acceptable (--rationale)")
+        _complete(run, what)
         _current(run, policy, what)
         _fresh(book, version, s, run, policy, at, what)
         _separate(reviewer, "reviewer", book, version, s, run, what)
@@ -855,6 +868,7 @@ def waive(uri: str, tool: str, version: str, *, run_id: str, approver: str, rati
             raise _refuse(what, "waiver-limit", "4.2",
                           f"the waiver would expire on {show_time(until)}, {(until - at).days} days from now; the "
                           f"policy allows at most {limit} days (settings.gate.max_waiver_days)")
+        _complete(run, what)
         _current(run, policy, what)
         _fresh(book, version, s, run, policy, at, what)
         _separate(approver, "approver", book, version, s, run, what)
@@ -984,6 +998,12 @@ def _next_due(vs: VersionStatus, policy: Policy) -> tuple[datetime, int] | None:
         return None
     days = _interval(policy, vs.manifest.get("risk_tier", "high"))
     return datetime.fromisoformat(vs.completed.run_at) + timedelta(days=days), days
+
+
+def next_due(vs: VersionStatus, policy: Policy | None = None) -> datetime | None:
+    """When a version in use falls due for re-assessment (policy 4.3); None when it is not in use."""
+    nd = _next_due(vs, _policy(policy))
+    return nd[0] if nd else None
 
 
 def _shown_version(reg: Registry, book: _Book) -> str:

@@ -17,6 +17,7 @@ from harness.datasets import load_dataset
 from harness.errors import TrackingError
 from harness.gate import manifest_digest, on_assessed, preflight, submitter_of
 from harness.manifest import load_manifest
+from harness.plan import Plan, dataset_facts, hold_to, load_plan
 from harness.policy import load_policy
 from harness.registry import resolve
 from harness.report import write_reports
@@ -50,6 +51,12 @@ def load_current(path: str | Path, reference: ReferenceDataset) -> pd.DataFrame:
     return frame
 
 
+def _reachable(tracking_uri: str | None) -> str:
+    uri = resolve_uri(tracking_uri)
+    check_reachable(uri)
+    return uri
+
+
 @dataclass(frozen=True)
 class Recorded:
     result: AssessmentResult
@@ -72,15 +79,31 @@ def run_assessment(
     progress: Callable[[str], None] | None = None,
     current: str | Path | None = None,
     submitter: str | None = None,
+    plan: Plan | str | None = None,
 ) -> Recorded:
+    """`plan` (a plan id or a `harness.plan.Plan`) holds the assessment to rules fixed in advance: inputs not
+    given are taken from it, and any given input that differs stops the run before anything runs (4.2)."""
     say = progress or (lambda _m: None)
     manifest = load_manifest(manifest_path)
     policy = load_policy(policy_path)
+    locked: Plan | None = None
+    if plan is not None:
+        locked = load_plan(_reachable(tracking_uri), plan) if isinstance(plan, str) else plan
+        datasets = list(datasets) or [d.ref for d in locked.datasets]
+        suites = list(suites or []) or list(locked.suites)
+        seed = locked.seed if seed is None else seed
     suite_objs = resolve(suites, manifest.category, policy.required_suites)
     if not datasets:
         from harness.errors import ConfigError
 
         raise ConfigError("no dataset given: pass --dataset NAME (see `harness datasets list`)")
+    # what this run will be held to and records (inputs/plan.json), from the cards before any data is read
+    inputs = Plan(tool=manifest.id, version=str(manifest.version), manifest_digest=manifest_digest(manifest_path),
+                  suites=tuple(s.name for s in suite_objs), datasets=tuple(dataset_facts(list(datasets))),
+                  policy=policy.label, policy_digest=policy.digest, seed=policy.seed if seed is None else seed,
+                  manifest=str(Path(manifest_path).resolve()))
+    if locked is not None:
+        hold_to(locked, inputs)
     say("verifying datasets")
     refs = [load_dataset(d, data_dir) for d in datasets]
     current_frame = load_current(current, refs[0]) if current is not None else None
@@ -98,8 +121,11 @@ def run_assessment(
         if callable(close):
             close()
     # who started it and which manifest: the approval gate's separation of duties and version match
-    result = replace(result, extra={**result.extra, "manifest_digest": manifest_digest(manifest_path),
-                                    "submitter": submitter_of(submitter)})
+    who = submitter_of(submitter)
+    inputs = replace(inputs, by=who, at=result.started_at)
+    result = replace(result, extra={**result.extra, "manifest_digest": inputs.manifest_digest, "submitter": who,
+                                    "inputs_sha256": inputs.sha256,
+                                    **({"plan": locked.plan_id} if locked is not None and locked.plan_id else {})})
 
     say("recording the assessment in MLflow")
     run = AssessmentRun(uri, manifest.id, f"{manifest.id} {manifest.version} {kind}")
@@ -108,13 +134,15 @@ def run_assessment(
         result = result.with_run_id(run.run_id)
         out_dir = Path(out) if out else Path("reports") / manifest.id / run.run_id
         files: list[tuple[Path, str | None]] = [(p, None) for p in write_reports(result, out_dir)]
-        inputs = out_dir / "inputs"
-        inputs.mkdir(exist_ok=True)
-        shutil.copyfile(manifest_path, inputs / "tool.yaml")
-        (inputs / "policy.yaml").write_text(yaml.safe_dump(policy.model_dump(mode="json"), sort_keys=False))
-        files += [(inputs / "tool.yaml", "inputs"), (inputs / "policy.yaml", "inputs")]
+        folder_in = out_dir / "inputs"
+        folder_in.mkdir(exist_ok=True)
+        shutil.copyfile(manifest_path, folder_in / "tool.yaml")
+        (folder_in / "policy.yaml").write_text(yaml.safe_dump(policy.model_dump(mode="json"), sort_keys=False))
+        (folder_in / "plan.json").write_text(inputs.text, encoding="ascii")
+        files += [(folder_in / "tool.yaml", "inputs"), (folder_in / "policy.yaml", "inputs"),
+                  (folder_in / "plan.json", "inputs")]
         for ds in refs:
-            card_copy = inputs / f"{ds.name}.card.yaml"
+            card_copy = folder_in / f"{ds.name}.card.yaml"
             shutil.copyfile(ds.card_path, card_copy)
             files.append((card_copy, "inputs"))
         for suite in result.suites:

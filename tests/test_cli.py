@@ -73,7 +73,7 @@ def test_assess_records_the_run_in_mlflow(tmp_path: Path) -> None:
     arts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"assessment.json", "report.html", "report.md", "inputs"} <= arts
     inputs = {a.path for a in client.list_artifacts(run.info.run_id, "inputs")}
-    assert inputs == {"inputs/tool.yaml", "inputs/policy.yaml", "inputs/case-21.card.yaml"}
+    assert inputs == {"inputs/tool.yaml", "inputs/policy.yaml", "inputs/case-21.card.yaml", "inputs/plan.json"}
     logged = json.loads(Path(client.download_artifacts(run.info.run_id, "assessment.json", str(tmp_path))).read_text())
     assert logged["schema"] == "harness.assessment/1" and logged["verdict"] == "FAIL"
     assert logged["run_id"] == run.info.run_id

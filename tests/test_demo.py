@@ -52,3 +52,24 @@ def test_demo_fails_the_vendor_and_careless_tools_and_passes_the_baselines(tmp_p
     for folder in ("vendor_tool", "fair_tool", "careless_tool", "baseline_tool"):
         assert (tmp_path / "reports/demo" / folder / "report.html").stat().st_size > 5000
     assert (tmp_path / "mlruns" / "mlflow.db").is_file() and (tmp_path / "mlruns" / "artifacts").is_dir()
+
+    # the ending: a reviewer who did not start the assessments approves the baseline; the FAIL is refused
+    assert baseline["extra"]["submitter"] == vendor["extra"]["submitter"] == "Dana Analyst (demo)"
+    assert (f"approved rental-screen-baseline 1.0.0 on run {baseline['run_id']} (PASS): decision record 3, "
+            "sha256 ") in out
+    assert (f"refused, as it must be: approval of rentrank 2.1 refused by rule 'no-approval-of-fail' (policy 4.2): "
+            f"run {vendor['run_id']} assessed rentrank 2.1 as FAIL; a tool that fails the assessment may not be used "
+            "unless remediated. Remediate and re-assess, or escalate the risk with `harness waive`\n") in out
+    assert "gate: rental-screen-baseline OPEN (approved by Rita Reviewer (demo) on " in out
+    assert f", on run {baseline['run_id']} (PASS))\n" in out
+    assert (f"gate: rentrank CLOSED (not approved; assessed FAIL in run {vendor['run_id']}, no decision yet "
+            "(policy 4.1))\n") in out
+    env = {"PATH": str(Path(sys.executable).parent), "HOME": str(tmp_path)}
+    r = subprocess.run([HARNESS, "gate", "rental-screen-baseline"], capture_output=True, text=True, cwd=tmp_path,
+                       timeout=120, env=env)
+    assert r.returncode == 0 and r.stdout.startswith("OPEN: rental-screen-baseline 1.0.0 is approved by Rita "
+                                                     "Reviewer (demo) on "), r.stdout + r.stderr
+    r = subprocess.run([HARNESS, "gate", "rentrank"], capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                       env=env)
+    assert (r.returncode, r.stdout) == (1, "CLOSED: rentrank has no approved version: nothing is approved "
+                                           "(policy 4.1)\n")

@@ -81,6 +81,9 @@ def _quiet() -> None:
     """MLflow announces table creation and artifact downloads on every command; analysts need none of it.
     Called after mlflow is imported, since mlflow sets its own logger levels on import."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # against a tracking server MLflow prints "View run ... at: URL" on stdout for every finished run, which
+    # would corrupt `--format json` output; the harness prints its own run ids
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
@@ -144,8 +147,9 @@ def tags_of(result: AssessmentResult) -> dict[str, str]:
     for d in result.datasets:
         tags[f"harness.dataset.{d['name']}"] = d["sha256"]
     # set by the pipeline: the approval gate matches a run to a registered version by the manifest's
-    # sha256 and keeps who started the assessment apart from who approves it (policy 2.3, 4.1)
-    for key in ("manifest_digest", "submitter"):
+    # sha256 and keeps who started the assessment apart from who approves it (policy 2.3, 4.1); the plan
+    # it was held to and the sha256 of its recorded inputs/plan.json (harness.plan, policy 4.2, 4.3)
+    for key in ("manifest_digest", "submitter", "plan", "inputs_sha256"):
         if result.extra.get(key):
             tags[f"harness.{key}"] = str(result.extra[key])
     if result.error:

@@ -1,0 +1,167 @@
+"""`harness records export TOOL --out DIR`: everything the City holds about one tool, in one folder that
+can be archived and checked years later without MLflow (policy 3.2: "Departments must maintain records
+sufficient to comply with the retention schedule").
+
+What is exported, all read-only from the store:
+
+- every run of the tool: the runs of its experiment `harness/<tool id>` (assessments, re-assessments,
+  vendor submissions, registrations, plans; deleted runs too), plus any run a decision record or a tool
+  version cites from elsewhere. Each run's info, params, tags and metrics go to `runs/<run id>/run.json`
+  and every artifact it holds is downloaded under `runs/<run id>/artifacts/`;
+- the tool's versions as registered (`registry/tool_versions.json`: MLflow numbers, tags, and the
+  model's aliases, e.g. which version holds `approved`);
+- the decision log as stored (`decisions/log_entries.json`: every entry of `<tool> (decision log)` with
+  its tags, superseded entries included) and as verified (`decisions/history.json`: the records of the
+  chain in order with their sha256, and the result of recomputing the hash chain, `harness.gate`);
+- `manifest.json` (what was exported, from where, when, with every file's sha256 and size) and
+  `SHA256SUMS` over every file including manifest.json, in the format `sha256sum -c` reads, so the
+  archive can be checked with standard tools alone.
+
+The export goes into a new or empty folder, so the checksums cover exactly what is there.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.errors import ConfigError, GateError
+
+if TYPE_CHECKING:
+    from harness.gate import Verification
+    from harness.tracking.export import RunRecord
+
+SCHEMA = "harness.records/1"
+SUMS = "SHA256SUMS"
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class RecordsExport:
+    """What one export wrote."""
+
+    tool: str
+    folder: Path
+    runs: tuple[str, ...]
+    artifacts: int
+    decisions: int
+    verification: Verification | None
+    files: int
+
+    @property
+    def chain_ok(self) -> bool:
+        """True when the decision history verifies (or there is none to verify)."""
+        return self.verification is None or self.verification.ok
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sums_line(digest: str, name: str) -> str:
+    """One line of `sha256sum` output (text mode); a name with a backslash or a newline is escaped the way
+    GNU coreutils escapes it, with a leading backslash on the line."""
+    if "\\" in name or "\n" in name:
+        return "\\" + digest + "  " + name.replace("\\", "\\\\").replace("\n", "\\n")
+    return f"{digest}  {name}"
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n",
+                    encoding="utf-8")
+
+
+def _jsonable_metrics(metrics: dict[str, float]) -> dict[str, float | str]:
+    """JSON has no NaN or infinity; such a metric is kept as its name ('nan', 'inf')."""
+    import math
+
+    return {k: (v if math.isfinite(v) else str(v)) for k, v in metrics.items()}
+
+
+def _empty_folder(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ConfigError(f"{out} is not an empty folder; records are exported into a new or empty folder so that "
+                          "the checksum manifest covers exactly what is in it")
+
+
+def _runs(uri: str, tool: str, cited: list[str]) -> list[RunRecord]:
+    """The tool's experiment's runs, then any run cited from elsewhere, oldest first."""
+    from harness.tracking.export import run_record, tool_runs
+
+    runs = {r.run_id: r for r in tool_runs(uri, tool)}
+    for run_id in cited:
+        if run_id and run_id not in runs:
+            r = run_record(uri, run_id)
+            if r is not None:
+                runs[run_id] = r
+    return sorted(runs.values(), key=lambda r: (r.start_ms, r.run_id))
+
+
+def export_records(uri: str, tool: str, out: str | Path, *, now: datetime | None = None) -> RecordsExport:
+    """Export every run, artifact and decision of `tool` from the store at `uri` into `out`."""
+    from harness.gate import history, log_name
+    from harness.tracking.export import download_run_artifacts, model_aliases
+    from harness.tracking.registry import Registry
+
+    at = (now or datetime.now(UTC)).astimezone(UTC)
+    folder = Path(out)
+    _empty_folder(folder)
+    reg = Registry(uri)
+    versions = reg.versions(tool)
+    entries = reg.versions(log_name(tool))
+    try:
+        h = history(uri, tool)
+        records, verification = h.records, h.verification
+    except GateError:  # no decision log: runs only (e.g. an assessment that never reached the gate)
+        records, verification = (), None
+    cited = [v.run_id for v in versions + entries if v.run_id] + [d.run_id for d in records if d.run_id]
+    runs = _runs(uri, tool, cited)
+    if not runs and not versions and not entries:
+        raise ConfigError(f"no tool {tool!r} in {uri}: it has no runs, no registered versions and no decision log "
+                          "(check the tool id with `harness inventory`)")
+
+    folder.mkdir(parents=True, exist_ok=True)
+    listing: list[dict[str, Any]] = []
+    artifacts = 0
+    for r in runs:
+        base = folder / "runs" / r.run_id
+        info = r.as_dict()
+        info["metrics"] = _jsonable_metrics(r.metrics)
+        files = download_run_artifacts(uri, r.run_id, base / "artifacts")
+        info["artifacts"] = [p.relative_to(base / "artifacts").as_posix() for p in files]
+        _write_json(base / "run.json", info)
+        artifacts += len(files)
+        listing.append({"run_id": r.run_id, "kind": r.kind, "status": r.status, "lifecycle_stage": r.lifecycle_stage,
+                        "run_name": r.run_name, "start_ms": r.start_ms, "artifacts": len(files)})
+    _write_json(folder / "registry" / "tool_versions.json",
+                {"model": tool, "aliases": model_aliases(uri, tool), "versions": [asdict(v) for v in versions]})
+    _write_json(folder / "decisions" / "log_entries.json", [asdict(v) for v in entries])
+    checked = None if verification is None else {
+        "ok": verification.ok, "records": verification.records, "head": verification.head,
+        "problems": list(verification.problems), "superseded": list(verification.superseded)}
+    _write_json(folder / "decisions" / "history.json", {
+        "tool": tool, "records": [{"seq": d.seq, "sha256": d.sha256, "record": d.record} for d in records],
+        "verification": checked})
+
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    table = [{"path": p.relative_to(folder).as_posix(), "sha256": sha256_file(p), "bytes": p.stat().st_size}
+             for p in files]
+    _write_json(folder / MANIFEST, {
+        "schema": SCHEMA, "tool": tool, "exported_at": at.isoformat(timespec="seconds"), "tracking_uri": uri,
+        "retention": "City AI policy 3.2: records sufficient to comply with the City's retention schedule",
+        "runs": listing, "tool_versions": len(versions), "decision_log_entries": len(entries),
+        "decisions": checked, "files": table,
+        "check": f"sha256sum -c {SUMS} (in this folder) verifies every file, this manifest included"})
+    lines = [sums_line(t["sha256"], t["path"]) for t in table]
+    lines.append(sums_line(sha256_file(folder / MANIFEST), MANIFEST))
+    (folder / SUMS).write_text("\n".join(sorted(lines, key=lambda s: s.split("  ", 1)[1])) + "\n", encoding="utf-8")
+    return RecordsExport(tool=tool, folder=folder, runs=tuple(r.run_id for r in runs), artifacts=artifacts,
+                         decisions=len(records), verification=verification, files=len(table) + 2)
