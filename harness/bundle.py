@@ -15,7 +15,6 @@ extracting, not taken from the archive's word.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -31,6 +30,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from harness.digests import sha256_file
 from harness.errors import ConfigError
 from harness.manifest import ToolManifest, load_manifest
 from harness.yamlio import _line_index, problems_of
@@ -70,13 +70,6 @@ class Bundle:
     def __exit__(self, *exc: Any) -> None:
         self.cleanup()
 
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # --- zips -------------------------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ used the same data (policy 4.3) and an approval can name exactly what the eviden
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from harness.digests import sha256_file
 from harness.errors import DatasetError
 from harness.yamlio import read_yaml_mapping, validate
 
@@ -106,13 +106,6 @@ class DatasetCard(_Card):
 
 QA_COLUMNS = ("id", "context", "question", "answers", "answerable")
 
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def matches(values: pd.Series | np.ndarray, target: Scalar) -> np.ndarray:

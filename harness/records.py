@@ -21,13 +21,13 @@ The export goes into a new or empty folder, so the checksums cover exactly what 
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.digests import sha256_file
 from harness.errors import ConfigError, GateError
 
 if TYPE_CHECKING:
@@ -56,13 +56,6 @@ class RecordsExport:
         """True when the decision history verifies (or there is none to verify)."""
         return self.verification is None or self.verification.ok
 
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def sums_line(digest: str, name: str) -> str:
