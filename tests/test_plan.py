@@ -16,7 +16,7 @@ from harness import gate
 from harness.cli import main
 from harness.errors import ConfigError, GateError
 from harness.manifest import load_manifest
-from harness.plan import Plan, PlannedDataset, differences, hold_to, load_plan, make_plan
+from harness.plan import Plan, PlannedDataset, differences, hold_to, load_plan, make_plan, recorded_plan
 from harness.policy import load_policy
 from tests.conftest import write_case
 
@@ -216,6 +216,16 @@ def test_an_assessment_that_keeps_to_its_plan_runs_and_cites_it(case: Case, tmp_
     inputs = Plan.from_document(json.loads(recorded))
     assert differences(p, inputs) == []
     assert (inputs.by, inputs.manifest, inputs.at) == ("dana", str(case.tool.resolve()), result["started_at"])
+    # the plan a re-assessment repeats: the recorded inputs, citing the plan; an edited record is refused
+    assert recorded_plan(case.uri, run.info.run_id) == replace(inputs, plan_id=p.plan_id)
+    assert recorded_plan(case.uri, run.info.run_id).plan_id == p.plan_id
+    from mlflow.tracking import MlflowClient
+
+    MlflowClient(tracking_uri=case.uri).set_tag(run.info.run_id, "harness.inputs_sha256", "0" * 64)
+    with pytest.raises(ConfigError) as e:
+        recorded_plan(case.uri, run.info.run_id)
+    assert str(e.value) == (f"the recorded inputs of run {run.info.run_id} were altered: inputs/plan.json has sha256 "
+                            f"{tags['harness.inputs_sha256'][:12]}..., the run recorded 000000000000...")
     # a second plan made now says it came after an assessment of the version
     later = make_plan(case.uri, "case-tool-21", "1.0", datasets=[str(case.card)], by="pat")
     assert (later.assessments_before, later.suites) == (1, ("bias", "data_quality", "degradation"))
@@ -247,3 +257,26 @@ def test_the_plan_command_prints_the_id_and_an_altered_plan_is_refused(case: Cas
     code, _out, err = invoke("assess", str(case.tool), "--plan", reg_run, "--tracking-uri", case.uri)
     assert (code, err) == (2, f"error: run {reg_run} in {case.uri} is not a plan (its harness.kind is "
                               "'registration')\n")
+
+
+def test_a_run_from_before_recorded_inputs_is_repeated_by_its_tags(tmp_path: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    c = MlflowClient(tracking_uri=uri)
+    exp = c.create_experiment("harness/old-tool", artifact_location=(tmp_path / "art").as_uri())
+    tags = {"harness.tool_id": "old-tool", "harness.tool_version": "3", "harness.suites": "bias,degradation",
+            "harness.policy": POLICY.label, "harness.policy_digest": POLICY.digest, "harness.seed": "9",
+            "harness.manifest_digest": A, "harness.dataset.adult": B, "harness.dataset.german-credit": C,
+            "harness.submitter": "dana"}
+    run = c.create_run(exp, tags=tags).info.run_id
+    assert recorded_plan(uri, run) == Plan(
+        tool="old-tool", version="3", manifest_digest=A, suites=("bias", "degradation"),
+        datasets=(PlannedDataset("adult", "adult", B), PlannedDataset("german-credit", "german-credit", C)),
+        policy=POLICY.label, policy_digest=POLICY.digest, seed=9, by="dana")
+    c.delete_tag(run, "harness.seed")
+    with pytest.raises(ConfigError, match=rf"^run {run} records no plan \(inputs/plan.json\) and lacks the tag\(s\) "
+                                          r"\['harness.seed'\] to rebuild one; assess the tool again"):
+        recorded_plan(uri, run)
+    with pytest.raises(ConfigError, match=rf"^no MLflow run 'nope' in {uri}$"):
+        recorded_plan(uri, "nope")

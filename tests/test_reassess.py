@@ -254,7 +254,8 @@ def test_reassess_due_suspends_the_regression_moves_the_pass_and_reports_the_res
 
 
 @pytest.fixture
-def one(tmp_path: Path) -> Fleet:
+def one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Fleet:
+    monkeypatch.chdir(tmp_path)  # reports of re-assessments without --out go to ./reports
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     tool, card = perfect_case(tmp_path / "t", 41)
     run = assess_and_approve(uri, tool, card, ["bias"], tmp_path / "out")
@@ -311,10 +312,11 @@ def test_a_suspension_lost_to_an_interruption_is_recorded_by_the_next_run(
     def stopped(*a: object, **k: object) -> None:
         raise KeyboardInterrupt
 
+    suspend = gate.suspend
     monkeypatch.setattr(gate, "suspend", stopped)
     with pytest.raises(KeyboardInterrupt):
         reassess(uri, f"{tool}:1.0", by="cron")
-    monkeypatch.undo()
+    monkeypatch.setattr(gate, "suspend", suspend)
     vs = gate.status(uri, tool, "1.0")[0]
     fail_run = vs.completed.run_id
     assert (vs.state, vs.completed.verdict, vs.gate.open) == ("approved", "FAIL", True)
@@ -327,8 +329,12 @@ def test_a_suspension_lost_to_an_interruption_is_recorded_by_the_next_run(
     d = gate.history(uri, tool).records[-1]
     assert (d.action, d.run_id, d.reason) == ("suspend", fail_run,
                                               f"re-assessment run {fail_run} FAILED (policy 4.3): verdict FAIL")
-    assert not gate.gate(uri, tool).open
+    closed = gate.gate(uri, tool, "1.0")
+    assert not closed.open
     assert reassess(uri, due_only=True, by="cron") == []  # nothing left to do
+    assert reassess(uri, tool, by="cron") == [Outcome(
+        tool, "1.0", "ERROR", "unchanged", f"{tool} 1.0 is not in use, so there is no approval to re-assess "
+        f"({closed.reason}); assess it with `harness assess` and decide again")]
 
 
 @pytest.mark.slow
@@ -368,7 +374,7 @@ def test_sigterm_during_a_reassessment_records_nothing(tmp_path: Path) -> None:
     (tool.parent / "slow").write_text("")
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     proc = subprocess.Popen([HARNESS, "reassess", "case-tool-42:1.0", "--by", "cron", "--tracking-uri", uri],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
     try:
         for _ in range(1200):  # the tool is running once it has written its marker
             if (tool.parent / "started").exists() or proc.poll() is not None:
