@@ -72,6 +72,7 @@ FIELD_TAG = "harness.decision."
 MAX_RECORD_CHARS = 5000  # MLflow guarantees registry tag values up to 5,000 bytes on every backend
 MAX_TEXT_CHARS = 2000
 DEFAULT_MAX_WAIVER_DAYS = 90
+DEFAULT_OVERDUE_GRACE_DAYS = 30
 ATTEMPTS = 25
 USABLE = ("approved", "waived")
 
@@ -937,9 +938,11 @@ def retire(uri: str, tool: str, version: str, *, by: str, reason: str, policy: P
 # -- reading: gate, status, history, inventory, due --------------------------------------------------------
 
 
-def gate(uri: str, tool: str, version: str | None = None, now: datetime | None = None) -> GateDecision:
+def gate(uri: str, tool: str, version: str | None = None, now: datetime | None = None,
+         policy: Policy | None = None) -> GateDecision:
     """What deployment pipelines ask: open only for an approved (or waived, unexpired) version that is not
-    suspended, on a history that verifies. Without a version, the version holding the alias `approved`."""
+    suspended, not overdue for re-assessment, on a history that verifies. Without a version, the version
+    holding the alias `approved`."""
     at = _now(now)
     reg = _registry(uri)
     if tool not in reg.model_names("tool"):
@@ -959,7 +962,25 @@ def gate(uri: str, tool: str, version: str | None = None, now: datetime | None =
             return GateDecision(False, _broken(tool, book.verification, "the gate is closed"), tool, version)
         return GateDecision(False, f"{tool} has no registered version {version!r}: nothing is approved "
                                    "(policy 4.1)", tool, version)
-    return _status_of(book, version, at).gate
+    vs = _status_of(book, version, at)
+    return _overdue(vs, _policy(policy), at) or vs.gate
+
+
+def _overdue(vs: VersionStatus, policy: Policy, at: datetime) -> GateDecision | None:
+    """A closed gate when an approval's re-assessment is overdue by more than the grace period: policy 4.3
+    requires regular review, and an approval nobody re-checked is no longer evidence (fail closed). The
+    grace period (`settings.gate.overdue_grace_days`) leaves time for a failed cron job to be noticed."""
+    nd = _next_due(vs, policy)
+    if nd is None or vs.completed is None:
+        return None
+    grace = int(policy.setting("gate", "overdue_grace_days", DEFAULT_OVERDUE_GRACE_DAYS))
+    if at < nd[0] + timedelta(days=grace):
+        return None
+    late = (at - nd[0]).days
+    return GateDecision(
+        False, f"{vs.tool} {vs.version} is closed: its re-assessment was due on {show_time(nd[0])} ({nd[1]} days "
+               f"after run {vs.completed.run_id}) and is {late} days overdue, past the {grace}-day grace period "
+               f"(policy 4.3). Re-assess it with `harness reassess {vs.tool}:{vs.version}`", vs.tool, vs.version)
 
 
 def status(uri: str, tool: str, version: str | None = None, now: datetime | None = None) -> list[VersionStatus]:
@@ -1033,7 +1054,8 @@ def inventory(uri: str, now: datetime | None = None, policy: Policy | None = Non
             status=m.get("status", ""), latest_verdict=vs.verdict,
             latest_run=vs.assessed.run_id if vs.assessed else None,
             assessed_at=vs.assessed.run_at if vs.assessed else None, approval=approval,
-            gate_open=vs.gate.open, next_due=due[0].date().isoformat() if due else None))
+            gate_open=vs.gate.open and _overdue(vs, policy, at) is None,
+            next_due=due[0].date().isoformat() if due else None))
     return rows
 
 

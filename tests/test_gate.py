@@ -452,6 +452,28 @@ def test_a_suspended_version_is_closed_until_approved_again(template: Template, 
 
 
 @pytest.mark.slow
+def test_an_approval_overdue_for_reassessment_closes_the_gate_after_the_grace_period(
+        template: Template, uri: str) -> None:
+    run = template.runs["pass"]
+    ran = run_time(uri, "case-tool-6")
+    gate.approve(uri, "case-tool-6", "1.0", run_id=run, reviewer="rita", rationale="ok", now=ran + timedelta(hours=1))
+    tier = gate.status(uri, "case-tool-6", "1.0")[0].manifest["risk_tier"]
+    interval = POLICY.reassessment_days[tier]
+    grace = POLICY.setting("gate", "overdue_grace_days", None)
+    assert grace == 30
+    due = ran + timedelta(days=interval)
+    assert [i.tool for i in gate.due(uri, as_of=due)] == ["case-tool-6"]
+    assert gate.gate(uri, "case-tool-6", now=due + timedelta(days=grace) - timedelta(seconds=1)).open
+    closed = gate.gate(uri, "case-tool-6", now=due + timedelta(days=grace))
+    assert closed == gate.GateDecision(
+        False, f"case-tool-6 1.0 is closed: its re-assessment was due on {gate.show_time(due)} ({interval} days after "
+               f"run {run}) and is {grace} days overdue, past the {grace}-day grace period (policy 4.3). Re-assess it "
+               "with `harness reassess case-tool-6:1.0`", "case-tool-6", "1.0")
+    row = next(r for r in gate.inventory(uri, now=due + timedelta(days=grace)) if r.tool == "case-tool-6")
+    assert not row.gate_open
+
+
+@pytest.mark.slow
 def test_a_waiver_opens_the_gate_until_it_expires_by_itself(template: Template, uri: str) -> None:
     run = template.runs["fail"]
     at = run_time(uri, "case-tool-1") + timedelta(hours=2)
