@@ -121,7 +121,8 @@ def assess(tool_yaml: str, datasets: tuple[str, ...], suites: tuple[str, ...], p
 @tracking_option
 @handle_errors
 def demo(out: str, tracking_uri: str | None) -> None:
-    """Assess the two bundled rental-assistance tools on bundled data, end to end."""
+    """Assess four bundled tools (two rental screeners, two 311 question answerers) on bundled data, then
+    approve the passing screener and show the failing one blocked at the gate."""
     from harness.demo import run_demo
 
     console = _console()
