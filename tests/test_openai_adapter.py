@@ -89,12 +89,16 @@ def test_the_prompt_is_built_and_parsed_in_one_place() -> None:
 
 def test_the_cache_key_covers_what_determines_an_answer_and_nothing_else() -> None:
     msgs = chat_messages("c", "q")
-    base = cache_key("m", msgs, 0.0, 256, 0)
-    assert base == cache_key("m", chat_messages("c", "q"), 0, 256, 0)
-    variants = {cache_key("m2", msgs, 0.0, 256, 0), cache_key("m", chat_messages("c", "q2"), 0.0, 256, 0),
-                cache_key("m", msgs, 0.7, 256, 0), cache_key("m", msgs, 0.0, 64, 0), cache_key("m", msgs, 0.0, 256, 1),
-                cache_key("m", chat_messages("c", "q", "another system prompt"), 0.0, 256, 0)}
-    assert base not in variants and len(variants) == 6
+    url = "http://127.0.0.1:8000/v1"
+    base = cache_key(url, "m", msgs, 0.0, 256, 0)
+    assert base == cache_key(url + "/", "m", chat_messages("c", "q"), 0, 256, 0)
+    variants = {cache_key(url, "m2", msgs, 0.0, 256, 0), cache_key(url, "m", chat_messages("c", "q2"), 0.0, 256, 0),
+                cache_key(url, "m", msgs, 0.7, 256, 0), cache_key(url, "m", msgs, 0.0, 64, 0),
+                cache_key(url, "m", msgs, 0.0, 256, 1),
+                cache_key(url, "m", chat_messages("c", "q", "another system prompt"), 0.0, 256, 0),
+                # another server may serve another model under the same name: never share its answers
+                cache_key("http://127.0.0.1:8001/v1", "m", msgs, 0.0, 256, 0)}
+    assert base not in variants and len(variants) == 7
 
 
 def test_retry_after_is_read_as_seconds_or_an_http_date_and_capped() -> None:
@@ -139,7 +143,7 @@ def test_a_cached_rerun_makes_no_request_and_keeps_the_exact_exchange(server: Ch
     assert len(files) == 8
     entry = again.exchange("page 3", "question 3?")
     assert entry is not None
-    key = cache_key("m", chat_messages("page 3", "question 3?"), 0.0, 256, 0)
+    key = cache_key(again.base_url, "m", chat_messages("page 3", "question 3?"), 0.0, 256, 0)
     assert (tmp_path / "cache" / key[:2] / f"{key}.json").is_file()
     assert entry["key"] == key
     assert entry["messages"] == [{"role": "system", "content": DEFAULT_SYSTEM_PROMPT},

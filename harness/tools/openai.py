@@ -8,8 +8,8 @@ Why it is built this way:
   raises `ToolError` (the assessment is then recorded with verdict ERROR, policy 3.2).
 - Every exchange is cached on disk by a hash of what determines the answer (model, messages, temperature,
   max tokens, sample number), so a re-run costs nothing, a re-assessment (policy 4.3) can be replayed, and a
-  report can show the exact prompt and answer. The base URL is left out of the key (the same model served
-  elsewhere gives the same evidence) and errors are never cached (the next run retries them).
+  report can show the exact prompt and answer. The endpoint is part of the key (two servers may serve
+  different models under one name) and errors are never cached (the next run retries them).
 - The API key is read from the environment variable the manifest names, held in memory only, and scrubbed
   from every message; it never reaches the cache, a log or a report.
 
@@ -83,10 +83,13 @@ def chat_messages(context: str, question: str, system_prompt: str = DEFAULT_SYST
     return [{"role": "system", "content": system_prompt}, {"role": "user", "content": user_message(context, question)}]
 
 
-def cache_key(model: str, messages: list[dict[str, str]], temperature: float, max_tokens: int, sample: int) -> str:
-    """sha256 of everything that determines an answer, and nothing else (no URL, no key)."""
-    payload = {"format": CACHE_FORMAT, "model": model, "messages": messages, "temperature": float(temperature),
-               "max_tokens": int(max_tokens), "sample": int(sample)}
+def cache_key(endpoint: str, model: str, messages: list[dict[str, str]], temperature: float, max_tokens: int,
+              sample: int) -> str:
+    """sha256 of everything that determines an answer, and nothing else (never the key). The endpoint is part
+    of it: two vendors (or two local servers) may serve different models under the same name ("default",
+    "gpt-4o"), and one tool's cached answers must never become another tool's evidence."""
+    payload = {"format": CACHE_FORMAT, "endpoint": endpoint.rstrip("/"), "model": model, "messages": messages,
+               "temperature": float(temperature), "max_tokens": int(max_tokens), "sample": int(sample)}
     text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -235,7 +238,7 @@ class OpenAITool:
         todo: list[tuple[int, list[dict[str, str]], str]] = []
         for i in range(n):
             messages = chat_messages(contexts[i], questions[i], self.system_prompt)
-            key = cache_key(self.model, messages, self.temperature, self.max_tokens, sample)
+            key = cache_key(self.base_url, self.model, messages, self.temperature, self.max_tokens, sample)
             entry = self.cache.get(key) if self.cache is not None else None
             if entry is not None:
                 answers[i] = entry["response"]
@@ -252,7 +255,8 @@ class OpenAITool:
         if self.cache is None:
             return None
         messages = chat_messages(context, question, self.system_prompt)
-        return self.cache.get(cache_key(self.model, messages, self.temperature, self.max_tokens, sample))
+        key = cache_key(self.base_url, self.model, messages, self.temperature, self.max_tokens, sample)
+        return self.cache.get(key)
 
     # ------------------------------------------------------------------------------------------------
     # HTTP
