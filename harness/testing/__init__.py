@@ -1,8 +1,28 @@
 """`harness.testing`: the conformance kit for adapter and suite authors (DESIGN.md, after
-scikit-learn's `check_estimator`). It starts with `ChatServer`, a real chat-completions server on
-loopback with fault injection, so a generative adapter or check is tested over real HTTP."""
+scikit-learn's `check_estimator`).
+
+- `check_suite(suite, dataset, tool=None)` and `check_adapter(tool, dataset)` run every rule the harness
+  relies on (keys, intervals, determinism, JSON round trip; output shapes, scores in [0, 1], order) and
+  raise a `ConformanceError` naming each one broken, or return the failures with `on_fail=None`;
+  `suite_checks()` / `adapter_checks()` yield the rules one by one for a pytest parametrisation.
+- `ChatServer`, a real chat-completions server on loopback with fault injection, so a generative adapter
+  or check is tested over real HTTP.
+"""
 from __future__ import annotations
 
 from harness.testing.chat_server import ChatServer, Fault
+from harness.testing.conformance import (
+    AdapterCase,
+    ConformanceError,
+    ConformanceFailure,
+    SuiteCase,
+    adapter_checks,
+    check_adapter,
+    check_suite,
+    suite_checks,
+)
 
-__all__ = ["ChatServer", "Fault"]
+__all__ = [
+    "AdapterCase", "ChatServer", "ConformanceError", "ConformanceFailure", "Fault", "SuiteCase", "adapter_checks",
+    "check_adapter", "check_suite", "suite_checks",
+]
