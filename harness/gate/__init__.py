@@ -1,0 +1,159 @@
+"""The approval gate: tool versions, their lifecycle, and the signed decisions that move them (policy
+2.3, 3.1, 3.2, 4.1, 4.2, 4.3). The evidence (assessment runs) informs a decision a named person makes;
+this package enforces the rules a decision must meet and keeps every decision in an append-only,
+hash-chained log in MLflow, so the same commands work on the embedded store and on a tracking server.
+
+Data model (all in MLflow, through `harness.tracking.registry`; nothing here imports mlflow):
+
+- Tool: a registered model named by the tool id (tag `harness.kind=tool`).
+- Tool version: one model version per tool version string, tagged `harness.tool_version` (MLflow numbers
+  versions 1, 2, 3...; we look them up by the tag) and `harness.manifest_digest` (sha256 of the manifest
+  file). Its source is the manifest logged in a run, `runs:/<run>/inputs/tool.yaml`: the assessment run,
+  the vendor's submission run (`harness submit`), or else a small registration run. One version string
+  has one manifest: registering it again with another digest is refused, and so is assessing it.
+- Lifecycle: `submitted -> assessed -> approved | rejected | waived -> suspended | retired`. A version
+  is re-approved (or waived) after a suspension on fresh evidence; a rejected or retired version is
+  closed for good. A re-assessment of a decided version is recorded without changing its state.
+- Decision log: a second registered model per tool, `<tool id> (decision log)` (tag
+  `harness.kind=decision-log`); each record is one of its model versions. The record is canonical JSON
+  (sorted keys, ASCII) in the tag `harness.decision.record`, its sha256 in `harness.decision.sha256`,
+  and each field again as a readable tag `harness.decision.<field>`. A record holds `seq`, `prev` (the
+  sha256 of the previous record; 64 zeros for the first), `action` (submit, assess, approve, reject,
+  waive, suspend, retire), `tool`, `version`, `state` (after the decision), `actor` (who), `at` (when,
+  UTC ISO), `reason` (why), `run_id` and `run_at` (the run it rests on and when it ran), `verdict`,
+  `policy_digest`, `manifest_digest`, `conditions` and `expires` (waivers), `details`.
+  Why model versions rather than runs or tags: MLflow assigns version numbers itself (max + 1 in one
+  transaction) and writes the tags in the same call, so appending is atomic; registered-model tags can
+  be overwritten by a concurrent writer and runs have no sequence. A writer reads the log, writes its
+  record with `seq` = highest number + 1 and `prev` = the sha256 of the last record, and keeps it only
+  if MLflow gave it exactly that number; otherwise another writer came first, the record stays as a
+  visibly superseded entry outside the chain (`seq` != its number), and the writer re-reads and retries.
+- Mirrors for people and searches: each tool version carries `harness.state`, `harness.last_decision`
+  (`<seq>:<sha256>`) and the latest decision's fields as tags; the version that is approved (or waived)
+  for use holds the alias `approved`; an approved run gets the run tag `harness.approval=approved`
+  (`tracking.approved_baseline` reads it). The log is the authority: state, gate and inventory are
+  computed by replaying it, and the gate closes when it fails verification.
+- Verification recomputes every hash and link and reports the first break: an altered record (content
+  no longer matching its sha256, with the fields that differ from the tags written with it), a deleted
+  record (a missing number that a later record links across), a version whose tags name a record that
+  is gone. A rewrite of the whole tail with fresh hashes cannot be seen from inside one store: keep the
+  head sha256 that `harness history --verify` prints somewhere else to anchor it.
+
+Modules, one job each (this package re-exports every public name, so `harness.gate.X` stays the interface):
+
+- `records`: the data model's constants, the value objects, canonical JSON and sha256.
+- `inputs`: what callers pass (references, persons, reasons, store, policy) and how a refusal reads.
+- `log`: reading, verifying and replaying the decision log; the one writer that appends; the mirror tags.
+- `versions`: registering tool versions, the pre-assessment check, recording assessments.
+- `decisions`: approve, waive, reject, suspend, retire and the rules each must meet.
+- `views`: gate, status, history, verification, inventory, due dates.
+"""
+from __future__ import annotations
+
+from harness.gate.decisions import (
+    approve,
+    reject,
+    retire,
+    suspend,
+    waive,
+)
+from harness.gate.inputs import (
+    parse_ref,
+    submitter_of,
+)
+from harness.gate.log import Build
+from harness.gate.records import (
+    ACTIONS,
+    ALIAS,
+    ATTEMPTS,
+    DEFAULT_MAX_WAIVER_DAYS,
+    DEFAULT_OVERDUE_GRACE_DAYS,
+    FIELD_TAG,
+    FIELDS,
+    GENESIS,
+    HASH_TAG,
+    LOG_SUFFIX,
+    MAX_RECORD_CHARS,
+    MAX_TEXT_CHARS,
+    RECORD_TAG,
+    SCHEMA,
+    STATES,
+    USABLE,
+    Decision,
+    DueItem,
+    GateDecision,
+    History,
+    InventoryRow,
+    Verification,
+    VersionRef,
+    VersionStatus,
+    canonical,
+    log_name,
+    manifest_digest,
+    sha256_text,
+    show_time,
+)
+from harness.gate.versions import (
+    on_assessed,
+    preflight,
+    register_version,
+)
+from harness.gate.views import (
+    due,
+    gate,
+    history,
+    inventory,
+    next_due,
+    status,
+    verify_history,
+)
+
+__all__ = [
+    "ACTIONS",
+    "ALIAS",
+    "ATTEMPTS",
+    "DEFAULT_MAX_WAIVER_DAYS",
+    "DEFAULT_OVERDUE_GRACE_DAYS",
+    "FIELDS",
+    "FIELD_TAG",
+    "GENESIS",
+    "HASH_TAG",
+    "LOG_SUFFIX",
+    "MAX_RECORD_CHARS",
+    "MAX_TEXT_CHARS",
+    "RECORD_TAG",
+    "SCHEMA",
+    "STATES",
+    "USABLE",
+    "Build",
+    "Decision",
+    "DueItem",
+    "GateDecision",
+    "History",
+    "InventoryRow",
+    "Verification",
+    "VersionRef",
+    "VersionStatus",
+    "approve",
+    "canonical",
+    "due",
+    "gate",
+    "history",
+    "inventory",
+    "log_name",
+    "manifest_digest",
+    "next_due",
+    "on_assessed",
+    "parse_ref",
+    "preflight",
+    "register_version",
+    "reject",
+    "retire",
+    "sha256_text",
+    "show_time",
+    "status",
+    "submitter_of",
+    "suspend",
+    "verify_history",
+    "waive",
+]

@@ -1,0 +1,261 @@
+"""The decisions a named person makes (approve, waive, reject, suspend, retire; policy 2.3, 4.1, 4.2,
+4.3) and the rules each must meet before its record is appended: a registered, still open version,
+evidence about exactly this version and manifest, complete, under the current policy and fresh, and a
+decider who is neither the submitter nor the one who started the run. Each refusal names its rule."""
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from harness.errors import GateError
+from harness.gate.inputs import _interval, _person, _policy, _refuse, _registry, _same_person, _text
+from harness.gate.log import _append, _Book, _mirror
+from harness.gate.records import (
+    ALIAS,
+    DEFAULT_MAX_WAIVER_DAYS,
+    STATES,
+    USABLE,
+    Decision,
+    _iso,
+    _now,
+    _run_at,
+    show_time,
+)
+from harness.gate.versions import _find
+
+if TYPE_CHECKING:
+    from harness.policy import Policy
+    from harness.tracking.registry import Registry, RunFacts
+
+
+def _state_of(book: _Book, version: str, what: str) -> dict[str, Any]:
+    if version not in book.states:
+        known = sorted(book.states)
+        raise _refuse(what, "registered-version", "4.2",
+                      f"{book.tool} has no registered version {version!r}"
+                      + (f" (registered: {', '.join(known)})" if known else "") + "; assess it first")
+    return book.states[version]
+
+
+def _closed_for_good(book: _Book, version: str, s: dict[str, Any], what: str, verb: str) -> None:
+    if s["state"] in ("rejected", "retired"):
+        d: Decision = s["decision"]
+        raise _refuse(what, "open-version", "4.1",
+                      f"{book.tool} {version} was {s['state']} by {d.actor} on {show_time(d.at)} ({d.reason}); a "
+                      f"{s['state']} version cannot be {verb}. Register a new version")
+
+
+def _evidence(book: _Book, version: str, s: dict[str, Any], run: RunFacts, what: str) -> None:
+    """The run must be about exactly this version and manifest, under the current policy, and recent."""
+    tool = book.tool
+    run_tool, run_version = run.tags.get("harness.tool_id"), run.tags.get("harness.tool_version")
+    if (run_tool, run_version) != (tool, version):
+        raise _refuse(what, "same-version", "4.2",
+                      f"run {run.run_id} assessed {run_tool} {run_version}, not {tool} {version}")
+    registered = s["submitted"].manifest_digest
+    assessed = run.tags.get("harness.manifest_digest")
+    if assessed != registered:
+        raise _refuse(what, "same-manifest", "4.2",
+                      f"run {run.run_id} assessed a manifest with sha256 {str(assessed)[:12]}..., but {tool} "
+                      f"{version} is registered with sha256 {str(registered)[:12]}...")
+
+
+def _complete(run: RunFacts, what: str) -> None:
+    """A run still RUNNING was killed (or is still being recorded) before it was closed, and a FAILED run
+    whose verdict is not ERROR failed while being recorded: neither is complete evidence (policy 3.2)."""
+    if run.status == "RUNNING" or (run.status != "FINISHED" and run.tags.get("harness.verdict") != "ERROR"):
+        raise _refuse(what, "recorded-evidence", "4.2",
+                      f"run {run.run_id} is {run.status}: it was interrupted or is still being recorded, so it is "
+                      "not complete evidence; re-assess")
+
+
+def _current(run: RunFacts, policy: Policy, what: str) -> None:
+    if run.tags.get("harness.policy_digest") != policy.digest:
+        raise _refuse(what, "current-policy", "4.2",
+                      f"run {run.run_id} was judged under {run.tags.get('harness.policy', 'an unknown policy')}, "
+                      f"but the current policy is {policy.label}; re-assess under the current policy")
+
+
+def _fresh(book: _Book, version: str, s: dict[str, Any], run: RunFacts, policy: Policy, at: datetime,
+           what: str) -> None:
+    tier = run.tags.get("harness.risk_tier") or s["submitted"].details.get("risk_tier", "high")
+    days = _interval(policy, tier)
+    age = at - _run_at(run)
+    if age >= timedelta(days=days):
+        raise _refuse(what, "fresh-evidence", "4.3",
+                      f"run {run.run_id} ran on {show_time(_run_at(run))}, {age.days} days before this decision; "
+                      f"evidence for a {tier}-risk tool must be younger than {days} days (reassessment_days.{tier}). "
+                      "Re-assess first")
+
+
+def _separate(person: str, role: str, book: _Book, version: str, s: dict[str, Any], run: RunFacts,
+              what: str) -> None:
+    submitter = s["submitted"].actor
+    if _same_person(person, submitter):
+        raise _refuse(what, "separation-of-duties", "2.3, 4.1",
+                      f"{person!r} submitted {book.tool} {version}; the {role} must be someone else")
+    if _same_person(person, run.tags.get("harness.submitter")):
+        raise _refuse(what, "separation-of-duties", "2.3, 4.1",
+                      f"{person!r} started assessment run {run.run_id}; the {role} must be someone else")
+
+
+def _get_run(reg: Registry, run_id: str, what: str) -> RunFacts:
+    run = reg.run(run_id)
+    if run is None:
+        raise _refuse(what, "recorded-evidence", "4.2", f"there is no MLflow run {run_id!r} in {reg.uri}")
+    return run
+
+
+def _decided(reg: Registry, tool: str, version: str, d: Decision | None, *, alias: bool = False,
+             run_tag: str | None = None) -> Decision:
+    if d is None:  # pragma: no cover - every decision's build returns fields or raises
+        raise GateError(f"no decision was recorded for {tool} {version}")
+    book_versions = _find(reg.versions(tool), version)
+    number = book_versions[0].number if book_versions else None
+    if alias and number is not None:
+        reg.set_alias(tool, ALIAS, number)
+    if run_tag and d.run_id:
+        from harness.tracking import APPROVED_TAG
+
+        reg.set_run_tag(d.run_id, APPROVED_TAG, run_tag)
+    _mirror(reg, tool, number, d)
+    return d
+
+
+def approve(uri: str, tool: str, version: str, *, run_id: str, reviewer: str, rationale: str = "",
+            policy: Policy | None = None, now: datetime | None = None) -> Decision:
+    """Approve a tool version on an assessment run (policy 4.1, 4.2). Sets the alias `approved`."""
+    at, policy = _now(now), _policy(policy)
+    what = f"approval of {tool} {version}"
+    reviewer = _person(reviewer, "reviewer", what)
+    reg = _registry(uri)
+    run = _get_run(reg, run_id, what)
+
+    def build(book: _Book) -> dict[str, Any]:
+        s = _state_of(book, version, what)
+        _closed_for_good(book, version, s, what, "approved")
+        _evidence(book, version, s, run, what)
+        verdict = run.tags.get("harness.verdict")
+        if verdict == "FAIL":
+            raise _refuse(what, "no-approval-of-fail", "4.2",
+                          f"run {run_id} assessed {tool} {version} as FAIL; a tool that fails the assessment may "
+                          "not be used unless remediated. Remediate and re-assess, or escalate the risk with "
+                          "`harness waive`")
+        if verdict == "ERROR" or verdict not in ("PASS", "NEEDS_REVIEW"):
+            raise _refuse(what, "no-approval-of-fail", "4.2",
+                          f"run {run_id} ended in {verdict}: the assessment did not complete, so there is no "
+                          "evidence to approve. Re-run the assessment, or escalate the risk with `harness waive`")
+        if verdict == "NEEDS_REVIEW" and not _text(rationale):
+            raise _refuse(what, "review-rationale", "2.3",
+                          f"run {run_id} needs review (NEEDS_REVIEW); approving it needs a rationale that says why "
+                          "its open findings are acceptable (--rationale)")
+        _complete(run, what)
+        _current(run, policy, what)
+        _fresh(book, version, s, run, policy, at, what)
+        _separate(reviewer, "reviewer", book, version, s, run, what)
+        return {"action": "approve", "version": version, "state": "approved", "actor": reviewer,
+                "reason": _text(rationale) or None, "run_id": run_id, "run_at": _iso(_run_at(run)),
+                "verdict": verdict, "policy_digest": policy.digest,
+                "manifest_digest": run.tags.get("harness.manifest_digest"), "details": {"policy": policy.label}}
+
+    return _decided(reg, tool, version, _append(reg, tool, build, at), alias=True, run_tag="approved")
+
+
+def _expiry(expires: datetime | date) -> datetime:
+    if isinstance(expires, datetime):
+        return _now(expires)
+    return datetime(expires.year, expires.month, expires.day, tzinfo=UTC)
+
+
+def waive(uri: str, tool: str, version: str, *, run_id: str, approver: str, rationale: str, conditions: str,
+          expires: datetime | date, policy: Policy | None = None, now: datetime | None = None) -> Decision:
+    """Record an escalation (policy 4.2): a named approver accepts a risk the assessment found, under
+    conditions, until a date no later than `settings.gate.max_waiver_days` ahead. A date means the
+    waiver lapses at the start of that day (UTC). The gate opens until then and closes by itself."""
+    at, policy = _now(now), _policy(policy)
+    what = f"waiver of {tool} {version}"
+    approver = _person(approver, "approver", what)
+    until = _expiry(expires)
+    limit = int(policy.setting("gate", "max_waiver_days", DEFAULT_MAX_WAIVER_DAYS))
+    reg = _registry(uri)
+    run = _get_run(reg, run_id, what)
+
+    def build(book: _Book) -> dict[str, Any]:
+        s = _state_of(book, version, what)
+        _closed_for_good(book, version, s, what, "waived")
+        _evidence(book, version, s, run, what)
+        if not _text(rationale) or not _text(conditions):
+            raise _refuse(what, "waiver-terms", "4.2",
+                          "a waiver needs a rationale (why the risk is accepted) and conditions (what must hold "
+                          "meanwhile)")
+        if until <= at:
+            raise _refuse(what, "waiver-expiry", "4.2",
+                          f"the waiver must expire in the future; {show_time(until)} is not after {show_time(at)}")
+        if until > at + timedelta(days=limit):
+            raise _refuse(what, "waiver-limit", "4.2",
+                          f"the waiver would expire on {show_time(until)}, {(until - at).days} days from now; the "
+                          f"policy allows at most {limit} days (settings.gate.max_waiver_days)")
+        _complete(run, what)
+        _current(run, policy, what)
+        _fresh(book, version, s, run, policy, at, what)
+        _separate(approver, "approver", book, version, s, run, what)
+        return {"action": "waive", "version": version, "state": "waived", "actor": approver,
+                "reason": _text(rationale), "conditions": _text(conditions), "expires": _iso(until),
+                "run_id": run_id, "run_at": _iso(_run_at(run)), "verdict": run.tags.get("harness.verdict"),
+                "policy_digest": policy.digest, "manifest_digest": run.tags.get("harness.manifest_digest"),
+                "details": {"policy": policy.label, "max_waiver_days": limit}}
+
+    return _decided(reg, tool, version, _append(reg, tool, build, at), alias=True, run_tag="waived")
+
+
+def _close(uri: str, tool: str, version: str, *, action: str, state: str, actor: str, role: str, reason: str,
+           allowed: tuple[str, ...], rule: str, section: str, hint: str, run_id: str | None,
+           policy: Policy | None, now: datetime | None) -> Decision:
+    at, policy = _now(now), _policy(policy)
+    noun = {"reject": "rejection", "suspend": "suspension", "retire": "retirement"}[action]
+    what = f"{noun} of {tool} {version}"
+    actor = _person(actor, role, what)
+    if not _text(reason):
+        raise _refuse(what, "decision-reason", "3.1",
+                      f"a {noun} needs a reason: departments document their decision-making criteria")
+    reg = _registry(uri)
+    run = _get_run(reg, run_id, what) if run_id is not None else None
+
+    def build(book: _Book) -> dict[str, Any]:
+        s = _state_of(book, version, what)
+        if s["state"] not in allowed:
+            raise _refuse(what, rule, section, f"{tool} {version} is {s['state']}; {hint}")
+        if run is not None:
+            _evidence(book, version, s, run, what)  # the run it rests on is about this version
+        return {"action": action, "version": version, "state": state, "actor": actor, "reason": _text(reason),
+                "run_id": run_id, "run_at": _iso(_run_at(run)) if run else None,
+                "verdict": run.tags.get("harness.verdict") if run else None, "policy_digest": policy.digest,
+                "manifest_digest": s["submitted"].manifest_digest, "details": {"from": s["state"]}}
+
+    return _decided(reg, tool, version, _append(reg, tool, build, at))
+
+
+def reject(uri: str, tool: str, version: str, *, reviewer: str, reason: str, run_id: str | None = None,
+           policy: Policy | None = None, now: datetime | None = None) -> Decision:
+    """Close a version that has not been approved (or was suspended) for good, with a reason (4.2)."""
+    return _close(uri, tool, version, action="reject", state="rejected", actor=reviewer, role="reviewer",
+                  reason=reason, allowed=("submitted", "assessed", "suspended"), rule="reject-undecided",
+                  section="4.1", hint="an approved or waived version is withdrawn with `harness suspend` or "
+                  "`harness retire`, and a closed one stays closed", run_id=run_id, policy=policy, now=now)
+
+
+def suspend(uri: str, tool: str, version: str, *, by: str, reason: str, run_id: str | None = None,
+            policy: Policy | None = None, now: datetime | None = None) -> Decision:
+    """Withdraw an approval or waiver (e.g. a failed re-assessment, policy 4.3): the gate closes until a
+    new approval on fresh evidence."""
+    return _close(uri, tool, version, action="suspend", state="suspended", actor=by, role="person suspending",
+                  reason=reason, allowed=USABLE, rule="suspend-approved", section="4.3",
+                  hint="only an approved or waived version can be suspended", run_id=run_id, policy=policy, now=now)
+
+
+def retire(uri: str, tool: str, version: str, *, by: str, reason: str, policy: Policy | None = None,
+           now: datetime | None = None) -> Decision:
+    """Take a version out of use for good (policy 6.2 keeps it in the inventory as retired)."""
+    return _close(uri, tool, version, action="retire", state="retired", actor=by, role="person retiring",
+                  reason=reason, allowed=tuple(s for s in STATES if s != "retired"), rule="open-version",
+                  section="4.1", hint="it is already retired", run_id=None, policy=policy, now=now)

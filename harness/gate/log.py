@@ -1,0 +1,235 @@
+"""The decision log itself: one consistent read of a tool (`_Book`), the verification of its hash chain,
+the replay that turns the chain into states, the only writer (`_append`, which retries when a concurrent
+writer takes the number first) and the mirror of the latest decision onto the version's tags. The rules a
+record must meet live in `versions` and `decisions`; this module keeps the chain sound."""
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from harness.errors import GateError
+from harness.gate.inputs import _refuse
+from harness.gate.records import (
+    ATTEMPTS,
+    FIELD_TAG,
+    FIELDS,
+    GENESIS,
+    HASH_TAG,
+    MAX_RECORD_CHARS,
+    RECORD_TAG,
+    SCHEMA,
+    Decision,
+    Verification,
+    _iso,
+    canonical,
+    log_name,
+    sha256_text,
+)
+
+if TYPE_CHECKING:
+    from harness.tracking.registry import Registry, VersionInfo
+
+
+# -- reading the log -------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Book:
+    """One consistent read of a tool: its versions, its log, the chain and the replayed states."""
+
+    tool: str
+    versions: list[VersionInfo]
+    entries: list[VersionInfo]
+    chain: list[Decision]
+    verification: Verification
+    states: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def info(self, version: str) -> VersionInfo | None:
+        found = [v for v in self.versions if v.tags.get("harness.tool_version") == version]
+        return found[0] if found else None
+
+    @property
+    def next_seq(self) -> int:
+        return (self.entries[-1].number if self.entries else 0) + 1
+
+    @property
+    def head(self) -> str:
+        return self.chain[-1].sha256 if self.chain else GENESIS
+
+
+def _field_tags(record: dict[str, Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k in FIELDS:
+        v = record.get(k)
+        if v is None:
+            continue
+        out[FIELD_TAG + k] = canonical(v) if isinstance(v, dict) else str(v)
+    return out
+
+
+def _verify(tool: str, entries: list[VersionInfo], versions: list[VersionInfo]) -> tuple[list[Decision], Verification]:
+    """Recompute hashes and links in number order; stop at the first break (what follows is unproven)."""
+    numbers = {e.number for e in entries}
+    chain: list[Decision] = []
+    superseded: list[int] = []
+    problems: list[str] = []
+    prev, last = GENESIS, 0
+    for e in entries:
+        text = e.tags.get(RECORD_TAG)
+        if text is None:
+            problems.append(f"record {e.number} has no {RECORD_TAG} tag: it was altered")
+            break
+        try:
+            rec = json.loads(text)
+        except ValueError:
+            problems.append(f"record {e.number} is not valid JSON any more: it was altered")
+            break
+        digest = sha256_text(text)
+        label = f"record {e.number} ({rec.get('action')} of {rec.get('version')})"
+        written = {k: v for k, v in e.tags.items() if k.startswith(FIELD_TAG) and k not in (RECORD_TAG, HASH_TAG)}
+        now_tags = _field_tags(rec)
+        changed = sorted(k for k in set(written) | set(now_tags) if written.get(k) != now_tags.get(k))
+        if digest != e.tags.get(HASH_TAG) or canonical(rec) != text:
+            detail = "; changed: " + ", ".join(
+                f"{k[len(FIELD_TAG):]} (written {written.get(k)!r}, now {now_tags.get(k)!r})" for k in changed
+            ) if changed else ""
+            problems.append(f"{label} was altered: its content no longer matches its sha256{detail}")
+            break
+        if changed:
+            k = changed[0]
+            problems.append(f"{label} was altered: tag {k} reads {written.get(k)!r} but the record says "
+                            f"{now_tags.get(k)!r}")
+            break
+        if rec.get("seq") != e.number:
+            superseded.append(e.number)  # a concurrent writer took this number first; never part of the chain
+            continue
+        if rec.get("prev") != prev:
+            missing = [n for n in range(last + 1, e.number) if n not in numbers]
+            if missing:
+                which = ", ".join(str(n) for n in missing)
+                problems.append(f"record(s) {which} missing: deleted from the decision log (record {e.number} "
+                                f"links to a record whose sha256 is {str(rec.get('prev'))[:12]}..., the last "
+                                f"record present is {last or 'none'})")
+            else:
+                problems.append(f"record {last} was altered after record {e.number} was written: record "
+                                f"{e.number}'s prev is {str(rec.get('prev'))[:12]}..., record {last}'s sha256 is "
+                                f"{prev[:12]}...")
+            break
+        chain.append(Decision(rec, digest))
+        prev, last = digest, e.number
+    if not problems:
+        by_seq = {d.seq: d for d in chain}
+        for v in versions:
+            mark = v.tags.get("harness.last_decision")
+            if not mark or ":" not in mark:
+                continue
+            seq_text, sha = mark.split(":", 1)
+            d = by_seq.get(int(seq_text)) if seq_text.isdigit() else None
+            name = v.tags.get("harness.tool_version", str(v.number))
+            if d is None:
+                problems.append(f"version {name}'s tags name decision record {seq_text} (sha256 {sha[:12]}...), "
+                                "which is not in the decision log: it was deleted")
+                break
+            if d.sha256 != sha:
+                problems.append(f"version {name}'s tags name decision record {seq_text} with sha256 {sha[:12]}..., "
+                                f"but that record's sha256 is {d.sha256[:12]}...: it was replaced")
+                break
+    return chain, Verification(tool=tool, ok=not problems, records=len(chain),
+                               head=chain[-1].sha256 if chain else GENESIS, problems=tuple(problems),
+                               superseded=tuple(superseded))
+
+
+def _replay(chain: list[Decision]) -> dict[str, dict[str, Any]]:
+    states: dict[str, dict[str, Any]] = {}
+    for d in chain:
+        s = states.setdefault(d.version, {"submitted": d, "assessed": None, "completed": None,
+                                          "decision": None, "approval": None, "state": d.state,
+                                          "assess_runs": set()})
+        s["state"] = d.state
+        if d.action == "assess":
+            s["assessed"] = d
+            s["assess_runs"].add(d.run_id)
+            if d.verdict != "ERROR":
+                s["completed"] = d
+        elif d.action in ("approve", "waive", "reject", "suspend", "retire"):
+            s["decision"] = d
+            if d.action in ("approve", "waive"):
+                s["approval"] = d
+    return states
+
+
+def _read(reg: Registry, tool: str) -> _Book:
+    versions = reg.versions(tool)
+    entries = reg.versions(log_name(tool))
+    chain, verification = _verify(tool, entries, versions)
+    return _Book(tool=tool, versions=versions, entries=entries, chain=chain, verification=verification,
+                 states=_replay(chain))
+
+
+def _broken(tool: str, v: Verification, consequence: str) -> str:
+    return (f"the decision history of {tool!r} fails verification ({v.first_break}); {consequence}. "
+            f"Investigate with `harness history {tool} --verify` and restore the store from its backup (policy 3.2)")
+
+
+# -- writing the log -------------------------------------------------------------------------------------
+
+
+Build = Callable[[_Book], dict[str, Any] | None]
+
+
+def _append(reg: Registry, tool: str, build: Build, at: datetime) -> Decision | None:
+    """Append one record built from a fresh read; `build` checks the rules against that read and returns
+    the record's fields, or None when there is nothing to add. Retries when a concurrent writer takes
+    the number first (the loser's entry stays, superseded, outside the chain)."""
+    reg.ensure_model(log_name(tool), {"harness.kind": "decision-log", "harness.tool_id": tool},
+                     description=f"Append-only, hash-chained decision log of {tool} (harness.gate).")
+    for attempt in range(ATTEMPTS):
+        book = _read(reg, tool)
+        if not book.verification.ok:
+            raise GateError(_broken(tool, book.verification, "no decision is recorded on a broken history"))
+        fields = build(book)
+        if fields is None:
+            return None
+        record = {k: None for k in FIELDS}
+        record.update(fields)
+        record.update(schema=SCHEMA, seq=book.next_seq, prev=book.head, tool=tool, at=_iso(at))
+        text = canonical(record)
+        if len(text) > MAX_RECORD_CHARS:
+            raise _refuse(f"{fields['action']} of {tool} {fields['version']}", "record-size", "3.2",
+                          f"the record would be {len(text)} characters; MLflow keeps {MAX_RECORD_CHARS} on every "
+                          "backend. Shorten the reason or conditions and cite a document that holds the rest")
+        digest = sha256_text(text)
+        tags = {"harness.kind": "decision", **_field_tags(record), RECORD_TAG: text, HASH_TAG: digest}
+        # a tracking server accepts only an absolute path as a source that is neither a run nor a model (it
+        # refuses relative ones); this folder exists nowhere, so no symbolic link can make it resolve elsewhere
+        number = reg.create_version(log_name(tool), tags,
+                                    source=f"harness-decision:/harness-decision-log/{tool}/{record['seq']}",
+                                    run_id=record.get("run_id"))
+        if number == record["seq"]:
+            return Decision(record, digest)
+        time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+    raise GateError(f"could not append to the decision log of {tool!r}: {ATTEMPTS} concurrent decisions were "
+                    "recorded first; try again")
+
+
+def _mirror(reg: Registry, tool: str, number: int | None, d: Decision) -> None:
+    """Copy the latest decision onto the version's tags, for the MLflow UI and registry searches."""
+    if number is None:
+        return
+    tags: dict[str, str] = {"harness.state": d.state, "harness.last_decision": f"{d.seq}:{d.sha256}",
+                            "harness.last_action": d.action, "harness.last_actor": d.actor, "harness.last_at": d.at}
+    if d.action == "assess":
+        tags |= {"harness.verdict": str(d.verdict), "harness.assessed_run": str(d.run_id),
+                 "harness.assessed_at": str(d.run_at)}
+    elif d.action in ("approve", "waive"):
+        tags |= {"harness.approved_by": d.actor, "harness.approved_at": d.at, "harness.approval_run": str(d.run_id),
+                 "harness.approval_reason": str(d.reason), "harness.waiver_expires": str(d.expires or ""),
+                 "harness.waiver_conditions": str(d.conditions or "")}
+    elif d.action in ("reject", "suspend", "retire"):
+        tags |= {"harness.closed_reason": str(d.reason)}
+    reg.set_version_tags(tool, number, tags)

@@ -1,0 +1,147 @@
+"""Tool versions entering the log: registering a version with its manifest digest (one manifest per
+version string, policy 4.2), the check before an assessment runs (`preflight`), and recording a finished
+assessment (`on_assessed`). These are the records the pipeline and `harness submit` write, not a person's
+decision."""
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.errors import GateError
+from harness.gate.inputs import _person, _refuse, _registry
+from harness.gate.log import _append, _Book, _mirror
+from harness.gate.records import VersionRef, _iso, _now, _run_at, canonical, manifest_digest, sha256_text
+
+if TYPE_CHECKING:
+    from harness.manifest import ToolManifest
+    from harness.tracking.registry import Registry, VersionInfo
+
+
+def _find(versions: list[VersionInfo], version: str) -> list[VersionInfo]:
+    return sorted((v for v in versions if v.tags.get("harness.tool_version") == version), key=lambda v: v.number)
+
+
+def preflight(uri: str, manifest: ToolManifest, manifest_path: str | Path) -> None:
+    """Before an assessment is run: refuse a manifest that differs from the one its version string was
+    registered with, so no evidence is gathered that no decision could ever rest on (policy 4.2)."""
+    reg = _registry(uri)
+    found = _find(reg.versions(manifest.id), str(manifest.version))
+    if found:
+        _check_digest(manifest.id, str(manifest.version), found[0], manifest_digest(manifest_path), manifest_path)
+
+
+def _check_digest(tool: str, version: str, info: VersionInfo, digest: str, path: str | Path) -> None:
+    registered = info.tags.get("harness.manifest_digest", "")
+    if registered != digest:
+        raise _refuse(f"registration of {tool} {version}", "one-manifest-per-version", "4.2",
+                      f"{tool} {version} is registered with a manifest whose sha256 is {registered[:12]}..., but "
+                      f"{path} has sha256 {digest[:12]}...; a changed tool is a new version: change `version` in "
+                      "the manifest")
+
+
+def register_version(uri: str, manifest: ToolManifest, manifest_path: str | Path, *, submitter: str,
+                     files: dict[str, str] | None = None, source_run: str | None = None,
+                     now: datetime | None = None) -> VersionRef:
+    """Register a tool version (state `submitted`) with its manifest and digest, and record the submission.
+
+    Idempotent for the same version string and manifest digest; another digest under an existing version
+    string is a GateError. `files` maps paths in a vendor bundle to their sha256; `source_run` is a run
+    that already holds the manifest as `inputs/tool.yaml` (else a registration run is made)."""
+    at = _now(now)
+    tool, version = manifest.id, str(manifest.version)
+    submitter = _person(submitter, "submitter", f"registration of {tool} {version}")
+    path = Path(manifest_path)
+    digest = manifest_digest(path)
+    files_digest = sha256_text(canonical(files)) if files is not None else None
+    reg = _registry(uri)
+    reg.ensure_model(tool, {"harness.kind": "tool", "harness.tool_id": tool},
+                     description=f"{manifest.name} ({manifest.vendor}); versions are tool versions (harness.gate)")
+    found = _find(reg.versions(tool), version)
+    created = False
+    if found:
+        info = found[0]
+    else:
+        facts = {"harness.kind": "tool-version", "harness.tool_id": tool, "harness.tool_version": version,
+                 "harness.manifest_digest": digest, "harness.submitter": submitter, "harness.registered_at": _iso(at),
+                 "harness.name": manifest.name, "harness.vendor": manifest.vendor,
+                 "harness.department": manifest.department, "harness.category": manifest.category,
+                 "harness.risk_tier": manifest.risk_tier, "harness.status": manifest.status,
+                 "harness.state": "submitted"}
+        if files_digest:
+            facts["harness.files_digest"] = files_digest
+        if source_run is not None:
+            run = reg.run(source_run)
+            if run is None:
+                raise GateError(f"no MLflow run {source_run!r} in {uri} to register {tool} {version} from")
+            if not reg.has_artifact(source_run, "inputs/tool.yaml"):
+                _log_manifest(reg, source_run, path)
+            run_id = source_run
+        else:
+            run_id = reg.registration_run(tool, f"{tool} {version} registration", {
+                "harness.kind": "registration", "harness.tool_id": tool, "harness.tool_version": version,
+                "harness.manifest_digest": digest, "harness.submitter": submitter}, path, files)
+        mine = reg.create_version(tool, facts, source=f"runs:/{run_id}/inputs/tool.yaml", run_id=run_id)
+        # two registrations at once: the lowest number wins, the others give theirs back
+        found = _find(reg.versions(tool), version)
+        info = found[0]
+        if info.number != mine:
+            reg.delete_version(tool, mine)
+        created = info.number == mine
+    _check_digest(tool, version, info, digest, path)
+
+    def build(book: _Book) -> dict[str, Any] | None:
+        if version in book.states:
+            return None
+        return {"action": "submit", "version": version, "state": "submitted",
+                "actor": info.tags.get("harness.submitter", submitter), "reason": "registered for assessment",
+                "run_id": info.run_id, "manifest_digest": digest,
+                "details": {"model_version": info.number, "name": manifest.name, "vendor": manifest.vendor,
+                            "department": manifest.department, "category": manifest.category,
+                            "risk_tier": manifest.risk_tier, "status": manifest.status,
+                            "files_digest": info.tags.get("harness.files_digest", files_digest)}}
+
+    d = _append(reg, tool, build, at)
+    if d is not None:
+        _mirror(reg, tool, info.number, d)
+    return VersionRef(tool=tool, version=version, model_version=info.number, manifest_digest=digest,
+                      submitter=info.tags.get("harness.submitter", submitter), created=created)
+
+
+def _log_manifest(reg: Registry, run_id: str, path: Path) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "tool.yaml"
+        copy.write_bytes(path.read_bytes())
+        reg.log_file(run_id, copy, "inputs")
+
+
+def on_assessed(uri: str, manifest: ToolManifest, manifest_path: str | Path, run_id: str, verdict: str,
+                *, now: datetime | None = None) -> None:
+    """Called by the pipeline once an assessment run is recorded: registers the version if needed (the
+    run's `harness.submitter` submits it), moves `submitted` to `assessed`, and appends an assess record.
+    A decided version keeps its state: a re-assessment is evidence, suspending is a decision (4.3)."""
+    at = _now(now)
+    reg = _registry(uri)
+    run = reg.run(run_id)
+    if run is None:
+        raise GateError(f"no MLflow run {run_id!r} in {uri} to record as an assessment")
+    submitter = run.tags.get("harness.submitter") or "unknown"
+    ref = register_version(uri, manifest, manifest_path, submitter=submitter, source_run=run_id, now=at)
+
+    def build(book: _Book) -> dict[str, Any] | None:
+        s = book.states[ref.version]
+        if run_id in s["assess_runs"]:
+            return None
+        state = "assessed" if s["state"] in ("submitted", "assessed") else s["state"]
+        return {"action": "assess", "version": ref.version, "state": state, "actor": submitter,
+                "reason": f"{run.tags.get('harness.kind', 'pre-acquisition')} assessment", "run_id": run_id,
+                "run_at": _iso(_run_at(run)), "verdict": verdict,
+                "policy_digest": run.tags.get("harness.policy_digest"),
+                "manifest_digest": run.tags.get("harness.manifest_digest", ref.manifest_digest),
+                "details": {"kind": run.tags.get("harness.kind"), "policy": run.tags.get("harness.policy")}}
+
+    d = _append(reg, manifest.id, build, at)
+    if d is not None:
+        _mirror(reg, manifest.id, ref.model_version, d)

@@ -1,0 +1,214 @@
+"""The read side: what `harness gate`, `status`, `history`, `inventory` and `due` answer, all computed by
+replaying the verified log (never from the mirrored tags), so a broken history closes the gate. It also
+decides when an approval is overdue for re-assessment (policy 4.3) and the gate closes for that."""
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from harness.errors import GateError
+from harness.gate.decisions import _state_of
+from harness.gate.inputs import _interval, _policy, _registry
+from harness.gate.log import _Book, _broken, _read
+from harness.gate.records import (
+    ALIAS,
+    DEFAULT_OVERDUE_GRACE_DAYS,
+    USABLE,
+    Decision,
+    DueItem,
+    GateDecision,
+    History,
+    InventoryRow,
+    Verification,
+    VersionStatus,
+    _now,
+    show_time,
+)
+
+if TYPE_CHECKING:
+    from harness.policy import Policy
+    from harness.tracking.registry import Registry
+
+
+# -- answers from the replayed log -----------------------------------------------------------------------
+
+
+def _gate_of(tool: str, version: str, s: dict[str, Any], now: datetime) -> GateDecision:
+    state = s["state"]
+    d: Decision | None = s["decision"]
+    who = f"by {d.actor} on {show_time(d.at)}" if d else ""
+    name = f"{tool} {version}"
+    if state == "approved" and d is not None:
+        return GateDecision(True, f"{name} is approved {who}, on run {d.run_id} ({d.verdict})", tool, version)
+    if state == "waived" and d is not None:
+        expires = datetime.fromisoformat(d.expires)
+        if now < expires:
+            return GateDecision(True, f"{name} is waived {who} until {show_time(expires)}; conditions: {d.conditions}",
+                                tool, version)
+        return GateDecision(False, f"{name} is closed: the waiver {who} expired on {show_time(expires)} (policy 4.2)",
+                            tool, version)
+    if state in ("suspended", "rejected", "retired") and d is not None:
+        return GateDecision(False, f"{name} is closed: {state} {who}: {d.reason} (policy 4.1)", tool, version)
+    if state == "assessed" and s["assessed"] is not None:
+        a: Decision = s["assessed"]
+        return GateDecision(False, f"{name} is closed: not approved; assessed {a.verdict} in run {a.run_id}, "
+                                   "no decision yet (policy 4.1)", tool, version)
+    return GateDecision(False, f"{name} is closed: not approved; submitted, not yet assessed (policy 4.1)",
+                        tool, version)
+
+
+def _status_of(book: _Book, version: str, now: datetime) -> VersionStatus:
+    s = book.states[version]
+    info = book.info(version)
+    gate_answer = _gate_of(book.tool, version, s, now)
+    lapsed = s["state"] == "waived" and s["decision"] is not None and now >= datetime.fromisoformat(
+        s["decision"].expires)
+    if not book.verification.ok:
+        gate_answer = GateDecision(False, _broken(book.tool, book.verification, "the gate is closed"),
+                                   book.tool, version)
+    return VersionStatus(tool=book.tool, version=version, state=s["state"],
+                         model_version=info.number if info else None, submitted=s["submitted"],
+                         assessed=s["assessed"], completed=s["completed"], decision=s["decision"],
+                         approval=s["approval"], gate=gate_answer, lapsed=lapsed)
+
+
+def gate(uri: str, tool: str, version: str | None = None, now: datetime | None = None,
+         policy: Policy | None = None) -> GateDecision:
+    """What deployment pipelines ask: open only for an approved (or waived, unexpired) version that is not
+    suspended, not overdue for re-assessment, on a history that verifies. Without a version, the version
+    holding the alias `approved`."""
+    at = _now(now)
+    reg = _registry(uri)
+    if tool not in reg.model_names("tool"):
+        return GateDecision(False, f"{tool} is not registered in the tool registry: nothing is approved "
+                                   "(policy 4.1)", tool, version)
+    if version is None:
+        number = reg.alias(tool, ALIAS)
+        book = _read(reg, tool)
+        match = [v for v in book.versions if v.number == number]
+        if number is None or not match:
+            return GateDecision(False, f"{tool} has no approved version: nothing is approved (policy 4.1)", tool)
+        version = match[0].tags.get("harness.tool_version", "")
+    else:
+        book = _read(reg, tool)
+    if version not in book.states:
+        if not book.verification.ok:
+            return GateDecision(False, _broken(tool, book.verification, "the gate is closed"), tool, version)
+        return GateDecision(False, f"{tool} has no registered version {version!r}: nothing is approved "
+                                   "(policy 4.1)", tool, version)
+    vs = _status_of(book, version, at)
+    return _overdue(vs, _policy(policy), at) or vs.gate
+
+
+def _overdue(vs: VersionStatus, policy: Policy, at: datetime) -> GateDecision | None:
+    """A closed gate when an approval's re-assessment is overdue by more than the grace period: policy 4.3
+    requires regular review, and an approval nobody re-checked is no longer evidence (fail closed). The
+    grace period (`settings.gate.overdue_grace_days`) leaves time for a failed cron job to be noticed."""
+    nd = _next_due(vs, policy)
+    if nd is None or vs.completed is None:
+        return None
+    grace = int(policy.setting("gate", "overdue_grace_days", DEFAULT_OVERDUE_GRACE_DAYS))
+    if at < nd[0] + timedelta(days=grace):
+        return None
+    late = (at - nd[0]).days
+    return GateDecision(
+        False, f"{vs.tool} {vs.version} is closed: its re-assessment was due on {show_time(nd[0])} ({nd[1]} days "
+               f"after run {vs.completed.run_id}) and is {late} days overdue, past the {grace}-day grace period "
+               f"(policy 4.3). Re-assess it with `harness reassess {vs.tool}:{vs.version}`", vs.tool, vs.version)
+
+
+def status(uri: str, tool: str, version: str | None = None, now: datetime | None = None) -> list[VersionStatus]:
+    """Every version of a tool (or one), in the order they were submitted."""
+    at = _now(now)
+    book = _read(_registry(uri), tool)
+    if not book.states:
+        raise GateError(f"no tool {tool!r} is registered in {uri}"
+                        + ("" if book.verification.ok else f" ({book.verification.first_break})"))
+    if version is not None:
+        _state_of(book, version, f"status of {tool} {version}")
+        return [_status_of(book, version, at)]
+    return [_status_of(book, v, at) for v in book.states]
+
+
+def history(uri: str, tool: str) -> History:
+    """The decision log of a tool, in order, with its verification (the records up to the first break)."""
+    book = _read(_registry(uri), tool)
+    if not book.entries:
+        raise GateError(f"no decision history for tool {tool!r} in {uri}")
+    return History(tool=tool, records=tuple(book.chain), verification=book.verification)
+
+
+def verify_history(uri: str, tool: str) -> Verification:
+    """Recompute the chain of a tool's decision log and report the first break."""
+    return history(uri, tool).verification
+
+
+def _next_due(vs: VersionStatus, policy: Policy) -> tuple[datetime, int] | None:
+    """In use (approved, or waived and unexpired): the latest completed assessment + the tier's interval."""
+    if vs.state not in USABLE or not vs.gate.open or vs.completed is None:
+        return None
+    days = _interval(policy, vs.manifest.get("risk_tier", "high"))
+    return datetime.fromisoformat(vs.completed.run_at) + timedelta(days=days), days
+
+
+def next_due(vs: VersionStatus, policy: Policy | None = None) -> datetime | None:
+    """When a version in use falls due for re-assessment (policy 4.3); None when it is not in use."""
+    nd = _next_due(vs, _policy(policy))
+    return nd[0] if nd else None
+
+
+def _shown_version(reg: Registry, book: _Book) -> str:
+    number = reg.alias(book.tool, ALIAS)
+    for v in book.versions:
+        if v.number == number and v.tags.get("harness.tool_version") in book.states:
+            return v.tags["harness.tool_version"]
+    return list(book.states)[-1]
+
+
+def inventory(uri: str, now: datetime | None = None, policy: Policy | None = None) -> list[InventoryRow]:
+    """Every registered tool (policy 6.2): the version approved for use, else the latest submitted."""
+    at, policy = _now(now), _policy(policy)
+    reg = _registry(uri)
+    rows: list[InventoryRow] = []
+    for tool in reg.model_names("tool"):
+        book = _read(reg, tool)
+        if not book.states:
+            continue
+        vs = _status_of(book, _shown_version(reg, book), at)
+        m = vs.manifest
+        due = _next_due(vs, policy)
+        approval = vs.approval_state if book.verification.ok else "history broken"
+        rows.append(InventoryRow(
+            tool=tool, name=m.get("name", ""), version=vs.version, department=m.get("department", ""),
+            vendor=m.get("vendor", ""), category=m.get("category", ""), risk_tier=m.get("risk_tier", ""),
+            status=m.get("status", ""), latest_verdict=vs.verdict,
+            latest_run=vs.assessed.run_id if vs.assessed else None,
+            assessed_at=vs.assessed.run_at if vs.assessed else None, approval=approval,
+            gate_open=vs.gate.open and _overdue(vs, policy, at) is None,
+            next_due=due[0].date().isoformat() if due else None))
+    return rows
+
+
+def due(uri: str, as_of: datetime | date | None = None, policy: Policy | None = None) -> list[DueItem]:
+    """Versions in use whose re-assessment is due by `as_of` (a date includes the whole day), by the
+    tier intervals of the policy (4.3), soonest first."""
+    policy = _policy(policy)
+    if isinstance(as_of, datetime) or as_of is None:
+        at = _now(as_of)
+        limit = at
+    else:
+        at = datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC)
+        limit = at + timedelta(days=1) - timedelta(microseconds=1)
+    reg = _registry(uri)
+    items: list[DueItem] = []
+    for tool in reg.model_names("tool"):
+        book = _read(reg, tool)
+        for version in book.states:
+            vs = _status_of(book, version, at)
+            nd = _next_due(vs, policy)
+            if nd is None or nd[0] > limit or vs.completed is None:
+                continue
+            items.append(DueItem(tool=tool, version=version, risk_tier=vs.manifest.get("risk_tier", ""),
+                                 state=vs.state, last_assessed=datetime.fromisoformat(vs.completed.run_at),
+                                 last_run=vs.completed.run_id, due=nd[0], interval_days=nd[1]))
+    return sorted(items, key=lambda i: (i.due, i.tool, i.version))
