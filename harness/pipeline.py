@@ -14,7 +14,7 @@ import yaml
 
 from harness.assessment import AssessmentResult, assess, jsonable
 from harness.datasets import load_dataset
-from harness.errors import TrackingError
+from harness.errors import GateError, TrackingError
 from harness.gate import manifest_digest, on_assessed, preflight, submitter_of
 from harness.manifest import load_manifest
 from harness.plan import Plan, dataset_facts, hold_to, load_plan
@@ -159,5 +159,9 @@ def run_assessment(
     finally:
         run.close(ok and result.error is None)
     say("recording the assessment in the approval gate")
-    on_assessed(uri, manifest, manifest_path, run.run_id, result.verdict.value)
+    try:
+        on_assessed(uri, manifest, manifest_path, run.run_id, result.verdict.value)
+    except GateError as e:  # the evidence is kept; say so, so nobody re-runs a costly assessment for nothing
+        raise GateError(f"the assessment is recorded as run {run.run_id} (verdict {result.verdict.value}, reports in "
+                        f"{out_dir}), but the approval gate could not record it: {e}") from None
     return Recorded(result=result, out_dir=out_dir, tracking_uri=uri)

@@ -683,3 +683,27 @@ def test_a_reassessment_of_an_approved_version_is_recorded_without_changing_the_
         "approved", rec.result.run_id, "scheduler", "reassessment")
     assert vs.approval is not None and vs.approval.run_id == template.runs["pass"]
     assert gate.history(uri, "case-tool-6").records[-1].action == "assess"
+
+
+def test_a_gate_failure_after_recording_says_the_run_is_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import harness.pipeline as pipeline
+
+    def broken(*_a: object, **_k: object) -> None:
+        raise GateError("the decision history of 'case-tool-9' fails verification (record 2 was deleted)")
+
+    monkeypatch.setattr(pipeline, "on_assessed", broken)
+    tool, card = write_case(tmp_path / "case", n=600, seed=9)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    with pytest.raises(GateError) as e:
+        run_assessment(tool, [str(card)], suites=["bias"], tracking_uri=uri, out=tmp_path / "out", submitter="dana")
+    from mlflow.tracking import MlflowClient
+
+    c = MlflowClient(tracking_uri=uri)
+    exp = c.get_experiment_by_name(f"harness/{load_manifest(tool).id}")
+    runs = c.search_runs([exp.experiment_id], filter_string="tags.`harness.verdict` != ''")
+    assert len(runs) == 1 and runs[0].info.status == "FINISHED"  # the evidence is kept
+    verdict = runs[0].data.tags["harness.verdict"]
+    assert str(e.value) == (
+        f"the assessment is recorded as run {runs[0].info.run_id} (verdict {verdict}, reports in {tmp_path / 'out'}), "
+        "but the approval gate could not record it: the decision history of 'case-tool-9' fails verification "
+        "(record 2 was deleted)")
