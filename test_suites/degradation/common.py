@@ -16,6 +16,7 @@ from harness.tools import can_call
 SUITE = "degradation"
 MEASURED = "degradation.measurements"  # ctx.cache key: measurement key -> value, for the regression check
 GRACEFUL = "degradation.graceful"  # ctx.cache key: malformed-input case -> call outcome, for robustness
+REFERENCE_AUC = "degradation.reference_auc"  # ctx.cache key: (predictions, AUC on the reference rows), for regression
 
 # defaults of settings.degradation; the policy file overrides each one
 DEFAULTS: dict[str, Any] = {

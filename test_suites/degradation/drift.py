@@ -104,15 +104,28 @@ def numeric_histograms(ref: np.ndarray, cur: np.ndarray, bins: int) -> Histogram
 
 
 def categorical_histograms(ref: pd.Series, cur: pd.Series) -> Histograms:
-    """One bin per category seen on either side (compared as trimmed text), and one for missing."""
-    r, c = _text(ref), _text(cur)
-    cats = pd.Index(r.dropna().unique()).union(pd.Index(c.dropna().unique()))
+    """One bin per category seen on either side (compared as trimmed text), and one for missing.
+    Each side is coded once; the trimming runs on its distinct values, not on every row (`_coded_text`)."""
+    r_codes, r_text = _coded_text(ref)
+    c_codes, c_text = _coded_text(cur)
+    cats = pd.Index(pd.unique(r_text)).union(pd.Index(pd.unique(c_text)))
 
-    def count(s: pd.Series) -> np.ndarray:
-        codes = pd.Categorical(s, categories=cats).codes.astype(np.int64)
-        return np.bincount(np.where(codes < 0, len(cats), codes), minlength=len(cats) + 1)
+    def count(codes: np.ndarray, text: np.ndarray) -> np.ndarray:
+        bins = np.append(cats.get_indexer(text), len(cats))  # code -1 (missing) picks the last bin
+        return np.bincount(bins[codes], minlength=len(cats) + 1)
 
-    return Histograms(count(r), count(c), [*map(str, cats), "missing"])
+    return Histograms(count(r_codes, r_text), count(c_codes, c_text), [*map(str, cats), "missing"])
+
+
+def _coded_text(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's code (-1: missing) into the trimmed text of the column's distinct values, in order of
+    first appearance (an object array; two values can trim to the same text). Distinct strings are
+    distinct values, so trimming the distinct strings is trimming every row; a column holding anything
+    else (1 and 1.0 are one value but two texts) is trimmed row by row, as it always was."""
+    codes, uniques = pd.factorize(s)
+    if not all(isinstance(u, str) for u in uniques):
+        codes, uniques = pd.factorize(_text(s))
+    return codes, _text(pd.Series(uniques)).to_numpy(dtype=object)
 
 
 def _text(s: pd.Series) -> pd.Series:

@@ -89,17 +89,17 @@ def perturb(frame: pd.DataFrame, plan: ColumnPlan, kind: str, level: float, rng:
     out = frame.copy(deep=False)  # copy-on-write: only the columns assigned below are new
     n = len(frame)
     if kind == "noise" and plan.numeric:
-        cols = list(plan.numeric)
-        x = frame[cols].to_numpy(dtype=float, na_value=np.nan)
-        x = x + rng.standard_normal(x.shape) * (plan.sd * level)
-        x = np.clip(x, plan.low, plan.high)
-        x[:, plan.integer] = np.round(x[:, plan.integer])
-        for j, c in enumerate(cols):
-            col = x[:, j]
-            if plan.integer[j] and not np.isnan(col).any():
-                out[c] = pd.Series(col, index=frame.index).astype(frame[c].dtype)
-            else:
-                out[c] = pd.Series(col, index=frame.index)
+        # one draw for every numeric column (rows x columns, the stream it always was), then column by
+        # column: each new column is made once, with no rows x columns copies of the frame in between
+        z = rng.standard_normal((n, len(plan.numeric)))
+        scale = plan.sd * level
+        for j, c in enumerate(plan.numeric):
+            col = frame[c].to_numpy(dtype=float, na_value=np.nan) + z[:, j] * scale[j]
+            np.clip(col, plan.low[j], plan.high[j], out=col)
+            if plan.integer[j]:
+                np.round(col, out=col)
+            new = pd.Series(col, index=frame.index, copy=False)
+            out[c] = new.astype(frame[c].dtype) if plan.integer[j] and not np.isnan(col).any() else new
     elif kind == "categorical":
         for c in plan.categorical:
             if not len(plan.levels[c]):

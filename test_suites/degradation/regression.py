@@ -43,7 +43,15 @@ from harness.errors import ConfigError
 from harness.findings import Finding, Severity, Status
 from harness.tracking import metric_key
 from test_suites.bias.counts import build_groupings
-from test_suites.degradation.common import MEASURED, SUITE, DegradationCheck, favourable, setting, skipped
+from test_suites.degradation.common import (
+    MEASURED,
+    REFERENCE_AUC,
+    SUITE,
+    DegradationCheck,
+    favourable,
+    setting,
+    skipped,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -224,7 +232,12 @@ def reference_metrics(ctx: CheckContext) -> list[Measurement]:
         s = np.asarray(scores, dtype=float)
         ok = np.isfinite(s)
         if 0 < y[ok].sum() < ok.sum():
-            out.append(Measurement(SUITE, CHECK, "auc", auc_and_components(s[ok], y[ok])[0], n=int(ok.sum())))
+            known = ctx.cache.get(REFERENCE_AUC)
+            if known is not None and known[0] is ctx.predictions and ok.all():
+                auc = known[1]  # robustness sorted these very scores already: one sort of a million, not two
+            else:
+                auc = auc_and_components(s[ok], y[ok])[0]
+            out.append(Measurement(SUITE, CHECK, "auc", auc, n=int(ok.sum())))
     refs = {a: p.reference for a, p in ctx.dataset.card.protected_attributes.items()}
     for g in build_groupings(ctx.frame, refs) if refs else []:
         if len(g.attributes) != 1:

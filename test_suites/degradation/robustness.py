@@ -28,6 +28,7 @@ from test_suites.degradation.calls import CLEAR_ERROR, HANG, PROBLEM_WORDS, Call
 from test_suites.degradation.common import (
     GRACEFUL,
     NOT_CALLABLE,
+    REFERENCE_AUC,
     SUITE,
     DegradationCheck,
     callable_tool,
@@ -66,21 +67,34 @@ def auc_and_components(scores: np.ndarray, y: np.ndarray) -> tuple[float, np.nda
     """AUC and DeLong's structural components: V10 per positive (the share of negatives it outscores,
     ties half) and V01 per negative (the share of positives that outscore it), each in row order.
     Their covariances give the variance of a difference of two AUCs on the same rows. One sort of all
-    scores; the counts below and within each run of tied scores give every component."""
+    scores; the counts below and within each run of tied scores give every component.
+
+    A component depends only on its row's label and the counts of its run of ties, never on the order
+    within a run, so the sort need not be stable (about twice as fast at a million rows), and each
+    component is computed once per run and gathered. NaN scores sort last, each a run of its own, so
+    their components would depend on that order: with any NaN the sort is stable, as it always was."""
     y = np.asarray(y).astype(bool)
-    m, k = int(y.sum()), int((~y).sum())
-    order = np.argsort(scores, kind="stable")
+    n, m = len(y), int(y.sum())
+    k = n - m
+    if n == 0:
+        return float("nan"), np.empty(0), np.empty(0)
+    order = np.argsort(scores)
     s = scores[order]
-    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
-    ends = np.r_[starts[1:], len(s)]
+    if np.isnan(s[-1]):
+        order = np.argsort(scores, kind="stable")
+        s = scores[order]
+    new_run = np.empty(n, dtype=bool)
+    new_run[0] = True
+    np.not_equal(s[1:], s[:-1], out=new_run[1:])
+    starts = np.flatnonzero(new_run)
+    ends = np.r_[starts[1:], n]
     pos_cum = np.r_[0, np.cumsum(y[order])]
     pos_below, pos_tied = pos_cum[starts], pos_cum[ends] - pos_cum[starts]
     neg_below, neg_tied = starts - pos_below, (ends - starts) - pos_tied
-    run = np.repeat(np.arange(len(starts)), ends - starts)
-    value = np.empty(len(s))
-    value[order] = np.where(y[order], (neg_below + neg_tied / 2)[run] / max(k, 1),
-                            1 - (pos_below + pos_tied / 2)[run] / max(m, 1))
-    v10, v01 = value[y], value[~y]
+    run = np.empty(n, dtype=np.intp)
+    run[order] = np.cumsum(new_run) - 1  # each row's run of ties
+    v10 = ((neg_below + neg_tied / 2) / max(k, 1))[run[y]]
+    v01 = (1 - (pos_below + pos_tied / 2) / max(m, 1))[run[~y]]
     return float(v10.mean()) if m else float("nan"), v10, v01
 
 
@@ -231,6 +245,7 @@ class _Run:
         self.base_auc: tuple[float, np.ndarray, np.ndarray] | None = None
         if self.base_scores is not None and np.isfinite(self.base_scores).all() and 0 < self.y.sum() < len(self.y):
             self.base_auc = auc_and_components(self.base_scores, self.y)
+            ctx.cache[REFERENCE_AUC] = (ctx.predictions, self.base_auc[0])  # the regression check reports it
         refs = {a: p.reference for a, p in card.protected_attributes.items()}
         groupings = build_groupings(ctx.frame, refs) if refs else []
         if not setting(ctx, "intersections"):
