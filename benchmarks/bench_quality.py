@@ -1,19 +1,34 @@
 """Speed of the data_quality and degradation suites against what they wrap (issue: data quality and
 degradation suites).
 
-Run by hand: `python benchmarks/bench_quality.py [--rows 1000000] [--current]`. On generated data with
-20 columns (numeric, categorical, protected sex and race, a free-text note, an id and a binary
-target) and a card whose `columns:` specs call for every kind of expectation, it prints, measured in
-this one process:
+Run by hand: `python benchmarks/bench_quality.py [--rows 1000000] [--current] [--only degradation]
+[--repeat 3] [--calls]` (`--rows 200000` for a quick look). On generated data with 20 columns (numeric,
+categorical, protected sex and race, a free-text note, an id and a binary target) and a card whose
+`columns:` specs call for every kind of expectation, it prints, measured in this one process:
 
 - data_quality: the whole suite (one GX validation, the PII scan, the output contract), and the bare
   pandas equivalent of the same checks (types, nulls, id uniqueness, value sets, ranges, row count,
   group counts with intersections, prevalence, duplicate rows, the same PII regexes). GX is imported
   before anything is timed, as it is once per process in the CLI.
 - degradation: the whole suite (graceful failure, robustness at 3 kinds x 3 severities, regression
-  without a baseline; drift only with `--current`, on a drifted copy of 10 % of the rows), and the
-  tool's own `predict` on the reference rows; the suite's floor is that predict time x the 9
-  perturbed copies it must score.
+  without a baseline; drift only with `--current`, on a drifted copy of 10 % of the rows) against its
+  floor: the tool's own `predict_frame` on exactly the inputs the suite sends it, each built by the
+  suite's own code with the suite's seeds and timed outside the suite, called directly (no worker
+  thread, no timeout): the 5 latency batches and the malformed and 100,000-row batches of the
+  graceful-failure check, each of the 9 perturbed copies of the robustness check (a copy with missing
+  values costs what it costs to impute), and the current sample the drift check scores. The suite's
+  time is split by phase (timers wrapped around the names the suite's modules call): building the
+  cases and the copies, each check's tool calls, the robustness metrics, drift's histograms and
+  tests, regression. Overhead (suite - floor) splits into the harness's own work (suite time minus
+  its tool calls; target <= 0.2x the floor) and the same calls timed in and out of the suite, which
+  on a shared machine differ by noise: one copy's predict took 3.2 to 6.0 s between runs. `--repeat N`
+  interleaves N suite runs with N floors and keeps the best of each; `--calls` lists each copy's
+  predict time in and out. The old floor (clean predict x 9) is printed for comparison.
+
+Headline, 1,000,000 rows x 20 columns, `--current --repeat 3`, 2 shared cores (load 0.1 to 1.1):
+the suite took 47.3 s against a floor of 39.6 s (1.19x); the harness's own work was 5.8 s, 0.15x
+the floor (before the suite's code was tuned, same benchmark: 48.6 s against 38.1 s, 1.28x, own work
+8.4 s = 0.22x). The tuning changed no number the suite reports.
 
 The tool is a fitted scikit-learn pipeline (imputers, scaler, one-hot encoder, logistic regression)
 behind the harness's `sklearn` adapter, so a copy with missing values is scored, not refused, and
@@ -113,7 +128,7 @@ def make_card() -> Any:
 
 
 def make_tool(frame: pd.DataFrame) -> Any:
-    """A logistic regression behind imputers, a scaler and a one-hot encoder, fitted on 50,000 rows."""
+    """A logistic regression behind imputers, a scaler and a one-hot encoder, fitted on 50,000 rows (or all)."""
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
@@ -128,7 +143,7 @@ def make_tool(frame: pd.DataFrame) -> Any:
         ("cat", make_pipeline(SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore")),
          categorical)])
     model = make_pipeline(prep, LogisticRegression(max_iter=500))
-    sample = frame.sample(50_000, random_state=0)
+    sample = frame.sample(min(50_000, len(frame)), random_state=0)  # all of a smaller frame
     model.fit(sample[FEATURES], sample["approved"])
     return SklearnTool(model=model, name="bench")
 
@@ -226,7 +241,7 @@ def degradation_floor(ctx: Any) -> dict[str, float]:
                                            .reset_index(drop=True))
     for case in malformed_cases(frame, plan_columns(frame, cols, card.columns),
                                 max(int(setting(ctx, "malformed_rows")), 1), int(setting(ctx, "large_batch_rows")),
-                                rng, 30.0, 300.0):
+                                rng, 30.0, 300.0):  # (the timeouts do not matter here: no call is timed out)
         out["graceful"] += predict_seconds(tool, case.frame)
     keep = bool(setting(ctx, "perturb_protected"))
     plan = plan_columns(frame, [c for c in cols if keep or c not in card.protected_attributes], card.columns)
@@ -389,9 +404,9 @@ def main() -> None:
         (f"robustness: building the {answered} perturbed copies", rb, None, "", ""),
         ("robustness: tool calls on the copies", rc, fl["robustness"], "", ""),
         ("robustness: metrics (flips, accuracy, AUC, groups, bootstrap)", r - rb - rc, None, "", ""),
-        ("drift: histograms and tests" + ("" if current is not None else " (skipped: no --current)"),
-         d - ph.get("drift.calls", 0.0), None, "", ""),
-        ("drift: tool call on the current sample", ph.get("drift.calls", 0.0), fl["drift"], "", ""),
+        *([("drift: histograms and tests", d - ph["drift.calls"], None, "", ""),
+           ("drift: tool call on the current sample", ph["drift.calls"], fl["drift"], "", "")]
+          if current is not None else [("drift (skipped: no --current sample)", d, None, "", "")]),
         ("regression: reference accuracy, AUC, selection rates", ph.get("regression", 0.0), None, "", ""),
         ("suite bookkeeping (results, tables)", other, None, "", ""),
         ("degradation suite" + (" (with drift)" if current is not None else ""), t_deg, floor,
@@ -401,7 +416,7 @@ def main() -> None:
          f"{(t_deg - calls) / floor:.2f}", "<= 0.2"),
         ("  and the same tool calls, slower in the suite than outside it", calls - floor, None,
          f"{(calls - floor) / floor:.2f}", ""),
-        (f"for comparison: clean predict x {copies} (the old floor; best of 2 x 1)", None, t_pred * copies,
+        (f"for comparison: clean predict on the reference rows x {copies} (the old floor)", None, t_pred * copies,
          f"{t_deg / (t_pred * copies):.2f}", ""),
     ])
 
