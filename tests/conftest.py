@@ -46,23 +46,7 @@ def write_case(folder: Path, *, n: int = 3000, disparity: float = 0.0, seed: int
     pd.DataFrame({"id": ids, "sex": sex, "race": race, "income": rng.normal(50, 10, n).round(2),
                   "approved": y}).to_csv(folder / "data.csv", index=False)
     pd.DataFrame({"id": ids, "prediction": pred, "score": p}).to_csv(folder / "predictions.csv", index=False)
-    digest = hashlib.sha256((folder / "data.csv").read_bytes()).hexdigest()
-    card = folder / "card.yaml"
-    card.write_text(f"""name: case-{seed}
-version: "1"
-task: binary-classification
-file: data.csv
-sha256: {digest}
-source: https://example.org/generated
-license: CC0-1.0
-target: {{column: approved, positive: 1}}
-id_column: id
-features: [sex, race, income]
-protected_attributes:
-  sex: {{reference: M}}
-  race: {{reference: A}}
-pii_columns: []
-""")
+    card = write_card(folder, f"case-{seed}")
     tool = folder / "tool.yaml"
     adapter = {
         "predictions": "adapter:\n  kind: predictions\n  path: predictions.csv\n  id_column: id\n"
@@ -96,3 +80,25 @@ disclosure:
 @pytest.fixture
 def case(tmp_path: Path):
     return lambda **kw: write_case(tmp_path / f"case{kw.get('seed', 0)}", **kw)
+
+
+def write_card(folder: Path, name: str) -> Path:
+    """The card of a generated case: `data.csv` in `folder` (id, sex, race, income, approved), with its sha256."""
+    digest = hashlib.sha256((folder / "data.csv").read_bytes()).hexdigest()
+    card = folder / "card.yaml"
+    card.write_text(f"""name: {name}
+version: "1"
+task: binary-classification
+file: data.csv
+sha256: {digest}
+source: https://example.org/generated
+license: CC0-1.0
+target: {{column: approved, positive: 1}}
+id_column: id
+features: [sex, race, income]
+protected_attributes:
+  sex: {{reference: M}}
+  race: {{reference: A}}
+pii_columns: []
+""")
+    return card

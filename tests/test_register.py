@@ -3,7 +3,6 @@ which tools are listed, what each entry says, that small groups are suppressed, 
 path of the store reaches the published files."""
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shutil
@@ -30,7 +29,7 @@ from harness.register import (
     topic_of,
     verdict_sentence,
 )
-from tests.conftest import MANIFEST
+from tests.conftest import MANIFEST, write_card
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "rental_assistance"
@@ -54,23 +53,7 @@ def small_groups_case(folder: Path) -> tuple[Path, Path]:
     data.to_csv(folder / "data.csv", index=False)
     data.rename(columns={"approved": "prediction"})[["id", "prediction"]].to_csv(folder / "predictions.csv",
                                                                                   index=False)
-    digest = hashlib.sha256((folder / "data.csv").read_bytes()).hexdigest()
-    card = folder / "card.yaml"
-    card.write_text(f"""name: small-groups
-version: "1"
-task: binary-classification
-file: data.csv
-sha256: {digest}
-source: https://example.org/generated
-license: CC0-1.0
-target: {{column: approved, positive: 1}}
-id_column: id
-features: [sex, race, income]
-protected_attributes:
-  sex: {{reference: M}}
-  race: {{reference: A}}
-pii_columns: []
-""")
+    card = write_card(folder, "small-groups")
     tool = folder / "tool.yaml"
     tool.write_text(MANIFEST.format(id=SMALL).replace("status: proposed", "status: pilot")
                     + "adapter:\n  kind: predictions\n  path: predictions.csv\n  id_column: id\n"
