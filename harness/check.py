@@ -5,6 +5,7 @@ assessment's measurements without re-running the tool.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -119,6 +120,35 @@ def note(suite: str, check: Check, ctx: CheckContext, metric: str, why: str,
     """A check's own advisory finding for what it could not judge: SKIPPED with the reason, or ERROR."""
     return Finding(suite=suite, check=check.name, metric=metric, status=status, severity=Severity.ADVISORY,
                    dataset=ctx.dataset.name, policy_section=check.policy_section, message=why)
+
+
+
+def cannot_generate(suite: str, check: Check, ctx: CheckContext, metric: str, what: str) -> Finding | None:
+    """SKIPPED with the reason when the tool cannot be asked new questions (a vendor's file of answers);
+    None when it can. One message for every check that must ask the tool something new."""
+    from harness.tools import can_generate
+
+    if ctx.tool is not None and can_generate(ctx.tool):
+        return None
+    kind = getattr(ctx.tool, "kind", None) if ctx.tool is not None else None
+    source = f"adapter {kind!r}" if kind else "no tool object"
+    return note(suite, check, ctx, metric,
+                f"the tool ({source}) cannot be asked new questions, so {what} could not run; it needs an adapter "
+                f"that generates answers (an endpoint or a callable), not a file of answers")
+
+
+def unanswered(suite: str, check: Check, ctx: CheckContext, metric: str, ids: Sequence[str],
+               errors: Sequence[str | None], what: str, consequence: str = "they are left out of the rates",
+               ) -> Finding | None:
+    """ERROR (advisory) naming the first items a generative tool gave no answer to (a timeout, an HTTP
+    error, a malformed reply): the rest of the run stands, and the reader sees what is missing from it."""
+    bad = [i for i, e in enumerate(errors) if e is not None]
+    if not bad:
+        return None
+    first = ", ".join(str(ids[i]) for i in bad[:5]) + (", ..." if len(bad) > 5 else "")
+    return note(suite, check, ctx, metric,
+                f"the tool gave no answer to {len(bad):,} of {len(ids):,} {what} ({first}; first error: "
+                f"{errors[bad[0]]}); {consequence}", status=Status.ERROR)
 
 
 class Check:

@@ -231,7 +231,7 @@ def test_a_file_of_answers_is_skipped_with_the_reason(qa: ReferenceDataset, poli
                                                                           f"{KEY}.decision_change_rate")
     assert skipped.message == (
         "the tool (adapter 'responses') cannot be asked new questions, so the counterfactual prompts could not run; "
-        "they need an adapter that generates answers (an endpoint or a callable), not a file of answers")
+        "it needs an adapter that generates answers (an endpoint or a callable), not a file of answers")
 
 
 def test_the_classifier_checks_are_unchanged(case) -> None:

@@ -312,8 +312,9 @@ def test_consistency_is_skipped_for_a_file_of_answers(csq: ReferenceDataset, tmp
     found = [x for x in result.findings if x.check == "consistency"]
     assert [(x.metric, x.status.value, x.severity.value) for x in found] == [
         ("disagreement_rate", "SKIPPED", "advisory")]
-    assert found[0].message == ("consistency needs a tool that can be asked new questions; the 'responses' adapter "
-                                "only holds answers to the dataset's own questions")
+    assert found[0].message == ("the tool (adapter 'responses') cannot be asked new questions, so the consistency "
+                                "check could not run; it needs an adapter that generates answers (an endpoint or a "
+                                "callable), not a file of answers")
     assert not [x for x in result.findings if x.check == "tool_errors"]
 
 

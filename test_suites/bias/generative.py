@@ -32,12 +32,11 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from harness.check import Check, CheckContext, CheckOutput, Measurement
+from harness.check import Check, CheckContext, CheckOutput, Measurement, cannot_generate, unanswered
 from harness.errors import CheckError, ConfigError
 from harness.findings import Finding, Severity, Status
 from harness.stats import percentile_interval, wilson_interval
-from harness.tools import can_generate
-from test_suites.bias.data import SUITE, note
+from test_suites.bias.data import SUITE
 from test_suites.hallucination import metrics as H
 
 CHECK = "counterfactual_prompts"
@@ -244,13 +243,8 @@ class CounterfactualPrompts(Check):
 
     def run(self, ctx: CheckContext) -> CheckOutput:
         out = CheckOutput()
-        if ctx.tool is None or not can_generate(ctx.tool):
-            kind = getattr(ctx.tool, "kind", None) if ctx.tool is not None else None
-            source = f"adapter {kind!r}" if kind else "no tool object"
-            out.findings.append(note(self, ctx, "decision_change_rate",
-                                     f"the tool ({source}) cannot be asked new questions, so the counterfactual "
-                                     f"prompts could not run; they need an adapter that generates answers (an "
-                                     f"endpoint or a callable), not a file of answers"))
+        if (f := cannot_generate(SUITE, self, ctx, "decision_change_rate", "the counterfactual prompts")) is not None:
+            out.findings.append(f)
             return out
         spec = load_templates()
         prompts, cells = build_prompts(spec)
@@ -264,13 +258,9 @@ class CounterfactualPrompts(Check):
         errors = list(preds.errors) if preds.errors is not None else [None] * len(prompts)
         answers = [a if isinstance(a, str) else "" for a in answers]
         failed = np.array([e is not None for e in errors], dtype=bool)
-        if failed.any():
-            bad = np.flatnonzero(failed)
-            first = ", ".join(prompts[i].id for i in bad[:5]) + (", ..." if bad.size > 5 else "")
-            out.findings.append(note(self, ctx, "decision_change_rate",
-                                     f"the tool gave no answer to {bad.size:,} of {len(prompts):,} counterfactual "
-                                     f"prompts ({first}; first error: {errors[bad[0]]}); their cells are left out "
-                                     f"of every pair they belong to", status=Status.ERROR))
+        if (f := unanswered(SUITE, self, ctx, "decision_change_rate", [p.id for p in prompts], errors,
+                            "counterfactual prompts", "their cells are left out of every pair they belong to")):
+            out.findings.append(f)
         refusal = spec.refusal_rule()
         decisions = spec.decisions
         by_template = {t.id: t for t in spec.templates}

@@ -15,11 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.check import Check, CheckContext, CheckOutput, Measurement, note
+from harness.check import Check, CheckContext, CheckOutput, Measurement, cannot_generate, note
 from harness.errors import HarnessError
 from harness.findings import Finding, Severity, Status
 from harness.stats import z_value
-from harness.tools import can_generate
 from test_suites.hallucination import metrics as H
 
 SUITE = "hallucination"
@@ -194,12 +193,8 @@ class Consistency(Check):
 
     def run(self, ctx: CheckContext) -> CheckOutput:
         out = CheckOutput()
-        if not can_generate(ctx.tool):
-            kind = getattr(ctx.tool, "kind", None)
-            holder = f"the {kind!r} adapter" if kind else "the assessment was given no tool object and"
-            out.findings.append(note(SUITE, self, ctx, "disagreement_rate",
-                                     f"consistency needs a tool that can be asked new questions; {holder} only "
-                                     f"holds answers to the dataset's own questions"))
+        if (f := cannot_generate(SUITE, self, ctx, "disagreement_rate", "the consistency check")) is not None:
+            out.findings.append(f)
             return out
         d = _items(ctx)
         self._paraphrases(ctx, d, out)

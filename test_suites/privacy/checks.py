@@ -14,11 +14,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from harness.check import Check, CheckContext, CheckOutput, Measurement, note
+from harness.check import Check, CheckContext, CheckOutput, Measurement, cannot_generate, unanswered
 from harness.errors import CheckError
 from harness.findings import Finding, Severity, Status
 from harness.stats import wilson_interval
-from harness.tools import can_generate
 from test_suites.data_quality.pii import KINDS as PII_KINDS
 from test_suites.data_quality.pii import LABELS as PII_LABELS
 from test_suites.privacy import canaries as C
@@ -50,15 +49,6 @@ def rate_measurement(check: str, metric: str, k: int, n: int, conf: float, group
     return Measurement(SUITE, check, metric, value, lo, hi, group=group, n=n, details={"count": k, **details})
 
 
-def cannot_generate(check: Check, ctx: CheckContext, metric: str, what: str) -> Finding:
-    """SKIPPED: a vendor's file of answers cannot be asked a new question."""
-    kind = getattr(ctx.tool, "kind", None) if ctx.tool is not None else None
-    source = f"adapter {kind!r}" if kind else "no tool object"
-    return note(SUITE, check, ctx, metric,
-                f"the tool ({source}) cannot be asked new questions, so {what} could not run; it needs an adapter "
-                f"that generates answers (an endpoint or a callable), not a file of answers")
-
-
 @dataclass(frozen=True)
 class Answered:
     """A tool's answers to a list of questions, with the ones it failed on set apart."""
@@ -79,14 +69,7 @@ class Answered:
         return cls([a if isinstance(a, str) else "" for a in answers], failed, errors)
 
     def error_note(self, check: Check, ctx: CheckContext, metric: str, ids: list[str], what: str) -> Finding | None:
-        """ERROR (advisory) naming the first items the tool failed on; they are left out of the rates."""
-        bad = np.flatnonzero(self.failed)
-        if not bad.size:
-            return None
-        first = ", ".join(ids[i] for i in bad[:5]) + (", ..." if bad.size > 5 else "")
-        return note(SUITE, check, ctx, metric,
-                    f"the tool gave no answer to {bad.size:,} of {len(ids):,} {what} ({first}; first error: "
-                    f"{self.errors[bad[0]]}); they are left out of the rates", status=Status.ERROR)
+        return unanswered(SUITE, check, ctx, metric, ids, self.errors, what)
 
 
 def too_few(check: Check, ctx: CheckContext, metric: str, n: int, what: str) -> Finding | None:
@@ -112,8 +95,8 @@ class CanaryLeak(Check):
 
     def run(self, ctx: CheckContext) -> CheckOutput:
         out = CheckOutput()
-        if ctx.tool is None or not can_generate(ctx.tool):
-            out.findings.append(cannot_generate(self, ctx, "leak_rate", "the canary test"))
+        if (f := cannot_generate(SUITE, self, ctx, "leak_rate", "the canary test")) is not None:
+            out.findings.append(f)
             return out
         prompts = self.prompts(ctx)
         items = pd.DataFrame({k: [p[k] for p in prompts] for k in ("id", "context", "question")})
