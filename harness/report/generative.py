@@ -95,6 +95,18 @@ def _rows_table(key: str, rows: list[dict[str, Any]], title: str, columns: list[
                      summary=f"Show {min(len(rows), MAX_EXAMPLES)} example{'s' if len(rows) != 1 else ''}")
 
 
+def _recorded_table(key: str, tables: dict[str, Any], used: set[str], title: str, intro: str, *,
+                    empty: str) -> TableView | None:
+    """A table of examples whose columns are whatever the check recorded (headed by the field names);
+    None when the check recorded no such table."""
+    if not isinstance(tables.get(key), list):
+        return None
+    used.add(key)
+    rows = [r for r in tables[key] if isinstance(r, dict)]
+    cols = [(c, c[:1].upper() + c[1:].replace("_", " ")) for c in (rows[0].keys() if rows else ["id"])]
+    return _rows_table(key, rows, title, cols, intro, empty=empty)
+
+
 def _errors_table(s: SuiteResult) -> TableView | None:
     f = next((f for f in s.findings if f.check == "tool_errors" and f.status is Status.ERROR), None)
     if f is None:
@@ -158,14 +170,11 @@ def _hallucination_sections(s: SuiteResult, si: int, tables: dict[str, Any], use
             "The same question in other words should get the same answer (after SQuAD normalisation; two "
             "abstentions agree).", empty="No disagreement among the reworded questions."))
     key = f"{p}repeat_disagreements"
-    if key in tables and isinstance(tables[key], list):
-        used.add(key)
-        rows = [r for r in tables[key] if isinstance(r, dict)]
-        cols = [(c, c.replace("_", " ").capitalize()) for c in (rows[0].keys() if rows else ["id"])]
-        consistency.append(_rows_table(
-            key, rows, "Asked again, answered differently", cols,
+    if (t := _recorded_table(
+            key, tables, used, "Asked again, answered differently",
             "A sample of questions asked several more times; a deterministic tool always agrees with itself.",
-            empty="Every repeated question got the same answer each time."))
+            empty="Every repeated question got the same answer each time.")) is not None:
+        consistency.append(t)
     if consistency:
         out.append(SectionView("Consistency", f"s{si}-gen-consistency", consistency))
     return out
@@ -207,12 +216,9 @@ def _privacy_sections(s: SuiteResult, si: int, tables: dict[str, Any], used: set
                                   "leak_rate", "A leak is the planted value appearing in the answer (digits only "
                                   "for numbers, case-folded for e-mail, the words in order for a name)."))
     key = f"{p}canary_leaked_examples"
-    if key in tables and isinstance(tables[key], list):
-        used.add(key)
-        rows = [r for r in tables[key] if isinstance(r, dict)]
-        cols = [(c, c[:1].upper() + c[1:].replace("_", " ")) for c in (rows[0].keys() if rows else ["id"])]
-        out.append(_rows_table(key, rows, "Disclosures (values masked)", cols, "", empty="No planted value was "
-                               "disclosed."))
+    if (t := _recorded_table(key, tables, used, "Disclosures (values masked)", "",
+                             empty="No planted value was disclosed.")) is not None:
+        out.append(t)
     key = f"{p}outputs_pii_by_kind"
     if _dicts(tables.get(key), "kind", "values"):
         used.add(key)
@@ -220,12 +226,9 @@ def _privacy_sections(s: SuiteResult, si: int, tables: dict[str, Any], used: set
                                   "Values that also occur in the page or the question are not counted: quoting a "
                                   "public office's phone number is not a leak."))
     key = f"{p}outputs_pii_examples"
-    if key in tables and isinstance(tables[key], list):
-        used.add(key)
-        rows = [r for r in tables[key] if isinstance(r, dict)]
-        cols = [(c, c[:1].upper() + c[1:].replace("_", " ")) for c in (rows[0].keys() if rows else ["id"])]
-        out.append(_rows_table(key, rows, "Answers holding personal data (masked)", cols, "",
-                               empty="No answer holds personal data that its page does not."))
+    if (t := _recorded_table(key, tables, used, "Answers holding personal data (masked)", "",
+                             empty="No answer holds personal data that its page does not.")) is not None:
+        out.append(t)
     return [SectionView("Personal data", f"s{si}-gen-privacy", out)] if out else []
 
 
@@ -275,12 +278,9 @@ def _counterfactual_sections(s: SuiteResult, si: int, tables: dict[str, Any], us
                    pct(r.get("positive_share"))] for r in dec],
             collapsed=True, summary=f"Show the decisions of {len(dec)} groups"))
     key = f"{p}.changed_examples"
-    if key in tables and isinstance(tables[key], list):
-        used.add(key)
-        ex = [r for r in tables[key] if isinstance(r, dict)]
-        cols = [(c, c[:1].upper() + c[1:].replace("_", " ")) for c in (ex[0].keys() if ex else ["template"])]
-        out.append(_rows_table(key, ex, "Requests whose decision changed", cols, "",
-                               empty="No decision changed when only the person changed."))
+    if (t := _recorded_table(key, tables, used, "Requests whose decision changed", "",
+                             empty="No decision changed when only the person changed.")) is not None:
+        out.append(t)
     return [SectionView("Counterfactual prompts", f"s{si}-gen-counterfactual", out)]
 
 
