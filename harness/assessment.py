@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from harness import __version__
 from harness.check import CheckContext, CheckOutput, Measurement
+from harness.decision import apply_decision_rule, not_tested
 from harness.errors import HarnessError, ToolConfigError, ToolError
 from harness.findings import Finding, Severity, Status
+from harness.tools.labels import check_labels
 from harness.verdict import SuiteResult, Verdict, decide
 
 if TYPE_CHECKING:
@@ -180,7 +182,7 @@ def assess(
     for ds in datasets:
         say(f"predicting {ds.name} ({len(ds.frame):,} rows) with {manifest.id}")
         try:
-            preds: Predictions = tool.predict(ds)
+            preds: Predictions = check_labels(tool.predict(ds), ds, manifest)  # 0/1 against ">50K": exit 2
         except ToolConfigError:
             raise  # the user's input is wrong (a missing id, a bad file): exit 2, nothing to record
         except ToolError as e:
@@ -206,17 +208,19 @@ def assess(
     isolation = isolation_result(notes, [d.name for d in datasets])
     if isolation is not None:
         results.append(isolation)
+    results = apply_decision_rule(results, policy)
     findings = [f for r in results for f in r.findings]
     if error is not None:
         verdict, reasons = Verdict.ERROR, [error["message"]]
     else:
-        verdict, reasons = decide(findings)
+        verdict, reasons = decide(findings, not_tested(results, policy, manifest.risk_tier, manifest.category))
         if not findings and verdict is Verdict.PASS:
             verdict, reasons = Verdict.NEEDS_REVIEW, ["no check produced a finding; nothing was judged"]
     return AssessmentResult(
         tool=manifest.model_dump(mode="json"),
         policy={"name": policy.name, "version": policy.version, "digest": policy.digest,
-                "label": policy.label, "document": policy.model_dump(mode="json")},
+                "label": policy.label, "decision_rule": policy.decision_rule,
+                "document": policy.model_dump(mode="json")},
         datasets=[d.summary() for d in datasets], suites=tuple(results), verdict=verdict,
         reasons=reasons, seed=seed, kind=kind, started_at=started, finished_at=_now(),
         duration_s=round(time.perf_counter() - t0, 3), error=error,

@@ -56,6 +56,9 @@ class Finding:
     benchmark: str | None = None
     dataset: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    # made by `Policy.evaluate` from a measurement and a threshold, so the run-level decision rule applies
+    # (a check's own finding, such as INSUFFICIENT or a demonstrated leak, is final as the check wrote it)
+    judged_by_policy: bool = False
 
     @property
     def key(self) -> str:

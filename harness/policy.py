@@ -20,6 +20,7 @@ from harness.yamlio import read_yaml_mapping, validate
 
 RiskTier = Literal["high", "medium", "low"]
 TIERS: tuple[str, ...] = ("high", "medium", "low")
+DecisionRule = Literal["significant_violation", "interval_beyond", "point"]
 
 
 class Threshold(BaseModel):
@@ -30,7 +31,8 @@ class Threshold(BaseModel):
     limit: float
     greater_is_better: bool
     severity: Severity = Severity.BLOCKING
-    mode: Literal["absolute", "baseline_relative"] = "absolute"
+    # the only mode: a limit relative to the approved baseline is the degradation suite's regression check
+    mode: Literal["absolute"] = "absolute"
     by_tier: dict[RiskTier, float] = Field(default_factory=dict)
     severity_by_tier: dict[RiskTier, Severity] = Field(default_factory=dict)
     policy_section: str
@@ -65,6 +67,10 @@ class Policy(BaseModel):
     )
     required_suites: dict[str, list[str]] = Field(default_factory=dict)
     reference_rule: Literal["largest", "most_favourable"] = "largest"  # when the card names no reference
+    # when a blocking limit violation is a FAIL (harness.decision): shown real by a test, Holm-adjusted across
+    # the run (default); only when a multiplicity-adjusted interval lies wholly beyond the limit; or on the
+    # point estimate alone (the first release's rule, kept for comparison only)
+    decision_rule: DecisionRule = "significant_violation"
     settings: dict[str, dict[str, Any]] = Field(default_factory=dict)  # per suite, e.g. bias.consistency_rows
     thresholds: dict[str, Threshold] = Field(default_factory=dict)
     citations: dict[str, str] = Field(default_factory=dict)
@@ -93,11 +99,12 @@ class Policy(BaseModel):
         return self.thresholds.get(f"{suite}.{check}.{metric}")
 
     def evaluate(self, m: Any, tier: str, *, message: str, dataset: str | None = None) -> Finding | None:
-        """Apply the fail-closed rule of DESIGN.md to one measurement.
+        """Judge one measurement against its limit, before the run-level decision rule.
 
-        PASS only when the whole confidence interval lies on the passing side; FAIL when the point
-        estimate violates the limit; REVIEW when the point passes but the interval crosses it.
-        Returns None when the policy sets no threshold for the measurement.
+        PASS only when the whole confidence interval lies on the passing side; FAIL (provisional) when the
+        point estimate violates the limit; REVIEW when the point passes but the interval crosses it.
+        `harness.decision.apply_decision_rule` then keeps a blocking FAIL only when the violation is shown
+        to be real under `decision_rule`. Returns None when the policy sets no threshold for the measurement.
         """
         t = self.threshold(m.suite, m.check, m.metric)
         if t is None:
@@ -116,7 +123,7 @@ class Policy(BaseModel):
             severity=t.severity_for(tier), value=m.value, ci_low=m.ci_low, ci_high=m.ci_high,
             threshold=limit, greater_is_better=t.greater_is_better, group=m.group,
             reference=m.reference, n=m.n, policy_section=t.policy_section, benchmark=t.benchmark,
-            dataset=dataset, details=dict(m.details),
+            dataset=dataset, details=dict(m.details), judged_by_policy=True,
         )
 
 

@@ -47,3 +47,58 @@ def percentile_interval(samples: np.ndarray, confidence: float = 0.95, axis: int
     """Percentile bootstrap interval; resamples where the statistic is undefined are ignored."""
     alpha = (1 - confidence) / 2
     return nanquantile(samples, alpha, axis), nanquantile(samples, 1 - alpha, axis)
+
+
+def holm(pvalues: list[float] | np.ndarray) -> np.ndarray:
+    """Holm-Bonferroni adjusted p-values (step-down, monotone, capped at 1); NaN stays NaN. It controls the
+    chance of any false FAIL across a family of tests without assuming they are independent (the bias
+    suite's tests share groups and rows)."""
+    p = np.asarray(pvalues, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(~np.isnan(p))
+    if not len(ok):
+        return out
+    order = ok[np.argsort(p[ok], kind="stable")]
+    m = len(order)
+    adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    out[order] = np.minimum(adjusted, 1.0)
+    return out
+
+
+def mover_difference(p1: np.ndarray, l1: np.ndarray, u1: np.ndarray, p2: np.ndarray, l2: np.ndarray,
+                     u2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Interval for p1 - p2 from each proportion's own (Wilson) interval: Newcombe's hybrid score method
+    (Newcombe 1998, method 10; MOVER-D in Zou and Donner 2008). Unlike a bootstrap it stays informative at
+    0/n and needs no resampling, so it can be taken at a Bonferroni-adjusted level for many pairs."""
+    d = p1 - p2
+    return d - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+
+
+def mover_ratio(p1: np.ndarray, l1: np.ndarray, u1: np.ndarray, p2: np.ndarray, l2: np.ndarray,
+                u2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Interval for p1 / p2 from each proportion's own (Wilson) interval: MOVER-R (Donner and Zou 2012).
+    A rate of 0/156 gets a lower bound of 0 and a finite, non-degenerate upper bound. Where the closed form
+    does not apply (p2 = 0, or a denominator that turns non-positive for a tiny p2) it falls back to the
+    crude but valid l1 / u2 and u1 / l2 (infinite when l2 = 0)."""
+    p1, l1, u1, p2, l2, u2 = (np.asarray(a, dtype=float) for a in (p1, l1, u1, p2, l2, u2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        prod = p1 * p2
+        den_lo = u2 * (2 * p2 - u2)
+        den_hi = l2 * (2 * p2 - l2)
+        lo = (prod - np.sqrt(np.maximum(prod**2 - l1 * u2 * (2 * p1 - l1) * (2 * p2 - u2), 0))) / den_lo
+        hi = (prod + np.sqrt(np.maximum(prod**2 - u1 * l2 * (2 * p1 - u1) * (2 * p2 - l2), 0))) / den_hi
+        crude_lo = np.where(u2 > 0, l1 / u2, np.nan)
+        crude_hi = np.where(l2 > 0, u1 / np.where(l2 > 0, l2, 1), np.inf)
+    ok_lo = (p2 > 0) & (den_lo > 0) & np.isfinite(lo)
+    ok_hi = (p2 > 0) & (den_hi > 0) & np.isfinite(hi)
+    lo = np.where(ok_lo, np.maximum(lo, 0.0), crude_lo)
+    hi = np.where(ok_hi, hi, crude_hi)
+    return lo, hi
+
+
+def effective_size(weights_sum: np.ndarray | float, weights_sq_sum: np.ndarray | float) -> np.ndarray:
+    """Kish's effective sample size (sum w)^2 / sum w^2: what a weighted proportion's interval rests on.
+    The sum of the weights is not a sample size (census weights run into the thousands per row)."""
+    w, w2 = np.asarray(weights_sum, dtype=float), np.asarray(weights_sq_sum, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(w2 > 0, w**2 / np.where(w2 > 0, w2, 1), 0.0)

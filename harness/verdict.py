@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -21,9 +22,10 @@ class Verdict(StrEnum):
         return {"PASS": 0, "FAIL": 1, "NEEDS_REVIEW": 3, "ERROR": 4}[self.value]
 
 
-def decide(findings: list[Finding]) -> tuple[Verdict, list[str]]:
+def decide(findings: list[Finding], not_tested: Sequence[str] = ()) -> tuple[Verdict, list[str]]:
     """FAIL if any blocking FAIL (a blocking ERROR counts as FAIL); else NEEDS_REVIEW if any REVIEW,
-    INSUFFICIENT or advisory FAIL/ERROR; else PASS. Returns the verdict and the reasons for it."""
+    INSUFFICIENT, advisory FAIL/ERROR, or anything the policy requires that was not tested (`not_tested`,
+    from `harness.decision.not_tested`); else PASS. Returns the verdict and the reasons for it."""
     blocking = [f for f in findings if f.blocks]
     if blocking:
         return Verdict.FAIL, [f"{f.key}: {f.message}" for f in blocking]
@@ -32,8 +34,8 @@ def decide(findings: list[Finding]) -> tuple[Verdict, list[str]]:
         if f.status in (Status.REVIEW, Status.INSUFFICIENT)
         or (f.severity is Severity.ADVISORY and f.status in (Status.FAIL, Status.ERROR))
     ]
-    if review:
-        return Verdict.NEEDS_REVIEW, [f"{f.key} {f.status.value}: {f.message}" for f in review]
+    if review or not_tested:
+        return Verdict.NEEDS_REVIEW, [f"{f.key} {f.status.value}: {f.message}" for f in review] + list(not_tested)
     return Verdict.PASS, []
 
 

@@ -25,6 +25,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, precision_score
 
 from harness.assessment import run_suite
 from harness.check import CheckContext
+from harness.decision import apply_decision_rule
 from harness.datasets import ReferenceDataset, matches
 from harness.manifest import load_manifest
 from harness.policy import load_policy
@@ -162,10 +163,14 @@ def test_adult_reproduces_a_known_disparity(adult: ReferenceDataset, adult_manif
     assert got["bias.group_rates.selection_rate.sex.Female"] == pytest.approx(1179 / 10771, abs=1e-12)
     assert got["bias.group_rates.selection_rate.sex.Male"] == pytest.approx(6662 / 21790, abs=1e-12)
     assert got["bias.demographic_parity.ratio.sex"] == pytest.approx((1179 / 10771) / (6662 / 21790), abs=1e-12)
-    ratio = next(f for f in result.findings if f.key == "bias.demographic_parity.ratio.sex")
+    policy = load_policy().model_copy(update={"min_group_size": 1, "bootstrap_samples": 200})
+    ratio = next(f for f in apply_decision_rule([result], policy)[0].findings
+                 if f.key == "bias.four_fifths.adverse_impact_ratio.sex.Female")
+    assert ratio.value == pytest.approx((1179 / 10771) / (6662 / 21790), abs=1e-12)
     assert ratio.status.value == "FAIL"
     assert ratio.reference == "Male"
     assert "'Female' is selected at 0.36 times the rate of 'Male'" in ratio.message
+    assert "The violation is statistically significant (two-proportion z-test" in ratio.message
 
 
 def test_generated_data_with_many_groups_matches_fairlearn(tmp_path: Path) -> None:
@@ -219,7 +224,8 @@ def test_demo_tools_match_fairlearn_and_the_vendor_fails_the_four_fifths_rule() 
         assert assert_matches_fairlearn(ds, labels, examples / name) > 100
     vendor = load_tool(load_manifest(examples / "vendor_tool.yaml")).predict(ds).labels
     result = run_bias(ds, vendor, examples / "vendor_tool.yaml", min_group_size=30)
-    ratio = next(f for f in result.findings if f.key == "bias.demographic_parity.ratio.race")
-    assert ratio.status.value == "FAIL"
+    ratio = next(m for m in result.measurements if m.key == "bias.demographic_parity.ratio.race")
+    black = next(f for f in result.findings if f.key == "bias.four_fifths.adverse_impact_ratio.race.Black")
+    assert black.status.value == "FAIL"
     assert ratio.value == pytest.approx(
         demographic_parity_ratio(ds.y_favorable, vendor, sensitive_features=ds.frame["race"]), abs=1e-12)

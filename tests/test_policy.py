@@ -13,13 +13,13 @@ from harness.verdict import Verdict, decide
 
 
 def ratio(value: float, lo: float | None, hi: float | None) -> Measurement:
-    return Measurement("bias", "demographic_parity", "ratio", value, lo, hi, group="sex")
+    return Measurement("bias", "four_fifths", "adverse_impact_ratio", value, lo, hi, group="sex.F")
 
 
 @pytest.mark.parametrize(("value", "lo", "hi", "status"), [
     (0.92, 0.85, 0.99, Status.PASS),      # whole interval above 0.8
     (0.85, 0.78, 0.91, Status.REVIEW),    # point passes, interval crosses 0.8
-    (0.79, 0.70, 0.88, Status.FAIL),      # point violates, whatever the interval
+    (0.79, 0.70, 0.88, Status.FAIL),      # point violates: provisional, harness.decision then asks "chance?"
     (0.80, 0.80, 0.90, Status.PASS),      # the limit itself passes (>= 0.8)
     (0.90, None, None, Status.PASS),      # no interval: judged on the point
     (float("nan"), None, None, Status.INSUFFICIENT),  # undefined: never PASS

@@ -10,6 +10,7 @@ from harness.check import Check, CheckContext
 from harness.check import note as check_note
 from harness.datasets import matches
 from harness.findings import Finding, Status
+from harness.stats import effective_size
 from test_suites.bias import metrics as M
 from test_suites.bias.counts import Grouping, bootstrap_counts, build_groupings, confusion_counts
 
@@ -25,10 +26,30 @@ class GroupingData:
     eligible: np.ndarray        # groups with at least the policy's min_group_size rows
     reference: int              # the reference group, named in every finding
     reference_source: str       # where the reference came from: the card or the policy's rule
+    min_size: int = 30          # the policy's min_group_size, applied to each rate's denominator too
+    squares: np.ndarray | None = None  # sums of squared weights per cell (weighted data only)
 
     @property
     def sizes(self) -> np.ndarray:
         return self.rows.sum(axis=1)
+
+    def denominators(self, metric: str) -> np.ndarray:
+        """Rows behind each group's rate (a false-positive rate rests on the group's negatives only)."""
+        return self.rows[:, list(M.RATES[metric][2])].sum(axis=1)
+
+    def eligible_for(self, metric: str) -> np.ndarray:
+        """Groups whose rate is judged: the group and the rate's own denominator are both at least
+        min_group_size (a false-positive rate computed on 8 people is INSUFFICIENT, whatever the group's size)."""
+        return self.eligible & (self.denominators(metric) >= self.min_size)
+
+    def effective(self, metric: str) -> tuple[np.ndarray, np.ndarray]:
+        """(successes, trials) per group behind a rate, for Wilson intervals and tests. Weighted data use
+        Kish's effective sample size, not the sum of the weights (which would make intervals far too narrow)."""
+        _, num, den = M.RATES[metric]
+        if self.squares is None:
+            return self.rows[:, list(num)].sum(axis=1).astype(float), self.rows[:, list(den)].sum(axis=1).astype(float)
+        n_eff = effective_size(self.counts[:, list(den)].sum(axis=1), self.squares[:, list(den)].sum(axis=1))
+        return M.RATES[metric][0](self.counts) * n_eff, n_eff
 
     @property
     def key(self) -> str:
@@ -90,14 +111,16 @@ def bias_data(ctx: CheckContext) -> BiasData:
     out = []
     for g in build_groupings(ctx.frame, refs):
         rows = confusion_counts(g.codes, len(g.labels), y_true, y_pred)
+        squares = None
         if weights is None:
             counts, boot = rows, bootstrap_counts(rows, samples, rng)
         else:
             counts = confusion_counts(g.codes, len(g.labels), y_true, y_pred, weights)
+            squares = confusion_counts(g.codes, len(g.labels), y_true, y_pred, np.square(weights))
             boot = _weighted_boot(rows, counts, samples, rng)
         eligible = rows.sum(axis=1) >= ctx.policy.min_group_size
         ref, source = pick_reference(g, counts, eligible, ctx.policy.reference_rule)
-        out.append(GroupingData(g, counts, rows, boot, eligible, ref, source))
+        out.append(GroupingData(g, counts, rows, boot, eligible, ref, source, ctx.policy.min_group_size, squares))
     first = out[0]
     data = BiasData(groupings=out, y_true=y_true, y_pred=y_pred, scores=ctx.predictions.scores,
                     pooled=first.counts.sum(axis=0), pooled_boot=first.boot.sum(axis=1))

@@ -11,6 +11,10 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+from harness.stats import holm
+
+__all__ = ["CHI_SQUARE", "FISHER", "MONTE_CARLO", "Z_TEST", "holm", "homogeneity_test", "selection_test"]
+
 FISHER = "Fisher's exact test"
 Z_TEST = "two-proportion z-test"
 
@@ -31,15 +35,41 @@ def selection_test(selected_a: float, n_a: float, selected_b: float, n_b: float)
     return float(2 * stats.norm.sf(abs(z))), Z_TEST
 
 
-def holm(pvalues: list[float] | np.ndarray) -> np.ndarray:
-    """Holm-Bonferroni adjusted p-values (step-down, monotone, capped at 1); NaN stays NaN."""
-    p = np.asarray(pvalues, dtype=float)
-    out = np.full(p.shape, np.nan)
-    ok = np.flatnonzero(~np.isnan(p))
-    if not len(ok):
-        return out
-    order = ok[np.argsort(p[ok], kind="stable")]
-    m = len(order)
-    adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order])
-    out[order] = np.minimum(adjusted, 1.0)
-    return out
+CHI_SQUARE = "chi-square test of equal rates"
+MONTE_CARLO = "exact test of equal rates (Monte Carlo, fixed margins)"
+
+
+def homogeneity_test(successes: np.ndarray, totals: np.ndarray, rng: np.random.Generator,
+                     draws: int = 4000) -> tuple[float, str]:
+    """p-value that every group has the same rate, and the test used: the test behind a max-minus-min or
+    min/max disparity, which does not depend on which pair of groups came out extreme (a pairwise test of
+    the extreme pair, picked after looking, would reject far too often with many groups).
+
+    Two groups: Fisher / z test as for the four-fifths rule. More: Pearson's chi-square on the groups x 2
+    table; when an expected count is under 5 and the counts are whole (unweighted), the same statistic's
+    exact distribution given the margins, by Monte Carlo (multivariate hypergeometric draws)."""
+    k = np.asarray(successes, dtype=float)
+    n = np.asarray(totals, dtype=float)
+    keep = n > 0
+    k, n = k[keep], n[keep]
+    if len(n) < 2:
+        return float("nan"), CHI_SQUARE
+    if len(n) == 2:
+        return selection_test(k[0], n[0], k[1], n[1])
+    total, hits = n.sum(), k.sum()
+    if hits <= 0 or hits >= total:
+        return 1.0, CHI_SQUARE
+    stat = _chi_square(k, n, hits / total)
+    expected = np.minimum(n * hits / total, n * (1 - hits / total))
+    whole = np.allclose(k, np.rint(k)) and np.allclose(n, np.rint(n))
+    if (expected < 5).any() and whole:
+        sims = rng.multivariate_hypergeometric(np.rint(n).astype(np.int64), round(hits), size=draws)
+        null = _chi_square(sims.astype(float), n, hits / total)
+        return float((1 + np.sum(null >= stat - 1e-9)) / (draws + 1)), MONTE_CARLO
+    return float(stats.chi2.sf(stat, len(n) - 1)), CHI_SQUARE
+
+
+def _chi_square(k: np.ndarray, n: np.ndarray, pooled: float) -> np.ndarray:
+    """Pearson's statistic of a groups x 2 table (along the last axis), given the pooled rate."""
+    e1, e0 = n * pooled, n * (1 - pooled)
+    return np.sum((k - e1) ** 2 / e1 + ((n - k) - e0) ** 2 / e0, axis=-1)

@@ -1,0 +1,192 @@
+"""The decision rule: when a blocking limit violation is a FAIL, and what was not tested (DESIGN.md
+"Verdict rules"; policy 4.2: "tools that fail the assessment may not be used").
+
+A FAIL blocks a purchase, so it must survive "could this be chance?". `Policy.evaluate` marks a blocking
+finding FAIL when its point estimate violates the limit; this module, run once over the whole run's
+findings, keeps that FAIL only when the violation is shown to be real:
+
+- `significant_violation` (default): by a test that the violation is real, Holm-adjusted across the run's
+  blocking findings. The test is the measurement's own `details["p_value"]` when the check computed one (a
+  homogeneity test over the eligible groups for max-minus-min and min/max statistics, the pairwise Fisher /
+  z test for one group against the reference), else it is read from the finding's interval (a normal
+  approximation on the side of the limit, so a 95 % interval that just touches the limit gives p = 0.05).
+  This is how the EEOC reads the four-fifths rule: practical and statistical significance together
+  (29 CFR 1607.4(D)).
+- `interval_beyond`: only when the interval, widened for the number of blocking findings (Bonferroni),
+  lies wholly beyond the limit.
+- `point`: on the point estimate alone (the first release's rule; it FAILs fair tools on small groups
+  most of the time, and is kept only for comparison).
+
+A violation that could be chance becomes REVIEW, and its message says so in words. A finding with neither
+a test nor an interval (a deterministic count, such as a missing column) is judged on its value.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from scipy import stats as st
+
+from harness.findings import Finding, Severity, Status
+from harness.stats import holm, z_value
+
+if TYPE_CHECKING:
+    from harness.policy import Policy
+    from harness.verdict import SuiteResult
+
+RULES = {
+    "significant_violation": "FAIL only when the point estimate violates the limit and a test says the violation "
+                             "is real (Holm-adjusted across the run's blocking findings)",
+    "interval_beyond": "FAIL only when the interval, widened for the number of blocking findings (Bonferroni), "
+                       "lies wholly beyond the limit",
+    "point": "FAIL whenever the point estimate violates the limit (comparison only: not calibrated)",
+}
+INTERVAL_TEST = "read from the interval (normal approximation)"
+
+
+def describe(rule: str) -> str:
+    """The rule in words, for reports and the MLflow run."""
+    return f"{rule}: {RULES[rule]}"
+
+
+def _finite(x: float | None) -> bool:
+    return x is not None and math.isfinite(x)
+
+
+def _violates(f: Finding, value: float) -> bool:
+    assert f.threshold is not None and f.greater_is_better is not None
+    return value < f.threshold if f.greater_is_better else value > f.threshold
+
+
+def _near_bound(f: Finding) -> float | None:
+    """The interval's bound on the side of the limit (the upper bound of a rate that must stay low, ...)."""
+    bound = f.ci_high if f.greater_is_better else f.ci_low
+    return bound if _finite(bound) else None
+
+
+def interval_p_value(f: Finding, confidence: float) -> float | None:
+    """Two-sided-equivalent p-value that the value lies on the passing side of the limit, read from the
+    interval's half-width on the limit's side; 1 when the estimate passes. None without an interval."""
+    bound, value = _near_bound(f), f.value
+    if bound is None or not _finite(value) or f.threshold is None:
+        return None
+    assert value is not None
+    if not _violates(f, value):
+        return 1.0
+    se = abs(bound - value) / z_value(confidence)
+    if se == 0:
+        return 0.0
+    return float(min(1.0, 2 * st.norm.sf(abs(value - f.threshold) / se)))
+
+
+def _p_value(f: Finding, confidence: float) -> tuple[float | None, str]:
+    p = f.details.get("p_value")
+    if isinstance(p, int | float) and math.isfinite(p):
+        return float(p), str(f.details.get("test") or "the check's significance test")
+    return interval_p_value(f, confidence), INTERVAL_TEST
+
+
+def _in_family(f: Finding) -> bool:
+    return (f.judged_by_policy and f.severity is Severity.BLOCKING and f.threshold is not None
+            and f.greater_is_better is not None and f.status in (Status.PASS, Status.REVIEW, Status.FAIL))
+
+
+def apply_decision_rule(results: Sequence[SuiteResult], policy: Policy) -> list[SuiteResult]:
+    """Re-judge every provisional blocking FAIL of the run under `policy.decision_rule`; every finding of the
+    family records its p-value, adjusted p-value and the rule in `details`."""
+    rule, conf = policy.decision_rule, policy.confidence_level
+    alpha = 1 - conf
+    family = [(i, j) for i, r in enumerate(results) for j, f in enumerate(r.findings) if _in_family(f)]
+    tests = [_p_value(results[i].findings[j], conf) for i, j in family]
+    raw = [float("nan") if p is None else p for p, _ in tests]
+    adjusted = holm(raw)
+    m = sum(p is not None for p, _ in tests)
+    changed: dict[tuple[int, int], Finding] = {}
+    for (i, j), (p, test), p_adj in zip(family, tests, adjusted, strict=True):
+        f = results[i].findings[j]
+        details = {**f.details, "decision_rule": rule, "blocking_tests": m}
+        if p is not None:
+            details |= {"p_value": p, "p_adjusted": float(p_adj), "test": test}
+        status, message = f.status, f.message
+        if f.status is Status.FAIL and rule != "point":
+            status, message = _judge(f, rule, p, float(p_adj), test, m, alpha)
+        changed[(i, j)] = replace(f, status=status, message=message, details=details)
+    out = []
+    for i, r in enumerate(results):
+        findings = tuple(changed.get((i, j), f) for j, f in enumerate(r.findings))
+        out.append(replace(r, findings=findings))
+    return out
+
+
+def _judge(f: Finding, rule: str, p: float | None, p_adj: float, test: str, m: int,
+           alpha: float) -> tuple[Status, str]:
+    body = f.message.rstrip()
+    if rule == "interval_beyond":
+        bound = _near_bound(f)
+        if bound is None:
+            return Status.FAIL, body
+        assert f.value is not None
+        widened = f.value + (bound - f.value) * z_value(1 - alpha / max(m, 1)) / z_value(1 - alpha)
+        if _violates(f, widened):
+            return Status.FAIL, (f"{body} The interval widened for {m} blocking findings (Bonferroni) still lies "
+                                 f"wholly beyond the limit (bound {widened:.3g}).")
+        return Status.REVIEW, (f"{body} At this sample size the violation could be chance: the interval widened for "
+                               f"{m} blocking findings (Bonferroni) reaches {widened:.3g}, across the limit; a "
+                               f"reviewer must judge it.")
+    if p is None:  # a deterministic figure: no chance involved
+        return Status.FAIL, body
+    where = f"{test}, p = {p:.2g}, Holm-adjusted p = {p_adj:.2g} over {m} blocking tests"
+    if p_adj < alpha:
+        return Status.FAIL, f"{body} The violation is statistically significant ({where})."
+    return Status.REVIEW, (f"{body} At this sample size the violation could be chance ({where}; FAIL needs "
+                           f"p < {alpha:.2g} after adjustment): a reviewer must judge it.")
+
+
+def not_tested(results: Sequence[SuiteResult], policy: Policy, tier: str, category: str) -> list[str]:
+    """What the policy requires and this run did not test: a required suite (policy 6.4) that ran on no
+    dataset, and a SKIPPED check whose metrics the policy judges as blocking at this tier. Each caps the
+    verdict at NEEDS_REVIEW: a PASS must be able to answer "was this actually tested?"."""
+    out = []
+    for name in policy.required_suites.get(category, []):
+        mine = [r for r in results if r.suite == name]
+        if any(not r.skipped_reason for r in mine):
+            continue
+        why = "; ".join(sorted({r.skipped_reason for r in mine if r.skipped_reason})) or "it was not run"
+        out.append(f"not tested: suite {name!r}, required for {category} tools by policy 6.4 ({why})")
+    blocking_checks = {
+        key.rsplit(".", 1)[0] for key, t in policy.thresholds.items() if t.severity_for(tier) is Severity.BLOCKING
+    }
+    for r in results:
+        for f in r.findings:
+            if f.status is Status.SKIPPED and (
+                    f.severity is Severity.BLOCKING or f"{f.suite}.{f.check}" in blocking_checks):
+                where = f" on {f.dataset}" if f.dataset else ""
+                out.append(f"not tested: {f.suite}.{f.check}{where}: {f.message}")
+    return out
+
+
+def judge(results: Sequence[SuiteResult], policy: Policy, tier: str) -> list[SuiteResult]:
+    """The run's results judged afresh at another risk tier under `policy` (its limits, severities and
+    decision rule), from the measured values alone: simulation benchmarks measure once and judge three tiers."""
+    from harness.check import Measurement
+
+    decided = ("decision_rule", "blocking_tests", "p_adjusted")
+    out = []
+    for r in results:
+        findings = []
+        for f in r.findings:
+            if not f.judged_by_policy:
+                findings.append(f)
+                continue
+            details = {k: v for k, v in f.details.items() if k not in decided}
+            if details.get("test") == INTERVAL_TEST:
+                details = {k: v for k, v in details.items() if k not in ("p_value", "test")}
+            m = Measurement(f.suite, f.check, f.metric, float("nan") if f.value is None else f.value, f.ci_low,
+                            f.ci_high, group=f.group, reference=f.reference, n=f.n, details=details)
+            g = policy.evaluate(m, tier, message=f.message, dataset=f.dataset)
+            if g is not None:
+                findings.append(g)
+        out.append(replace(r, findings=tuple(findings)))
+    return apply_decision_rule(out, policy)
