@@ -40,9 +40,9 @@ VERDICT_TITLES = {"PASS": "PASS", "NEEDS_REVIEW": "NEEDS REVIEW", "FAIL": "FAIL"
 VERDICT_MEANINGS = {
     "PASS": ("Every judged finding passed; a human reviewer must still sign off before the tool is approved "
              "(City AI Policy 4.1)."),
-    "NEEDS_REVIEW": ("No blocking check failed, but some results are uncertain, too thin to judge or advisory "
-                     "failures: a human reviewer must examine the findings below before any approval "
-                     "(City AI Policy 2.3, 4.1)."),
+    "NEEDS_REVIEW": ("No blocking check that ran failed, but some results are uncertain, too thin to judge, "
+                     "advisory failures, or not tested (a required suite or check could not run): a human reviewer "
+                     "must examine the findings below before any approval (City AI Policy 2.3, 4.1)."),
     "FAIL": ("At least one blocking check failed: the tool may not be used unless it is remediated and "
              "assessed again (City AI Policy 4.2)."),
     "ERROR": ("The assessment could not complete, so nothing was judged and this run cannot support an "
@@ -320,10 +320,20 @@ def _str(x: Any, default: str = DASH) -> str:
     return default if x is None or x == "" else str(x)
 
 
+def decision_rule_text(result: AssessmentResult) -> str:
+    """The rule that decided the verdict, in words; an assessment recorded before rules were named used
+    the point estimate alone."""
+    from harness.decision import RULES, describe
+
+    policy = result.policy or {}
+    rule = policy.get("decision_rule") or (policy.get("document") or {}).get("decision_rule") or "point"
+    return describe(rule) if rule in RULES else str(rule)
+
+
 def ratio_limit(result: AssessmentResult) -> float | None:
     """The four-fifths limit the policy applies to this tool's risk tier (None when the policy sets none)."""
     doc = (result.policy or {}).get("document") or {}
-    t = (doc.get("thresholds") or {}).get("bias.demographic_parity.ratio")
+    t = (doc.get("thresholds") or {}).get("bias.four_fifths.adverse_impact_ratio")
     if not isinstance(t, dict):
         return None
     tier = (result.tool or {}).get("risk_tier")
@@ -473,15 +483,25 @@ def _four_fifths_table(s: SuiteResult, grouping: str, rows: list[dict[str, Any]]
     matched = [_four_fifths_finding(findings, s.suite, grouping, _str(r.get("group"), "?")) for r in rows]
     threshold = next((t for f in matched if f is not None and (t := num(f.threshold)) is not None), limit)
     raw, body = [], []
+    try:
+        alpha = 1 - float(conf.rstrip("% ")) / 100
+    except ValueError:
+        alpha = 0.05
+    tests = next((int(f.details["blocking_tests"]) for f in matched if f is not None and "blocking_tests" in f.details),
+                 None)
     for r, f in zip(rows, matched, strict=True):
-        sig = r.get("significant")
+        # the Holm adjustment is made over the run's blocking findings (harness.decision), so it is read from the
+        # finding; older assessments kept it in the table
+        p_adj = r.get("p_adjusted") if "p_adjusted" in r else (f.details.get("p_adjusted") if f else None)
+        sig = r.get("significant") if "significant" in r else (
+            None if num(p_adj) is None else bool(num(p_adj) < 1 - alpha))
         status = _status(f)
         raw.append({"label": _str(r.get("group"), "?"), "value": num(r.get("adverse_impact_ratio")),
                     "ci_low": num(r.get("ci_low")), "ci_high": num(r.get("ci_high")),
-                    "significant": sig is True, "status": status, "p_adjusted": num(r.get("p_adjusted"))})
+                    "significant": sig is True, "status": status, "p_adjusted": num(p_adj)})
         body.append([_str(r.get("group"), "?"), _count(r.get("n")),
                      value_with_ci(r.get("adverse_impact_ratio"), r.get("ci_low"), r.get("ci_high"), 2),
-                     status or NOT_JUDGED, _str(r.get("test")), fmt_p(r.get("p_value")), fmt_p(r.get("p_adjusted")),
+                     status or NOT_JUDGED, _str(r.get("test")), fmt_p(r.get("p_value")), fmt_p(p_adj),
                      "yes" if sig is True else "no" if sig is False else DASH])
     versus = f" against {ref}" if ref else ""
     rule = f"at least {fmt_limit(threshold)}" if threshold is not None else "the policy's limit"
@@ -495,8 +515,11 @@ def _four_fifths_table(s: SuiteResult, grouping: str, rows: list[dict[str, Any]]
         meta={"threshold": threshold, "reference": ref},
         intro=(f"Each group's selection rate divided by {ref or 'the reference group'}'s. The practical test (EEOC "
                f"four-fifths rule) asks for a ratio of {rule}; the statistical test asks whether the gap could be "
-               f"chance, with p-values adjusted by Holm's method over all {comparisons} comparisons of this "
-               "assessment. The rule is judged on the ratio; significance tells how firm the evidence is."))
+               "chance, with p-values adjusted by Holm's method over "
+               + (f"all {tests} blocking tests of this assessment" if tests is not None
+                  else f"all {comparisons} comparisons of this assessment")
+               + ". As the EEOC reads the rule, a ratio under the limit FAILs only when the gap is also "
+               "statistically significant; otherwise it asks for a reviewer's judgement (REVIEW)."))
 
 
 def _reliability(rows: Any, scores: list[dict[str, Any]], min_rows: int) -> tuple[list[dict[str, Any]], list[str]]:
@@ -789,6 +812,7 @@ def build_view(result: AssessmentResult) -> ReportView:
         ("Run id", _str(result.run_id, "not recorded")),
         ("Policy", _str(policy.get("label") or policy.get("name"))),
         ("Policy digest", _str(policy.get("digest"))),
+        ("Decision rule", decision_rule_text(result)),
         ("Datasets", _datasets(result)),
         ("Risk tier", _str(tool.get("risk_tier"))),
         ("Category", _str(tool.get("category"))),
@@ -836,11 +860,11 @@ def how_to_read(view: ReportView) -> list[str]:
     four_fifths = (
         "The four-fifths rule (EEOC Uniform Guidelines, 29 CFR 1607.4(D)) treats a selection rate for any "
         "group that is less than four-fifths (80%) of the rate of the group with the highest rate as "
-        "evidence of adverse impact. The policy's demographic-parity ratio is the lowest group's rate divided "
-        "by the highest"
+        "evidence of adverse impact. The harness judges it once: each group's adverse impact ratio against the "
+        "reference group"
         + (f"; for a {view.risk_tier}-risk tool it must be at least {limit}, which the dashed line in the "
            f"plots marks ({limit} × the highest rate)." if limit else ".")
-        + " The adverse impact ratio in the group tables compares each group with the reference group instead."
+        + " The demographic-parity ratio (the lowest group's rate divided by the highest) is shown for context."
     )
     kinds = {t.kind for s in view.suites for t in s.tables}
     forest = (
@@ -866,13 +890,16 @@ def how_to_read(view: ReportView) -> list[str]:
         f"Each finding compares a measured value with a policy threshold, together with its {view.confidence} "
         "confidence interval: the range the true value most likely lies in, given how much data there was.",
         "The rule fails closed. PASS only when the whole interval is on the passing side of the threshold. "
-        "FAIL when the measured value itself is on the failing side. REVIEW when the value passes but the "
-        "interval crosses the threshold: the data cannot rule out a failure, so a person must judge.",
+        "FAIL when the measured value is on the failing side and a statistical test says the violation is real, "
+        "not chance (adjusted for the number of blocking findings: see 'Decision rule' above). REVIEW when the "
+        "value passes but the interval crosses the threshold, or fails but could be chance at this sample size: "
+        "the data cannot settle it, so a person must judge.",
         f"Groups with fewer than {view.min_group_size} rows (the policy's minimum group size) are INSUFFICIENT: "
         "their rates are shown but not judged, never counted as a pass, and left out of the comparisons.",
         "Blocking findings decide the verdict: one blocking FAIL (or a blocking check that could not compute) "
         "fails the assessment. A failed advisory finding asks for human review instead. SKIPPED means a suite "
-        "or check does not apply to the data, with the reason given.",
+        "or check could not run, with the reason given; when the policy requires it, the verdict is at best "
+        "NEEDS_REVIEW, and the reasons say what was not tested.",
         four_fifths,
         *forest,
         *quality,

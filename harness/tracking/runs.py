@@ -137,6 +137,9 @@ def tags_of(result: AssessmentResult) -> dict[str, str]:
         "harness.verdict": result.verdict.value,
         "harness.policy": result.policy["label"],
         "harness.policy_digest": result.policy["digest"],
+        # the rule that turned measurements into this verdict (harness.decision), named on every run
+        "harness.decision_rule": str(result.policy.get("decision_rule") or
+                                     (result.policy.get("document") or {}).get("decision_rule") or "point"),
         "harness.kind": result.kind,
         "harness.version": __version__,
         "harness.risk_tier": result.tool["risk_tier"],
