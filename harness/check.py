@@ -14,6 +14,7 @@ from harness.findings import Finding, Severity, Status, finite_or_none
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
+    from pydantic import BaseModel
 
     from harness.datasets import ReferenceDataset
     from harness.manifest import ToolManifest
@@ -116,10 +117,16 @@ class CheckOutput:
 
 
 def note(suite: str, check: Check, ctx: CheckContext, metric: str, why: str,
-         status: Status = Status.SKIPPED) -> Finding:
-    """A check's own advisory finding for what it could not judge: SKIPPED with the reason, or ERROR."""
+         status: Status = Status.SKIPPED, *, not_applicable: bool = False) -> Finding:
+    """A check's own advisory finding for what it could not judge: SKIPPED with the reason, or ERROR.
+
+    A SKIPPED check the policy judges as blocking caps the verdict at NEEDS_REVIEW ("not tested",
+    `harness.decision.not_tested`), unless `not_applicable`: the question cannot arise for this tool (a
+    model that does not read a protected attribute cannot change its decision when only that attribute
+    changes), which is a property of the tool, not a gap in the evidence."""
     return Finding(suite=suite, check=check.name, metric=metric, status=status, severity=Severity.ADVISORY,
-                   dataset=ctx.dataset.name, policy_section=check.policy_section, message=why)
+                   dataset=ctx.dataset.name, policy_section=check.policy_section, message=why,
+                   details={"not_applicable": True} if not_applicable else {})
 
 
 
@@ -170,6 +177,14 @@ class Check:
         return f"{type(self).__name__}({args})"
 
 
+def declared(produces: frozenset[str] | None, name: str) -> bool:
+    """True when `name` ("<check>.<metric>", possibly with more dotted parts) is among what a suite declares
+    it produces: an entry itself, a name under an entry, or a match of an entry's wildcards."""
+    from fnmatch import fnmatchcase
+
+    return any(name == p or name.startswith(p + ".") or fnmatchcase(name, p) for p in produces or ())
+
+
 class Suite:
     """A named group of checks, registered through the `harness.suites` entry-point group."""
 
@@ -177,6 +192,14 @@ class Suite:
     version: ClassVar[str] = "0"
     description: ClassVar[str] = ""
     tasks: ClassVar[tuple[str, ...]] = ("binary-classification",)
+    # the suite's `settings.<name>` in the policy, validated before an assessment runs (a pydantic model with
+    # extra="forbid", so a misspelt key is an error, not a silently ignored default); None: it takes none
+    settings_model: ClassVar[type[BaseModel] | None] = None
+    # every "<check>.<metric>" the suite measures or judges against a threshold: what `harness policy check`
+    # matches the policy's threshold keys against, and what the conformance kit holds its output to. An entry
+    # covers itself and every name under it ("expectations.not_null" covers "expectations.not_null.id") and
+    # may use fnmatch wildcards ("profile.*"); None: undeclared (the kit reports it)
+    produces: ClassVar[frozenset[str] | None] = None
 
     def applies_to(self, dataset: ReferenceDataset) -> str | None:
         """None when the suite can run on the dataset, else the reason it is SKIPPED."""

@@ -145,22 +145,25 @@ def _judge(f: Finding, rule: str, p: float | None, p_adj: float, test: str, m: i
 
 
 def not_tested(results: Sequence[SuiteResult], policy: Policy, tier: str, category: str) -> list[str]:
-    """What the policy requires and this run did not test: a required suite (policy 6.4) that ran on no
-    dataset, and a SKIPPED check whose metrics the policy judges as blocking at this tier. Each caps the
-    verdict at NEEDS_REVIEW: a PASS must be able to answer "was this actually tested?"."""
+    """What the policy requires and this run did not test: a required suite (policy 6.4) that was run but
+    could apply to none of the datasets, and a SKIPPED check whose metrics the policy judges as blocking at
+    this tier (unless the check found the question cannot arise for this tool). Each caps the verdict at
+    NEEDS_REVIEW: a PASS must be able to answer "was this actually tested?". A required suite left out with
+    `--suite` is named in the run's `harness.suites` tag; whether such a run can be approved is the gate's
+    question."""
     out = []
     for name in policy.required_suites.get(category, []):
         mine = [r for r in results if r.suite == name]
-        if any(not r.skipped_reason for r in mine):
+        if not mine or any(not r.skipped_reason for r in mine):
             continue
-        why = "; ".join(sorted({r.skipped_reason for r in mine if r.skipped_reason})) or "it was not run"
+        why = "; ".join(sorted({r.skipped_reason for r in mine if r.skipped_reason}))
         out.append(f"not tested: suite {name!r}, required for {category} tools by policy 6.4 ({why})")
     blocking_checks = {
         key.rsplit(".", 1)[0] for key, t in policy.thresholds.items() if t.severity_for(tier) is Severity.BLOCKING
     }
     for r in results:
         for f in r.findings:
-            if f.status is Status.SKIPPED and (
+            if f.status is Status.SKIPPED and not f.details.get("not_applicable") and (
                     f.severity is Severity.BLOCKING or f"{f.suite}.{f.check}" in blocking_checks):
                 where = f" on {f.dataset}" if f.dataset else ""
                 out.append(f"not tested: {f.suite}.{f.check}{where}: {f.message}")

@@ -34,12 +34,14 @@ def write_case(folder: Path, *, n: int = 3000, disparity: float = 0.0, seed: int
                kind: str = "predictions", extra_manifest: str = "") -> tuple[Path, Path]:
     """A generated dataset with its card, and a vendor predictions file with its manifest.
 
-    `disparity` lowers group F's selection probability by that much (0.45 - disparity vs 0.45)."""
+    `disparity` lowers group F's selection probability by that much (0.45 - disparity vs 0.45). The tool
+    works (the performance suite asks that it beat chance): its selection probability is 0.3 higher for
+    people with the favourable outcome than without, which leaves the expected selection rates as they are."""
     rng = np.random.default_rng(seed)
     sex = rng.choice(["F", "M"], n)
     race = rng.choice(["A", "B", "C"], n, p=[0.5, 0.3, 0.2])
     y = rng.binomial(1, 0.4, n)
-    p = np.where(sex == "F", 0.45 - disparity, 0.45)
+    p = np.where(sex == "F", 0.45 - disparity, 0.45) + 0.3 * (y - 0.4)
     pred = rng.binomial(1, p)
     ids = [f"a{i:05d}" for i in range(n)]
     folder.mkdir(parents=True, exist_ok=True)

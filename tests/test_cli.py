@@ -45,7 +45,8 @@ def test_assess_records_the_run_in_mlflow(tmp_path: Path) -> None:
     r = harness("assess", str(tool), "--dataset", str(card), "--suite", "bias",
                 "--tracking-uri", store(tmp_path), "--out", str(out))
     assert r.returncode == 1, r.stdout + r.stderr
-    assert "FAIL" in r.stdout and "bias.demographic_parity.ratio" in r.stdout
+    assert "FAIL" in r.stdout and "bias.four_fifths.adverse_impact_ratio.sex.F" in r.stdout
+    assert "The violation is statistically significant" in r.stdout
 
     from mlflow.tracking import MlflowClient
 
@@ -70,6 +71,9 @@ def test_assess_records_the_run_in_mlflow(tmp_path: Path) -> None:
     preds = pd.read_csv(card.parent / "predictions.csv")
     rates = preds["prediction"].groupby(data["sex"]).mean()
     assert run.data.metrics["bias.demographic_parity.ratio.sex"] == pytest.approx(rates.min() / rates.max(), abs=1e-12)
+    assert run.data.metrics["bias.four_fifths.adverse_impact_ratio.sex.F"] == pytest.approx(
+        rates["F"] / rates["M"], abs=1e-12)
+    assert tags["harness.decision_rule"] == "significant_violation"
     arts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"assessment.json", "report.html", "report.md", "inputs"} <= arts
     inputs = {a.path for a in client.list_artifacts(run.info.run_id, "inputs")}
@@ -168,7 +172,8 @@ def test_unknown_suite(tmp_path: Path) -> None:
                 "--tracking-uri", store(tmp_path))
     assert r.returncode == 2
     assert r.stderr.strip() == ("error: unknown suite(s) ['no_such_suite']; "
-                                "installed suites: bias, data_quality, degradation, hallucination, privacy")
+                                "installed suites: bias, data_quality, degradation, hallucination, performance, "
+                                "privacy")
 
 
 def test_unreachable_tracking_server(tmp_path: Path) -> None:

@@ -63,7 +63,7 @@ def _tool(name: str = "Eligibility screener", **over: Any) -> dict[str, Any]:
 
 POLICY = {"name": "p", "version": "1", "digest": "ab" * 32, "label": "p@1 sha256:abababababab",
           "document": {"min_group_size": 30, "confidence_level": 0.95,
-                       "thresholds": {"bias.demographic_parity.ratio": {
+                       "thresholds": {"bias.four_fifths.adverse_impact_ratio": {
                            "limit": 0.8, "greater_is_better": True, "by_tier": {"low": 0.7},
                            "policy_section": "4.3"}},
                        "citations": {"4.3": "Regular re-assessment."}}}
@@ -308,7 +308,7 @@ def test_odd_but_valid_results_never_crash() -> None:
                 "big": [{"i": i} for i in range(250)]},
     )
     result = AssessmentResult(tool={"name": "t", "disclosure": None}, policy={"document": {"thresholds": {
-        "bias.demographic_parity.ratio": {"limit": None}}}}, datasets=["x", {"rows": "many"}], suites=(odd,),
+        "bias.four_fifths.adverse_impact_ratio": {"limit": None}}}}, datasets=["x", {"rows": "many"}], suites=(odd,),
         verdict=Verdict.FAIL, reasons=[], seed=0, error={"message": None})
     md, html = render(result, "md"), visible(render(result, "html"))
     for text in (md, html):

@@ -63,7 +63,7 @@ class Counterfactual(Check):
                                         "the tool's outputs were supplied as a file, so it cannot be called on "
                                         "changed inputs; the counterfactual test needs a model or an endpoint"))
             return out
-        cols, _ = ctx.tool_inputs()
+        cols, known = ctx.tool_inputs()
         card, frame = ctx.dataset.card, ctx.frame
         base = bias_data(ctx).y_pred
         fav = card.target.favorable_value
@@ -94,7 +94,8 @@ class Counterfactual(Check):
             names = ", ".join([*card.protected_attributes,
                                *(p for s in card.protected_attributes.values() for p in s.proxies)])
             out.findings.append(note(self, ctx, "flip_rate",
-                                        f"the tool takes none of {names} as input, so there is nothing to flip"))
+                                        f"the tool takes none of {names} as input, so there is nothing to flip",
+                                        not_applicable=known))
         return out
 
     def _record(self, out: CheckOutput, ctx: CheckContext, metric: str, column: str, attr: str,
@@ -187,7 +188,7 @@ class MitigationHint(Check):
 
         out = CheckOutput()
         data = bias_data(ctx)
-        limit = limit_of(ctx, "demographic_parity", "ratio")
+        limit = limit_of(ctx, "four_fifths", "adverse_impact_ratio")
         singles = [gd for gd in data.groupings if len(gd.grouping.attributes) == 1]
         ratios = {gd.key: float(M.demographic_parity(gd.counts, gd.eligible)[1]) for gd in singles}
         failing = {k: v for k, v in ratios.items() if limit is not None and np.isfinite(v) and v < limit}

@@ -70,8 +70,9 @@ class BiasData:
     pooled_boot: np.ndarray     # B x 4
 
 
-def note(check: Check, ctx: CheckContext, metric: str, why: str, status: Status = Status.SKIPPED) -> Finding:
-    return check_note(SUITE, check, ctx, metric, why, status)
+def note(check: Check, ctx: CheckContext, metric: str, why: str, status: Status = Status.SKIPPED, *,
+         not_applicable: bool = False) -> Finding:
+    return check_note(SUITE, check, ctx, metric, why, status, not_applicable=not_applicable)
 
 
 def pick_reference(g: Grouping, counts: np.ndarray, eligible: np.ndarray, rule: str) -> tuple[int, str]:

@@ -35,6 +35,7 @@ DEFAULTS: dict[str, Any] = {
     "psi_bins": 10,
     "psi_moderate": 0.1,
     "psi_floor": 1e-4,
+    "psi_min_rows": 100,
     "regression": [],
 }
 
@@ -71,8 +72,8 @@ def limit_of(ctx: CheckContext, check: str, metric: str) -> float | None:
     return ctx.limit(SUITE, check, metric)
 
 
-def skipped(check: Check, ctx: CheckContext, metric: str, why: str) -> Finding:
-    return note(SUITE, check, ctx, metric, why)
+def skipped(check: Check, ctx: CheckContext, metric: str, why: str, *, not_applicable: bool = False) -> Finding:
+    return note(SUITE, check, ctx, metric, why, not_applicable=not_applicable)
 
 
 NOT_CALLABLE = ("the tool's outputs were supplied as a file, so it cannot be called on new inputs; this check "

@@ -215,7 +215,7 @@ class Robustness(DegradationCheck):
             if not plan.applies(kind):
                 what = {"noise": "numeric", "categorical": "categorical"}.get(kind, "perturbable")
                 out.findings.append(skipped(self, ctx, "flip_rate", f"the tool takes no {what} inputs, so the "
-                                            f"{kind} perturbation does not apply"))
+                                            f"{kind} perturbation does not apply", not_applicable=True))
                 continue
             if kind == "missing" and graceful.get("nulls") == HANG:
                 out.findings.append(skipped(self, ctx, "flip_rate", "the tool hung on missing values in the "
@@ -297,7 +297,8 @@ class _Run:
             self.out.findings.append(skipped(
                 self.check, self.ctx, "flip_rate",
                 f"with {what} ({sev}) the tool refused the data: {call.describe()}. That is a clear refusal, "
-                f"judged by the graceful-failure check; no robustness figures for {kind} were measured."))
+                f"judged by the graceful-failure check; no robustness figures for {kind} were measured.",
+                not_applicable=True))
             return
         self.out.findings.append(Finding(
             suite=SUITE, check=self.check.name, metric="call", group=kind, status=Status.FAIL,
