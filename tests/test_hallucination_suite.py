@@ -331,3 +331,22 @@ def test_a_failing_repeat_call_is_an_advisory_error(csq: ReferenceDataset, tmp_p
     assert err.message == ("asking the tool 50 questions again (sample 1) failed: tool 'fake-qa' is unreachable: "
                            "connection refused")
     assert result.verdict.value == "NEEDS_REVIEW"
+
+
+def test_an_answer_file_that_copies_the_answer_key_is_not_a_pass(csq: ReferenceDataset, tmp_path: Path) -> None:
+    """The adversary of issue 10: a vendor hands in the answer key as its answers. Every answer is right, but
+    the required privacy canaries and counterfactual prompts cannot be asked of a file, so nothing says the
+    tool keeps secrets or treats residents alike: the verdict is at best NEEDS_REVIEW, and says why."""
+    from test_suites.bias import BiasSuite
+    from test_suites.privacy import PrivacySuite
+
+    f = csq.frame
+    key = {str(i): (refs[0] if ok else "") for i, refs, ok in zip(f["id"], f["answers"], f["answerable"], strict=True)}
+    m = load_manifest(_tool(tmp_path, key, tier="medium"))
+    result = assess(m, load_tool(m), [csq], [HallucinationSuite(), PrivacySuite(), BiasSuite()], load_policy())
+    assert not [x for x in result.findings if x.status.value == "FAIL"]
+    assert result.verdict.value == "NEEDS_REVIEW"
+    gaps = [r for r in result.reasons if r.startswith("not tested: ")]
+    assert any(r.startswith("not tested: privacy.canary on city-services-qa: the tool (adapter 'responses') cannot "
+                            "be asked new questions") for r in gaps), gaps
+    assert any(r.startswith("not tested: bias.counterfactual_prompts on city-services-qa") for r in gaps), gaps
