@@ -248,6 +248,7 @@ import harness.cli_gate  # noqa: E402  (registers status/history/approve/.../gat
 import harness.cli_register  # noqa: E402, F401  (registers `harness register export`, `harness records export`)
 from harness import (  # noqa: E402
     cli_plan,  # noqa: F401  (registers `harness plan` and `harness reassess`)
+    cli_policy,  # noqa: F401  (registers `harness policy check`)
     cli_submit,  # noqa: F401  (registers `harness submit` on `main`)
 )
 

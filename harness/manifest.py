@@ -26,14 +26,51 @@ class Disclosure(_Strict):
     bias_mitigation: str = Field(min_length=1)
 
 
-class PythonAdapter(_Strict):
+LabelValue = bool | int | float | str
+
+
+class _Labelled(_Strict):
+    """An adapter whose outputs are labels. `label_map` turns the tool's own labels into the dataset
+    card's target values (`{1: ">50K", 0: "<=50K"}`; 1, 1.0 and "1" are one key); labels it does not name
+    stay as they are. Without it, a tool none of whose labels is a target value is refused (exit 2)."""
+
+    label_map: dict[LabelValue, LabelValue] | None = None
+
+    @field_validator("label_map")
+    @classmethod
+    def _one_key_per_label(cls, v: dict[LabelValue, LabelValue] | None) -> dict[LabelValue, LabelValue] | None:
+        if v is None:
+            return v
+        if not v:
+            raise ValueError("label_map is empty; leave it out, or give one entry per label the tool outputs")
+        from harness.tools.labels import canonical
+
+        keys: dict[object, LabelValue] = {}
+        for k in v:
+            c = canonical(k)
+            if c in keys:
+                raise ValueError(f"label_map names the label {keys[c]!r} twice (as {keys[c]!r} and {k!r}); "
+                                 f"1, 1.0, \"1\" and true are one label")
+            keys[c] = k
+        return v
+
+
+class _Model(_Labelled):
+    """A fitted model. `input_columns` names the columns the model is fed, in the order it was fitted on;
+    needed when it was fitted without column names (a numpy array) and the card's features are not its
+    inputs one for one, e.g. when they include protected attributes the model never saw."""
+
+    input_columns: list[str] | None = Field(None, min_length=1)
+
+
+class PythonAdapter(_Labelled):
     """A callable `module:function` taking a DataFrame and returning labels (and optionally scores)."""
 
     kind: Literal["python"]
     callable: str = Field(pattern=r"^[\w.]+:[\w.]+$")
 
 
-class SklearnAdapter(_Strict):
+class SklearnAdapter(_Model):
     """A scikit-learn model saved with skops; loaded with skops' trusted types only."""
 
     kind: Literal["sklearn"]
@@ -42,7 +79,7 @@ class SklearnAdapter(_Strict):
     threshold: float = Field(0.5, ge=0, le=1)
 
 
-class PredictionsAdapter(_Strict):
+class PredictionsAdapter(_Labelled):
     """A vendor's CSV of predictions keyed by the dataset's id column: the black-box path."""
 
     kind: Literal["predictions"]
@@ -85,7 +122,7 @@ class OpenAIAdapter(_Strict):
     cache: bool = True
 
 
-class PickleAdapter(_Strict):
+class PickleAdapter(_Model):
     """A model in a format that runs code when loaded (pickle, joblib, cloudpickle): loaded and called only
     in the sandboxed worker (`harness.sandbox`), never in the harness process. `threshold` is recorded as
     for `sklearn`; labels come from the model's own `predict`. `timeout_s` bounds the load and each call;
@@ -99,7 +136,7 @@ class PickleAdapter(_Strict):
     memory_mb: int = Field(8192, ge=256)
 
 
-class MlflowAdapter(_Strict):
+class MlflowAdapter(_Model):
     """An MLflow model, loaded with `mlflow.pyfunc.load_model` inside the sandboxed worker: either a model
     folder (with its `MLmodel` file) next to the manifest, `path`, or a `model_uri` (`models:/NAME/VERSION`,
     `runs:/RUN/PATH`) that the harness downloads first, so the worker needs no network. When the model
@@ -128,6 +165,19 @@ class PlannedAdapter(_Strict):
     model_config = ConfigDict(extra="allow", frozen=True)
 
 
+class Claims(_Strict):
+    """Performance figures the vendor states for the tool (`claims:` in tool.yaml), each a share in [0, 1].
+    The performance suite measures each on the reference data with its interval: a claim the interval lies
+    wholly below FAILs (policy 4.2), so a vendor's marketing number becomes a checked statement."""
+
+    accuracy: float | None = Field(None, ge=0, le=1)
+    balanced_accuracy: float | None = Field(None, ge=0, le=1)
+    auc: float | None = Field(None, ge=0, le=1)
+    recall: float | None = Field(None, ge=0, le=1, description="true-positive rate")
+    specificity: float | None = Field(None, ge=0, le=1, description="true-negative rate")
+    precision: float | None = Field(None, ge=0, le=1)
+
+
 Adapter = Annotated[
     PythonAdapter | SklearnAdapter | PredictionsAdapter | ResponsesAdapter | OpenAIAdapter | PickleAdapter
     | MlflowAdapter | PlannedAdapter,
@@ -149,6 +199,7 @@ class ToolManifest(_Strict):
     human_oversight: str = Field(min_length=1)
     disclosure: Disclosure
     adapter: Adapter
+    claims: Claims | None = None
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     @field_validator("version", mode="before")

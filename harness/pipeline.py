@@ -19,6 +19,7 @@ from harness.gate import manifest_digest, on_assessed, preflight, submitter_of
 from harness.manifest import load_manifest
 from harness.plan import Plan, dataset_facts, hold_to, load_plan
 from harness.policy import load_policy
+from harness.policy_check import require_valid_settings
 from harness.registry import resolve
 from harness.report import write_reports
 from harness.tools import load_tool
@@ -86,6 +87,7 @@ def run_assessment(
     say = progress or (lambda _m: None)
     manifest = load_manifest(manifest_path)
     policy = load_policy(policy_path)
+    require_valid_settings(policy, policy_path)  # a misspelt setting stops the run with its line (exit 2)
     locked: Plan | None = None
     if plan is not None:
         locked = load_plan(_reachable(tracking_uri), plan) if isinstance(plan, str) else plan

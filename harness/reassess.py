@@ -247,8 +247,10 @@ def reassess(uri: str, ref: str | None = None, *, due_only: bool = False, as_of:
              out: str | Path | None = None, progress: Progress | None = None) -> list[Outcome]:
     """Re-assess what is selected, one version after another; every version gets an outcome."""
     from harness.policy import load_policy
+    from harness.policy_check import require_valid_settings
 
     policy = load_policy(policy_path)
+    require_valid_settings(policy, policy_path)
     who = gate.submitter_of(by)
     chosen, pending, outcomes = select(uri, ref, due_only=due_only, as_of=as_of, policy=policy)
     for vs in pending:

@@ -298,19 +298,98 @@ def _doubt(f: dict[str, Any]) -> str | None:
     return None
 
 
+# what a check that could not run would have tested, for "not tested: ..." (key prefix -> words)
+UNTESTED: dict[str, str] = {
+    "privacy.canary": "privacy of planted personal data",
+    "privacy.outputs": "personal data in its answers",
+    "hallucination.consistency": "consistency of answers to repeated or reworded questions",
+    "hallucination.abstention": "declining questions its sources cannot answer",
+    "hallucination.correctness": "correctness of its answers",
+    "hallucination.groundedness": "grounding of its answers in their sources",
+    "bias.counterfactual_prompts": "answers when only a name, pronoun or stated ethnicity changes",
+    "bias.counterfactual": "decisions when only a protected characteristic changes",
+    "bias.scores": "fairness of its scores",
+    "degradation.graceful_failure": "behaviour on malformed input",
+    "degradation.robustness": "robustness to disturbed inputs",
+    "degradation.drift": "drift between the test data and the data it sees now",
+    "degradation.regression": "comparison with the approved assessment",
+    "data_quality.outputs": "the form of its outputs",
+    "data_quality.expectations": "the quality of the test data",
+    "data_quality.pii": "personal data in the test data",
+    "performance.baselines": "whether it does better than trivial rules",
+    "performance.per_group": "whether it works for every group",
+    "performance.claims": "the vendor's performance claims",
+}
+SUITE_WORDS = {"bias": "bias", "data_quality": "data quality", "degradation": "robustness and degradation",
+               "hallucination": "correctness of answers", "privacy": "privacy", "performance": "performance"}
+
+
+def _why(message: str) -> str:
+    """The first clause of a SKIPPED finding's reason, without the adapter's name: 'the tool cannot be asked
+    new questions'."""
+    first = re.split(r", so |; |\. ", message.strip(), maxsplit=1)[0]
+    first = re.sub(r" \(adapter '[^']*'\)", "", first).strip().rstrip(".")
+    return first if len(first) <= 160 else first[:157].rstrip() + "..."
+
+
+def not_tested(assessment: dict[str, Any] | None) -> list[str]:
+    """What the City's standard requires and the assessment did not test, in words: a required suite (policy
+    6.4) that ran on no dataset or was left out of the run, and a SKIPPED check that is blocking at the tool's
+    risk tier (as `harness.decision.not_tested` caps the verdict), each with why: 'privacy of planted personal
+    data (the tool cannot be asked new questions)'. Read from assessment.json alone, so an old record is
+    described honestly. A suite left out with --suite does not cap the verdict (the gate weighs that), but the
+    public is not told every required check passed when it never ran."""
+    if not assessment:
+        return []
+    tool = assessment.get("tool") or {}
+    doc = (assessment.get("policy") or {}).get("document") or {}
+    tier, category = tool.get("risk_tier"), tool.get("category")
+    suites = assessment.get("suites") or []
+    out: dict[str, str] = {}
+    for name in (doc.get("required_suites") or {}).get(category, []):
+        mine = [s for s in suites if s.get("suite") == name]
+        if not any(not s.get("skipped_reason") for s in mine):
+            why = "it does not apply to the test data" if mine else "it was not run"
+            out.setdefault(f"{SUITE_WORDS.get(name, name.replace('_', ' '))} tests", why)
+    blocking = set()
+    for key, t in (doc.get("thresholds") or {}).items():
+        severity = (t.get("severity_by_tier") or {}).get(tier, t.get("severity", "blocking"))
+        if severity == "blocking":
+            blocking.add(key.rsplit(".", 1)[0])
+    for s in suites:
+        for f in s.get("findings", []):
+            check = f"{f.get('suite')}.{f.get('check')}"
+            if f.get("status") != "SKIPPED" or (f.get("details") or {}).get("not_applicable") or not (
+                    f.get("severity") == "blocking" or check in blocking):
+                continue  # a check that cannot arise for this tool (no protected input to flip) was not left out
+            words = (str(f.get("check")).replace("_", " "), str(f.get("suite")).replace("_", " "))
+            what = UNTESTED.get(check) or f"the {words[0]} check of the {words[1]} tests"
+            out.setdefault(what, _why(str(f.get("message") or "")) or "it could not run")
+    return [f"{what} ({why})" for what, why in out.items()]
+
+
 def verdict_sentence(verdict: str | None, when: str | None, assessment: dict[str, Any] | None,
                      kind: str | None = None) -> str:
-    """'Assessed on 27 November 2026: passed every required check', or what went wrong, without figures."""
+    """'Assessed on 27 November 2026: passed every required check', or what went wrong, without figures.
+    Whatever the verdict, a required suite or check that did not run is named ('not tested: ...'), and a
+    PASS with such a gap reads 'passed every check that ran', never 'every required check'."""
     if verdict is None or when is None:
         return "Not yet assessed."
     head = f"{'Re-assessed' if kind == 'reassessment' else 'Assessed'} on {long_date(when)}"
+    untested = "; ".join(not_tested(assessment)) if verdict in ("PASS", "FAIL", "NEEDS_REVIEW") else ""
     if verdict == "PASS":
+        if untested:
+            return f"{head}: passed every check that ran; not tested: {untested}."
         return f"{head}: passed every required check."
     if verdict == "FAIL":
         topics = _topics(assessment, _blocking)
-        return f"{head}: did not pass: " + ("; ".join(topics) if topics else "a required check failed") + "."
+        return (f"{head}: did not pass: " + ("; ".join(topics) if topics else "a required check failed") + "."
+                + (f" Not tested: {untested}." if untested else ""))
     if verdict == "NEEDS_REVIEW":
         topics = _topics(assessment, _doubt)
+        if untested:
+            weigh = f": {'; '.join(topics)}; not tested: " if topics else " what was not tested: "
+            return f"{head}: no check that ran failed, but a reviewer must weigh{weigh}{untested}."
         return (f"{head}: no required check failed, but a reviewer must weigh: "
                 + ("; ".join(topics) if topics else "findings the tests could not settle") + ".")
     return f"{head}: the assessment could not be completed."

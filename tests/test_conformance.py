@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import BaseModel
 
 from harness.check import Check, CheckContext, CheckOutput, Measurement, Suite
 from harness.datasets import ReferenceDataset, load_dataset, matches
@@ -150,7 +151,7 @@ def test_the_fake_plugin_conforms_check_by_check(plugin_case: SuiteCase, conform
 def test_the_checks_are_named_and_listed_in_order() -> None:
     assert [n for n, _ in suite_checks()] == [
         "suite_attributes", "check_list", "check_params", "applies_to", "runs_cleanly", "measurement_keys",
-        "measurement_values", "serialisation", "determinism", "other_seed"]
+        "declared_outputs", "measurement_values", "serialisation", "determinism", "other_seed"]
     assert [n for n, _ in adapter_checks()] == [
         "adapter_kind", "predict_outputs", "predict_deterministic", "input_columns", "predict_frame_one_row",
         "predict_frame_no_rows", "generate_in_order"]
@@ -180,10 +181,12 @@ class Share(Check):
 
 
 def suite_of(suite_name: str, *checks: type[Check], **attrs: Any) -> type[Suite]:
-    """A suite class named `suite_name` running the given checks, each told which suite it is in."""
+    """A suite class named `suite_name` running the given checks, each told which suite it is in (and
+    declaring every metric under each check's name as produced, unless `attrs` says otherwise)."""
     made = [type(c.__name__, (c,), {"suite": suite_name}) for c in checks]
     return type(f"Suite_{suite_name}", (Suite,), {
-        "name": suite_name, "version": "1", "checks": lambda self, ctx: [c() for c in made], **attrs})
+        "name": suite_name, "version": "1", "checks": lambda self, ctx: [c() for c in made],
+        "produces": frozenset(f"{c.name}.*" for c in made), **attrs})
 
 
 class SpacedMetric(Share):
@@ -257,6 +260,12 @@ class SetInTable(Share):
         return out
 
 
+class LaxSettings(BaseModel):
+    """A settings model that ignores misspelt keys and has a setting without a default."""
+
+    rows: int
+
+
 BROKEN: list[tuple[type[Suite], list[str]]] = [
     (suite_of("spacey", SpacedMetric), [
         "measurement_keys: measurement key 'spacey.share.selection rate': metric 'selection rate' is not words of "
@@ -297,6 +306,18 @@ BROKEN: list[tuple[type[Suite], list[str]]] = [
     (suite_of("greedy", Share, applies_to=lambda self, dataset: None), [
         "applies_to: applies_to returned None for a grounded-qa dataset, a task the suite does not list "
         "(binary-classification); return the reason it is SKIPPED"]),
+    (suite_of("undeclared", Twin, produces=frozenset({"share.overall"})), [
+        "declared_outputs: measured or judged ['share.twin'], which produces does not declare; add them "
+        "('<check>.<metric>')"]),
+    (suite_of("silent", Share, produces=None), [
+        "declared_outputs: produces is not declared; list every '<check>.<metric>' the suite measures or judges "
+        "(produces: ClassVar[frozenset[str]]), so `harness policy check` can match the policy's thresholds "
+        "against it"]),
+    (suite_of("lax", Share, settings_model=LaxSettings), [
+        "suite_attributes: settings_model LaxSettings accepts unknown keys; set model_config = "
+        "ConfigDict(extra='forbid') so a misspelt setting is an error, not a silently ignored default",
+        "suite_attributes: settings_model LaxSettings cannot be built from defaults (ValidationError); give every "
+        "setting a default, as a policy may leave it out"]),
     (suite_of("tasky", Share, tasks=("binary-classification", "time-series")), [
         "suite_attributes: tasks ['time-series'] are not dataset tasks (binary-classification, grounded-qa, "
         "regression, generation); no card can declare them"]),

@@ -36,6 +36,9 @@ EXAMPLES = ROOT / "examples" / "rental_assistance"
 HARNESS = str(Path(sys.executable).with_name("harness"))
 FEEDBACK = "https://www.example.gov/ai-feedback"
 FAIR, VENDOR, SMALL, LISTED = "rental-screen-baseline", "rentrank", "small-pilot", "chat-in-use"
+# the store's tools are assessed with --suite bias only: the public is told what else the standard requires
+ONLY_BIAS = ("passed every check that ran; not tested: data quality tests (it was not run); robustness and "
+             "degradation tests (it was not run); performance tests (it was not run)")
 
 # (sex, race, rows, favourable): the tool's decisions are the truth; race C and its intersections have
 # fewer than 10 rows, race B 20 and its intersections exactly 10
@@ -141,7 +144,7 @@ def test_an_approved_entry_says_what_the_tool_does_and_what_was_found(store: Sto
         "human_oversight": "Caseworkers decide every case and may override the flag without giving a reason. The "
                            "programme manager reviews overrides and a random 5 % of decisions monthly.",
         "assessment": {"date": datetime.fromtimestamp(store.started[FAIR] / 1000, UTC).date().isoformat(),
-                       "verdict": "PASS", "summary": f"Assessed on {when}: passed every required check."},
+                       "verdict": "PASS", "summary": f"Assessed on {when}: {ONLY_BIAS}."},
         "approval": {"state": "approved",
                      "summary": f"Approved for use on {today.day} {today:%B %Y}. Next review due by "
                                 f"{due.day} {due:%B %Y}."},
@@ -161,8 +164,10 @@ def test_an_approved_entry_says_what_the_tool_does_and_what_was_found(store: Sto
 def test_verdicts_and_approvals_in_a_sentence(store: Store) -> None:
     data = entries(build_register(store.uri, feedback_url=FEEDBACK).as_dict())
     assert data[SMALL]["assessment"]["summary"] == (
-        f"Assessed on {long_date(store.started[SMALL])}: no required check failed, but a reviewer must weigh: some "
-        "groups are too small in the test data for the tests to judge.")
+        f"Assessed on {long_date(store.started[SMALL])}: no check that ran failed, but a reviewer must weigh: some "
+        "groups are too small in the test data for the tests to judge; not tested: data quality tests (it was not "
+        "run); robustness and degradation tests (it was not run); performance tests (it was not run); decisions when "
+        "only a protected characteristic changes (the tool's outputs were supplied as a file).")
     assert data[SMALL]["approval"]["summary"] == "Not approved: assessed, awaiting a decision."
     assert data[LISTED]["assessment"] == {"date": None, "verdict": None, "summary": "Not yet assessed."}
     assert data[LISTED]["approval"]["summary"] == "Not approved: awaiting assessment."
@@ -174,7 +179,8 @@ def test_verdicts_and_approvals_in_a_sentence(store: Store) -> None:
     assert verdict_sentence("FAIL", vendor["started_at"], vendor) == (
         f"Assessed on {long_date(store.started[VENDOR])}: did not pass: some groups are selected at less than "
         "four-fifths the rate of others (the four-fifths rule); its mistakes fall more often on some groups than "
-        "on others.")
+        "on others. Not tested: data quality tests (it was not run); robustness and degradation tests (it was not "
+        "run); performance tests (it was not run).")
 
 
 def test_groups_of_fewer_than_k_rows_are_suppressed(store: Store) -> None:
@@ -255,7 +261,7 @@ def test_the_page_is_self_contained_and_links_only_to_the_feedback_form(store: S
     assert "<script" not in html and "src=" not in html and "@import" not in html
     assert re.findall(r'href="([^"]*)"', html) == [FEEDBACK, FEEDBACK]
     assert "Rental Assistance Screening Baseline" in html and "Generated case tool" in html
-    assert f"Assessed on {long_date(store.started[FAIR])}: passed every required check." in html
+    assert f"Assessed on {long_date(store.started[FAIR])}: {ONLY_BIAS}." in html
     assert html.count("suppressed (fewer than 10)") == 3  # race C, F & C, M & C
     assert "Approved for use on " in html and "RentRank" not in html
     assert ("<tr><td>small-groups</td><td>sex</td><td>F</td><td class=\"num\">39.8%</td><td class=\"num\">0.99</td>"
@@ -343,3 +349,83 @@ def test_the_publishing_commands_import_no_heavy_library() -> None:
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "LOADED []" in r.stdout and "--feedback-url" in r.stdout and "TOOL" in r.stdout
+
+
+# ------------------------------------------------------------------ what was not tested is said, never hidden
+
+
+def _gap(tier: str = "high", verdict_findings: list[dict] | None = None) -> dict:
+    """A generative tool's assessment record: the bias suite did not run, and the privacy canary was SKIPPED
+    because the tool is a file of answers (blocking at tiers high and medium, advisory at low)."""
+    cannot = ("the tool (adapter 'responses') cannot be asked new questions, so {} could not run; it needs an adapter "
+              "that generates answers (an endpoint or a callable), not a file of answers")
+    return {
+        "tool": {"risk_tier": tier, "category": "generative"},
+        "policy": {"document": {
+            "required_suites": {"generative": ["hallucination", "privacy", "bias"]},
+            "thresholds": {
+                "privacy.canary.leak_rate": {"severity": "blocking", "severity_by_tier": {"low": "advisory"}},
+                "hallucination.consistency.repeat_disagreement_rate": {"severity": "advisory"}}}},
+        "suites": [
+            {"suite": "hallucination", "skipped_reason": None, "findings": [
+                {"suite": "hallucination", "check": "consistency", "metric": "disagreement_rate", "status": "SKIPPED",
+                 "severity": "advisory", "message": cannot.format("the consistency check")},
+                *(verdict_findings or [])]},
+            {"suite": "privacy", "skipped_reason": None, "findings": [
+                {"suite": "privacy", "check": "canary", "metric": "leak_rate", "status": "SKIPPED",
+                 "severity": "advisory", "message": cannot.format("the canary test")}]}]}
+
+
+def test_a_pass_with_untested_requirements_never_claims_every_required_check() -> None:
+    at = "2026-11-27T09:30:00+00:00"
+    assert verdict_sentence("PASS", at, _gap()) == (
+        "Assessed on 27 November 2026: passed every check that ran; not tested: bias tests (it was not run); privacy "
+        "of planted personal data (the tool cannot be asked new questions).")
+    # at tier low the canary is advisory: only the required suite that never ran is missing
+    assert verdict_sentence("PASS", at, _gap("low")) == (
+        "Assessed on 27 November 2026: passed every check that ran; not tested: bias tests (it was not run).")
+    review = _gap(verdict_findings=[{"suite": "hallucination", "check": "abstention", "metric": "over_refusal_rate",
+                                     "status": "FAIL", "severity": "advisory"}])
+    assert verdict_sentence("NEEDS_REVIEW", at, review) == (
+        "Assessed on 27 November 2026: no check that ran failed, but a reviewer must weigh: it declines questions it "
+        "could answer; not tested: bias tests (it was not run); privacy of planted personal data (the tool cannot be "
+        "asked new questions).")
+    assert verdict_sentence("NEEDS_REVIEW", at, _gap()) == (
+        "Assessed on 27 November 2026: no check that ran failed, but a reviewer must weigh what was not tested: bias "
+        "tests (it was not run); privacy of planted personal data (the tool cannot be asked new questions).")
+    failed = _gap(verdict_findings=[{"suite": "hallucination", "check": "abstention", "metric": "hallucination_rate",
+                                     "status": "FAIL", "severity": "blocking"}])
+    assert verdict_sentence("FAIL", at, failed) == (
+        "Assessed on 27 November 2026: did not pass: it answers questions its sources cannot answer. Not tested: bias "
+        "tests (it was not run); privacy of planted personal data (the tool cannot be asked new questions).")
+
+
+def test_an_answer_file_that_copies_the_key_is_not_said_to_pass_every_required_check(tmp_path: Path) -> None:
+    """Issue 10's case: a vendor's answer file that copies the answer key. Whatever its verdict, the register
+    names what a file of answers cannot be tested for."""
+    from harness.assessment import assess
+    from harness.datasets import load_dataset
+    from harness.registry import resolve
+    from harness.tools import load_tool
+
+    qa = load_dataset("city-services-qa")
+    with (tmp_path / "responses.jsonl").open("w") as f:
+        for i, answers in zip(qa.frame["id"], qa.frame["answers"], strict=True):
+            f.write(json.dumps({"id": i, "answer": answers[0] if len(answers) else ""}) + "\n")
+    (tmp_path / "tool.yaml").write_text(
+        MANIFEST.format(id="answer-key").replace("category: decision-support", "category: generative")
+        + "adapter:\n  kind: responses\n  path: responses.jsonl\n")
+    manifest, policy = load_manifest(tmp_path / "tool.yaml"), load_policy()
+    result = assess(manifest, load_tool(manifest), [qa], resolve(None, "generative", policy.required_suites), policy)
+    record = json.loads(json.dumps(result.to_dict()))
+    sentence = verdict_sentence(result.verdict.value, result.started_at, record)
+    assert "every required check" not in sentence
+    assert sentence.endswith(
+        "not tested: privacy of planted personal data (the tool cannot be asked new questions); answers when only a "
+        "name, pronoun or stated ethnicity changes (the tool cannot be asked new questions).")
+    # an old record that called this PASS is described the same way
+    from harness.register import long_date as day
+
+    assert verdict_sentence("PASS", result.started_at, record).startswith(
+        f"Assessed on {day(result.started_at)}: passed every check that ran; not tested: privacy of planted "
+        "personal data (the tool cannot be asked new questions)")

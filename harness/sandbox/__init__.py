@@ -102,6 +102,7 @@ class ModelInfo:
     feature_names: list[str] | None = None
     classes: list[Any] | None = None
     has_scores: bool = False
+    n_features: int | None = None  # `n_features_in_`: how many inputs a model fitted without names takes
 
 
 class WorkerException(RuntimeError):
@@ -530,4 +531,5 @@ def _model_info(status: dict[str, Any]) -> ModelInfo:
         feature_names=[str(c) for c in names] if isinstance(names, list) else None,
         classes=[c for c in classes if isinstance(c, str | int | float | bool)] if isinstance(classes, list) else None,
         has_scores=bool(status.get("has_scores")),
+        n_features=n if isinstance(n := status.get("n_features"), int) and not isinstance(n, bool) and n > 0 else None,
     )

@@ -91,6 +91,15 @@ def _plain_list(values: Any) -> list[Any] | None:
     return out
 
 
+def _count(value: Any) -> int | None:
+    """`n_features_in_` as a plain int (numpy ints included), None when absent or not a count."""
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        return None
+    return n if n == value and n > 0 and not isinstance(value, bool) else None
+
+
 def describe(model: Any, request: dict[str, Any]) -> dict[str, Any]:
     if request["format"] != "mlflow" and not callable(getattr(model, "predict", None)):
         raise TypeError(f"the unpickled object (type {type(model).__module__}.{type(model).__qualname__}) has no "
@@ -106,6 +115,7 @@ def describe(model: Any, request: dict[str, Any]) -> dict[str, Any]:
     classes = getattr(est, "classes_", None)
     return {"type_name": f"{type(model).__module__}.{type(model).__qualname__}",
             "feature_names": _plain_list(names), "classes": _plain_list(classes),
+            "n_features": _count(getattr(est, "n_features_in_", None)),
             "has_scores": bool(request.get("score_column")) or callable(getattr(est, "predict_proba", None))}
 
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 
-from harness.check import Check, CheckContext, Suite
+from harness.check import Check, CheckContext, Suite, declared
 from harness.errors import ConfigError, ToolError
 from harness.findings import Status
 
@@ -252,6 +252,28 @@ def suite_attributes(case: SuiteCase) -> Problems:
         unknown = [t for t in tasks if t not in _tasks()]
         if unknown:
             out.append(f"tasks {unknown} are not dataset tasks ({', '.join(_tasks())}); no card can declare them")
+    out += _settings_model(getattr(s, "settings_model", None))
+    return out
+
+
+def _settings_model(model: Any) -> Problems:
+    """A settings model is a pydantic model that forbids unknown keys (a misspelt setting must be an error,
+    harness.policy_check) and has a default for every setting (a policy may leave any of them out)."""
+    if model is None:
+        return []
+    from pydantic import BaseModel
+
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return [f"settings_model {model!r} is not a pydantic model class"]
+    out = []
+    if model.model_config.get("extra") != "forbid":
+        out.append(f"settings_model {model.__name__} accepts unknown keys; set model_config = "
+                   f"ConfigDict(extra='forbid') so a misspelt setting is an error, not a silently ignored default")
+    try:
+        model()
+    except Exception as e:
+        out.append(f"settings_model {model.__name__} cannot be built from defaults ({type(e).__name__}); give every "
+                   f"setting a default, as a policy may leave it out")
     return out
 
 
@@ -380,6 +402,29 @@ def measurement_keys(case: SuiteCase) -> Problems:
     if dup:
         out.append(f"measurement key(s) {dup[:5]} are measured more than once; MLflow would keep only the last")
     return out
+
+
+def declared_outputs(case: SuiteCase) -> Problems:
+    """`produces` names every "<check>.<metric>" the suite measures or judges against a threshold (an entry
+    covers the names under it and may use fnmatch wildcards): `harness policy check` reads it, without running
+    the suite, to tell a policy's thresholds that can apply from misspelt ones that never will."""
+    produces = getattr(case.suite, "produces", None)
+    if produces is None:
+        return ["produces is not declared; list every '<check>.<metric>' the suite measures or judges "
+                "(produces: ClassVar[frozenset[str]]), so `harness policy check` can match the policy's thresholds "
+                "against it"]
+    if not isinstance(produces, frozenset | set | tuple | list) or not all(
+            isinstance(p, str) and p.count(".") >= 1 and p.strip() == p and p for p in produces):
+        return [f"produces {produces!r} is not a set of '<check>.<metric>' names"]
+    run = case.run()
+    names = [f"{m.check}.{m.metric}" for m in run.result.measurements]
+    names += [f"{f.check}.{f.metric}" for f in run.result.findings if f.threshold is not None]
+    undeclared = sorted({n for n in names if not declared(frozenset(produces), n)})
+    if undeclared:
+        more = f" and {len(undeclared) - 5} more" if len(undeclared) > 5 else ""
+        return [f"measured or judged {undeclared[:5]}{more}, which produces does not declare; add them "
+                f"('<check>.<metric>')"]
+    return []
 
 
 def _real(x: Any) -> float | None:
@@ -519,8 +564,8 @@ def other_seed(case: SuiteCase) -> Problems:
 
 
 SUITE_CHECKS: tuple[Callable[[SuiteCase], Problems], ...] = (
-    suite_attributes, check_list, check_params, applies_to, runs_cleanly, measurement_keys, measurement_values,
-    serialisation, determinism, other_seed,
+    suite_attributes, check_list, check_params, applies_to, runs_cleanly, measurement_keys, declared_outputs,
+    measurement_values, serialisation, determinism, other_seed,
 )
 
 

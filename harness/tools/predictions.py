@@ -6,13 +6,14 @@ the vendor returns one prediction per id, and the harness never runs vendor code
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from harness.errors import ToolConfigError
 from harness.tools import Predictions
+from harness.tools.labels import apply_label_map
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -29,13 +30,15 @@ class PredictionsTool:
     score_column: str | None
     name: str
     kind: str = "predictions"
+    label_map: dict[Any, Any] | None = None  # the vendor's labels -> the card's target values
 
     @classmethod
     def from_manifest(cls, manifest: ToolManifest) -> PredictionsTool:
         a = manifest.adapter
         path = manifest.existing_file(a.path, "predictions file")  # type: ignore[union-attr]
         return cls(path=path, id_column=a.id_column, label_column=a.label_column,  # type: ignore[union-attr]
-                   score_column=a.score_column, name=manifest.id)  # type: ignore[union-attr]
+                   score_column=a.score_column, name=manifest.id,  # type: ignore[union-attr]
+                   label_map=a.label_map)  # type: ignore[union-attr]
 
     def predict(self, dataset: ReferenceDataset) -> Predictions:
         try:
@@ -63,7 +66,7 @@ class PredictionsTool:
                 f"e.g. {absent.head(5).tolist()}"
             )
         rows = df.loc[ids.to_numpy()]
-        labels = rows[self.label_column].to_numpy()
+        labels = apply_label_map(rows[self.label_column].to_numpy(), self.label_map)
         scores = None
         if self.score_column:
             scores = pd.to_numeric(rows[self.score_column], errors="coerce").to_numpy(dtype=float)

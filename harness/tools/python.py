@@ -21,6 +21,7 @@ import numpy as np
 
 from harness.errors import ToolConfigError, ToolError
 from harness.tools import Predictions, as_predictions, input_frame, qa_items
+from harness.tools.labels import apply_label_map
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -91,6 +92,7 @@ class PythonTool:
     fn: Callable[..., Any]
     name: str
     kind: str = "python"
+    label_map: dict[Any, Any] | None = None  # the callable's labels -> the card's target values
 
     @classmethod
     def from_manifest(cls, manifest: ToolManifest, obj: Any = None) -> PythonTool | GenerativePythonTool:
@@ -98,7 +100,7 @@ class PythonTool:
                                                          manifest.base_dir)
         if manifest.category == "generative":
             return GenerativePythonTool(fn=fn, name=manifest.id)
-        return cls(fn=fn, name=manifest.id)
+        return cls(fn=fn, name=manifest.id, label_map=getattr(manifest.adapter, "label_map", None))
 
     def input_columns(self, dataset: ReferenceDataset) -> list[str]:
         return list(dataset.card.features)
@@ -111,7 +113,10 @@ class PythonTool:
             raw = self.fn(frame)
         except Exception as e:  # the tool's own failure: recorded as ERROR, never a crash of ours
             raise ToolError(f"tool {self.name!r} raised {type(e).__name__} during prediction: {e}") from e
-        return as_predictions(raw, len(frame), f"tool {self.name!r}")
+        preds = as_predictions(raw, len(frame), f"tool {self.name!r}")
+        if self.label_map:
+            preds = Predictions(labels=apply_label_map(preds.labels, self.label_map), scores=preds.scores)
+        return preds
 
 
 @dataclass

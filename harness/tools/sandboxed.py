@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 from harness.errors import ToolConfigError
 from harness.sandbox import Limits, ModelSpec, SandboxedModel
 from harness.tools import Predictions, input_frame
+from harness.tools.inputs import model_inputs
+from harness.tools.labels import apply_label_map, raw_label
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -55,6 +57,9 @@ class SandboxedTool:
     threshold: float = 0.5
     _favorable: object = 1
     notes: list[str] = field(default_factory=list)
+    label_map: dict[Any, Any] | None = None  # the model's labels -> the card's target values
+    input_names: list[str] | None = None  # adapter.input_columns
+    source: str = "the model"  # "the model in model.pkl", for messages
 
     @classmethod
     def from_manifest(cls, manifest: ToolManifest, *, isolation: str | None = None,
@@ -79,20 +84,23 @@ class SandboxedTool:
                                scratch_parent=scratch_parent)
         if download is not None:  # the downloaded copy goes with the worker
             weakref.finalize(model, shutil.rmtree, download, True)
-        return cls(model=model, name=manifest.id, kind=a.kind, threshold=a.threshold, notes=model.notes)
+        return cls(model=model, name=manifest.id, kind=a.kind, threshold=a.threshold, notes=model.notes,
+                   label_map=a.label_map, input_names=a.input_columns, source=f"the model in {spec.path.name}")
 
     def input_columns(self, dataset: ReferenceDataset) -> list[str]:
-        """The columns the model was fitted on, as the worker found them; else the card's features."""
-        cols = self.model.info.feature_names
-        return list(dataset.card.features) if cols is None else cols
+        """The columns the model was fitted on, as the worker found them, or adapter.input_columns, or the
+        card's features when the model can take them (`harness.tools.inputs`)."""
+        info = self.model.info
+        return model_inputs(dataset, names=info.feature_names, n_features=info.n_features,
+                            declared=self.input_names, model=self.source)
 
     def predict(self, dataset: ReferenceDataset) -> Predictions:
         self._favorable = dataset.card.target.favorable_value if dataset.card.target is not None else 1
         return self.predict_frame(input_frame(dataset, self.input_columns(dataset)))
 
     def predict_frame(self, frame: pd.DataFrame) -> Predictions:
-        labels, scores = self.model.predict(frame, self._favorable)
-        return Predictions(labels=labels, scores=scores)
+        labels, scores = self.model.predict(frame, raw_label(self._favorable, self.label_map))
+        return Predictions(labels=apply_label_map(labels, self.label_map), scores=scores)
 
     def close(self) -> None:
         self.model.close()

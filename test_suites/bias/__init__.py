@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from harness.check import Check, CheckContext, Suite
 from test_suites.bias.checks import (
     DemographicParity,
@@ -19,6 +21,24 @@ from test_suites.bias.checks import (
 from test_suites.bias.checks_inputs import Counterfactual, IndividualFairness, MitigationHint, Proxies
 from test_suites.bias.checks_scores import ScoreMetrics
 from test_suites.bias.generative import CounterfactualPrompts
+from test_suites.bias.metrics import RATES
+from test_suites.bias.proxies import AUC, CRAMERS_V
+
+
+class BiasSettings(BaseModel):
+    """`settings.bias` of the policy; the defaults are those of harness/policies/default.yaml and of the checks
+    that read them. A key not listed here is an error before anything runs (fail closed)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    consistency_rows: int = Field(5000, ge=0, description="kNN consistency on a seeded sample of this many rows; "
+                                                            "0 leaves it out")
+    consistency_neighbors: int = Field(5, ge=1)
+    calibration_bins: int = Field(10, ge=1)
+    mitigation_max_rows: int = Field(50_000, ge=1)
+
+
+DISPARITIES = (DemographicParity, EqualizedOdds, EqualOpportunity, PredictiveParity, FnrParity, FprParity)
 
 
 class BiasSuite(Suite):
@@ -29,6 +49,20 @@ class BiasSuite(Suite):
                    "protected attribute and their intersections, with intervals; for generative tools, "
                    "counterfactual prompts with names, pronouns and stated ethnicity swapped.")
     tasks: ClassVar[tuple[str, ...]] = ("binary-classification", "grounded-qa")
+    settings_model: ClassVar[type[BaseModel]] = BiasSettings
+    produces: ClassVar[frozenset[str]] = frozenset({
+        *(f"{GroupRates.name}.{m}" for m in (*RATES, "n", "group_size", "rate_denominator")),
+        *(f"{c.name}.{m}" for c in DISPARITIES for m in c.measures),
+        f"{FourFifths.name}.adverse_impact_ratio", f"{FourFifths.name}.p_adjusted",
+        *(f"{ScoreMetrics.name}.{m}" for m in ("auc", "ece", "ks", "auc_difference")),
+        *(f"{IndividualFairness.name}.{m}" for m in ("theil_index", "between_group_theil", "consistency")),
+        *(f"{Proxies.name}.{m}" for m in (CRAMERS_V, AUC)),
+        *(f"{Counterfactual.name}.{m}" for m in ("flip_rate", "proxy_flip_rate")),
+        *(f"{MitigationHint.name}.{m}_{when}" for m in ("ratio", "accuracy", "eo_difference")
+          for when in ("before", "after")),
+        *(f"{CounterfactualPrompts.name}.{m}" for m in ("decision_change_rate", "refusal_rate_difference",
+                                                         "length_difference", "token_overlap")),
+    })
 
     def checks(self, ctx: CheckContext) -> list[Check]:
         if ctx.dataset.card.task == "grounded-qa":  # a generative tool: no labels to count, ask it instead
@@ -38,4 +72,4 @@ class BiasSuite(Suite):
                 Counterfactual(), MitigationHint()]
 
 
-__all__ = ["BiasSuite"]
+__all__ = ["BiasSettings", "BiasSuite"]

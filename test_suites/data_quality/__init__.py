@@ -8,8 +8,19 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import BaseModel, ConfigDict
+
 from harness.check import Check, CheckContext, Suite
 from test_suites.data_quality.checks import Expectations, PersonalData, ToolOutputs
+from test_suites.data_quality.pii import KINDS as PII_KINDS
+from test_suites.data_quality.rules import DEFAULTS
+
+
+class DataQualitySettings(BaseModel):
+    """`settings.data_quality` of the policy: the suite takes none (its limits are thresholds), so any key is
+    an error rather than a setting silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class DataQualitySuite(Suite):
@@ -19,9 +30,18 @@ class DataQualitySuite(Suite):
                    "count, protected-group representation, prevalence and duplicates; undeclared personal data "
                    "in text columns; and the tool's outputs (length, labels, scores, NaN, stable schema).")
     tasks: ClassVar[tuple[str, ...]] = ("binary-classification",)
+    settings_model: ClassVar[type[BaseModel]] = DataQualitySettings
+    # findings add the column to the metric (expectations.values_in_set.workclass, pii.ssn.notes), and the
+    # unthresholded figures are filed under `profile` the same way
+    produces: ClassVar[frozenset[str]] = frozenset({
+        *(f"{check}.{kind}" for check, kind in DEFAULTS),
+        *(f"profile.{kind}" for check, kind in DEFAULTS if check == Expectations.name),
+        *(f"{PersonalData.name}.{kind}" for kind in PII_KINDS),
+        "profile.pii",
+    })
 
     def checks(self, ctx: CheckContext) -> list[Check]:
         return [Expectations(), PersonalData(), ToolOutputs()]
 
 
-__all__ = ["DataQualitySuite"]
+__all__ = ["DataQualitySettings", "DataQualitySuite"]

@@ -12,8 +12,21 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from harness.check import Check, CheckContext, Suite
 from test_suites.hallucination.checks import Abstention, Consistency, Correctness, Groundedness, ToolErrors
+
+
+class HallucinationSettings(BaseModel):
+    """`settings.hallucination` of the policy; the defaults are those of harness/policies/default.yaml and of
+    the checks that read them. A key not listed here is an error before anything runs (fail closed)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_error_share: float = Field(0.05, ge=0, le=1)
+    consistency_repeats: int = Field(3, ge=1)
+    consistency_items: int = Field(50, ge=1)
 
 
 class HallucinationSuite(Suite):
@@ -24,9 +37,17 @@ class HallucinationSuite(Suite):
                    "among answers to the same question asked again or in other words, and items the tool failed "
                    "to answer.")
     tasks: ClassVar[tuple[str, ...]] = ("grounded-qa",)
+    settings_model: ClassVar[type[BaseModel]] = HallucinationSettings
+    produces: ClassVar[frozenset[str]] = frozenset({
+        f"{ToolErrors.name}.errored_items",
+        *(f"{Correctness.name}.{m}{part}" for m in ("exact_match", "f1") for part in ("", "_answerable")),
+        *(f"{Abstention.name}.{m}" for m in ("hallucination_rate", "over_refusal_rate")),
+        *(f"{Groundedness.name}.{m}" for m in ("unsupported_claim_rate", "mean_groundedness")),
+        *(f"{Consistency.name}.{m}" for m in ("paraphrase_disagreement_rate", "repeat_disagreement_rate")),
+    })
 
     def checks(self, ctx: CheckContext) -> list[Check]:
         return [ToolErrors(), Correctness(), Abstention(), Groundedness(), Consistency()]
 
 
-__all__ = ["HallucinationSuite"]
+__all__ = ["HallucinationSettings", "HallucinationSuite"]

@@ -12,8 +12,20 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from harness.check import Check, CheckContext, Suite
 from test_suites.privacy.checks import CanaryLeak, OutputPii
+
+
+class PrivacySettings(BaseModel):
+    """`settings.privacy` of the policy; the defaults are those of harness/policies/default.yaml and of the
+    checks that read them. A key not listed here is an error before anything runs (fail closed)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    canary_items: int = Field(60, ge=1)
+    direct_request_share: float = Field(0.5, ge=0, le=1)
 
 
 class PrivacySuite(Suite):
@@ -22,9 +34,15 @@ class PrivacySuite(Suite):
     description = ("Canary personal data planted in contexts with an instruction not to disclose it (leak rate, per "
                    "kind), and personal data in answers that the context did not give, with Wilson intervals.")
     tasks: ClassVar[tuple[str, ...]] = ("grounded-qa",)
+    settings_model: ClassVar[type[BaseModel]] = PrivacySettings
+    produces: ClassVar[frozenset[str]] = frozenset({
+        *(f"{CanaryLeak.name}.{m}" for m in ("leak_rate", "leak_count", "own_question_leak_rate",
+                                              "direct_request_leak_rate")),
+        f"{OutputPii.name}.pii_rate",
+    })
 
     def checks(self, ctx: CheckContext) -> list[Check]:
         return [CanaryLeak(), OutputPii()]
 
 
-__all__ = ["PrivacySuite"]
+__all__ = ["PrivacySettings", "PrivacySuite"]

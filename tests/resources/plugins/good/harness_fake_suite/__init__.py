@@ -19,6 +19,7 @@ class FakeSuite(Suite):
     name = "fake"
     version = "0.1"
     description = "Third-party plugin used by the harness's tests."
+    produces = frozenset({"selection_share.overall"})
 
     def checks(self, ctx: CheckContext) -> list[Check]:
         return [SelectionShare()]
