@@ -197,15 +197,19 @@ def describe(problems: list[PolicyProblem], source: str) -> str:
 
 def require_valid_settings(policy: Policy, path: str | Path | None = None,
                            suites: dict[str, type[Suite]] | None = None) -> None:
-    """Stop before anything runs when the policy's settings are wrong (ConfigError, exit 2), naming each
-    unknown or invalid key with its line in the file. `path` is the file the policy was loaded from (None: the
+    """Stop before anything runs when the policy's settings are wrong, or a threshold names a metric its
+    installed suite does not produce (ConfigError, exit 2), naming each unknown or invalid key with its line. `path` is the file the policy was loaded from (None: the
     shipped default policy); `suites` the installed suites (default: those registered by entry point)."""
     if suites is None:
         from harness.registry import load_suites
 
         suites = load_suites()
     text, source = policy_text(path)
-    problems = settings_problems(policy, suites, _line_index(text))
+    index = _line_index(text)
+    # a misspelt threshold of an installed suite would judge nothing and let its check pass silently: refuse it
+    # too (fail closed); a threshold for a suite that is not installed is left to `harness policy check`
+    typos = [p for p in threshold_problems(policy, suites, index) if p.where.split(".")[1] in suites]
+    problems = settings_problems(policy, suites, index) + typos
     if problems:
         raise ConfigError(describe(problems, source))
 
