@@ -113,6 +113,17 @@ def apply_decision_rule(results: Sequence[SuiteResult], policy: Policy) -> list[
         if f.status is Status.FAIL and rule != "point":
             status, message = _judge(f, rule, p, float(p_adj), test, m, alpha)
         changed[(i, j)] = replace(f, status=status, message=message, details=details)
+    # an advisory violation that could be chance is REVIEW too (the verdict is NEEDS_REVIEW either way, but a
+    # finding labelled FAIL must not rest on noise); advisory findings are not a family, so unadjusted
+    for i, r in enumerate(results):
+        for j, f in enumerate(r.findings):
+            if (f.judged_by_policy and f.severity is Severity.ADVISORY and f.status is Status.FAIL
+                    and rule != "point" and f.threshold is not None and f.greater_is_better is not None):
+                p, test = _p_value(f, conf)
+                status, message = _judge(f, rule, p, p if p is not None else float("nan"), test, None, alpha)
+                details = {**f.details, "decision_rule": rule} | (
+                    {"p_value": p, "test": test} if p is not None else {})
+                changed[(i, j)] = replace(f, status=status, message=message, details=details)
     out = []
     for i, r in enumerate(results):
         findings = tuple(changed.get((i, j), f) for j, f in enumerate(r.findings))
@@ -120,28 +131,31 @@ def apply_decision_rule(results: Sequence[SuiteResult], policy: Policy) -> list[
     return out
 
 
-def _judge(f: Finding, rule: str, p: float | None, p_adj: float, test: str, m: int,
+def _judge(f: Finding, rule: str, p: float | None, p_adj: float, test: str, m: int | None,
            alpha: float) -> tuple[Status, str]:
+    """FAIL or REVIEW for a provisional FAIL, with the reason appended in words; `m` is the size of the
+    Holm family (None for an advisory finding, judged on its own)."""
     body = f.message.rstrip()
     if rule == "interval_beyond":
         bound = _near_bound(f)
         if bound is None:
             return Status.FAIL, body
         assert f.value is not None
-        widened = f.value + (bound - f.value) * z_value(1 - alpha / max(m, 1)) / z_value(1 - alpha)
+        widened = f.value + (bound - f.value) * z_value(1 - alpha / max(m or 1, 1)) / z_value(1 - alpha)
+        how = f"widened for {m} blocking findings (Bonferroni)" if m else "(advisory, not widened)"
         if _violates(f, widened):
-            return Status.FAIL, (f"{body} The interval widened for {m} blocking findings (Bonferroni) still lies "
-                                 f"wholly beyond the limit (bound {widened:.3g}).")
-        return Status.REVIEW, (f"{body} At this sample size the violation could be chance: the interval widened for "
-                               f"{m} blocking findings (Bonferroni) reaches {widened:.3g}, across the limit; a "
-                               f"reviewer must judge it.")
+            return Status.FAIL, f"{body} The interval {how} still lies wholly beyond the limit (bound {widened:.3g})."
+        return Status.REVIEW, (f"{body} At this sample size the violation could be chance: the interval {how} "
+                               f"reaches {widened:.3g}, across the limit; a reviewer must judge it.")
     if p is None:  # a deterministic figure: no chance involved
         return Status.FAIL, body
-    where = f"{test}, p = {p:.2g}, Holm-adjusted p = {p_adj:.2g} over {m} blocking tests"
+    where = (f"{test}, p = {p:.2g}, Holm-adjusted p = {p_adj:.2g} over {m} blocking tests" if m is not None
+             else f"{test}, p = {p:.2g}")
     if p_adj < alpha:
         return Status.FAIL, f"{body} The violation is statistically significant ({where})."
+    after = " after adjustment" if m is not None else ""
     return Status.REVIEW, (f"{body} At this sample size the violation could be chance ({where}; FAIL needs "
-                           f"p < {alpha:.2g} after adjustment): a reviewer must judge it.")
+                           f"p < {alpha:.2g}{after}): a reviewer must judge it.")
 
 
 def not_tested(results: Sequence[SuiteResult], policy: Policy, tier: str, category: str) -> list[str]:

@@ -83,9 +83,9 @@ def test_the_point_rule_is_kept_for_comparison_and_interval_beyond_widens_for_th
     assert by["b"].status is Status.REVIEW and "widened for 3 blocking findings (Bonferroni)" in by["b"].message
 
 
-def test_advisory_and_check_made_findings_are_left_as_they_are() -> None:
+def test_check_made_findings_and_figures_without_chance_are_left_as_they_are() -> None:
     policy = load_policy()
-    adv = policy.evaluate(Measurement("bias", "equal_opportunity", "difference", 0.3, 0.0, 0.5), "high", message="m")
+    adv = policy.evaluate(Measurement("bias", "equal_opportunity", "difference", 0.3), "high", message="m")
     own = Finding(suite="privacy", check="canary", metric="leak_count", status=Status.FAIL, message="leaked",
                   value=1.0, threshold=0.0, greater_is_better=False)
     result = SuiteResult(suite="x", suite_version="1", dataset="d", findings=(adv, own))
@@ -157,3 +157,20 @@ def test_mover_ratio_is_informative_at_zero_and_covers() -> None:
 def test_holm_is_the_textbook_step_down() -> None:
     assert holm([0.01, 0.04, 0.03, 0.005]).tolist() == pytest.approx([0.03, 0.06, 0.06, 0.02])
     assert math.isnan(holm([float("nan"), 0.01])[0])
+
+
+def test_an_advisory_violation_that_could_be_chance_is_labelled_review() -> None:
+    policy = load_policy()
+    noisy = policy.evaluate(Measurement("bias", "equal_opportunity", "difference", 0.14, 0.02, 0.25,
+                                        details={"p_value": 0.3, "test": "chi-square test of equal rates"}),
+                            "high", message="Gap.")
+    clear = policy.evaluate(Measurement("bias", "equal_opportunity", "difference", 0.3, 0.2, 0.4,
+                                        details={"p_value": 1e-6, "test": "chi-square test of equal rates"}),
+                            "high", message="Gap.")
+    result = SuiteResult(suite="bias", suite_version="3", dataset="d", findings=(noisy, clear))
+    a, b = apply_decision_rule([result], policy)[0].findings
+    assert a.status is Status.REVIEW and a.message == (
+        "Gap. At this sample size the violation could be chance (chi-square test of equal rates, p = 0.3; FAIL "
+        "needs p < 0.05): a reviewer must judge it.")
+    assert b.status is Status.FAIL and b.message.endswith("(chi-square test of equal rates, p = 1e-06).")
+    assert decide([a, b])[0] is Verdict.NEEDS_REVIEW

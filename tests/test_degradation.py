@@ -407,7 +407,9 @@ def test_drift_between_adults_men_and_women_is_found_biggest_first(adult: Refere
     assert rel.details["band"] == "significant" and "Husband" in rel.details["most_changed"]
     assert found["degradation.drift.psi.marital-status"].status is Status.FAIL
     hours = found["degradation.drift.psi.hours-per-week"]
-    assert hours.value > 0.1 and hours.details["test"] == "Kolmogorov-Smirnov D" and hours.details["p_value"] < 1e-6
+    assert hours.value > 0.1 and hours.details["shift_test"] == "Kolmogorov-Smirnov D"
+    # no PSI simulated at the limit of 0.2 (2,000 draws) reached the observed 0.35
+    assert hours.details["shift_p_value"] < 1e-6 and hours.details["p_value"] == pytest.approx(1 / 2001)
     assert found["degradation.drift.score_psi"].value > 0.1  # women work fewer hours: lower scores
     assert found["degradation.drift.psi.fnlwgt"].status is Status.PASS  # a sampling weight, not a trait
     moved = [r["feature"] for r in table if r["band"] == "significant"]

@@ -9,12 +9,22 @@ import logging
 import math
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
+from harness.assessment import run_suite
+from harness.check import Check, CheckContext, Suite
+from harness.datasets import DatasetCard, ReferenceDataset
+from harness.manifest import ToolManifest
+from harness.policy import load_policy
+from harness.stats import percentile_interval
+from harness.tools import Predictions
+from test_suites.bias.checks_inputs import IndividualFairness, estimate_interval
 from test_suites.bias.counts import FN, FP, TN, TP, bootstrap_counts, confusion_counts
 from test_suites.bias.individual import (
     between_group_generalized_entropy_index,
@@ -25,6 +35,7 @@ from test_suites.bias.individual import (
     numeric_feature_matrix,
     theil_index,
 )
+from tests.conftest import MANIFEST
 
 ALPHAS = [0.0, 0.5, 1.0, 2.0]
 ADULT_NUMERIC = ["age", "fnlwgt", "education-num", "capital-gain", "capital-loss", "hours-per-week"]
@@ -308,3 +319,64 @@ def test_numeric_feature_matrix() -> None:
         numeric_feature_matrix(pd.DataFrame({"a": [1.0, np.nan]}), ["a"])
     with pytest.raises(ValueError, match="rows x columns"):
         consistency(np.zeros((3, 2)), np.zeros(4))
+
+
+# (g) intervals that contain their estimate (issue 10: between-group Theil's percentile interval did not)
+
+# 50 and 73 people with the same benefit rates: FP = FN in both, so every mean benefit is 1 and the
+# between-group Theil index is exactly 0; a bootstrap draw is 0 only when both draws keep FP = FN
+EQUAL_RATES = np.zeros((2, 4), dtype=np.int64)
+EQUAL_RATES[0, [TN, FP, FN, TP]] = [20, 5, 5, 20]
+EQUAL_RATES[1, [TN, FP, FN, TP]] = [30, 6, 6, 31]
+
+
+def test_between_group_theil_interval_contains_its_zero_estimate() -> None:
+    assert float(between_group_theil_index(EQUAL_RATES)) == 0.0
+    draws = between_group_theil_index(bootstrap_counts(EQUAL_RATES, 2000, np.random.default_rng(0)))
+    assert 0.005 < np.mean(draws == 0.0) < 0.025  # too few exact zeros to reach the 2.5th percentile
+    old_lo, old_hi = (float(x) for x in percentile_interval(draws, 0.95))
+    assert 0.0 < old_lo < 1e-6  # the old interval excluded its own estimate
+    assert estimate_interval(0.0, draws, 0.95) == (0.0, old_hi)
+
+
+def test_estimate_interval_is_the_hull_of_percentile_and_reflected_intervals() -> None:
+    draws = np.linspace(0.6, 1.0, 401)  # numpy's 2.5th / 97.5th percentiles: 0.61 and 0.99
+    # an estimate below every draw: [min(0.61, 2 x 0.5 - 0.99), max(0.99, 2 x 0.5 - 0.61)]
+    assert estimate_interval(0.5, draws, 0.95) == pytest.approx((0.01, 0.99))
+    # inside the draws: the reflection [0.61, 0.99] about 0.8 is itself, nothing changes
+    assert estimate_interval(0.8, draws, 0.95) == pytest.approx((0.61, 0.99))
+    # never below 0, the least an entropy index can be; undefined draws give an undefined interval
+    assert estimate_interval(0.1, draws, 0.95) == pytest.approx((0.0, 0.99))
+    assert all(math.isnan(x) for x in estimate_interval(0.1, np.full(10, np.nan), 0.95))
+
+
+def test_individual_fairness_check_reports_intervals_that_contain_the_estimates() -> None:
+    cell_truth = {TN: (0, 0), FP: (0, 1), FN: (1, 0), TP: (1, 1)}
+    rows = [(sex, *cell_truth[cell]) for sex, table in zip(("F", "M"), EQUAL_RATES, strict=True)
+            for cell in (TN, FP, FN, TP) for _ in range(table[cell])]
+    frame = pd.DataFrame(rows, columns=["sex", "approved", "predicted"])
+    frame["x"] = np.arange(len(frame), dtype=float)
+    card = DatasetCard.model_validate({
+        "name": "equal-rates", "version": "1", "task": "binary-classification", "file": "data.csv",
+        "sha256": "0" * 64, "source": "https://example.org/generated", "license": "CC0-1.0",
+        "target": {"column": "approved", "positive": 1}, "features": ["sex", "x"],
+        "protected_attributes": {"sex": {"reference": "M"}}})
+    ds = ReferenceDataset(card=card, card_path=Path("card.yaml"), data_path=Path("data.csv"),
+                          frame=frame.drop(columns="predicted"), sha256="0" * 64)
+    text = MANIFEST.format(id="theil-tool") + "adapter:\n  kind: predictions\n  path: predictions.csv\n"
+    manifest = ToolManifest.model_validate(yaml.safe_load(text))
+    ctx = CheckContext(dataset=ds, predictions=Predictions(frame["predicted"].to_numpy(), None),
+                       policy=load_policy(), manifest=manifest, seed=4)
+
+    class One(Suite):
+        name = "bias"
+
+        def checks(self, ctx: CheckContext) -> list[Check]:
+            return [IndividualFairness()]
+
+    found = {m.key: m for m in run_suite(One(), ctx).measurements}
+    between = found["bias.individual_fairness.between_group_theil.sex"]
+    assert between.value == 0.0 and between.ci_low == 0.0 and between.ci_high > 0.0
+    overall = found["bias.individual_fairness.theil_index"]
+    assert overall.value == pytest.approx(float(theil_index(EQUAL_RATES.sum(axis=0))))
+    assert overall.ci_low <= overall.value <= overall.ci_high

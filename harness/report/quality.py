@@ -408,14 +408,15 @@ def _drift_table(s: SuiteResult, key: str, rows: list[dict[str, Any]], doc: dict
                      value_with_ci(r.get("psi"), r.get("psi_low"), r.get("psi_high")), band, _str(r.get("test")),
                      fmt_value(r.get("statistic")) if num(r.get("statistic")) is not None else DASH, fmt_p(p),
                      _str(r.get("most_changed")).replace(" -> ", " → "),
-                     DASH if cur_n is None else f"{int(cur_n):,}" + (f" ({pct(miss)} missing)" if miss else "")])
+                     DASH if cur_n is None else f"{int(cur_n):,}" + (f" ({pct(miss)} missing)" if miss else ""),
+                     fmt_p(r.get("psi_p_value")) if num(r.get("psi_p_value")) is not None else DASH])
         marks.append("bad" if band == "significant" else "")
     n_ref = next((int(v) for r in rows if (v := num(r.get("reference_n"))) is not None), None)
     lim = f"; the policy's limit is {fmt_limit(limit)}" if limit is not None else ""
     return TableView(
         key=key, kind="drift", title="Drift between the reference data and the current sample",
         columns=["Feature", "Kind", f"PSI [{conf} CI]", "Band", "Test", "Statistic", "p (Holm)",
-                 "Largest change (bin: reference → current)", "Current rows"],
+                 "Largest change (bin: reference → current)", "Current rows", "p (PSI over the limit)"],
         rows=body, marks=marks, status_col=3, raw=ordered, plot_first=True,
         meta={"moderate": moderate, "significant": significant, "limit": limit},
         intro=("How far each input, and the tool's score, moved between the reference data"
@@ -423,7 +424,9 @@ def _drift_table(s: SuiteResult, key: str, rows: list[dict[str, Any]], doc: dict
                f"The population stability index (PSI) is stable under {fmt_limit(moderate)}, a moderate shift up to "
                f"{fmt_limit(significant)} and a significant one above{lim}. The tests (Kolmogorov-Smirnov for numbers, "
                "chi-square for categories, Holm-adjusted) say whether a shift could be chance; on many rows a trivial "
-               "shift is significant, so PSI, which measures its size, is what is judged."),
+               "shift is significant, so PSI, which measures its size, is what is judged. PSI is biased upward on "
+               "small samples, so the last column tests it against its own small-sample distribution: a PSI over the "
+               "limit counts as a real shift only when that p-value is small."),
     )
 
 

@@ -138,9 +138,34 @@ def flip(values: pd.Series, reference: Any) -> pd.Series:
     return typed.astype(values.dtype)
 
 
+def estimate_interval(estimate: float, samples: np.ndarray, confidence: float) -> tuple[float, float]:
+    """A bootstrap interval that always contains its estimate, for the Theil indices: the hull of the
+    percentile interval [q_lo, q_hi] and its reflection about the estimate (the basic bootstrap interval
+    [2 est - q_hi, 2 est - q_lo]), cut at 0, below which an entropy index cannot go.
+
+    Why not the percentile interval: the between-group Theil index is a squared-distance-like statistic,
+    biased upward, so its bootstrap draws sit above the estimate. With groups whose benefit rates are
+    equal (an estimate of exactly 0) nearly every draw is above it, and the percentile interval excludes
+    its own estimate (0 against [1.6e-07, 0.0037] for 50 and 73 people with equal rates, a case in
+    tests/test_individual_fairness.py); on 1,000 per group it covered a true 0 in 4 % of simulations.
+    The reflected interval corrects the bias and reaches 0 when the groups may not differ; the hull
+    contains the estimate by construction (an interval and its mirror image about a point enclose the
+    point), so nothing is clamped. Measured coverage of the hull's 95 % (two groups of 50 to 5,000,
+    true between-group Theil 0 to 0.006, 300 simulations each): between groups 95-100 % (percentile:
+    0-98 %; the bias-corrected (BC) percentile interval, the other candidate, 45-96 %, as it cannot
+    reach 0), overall Theil 93-96 %. The price is width on the side of 0.
+    """
+    lo, hi = percentile_interval(samples, confidence)
+    lo, hi = float(lo), float(hi)
+    if not (np.isfinite(estimate) and np.isfinite(lo) and np.isfinite(hi)):
+        return float("nan"), float("nan")
+    return max(0.0, min(lo, 2 * estimate - hi)), max(hi, 2 * estimate - lo)
+
+
 class IndividualFairness(Check):
     """aif360's inequality and individual-fairness measures: the Theil index of benefits overall and
-    between groups, and kNN consistency (similar people, similar decisions)."""
+    between groups, and kNN consistency (similar people, similar decisions). The Theil intervals are
+    `estimate_interval`'s, which contain their estimate (a percentile interval did not, between groups)."""
 
     name = "individual_fairness"
     description = "Theil index (overall and between groups) and kNN consistency of decisions."
@@ -150,14 +175,14 @@ class IndividualFairness(Check):
         out = CheckOutput()
         data = bias_data(ctx)
         conf = ctx.policy.confidence_level
-        lo, hi = percentile_interval(I.theil_index(data.pooled_boot), conf)
-        out.measurements.append(Measurement(SUITE, self.name, "theil_index", float(I.theil_index(data.pooled)),
-                                            float(lo), float(hi)))
+        overall = float(I.theil_index(data.pooled))
+        lo, hi = estimate_interval(overall, I.theil_index(data.pooled_boot), conf)
+        out.measurements.append(Measurement(SUITE, self.name, "theil_index", overall, lo, hi))
         for gd in data.groupings:
             value = float(I.between_group_theil_index(gd.counts))
-            blo, bhi = percentile_interval(I.between_group_theil_index(gd.boot), conf)
-            out.measurements.append(Measurement(SUITE, self.name, "between_group_theil", value, float(blo),
-                                                float(bhi), group=gd.key))
+            blo, bhi = estimate_interval(value, I.between_group_theil_index(gd.boot), conf)
+            out.measurements.append(Measurement(SUITE, self.name, "between_group_theil", value, blo, bhi,
+                                                group=gd.key))
         rows = int(ctx.policy.setting(SUITE, "consistency_rows", 5000))
         if rows <= 0:
             return out

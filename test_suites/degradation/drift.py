@@ -10,22 +10,29 @@ PSI measures how large it is.
 
 PSI bins: the reference's deciles for numeric values (fewer when values repeat), each category for
 categorical ones (categories only one side has get a bin of their own), and a bin for missing values.
-Empty bins get a floor share (`psi_floor`), as PSI is infinite otherwise. The interval is a
-multinomial bootstrap of both histograms, so it costs the same at any row count.
+Empty bins get a floor share (`psi_floor`), as PSI is infinite otherwise.
+
+PSI on a small current sample is biased upward: 50 rows drawn from the reference distribution itself
+exceed 0.2 on decile bins 45 % of the time. So each PSI is judged against its own sampling
+distribution (`psi_test`, multinomial simulation, so it costs the same at any row count): the finding
+carries `details["p_value"]`, a one-sided test that the true PSI exceeds the limit, which the decision
+rule needs before a PSI over the limit FAILs; an interval for the true PSI by inverting that test (no
+clamp: its lower end shows the bias); and the mean PSI of same-size samples from the reference, in
+the message. Below `psi_min_rows` current rows the PSI is reported but its finding is INSUFFICIENT.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import optimize, stats
 
 from harness.check import CheckContext, CheckOutput, Measurement
 from harness.findings import Finding, Severity, Status
-from harness.stats import percentile_interval
 from test_suites.bias.significance import holm
 from test_suites.degradation.calls import call_tool
 from test_suites.degradation.common import (
@@ -55,14 +62,127 @@ def psi(expected: np.ndarray, actual: np.ndarray, floor: float = 1e-4) -> np.nda
     return ((a - e) * np.log(a / e)).sum(axis=-1)
 
 
-def psi_interval(expected: np.ndarray, actual: np.ndarray, floor: float, samples: int, rng: np.random.Generator,
-                 confidence: float) -> tuple[float, float]:
-    """Percentile interval from multinomial redraws of both histograms (each sample size kept)."""
-    e, a = np.asarray(expected, dtype=float), np.asarray(actual, dtype=float)
-    de = rng.multinomial(int(e.sum()), e / e.sum(), size=samples)
-    da = rng.multinomial(int(a.sum()), a / a.sum(), size=samples)
-    lo, hi = percentile_interval(psi(de, da, floor), confidence)
-    return float(lo), float(hi)
+@dataclass(frozen=True)
+class PsiTest:
+    """An observed PSI next to what sampling alone gives at the current sample's size."""
+
+    value: float        # the observed PSI
+    ci_low: float       # interval for the true PSI (`psi_test`); always contains `value`
+    ci_high: float
+    p_value: float      # one-sided, H0 "the true PSI is at most the limit" (1.0 when the PSI is within it)
+    p_no_shift: float   # H0 "the current sample is drawn from the reference distribution"
+    null_mean: float    # mean PSI of samples of the current size drawn from the reference distribution
+    raised: bool        # the interval's upper end was raised to the estimate (see `psi_test`)
+
+
+MIN_NULL_DRAWS = 2000  # simulated PSIs per p-value at least (the policy's bootstrap_samples when larger): p >= 1/2001
+SEARCH_DRAWS = 1000  # simulated PSIs per step of the interval's search (at most the p-value's draws)
+BISECTIONS = 8  # steps of each interval end's search: 1/256 of the bracket, finer than the simulation's own noise
+T_CAP = 1024.0  # the ray is followed at most this far past the reference (its PSI levels off long before)
+
+
+def psi_test(expected: np.ndarray, actual: np.ndarray, floor: float, limit: float | None, draws: int,
+             rng: np.random.Generator, confidence: float) -> PsiTest:
+    """The observed PSI judged against its own sampling distribution, by simulation.
+
+    PSI is biased upward on a small current sample: every bin's share is off by chance and PSI adds
+    the squares, so 50 rows drawn from the reference distribution itself give about 0.2 on decile bins
+    (45 % of them over 0.2). Each simulated PSI compares a multinomial redraw of the reference histogram
+    (its own size) with a multinomial draw of the current sample's size from a candidate distribution
+    q(t) = e + t w (a - e) on a ray from the reference shares e in the direction the current shares a
+    moved (negative shares cut to 0 and the rest rescaled past the simplex's edge). Its true PSI grows
+    with t from 0. The weights w = n e / (n e + 1) shrink the move of bins where the current sample
+    expects under one row (a chance 0 or 1 among 42 rare countries is noise, not a direction; a real
+    move of a common bin keeps its weight, and equal bins keep the plain ray); a bin the reference never
+    saw keeps weight 1.
+
+    * `p_no_shift` and `null_mean`: q = e, the current sample drawn from the reference distribution.
+    * `p_value`: q at the limit (true PSI = limit) on that ray, the least favourable point of the null
+      "the true PSI is at most the limit" in the direction the data moved: the design's one-sided test of
+      one quantity against its limit. Testing "no shift at all" instead would call a moderate true shift
+      (PSI 0.1) significant half the time on 100 rows, through the bias alone. p = (1 + draws at or above
+      the observed PSI) / (1 + draws); 1 when the observed PSI is within the limit.
+    * The interval: the true PSIs on the ray that the observed value does not reject at (1 - confidence)
+      / 2 on either side (test inversion, as for an RMSEA interval), found by bisection in t. Its lower
+      end reaches 0 when the observed PSI is what chance alone gives, so the bias is shown, not hidden
+      (the old percentile bootstrap sat above the estimate and was clamped down to it). Where the sample's
+      bias exceeds its noise, every true PSI the data allow lies below the observed value; the upper end
+      is then raised to the observed value (`raised`), which only widens the interval (PASS gets harder,
+      FAIL no easier). With identical histograms there is no ray: the interval runs from 0 to the
+      (1 + confidence) / 2 quantile of the no-shift PSI.
+    """
+    e_counts, a_counts = np.asarray(expected, dtype=float), np.asarray(actual, dtype=float)
+    m, n = round(float(e_counts.sum())), round(float(a_counts.sum()))
+    e, a = e_counts / e_counts.sum(), a_counts / a_counts.sum()
+    obs = float(psi(e_counts, a_counts, floor))
+    at_least = obs - 1e-12 * max(obs, 1.0)  # a draw equal to the observed PSI (rounding aside) counts as large
+    ref = np.maximum(rng.multinomial(m, e, size=draws) / m, floor)  # psi()'s floored shares, computed once
+    log_ref = np.log(ref)
+    direction = np.where(e > 0, n * e / (n * e + 1), 1.0) * (a - e)
+
+    def q_at(t: float) -> np.ndarray:
+        q = np.clip(e + t * direction, 0.0, None)
+        return q / q.sum()
+
+    def simulate(t: float, size: int = draws) -> np.ndarray:
+        cur = np.maximum(rng.multinomial(n, q_at(t), size=size) / n, floor)
+        return ((cur - ref[:size]) * (np.log(cur) - log_ref[:size])).sum(axis=-1)
+
+    def true_psi(t: float) -> float:
+        return float(psi(e, q_at(t), floor))
+
+    def at_or_above(t: float) -> float:
+        return float(np.mean(simulate(t, min(draws, SEARCH_DRAWS)) >= at_least))
+
+    def at_or_below(t: float) -> float:
+        return float(np.mean(simulate(t, min(draws, SEARCH_DRAWS)) <= obs))
+
+    def reaching(value: float) -> float:
+        """The t whose true PSI is `value` (T_CAP when the ray levels off below it)."""
+        hi = 1.0
+        while true_psi(hi) < value and hi < T_CAP:
+            hi *= 2
+        return hi if true_psi(hi) < value else float(optimize.brentq(lambda t: true_psi(t) - value, 0.0, hi))
+
+    null = simulate(0.0)
+    null_mean = float(null.mean())
+    p_no_shift = float((1 + np.count_nonzero(null >= at_least)) / (1 + draws))
+    half = (1 - confidence) / 2
+    if not np.any(np.abs(direction) > 1e-15):
+        return PsiTest(obs, 0.0, max(float(np.quantile(null, 1 - half)), obs), 1.0, p_no_shift, null_mean, False)
+
+    p_value = 1.0
+    if limit is not None and obs > limit:
+        p_value = float((1 + np.count_nonzero(simulate(reaching(limit)) >= at_least)) / (1 + draws))
+
+    t_obs = reaching(obs)  # the point of the ray whose true PSI is the observed one
+    # lower end: the smallest true PSI under which a value as large as the observed one is not rare
+    if np.mean(null >= at_least) >= half:
+        ci_low = 0.0
+    else:
+        t_lo, t_hi = 0.0, t_obs
+        while t_hi < T_CAP and at_or_above(t_hi) < half:
+            t_lo, t_hi = t_hi, 2 * t_hi
+        ci_low = true_psi(_bisect(t_lo, t_hi, lambda t: at_or_above(t) >= half))
+    # upper end: the largest true PSI under which a value as small as the observed one is not rare
+    raised = at_or_below(t_obs) <= half
+    if raised:
+        ci_high = obs
+    else:
+        t_lo, t_hi = t_obs, 2 * t_obs
+        while t_hi < T_CAP and at_or_below(t_hi) > half:
+            t_lo, t_hi = t_hi, 2 * t_hi
+        ci_high = true_psi(_bisect(t_lo, t_hi, lambda t: at_or_below(t) <= half))
+    # min/max only absorb the search's simulation noise at the edges; the raise above is the real widening
+    return PsiTest(obs, min(ci_low, obs), max(ci_high, obs), p_value, p_no_shift, null_mean, raised)
+
+
+def _bisect(lo: float, hi: float, right_side: Callable[[float], bool]) -> float:
+    """The t in [lo, hi] where `right_side` turns true (a simulated, so slightly noisy, boundary)."""
+    for _ in range(BISECTIONS):
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if right_side(mid) else (mid, hi)
+    return (lo + hi) / 2
 
 
 @dataclass(frozen=True)
@@ -208,41 +328,61 @@ class Drift(DegradationCheck):
 
     def _record(self, ctx: CheckContext, out: CheckOutput, metric: str, col: str | None, h: Histograms, kind: str,
                 test: tuple[str, float, float], unparsed: int = 0) -> dict[str, Any]:
+        """Judge one PSI (`psi_test`). Below `psi_min_rows` current rows the PSI is reported but not judged:
+        its finding is INSUFFICIENT, so a small sample's upward bias can neither FAIL nor PASS a tool."""
         floor = float(setting(ctx, "psi_floor"))
         conf = ctx.policy.confidence_level
-        value = float(psi(h.reference, h.current, floor))
-        rng = ctx.rng(f"degradation.drift.{metric}.{col}")
-        lo, hi = psi_interval(h.reference, h.current, floor, ctx.policy.bootstrap_samples, rng, conf)
-        lo, hi = min(lo, value), max(hi, value)
         limit = limit_of(ctx, self.name, metric)
         moderate = float(setting(ctx, "psi_moderate"))
         significant = limit if limit is not None else 0.2
+        rng = ctx.rng(f"degradation.drift.{metric}.{col}")
+        draws = max(ctx.policy.bootstrap_samples, MIN_NULL_DRAWS)
+        t = psi_test(h.reference, h.current, floor, significant, draws, rng, conf)
+        value, lo, hi = t.value, t.ci_low, t.ci_high
+        n_ref, n_cur = int(h.reference.sum()), int(h.current.sum())
+        min_rows = int(setting(ctx, "psi_min_rows"))
         band = "significant" if value > significant else "moderate" if value > moderate else "stable"
         name, stat, p = test
         changed = most_changed(h)
-        m = Measurement(SUITE, self.name, metric, value, lo, hi, group=col, n=int(h.current.sum()),
-                        details={"kind": kind, "band": band, "test": name, "statistic": finite_or_none(stat),
-                                 "p_value": finite_or_none(p), "reference_n": int(h.reference.sum()),
-                                 "bins": len(h.bins), "most_changed": changed, "unparsed": unparsed})
-        out.measurements.append(m)
+        details = {"kind": kind, "band": band, "p_value": t.p_value,
+                   "test": f"simulated PSI of {n_cur:,} rows drawn at a true PSI of {significant:g} (one-sided)",
+                   "p_no_shift": t.p_no_shift, "null_mean_psi": t.null_mean, "ci_raised": t.raised,
+                   "shift_test": name, "shift_statistic": finite_or_none(stat), "shift_p_value": finite_or_none(p),
+                   "reference_n": n_ref, "bins": len(h.bins), "most_changed": changed, "unparsed": unparsed}
         what = "the tool's score" if col is None else f"{col}"
         test_text = "" if not np.isfinite(stat) else f"; {name} = {stat:.3f}, p {_p(p)}"
-        out.messages[m.key] = (
-            f"{what}: PSI {value:.3f} ({conf:.0%} CI {lo:.3f} to {hi:.3f}) between the reference "
-            f"({int(h.reference.sum()):,} rows) and the current sample ({int(h.current.sum()):,} rows), a {band} "
-            f"shift (moderate above {moderate:g}, significant above {significant:g}); largest change in {changed}"
-            f"{test_text}.")
+        raised = (" (its upper end raised to the estimate: at this size the PSI's bias exceeds its noise)"
+                  if t.raised else "")
+        beyond = f"; p {_p(t.p_value)} against a true PSI of at most {significant:g}" if value > significant else ""
+        text = (f"PSI {value:.3f} ({conf:.0%} CI {lo:.3f} to {hi:.3f}{raised}) between the reference ({n_ref:,} rows) "
+                f"and the current sample ({n_cur:,} rows), a {band} shift (moderate above {moderate:g}, significant "
+                f"above {significant:g}); a sample of {n_cur:,} rows from the reference distribution itself gives "
+                f"{t.null_mean:.3f} on average{beyond}; largest change in {changed}{test_text}")
+        if n_cur < min_rows:
+            th = ctx.policy.threshold(SUITE, self.name, metric)
+            out.findings.append(Finding(
+                suite=SUITE, check=self.name, metric=metric, status=Status.INSUFFICIENT,
+                severity=th.severity_for(ctx.tier) if th is not None else Severity.ADVISORY, value=value, ci_low=lo,
+                ci_high=hi, threshold=limit, greater_is_better=False, group=col, n=n_cur, dataset=ctx.dataset.name,
+                policy_section=self.policy_section, details=details,
+                message=(f"{what}: not judged, the current sample has {n_cur:,} rows and PSI needs at least "
+                         f"{min_rows:,} (settings.degradation.psi_min_rows): on fewer rows chance alone moves PSI "
+                         f"toward the significant band; give a larger --current sample. Measured: {text}.")))
+        else:
+            m = Measurement(SUITE, self.name, metric, value, lo, hi, group=col, n=n_cur, details=details)
+            out.measurements.append(m)
+            out.messages[m.key] = f"{what}: {text}."
         if np.isfinite(stat) and name.startswith("Kolmogorov"):
             out.measurements.append(Measurement(SUITE, self.name, "ks_statistic", stat, group=col or "score",
-                                                n=int(h.current.sum()), details={"p_value": finite_or_none(p)}))
+                                                n=n_cur, details={"p_value": finite_or_none(p)}))
         elif np.isfinite(stat):
             out.measurements.append(Measurement(SUITE, self.name, "cramers_v", stat, group=col or "score",
-                                                n=int(h.current.sum()), details={"p_value": finite_or_none(p)}))
+                                                n=n_cur, details={"p_value": finite_or_none(p)}))
         return {"feature": col if col is not None else "(tool score)", "kind": kind, "psi": value, "psi_low": lo,
-                "psi_high": hi, "band": band, "test": name, "statistic": finite_or_none(stat),
-                "p_value": finite_or_none(p), "reference_n": int(h.reference.sum()),
-                "current_n": int(h.current.sum()),
-                "current_missing_share": float(h.current[-1] / max(h.current.sum(), 1)),
+                "psi_high": hi, "band": band, "psi_p_value": t.p_value, "psi_p_no_shift": t.p_no_shift,
+                "null_mean_psi": t.null_mean, "judged": n_cur >= min_rows, "test": name,
+                "statistic": finite_or_none(stat), "p_value": finite_or_none(p), "reference_n": n_ref,
+                "current_n": n_cur, "current_missing_share": float(h.current[-1] / max(n_cur, 1)),
                 "most_changed": changed, "unparsed": unparsed}
 
     def _score(self, ctx: CheckContext, out: CheckOutput, rows: list[dict[str, Any]], present: list[str],
