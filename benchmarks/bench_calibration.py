@@ -1,63 +1,89 @@
-"""Calibration of the fail-closed rule by simulation (issue 3).
+"""Calibration of the verdict rule by simulation (issue 10, section 2).
 
-How often does the bias suite return FAIL on data with no disparity (a false alarm against a fair
-vendor), and how often on data with an injected adverse impact ratio of 0.7 (a missed disparity)?
-Targets: at most 5 % and at least 95 % of seeds, with groups of 500.
+A FAIL blocks a purchase, so the rule must not cry wolf on a fair tool, and must catch a real
+disparity. This benchmark prints, for each risk tier, the share of FAIL / NEEDS_REVIEW / PASS over
+many seeds per cell, and the coverage of every 95 % interval the bias suite reports:
 
-    python benchmarks/bench_calibration.py [--seeds 400] [--group-size 500]
+    python benchmarks/bench_calibration.py [--seeds 1000] [--workers 2] [--rule significant_violation]
+    python benchmarks/bench_calibration.py --quick          # a few minutes: 200 seeds, 500 coverage runs
 
-The scenario: one protected attribute with two groups of `group_size` rows, an outcome with base rate
-0.4 in both, and a tool with TPR 0.75 and FPR 0.15 for the reference group. "No disparity" gives
-the other group the same rates; "AIR 0.7" scales its TPR and FPR by 0.7, so its expected selection
-rate is exactly 0.7 times the reference group's. The tool's file of outputs is assessed (no scores,
-no counterfactual), the risk tier is the strictest (high), and B = 200 bootstrap draws (the FAIL
-rule uses the point estimate, so B does not change FAIL rates).
+The grid (two groups of equal size unless stated; outcome base rate 0.4; the reference group's tool
+has TPR 0.75 and FPR 0.15):
+
+* "AIR r": the other group's TPR and FPR are both scaled by r, so its expected selection rate is
+  exactly r times the reference's (0.39 r against 0.39); r = 1.0, 0.9, 0.8, 0.7, groups of 50, 100,
+  200, 500, 2,000. Note that r < 1 also opens an equalized-odds gap of 0.75 (1 - r) in TPR (0.075 at
+  0.9, 0.15 at 0.8), so "AIR 0.8" is a real equalized-odds disparity at the high tier's 0.10 limit.
+* "selection": a selection-only shift. TPR 0.75 and FPR 0.15 in both groups (error rates equal, so
+  equalized odds holds exactly) and base rates 0.40 against 0.27, so the selection rates are
+  0.15 + 0.6 b = 0.390 and 0.312: a true selection-rate ratio of exactly 0.80, on the four-fifths line.
+* "6 groups": six equal groups with identical rates (no disparity), 50, 100, 200 and 500 per group;
+  the first group is the reference.
+
+Targets (printed next to each cell): no disparity (AIR 1.0, 6 groups) FAILs at most 5 % in every
+cell at every tier; AIR 0.7 with 500 per group FAILs at least 95 % at the high and medium tiers.
+
+Speed: one run of the bias suite costs tens of milliseconds, so each seed's suite is computed ONCE
+(the manifest says "high") and re-judged under the three tiers (`judge`): the measurements do not
+depend on the tier, only the limits and severities that judge them do. The tool is a file of
+outputs (no scores, no counterfactual), kNN consistency is off (no threshold reads it) and
+B = the policy's own 2,000 bootstrap draws (`--bootstrap` to change; they cost little here).
+Seeds are deterministic: seed i of a cell is `crc32(cell label) * 100_000 + i`.
+
+Coverage: six groups of 100 with known true rates, two scenarios ("equal": identical rates, every
+disparity truly 0 or 1; "graded": the TPR and FPR of group k scaled by 1 - 0.04 k, so selection
+rates, error rates and ratios differ). Every reported interval whose true value the simulation knows
+is counted: per-group rates (Wilson), four-fifths ratios, every disparity (difference and ratio),
+and the Theil indices. A bound equal to the truth covers it. Target: at least 93 %.
+
+Measured (1,000 seeds per cell, 2,000 per coverage scenario; FAIL at high / medium / low):
+
+    cell                      first release (point rule)   significant_violation (issue 10)
+    no disparity, 2 x 50      73.0 / 54.8 / 44.5 %          3.6 / 3.6 / 3.5 %
+    no disparity, 2 x 100     47.5 / 28.3 / 23.0 %          3.3 / 3.2 / 2.2 %
+    no disparity, 2 x 200     21.3 /  9.6 /  8.5 %          4.1 / 3.1 / 2.2 %
+    no disparity, 6 x 100     99.2 / 91.0 / 84.4 %          2.6 / 2.6 / 2.4 %
+    AIR 0.9, 2 x 500          31.9 / 13.1 / 10.1 %         24.4 / 13.1 / 10.1 %
+    AIR 0.7, 2 x 500         100.0 / 97.6 / 94.6 %         99.5 / 97.6 / 94.6 %
+    AIR 0.7, 2 x 50           89.3 / 82.3 / 78.6 %         21.0 / 21.0 / 21.0 %
+    coverage of disparities   47-65 % (equal rates)        95.8-97.4 % (equal), 96.2-99.7 % (graded)
+
+Under `interval_beyond` no null cell FAILs more than 0.5 %, but AIR 0.7 with 500 per group FAILs only
+52 % (high) and 30 % (medium): showing the ratio itself below 0.8 needs more data than showing the two
+rates differ. A compliant tool (AIR 0.9, TPR gap 0.075 under the 0.10 limit) still FAILs 24 % at 500
+per group, high tier: the tests ask whether the groups differ, not whether the limit is crossed.
+A file of outputs never PASSes under the new rule: its counterfactual check (blocking) is SKIPPED,
+which caps the verdict at NEEDS_REVIEW.
 """
 from __future__ import annotations
 
 import argparse
 import hashlib
+import math
 import time
+import zlib
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+if TYPE_CHECKING:
+    from harness.policy import Policy
+    from harness.verdict import SuiteResult
 
-def simulate(seed: int, group_size: int = 500, air: float = 1.0, tier: str = "high") -> tuple[str, bool]:
-    """One simulated assessment: (the suite's verdict, whether the four-fifths check alone failed)."""
-    from harness.assessment import run_suite
-    from harness.check import CheckContext
-    from harness.datasets import DatasetCard, ReferenceDataset
-    from harness.manifest import ToolManifest
-    from harness.policy import load_policy
-    from harness.tools import Predictions
-    from harness.verdict import decide
-    from test_suites.bias import BiasSuite
+TIERS: tuple[str, ...] = ("high", "medium", "low")
+RULES: tuple[str, ...] = ("significant_violation", "interval_beyond", "point")
+BASE_RATE, TPR, FPR = 0.4, 0.75, 0.15
+SIZES: tuple[int, ...] = (50, 100, 200, 500, 2000)
+RATIOS: tuple[float, ...] = (1.0, 0.9, 0.8, 0.7)
+SIX_SIZES: tuple[int, ...] = (50, 100, 200, 500)
+SHIFT_BASE = 0.27  # selection 0.15 + 0.6 * 0.27 = 0.312 = 0.8 * 0.390
 
-    rng = np.random.default_rng(seed)
-    n = 2 * group_size
-    group = np.repeat(np.array(["ref", "other"]), group_size)
-    y = rng.binomial(1, 0.4, n)
-    scale = np.where(group == "other", air, 1.0)
-    pred = rng.binomial(1, np.where(y == 1, 0.75, 0.15) * scale)
-    frame = pd.DataFrame({"id": np.arange(n), "group": group, "x": rng.normal(size=n), "y": y})
-    card = DatasetCard(name="sim", version="1", task="binary-classification", file="sim.csv", sha256="0" * 64,
-                       source="simulation", license="CC0-1.0", target={"column": "y", "positive": 1},
-                       id_column="id", features=["x"], protected_attributes={"group": {"reference": "ref"}})
-    ds = ReferenceDataset(card=card, card_path=Path("card.yaml"), data_path=Path("sim.csv"), frame=frame,
-                          sha256=hashlib.sha256(b"sim").hexdigest())
-    manifest = ToolManifest.model_validate(_MANIFEST | {"risk_tier": tier})
-    policy = load_policy().model_copy(update={"bootstrap_samples": 200,
-                                              "settings": {"bias": {"consistency_rows": 0}}})
-    ctx = CheckContext(dataset=ds, predictions=Predictions(labels=pred), policy=policy, manifest=manifest,
-                       seed=seed)
-    result = run_suite(BiasSuite(), ctx)
-    four_fifths = any(f.check == "four_fifths" and f.status.value == "FAIL" for f in result.findings)
-    return decide(list(result.findings))[0].value, four_fifths
-
-
-_MANIFEST = {
+MANIFEST: dict[str, Any] = {
     "id": "sim", "name": "simulated tool", "version": "1", "vendor": "v", "department": "d",
     "category": "decision-support", "status": "proposed", "risk_tier": "high", "intended_use": "x",
     "automation_level": "x", "human_oversight": "x", "adapter": {"kind": "predictions", "path": "p.csv"},
@@ -66,24 +92,470 @@ _MANIFEST = {
 }
 
 
-def fail_rates(seeds: int, group_size: int, air: float, tier: str = "high") -> tuple[float, float]:
-    runs = [simulate(s, group_size, air, tier) for s in range(seeds)]
-    return (sum(v == "FAIL" for v, _ in runs) / seeds, sum(ff for _, ff in runs) / seeds)
+# ---------------------------------------------------------------------------------------------------
+# judging one computed suite under any tier: the new rule when this tree has it, else today's
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--seeds", type=int, default=400)
-    ap.add_argument("--group-size", type=int, nargs="+", default=[500, 100, 2000])
-    args = ap.parse_args()
-    print(f"{'group size':>10} {'tier':>6} {'true AIR':>9} {'suite FAIL':>11} {'4/5 FAIL':>9} {'target':>10} {'s':>6}")
-    for size in args.group_size:
-        for tier in ("high", "medium"):
-            for air, target in ((1.0, "<= 5 %"), (0.7, ">= 95 %")):
-                t0 = time.perf_counter()
-                suite, ff = fail_rates(args.seeds, size, air, tier)
-                print(f"{size:>10} {tier:>6} {air:>9.2f} {suite:>11.1%} {ff:>9.1%} "
-                      f"{target if size == 500 else '-':>10} {time.perf_counter() - t0:>6.1f}")
+def has_new_rule() -> bool:
+    try:
+        from harness.decision import judge  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def judge(results: list[SuiteResult], policy: Policy, tier: str) -> list[SuiteResult]:
+    """The suite results as the policy judges them at `tier`, without re-running any check.
+
+    With `harness.decision.judge` (the calibrated rule) that function does it. Without it (the tree
+    before issue 10) the threshold findings are re-made with `Policy.evaluate` from the measurements,
+    and the checks' own findings (INSUFFICIENT, SKIPPED, ERROR: tier-independent) are kept; a
+    check's own finding never shares its key with a thresholded measurement in the bias suite, which
+    is what tells the two apart (checked: the count of re-made findings must match).
+    """
+    try:
+        from harness.decision import judge as new_judge
+    except ImportError:
+        return [_rejudge_old(r, policy, tier) for r in results]
+    return list(new_judge(results, policy, tier))
+
+
+def _rejudge_old(result: SuiteResult, policy: Policy, tier: str) -> SuiteResult:
+    from dataclasses import replace
+
+    thresholded = [m for m in result.measurements if policy.threshold(m.suite, m.check, m.metric) is not None]
+    keys = {m.key for m in thresholded}
+    own = [f for f in result.findings if f.key not in keys]
+    if len(result.findings) - len(own) != len(thresholded):
+        raise RuntimeError(f"cannot tell the check's own findings from the policy's in {result.suite}")
+    made = [policy.evaluate(m, tier, message=m.key, dataset=result.dataset) for m in thresholded]
+    return replace(result, findings=tuple(own + [f for f in made if f is not None]))
+
+
+def verdict_of(results: list[SuiteResult], policy: Policy, tier: str) -> tuple[str, frozenset[str]]:
+    """The run's verdict and what FAILed it (blocking FAIL/ERROR findings as `check.metric`).
+
+    With the new rule a SKIPPED check that the policy judges as blocking (here the counterfactual check,
+    which a file of outputs cannot run) caps the verdict at NEEDS_REVIEW. The other suites the policy
+    requires are not run by a benchmark of the bias suite, so they are not counted as "not tested"."""
+    from harness.verdict import decide
+
+    findings = [f for r in results for f in r.findings]
+    try:
+        from harness.decision import not_tested
+    except ImportError:
+        verdict, _ = decide(findings)
+    else:
+        bias_only = policy.model_copy(update={"required_suites": {}})
+        verdict, _ = decide(findings, not_tested(results, bias_only, tier, MANIFEST["category"]))
+    return verdict.value, frozenset(f"{f.check}.{f.metric}" for f in findings if f.blocks)
+
+
+def with_rule(policy: Policy, rule: str | None) -> Policy:
+    """The policy with `decision_rule` set, when this tree's Policy has that field."""
+    if rule is None:
+        return policy
+    if "decision_rule" not in type(policy).model_fields:
+        raise SystemExit(f"--rule {rule}: this tree's Policy has no decision_rule field (the rule before issue 10 "
+                         f"is the point rule); run without --rule")
+    return policy.model_copy(update={"decision_rule": rule})
+
+
+def rule_name(policy: Policy) -> str:
+    return str(getattr(policy, "decision_rule", "point (no decision_rule field: the rule before issue 10)"))
+
+
+def bench_policy(bootstrap: int, rule: str | None, *, consistency: bool = False) -> Policy:
+    """The default policy with B bootstrap draws and (unless asked) kNN consistency off."""
+    from harness.policy import load_policy
+
+    policy = load_policy()
+    update: dict[str, Any] = {"bootstrap_samples": bootstrap}
+    if not consistency and isinstance(policy.settings, dict):
+        bias = dict(policy.settings.get("bias", {})) | {"consistency_rows": 0}
+        update["settings"] = dict(policy.settings) | {"bias": bias}
+    return with_rule(policy.model_copy(update=update), rule)
+
+
+# ---------------------------------------------------------------------------------------------------
+# the simulated cells
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell of the grid: equal-size groups, each with its outcome base rate, TPR and FPR."""
+
+    scenario: str
+    size: int
+    base: tuple[float, ...]
+    tpr: tuple[float, ...]
+    fpr: tuple[float, ...]
+    truth: float = 1.0  # the true adverse impact ratio (lowest group against the reference)
+
+    @property
+    def label(self) -> str:
+        return f"{self.scenario}/{self.size}"
+
+    @property
+    def groups(self) -> int:
+        return len(self.base)
+
+    @property
+    def null(self) -> bool:
+        """No disparity of any kind: every group has the same base rate, TPR and FPR."""
+        return len(set(zip(self.base, self.tpr, self.fpr, strict=True))) == 1
+
+    def seed(self, i: int) -> int:
+        return zlib.crc32(self.label.encode()) * 100_000 + i
+
+    def target(self, tier: str) -> tuple[str, Callable[[float], bool]] | None:
+        if self.null:
+            return "FAIL <= 5 %", lambda f: f <= 0.05
+        if self.scenario == "AIR 0.7" and self.size == 500 and tier in ("high", "medium"):
+            return "FAIL >= 95 %", lambda f: f >= 0.95
+        return None
+
+
+def air_cell(size: int, ratio: float) -> Cell:
+    return Cell(f"AIR {ratio:.1f}", size, (BASE_RATE, BASE_RATE), (TPR, TPR * ratio), (FPR, FPR * ratio), ratio)
+
+
+def selection_cell(size: int) -> Cell:
+    ref, other = (FPR + (TPR - FPR) * b for b in (BASE_RATE, SHIFT_BASE))
+    return Cell("selection", size, (BASE_RATE, SHIFT_BASE), (TPR, TPR), (FPR, FPR), other / ref)
+
+
+def six_cell(size: int, step: float = 0.0, scenario: str = "6 groups") -> Cell:
+    scale = [1 - step * k for k in range(6)]
+    return Cell(scenario, size, (BASE_RATE,) * 6, tuple(TPR * s for s in scale), tuple(FPR * s for s in scale),
+                min(scale))
+
+
+def grid(sizes: Sequence[int] = SIZES, ratios: Sequence[float] = RATIOS,
+         six_sizes: Sequence[int] = SIX_SIZES) -> list[Cell]:
+    cells = [air_cell(n, r) for r in ratios for n in sizes]
+    cells += [selection_cell(n) for n in sizes]
+    cells += [six_cell(n) for n in six_sizes]
+    return cells
+
+
+def simulate(cell: Cell, seed: int) -> tuple[Any, np.ndarray]:
+    """The reference dataset and the tool's decisions of one seed (groups g0, g1, ...; g0 the reference)."""
+    from harness.datasets import DatasetCard, ReferenceDataset
+
+    rng = np.random.default_rng(seed)
+    k = np.repeat(np.arange(cell.groups), cell.size)
+    n = len(k)
+    y = rng.binomial(1, np.asarray(cell.base)[k])
+    pred = rng.binomial(1, np.where(y == 1, np.asarray(cell.tpr)[k], np.asarray(cell.fpr)[k]))
+    names = np.array([f"g{i}" for i in range(cell.groups)])
+    frame = pd.DataFrame({"id": np.arange(n), "group": names[k], "x": rng.normal(size=n), "y": y})
+    card = DatasetCard(name="sim", version="1", task="binary-classification", file="sim.csv", sha256="0" * 64,
+                       source="simulation", license="CC0-1.0", target={"column": "y", "positive": 1},
+                       id_column="id", features=["x"], protected_attributes={"group": {"reference": "g0"}})
+    ds = ReferenceDataset(card=card, card_path=Path("card.yaml"), data_path=Path("sim.csv"), frame=frame,
+                          sha256=hashlib.sha256(b"sim").hexdigest())
+    return ds, pred
+
+
+def run_bias(dataset: Any, labels: np.ndarray, policy: Policy, seed: int, tool: Any = None) -> SuiteResult:
+    """The whole bias suite on one dataset, computed once (the manifest's tier is "high")."""
+    from harness.assessment import run_suite
+    from harness.check import CheckContext
+    from harness.manifest import ToolManifest
+    from harness.tools import Predictions
+    from test_suites.bias import BiasSuite
+
+    ctx = CheckContext(dataset=dataset, predictions=Predictions(labels=labels), policy=policy,
+                       manifest=ToolManifest.model_validate(MANIFEST), seed=seed, tool=tool)
+    return run_suite(BiasSuite(), ctx)
+
+
+Outcome = tuple[tuple[str, frozenset[str]], ...]  # per tier: (verdict, what FAILed it)
+
+
+def judge_tiers(result: SuiteResult, policy: Policy) -> Outcome:
+    return tuple(verdict_of(judge([result], policy, tier), policy, tier) for tier in TIERS)
+
+
+def one_seed(cell: Cell, i: int, policy: Policy) -> Outcome:
+    seed = cell.seed(i)
+    ds, pred = simulate(cell, seed)
+    return judge_tiers(run_bias(ds, pred, policy, seed), policy)
+
+
+# ---------------------------------------------------------------------------------------------------
+# running many seeds, in parallel
+
+
+@dataclass
+class Tally:
+    """Verdict counts and FAIL causes of one cell at one tier."""
+
+    verdicts: Counter[str] = field(default_factory=Counter)
+    causes: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def n(self) -> int:
+        return sum(self.verdicts.values())
+
+    def share(self, verdict: str) -> float:
+        return self.verdicts[verdict] / self.n if self.n else float("nan")
+
+    def add(self, verdict: str, causes: Iterable[str]) -> None:
+        self.verdicts[verdict] += 1
+        self.causes.update(causes)
+
+
+_POLICY: Policy | None = None
+
+
+def _init(policy: Policy) -> None:
+    global _POLICY
+    _POLICY = policy
+
+
+def _chunk(job: tuple[Cell, int, int]) -> tuple[Cell, list[Outcome]]:
+    cell, start, stop = job
+    assert _POLICY is not None
+    return cell, [one_seed(cell, i, _POLICY) for i in range(start, stop)]
+
+
+def run_parallel(fn: Callable[[Any], Any], jobs: list[Any], workers: int, init: Callable[..., None],
+                 initargs: tuple[Any, ...]) -> Iterable[Any]:
+    """`fn` over `jobs` in `workers` processes (in this process when workers is 1), as they finish."""
+    if workers <= 1:
+        init(*initargs)
+        return map(fn, jobs)
+    import multiprocessing as mp
+
+    pool = mp.get_context("fork").Pool(workers, initializer=init, initargs=initargs)
+    return _drain(pool, pool.imap_unordered(fn, jobs))
+
+
+def _drain(pool: Any, it: Iterable[Any]) -> Iterable[Any]:
+    with pool:
+        yield from it
+
+
+def verdict_rates(cells: Sequence[Cell], seeds: int, policy: Policy, workers: int = 1,
+                  chunk: int = 50) -> dict[tuple[str, str], Tally]:
+    """(cell label, tier) -> Tally over seeds 0..seeds-1 of every cell."""
+    jobs = [(c, s, min(s + chunk, seeds)) for c in cells for s in range(0, seeds, chunk)]
+    out: dict[tuple[str, str], Tally] = defaultdict(Tally)
+    for cell, outcomes in run_parallel(_chunk, jobs, workers, _init, (policy,)):
+        for outcome in outcomes:
+            for tier, (verdict, causes) in zip(TIERS, outcome, strict=True):
+                out[(cell.label, tier)].add(verdict, causes)
+    return dict(out)
+
+
+# ---------------------------------------------------------------------------------------------------
+# interval coverage
+
+
+def true_rates(base: float, tpr: float, fpr: float) -> dict[str, float]:
+    """The ten group rates of a group with this base rate, TPR and FPR (population values)."""
+    sel = base * tpr + (1 - base) * fpr
+    prec = base * tpr / sel
+    npv = (1 - base) * (1 - fpr) / (1 - sel)
+    return {"selection_rate": sel, "tpr": tpr, "fpr": fpr, "fnr": 1 - tpr, "precision": prec, "npv": npv,
+            "fdr": 1 - prec, "for": 1 - npv, "accuracy": base * tpr + (1 - base) * (1 - fpr), "base_rate": base}
+
+
+DISPARITY_COMPONENTS = {"demographic_parity": ("selection_rate",), "equalized_odds": ("tpr", "fpr"),
+                        "equal_opportunity": ("tpr",), "predictive_parity": ("precision",),
+                        "fnr_parity": ("fnr",), "fpr_parity": ("fpr",)}
+
+
+def _theil(cells: np.ndarray) -> float:
+    """aif360's Theil index of benefits (0 for a false negative, 1 right, 2 a false positive) over a
+    distribution of [TN, FP, FN, TP] shares (summing to 1); 0 log 0 = 0."""
+    benefit = np.array([1.0, 2.0, 0.0, 1.0])
+    mu = float(cells @ benefit)
+    r = benefit / mu
+    return float(sum(w * x * math.log(x) for w, x in zip(cells, r, strict=True) if x > 0))
+
+
+def truths(cell: Cell) -> dict[str, float]:
+    """Measurement key -> true value, for every interval the bias suite reports on this cell."""
+    rates = [true_rates(b, t, f) for b, t, f in zip(cell.base, cell.tpr, cell.fpr, strict=True)]
+    out: dict[str, float] = {}
+    for k, r in enumerate(rates):
+        for metric, v in r.items():
+            out[f"bias.group_rates.{metric}.group.g{k}"] = v
+        if k:
+            out[f"bias.four_fifths.adverse_impact_ratio.group.g{k}"] = r["selection_rate"] / rates[0]["selection_rate"]
+    for check, comps in DISPARITY_COMPONENTS.items():
+        gaps = [max(r[c] for r in rates) - min(r[c] for r in rates) for c in comps]
+        ratios = [min(r[c] for r in rates) / max(r[c] for r in rates) for c in comps]
+        out[f"bias.{check}.difference.group"] = max(gaps)
+        out[f"bias.{check}.ratio.group"] = min(ratios)
+    shares = np.array([[(1 - b) * (1 - f), (1 - b) * f, b * (1 - t), b * t]
+                       for b, t, f in zip(cell.base, cell.tpr, cell.fpr, strict=True)]) / cell.groups
+    out["bias.individual_fairness.theil_index"] = _theil(shares.sum(axis=0))
+    # between groups: every person given their group's mean benefit
+    benefit = np.array([1.0, 2.0, 0.0, 1.0])
+    means = shares @ benefit * cell.groups
+    mu = float(means.mean())
+    out["bias.individual_fairness.between_group_theil.group"] = float(np.mean(means / mu * np.log(means / mu)))
+    return out
+
+
+def interval_kind(key: str) -> str:
+    """The row a measurement's interval is counted in: `check.metric` (per-group rates by rate)."""
+    parts = key.split(".")
+    return f"{parts[1]}.{parts[2]}"
+
+
+def _coverage_seed(job: tuple[Cell, int, int]) -> dict[str, list[int]]:
+    cell, start, stop = job
+    assert _POLICY is not None
+    truth = truths(cell)
+    out: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # covered, total, estimate inside, unknown
+    for i in range(start, stop):
+        seed = cell.seed(i)
+        ds, pred = simulate(cell, seed)
+        result = run_bias(ds, pred, _POLICY, seed)
+        for m in result.measurements:
+            if m.ci_low is None or m.ci_high is None:
+                continue
+            lo, hi, v = float(m.ci_low), float(m.ci_high), float(m.value)
+            row = out[interval_kind(m.key)]
+            if m.key not in truth:
+                row[3] += 1
+                continue
+            if not (math.isfinite(lo) and math.isfinite(hi)):
+                continue
+            row[1] += 1
+            row[0] += lo - 1e-12 <= truth[m.key] <= hi + 1e-12
+            row[2] += math.isfinite(v) and lo - 1e-12 <= v <= hi + 1e-12
+    return dict(out)
+
+
+def coverage(cell: Cell, seeds: int, policy: Policy, workers: int = 1, chunk: int = 50) -> dict[str, list[int]]:
+    """Interval kind -> [covered, counted, estimate inside its interval, no known truth] over seeds."""
+    jobs = [(cell, s, min(s + chunk, seeds)) for s in range(0, seeds, chunk)]
+    out: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for part in run_parallel(_coverage_seed, jobs, workers, _init, (policy,)):
+        for kind, counts in part.items():
+            out[kind] = [a + b for a, b in zip(out[kind], counts, strict=True)]
+    return dict(out)
+
+
+def coverage_cells(size: int = 100) -> list[Cell]:
+    """Six groups of `size`: identical rates ("equal"), and TPR and FPR scaled by 1 - 0.04 k ("graded")."""
+    return [six_cell(size, 0.0, "equal"), six_cell(size, 0.04, "graded")]
+
+
+# ---------------------------------------------------------------------------------------------------
+# printing
+
+
+def wilson(k: int, n: int) -> tuple[float, float]:
+    from harness.stats import wilson_interval
+
+    lo, hi = wilson_interval(k, n, 0.95)
+    return float(lo), float(hi)
+
+
+def top_causes(t: Tally, k: int = 2) -> str:
+    fails = t.verdicts["FAIL"]
+    if not fails:
+        return ""
+    return ", ".join(f"{c} {n / fails:.0%}" for c, n in t.causes.most_common(k))
+
+
+def print_rates(cells: Sequence[Cell], rates: dict[tuple[str, str], Tally]) -> list[str]:
+    """The verdict table; returns the cells that miss a target."""
+    missed = []
+    head = (f"{'cell':<11} {'n/group':>7} {'true AIR':>8} {'tier':>6} {'FAIL':>6} {'(95 % CI)':>13} "
+            f"{'REVIEW':>6} {'PASS':>6}  {'target':<13} {'met':<4} FAILed by (share of FAILs)")
+    print(head)
+    print("-" * len(head))
+    for cell in cells:
+        for tier in TIERS:
+            t = rates[(cell.label, tier)]
+            fail = t.share("FAIL")
+            lo, hi = wilson(t.verdicts["FAIL"], t.n)
+            tgt = cell.target(tier)
+            met = "" if tgt is None else ("yes" if tgt[1](fail) else "NO")
+            if met == "NO":
+                missed.append(f"{cell.label} {tier}: FAIL {fail:.1%} ({tgt[0]})")  # type: ignore[index]
+            print(f"{cell.scenario:<11} {cell.size:>7} {cell.truth:>8.2f} {tier:>6} {fail:>6.1%} "
+                  f"{f'{lo:.1%}-{hi:.1%}':>13} {t.share('NEEDS_REVIEW'):>6.1%} {t.share('PASS'):>6.1%}  "
+                  f"{tgt[0] if tgt else '-':<13} {met:<4} {top_causes(t)}")
+    return missed
+
+
+def print_coverage(cov: dict[str, dict[str, list[int]]], target: float = 0.93) -> list[str]:
+    missed = []
+    head = f"{'scenario':<8} {'interval':<40} {'coverage':>8} {'counted':>8} {'estimate inside':>15}  target"
+    print(head)
+    print("-" * len(head))
+    for scenario, rows in cov.items():
+        for kind in sorted(rows):
+            covered, total, inside, unknown = rows[kind]
+            if not total:
+                print(f"{scenario:<8} {kind:<40} {'-':>8} {0:>8} {'-':>15}  (no known true value: {unknown} intervals)")
+                continue
+            share = covered / total
+            ok = share >= target
+            if not ok:
+                missed.append(f"coverage {scenario} {kind}: {share:.1%}")
+            print(f"{scenario:<8} {kind:<40} {share:>8.1%} {total:>8} {inside / total:>15.1%}  "
+                  f">= {target:.0%} {'yes' if ok else 'NO'}")
+    return missed
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=1000, help="seeds per cell of the verdict grid")
+    ap.add_argument("--coverage-seeds", type=int, default=2000, help="seeds per coverage scenario")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--bootstrap", type=int, default=None, help="bootstrap draws B (default: the policy's own)")
+    ap.add_argument("--rule", choices=RULES, default=None, help="the policy's decision_rule (new rule only)")
+    ap.add_argument("--quick", action="store_true", help="200 seeds per cell, 500 coverage seeds")
+    ap.add_argument("--skip", choices=("grid", "coverage"), action="append", default=[])
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.seeds, args.coverage_seeds = min(args.seeds, 200), min(args.coverage_seeds, 500)
+
+    import harness
+
+    args.bootstrap = args.bootstrap or load_default_bootstrap()
+    policy = bench_policy(args.bootstrap, args.rule)
+    print(f"harness: {Path(harness.__file__).parent}  new rule (harness.decision.judge): "
+          f"{'yes' if has_new_rule() else 'no'}  decision_rule: {rule_name(policy)}")
+    missed: list[str] = []
+    if "grid" not in args.skip:
+        cells = grid()
+        print(f"\nVerdicts over {args.seeds} seeds per cell (B = {args.bootstrap}, {args.workers} workers), "
+              f"each seed's suite judged at every tier")
+        t0 = time.perf_counter()
+        rates = verdict_rates(cells, args.seeds, policy, args.workers)
+        took = time.perf_counter() - t0
+        missed += print_rates(cells, rates)
+        runs = len(cells) * args.seeds
+        print(f"grid: {runs:,} suite runs in {took:.0f} s ({took / runs * 1000 * args.workers:.0f} ms per run "
+              f"per worker)")
+    if "coverage" not in args.skip:
+        print(f"\nCoverage of 95 % intervals: 6 groups of 100, {args.coverage_seeds} seeds per scenario "
+              f"(B = {args.bootstrap})")
+        t0 = time.perf_counter()
+        cov = {c.scenario: coverage(c, args.coverage_seeds, policy, args.workers) for c in coverage_cells()}
+        took = time.perf_counter() - t0
+        missed += print_coverage(cov)
+        print(f"coverage: {2 * args.coverage_seeds:,} suite runs in {took:.0f} s")
+    print("\nTargets missed:" if missed else "\nEvery target met.")
+    for m in missed:
+        print(f"  {m}")
+
+
+def load_default_bootstrap() -> int:
+    from harness.policy import load_policy
+
+    return load_policy().bootstrap_samples
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ RULES = {
                        "lies wholly beyond the limit",
     "point": "FAIL whenever the point estimate violates the limit (comparison only: not calibrated)",
 }
-INTERVAL_TEST = "read from the interval (normal approximation)"
+INTERVAL_TEST = "a test read from the interval, normal approximation"
 
 
 def describe(rule: str) -> str:
@@ -149,13 +149,18 @@ def _judge(f: Finding, rule: str, p: float | None, p_adj: float, test: str, m: i
                                f"reaches {widened:.3g}, across the limit; a reviewer must judge it.")
     if p is None:  # a deterministic figure: no chance involved
         return Status.FAIL, body
-    where = (f"{test}, p = {p:.2g}, Holm-adjusted p = {p_adj:.2g} over {m} blocking tests" if m is not None
-             else f"{test}, p = {p:.2g}")
+    where = (f"{test}, p {_p(p)}, Holm-adjusted p {_p(p_adj)} over {m} blocking tests" if m is not None
+             else f"{test}, p {_p(p)}")
     if p_adj < alpha:
-        return Status.FAIL, f"{body} The violation is statistically significant ({where})."
+        return Status.FAIL, f"{body} The difference is statistically significant ({where})."
     after = " after adjustment" if m is not None else ""
     return Status.REVIEW, (f"{body} At this sample size the violation could be chance ({where}; FAIL needs "
                            f"p < {alpha:.2g}{after}): a reviewer must judge it.")
+
+
+def _p(p: float) -> str:
+    """'= 0.012', or '< 1e-16' where double precision cannot tell the p-value from 0."""
+    return "< 1e-16" if p < 1e-16 else f"= {p:.2g}"
 
 
 def not_tested(results: Sequence[SuiteResult], policy: Policy, tier: str, category: str) -> list[str]:

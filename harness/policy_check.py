@@ -198,8 +198,9 @@ def describe(problems: list[PolicyProblem], source: str) -> str:
 def require_valid_settings(policy: Policy, path: str | Path | None = None,
                            suites: dict[str, type[Suite]] | None = None) -> None:
     """Stop before anything runs when the policy's settings are wrong, or a threshold names a metric its
-    installed suite does not produce (ConfigError, exit 2), naming each unknown or invalid key with its line. `path` is the file the policy was loaded from (None: the
-    shipped default policy); `suites` the installed suites (default: those registered by entry point)."""
+    installed suite does not produce (ConfigError, exit 2), naming each unknown or invalid key with its line.
+    `path` is the file the policy was loaded from (None: the shipped default policy); `suites` the installed
+    suites (default: those registered by entry point)."""
     if suites is None:
         from harness.registry import load_suites
 

@@ -59,6 +59,38 @@ def write_case(folder: Path, *, n: int = 3000, disparity: float = 0.0, seed: int
     return tool, card
 
 
+LOOKUP = """\"\"\"A callable stand-in for a vendor model: answers from predictions.csv beside it, row by row, read at
+each call (so a test may change the file). Unlike a file of outputs it can be called on changed inputs, so the
+counterfactual check runs: it reads no protected attribute, and its decisions never change with one.\"\"\"
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def predict(frame):
+    table = pd.read_csv(Path(__file__).with_name("predictions.csv"))
+    rows = pd.to_numeric(pd.Series(frame.index), errors="coerce").to_numpy(dtype=float)
+    known = np.isfinite(rows) & (rows >= 0) & (rows < len(table))
+    at = np.where(known, rows, 0).astype(int)  # rows it has not seen (a large batch) get the unfavourable answer
+    return (np.where(known, table["prediction"].to_numpy()[at], 0),
+            np.where(known, table["score"].to_numpy()[at], 0.1))
+"""
+
+
+def perfect_case(folder: Path, seed: int = 6, n: int = 10000) -> tuple[Path, Path]:
+    """A generated case whose predictions are the truth (every group's error rates are 0), answered by a callable
+    that can be asked about changed inputs, so nothing the policy requires is left untested: the verdict is PASS.
+    The outputs live in predictions.csv beside the manifest, as for a file of outputs."""
+    tool, card = write_case(folder, n=n, seed=seed, kind="python")
+    tool.write_text(tool.read_text().replace("{callable}", "lookup:predict"))
+    (folder / "lookup.py").write_text(LOOKUP)
+    data = pd.read_csv(card.parent / "data.csv")
+    pd.DataFrame({"id": data["id"], "prediction": data["approved"], "score": data["approved"] * 0.8 + 0.1}
+                 ).to_csv(folder / "predictions.csv", index=False)
+    return tool, card
+
+
 MANIFEST = """id: {id}
 name: Generated case tool
 version: "1.0"

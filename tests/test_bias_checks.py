@@ -9,8 +9,8 @@ import pytest
 
 from harness.assessment import run_suite
 from harness.check import CheckContext
-from harness.decision import apply_decision_rule
 from harness.datasets import ReferenceDataset, load_dataset
+from harness.decision import apply_decision_rule
 from harness.findings import Status
 from harness.manifest import load_manifest
 from harness.policy import load_policy
@@ -56,7 +56,7 @@ def test_four_fifths_reports_the_ratio_the_test_and_holm(tmp_path: Path) -> None
     all_p = [g.details["p_value"] for g in family]
     assert f.details["blocking_tests"] == len(family) > 1 + 2 + 5  # sex: F; race: B, C; sex x race: 5 cells
     assert f.details["p_adjusted"] == pytest.approx(holm(all_p)[all_p.index(f.details["p_value"])])
-    assert "The violation is statistically significant (two-proportion z-test, p = " in f.message
+    assert "The difference is statistically significant (two-proportion z-test, p = " in f.message
     assert f.message.startswith(f"Within sex, 'F' is selected at {f.value:.2f} times the rate of 'M'")
 
 

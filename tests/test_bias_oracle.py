@@ -25,8 +25,8 @@ from sklearn.metrics import accuracy_score, confusion_matrix, precision_score
 
 from harness.assessment import run_suite
 from harness.check import CheckContext
-from harness.decision import apply_decision_rule
 from harness.datasets import ReferenceDataset, matches
+from harness.decision import apply_decision_rule
 from harness.manifest import load_manifest
 from harness.policy import load_policy
 from harness.tools import Predictions
@@ -170,7 +170,7 @@ def test_adult_reproduces_a_known_disparity(adult: ReferenceDataset, adult_manif
     assert ratio.status.value == "FAIL"
     assert ratio.reference == "Male"
     assert "'Female' is selected at 0.36 times the rate of 'Male'" in ratio.message
-    assert "The violation is statistically significant (two-proportion z-test" in ratio.message
+    assert "The difference is statistically significant (two-proportion z-test" in ratio.message
 
 
 def test_generated_data_with_many_groups_matches_fairlearn(tmp_path: Path) -> None:

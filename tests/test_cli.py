@@ -46,7 +46,6 @@ def test_assess_records_the_run_in_mlflow(tmp_path: Path) -> None:
                 "--tracking-uri", store(tmp_path), "--out", str(out))
     assert r.returncode == 1, r.stdout + r.stderr
     assert "FAIL" in r.stdout and "bias.four_fifths.adverse_impact_ratio.sex.F" in r.stdout
-    assert "The violation is statistically significant" in r.stdout
 
     from mlflow.tracking import MlflowClient
 
@@ -80,6 +79,10 @@ def test_assess_records_the_run_in_mlflow(tmp_path: Path) -> None:
     assert inputs == {"inputs/tool.yaml", "inputs/policy.yaml", "inputs/case-21.card.yaml", "inputs/plan.json"}
     logged = json.loads(Path(client.download_artifacts(run.info.run_id, "assessment.json", str(tmp_path))).read_text())
     assert logged["schema"] == "harness.assessment/1" and logged["verdict"] == "FAIL"
+    four_fifths = next(f for s in logged["suites"] for f in s["findings"]
+                       if f["key"] == "bias.four_fifths.adverse_impact_ratio.sex.F")
+    assert four_fifths["status"] == "FAIL" and "The difference is statistically significant" in four_fifths["message"]
+    assert logged["policy"]["decision_rule"] == "significant_violation"
     assert logged["run_id"] == run.info.run_id
     # artifacts stay beside the store, not in ./mlruns of wherever the command ran
     assert (tmp_path / "artifacts").is_dir()

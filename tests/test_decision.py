@@ -54,7 +54,7 @@ def test_a_significant_violation_fails_and_holm_runs_over_the_run() -> None:
 def test_without_a_test_the_interval_decides_and_without_an_interval_the_value() -> None:
     near, far, bare = judged([eo(0.12, 0.09, 0.15, group="a"), eo(0.12, 0.105, 0.135, group="b"),
                               eo(0.12, None, None, group="c")])
-    assert near.status is Status.REVIEW and "read from the interval (normal approximation)" in near.message
+    assert near.status is Status.REVIEW and "a test read from the interval, normal approximation" in near.message
     assert far.status is Status.FAIL
     assert bare.status is Status.FAIL and bare.message == "Gap."  # a deterministic figure: no chance involved
 

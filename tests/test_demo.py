@@ -20,7 +20,7 @@ def test_demo_fails_the_vendor_and_careless_tools_and_passes_the_baselines(tmp_p
     assert "rentrank" in out and "FAIL" in out
     assert "bias.four_fifths.adverse_impact_ratio.race.Black" in out  # the table names the finding
     assert "'Black' is selected at 0.64 times the rate of 'White'" in out
-    assert "The violation is statistically significant (two-proportion z-test" in out
+    assert "The difference is statistically significant (two-proportion z-test" in out
     assert "rental-screen-baseline" in out
     assert "mlflow ui --backend-store-uri sqlite:///" in out and str(tmp_path / "mlruns" / "mlflow.db") in out
     vendor = json.loads((tmp_path / "reports/demo/vendor_tool/assessment.json").read_text())

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from harness import gate
@@ -20,19 +19,10 @@ from harness.manifest import load_manifest
 from harness.pipeline import run_assessment
 from harness.policy import load_policy
 from harness.tracking import approved_baseline
-from tests.conftest import write_case
+from tests.conftest import perfect_case, write_case
 
 POLICY = load_policy()
 LABEL = POLICY.label
-
-
-def perfect_case(folder: Path, *, seed: int = 6, n: int = 10000) -> tuple[Path, Path]:
-    """A generated case whose predictions are the truth: every group's error rates are 0 -> PASS."""
-    tool, card = write_case(folder, n=n, seed=seed)
-    data = pd.read_csv(card.parent / "data.csv")
-    pd.DataFrame({"id": data["id"], "prediction": data["approved"], "score": data["approved"] * 0.8 + 0.1}
-                 ).to_csv(tool.parent / "predictions.csv", index=False)
-    return tool, card
 
 
 def other_version(tool: Path, version: str) -> Path:

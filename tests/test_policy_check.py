@@ -57,7 +57,8 @@ def test_a_misspelt_setting_stops_the_assessment_with_its_line(tmp_path: Path) -
 
 def test_a_misspelt_threshold_of_an_installed_suite_stops_the_assessment(tmp_path: Path) -> None:
     """Fail closed: a blocking limit under a name no check measures would judge nothing and let the tool through."""
-    policy, line = edited(tmp_path, "  bias.four_fifths.adverse_impact_ratio:", "  bias.four_fifth.adverse_impact_ratio:")
+    policy, line = edited(tmp_path, "  bias.four_fifths.adverse_impact_ratio:",
+                          "  bias.four_fifth.adverse_impact_ratio:")
     tool, card = write_case(tmp_path / "c", n=200, seed=2)
     code, out, err = invoke("assess", str(tool), "--dataset", str(card), "--suite", "bias", "--policy", str(policy),
                             "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "--out", str(tmp_path / "out"))

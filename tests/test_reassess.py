@@ -25,7 +25,7 @@ from harness.errors import ConfigError, GateError
 from harness.pipeline import run_assessment
 from harness.reassess import Outcome, exit_code, reassess, select
 from harness.tracking import AssessmentRun
-from tests.conftest import write_case
+from tests.conftest import perfect_case, write_case
 
 HARNESS = str(Path(sys.executable).with_name("harness"))
 SCORER = '''"""A tool under test: scores by income; crashes when a file named `broken` is next to it, and hangs
@@ -44,15 +44,6 @@ def predict(frame):
         time.sleep(120)
     return (frame["income"] > 50).astype(int).to_numpy()
 '''
-
-
-def perfect_case(folder: Path, seed: int, n: int = 10000) -> tuple[Path, Path]:
-    """Predictions equal to the truth: every group's rates agree, so the bias suite PASSes."""
-    tool, card = write_case(folder, n=n, seed=seed)
-    data = pd.read_csv(card.parent / "data.csv")
-    pd.DataFrame({"id": data["id"], "prediction": data["approved"], "score": data["approved"] * 0.8 + 0.1}
-                 ).to_csv(tool.parent / "predictions.csv", index=False)
-    return tool, card
 
 
 def make_biased(tool: Path) -> None:

@@ -12,7 +12,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from harness import gate
@@ -20,7 +19,7 @@ from harness.errors import ConfigError
 from harness.manifest import load_manifest
 from harness.pipeline import run_assessment
 from harness.records import SUMS, export_records, sums_line
-from tests.conftest import write_case
+from tests.conftest import perfect_case, write_case
 
 HARNESS = str(Path(sys.executable).with_name("harness"))
 TOOL, OTHER = "case-tool-6", "case-tool-9"
@@ -45,10 +44,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     with the digests of its files)."""
     root = tmp_path_factory.mktemp("records")
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    tool, card = write_case(root / "case", n=10000, seed=6)
-    data = pd.read_csv(card.parent / "data.csv")
-    pd.DataFrame({"id": data["id"], "prediction": data["approved"], "score": data["approved"] * 0.8 + 0.1}
-                 ).to_csv(tool.parent / "predictions.csv", index=False)
+    tool, card = perfect_case(root / "case", seed=6)
     rec = run_assessment(tool, [str(card)], suites=["bias"], tracking_uri=uri, out=root / "out", submitter="dana")
     assert rec.result.verdict.value == "PASS"
     gate.approve(uri, TOOL, "1.0", run_id=str(rec.result.run_id), reviewer="rita", rationale="every check passes")

@@ -333,7 +333,10 @@ def decision_rule_text(result: AssessmentResult) -> str:
 def ratio_limit(result: AssessmentResult) -> float | None:
     """The four-fifths limit the policy applies to this tool's risk tier (None when the policy sets none)."""
     doc = (result.policy or {}).get("document") or {}
-    t = (doc.get("thresholds") or {}).get("bias.four_fifths.adverse_impact_ratio")
+    thresholds = doc.get("thresholds") or {}
+    # the four-fifths rule is judged once, against the reference group; a record made before that kept the
+    # limit on the lowest-over-highest ratio
+    t = thresholds.get("bias.four_fifths.adverse_impact_ratio") or thresholds.get("bias.demographic_parity.ratio")
     if not isinstance(t, dict):
         return None
     tier = (result.tool or {}).get("risk_tier")
