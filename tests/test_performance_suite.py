@@ -464,3 +464,34 @@ def test_the_suite_conforms_with_a_scoring_tool_and_claims(tmp_path: Path) -> No
     manifest = ToolManifest.model_validate(_MANIFEST | {"claims": {"auc": 0.6, "accuracy": 0.5}})
     assert check_suite(PerformanceSuite, ds, PythonTool(fn=rule, name="rule"), manifest=manifest, on_fail=None) == []
     assert check_suite(PerformanceSuite, ds, on_fail=None) == []  # the perfect stand-in tool
+
+
+def test_harness_assess_fails_a_tool_that_approves_everyone_and_says_why(tmp_path: Path) -> None:
+    """End to end, the issue's case: a tool that says yes to everyone got NEEDS_REVIEW at the high tier before;
+    now `harness assess` FAILs it (exit 1), and the finding says what was measured and why it is not chance."""
+    import json
+
+    import pandas as pd
+    from click.testing import CliRunner
+
+    from harness.cli import main
+    from tests.conftest import write_case
+
+    tool, card = write_case(tmp_path / "c", n=3000, seed=5)
+    outputs = pd.read_csv(tool.parent / "predictions.csv").assign(prediction=1, score=0.9)
+    outputs.to_csv(tool.parent / "predictions.csv", index=False)
+    r = CliRunner().invoke(main, ["assess", str(tool), "--dataset", str(card), "--suite", "performance",
+                                  "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}", "--out", str(tmp_path / "o")],
+                           env={"COLUMNS": "200"})
+    assert r.exit_code == 1, r.output
+    doc = json.loads((tmp_path / "o" / "assessment.json").read_text())
+    assert doc["verdict"] == "FAIL"
+    found = {f["key"]: f for s in doc["suites"] for f in s["findings"]}
+    assert found["performance.baselines.balanced_accuracy_lift"]["message"] == (
+        "balanced accuracy 0.500 (95% CI 0.498–0.501) is +0.000 over the 0.5 of a majority-class rule and of a "
+        "random rule at the tool's own selection rate (100.0%); the policy asks for a lift of at least 0.10 at the "
+        "high risk tier. The difference is statistically significant (one-sided test of H0 'balanced accuracy >= "
+        "0.6' (MOVER-Wilson), p < 1e-16, Holm-adjusted p < 1e-16 over 3 blocking tests).")
+    assert {k: f["status"] for k, f in found.items()} == {
+        "performance.baselines.balanced_accuracy_lift": "FAIL", "performance.baselines.auc_lift": "FAIL",
+        "performance.per_group.worst_lift": "FAIL"}

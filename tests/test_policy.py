@@ -75,3 +75,19 @@ def test_a_broken_policy_file_is_one_clear_error(tmp_path: Path) -> None:
         "  - thresholds.bias.demographic_parity.ratio.limit (line 5): Input should be a valid number, "
         "unable to parse string as a number\n"
         "  - thresholds.bias.demographic_parity.ratio.policy_section: required field is missing")
+
+
+def test_baseline_relative_limits_and_unknown_rules_are_refused(tmp_path: Path) -> None:
+    """A mode the policy cannot honour is refused, not ignored (the regression check against the approved
+    baseline is the degradation suite's); so is a decision rule that does not exist."""
+    p = tmp_path / "policy.yaml"
+    p.write_text("name: x\nversion: '1'\ndecision_rule: gut_feeling\nthresholds:\n"
+                 "  bias.four_fifths.adverse_impact_ratio:\n    limit: 0.05\n    greater_is_better: true\n"
+                 "    mode: baseline_relative\n    policy_section: '4.3'\n")
+    with pytest.raises(ConfigError) as e:
+        load_policy(p)
+    assert str(e.value) == (
+        f"policy file {p} has 2 problem(s):\n"
+        "  - decision_rule (line 3): Input should be 'significant_violation', 'interval_beyond' or 'point'\n"
+        "  - thresholds.bias.four_fifths.adverse_impact_ratio.mode (line 8): Input should be 'absolute'")
+    assert load_policy().decision_rule == "significant_violation"

@@ -176,12 +176,13 @@ class Baselines(Check):
         if undefined is not None:
             out.messages[m.key] = f"{undefined}; the tool's {label} cannot be judged on this data"
             return
-        ask = (f"; the policy asks for a lift of at least {margin:.2f} at the {ctx.tier} risk tier (one-sided "
-               f"test that the tool falls short of it: p = {p:.2g})") if margin is not None else ""
+        # the test that the shortfall is real is in details["p_value"]; the decision rule states it in words
+        ask = (f"; the policy asks for a lift of at least {margin:.2f} at the {ctx.tier} risk tier"
+               if margin is not None else "")
         out.messages[m.key] = (
             f"{label} {fmt(value)} ({ci_text(*interval, conf)}) is {value - CHANCE:+.3f} over the 0.5 of a "
             f"majority-class rule and of a random rule at the tool's own selection rate "
-            f"({perf.selection_rate.value:.1%}){ask}")
+            f"({perf.selection_rate.value:.1%}){ask}.")
 
     @staticmethod
     def _table(perf: Performance, o: Outcomes) -> list[dict[str, Any]]:
@@ -399,12 +400,11 @@ class PerGroup(Check):
             details |= {"p_value": p, "p_value_group": judged[best][0].key,
                         "test": (f"one-sided MOVER-Wilson test of H0 'every group's balanced accuracy >= "
                                  f"{CHANCE + margin:.3g}', Bonferroni over {k} groups")}
-            ask = (f"; the policy asks every group for a lift of at least {margin:.2f} at the {ctx.tier} risk tier "
-                   f"(one-sided test that a group falls short of it, Bonferroni-adjusted: p = {p:.2g})")
+            ask = f"; the policy asks every group for a lift of at least {margin:.2f} at the {ctx.tier} risk tier"
         m = Measurement(SUITE, self.name, "worst_lift", lifts[worst], finite(lo), finite(hi), n=perf.n,
                         details=details)
         out.measurements.append(m)
         out.messages[m.key] = (
             f"the worst of {k} groups judged is '{g.name}' ({g.grouping}): balanced accuracy "
             f"{fmt(perf.balanced_accuracy)}, a lift of {lifts[worst]:+.3f} over chance ({conf:.0%} CI {lo:+.3f} "
-            f"to {hi:+.3f}, simultaneous over the {k} groups){ask}")
+            f"to {hi:+.3f}, simultaneous over the {k} groups){ask}.")
