@@ -420,7 +420,14 @@ def _rates_table(key: str, grouping: str, rows: list[dict[str, Any]], conf: str)
         key=f"{key}#intervals", kind="rates", title=f"Every rate by {grouping_title(grouping)}, with {conf} intervals",
         columns=["Group", *(label for _, label in rates)], grouping=grouping, collapsed=True,
         summary=f"Show all {len(rates)} rates of each group with their {conf} intervals",
-        group_rows=[_group_row(r, [pct_with_ci(r, m) for m, _ in rates]) for r in rows])
+        group_rows=[_group_row(r, [_with_denominator(r, m) for m, _ in rates]) for r in rows])
+
+
+def _with_denominator(row: dict[str, Any], metric: str) -> str:
+    """A rate with its interval and the rows it rests on ("12.5% [4.4–29.0%] of 24"): a false-positive rate
+    computed on 24 people reads differently from one on 2,400 (older records have no denominators)."""
+    n = num(row.get(f"{metric}_n"))
+    return pct_with_ci(row, metric) + ("" if n is None else f" of {int(n):,}")
 
 
 def _disparity_label(check: str, metric: str) -> str:
