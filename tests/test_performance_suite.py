@@ -495,3 +495,29 @@ def test_harness_assess_fails_a_tool_that_approves_everyone_and_says_why(tmp_pat
     assert {k: f["status"] for k, f in found.items()} == {
         "performance.baselines.balanced_accuracy_lift": "FAIL", "performance.baselines.auc_lift": "FAIL",
         "performance.per_group.worst_lift": "FAIL"}
+
+
+def test_a_coin_flip_on_bank_marketing_fails_and_cannot_be_approved(mirror: Path, tmp_path: Path) -> None:
+    """The issue's case on real data: a coin flip on UCI Bank Marketing got NEEDS_REVIEW and was approved. Now
+    the performance suite FAILs it (blocking), and the gate refuses an approval of a FAIL (policy 4.2)."""
+    from harness import gate
+    from harness.datasets import load_dataset
+    from harness.errors import GateError
+    from harness.pipeline import run_assessment
+
+    ds = load_dataset("bank-marketing", data_dir=mirror)
+    tool = tmp_path / "tool.yaml"
+    tool.write_text(MANIFEST.format(id="coin") + "adapter:\n  kind: python\n  callable: coin:predict\n"
+                    "  label_map: {1: \"yes\", 0: \"no\"}\n")  # without it: exit 2, see tests/test_labels.py
+    (tmp_path / "coin.py").write_text(
+        "import numpy as np\n\n\ndef predict(frame):\n"
+        "    rng = np.random.default_rng(7)\n    return rng.integers(0, 2, len(frame)), rng.random(len(frame))\n")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    rec = run_assessment(tool, [str(ds.card_path)], suites=["performance"], tracking_uri=uri, out=tmp_path / "o",
+                         data_dir=str(mirror), submitter="dana")
+    assert rec.result.verdict.value == "FAIL"
+    lift = next(f for f in rec.result.findings if f.key == "performance.baselines.balanced_accuracy_lift")
+    assert lift.status is Status.FAIL and abs(lift.value) < 0.02 and lift.n == len(ds.frame) == 40004
+    with pytest.raises(GateError) as e:
+        gate.approve(uri, "coin", "1.0", run_id=str(rec.result.run_id), reviewer="rita", rationale="looks fine")
+    assert "refused by rule 'no-approval-of-fail' (policy 4.2)" in str(e.value)
