@@ -88,9 +88,16 @@ def _p_value(f: Finding, confidence: float) -> tuple[float | None, str]:
     return interval_p_value(f, confidence), INTERVAL_TEST
 
 
+def _undecided(f: Finding) -> bool:
+    """A finding of `Policy.evaluate` not yet judged by the rule (judging twice would be Holm over a family
+    that includes itself, and would repeat the reason)."""
+    return (f.judged_by_policy and "decision_rule" not in f.details and f.threshold is not None
+            and f.greater_is_better is not None)
+
+
 def _in_family(f: Finding) -> bool:
-    return (f.judged_by_policy and f.severity is Severity.BLOCKING and f.threshold is not None
-            and f.greater_is_better is not None and f.status in (Status.PASS, Status.REVIEW, Status.FAIL))
+    return (_undecided(f) and f.severity is Severity.BLOCKING
+            and f.status in (Status.PASS, Status.REVIEW, Status.FAIL))
 
 
 def apply_decision_rule(results: Sequence[SuiteResult], policy: Policy) -> list[SuiteResult]:
@@ -106,7 +113,7 @@ def apply_decision_rule(results: Sequence[SuiteResult], policy: Policy) -> list[
     changed: dict[tuple[int, int], Finding] = {}
     for (i, j), (p, test), p_adj in zip(family, tests, adjusted, strict=True):
         f = results[i].findings[j]
-        details = {**f.details, "decision_rule": rule, "blocking_tests": m}
+        details = {**f.details, "decision_rule": rule, "blocking_tests": m, "measured": f.message}
         if p is not None:
             details |= {"p_value": p, "p_adjusted": float(p_adj), "test": test}
         status, message = f.status, f.message
@@ -117,11 +124,10 @@ def apply_decision_rule(results: Sequence[SuiteResult], policy: Policy) -> list[
     # finding labelled FAIL must not rest on noise); advisory findings are not a family, so unadjusted
     for i, r in enumerate(results):
         for j, f in enumerate(r.findings):
-            if (f.judged_by_policy and f.severity is Severity.ADVISORY and f.status is Status.FAIL
-                    and rule != "point" and f.threshold is not None and f.greater_is_better is not None):
+            if _undecided(f) and f.severity is Severity.ADVISORY and f.status is Status.FAIL and rule != "point":
                 p, test = _p_value(f, conf)
                 status, message = _judge(f, rule, p, p if p is not None else float("nan"), test, None, alpha)
-                details = {**f.details, "decision_rule": rule} | (
+                details = {**f.details, "decision_rule": rule, "measured": f.message} | (
                     {"p_value": p, "test": test} if p is not None else {})
                 changed[(i, j)] = replace(f, status=status, message=message, details=details)
     out = []
@@ -194,7 +200,7 @@ def judge(results: Sequence[SuiteResult], policy: Policy, tier: str) -> list[Sui
     decision rule), from the measured values alone: simulation benchmarks measure once and judge three tiers."""
     from harness.check import Measurement
 
-    decided = ("decision_rule", "blocking_tests", "p_adjusted")
+    decided = ("decision_rule", "blocking_tests", "p_adjusted", "measured")
     out = []
     for r in results:
         findings = []
@@ -207,7 +213,7 @@ def judge(results: Sequence[SuiteResult], policy: Policy, tier: str) -> list[Sui
                 details = {k: v for k, v in details.items() if k not in ("p_value", "test")}
             m = Measurement(f.suite, f.check, f.metric, float("nan") if f.value is None else f.value, f.ci_low,
                             f.ci_high, group=f.group, reference=f.reference, n=f.n, details=details)
-            g = policy.evaluate(m, tier, message=f.message, dataset=f.dataset)
+            g = policy.evaluate(m, tier, message=f.details.get("measured", f.message), dataset=f.dataset)
             if g is not None:
                 findings.append(g)
         out.append(replace(r, findings=tuple(findings)))

@@ -174,3 +174,15 @@ def test_an_advisory_violation_that_could_be_chance_is_labelled_review() -> None
         "needs p < 0.05): a reviewer must judge it.")
     assert b.status is Status.FAIL and b.message.endswith("(chi-square test of equal rates, p = 1e-06).")
     assert decide([a, b])[0] is Verdict.NEEDS_REVIEW
+
+
+def test_the_rule_is_applied_once_and_judge_starts_from_the_measured_message() -> None:
+    policy = load_policy()
+    result = SuiteResult(suite="bias", suite_version="3", dataset="d",
+                         findings=(policy.evaluate(eo(0.14, 0.11, 0.17, p=0.004), "high", message="Gap."),))
+    once = apply_decision_rule([result], policy)
+    twice = apply_decision_rule(once, policy)
+    assert twice[0].findings == once[0].findings
+    assert once[0].findings[0].message.count("statistically significant") == 1
+    again = judge(once, policy, "high")[0].findings[0]
+    assert again.message == once[0].findings[0].message and again.details["measured"] == "Gap."
