@@ -14,6 +14,7 @@ from harness.decision import apply_decision_rule
 from harness.findings import Status
 from harness.manifest import load_manifest
 from harness.policy import load_policy
+from harness.stats import wilson_interval
 from harness.tools import Predictions, load_tool
 from test_suites.bias import BiasSuite
 from test_suites.bias.significance import holm, selection_test
@@ -159,6 +160,34 @@ def test_weighted_rates_are_weighted_means(tmp_path: Path) -> None:
         assert got[f"bias.group_rates.selection_rate.sex.{sex}"].value == pytest.approx(
             np.average(labels[rows], weights=frame["w"][rows]), abs=1e-12)
         assert got[f"bias.group_rates.n.sex.{sex}"].value == rows.sum()  # sizes stay in rows
+        # the interval rests on Kish's effective sample size, not on the sum of the weights
+        w = frame["w"][rows].to_numpy()
+        n_eff = w.sum() ** 2 / (w**2).sum()
+        rate = np.average(labels[rows], weights=w)
+        lo, hi = wilson_interval(rate * n_eff, n_eff)
+        m = got[f"bias.group_rates.selection_rate.sex.{sex}"]
+        assert (m.ci_low, m.ci_high) == (pytest.approx(float(lo), abs=1e-12), pytest.approx(float(hi), abs=1e-12))
+        assert n_eff < rows.sum() < w.sum()
+
+
+def test_heavy_weights_do_not_narrow_the_interval(tmp_path: Path) -> None:
+    """Census weights run into the thousands per row: summing them as if they were people made a 95 % interval
+    of a rate on 1,000 rows as narrow as one on millions. With Kish's effective size, scaling every weight by
+    1,000 changes nothing."""
+    manifest, ds = _python_case(tmp_path, n=2000)
+    frame = ds.frame.copy()
+    labels = (frame["income"] > 50).astype(int).to_numpy()
+    out = {}
+    for scale in (1.0, 1000.0):
+        frame["w"] = np.random.default_rng(2).uniform(0.5, 3.0, len(frame)) * scale
+        card = ds.card.model_copy(update={"weight_column": "w"})
+        wds = ReferenceDataset(card=card, card_path=ds.card_path, data_path=ds.data_path, frame=frame.copy(),
+                               sha256=ds.sha256)
+        out[scale] = {m.key: (m.ci_low, m.ci_high) for m in _run(wds, manifest, labels=labels).measurements
+                      if m.check in ("group_rates", "four_fifths") and m.ci_low is not None}
+    assert out[1.0].keys() == out[1000.0].keys() and len(out[1.0]) > 50
+    for key, (lo, hi) in out[1.0].items():
+        assert out[1000.0][key] == (pytest.approx(lo, abs=1e-9), pytest.approx(hi, abs=1e-9)), key
 
 
 def test_theil_index_through_the_suite_equals_aif360(adult: ReferenceDataset, tmp_path: Path) -> None:

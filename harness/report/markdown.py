@@ -458,6 +458,8 @@ def _disparity_table(s: SuiteResult, grouping: str, findings: dict[str, Finding]
         d = m.details if isinstance(m.details, dict) else {}
         compared = f"{d['lowest']} vs {d['highest']}" if d.get("lowest") is not None and d.get("highest") is not None \
             else DASH
+        if compared != DASH and num(d.get("lowest_n")) is not None and num(d.get("highest_n")) is not None:
+            compared += f" (of {int(d['lowest_n']):,} and {int(d['highest_n']):,})"  # the rates' denominators
         if m.check == "equalized_odds" and d.get("component") in ("tpr", "fpr") and compared != DASH:
             compared += f" ({str(d['component']).upper()})"
         raw.append({"label": label, "panel": DISPARITY_METRICS[m.metric], "value": num(m.value),
