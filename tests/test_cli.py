@@ -210,3 +210,24 @@ def test_a_tool_that_raises_is_an_error_and_still_recorded(tmp_path: Path) -> No
         "tool 'case-tool-30' raised RuntimeError during prediction: model server returned 503")
     assert run.info.status == "FAILED"
     assert "assessment.json" in {a.path for a in client.list_artifacts(run.info.run_id)}
+
+
+@pytest.mark.slow
+def test_a_relative_sqlite_uri_is_one_store_for_the_run_and_the_gate(tmp_path: Path, monkeypatch) -> None:
+    """sqlite:///m.db means m.db in the working folder (SQLAlchemy's reading). It used to be read as /m.db in one
+    place and m.db in another, so the run was recorded but the approval gate could not find it (exit 2)."""
+    from click.testing import CliRunner
+
+    from harness.cli import main
+    from harness.tracking.runs import resolve_uri
+
+    tool, card = write_case(tmp_path / "c", n=400, seed=30)
+    monkeypatch.chdir(tmp_path)
+    assert resolve_uri("sqlite:///m.db") == f"sqlite:///{(tmp_path / 'm.db').resolve().as_posix()}"
+    assert resolve_uri("sqlite:////srv/h/m.db") == "sqlite:////srv/h/m.db"
+    r = CliRunner().invoke(main, ["assess", str(tool), "--dataset", str(card), "--suite", "bias",
+                                  "--tracking-uri", "sqlite:///m.db", "--out", "o"], env={"COLUMNS": "200"})
+    assert r.exit_code in (0, 1, 3), r.output
+    assert (tmp_path / "m.db").is_file() and not Path("/m.db").exists()
+    r = CliRunner().invoke(main, ["status", "case-tool-30", "--tracking-uri", "sqlite:///m.db"])
+    assert r.exit_code == 0 and "1.0" in r.output, r.output

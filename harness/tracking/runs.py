@@ -27,18 +27,21 @@ EXPERIMENT_PREFIX = "harness/"
 
 
 def resolve_uri(uri: str | None) -> str:
-    """--tracking-uri, else $MLFLOW_TRACKING_URI, else the embedded SQLite store in the working folder."""
-    if uri:
-        return uri
-    if os.environ.get("MLFLOW_TRACKING_URI"):
-        return os.environ["MLFLOW_TRACKING_URI"]
-    return f"sqlite:///{(Path.cwd() / DEFAULT_STORE).as_posix()}"
+    """--tracking-uri, else $MLFLOW_TRACKING_URI, else the embedded SQLite store in the working folder. A
+    relative SQLite path (sqlite:///m.db, as SQLAlchemy reads it: m.db in the working folder) is made absolute
+    once, here, so the run, its artifacts and the approval gate all open the same file."""
+    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(Path.cwd() / DEFAULT_STORE).as_posix()}"
+    db = sqlite_path(uri)
+    if db is not None and not db.is_absolute():
+        return f"sqlite:///{(Path.cwd() / db).resolve().as_posix()}"
+    return uri
 
 
 def sqlite_path(uri: str) -> Path | None:
+    """The database file of a SQLite URI: sqlite:////abs/m.db is /abs/m.db, sqlite:///m.db is m.db (relative)."""
     if not uri.startswith("sqlite:///"):
         return None
-    return Path(uri[len("sqlite:///"):] if uri.startswith("sqlite:////") else uri[len("sqlite://"):])
+    return Path(uri[len("sqlite:///"):])
 
 
 def artifact_root(uri: str) -> str | None:
