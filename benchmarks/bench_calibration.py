@@ -25,10 +25,24 @@ cell at every tier; AIR 0.7 with 500 per group FAILs at least 95 % at the high a
 
 Speed: one run of the bias suite costs tens of milliseconds, so each seed's suite is computed ONCE
 (the manifest says "high") and re-judged under the three tiers (`judge`): the measurements do not
-depend on the tier, only the limits and severities that judge them do. The tool is a file of
-outputs (no scores, no counterfactual), kNN consistency is off (no threshold reads it) and
-B = the policy's own 2,000 bootstrap draws (`--bootstrap` to change; they cost little here).
-Seeds are deterministic: seed i of a cell is `crc32(cell label) * 100_000 + i`.
+depend on the tier, only the limits and severities that judge them do. kNN consistency is off (no
+threshold reads it) and B = the policy's own 2,000 bootstrap draws (`--bootstrap` to change; they
+cost little here). Seeds are deterministic: seed i of a cell is `crc32(cell label) * 100_000 + i`.
+
+The tool: a callable stand-in (`stand_in`, a `PythonTool`) that answers each row with the decision
+simulated for it, by row index, and reads no column of its input. A file of outputs would not do: the
+counterfactual check (blocking) cannot call it, is SKIPPED, and a SKIPPED blocking check caps the
+verdict at NEEDS_REVIEW, so no seed could PASS. The card's features are [x], so the counterfactual
+check finds that the tool takes no protected attribute as input: not applicable, no cap, and no
+finding added, so the FAIL column is identical, seed by seed, to that of a file of outputs (checked:
+every cell and tier, 1,000 seeds). `--group-input` makes `group` a feature instead, so the check flips
+it on every row and measures what it must, a flip rate of 0 (0 of n, Wilson interval). It costs 4-5 ms
+a run (21 against 17 ms), but it moves FAIL: the flip rate (p = 1) is one more blocking test in the Holm family
+(1-2 -> 2-3 with two groups, 6 -> 7 with six), so every other test needs a smaller p to FAIL. On the
+--quick grid (200 seeds, high tier): selection shift 2 x 50 9.5 -> 3.5 %, AIR 0.8 2 x 50 13 -> 8 %,
+AIR 0.7 2 x 200 81 -> 73.5 %, no disparity 2 x 100 6 -> 3 %. And with the policy's 1 % limit, 0 flips
+pass only from 384 rows up (the 95 % Wilson upper bound of 0 of 100 is 3.7 %), so the cells with
+fewer rows cannot PASS; PASS is otherwise unchanged.
 
 Coverage: six groups of 100 with known true rates, two scenarios ("equal": identical rates, every
 disparity truly 0 or 1; "graded": the TPR and FPR of group k scaled by 1 - 0.04 k, so selection
@@ -52,8 +66,13 @@ Under `interval_beyond` no null cell FAILs more than 0.5 %, but AIR 0.7 with 500
 52 % (high) and 30 % (medium): showing the ratio itself below 0.8 needs more data than showing the two
 rates differ. A compliant tool (AIR 0.9, TPR gap 0.075 under the 0.10 limit) still FAILs 24 % at 500
 per group, high tier: the tests ask whether the groups differ, not whether the limit is crossed.
-A file of outputs never PASSes under the new rule: its counterfactual check (blocking) is SKIPPED,
-which caps the verdict at NEEDS_REVIEW.
+PASS is what remains once nothing FAILs and nothing is left to review: every interval the policy
+judges wholly on the passing side. Measured (1,000 seeds, high / medium / low): no disparity 2 x 500
+1.7 / 7.5 / 7.5 %, 2 x 2,000 97.0 / 97.6 / 97.6 %; AIR 0.9 2 x 500 0.0 / 1.1 / 1.1 %, 2 x 2,000
+13.7 / 20.7 / 20.7 %; 0 % in every other cell, including six equal groups of up to 500: some disparity
+interval (demographic parity, equal opportunity, equalized odds, predictive parity) still reaches
+across its limit, which is REVIEW. (A file of outputs never PASSes under the new rule: its
+counterfactual check is SKIPPED, which caps the verdict at NEEDS_REVIEW; hence the callable stand-in.)
 """
 from __future__ import annotations
 
@@ -73,6 +92,7 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from harness.policy import Policy
+    from harness.tools.python import PythonTool
     from harness.verdict import SuiteResult
 
 TIERS: tuple[str, ...] = ("high", "medium", "low")
@@ -135,9 +155,9 @@ def _rejudge_old(result: SuiteResult, policy: Policy, tier: str) -> SuiteResult:
 def verdict_of(results: list[SuiteResult], policy: Policy, tier: str) -> tuple[str, frozenset[str]]:
     """The run's verdict and what FAILed it (blocking FAIL/ERROR findings as `check.metric`).
 
-    With the new rule a SKIPPED check that the policy judges as blocking (here the counterfactual check,
-    which a file of outputs cannot run) caps the verdict at NEEDS_REVIEW. The other suites the policy
-    requires are not run by a benchmark of the bias suite, so they are not counted as "not tested"."""
+    With the new rule a SKIPPED check that the policy judges as blocking (the counterfactual check, had the
+    tool been a file of outputs) caps the verdict at NEEDS_REVIEW. The other suites the policy requires
+    are not run by a benchmark of the bias suite, so they are not counted as "not tested"."""
     from harness.verdict import decide
 
     findings = [f for r in results for f in r.findings]
@@ -239,8 +259,10 @@ def grid(sizes: Sequence[int] = SIZES, ratios: Sequence[float] = RATIOS,
     return cells
 
 
-def simulate(cell: Cell, seed: int) -> tuple[Any, np.ndarray]:
-    """The reference dataset and the tool's decisions of one seed (groups g0, g1, ...; g0 the reference)."""
+def simulate(cell: Cell, seed: int, group_input: bool = False) -> tuple[Any, np.ndarray]:
+    """The reference dataset and the tool's decisions of one seed (groups g0, g1, ...; g0 the reference).
+    `group_input` lists `group` among the card's features (the tool's inputs), so the counterfactual check
+    flips it; the data and decisions are the same either way."""
     from harness.datasets import DatasetCard, ReferenceDataset
 
     rng = np.random.default_rng(seed)
@@ -252,10 +274,30 @@ def simulate(cell: Cell, seed: int) -> tuple[Any, np.ndarray]:
     frame = pd.DataFrame({"id": np.arange(n), "group": names[k], "x": rng.normal(size=n), "y": y})
     card = DatasetCard(name="sim", version="1", task="binary-classification", file="sim.csv", sha256="0" * 64,
                        source="simulation", license="CC0-1.0", target={"column": "y", "positive": 1},
-                       id_column="id", features=["x"], protected_attributes={"group": {"reference": "g0"}})
+                       id_column="id", features=["x", "group"] if group_input else ["x"],
+                       protected_attributes={"group": {"reference": "g0"}})
     ds = ReferenceDataset(card=card, card_path=Path("card.yaml"), data_path=Path("sim.csv"), frame=frame,
                           sha256=hashlib.sha256(b"sim").hexdigest())
     return ds, pred
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """The simulated tool's decision function: row i of any frame it is asked about gets the decision
+    simulated for person i. It reads the frame's index and no column, so changing a protected attribute
+    (the counterfactual check) cannot change a decision, as for a tool that does not use it."""
+
+    decisions: np.ndarray
+
+    def __call__(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.decisions[frame.index.to_numpy()]
+
+
+def stand_in(decisions: np.ndarray) -> PythonTool:
+    """A callable tool answering with `decisions`, so the checks that call the tool on changed inputs run."""
+    from harness.tools.python import PythonTool
+
+    return PythonTool(fn=Lookup(decisions), name="simulated tool")
 
 
 def run_bias(dataset: Any, labels: np.ndarray, policy: Policy, seed: int, tool: Any = None) -> SuiteResult:
@@ -278,10 +320,10 @@ def judge_tiers(result: SuiteResult, policy: Policy) -> Outcome:
     return tuple(verdict_of(judge([result], policy, tier), policy, tier) for tier in TIERS)
 
 
-def one_seed(cell: Cell, i: int, policy: Policy) -> Outcome:
+def one_seed(cell: Cell, i: int, policy: Policy, group_input: bool = False) -> Outcome:
     seed = cell.seed(i)
-    ds, pred = simulate(cell, seed)
-    return judge_tiers(run_bias(ds, pred, policy, seed), policy)
+    ds, pred = simulate(cell, seed, group_input)
+    return judge_tiers(run_bias(ds, pred, policy, seed, stand_in(pred)), policy)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -308,17 +350,18 @@ class Tally:
 
 
 _POLICY: Policy | None = None
+_GROUP_INPUT = False
 
 
-def _init(policy: Policy) -> None:
-    global _POLICY
-    _POLICY = policy
+def _init(policy: Policy, group_input: bool = False) -> None:
+    global _POLICY, _GROUP_INPUT
+    _POLICY, _GROUP_INPUT = policy, group_input
 
 
 def _chunk(job: tuple[Cell, int, int]) -> tuple[Cell, list[Outcome]]:
     cell, start, stop = job
     assert _POLICY is not None
-    return cell, [one_seed(cell, i, _POLICY) for i in range(start, stop)]
+    return cell, [one_seed(cell, i, _POLICY, _GROUP_INPUT) for i in range(start, stop)]
 
 
 def run_parallel(fn: Callable[[Any], Any], jobs: list[Any], workers: int, init: Callable[..., None],
@@ -339,11 +382,11 @@ def _drain(pool: Any, it: Iterable[Any]) -> Iterable[Any]:
 
 
 def verdict_rates(cells: Sequence[Cell], seeds: int, policy: Policy, workers: int = 1,
-                  chunk: int = 50) -> dict[tuple[str, str], Tally]:
+                  chunk: int = 50, group_input: bool = False) -> dict[tuple[str, str], Tally]:
     """(cell label, tier) -> Tally over seeds 0..seeds-1 of every cell."""
     jobs = [(c, s, min(s + chunk, seeds)) for c in cells for s in range(0, seeds, chunk)]
     out: dict[tuple[str, str], Tally] = defaultdict(Tally)
-    for cell, outcomes in run_parallel(_chunk, jobs, workers, _init, (policy,)):
+    for cell, outcomes in run_parallel(_chunk, jobs, workers, _init, (policy, group_input)):
         for outcome in outcomes:
             for tier, (verdict, causes) in zip(TIERS, outcome, strict=True):
                 out[(cell.label, tier)].add(verdict, causes)
@@ -516,6 +559,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--bootstrap", type=int, default=None, help="bootstrap draws B (default: the policy's own)")
     ap.add_argument("--rule", choices=RULES, default=None, help="the policy's decision_rule (new rule only)")
     ap.add_argument("--quick", action="store_true", help="200 seeds per cell, 500 coverage seeds")
+    ap.add_argument("--group-input", action="store_true",
+                    help="the tool takes `group` as input, so the counterfactual check flips it (it adds a "
+                         "blocking test to the Holm family, which moves FAIL; see the module docstring)")
     ap.add_argument("--skip", choices=("grid", "coverage"), action="append", default=[])
     args = ap.parse_args(argv)
     if args.quick:
@@ -530,10 +576,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     missed: list[str] = []
     if "grid" not in args.skip:
         cells = grid()
+        inputs = "x and group (the counterfactual check flips group)" if args.group_input else \
+            "x only (the counterfactual check is not applicable)"
         print(f"\nVerdicts over {args.seeds} seeds per cell (B = {args.bootstrap}, {args.workers} workers), "
-              f"each seed's suite judged at every tier")
+              f"each seed's suite judged at every tier; a callable tool whose inputs are {inputs}")
         t0 = time.perf_counter()
-        rates = verdict_rates(cells, args.seeds, policy, args.workers)
+        rates = verdict_rates(cells, args.seeds, policy, args.workers, group_input=args.group_input)
         took = time.perf_counter() - t0
         missed += print_rates(cells, rates)
         runs = len(cells) * args.seeds

@@ -21,10 +21,12 @@ from benchmarks.bench_calibration import (
     bench_policy,
     coverage,
     coverage_cells,
+    judge,
     judge_tiers,
     run_bias,
     simulate,
     six_cell,
+    stand_in,
     verdict_rates,
     with_rule,
 )
@@ -33,6 +35,34 @@ from benchmarks.bench_nulls import null_rates
 
 def policy():
     return bench_policy(2000, None)
+
+
+def test_the_simulated_tool_can_pass_where_a_file_of_the_same_outputs_is_capped_at_review() -> None:
+    from harness.decision import not_tested
+
+    cell, pol = air_cell(2000, 1.0), policy()
+    seed = cell.seed(0)
+    ds, pred = simulate(cell, seed)
+    # a file of outputs: the counterfactual check (blocking) cannot call it, so nothing can PASS
+    as_file = run_bias(ds, pred, pol, seed)
+    assert [v for v, _ in judge_tiers(as_file, pol)] == ["NEEDS_REVIEW"] * 3
+    skipped = not_tested(judge([as_file], pol, "high"), pol.model_copy(update={"required_suites": {}}), "high",
+                         "decision-support")
+    assert len(skipped) == 1 and skipped[0].startswith("not tested: bias.counterfactual"), skipped
+    # the callable stand-in answers with the same decisions and reads no group: nothing left untested
+    called = run_bias(ds, pred, pol, seed, stand_in(pred))
+    assert [v for v, _ in judge_tiers(called, pol)] == ["PASS"] * 3
+    (cf,) = [f for f in called.findings if f.check == "counterfactual"]
+    assert cf.details == {"not_applicable": True}, cf
+    assert cf.message == "the tool takes none of group as input, so there is nothing to flip"
+    # with group among its inputs the check flips group on all 4,000 rows: 0 flips, and the 95 % Wilson
+    # interval of 0 of n is [0, z^2 / (n + z^2)], z^2 = 1.959964^2 = 3.841459
+    ds, pred = simulate(cell, seed, group_input=True)
+    flipped = run_bias(ds, pred, pol, seed, stand_in(pred))
+    (m,) = [m for m in flipped.measurements if m.check == "counterfactual"]
+    assert (m.metric, m.value, m.n, m.ci_low) == ("flip_rate", 0.0, 4000, 0.0)
+    assert m.ci_high == pytest.approx(3.841459 / 4003.841459, rel=1e-6)
+    assert [v for v, _ in judge_tiers(flipped, pol)] == ["PASS"] * 3
 
 
 @pytest.mark.slow
