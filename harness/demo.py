@@ -156,9 +156,12 @@ def run_demo(console: Console, out: Path, tracking_uri: str | None) -> int:
     db = sqlite_path(uri)
     mlflow_cmd = Path(sys.executable).with_name("mlflow")
     if db is not None:
-        console.print("Browse the evidence in the MLflow UI:\n"
-                      f"  {mlflow_cmd} ui --backend-store-uri sqlite:///{db.resolve().as_posix()} --port 5000\n"
-                      "  then open http://127.0.0.1:5000 (experiments harness/<tool id>)")
+        # the UI is a process of its own: it does not import the harness, so it is told to send nothing out
+        console.print("Browse the evidence in the MLflow UI (telemetry off, listening on this machine only):\n"
+                      f"  MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true {mlflow_cmd} ui --backend-store-uri "
+                      f"sqlite:///{db.resolve().as_posix()} --host 127.0.0.1 --port 5000\n"
+                      "  then open http://127.0.0.1:5000 (experiments harness/<tool id>)",
+                      soft_wrap=True)  # a command to copy: never broken across lines
     else:
         console.print(f"The runs are on the tracking server {uri}.")
     if outcome:

@@ -23,6 +23,7 @@ def test_demo_fails_the_vendor_and_careless_tools_and_passes_the_baselines(tmp_p
     assert "The difference is statistically significant (two-proportion z-test" in out
     assert "rental-screen-baseline" in out
     assert "mlflow ui --backend-store-uri sqlite:///" in out and str(tmp_path / "mlruns" / "mlflow.db") in out
+    assert "MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true" in out and "--host 127.0.0.1" in out
     vendor = json.loads((tmp_path / "reports/demo/vendor_tool/assessment.json").read_text())
     baseline = json.loads((tmp_path / "reports/demo/fair_tool/assessment.json").read_text())
     assert vendor["verdict"] == "FAIL"

@@ -176,6 +176,9 @@ def _base_env(scratch: Path) -> dict[str, str]:
         "MPLCONFIGDIR": str(scratch),
         "LC_ALL": "C.UTF-8",
     }
+    from harness import TELEMETRY_OFF
+
+    env.update(TELEMETRY_OFF)  # the worker may load MLflow for a vendor's pyfunc: it sends nothing either
     for k in ENV_ALLOWLIST:
         if k in os.environ and k not in env:
             env[k] = os.environ[k]
