@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from harness import gate
@@ -697,3 +699,62 @@ def test_a_gate_failure_after_recording_says_the_run_is_kept(tmp_path: Path, mon
         f"the assessment is recorded as run {runs[0].info.run_id} (verdict {verdict}, reports in {tmp_path / 'out'}), "
         "but the approval gate could not record it: the decision history of 'case-tool-9' fails verification "
         "(record 2 was deleted)")
+
+
+# ------------------------------------------------------------------------------------------------------------
+# An attacker with ordinary MLflow API access (issue 11, section 2): the gate decides from its log, not from tags
+
+
+@pytest.mark.slow
+def test_a_fail_whose_verdict_tag_was_set_to_pass_is_still_refused(template: Template, uri: str) -> None:
+    run = template.runs["fail"]
+    mlflow_client(uri).set_tag(run, "harness.verdict", "PASS")
+    with pytest.raises(GateError) as e:
+        gate.approve(uri, "case-tool-1", "1.0", run_id=run, reviewer="rita", rationale="the tag says PASS")
+    assert str(e.value) == refused(
+        "logged-assessment", "4.2", "approval of case-tool-1 1.0",
+        f"run {run} carries the verdict tag PASS, but the decision log recorded it as FAIL (record 2): the tag was "
+        "changed after the assessment")
+    assert not gate.gate(uri, "case-tool-1", "1.0").open
+
+
+@pytest.mark.slow
+def test_a_made_up_run_with_copied_tags_is_no_evidence(template: Template, uri: str) -> None:
+    c = mlflow_client(uri)
+    real = c.get_run(template.runs["pass"])
+    forged = c.create_run(real.info.experiment_id, tags=dict(real.data.tags)).info.run_id
+    c.set_terminated(forged, "FINISHED")
+    with pytest.raises(GateError) as e:
+        gate.approve(uri, "case-tool-6", "1.0", run_id=forged, reviewer="rita", rationale="copied evidence")
+    assert str(e.value) == refused(
+        "logged-assessment", "4.2", "approval of case-tool-6 1.0",
+        f"run {forged} is not an assessment of case-tool-6 1.0 in its decision log; only a run the harness "
+        "recorded when it assessed this version is evidence. Assess it with `harness assess`")
+    with pytest.raises(GateError) as w:
+        gate.waive(uri, "case-tool-6", "1.0", run_id=forged, approver="rita", rationale="r", conditions="c",
+                   expires=datetime.now(UTC) + timedelta(days=10))
+    assert "refused by rule 'logged-assessment'" in str(w.value)
+
+
+@pytest.mark.slow
+def test_an_older_pass_cannot_be_picked_over_a_later_fail(template: Template, uri: str, tmp_path: Path) -> None:
+    tool, card = template.manifests["pass"], template.cards["pass"]
+    old = template.runs["pass"]
+    data = pd.read_csv(card.parent / "data.csv")
+    biased = data["approved"].where((data["sex"] != "F") | (np.arange(len(data)) % 10 < 3), 0)  # 70 % of F refused
+    original = (tool.parent / "predictions.csv").read_bytes()
+    try:
+        pd.DataFrame({"id": data["id"], "prediction": biased, "score": biased * 0.8 + 0.1}).to_csv(
+            tool.parent / "predictions.csv", index=False)
+        later = run_assessment(tool, [str(card)], suites=["bias"], tracking_uri=uri, out=tmp_path / "o",
+                               submitter="dana")
+    finally:
+        (tool.parent / "predictions.csv").write_bytes(original)  # the template is shared by the module
+    assert later.result.verdict.value == "FAIL"
+    with pytest.raises(GateError) as e:
+        gate.approve(uri, "case-tool-6", "1.0", run_id=old, reviewer="rita", rationale="the older run passed")
+    assert str(e.value).startswith(refused(
+        "latest-evidence", "4.2", "approval of case-tool-6 1.0",
+        f"run {later.result.run_id} assessed case-tool-6 1.0 as FAIL on "))
+    assert str(e.value).endswith(f"after run {old} (PASS); a decision rests on the latest evidence. Remediate and "
+                                 "re-assess")

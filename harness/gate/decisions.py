@@ -60,6 +60,41 @@ def _evidence(book: _Book, version: str, s: dict[str, Any], run: RunFacts, what:
                       f"{version} is registered with sha256 {str(registered)[:12]}...")
 
 
+RANK = {"PASS": 0, "NEEDS_REVIEW": 1, "FAIL": 2}  # worse verdicts rank higher; ERROR is no evidence
+
+
+def _logged(book: _Book, version: str, run: RunFacts, what: str) -> Decision:
+    """The decision log's own record of the run (issue 11: decide from the log, not from tags). A run the log
+    never recorded as an assessment of this version (a run made up with copied tags, or one recorded for
+    another version) is no evidence; a verdict tag that disagrees with the logged verdict was edited."""
+    tool = book.tool
+    record = next((d for d in book.chain if d.action == "assess" and d.version == version
+                   and d.run_id == run.run_id), None)
+    if record is None:
+        raise _refuse(what, "logged-assessment", "4.2",
+                      f"run {run.run_id} is not an assessment of {tool} {version} in its decision log; only a run "
+                      "the harness recorded when it assessed this version is evidence. Assess it with `harness "
+                      "assess`")
+    tagged = run.tags.get("harness.verdict")
+    if tagged != record.verdict:
+        raise _refuse(what, "logged-assessment", "4.2",
+                      f"run {run.run_id} carries the verdict tag {tagged}, but the decision log recorded it as "
+                      f"{record.verdict} (record {record.seq}): the tag was changed after the assessment")
+    return record
+
+
+def _no_worse_since(book: _Book, version: str, record: Decision, what: str) -> None:
+    """Evidence cannot be picked: a later complete assessment of the same version with a worse verdict
+    supersedes the run offered (a tool that FAILs cannot be approved on an older PASS)."""
+    for d in book.chain:
+        if (d.action == "assess" and d.version == version and d.seq > record.seq and d.verdict in RANK
+                and RANK[d.verdict] > RANK.get(str(record.verdict), 0)):
+            raise _refuse(what, "latest-evidence", "4.2",
+                          f"run {d.run_id} assessed {book.tool} {version} as {d.verdict} on {show_time(d.when)}, "
+                          f"after run {record.run_id} ({record.verdict}); a decision rests on the latest "
+                          "evidence. Remediate and re-assess")
+
+
 def _complete(run: RunFacts, what: str) -> None:
     """A run still RUNNING was killed (or is still being recorded) before it was closed, and a FAILED run
     whose verdict is not ERROR failed while being recorded: neither is complete evidence (policy 3.2)."""
@@ -135,7 +170,8 @@ def approve(uri: str, tool: str, version: str, *, run_id: str, reviewer: str, ra
         s = _state_of(book, version, what)
         _closed_for_good(book, version, s, what, "approved")
         _evidence(book, version, s, run, what)
-        verdict = run.tags.get("harness.verdict")
+        logged = _logged(book, version, run, what)
+        verdict = logged.verdict
         if verdict == "FAIL":
             raise _refuse(what, "no-approval-of-fail", "4.2",
                           f"run {run_id} assessed {tool} {version} as FAIL; a tool that fails the assessment may "
@@ -149,6 +185,7 @@ def approve(uri: str, tool: str, version: str, *, run_id: str, reviewer: str, ra
             raise _refuse(what, "review-rationale", "2.3",
                           f"run {run_id} needs review (NEEDS_REVIEW); approving it needs a rationale that says why "
                           "its open findings are acceptable (--rationale)")
+        _no_worse_since(book, version, logged, what)
         _complete(run, what)
         _current(run, policy, what)
         _fresh(book, version, s, run, policy, at, what)
@@ -184,6 +221,7 @@ def waive(uri: str, tool: str, version: str, *, run_id: str, approver: str, rati
         s = _state_of(book, version, what)
         _closed_for_good(book, version, s, what, "waived")
         _evidence(book, version, s, run, what)
+        logged = _logged(book, version, run, what)
         if not _text(rationale) or not _text(conditions):
             raise _refuse(what, "waiver-terms", "4.2",
                           "a waiver needs a rationale (why the risk is accepted) and conditions (what must hold "
@@ -201,7 +239,7 @@ def waive(uri: str, tool: str, version: str, *, run_id: str, approver: str, rati
         _separate(approver, "approver", book, version, s, run, what)
         return {"action": "waive", "version": version, "state": "waived", "actor": approver,
                 "reason": _text(rationale), "conditions": _text(conditions), "expires": _iso(until),
-                "run_id": run_id, "run_at": _iso(_run_at(run)), "verdict": run.tags.get("harness.verdict"),
+                "run_id": run_id, "run_at": _iso(_run_at(run)), "verdict": logged.verdict,
                 "policy_digest": policy.digest, "manifest_digest": run.tags.get("harness.manifest_digest"),
                 "details": {"policy": policy.label, "max_waiver_days": limit}}
 

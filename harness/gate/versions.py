@@ -140,7 +140,9 @@ def on_assessed(uri: str, manifest: ToolManifest, manifest_path: str | Path, run
                 "run_at": _iso(_run_at(run)), "verdict": verdict,
                 "policy_digest": run.tags.get("harness.policy_digest"),
                 "manifest_digest": run.tags.get("harness.manifest_digest", ref.manifest_digest),
-                "details": {"kind": run.tags.get("harness.kind"), "policy": run.tags.get("harness.policy")}}
+                "details": {"kind": run.tags.get("harness.kind"), "policy": run.tags.get("harness.policy"),
+                            # what the evidence covers, kept in the log (the run's tag is only a mirror)
+                            "suites": run.tags.get("harness.suites", "")}}
 
     d = _append(reg, manifest.id, build, at)
     if d is not None:
