@@ -170,6 +170,7 @@ def approve(uri: str, tool: str, version: str, *, run_id: str, reviewer: str, ra
         s = _state_of(book, version, what)
         _closed_for_good(book, version, s, what, "approved")
         _evidence(book, version, s, run, what)
+        _complete(run, what)  # an interrupted run never reached the log: say that, not only that it is missing
         logged = _logged(book, version, run, what)
         verdict = logged.verdict
         if verdict == "FAIL":
@@ -186,7 +187,6 @@ def approve(uri: str, tool: str, version: str, *, run_id: str, reviewer: str, ra
                           f"run {run_id} needs review (NEEDS_REVIEW); approving it needs a rationale that says why "
                           "its open findings are acceptable (--rationale)")
         _no_worse_since(book, version, logged, what)
-        _complete(run, what)
         _current(run, policy, what)
         _fresh(book, version, s, run, policy, at, what)
         _separate(reviewer, "reviewer", book, version, s, run, what)
@@ -221,6 +221,7 @@ def waive(uri: str, tool: str, version: str, *, run_id: str, approver: str, rati
         s = _state_of(book, version, what)
         _closed_for_good(book, version, s, what, "waived")
         _evidence(book, version, s, run, what)
+        _complete(run, what)
         logged = _logged(book, version, run, what)
         if not _text(rationale) or not _text(conditions):
             raise _refuse(what, "waiver-terms", "4.2",
@@ -233,7 +234,6 @@ def waive(uri: str, tool: str, version: str, *, run_id: str, approver: str, rati
             raise _refuse(what, "waiver-limit", "4.2",
                           f"the waiver would expire on {show_time(until)}, {(until - at).days} days from now; the "
                           f"policy allows at most {limit} days (settings.gate.max_waiver_days)")
-        _complete(run, what)
         _current(run, policy, what)
         _fresh(book, version, s, run, policy, at, what)
         _separate(approver, "approver", book, version, s, run, what)
