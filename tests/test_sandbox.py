@@ -302,8 +302,12 @@ model = M()
         tool.close()
     names, _, seen = str(labels[0]).partition("|")
     assert seen == ""
+    from harness import TELEMETRY_OFF
+
     assert set(names.split(",")) <= {"PATH", "HOME", "TMPDIR", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE",
-                                     "PYTHONNOUSERSITE", "MPLCONFIGDIR", "LC_ALL", "LANG", "LC_CTYPE", "TZ"}
+                                     "PYTHONNOUSERSITE", "MPLCONFIGDIR", "LC_ALL", "LANG", "LC_CTYPE", "TZ",
+                                     *TELEMETRY_OFF}
+    assert set(TELEMETRY_OFF) <= set(names.split(","))  # a vendor's pyfunc loading MLflow sends nothing either
     assert tool.notes == [FORCED_NOTE]
 
 
