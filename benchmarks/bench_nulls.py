@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 import zlib
 from collections import defaultdict
@@ -43,38 +44,24 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-try:  # run as a script: benchmarks/ is sys.path[0]
-    from bench_calibration import (
-        RULES,
-        TIERS,
-        Outcome,
-        Tally,
-        bench_policy,
-        has_new_rule,
-        judge_tiers,
-        load_default_bootstrap,
-        rule_name,
-        run_bias,
-        run_parallel,
-        top_causes,
-        wilson,
-    )
-except ImportError:  # imported from the tests (the repository root is on sys.path)
-    from benchmarks.bench_calibration import (
-        RULES,
-        TIERS,
-        Outcome,
-        Tally,
-        bench_policy,
-        has_new_rule,
-        judge_tiers,
-        load_default_bootstrap,
-        rule_name,
-        run_bias,
-        run_parallel,
-        top_causes,
-        wilson,
-    )
+if __package__ in (None, ""):  # run as a script: benchmarks/ is sys.path[0]; import it as the tests do
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.bench_calibration import (
+    RULES,
+    TIERS,
+    Outcome,
+    Tally,
+    bench_policy,
+    has_new_rule,
+    judge_tiers,
+    load_default_bootstrap,
+    rule_name,
+    run_bias,
+    run_parallel,
+    top_causes,
+    wilson,
+)
 
 if TYPE_CHECKING:
     from harness.datasets import ReferenceDataset

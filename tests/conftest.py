@@ -116,8 +116,10 @@ def case(tmp_path: Path):
     return lambda **kw: write_case(tmp_path / f"case{kw.get('seed', 0)}", **kw)
 
 
-def write_card(folder: Path, name: str) -> Path:
-    """The card of a generated case: `data.csv` in `folder` (id, sex, race, income, approved), with its sha256."""
+def write_card(folder: Path, name: str, *, target: str = "{column: approved, positive: 1}",
+               features: str = "[sex, race, income]", extra: str = "") -> Path:
+    """The card of a generated case: `data.csv` in `folder` (by default id, sex, race, income, approved), with
+    its sha256; `target`, `features` and `extra` (more YAML lines) describe other generated data."""
     digest = hashlib.sha256((folder / "data.csv").read_bytes()).hexdigest()
     card = folder / "card.yaml"
     card.write_text(f"""name: {name}
@@ -127,12 +129,12 @@ file: data.csv
 sha256: {digest}
 source: https://example.org/generated
 license: CC0-1.0
-target: {{column: approved, positive: 1}}
+target: {target}
 id_column: id
-features: [sex, race, income]
+features: {features}
 protected_attributes:
   sex: {{reference: M}}
   race: {{reference: A}}
 pii_columns: []
-""")
+""" + extra)
     return card

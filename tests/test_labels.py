@@ -3,7 +3,6 @@ bad input (exit 2) unless `adapter.label_map` maps them, and a model fitted with
 protected attributes by position (`adapter.input_columns`)."""
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from harness.manifest import load_manifest
 from harness.tools import Predictions, load_tool
 from harness.tools.inputs import model_inputs
 from harness.tools.labels import apply_label_map, canonical, check_labels, label_space
-from tests.conftest import MANIFEST, write_case
+from tests.conftest import MANIFEST, write_card, write_case
 
 MAP = '  label_map: {1: ">50K", 0: "<=50K"}\n'
 
@@ -42,25 +41,10 @@ def income_case(folder: Path, *, n: int = 2000, seed: int = 0, disparity: float 
                   "age": rng.integers(18, 80, n), "outcome": np.where(y == 1, ">50K", "<=50K")}
                  ).to_csv(folder / "data.csv", index=False)
     pd.DataFrame({"id": ids, "prediction": pred}).to_csv(folder / "predictions.csv", index=False)
-    digest = hashlib.sha256((folder / "data.csv").read_bytes()).hexdigest()
     fav = f", favorable: {json.dumps(favorable)}" if favorable else ""
-    card = folder / "card.yaml"
-    card.write_text(f"""name: incomes-{seed}
-version: "1"
-task: binary-classification
-file: data.csv
-sha256: {digest}
-source: https://example.org/generated
-license: CC0-1.0
-target: {{column: outcome, positive: ">50K"{fav}}}
-id_column: id
-features: [sex, race, income, age]
-protected_attributes:
-  sex: {{reference: M}}
-  race: {{reference: A}}
-columns:
-  outcome: {{type: category, values: ["<=50K", ">50K"]}}
-""")
+    card = write_card(folder, f"incomes-{seed}", target=f'{{column: outcome, positive: ">50K"{fav}}}',
+                      features="[sex, race, income, age]",
+                      extra='columns:\n  outcome: {type: category, values: ["<=50K", ">50K"]}\n')
     tool = folder / "tool.yaml"
     tool.write_text(MANIFEST.format(id="income-tool") + (adapter or "adapter:\n  kind: predictions\n  path: "
                                                           "predictions.csv\n  id_column: id\n"))
