@@ -1,5 +1,8 @@
 """`harness policy check [POLICY]`: is this policy file one the installed harness can apply as written?
 
+`harness policy adopt POLICY` puts a policy in force as a recorded decision (policy 4.2, 3.1;
+`harness.gate.policies`) and `harness policy show` says which is in force, adopted by whom, when and why.
+
 Registered onto `harness.cli.main` by an import at the end of `harness/cli.py`. Exit 0 when every threshold
 is produced by an installed suite, every setting is one its suite takes and every required suite is installed;
 exit 2 listing each problem with its line otherwise, so a policy can be checked before it is adopted (and in CI)
@@ -11,12 +14,12 @@ import sys
 
 import click
 
-from harness.cli import handle_errors, main
+from harness.cli import handle_errors, main, tracking_option
 
 
 @main.group("policy")
 def policy_group() -> None:
-    """Policy files: check one against the installed suites."""
+    """Policy files: check one against the installed suites, adopt one as the City's policy in force, show it."""
 
 
 @policy_group.command("check")
@@ -47,3 +50,71 @@ def policy_check_cmd(policy_path: str | None) -> None:
     lines += [f"  line {p.line}: {p}" if p.line else f"  {p}" for p in in_file_order]
     click.echo("\n".join(lines), err=True)
     sys.exit(2)
+
+
+@policy_group.command("adopt")
+@click.argument("policy_path", metavar="POLICY", type=click.Path(dir_okay=False))
+@click.option("--by", required=True, help="The policy administrator adopting it: a named person (policy 2.3).")
+@click.option("--reason", required=True, help="Why the City adopts this standard (policy 3.1).")
+@click.option("--acknowledge-weakening", "acknowledgement", default=None, metavar="TEXT",
+              help="Why adopting a policy weaker than the one in force is intended; required when it is, and kept "
+                   "in the record with the list of weakenings.")
+@tracking_option
+@handle_errors
+def policy_adopt_cmd(policy_path: str, by: str, reason: str, acknowledgement: str | None,
+                     tracking_uri: str | None) -> None:
+    """Put POLICY in force: approvals and waivers are judged against it from now on (policy 4.2). Refused
+    (exit 2) when the installed harness cannot apply it as written, or when it is weaker than the policy in
+    force and --acknowledge-weakening does not say why. Adopting the policy already in force records nothing."""
+    from harness.cli_gate import _uri
+    from harness.gate import adopt, in_force
+    from harness.gate.records import show_time
+
+    uri = _uri(tracking_uri, write=True)
+    before = in_force(uri).record
+    d = adopt(uri, policy_path, by=by, reason=reason, acknowledge_weakening=acknowledgement)
+    if before is not None and d.sha256 == before.sha256:
+        click.echo(f"{d.details['policy']} is already in force (policy log record {d.seq}, adopted by {d.actor} "
+                   f"on {show_time(d.at)}); nothing recorded")
+        return
+    weak = d.details.get("weakenings") or []
+    click.echo(f"adopted {d.version} as record {d.seq} of the policy log: policy sha256 {d.policy_digest}, "
+               f"record sha256 {d.sha256}")
+    if weak:
+        click.echo(f"{len(weak)} weakening(s) acknowledged ({d.details['acknowledged']}):")
+        click.echo("\n".join(f"  - {w}" for w in weak))
+
+
+@policy_group.command("show")
+@tracking_option
+@handle_errors
+def policy_show_cmd(tracking_uri: str | None) -> None:
+    """The policy in force, who adopted it, when and why, the weakenings acknowledged, and every adoption."""
+    from harness.cli_gate import _uri
+    from harness.gate import POLICY_LOG, adoptions, in_force
+    from harness.gate.records import show_time
+
+    uri = _uri(tracking_uri, write=False)
+    current = in_force(uri)
+    click.echo(f"policy in force: {current.policy.label}")
+    d = current.record
+    if d is None:
+        click.echo(f"  {current.source}; a policy administrator adopts one with `harness policy adopt POLICY --by "
+                   "NAME --reason TEXT`")
+        return
+    weak = d.details.get("weakenings") or []
+    click.echo(f"  adopted by {d.actor} on {show_time(d.at)} (record {d.seq} of the policy log {POLICY_LOG!r})")
+    click.echo(f"  reason: {d.reason}")
+    click.echo(f"  replaces: {d.details.get('replaces')}")
+    click.echo(f"  file: policy.yaml of run {d.run_id} (sha256 {d.details.get('file_sha256')})")
+    if weak:
+        click.echo(f"  weakenings acknowledged ({d.details.get('acknowledged')}):")
+        click.echo("\n".join(f"    - {w}" for w in weak))
+    else:
+        click.echo("  weakenings: none")
+    history = adoptions(uri)
+    click.echo(f"adoption history ({len(history)}, oldest first):")
+    for a in history:
+        n = len(a.details.get("weakenings") or [])
+        click.echo(f"  {a.seq}  {show_time(a.at)}  {a.details.get('policy')}  by {a.actor}: {a.reason}"
+                   + (f" ({n} weakening(s) acknowledged)" if n else ""))

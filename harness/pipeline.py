@@ -23,6 +23,8 @@ from harness.policy_check import require_valid_settings
 from harness.registry import resolve
 from harness.report import write_reports
 from harness.tools import load_tool
+from harness.tools.artifacts import artifact_digests, changed, combined
+from harness.tracking.evidence import EVIDENCE, evidence_of, evidence_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -58,6 +60,20 @@ def _reachable(tracking_uri: str | None) -> str:
     return uri
 
 
+def _swapped(result: AssessmentResult, before: dict[str, str], after: dict[str, str]) -> AssessmentResult:
+    """A file of the tool that changed while it was being assessed makes the run no evidence about either
+    version: ERROR, naming the file (policy 4.2)."""
+    diff = changed(before, after)
+    if not diff:
+        return result
+    from harness.verdict import Verdict
+
+    message = ("the tool's files changed while it was being assessed (" + "; ".join(diff) + "); the outputs "
+               "cannot be attributed to either version. Re-assess with the files left alone")
+    return replace(result, verdict=Verdict.ERROR, reasons=[message],
+                   error={"type": "ToolChanged", "message": message})
+
+
 @dataclass(frozen=True)
 class Recorded:
     result: AssessmentResult
@@ -81,9 +97,11 @@ def run_assessment(
     current: str | Path | None = None,
     submitter: str | None = None,
     plan: Plan | str | None = None,
+    use_cache: bool = True,
 ) -> Recorded:
     """`plan` (a plan id or a `harness.plan.Plan`) holds the assessment to rules fixed in advance: inputs not
-    given are taken from it, and any given input that differs stops the run before anything runs (4.2)."""
+    given are taken from it, and any given input that differs stops the run before anything runs (4.2).
+    `use_cache=False` asks a generative endpoint every question afresh (`reassess` always does)."""
     say = progress or (lambda _m: None)
     manifest = load_manifest(manifest_path)
     policy = load_policy(policy_path)
@@ -112,8 +130,11 @@ def run_assessment(
     uri = resolve_uri(tracking_uri)
     check_reachable(uri)
     baseline = approved_baseline(uri, manifest.id, manifest.version)
-    preflight(uri, manifest, manifest_path)  # a changed manifest under a registered version: stop before running
-    tool = load_tool(manifest, tool_obj)
+    # the bytes this version is made of (issue 11): a changed manifest or model under a registered version
+    # stops before anything runs; the same digests are taken again after the run to catch a swap meanwhile
+    artifacts = artifact_digests(manifest, tool_obj)
+    preflight(uri, manifest, manifest_path, artifacts)
+    tool = load_tool(manifest, tool_obj, use_cache=use_cache)
     try:
         result = assess(manifest, tool, refs, suite_objs, policy, seed=seed, kind=kind, progress=say,
                         current=current_frame, baseline=baseline[1] if baseline else None,
@@ -125,8 +146,12 @@ def run_assessment(
     # who started it and which manifest: the approval gate's separation of duties and version match
     who = submitter_of(submitter)
     inputs = replace(inputs, by=who, at=result.started_at)
+    result = _swapped(result, artifacts, artifact_digests(manifest, tool_obj))
+    cache = getattr(tool, "cache_stats", None)
     result = replace(result, extra={**result.extra, "manifest_digest": inputs.manifest_digest, "submitter": who,
-                                    "inputs_sha256": inputs.sha256,
+                                    "inputs_sha256": inputs.sha256, "artifacts": artifacts,
+                                    "artifacts_digest": combined(artifacts),
+                                    **({"cache": dict(cache)} if cache else {}),
                                     **({"plan": locked.plan_id} if locked is not None and locked.plan_id else {})})
 
     say("recording the assessment in MLflow")
@@ -154,6 +179,9 @@ def run_assessment(
                 path = folder / f"{name}.json"
                 path.write_text(json.dumps(jsonable(content), indent=1, allow_nan=False))
                 files.append((path, f"artifacts/{suite.suite}-{suite.dataset}"))
+        evidence_file = out_dir / EVIDENCE
+        evidence_file.write_text(evidence_text(files), encoding="ascii")
+        files.append((evidence_file, None))
         run.record(result, files)
         ok = True
     except OSError as e:
@@ -162,7 +190,8 @@ def run_assessment(
         run.close(ok and result.error is None)
     say("recording the assessment in the approval gate")
     try:
-        on_assessed(uri, manifest, manifest_path, run.run_id, result.verdict.value)
+        on_assessed(uri, manifest, manifest_path, run.run_id, result.verdict.value,
+                    evidence=evidence_of(result, evidence_file))
     except GateError as e:  # the evidence is kept; say so, so nobody re-runs a costly assessment for nothing
         raise GateError(f"the assessment is recorded as run {run.run_id} (verdict {result.verdict.value}, reports in "
                         f"{out_dir}), but the approval gate could not record it: {e}") from None

@@ -142,9 +142,15 @@ def test_an_assessment_registers_its_version_and_records_submit_and_assess(templ
     assert assess.verdict == "PASS" and assess.policy_digest == POLICY.digest
     assert assess.manifest_digest == sha(t.manifests["pass"])
     submit = h.records[0]
+    # the version is its manifest and the files its adapter reads (issue 11): here the callable's module
+    module = {"lookup.py": sha(t.manifests["pass"].parent / "lookup.py")}
     assert submit.details == {"model_version": 1, "name": "Generated case tool", "vendor": "Test Vendor",
                               "department": "Housing", "category": "decision-support", "risk_tier": "high",
-                              "status": "proposed", "files_digest": None}
+                              "status": "proposed", "files_digest": None, "artifacts": module,
+                              "artifacts_digest": hashlib.sha256(json.dumps(module, sort_keys=True,
+                                                                            separators=(",", ":")).encode()).hexdigest()}
+    assert assess.details["artifacts"] == module
+    assert assess.details["artifacts_digest"] == submit.details["artifacts_digest"]
 
     c = mlflow_client(uri)
     run = c.get_run(t.runs["pass"])

@@ -47,6 +47,7 @@ Modules, one job each (this package re-exports every public name, so `harness.ga
 - `versions`: registering tool versions, the pre-assessment check, recording assessments.
 - `decisions`: approve, waive, reject, suspend, retire and the rules each must meet.
 - `views`: gate, status, history, verification, inventory, due dates.
+- `policies`: the City's policy in force, adopted by a named administrator as a record of its own log.
 """
 from __future__ import annotations
 
@@ -62,6 +63,15 @@ from harness.gate.inputs import (
     submitter_of,
 )
 from harness.gate.log import Build
+from harness.gate.policies import (
+    POLICY_LOG,
+    InForce,
+    adopt,
+    adoptions,
+    check_current,
+    in_force,
+    weakenings,
+)
 from harness.gate.records import (
     ACTIONS,
     ALIAS,
@@ -121,6 +131,7 @@ __all__ = [
     "LOG_SUFFIX",
     "MAX_RECORD_CHARS",
     "MAX_TEXT_CHARS",
+    "POLICY_LOG",
     "RECORD_TAG",
     "SCHEMA",
     "STATES",
@@ -130,15 +141,20 @@ __all__ = [
     "DueItem",
     "GateDecision",
     "History",
+    "InForce",
     "InventoryRow",
     "Verification",
     "VersionRef",
     "VersionStatus",
+    "adopt",
+    "adoptions",
     "approve",
     "canonical",
+    "check_current",
     "due",
     "gate",
     "history",
+    "in_force",
     "inventory",
     "log_name",
     "manifest_digest",
@@ -156,4 +172,5 @@ __all__ = [
     "suspend",
     "verify_history",
     "waive",
+    "weakenings",
 ]

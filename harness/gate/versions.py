@@ -22,13 +22,16 @@ def _find(versions: list[VersionInfo], version: str) -> list[VersionInfo]:
     return sorted((v for v in versions if v.tags.get("harness.tool_version") == version), key=lambda v: v.number)
 
 
-def preflight(uri: str, manifest: ToolManifest, manifest_path: str | Path) -> None:
-    """Before an assessment is run: refuse a manifest that differs from the one its version string was
-    registered with, so no evidence is gathered that no decision could ever rest on (policy 4.2)."""
+def preflight(uri: str, manifest: ToolManifest, manifest_path: str | Path,
+              artifacts: dict[str, str] | None = None) -> None:
+    """Before an assessment is run: refuse a manifest, or a file the adapter reads, that differs from what its
+    version string was registered with, so no evidence is gathered that no decision could ever rest on (4.2)."""
     reg = _registry(uri)
     found = _find(reg.versions(manifest.id), str(manifest.version))
     if found:
         _check_digest(manifest.id, str(manifest.version), found[0], manifest_digest(manifest_path), manifest_path)
+        if artifacts is not None:
+            _check_artifacts(reg, manifest.id, str(manifest.version), found[0], artifacts)
 
 
 def _check_digest(tool: str, version: str, info: VersionInfo, digest: str, path: str | Path) -> None:
@@ -40,20 +43,54 @@ def _check_digest(tool: str, version: str, info: VersionInfo, digest: str, path:
                       "the manifest")
 
 
+def registered_artifacts(reg: Registry, tool: str, info: VersionInfo) -> dict[str, str] | None:
+    """The per-file digests the version was registered with, from its submit record in the log (the tag
+    `harness.artifacts_digest` is a mirror of their combined digest)."""
+    from harness.gate.log import _read
+
+    version = info.tags.get("harness.tool_version")
+    book = _read(reg, tool)
+    s = book.states.get(str(version))
+    if s is None:
+        return None
+    return (s["submitted"].details or {}).get("artifacts")
+
+
+def _check_artifacts(reg: Registry, tool: str, version: str, info: VersionInfo, artifacts: dict[str, str]) -> None:
+    """The version's files must be the ones it was registered with: an overwritten model under an unchanged
+    manifest is a new tool (issue 11), refused naming the file, the registered digest and the digest found."""
+    from harness.tools.artifacts import changed, combined
+
+    registered = info.tags.get("harness.artifacts_digest")
+    if registered is None or registered == combined(artifacts):
+        return
+    listed = registered_artifacts(reg, tool, info)
+    diff = changed(listed, artifacts) if listed is not None else [
+        f"the tool's files have combined sha256 {combined(artifacts)[:12]}..., registered {registered[:12]}..."]
+    raise _refuse(f"registration of {tool} {version}", "same-files", "4.2",
+                  f"{tool} {version} was registered with other files than it has now ({'; '.join(diff)}); a "
+                  "changed tool is a new version: change `version` in the manifest")
+
+
 def register_version(uri: str, manifest: ToolManifest, manifest_path: str | Path, *, submitter: str,
                      files: dict[str, str] | None = None, source_run: str | None = None,
-                     now: datetime | None = None) -> VersionRef:
+                     artifacts: dict[str, str] | None = None, now: datetime | None = None) -> VersionRef:
     """Register a tool version (state `submitted`) with its manifest and digest, and record the submission.
 
     Idempotent for the same version string and manifest digest; another digest under an existing version
-    string is a GateError. `files` maps paths in a vendor bundle to their sha256; `source_run` is a run
-    that already holds the manifest as `inputs/tool.yaml` (else a registration run is made)."""
+    string is a GateError, and so are other artifact digests. `files` maps paths in a vendor bundle to their
+    sha256; `artifacts` the files the adapter reads to theirs (`harness.tools.artifacts`, computed here when
+    not given); `source_run` is a run that already holds the manifest as `inputs/tool.yaml` (else a
+    registration run is made)."""
+    from harness.tools.artifacts import artifact_digests, combined, listed
+
     at = _now(now)
     tool, version = manifest.id, str(manifest.version)
     submitter = _person(submitter, "submitter", f"registration of {tool} {version}")
     path = Path(manifest_path)
     digest = manifest_digest(path)
     files_digest = sha256_text(canonical(files)) if files is not None else None
+    artifacts = artifact_digests(manifest) if artifacts is None else artifacts
     reg = _registry(uri)
     reg.ensure_model(tool, {"harness.kind": "tool", "harness.tool_id": tool},
                      description=f"{manifest.name} ({manifest.vendor}); versions are tool versions (harness.gate)")
@@ -70,6 +107,7 @@ def register_version(uri: str, manifest: ToolManifest, manifest_path: str | Path
                  "harness.state": "submitted"}
         if files_digest:
             facts["harness.files_digest"] = files_digest
+        facts["harness.artifacts_digest"] = combined(artifacts)
         if source_run is not None:
             run = reg.run(source_run)
             if run is None:
@@ -89,6 +127,7 @@ def register_version(uri: str, manifest: ToolManifest, manifest_path: str | Path
             reg.delete_version(tool, mine)
         created = info.number == mine
     _check_digest(tool, version, info, digest, path)
+    _check_artifacts(reg, tool, version, info, artifacts)
 
     def build(book: _Book) -> dict[str, Any] | None:
         if version in book.states:
@@ -99,7 +138,10 @@ def register_version(uri: str, manifest: ToolManifest, manifest_path: str | Path
                 "details": {"model_version": info.number, "name": manifest.name, "vendor": manifest.vendor,
                             "department": manifest.department, "category": manifest.category,
                             "risk_tier": manifest.risk_tier, "status": manifest.status,
-                            "files_digest": info.tags.get("harness.files_digest", files_digest)}}
+                            "files_digest": info.tags.get("harness.files_digest", files_digest),
+                            # the version's identity beyond its manifest: the files it is made of (issue 11)
+                            "artifacts_digest": info.tags.get("harness.artifacts_digest", combined(artifacts)),
+                            "artifacts": listed(artifacts)}}
 
     d = _append(reg, tool, build, at)
     if d is not None:
@@ -118,17 +160,20 @@ def _log_manifest(reg: Registry, run_id: str, path: Path) -> None:
 
 
 def on_assessed(uri: str, manifest: ToolManifest, manifest_path: str | Path, run_id: str, verdict: str,
-                *, now: datetime | None = None) -> None:
+                *, evidence: dict[str, Any] | None = None, now: datetime | None = None) -> None:
     """Called by the pipeline once an assessment run is recorded: registers the version if needed (the
     run's `harness.submitter` submits it), moves `submitted` to `assessed`, and appends an assess record.
-    A decided version keeps its state: a re-assessment is evidence, suspending is a decision (4.3)."""
+    A decided version keeps its state: a re-assessment is evidence, suspending is a decision (4.3).
+    `evidence` (`harness.tracking.evidence.evidence_of`) binds the record to the run's files and the tool's."""
     at = _now(now)
     reg = _registry(uri)
     run = reg.run(run_id)
     if run is None:
         raise GateError(f"no MLflow run {run_id!r} in {uri} to record as an assessment")
     submitter = run.tags.get("harness.submitter") or "unknown"
-    ref = register_version(uri, manifest, manifest_path, submitter=submitter, source_run=run_id, now=at)
+    ev = dict(evidence or {})
+    ref = register_version(uri, manifest, manifest_path, submitter=submitter, source_run=run_id,
+                           artifacts=ev.get("artifacts"), now=at)
 
     def build(book: _Book) -> dict[str, Any] | None:
         s = book.states[ref.version]
@@ -142,7 +187,9 @@ def on_assessed(uri: str, manifest: ToolManifest, manifest_path: str | Path, run
                 "manifest_digest": run.tags.get("harness.manifest_digest", ref.manifest_digest),
                 "details": {"kind": run.tags.get("harness.kind"), "policy": run.tags.get("harness.policy"),
                             # what the evidence covers, kept in the log (the run's tag is only a mirror)
-                            "suites": run.tags.get("harness.suites", "")}}
+                            "suites": run.tags.get("harness.suites", ""),
+                            # where the manifest was, so `gate` can re-hash the files in use
+                            "manifest_path": str(Path(manifest_path).resolve()), **ev}}
 
     d = _append(reg, manifest.id, build, at)
     if d is not None:

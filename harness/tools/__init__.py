@@ -66,8 +66,9 @@ def can_call(tool: object) -> bool:
     return callable(getattr(tool, "predict_frame", None))
 
 
-def load_tool(manifest: ToolManifest, obj: Any = None) -> Tool:
-    """Build the adapter the manifest names. `obj` passes a live callable or estimator (notebooks)."""
+def load_tool(manifest: ToolManifest, obj: Any = None, *, use_cache: bool = True) -> Tool:
+    """Build the adapter the manifest names. `obj` passes a live callable or estimator (notebooks);
+    `use_cache=False` makes an endpoint answer every question afresh (`assess --no-cache`, `reassess`)."""
     kind = manifest.adapter.kind
     if kind == "python":
         from harness.tools.python import PythonTool
@@ -88,7 +89,7 @@ def load_tool(manifest: ToolManifest, obj: Any = None) -> Tool:
     if kind == "openai":
         from harness.tools.openai import OpenAITool
 
-        return OpenAITool.from_manifest(manifest)
+        return OpenAITool.from_manifest(manifest, use_cache=use_cache)
     if kind in ("pickle", "mlflow"):  # formats that run code on load: only ever inside the sandboxed worker
         from harness.tools.sandboxed import SandboxedTool
 

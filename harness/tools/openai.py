@@ -94,6 +94,12 @@ def cache_key(endpoint: str, model: str, messages: list[dict[str, str]], tempera
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def endpoint_facts(manifest: ToolManifest) -> dict[str, str]:
+    """What identifies an endpoint tool where a file tool has its digests (harness.tools.artifacts)."""
+    a = manifest.adapter
+    return {"endpoint.base_url": str(a.base_url).rstrip("/"), "endpoint.model": str(a.model)}  # type: ignore[union-attr]
+
+
 class ExchangeCache:
     """One JSON file per exchange, `<root>/<key[:2]>/<key>.json`, written atomically so that parallel
     workers (or two runs) never leave a half-written entry; an unreadable entry counts as a miss."""
@@ -196,7 +202,7 @@ class OpenAITool:
         return f"OpenAITool(name={self.name!r}, base_url={self.base_url!r}, model={self.model!r}, api_key={key})"
 
     @classmethod
-    def from_manifest(cls, manifest: ToolManifest) -> OpenAITool:
+    def from_manifest(cls, manifest: ToolManifest, *, use_cache: bool = True) -> OpenAITool:
         from harness.manifest import OpenAIAdapter
 
         a = manifest.adapter
@@ -211,7 +217,7 @@ class OpenAITool:
                     f"{a.api_key_env}, which is not set; export {a.api_key_env} (or remove adapter.api_key_env "
                     f"for a server that needs no key)")
         cache_dir = None
-        if a.cache:
+        if a.cache and use_cache:
             cache_dir = (manifest.resolve(a.cache_dir) if a.cache_dir else Path.cwd() / DEFAULT_CACHE_DIR).resolve()
         return cls(name=manifest.id, base_url=a.base_url, model=a.model, temperature=a.temperature,
                    max_tokens=a.max_tokens, timeout_s=a.timeout_s, max_retries=a.max_retries, backoff_s=a.backoff_s,

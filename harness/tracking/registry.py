@@ -208,6 +208,37 @@ class Registry:
             self.c.set_terminated(run_id, "FINISHED" if ok else "FAILED")
         return run_id
 
+    def file_run(self, key: str, run_name: str, tags: dict[str, str], files: dict[str, bytes]) -> str:
+        """A small finished run in experiment `harness/<key>` holding `files` (artifact name -> bytes) exactly
+        as given, so a record can name a file anyone with the store fetches back byte for byte (e.g. the
+        policy in force, `harness.gate.policies`)."""
+        from mlflow.entities import RunTag
+
+        exp = experiment_id(self.c, self.uri, key)
+        run_id = self.c.create_run(exp, run_name=run_name).info.run_id
+        ok = False
+        try:
+            self.c.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+            with tempfile.TemporaryDirectory() as tmp:
+                for name, data in files.items():
+                    (Path(tmp) / name).write_bytes(data)
+                    self.c.log_artifact(run_id, str(Path(tmp) / name))
+            ok = True
+        finally:
+            self.c.set_terminated(run_id, "FINISHED" if ok else "FAILED")
+        return run_id
+
+    def artifact_bytes(self, run_id: str, path: str) -> bytes | None:
+        """One artifact of a run, byte for byte; None when the run or the artifact is not there."""
+        if not self.exists:
+            return None
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                local = Path(self.c.download_artifacts(run_id, path, tmp))
+            except Exception:
+                return None
+            return local.read_bytes() if local.is_file() else None
+
 
 def tags_text(tags: dict[str, Any]) -> dict[str, str]:
     """MLflow tag values are strings; None means "no tag"."""

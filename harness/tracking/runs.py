@@ -155,7 +155,8 @@ def tags_of(result: AssessmentResult) -> dict[str, str]:
     # set by the pipeline: the approval gate matches a run to a registered version by the manifest's
     # sha256 and keeps who started the assessment apart from who approves it (policy 2.3, 4.1); the plan
     # it was held to and the sha256 of its recorded inputs/plan.json (harness.plan, policy 4.2, 4.3)
-    for key in ("manifest_digest", "submitter", "plan", "inputs_sha256"):
+    # and the combined sha256 of the tool's files (harness.tools.artifacts, issue 11)
+    for key in ("manifest_digest", "submitter", "plan", "inputs_sha256", "artifacts_digest"):
         if result.extra.get(key):
             tags[f"harness.{key}"] = str(result.extra[key])
     if result.error:

@@ -1,0 +1,330 @@
+"""The City's policy in force, as a recorded fact (policy 4.2, 3.1; issue 11, section 2).
+
+Policy 4.2 has DTI define the standard tools are approved against, and 3.1 has the criteria of every
+decision documented. If the standard were whatever file an approver passes with `--policy`, anyone
+could approve a four-fifths failure under a copy of the default policy that keeps its name and version
+but makes every threshold advisory. So a policy is in force only when a named policy administrator
+adopts it (`harness policy adopt`), and `approve` and `waive` judge against that policy (`check_current`).
+
+- The adoption is a record of a decision log like a tool's (`harness.gate.log._append`: the same hash
+  chain, and whatever else `_append` and `_verify` check), kept under the fixed id `POLICY_LOG`. That id
+  cannot be a tool id (tool ids match `^[a-z0-9][a-z0-9._-]*$`), so no vendor can register a tool whose
+  decision log is the policy log; its registered model is tagged `harness.kind=decision-log`, never
+  `tool`, so inventory, `reassess` and the gate never list it as a tool.
+- The adopted file itself is an artifact (`policy.yaml`) of a small MLflow run, named by the record's
+  `run_id`; the record holds the file's sha256 and the policy's digest, and `in_force` loads the file back
+  and checks both, so the policy in force is the same bytes on every machine and an edited copy is refused.
+- Adopting a policy that is weaker than the one in force (`weakenings`) is refused unless the
+  administrator says why (`--acknowledge-weakening`); the record keeps the list and the reason given.
+- Re-adopting the policy already in force (same digest) records nothing and returns the record in force:
+  nothing changed, and a second record would make the history say it had.
+- With nothing adopted, the policy shipped with the harness is in force.
+"""
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.errors import GateError
+from harness.gate.inputs import _interval, _person, _refuse, _registry, _text
+from harness.gate.log import _append, _Book, _read
+from harness.gate.records import DEFAULT_MAX_WAIVER_DAYS, DEFAULT_OVERDUE_GRACE_DAYS, Decision, _now, show_time
+
+if TYPE_CHECKING:
+    from harness.policy import Policy, Threshold
+    from harness.tracking.registry import Registry
+
+POLICY_LOG = "_city-policy"
+POLICY_STATE = "in force"
+POLICY_FILE = "policy.yaml"
+PACKAGED = "the harness's packaged policy (none adopted)"
+TIER_ORDER = ("high", "medium", "low")
+# strictness of the decision rules for a blocking violation (PASS does not depend on them: it needs the whole
+# interval on the passing side whatever the rule). `point` FAILs every violation of the point estimate, so
+# it is the strictest; the other two turn a violation that could be chance into REVIEW, and neither is
+# stricter than the other for every finding (a check's own test can be weaker or stronger than its interval),
+# so a change to anything but `point` is listed as a weakening.
+STRICTEST_RULE = "point"
+
+
+@dataclass(frozen=True)
+class InForce:
+    """The policy approvals and waivers are judged against, the adoption record that put it in force (None
+    for the packaged policy) and where it came from, in words."""
+
+    policy: Policy
+    record: Decision | None
+    source: str
+
+    @property
+    def adopted(self) -> str:
+        """'adopted by Dana Admin on 2026-12-06', or that none was adopted."""
+        if self.record is None:
+            return "none has been adopted: the harness's packaged policy applies"
+        return f"adopted by {self.record.actor} on {show_time(self.record.at)}"
+
+
+# -- what is weaker --------------------------------------------------------------------------------------
+
+
+def _tiers(tiers: list[str]) -> str:
+    if len(tiers) == len(TIER_ORDER):
+        return "all risk tiers"
+    return ("risk tiers " if len(tiers) > 1 else "risk tier ") + ", ".join(tiers)
+
+
+def _blocking(t: Threshold) -> list[str]:
+    return [tier for tier in TIER_ORDER if t.severity_for(tier) == "blocking"]
+
+
+def _severity(t: Threshold) -> str:
+    tiers = _blocking(t)
+    return "advisory" if not tiers else "blocking" if len(tiers) == len(TIER_ORDER) else f"blocking for {_tiers(tiers)}"
+
+
+def _threshold_weakenings(key: str, old: Threshold, new: Threshold | None) -> list[str]:
+    if new is None:
+        return [f"threshold {key} ({_severity(old)}) is removed"]
+    if new.greater_is_better != old.greater_is_better:
+        return [f"threshold {key} reverses direction: {'higher' if new.greater_is_better else 'lower'} is now better"]
+    out = []
+    advisory = [tier for tier in _blocking(old) if new.severity_for(tier) != "blocking"]
+    if advisory:
+        out.append(f"threshold {key} is advisory instead of blocking for {_tiers(advisory)}")
+    looser: dict[tuple[float, float], list[str]] = {}
+    for tier in TIER_ORDER:
+        a, b = old.limit_for(tier), new.limit_for(tier)
+        if (b < a) if old.greater_is_better else (b > a):
+            looser.setdefault((a, b), []).append(tier)
+    better = "higher" if old.greater_is_better else "lower"
+    out += [f"threshold {key}: limit loosened from {a:g} to {b:g} for {_tiers(tiers)} ({better} is better)"
+            for (a, b), tiers in looser.items()]
+    return out
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool) or value is None
+
+
+def weakenings(old: Policy, new: Policy) -> list[str]:
+    """Every way `new` judges tools more leniently than `old`, one sentence each (empty: not weaker).
+
+    Listed: a threshold removed, made advisory for a tier where it blocked, its limit loosened for a tier
+    (respecting `greater_is_better`) or its direction reversed; a suite no longer required for a category; a
+    longer re-assessment interval (4.3); a higher `settings.gate.max_waiver_days` or `overdue_grace_days`;
+    `decision_rule` changed to anything but `point` (see STRICTEST_RULE); `reference_rule` from
+    `most_favourable` to `largest` (ratios against the largest group are never lower than against the
+    most favoured one). Some changes weaken either way and are always listed: `min_group_size` (lowered:
+    groups are judged on fewer rows; raised: a failing small group becomes INSUFFICIENT instead of FAIL) and
+    `confidence_level` (lowered: narrower intervals PASS sooner; raised: fewer violations are shown real,
+    unless the rule is `point`). A suite's settings change (e.g. `hallucination.max_error_share`) is listed
+    too, since the harness cannot tell their direction: the administrator says why in the acknowledgement.
+    Not listed: `seed`, `bootstrap_samples`, `settings.register` (what is published, not how tools are judged),
+    texts, and added thresholds or suites (stricter)."""
+    from harness.decision import RULES
+
+    out: list[str] = []
+    for key, t in old.thresholds.items():
+        out += _threshold_weakenings(key, t, new.thresholds.get(key))
+    for category, suites in old.required_suites.items():
+        dropped = [s for s in suites if s not in new.required_suites.get(category, [])]
+        if dropped:
+            out.append(f"required_suites.{category} no longer requires {', '.join(dropped)}")
+    if new.decision_rule != old.decision_rule and new.decision_rule != STRICTEST_RULE:
+        out.append(f"decision_rule changed from {old.decision_rule} to {new.decision_rule}: "
+                   f"{RULES[new.decision_rule]}")
+    if old.reference_rule == "most_favourable" and new.reference_rule == "largest":
+        out.append("reference_rule changed from most_favourable to largest: ratios are taken against the largest "
+                   "group instead of the most favoured one, so they are higher")
+    a, b = old.min_group_size, new.min_group_size
+    if b < a:
+        out.append(f"min_group_size lowered from {a} to {b}: groups of {b} to {a - 1} rows are judged instead of "
+                   "INSUFFICIENT")
+    elif b > a:
+        out.append(f"min_group_size raised from {a} to {b}: groups of {a} to {b - 1} rows are INSUFFICIENT, so a "
+                   "failing small group is no longer a FAIL")
+    c, d = old.confidence_level, new.confidence_level
+    if d < c:
+        out.append(f"confidence_level lowered from {c:g} to {d:g}: intervals are narrower, so a measurement "
+                   "PASSes on less evidence")
+    elif d > c and new.decision_rule != STRICTEST_RULE:
+        out.append(f"confidence_level raised from {c:g} to {d:g}: a violation must be more certain to FAIL, so "
+                   "more violations are REVIEW")
+    for tier in TIER_ORDER:
+        a, b = _interval(old, tier), _interval(new, tier)
+        if b > a:
+            out.append(f"reassessment_days.{tier} lengthened from {a} to {b} days (policy 4.3)")
+    for name, default, why in (("max_waiver_days", DEFAULT_MAX_WAIVER_DAYS, "a waiver may stay in force longer "
+                                "(policy 4.2)"),
+                               ("overdue_grace_days", DEFAULT_OVERDUE_GRACE_DAYS, "an overdue approval keeps the "
+                                "gate open longer (policy 4.3)")):
+        a, b = int(old.setting("gate", name, default)), int(new.setting("gate", name, default))
+        if b > a:
+            out.append(f"settings.gate.{name} raised from {a} to {b}: {why}")
+    for section in sorted((set(old.settings) | set(new.settings)) - {"gate", "register"}):
+        was, now = old.settings.get(section, {}), new.settings.get(section, {})
+        for key in sorted(set(was) | set(now)):
+            if was.get(key) == now.get(key):
+                continue
+            change = "changed"  # a list or mapping (e.g. degradation.regression) is too long to quote here
+            if _scalar(was.get(key)) and _scalar(now.get(key)):
+                frm, to = (repr(d[key]) if key in d else "the suite's default" for d in (was, now))
+                change += f" from {frm} to {to}"
+            out.append(f"settings.{section}.{key} {change}: the harness cannot tell whether this is weaker")
+    return out
+
+
+# -- the policy in force ---------------------------------------------------------------------------------
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _broken_log(book: _Book, consequence: str) -> str:
+    return (f"the City's policy log fails verification ({book.verification.first_break}); {consequence}. "
+            f"Investigate with `harness history {POLICY_LOG} --verify` and restore the store from its backup "
+            "(policy 3.2)")
+
+
+def _load(reg: Registry, d: Decision) -> Policy:
+    """The adopted file, fetched from its run and checked against the record, byte for byte and by digest."""
+    from harness.policy import load_policy
+
+    label = f"the policy in force, {(d.details or {}).get('policy', d.version)} (policy log record {d.seq})"
+    data = reg.artifact_bytes(str(d.run_id), POLICY_FILE)
+    expected = str((d.details or {}).get("file_sha256"))
+    if data is None:
+        raise GateError(f"{label} cannot be loaded: {POLICY_FILE} of run {d.run_id} is missing from the store. "
+                        "Restore the store from its backup (policy 3.2)")
+    if _sha(data) != expected:
+        raise GateError(f"{label} cannot be trusted: {POLICY_FILE} of run {d.run_id} has sha256 "
+                        f"{_sha(data)[:12]}..., but the adoption record says {expected[:12]}...: the file was "
+                        "altered after adoption. Restore the store from its backup (policy 3.2)")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / POLICY_FILE
+        path.write_bytes(data)
+        policy = load_policy(path)
+    if policy.digest != d.policy_digest:
+        raise GateError(f"{label} reads as digest {policy.digest[:12]}... with this harness, but was adopted with "
+                        f"{str(d.policy_digest)[:12]}...; re-adopt it with this harness (`harness policy adopt`)")
+    return policy
+
+
+def _in_force_of(reg: Registry, book: _Book) -> InForce:
+    adopted = [d for d in book.chain if d.action == "adopt"]
+    if not adopted:
+        from harness.policy import load_policy
+
+        return InForce(load_policy(), None, PACKAGED)
+    d = adopted[-1]
+    return InForce(_load(reg, d), d, f"adopted by {d.actor} on {show_time(d.at)} (policy log record {d.seq})")
+
+
+def _book(reg: Registry, consequence: str) -> _Book:
+    book = _read(reg, POLICY_LOG)
+    if not book.verification.ok:
+        raise GateError(_broken_log(book, consequence))
+    return book
+
+
+def in_force(uri: str) -> InForce:
+    """The policy in force: the latest adoption's file, loaded from the store and checked; the packaged
+    policy when none was adopted. A policy log that fails verification, or an adopted file that no longer
+    matches its record, is an error: nothing can be judged against a standard nobody can vouch for."""
+    reg = _registry(uri)
+    return _in_force_of(reg, _book(reg, "no policy is in force on a broken history"))
+
+
+def adoptions(uri: str) -> list[Decision]:
+    """Every adoption, oldest first (the verified chain)."""
+    book = _book(_registry(uri), "its adoptions cannot be listed")
+    return [d for d in book.chain if d.action == "adopt"]
+
+
+def check_current(uri: str, policy: Policy | None, what: str) -> Policy:
+    """The policy a decision is judged against: the one in force. A policy passed in is accepted only when it
+    is the one in force (same digest); anything else is refused (rule 'current-policy', 4.2)."""
+    current = in_force(uri)
+    if policy is None or policy.digest == current.policy.digest:
+        return current.policy
+    raise _refuse(what, "current-policy", "4.2",
+                  f"the policy given, {policy.label}, is not the policy in force; the policy in force is "
+                  f"{current.policy.label} ({current.adopted}); approvals and waivers are judged against the "
+                  "policy in force. Adopt this policy first with `harness policy adopt`")
+
+
+def adopt(uri: str, policy_path: str | Path, *, by: str, reason: str, acknowledge_weakening: str | None = None,
+          now: datetime | None = None) -> Decision:
+    """Put the policy file in force (policy 4.2) as a record of the policy log, by a named policy administrator
+    (2.3) with a reason (3.1). Refused: a policy the installed harness cannot apply as written (`harness policy
+    check`), and a policy weaker than the one in force without `acknowledge_weakening`. Adopting the policy
+    already in force records nothing and returns its record."""
+    from harness.policy import load_policy
+    from harness.policy_check import check_policy, describe, policy_text
+    from harness.registry import load_suites
+
+    at = _now(now)
+    path = Path(policy_path)
+    policy = load_policy(path)
+    what = f"adoption of policy {policy.label}"
+    actor = _person(by, "policy administrator", what)
+    if not _text(reason):
+        raise _refuse(what, "decision-reason", "3.1", "an adoption needs a reason: the City documents why its "
+                      "standard changed")
+    text, source = policy_text(path)
+    problems = check_policy(policy, load_suites(), text)
+    if problems:
+        raise _refuse(what, "valid-policy", "4.2", f"the installed harness cannot apply it as written "
+                      f"({len(problems)} problem(s); `harness policy check {path}` lists them):\n"
+                      + describe(problems, source))
+    ack = _text(acknowledge_weakening) or None
+    reg = _registry(uri)
+
+    def judged(current: InForce) -> list[str] | None:
+        """The weakenings against the policy in force; None when this policy is already in force."""
+        if current.record is not None and current.policy.digest == policy.digest:
+            return None
+        weak = weakenings(current.policy, policy)
+        if weak and ack is None:
+            raise _refuse(what, "acknowledged-weakening", "4.2",
+                          f"it is weaker than the policy in force, {current.policy.label} ({current.adopted}):\n"
+                          + "\n".join(f"  - {w}" for w in weak)
+                          + "\nIf that is intended, re-run with --acknowledge-weakening \"why\"; the record keeps "
+                            "the list and your words")
+        return weak
+
+    before = in_force(uri)
+    if judged(before) is None:
+        assert before.record is not None
+        return before.record
+    data = path.read_bytes()
+    run_id = reg.file_run(POLICY_LOG, f"policy {policy.name}@{policy.version}",
+                          {"harness.kind": "policy", "harness.policy": policy.label,
+                           "harness.policy_digest": policy.digest, "harness.policy.by": actor},
+                          {POLICY_FILE: data})
+
+    def build(book: _Book) -> dict[str, Any] | None:
+        current = _in_force_of(reg, book)  # another adoption may have come first: judge against it
+        weak = judged(current)
+        if weak is None:
+            return None
+        return {"action": "adopt", "version": f"{policy.name}@{policy.version}", "state": POLICY_STATE,
+                "actor": actor, "reason": _text(reason), "run_id": run_id, "policy_digest": policy.digest,
+                "details": {"policy": policy.label, "file_sha256": _sha(data), "replaces": current.policy.label,
+                            "weakenings": weak, "acknowledged": ack}}
+
+    d = _append(reg, POLICY_LOG, build, at)
+    if d is None:
+        record = in_force(uri).record
+        assert record is not None
+        return record
+    return d
+
+
+__all__ = ["PACKAGED", "POLICY_FILE", "POLICY_LOG", "POLICY_STATE", "InForce", "adopt", "adoptions",
+           "check_current", "in_force", "weakenings"]

@@ -1,0 +1,81 @@
+"""The evidence of one assessment, bound to its bytes (issue 11, policy 3.2, 4.2).
+
+Every file an assessment logs (assessment.json, the reports, the copies of its inputs, the suites'
+artifacts) is listed with its sha256 in `evidence.json`, logged with them; the decision log's assess record
+keeps the sha256 of `evidence.json` itself (and of `assessment.json`). A decision record cannot hold forty
+digests within MLflow's 5,000-byte tag limit, but it can hold one that fixes forty: whoever rewrites a report
+or `assessment.json` after the assessment must also rewrite `evidence.json`, whose digest is in the signed
+record. `approve`, `waive` and `records export` re-hash what the store holds against it (`check_run`,
+`check_folder`).
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.digests import sha256_file
+
+if TYPE_CHECKING:
+    from harness.assessment import AssessmentResult
+
+EVIDENCE = "evidence.json"
+SCHEMA = "harness.evidence/1"
+
+
+def _artifact_path(path: Path, folder: str | None) -> str:
+    return f"{folder}/{path.name}" if folder else path.name
+
+
+def evidence_text(files: list[tuple[Path, str | None]]) -> str:
+    """Canonical JSON listing each file's path in the run and its sha256 (sorted, so equal runs agree)."""
+    listing = {_artifact_path(p, folder): sha256_file(p) for p, folder in files}
+    return json.dumps({"schema": SCHEMA, "files": dict(sorted(listing.items()))}, sort_keys=True, indent=1,
+                      ensure_ascii=True) + "\n"
+
+
+def evidence_of(result: AssessmentResult, evidence_file: Path) -> dict[str, Any]:
+    """What the assess record keeps about the evidence: the two digests that fix every file, and the tool's
+    identity (its artifacts' digests; listed one by one when few enough to fit in the record)."""
+    from harness.tools.artifacts import listed
+
+    listing = json.loads(evidence_file.read_text(encoding="ascii"))["files"]
+    artifacts = result.extra.get("artifacts") or {}
+    return {"evidence_sha256": sha256_file(evidence_file), "assessment_sha256": listing.get("assessment.json"),
+            "artifacts_digest": result.extra.get("artifacts_digest"), "artifacts": listed(artifacts)}
+
+
+def check_folder(folder: Path, evidence_sha256: str | None, run_id: str) -> list[str]:
+    """Problems with a downloaded run's artifacts against the digest its record keeps; [] when intact."""
+    if not evidence_sha256:
+        return [f"run {run_id}'s assess record keeps no evidence digest: its artifacts cannot be checked"]
+    ev = folder / EVIDENCE
+    if not ev.is_file():
+        return [f"run {run_id} has no {EVIDENCE}: its artifacts were removed or the run was made up"]
+    found = sha256_file(ev)
+    if found != evidence_sha256:
+        return [f"run {run_id}'s {EVIDENCE} has sha256 {found[:12]}..., but its assess record says "
+                f"{evidence_sha256[:12]}...: the evidence was rewritten after the assessment"]
+    try:
+        listing: dict[str, str] = json.loads(ev.read_text(encoding="ascii"))["files"]
+    except (ValueError, KeyError, UnicodeDecodeError):  # pragma: no cover - its digest matched what we wrote
+        return [f"run {run_id}'s {EVIDENCE} is not readable"]
+    problems = []
+    for name, digest in listing.items():
+        p = folder / name
+        if not p.is_file():
+            problems.append(f"run {run_id}'s artifact {name} is missing (recorded sha256 {digest[:12]}...)")
+        elif (now := sha256_file(p)) != digest:
+            problems.append(f"run {run_id}'s artifact {name} has sha256 {now[:12]}..., recorded {digest[:12]}...: "
+                            "it was rewritten after the assessment")
+    return problems
+
+
+def check_run(uri: str, run_id: str, evidence_sha256: str | None) -> list[str]:
+    """Download a run's artifacts and re-hash them against its record's evidence digest."""
+    from harness.tracking.export import download_run_artifacts
+
+    with tempfile.TemporaryDirectory(prefix="harness-evidence-") as tmp:
+        download_run_artifacts(uri, run_id, Path(tmp))
+        return check_folder(Path(tmp), evidence_sha256, run_id)
