@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from harness.datasets import ReferenceDataset
+    from harness.policy import Policy
 from harness.tracking import AssessmentRun, approved_baseline, check_reachable, resolve_uri
 
 
@@ -52,6 +53,14 @@ def load_current(path: str | Path, reference: ReferenceDataset) -> pd.DataFrame:
         raise DatasetError(f"the current sample {p} lacks feature column(s) {missing} of dataset "
                            f"{reference.name!r}; it has {list(frame.columns)}")
     return frame
+
+
+def _in_force(tracking_uri: str | None) -> Policy:
+    """Without --policy, an assessment is judged under the policy the City adopted (`harness policy adopt`),
+    so its evidence is what an approval can rest on; the packaged policy when none was adopted."""
+    from harness.gate.policies import in_force
+
+    return in_force(resolve_uri(tracking_uri)).policy
 
 
 def _reachable(tracking_uri: str | None) -> str:
@@ -104,7 +113,7 @@ def run_assessment(
     `use_cache=False` asks a generative endpoint every question afresh (`reassess` always does)."""
     say = progress or (lambda _m: None)
     manifest = load_manifest(manifest_path)
-    policy = load_policy(policy_path)
+    policy = load_policy(policy_path) if policy_path is not None else _in_force(tracking_uri)
     require_valid_settings(policy, policy_path)  # a misspelt setting stops the run with its line (exit 2)
     locked: Plan | None = None
     if plan is not None:

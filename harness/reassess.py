@@ -4,7 +4,9 @@
 plan its approval rests on (`harness.plan.recorded_plan`): the same suites, the same datasets verified by
 hash, the same policy by digest and the same seed, as kind `reassessment`. The pipeline compares the
 metrics with the approved baseline by itself (`tracking.approved_baseline`, the degradation suite's
-regression check). A FAIL suspends the approval (`gate.suspend`): the gate closes until someone approves
+regression check). A chat endpoint is asked every question afresh: a cached answer is evidence about the
+tool as it was, and a re-assessment asks how it is now (the answer cache is neither read nor written).
+A FAIL suspends the approval (`gate.suspend`): the gate closes until someone approves
 again on fresh evidence. A PASS or NEEDS_REVIEW keeps the approval and moves the next due date (it is
 counted from the latest completed assessment).
 
@@ -199,7 +201,7 @@ def reassess_one(uri: str, tool: str, version: str, *, by: str, policy: Policy, 
         with located_manifest(uri, tool, version, plan, str(vs.submitted.manifest_digest)) as manifest:
             rec = run_assessment(manifest, [], plan=plan, policy_path=policy_path, tracking_uri=uri,
                                  data_dir=data_dir, kind=KIND, out=folder, submitter=by, progress=say,
-                                 tool_obj=tool_obj)
+                                 tool_obj=tool_obj, use_cache=False)
     except HarnessError as e:
         return Outcome(tool, version, "ERROR", "unchanged; still due", _short(str(e)))
     except Exception as e:  # a crash of ours or of the tool's code must not stop the other tools
@@ -249,7 +251,12 @@ def reassess(uri: str, ref: str | None = None, *, due_only: bool = False, as_of:
     from harness.policy import load_policy
     from harness.policy_check import require_valid_settings
 
-    policy = load_policy(policy_path)
+    if policy_path is None:  # the policy the City adopted (`harness policy adopt`), else the packaged one
+        from harness.gate.policies import in_force
+
+        policy = in_force(uri).policy
+    else:
+        policy = load_policy(policy_path)
     require_valid_settings(policy, policy_path)
     who = gate.submitter_of(by)
     chosen, pending, outcomes = select(uri, ref, due_only=due_only, as_of=as_of, policy=policy)

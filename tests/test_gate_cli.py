@@ -43,10 +43,10 @@ def assessed(tmp_path_factory: pytest.TempPathFactory) -> Assessed:
     """Both bundled tools assessed once through the CLI (bias suite): the baseline PASSes, RentRank FAILs."""
     root = tmp_path_factory.mktemp("gate-cli")
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    r = harness("assess", str(EXAMPLES / "fair_tool.yaml"), "--dataset", "rental-assistance", "--suite", "bias",
+    r = harness("assess", str(EXAMPLES / "fair_tool.yaml"), "--dataset", "rental-assistance",
                 "--by", "dana", "--tracking-uri", uri, "--out", str(root / "fair"))
     assert r.returncode == 0, r.stdout + r.stderr
-    r = harness("assess", str(EXAMPLES / "vendor_tool.yaml"), "--dataset", "rental-assistance", "--suite", "bias",
+    r = harness("assess", str(EXAMPLES / "vendor_tool.yaml"), "--dataset", "rental-assistance",
                 "--tracking-uri", uri, "--out", str(root / "vendor"), env={"HARNESS_USER": "hal"})
     assert r.returncode == 1, r.stdout + r.stderr
     runs = {json.loads((root / k / "assessment.json").read_text())["tool"]["id"]:
@@ -153,7 +153,8 @@ def test_refusals_are_exit_2_with_the_rule(assessed: Assessed, uri: str) -> None
     r = harness("approve", f"{FAIR}:1.0.0", "--run", assessed.fair_run, "--reviewer", "rita", "--rationale", "ok",
                 "--policy", stricter, "--tracking-uri", uri)
     assert r.returncode == 2
-    assert f"refused by rule 'current-policy' (policy 4.2): run {assessed.fair_run} was judged under " in r.stderr
+    assert (f"refused by rule 'current-policy' (policy 4.2): the policy given, {load_policy(stricter).label}, is not "
+            "the policy in force") in r.stderr
     r = harness("approve", f"{FAIR}:1.0.0", "--run", assessed.vendor_run, "--reviewer", "rita", "--rationale", "ok",
                 "--tracking-uri", uri)
     assert r.stderr == (f"error: approval of {FAIR} 1.0.0 refused by rule 'same-version' (policy 4.2): run "

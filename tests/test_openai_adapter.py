@@ -90,15 +90,22 @@ def test_the_prompt_is_built_and_parsed_in_one_place() -> None:
 def test_the_cache_key_covers_what_determines_an_answer_and_nothing_else() -> None:
     msgs = chat_messages("c", "q")
     url = "http://127.0.0.1:8000/v1"
-    base = cache_key(url, "m", msgs, 0.0, 256, 0)
-    assert base == cache_key(url + "/", "m", chat_messages("c", "q"), 0, 256, 0)
-    variants = {cache_key(url, "m2", msgs, 0.0, 256, 0), cache_key(url, "m", chat_messages("c", "q2"), 0.0, 256, 0),
-                cache_key(url, "m", msgs, 0.7, 256, 0), cache_key(url, "m", msgs, 0.0, 64, 0),
-                cache_key(url, "m", msgs, 0.0, 256, 1),
-                cache_key(url, "m", chat_messages("c", "q", "another system prompt"), 0.0, 256, 0),
+    tool = {"tool": "t", "version": "1.0", "manifest_sha256": "ab" * 32}
+
+    def key(*args: object, identity: dict[str, str] = tool) -> str:
+        return cache_key(*args, identity=identity)  # type: ignore[arg-type]
+
+    base = key(url, "m", msgs, 0.0, 256, 0)
+    assert base == key(url + "/", "m", chat_messages("c", "q"), 0, 256, 0, identity=dict(reversed(tool.items())))
+    variants = {key(url, "m2", msgs, 0.0, 256, 0), key(url, "m", chat_messages("c", "q2"), 0.0, 256, 0),
+                key(url, "m", msgs, 0.7, 256, 0), key(url, "m", msgs, 0.0, 64, 0),
+                key(url, "m", msgs, 0.0, 256, 1),
+                key(url, "m", chat_messages("c", "q", "another system prompt"), 0.0, 256, 0),
                 # another server may serve another model under the same name: never share its answers
-                cache_key("http://127.0.0.1:8001/v1", "m", msgs, 0.0, 256, 0)}
-    assert base not in variants and len(variants) == 7
+                key("http://127.0.0.1:8001/v1", "m", msgs, 0.0, 256, 0),
+                # nor another version of the tool behind the same URL (tests/test_cache_binding.py)
+                key(url, "m", msgs, 0.0, 256, 0, identity={**tool, "version": "1.1"})}
+    assert base not in variants and len(variants) == 8
 
 
 def test_retry_after_is_read_as_seconds_or_an_http_date_and_capped() -> None:
@@ -143,9 +150,9 @@ def test_a_cached_rerun_makes_no_request_and_keeps_the_exact_exchange(server: Ch
     assert len(files) == 8
     entry = again.exchange("page 3", "question 3?")
     assert entry is not None
-    key = cache_key(again.base_url, "m", chat_messages("page 3", "question 3?"), 0.0, 256, 0)
+    key = cache_key(again.base_url, "m", chat_messages("page 3", "question 3?"), 0.0, 256, 0, identity={"tool": "t"})
     assert (tmp_path / "cache" / key[:2] / f"{key}.json").is_file()
-    assert entry["key"] == key
+    assert (entry["key"], entry["identity"]) == (key, {"tool": "t"})  # a tool built by hand: its name alone
     assert entry["messages"] == [{"role": "system", "content": DEFAULT_SYSTEM_PROMPT},
                                  {"role": "user", "content": "Context:\npage 3\n\nQuestion: question 3?"}]
     assert entry["response"] == "page 3 says: question 3?"

@@ -28,10 +28,13 @@ from harness.tracking import AssessmentRun
 from tests.conftest import perfect_case, write_case
 
 HARNESS = str(Path(sys.executable).with_name("harness"))
-SCORER = '''"""A tool under test: scores by income; crashes when a file named `broken` is next to it, and hangs
-(after saying so) when one named `slow` is."""
+SCORER = '''"""A tool under test: answers from predictions.csv beside it (informative, so it passes the performance
+suite); crashes when a file named `broken` is next to it, and hangs (after saying so) when one named `slow` is."""
 import time
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
 
 HERE = Path(__file__).parent
 
@@ -42,7 +45,10 @@ def predict(frame):
     if (HERE / "slow").exists():
         (HERE / "started").write_text("predicting")
         time.sleep(120)
-    return (frame["income"] > 50).astype(int).to_numpy()
+    table = pd.read_csv(HERE / "predictions.csv")
+    rows = pd.to_numeric(pd.Series(frame.index), errors="coerce").to_numpy(dtype=float)
+    known = np.isfinite(rows) & (rows >= 0) & (rows < len(table))
+    return np.where(known, table["prediction"].to_numpy()[np.where(known, rows, 0).astype(int)], 0)
 '''
 
 
@@ -70,7 +76,7 @@ def run_at(uri: str, tool: str) -> datetime:
     return datetime.fromisoformat(vs.completed.run_at)
 
 
-def assess_and_approve(uri: str, tool: Path, card: Path, suites: list[str], out: Path) -> str:
+def assess_and_approve(uri: str, tool: Path, card: Path, suites: list[str] | None, out: Path) -> str:
     rec = run_assessment(tool, [str(card)], suites=suites, tracking_uri=uri, out=out, submitter="dana")
     assert rec.result.verdict.value in ("PASS", "NEEDS_REVIEW"), rec.result.reasons
     gate.approve(uri, rec.result.tool["id"], "1.0", run_id=str(rec.result.run_id), reviewer="omar",
@@ -152,8 +158,8 @@ def fleet(tmp_path: Path) -> Fleet:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     made = {"regress": perfect_case(tmp_path / "regress", 31), "steady": perfect_case(tmp_path / "steady", 32),
             "missing": perfect_case(tmp_path / "missing", 33), "crash": scorer_case(tmp_path / "crash", 34)}
-    suites = {"regress": ["bias", "degradation"]}
-    approved = {k: assess_and_approve(uri, t, c, suites.get(k, ["bias"]), tmp_path / "out" / k)
+    suites: dict[str, list[str]] = {}  # every suite the policy requires: approvals need complete evidence
+    approved = {k: assess_and_approve(uri, t, c, suites.get(k), tmp_path / "out" / k)
                 for k, (t, c) in made.items()}
     return Fleet(uri=uri, root=tmp_path, tools={k: v[0] for k, v in made.items()},
                  cards={k: v[1] for k, v in made.items()}, approved=approved)
@@ -249,7 +255,7 @@ def one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Fleet:
     monkeypatch.chdir(tmp_path)  # reports of re-assessments without --out go to ./reports
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     tool, card = perfect_case(tmp_path / "t", 41)
-    run = assess_and_approve(uri, tool, card, ["bias"], tmp_path / "out")
+    run = assess_and_approve(uri, tool, card, None, tmp_path / "out")
     return Fleet(uri=uri, root=tmp_path, tools={"t": tool}, cards={"t": card}, approved={"t": run})
 
 
@@ -360,7 +366,7 @@ def test_a_changed_policy_or_a_lost_manifest_is_reported_not_run(one: Fleet, tmp
 def test_sigterm_during_a_reassessment_records_nothing(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     tool, card = scorer_case(tmp_path / "s", 42)
-    assess_and_approve(uri, tool, card, ["bias"], tmp_path / "out")
+    assess_and_approve(uri, tool, card, None, tmp_path / "out")
     log, known = actions(uri, "case-tool-42"), all_runs(uri, "case-tool-42")
     (tool.parent / "slow").write_text("")
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}

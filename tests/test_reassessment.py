@@ -28,13 +28,13 @@ def test_a_bias_regression_against_the_approved_baseline_is_found(tmp_path: Path
     tool_path, card = write_case(tmp_path / "c", n=3000, seed=71, kind="python")
     tool_path.write_text(tool_path.read_text().replace("{callable}", "numpy:zeros"))
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    first = run_assessment(tool_path, [str(card)], suites=["bias", "degradation"], tracking_uri=uri,
+    first = run_assessment(tool_path, [str(card)], tracking_uri=uri,
                            tool_obj=Tool(0.0), out=tmp_path / "r1")
     reg = [f for f in first.result.findings if f.check == "regression"]
     assert [f.status.value for f in reg] == ["SKIPPED"]  # nothing approved yet
     client(uri).set_tag(first.result.run_id, APPROVED_TAG, "approved")
 
-    second = run_assessment(tool_path, [str(card)], suites=["bias", "degradation"], tracking_uri=uri,
+    second = run_assessment(tool_path, [str(card)], tracking_uri=uri,
                             tool_obj=Tool(4.0), out=tmp_path / "r2")
     found = {f.group: f for f in second.result.findings if f.check == "regression"}
     ratio = found["bias.demographic_parity.ratio.sex"]

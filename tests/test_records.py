@@ -45,7 +45,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     root = tmp_path_factory.mktemp("records")
     uri = f"sqlite:///{root / 'mlflow.db'}"
     tool, card = perfect_case(root / "case", seed=6)
-    rec = run_assessment(tool, [str(card)], suites=["bias"], tracking_uri=uri, out=root / "out", submitter="dana")
+    rec = run_assessment(tool, [str(card)], tracking_uri=uri, out=root / "out", submitter="dana")
     assert rec.result.verdict.value == "PASS"
     gate.approve(uri, TOOL, "1.0", run_id=str(rec.result.run_id), reviewer="rita", rationale="every check passes")
     other, _ = write_case(root / "other", n=200, seed=9)

@@ -102,8 +102,10 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
             VENDOR: (EXAMPLES / "vendor_tool.yaml", "rental-assistance"), SMALL: (small_tool, str(small_card))}
     runs = {}
     for key, (tool, dataset) in plan.items():
-        rec = run_assessment(tool, [dataset], suites=["bias"], tracking_uri=uri, out=root / "out" / key,
-                             submitter="dana")
+        # the approved tool ran every required suite (an approval needs complete evidence, issue 11); the
+        # others only bias, so the register's wording of what was not tested is exercised
+        rec = run_assessment(tool, [dataset], suites=None if key == FAIR else ["bias"], tracking_uri=uri,
+                             out=root / "out" / key, submitter="dana")
         runs[key] = str(rec.result.run_id)
     gate.approve(uri, FAIR, "1.0.0", run_id=runs[FAIR], reviewer="rita", rationale="all bias checks pass")
     listed = listed_only(root / "listed")
@@ -144,7 +146,7 @@ def test_an_approved_entry_says_what_the_tool_does_and_what_was_found(store: Sto
         "human_oversight": "Caseworkers decide every case and may override the flag without giving a reason. The "
                            "programme manager reviews overrides and a random 5 % of decisions monthly.",
         "assessment": {"date": datetime.fromtimestamp(store.started[FAIR] / 1000, UTC).date().isoformat(),
-                       "verdict": "PASS", "summary": f"Assessed on {when}: {ONLY_BIAS}."},
+                       "verdict": "PASS", "summary": f"Assessed on {when}: passed every required check."},
         "approval": {"state": "approved",
                      "summary": f"Approved for use on {today.day} {today:%B %Y}. Next review due by "
                                 f"{due.day} {due:%B %Y}."},
@@ -261,7 +263,7 @@ def test_the_page_is_self_contained_and_links_only_to_the_feedback_form(store: S
     assert "<script" not in html and "src=" not in html and "@import" not in html
     assert re.findall(r'href="([^"]*)"', html) == [FEEDBACK, FEEDBACK]
     assert "Rental Assistance Screening Baseline" in html and "Generated case tool" in html
-    assert f"Assessed on {long_date(store.started[FAIR])}: {ONLY_BIAS}." in html
+    assert f"Assessed on {long_date(store.started[FAIR])}: passed every required check." in html
     assert html.count("suppressed (fewer than 10)") == 3  # race C, F & C, M & C
     assert "Approved for use on " in html and "RentRank" not in html
     assert ("<tr><td>small-groups</td><td>sex</td><td>F</td><td class=\"num\">39.8%</td><td class=\"num\">0.99</td>"

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from harness.errors import GateError
 from harness.gate.inputs import _interval, _person, _policy, _refuse, _registry, _same_person, _text
 from harness.gate.log import _append, _Book, _mirror
+from harness.gate.policies import check_current
 from harness.gate.records import (
     ALIAS,
     DEFAULT_MAX_WAIVER_DAYS,
@@ -95,6 +96,44 @@ def _no_worse_since(book: _Book, version: str, record: Decision, what: str) -> N
                           "evidence. Remediate and re-assess")
 
 
+def _covers(book: _Book, version: str, s: dict[str, Any], logged: Decision, policy: Policy, what: str) -> None:
+    """An approval rests on a run of every suite the policy requires for the tool's category (policy 4.2): a
+    run narrowed with `--suite` is partial evidence, and its PASS says nothing about what it left out."""
+    category = str(s["submitted"].details.get("category", ""))
+    ran = [x for x in str((logged.details or {}).get("suites", "")).split(",") if x]
+    missing = [x for x in policy.required_suites.get(category, []) if x not in ran]
+    if missing:
+        raise _refuse(what, "complete-evidence", "4.2",
+                      f"run {logged.run_id} ran {', '.join(ran) or 'no suite'}, but {policy.label} requires "
+                      f"{', '.join(policy.required_suites[category])} for a {category} tool; missing: "
+                      f"{', '.join(missing)}. Assess it with every required suite (leave out --suite)")
+
+
+def _intact(reg: Registry, logged: Decision, what: str) -> None:
+    """The run's files (assessment.json, reports, input copies) are the bytes the assessment wrote: their
+    digests are fixed by `evidence.json`, whose sha256 the assess record keeps (harness.tracking.evidence)."""
+    from harness.tracking.evidence import check_run
+
+    problems = check_run(reg.uri, str(logged.run_id), (logged.details or {}).get("evidence_sha256"))
+    if problems:
+        raise _refuse(what, "intact-evidence", "3.2, 4.2", "; ".join(problems[:5])
+                      + (f"; and {len(problems) - 5} more" if len(problems) > 5 else ""))
+
+
+def _same_files(book: _Book, version: str, s: dict[str, Any], what: str) -> None:
+    """The tool on this machine is still the one assessed: its manifest and files re-hashed (issue 11)."""
+    from harness.gate.binding import file_changes, manifest_path_of
+
+    path = manifest_path_of(s)
+    if path is None or not path.is_file():
+        return  # assessed elsewhere: `harness gate --manifest` checks the copy in use
+    diff = file_changes(s["submitted"], path)
+    if diff:
+        raise _refuse(what, "same-files", "4.2",
+                      f"{book.tool} {version}'s files changed since they were assessed ({'; '.join(diff)}); a "
+                      "changed tool is a new version: change `version` in the manifest and assess it")
+
+
 def _complete(run: RunFacts, what: str) -> None:
     """A run still RUNNING was killed (or is still being recorded) before it was closed, and a FAILED run
     whose verdict is not ERROR failed while being recorded: neither is complete evidence (policy 3.2)."""
@@ -111,14 +150,17 @@ def _current(run: RunFacts, policy: Policy, what: str) -> None:
                       f"but the current policy is {policy.label}; re-assess under the current policy")
 
 
-def _fresh(book: _Book, version: str, s: dict[str, Any], run: RunFacts, policy: Policy, at: datetime,
+def _fresh(book: _Book, version: str, s: dict[str, Any], logged: Decision, policy: Policy, at: datetime,
            what: str) -> None:
-    tier = run.tags.get("harness.risk_tier") or s["submitted"].details.get("risk_tier", "high")
+    """The run's age is read from its assess record (`run_at`), never from the run's start time, which anyone
+    with write access to the store can move forward to revive stale evidence."""
+    tier = s["submitted"].details.get("risk_tier", "high")
     days = _interval(policy, tier)
-    age = at - _run_at(run)
+    ran = datetime.fromisoformat(str(logged.run_at))
+    age = at - ran
     if age >= timedelta(days=days):
         raise _refuse(what, "fresh-evidence", "4.3",
-                      f"run {run.run_id} ran on {show_time(_run_at(run))}, {age.days} days before this decision; "
+                      f"run {logged.run_id} ran on {show_time(ran)}, {age.days} days before this decision; "
                       f"evidence for a {tier}-risk tool must be younger than {days} days (reassessment_days.{tier}). "
                       "Re-assess first")
 
@@ -160,8 +202,9 @@ def _decided(reg: Registry, tool: str, version: str, d: Decision | None, *, alia
 def approve(uri: str, tool: str, version: str, *, run_id: str, reviewer: str, rationale: str = "",
             policy: Policy | None = None, now: datetime | None = None) -> Decision:
     """Approve a tool version on an assessment run (policy 4.1, 4.2). Sets the alias `approved`."""
-    at, policy = _now(now), _policy(policy)
+    at = _now(now)
     what = f"approval of {tool} {version}"
+    policy = check_current(uri, policy, what)  # the policy in force, a recorded fact (harness.gate.policies)
     reviewer = _person(reviewer, "reviewer", what)
     reg = _registry(uri)
     run = _get_run(reg, run_id, what)
@@ -188,14 +231,25 @@ def approve(uri: str, tool: str, version: str, *, run_id: str, reviewer: str, ra
                           "its open findings are acceptable (--rationale)")
         _no_worse_since(book, version, logged, what)
         _current(run, policy, what)
-        _fresh(book, version, s, run, policy, at, what)
+        _covers(book, version, s, logged, policy, what)
+        _fresh(book, version, s, logged, policy, at, what)
         _separate(reviewer, "reviewer", book, version, s, run, what)
+        _intact(reg, logged, what)
+        _same_files(book, version, s, what)
         return {"action": "approve", "version": version, "state": "approved", "actor": reviewer,
-                "reason": _text(rationale) or None, "run_id": run_id, "run_at": _iso(_run_at(run)),
+                "reason": _text(rationale) or None, "run_id": run_id, "run_at": logged.run_at,
                 "verdict": verdict, "policy_digest": policy.digest,
-                "manifest_digest": run.tags.get("harness.manifest_digest"), "details": {"policy": policy.label}}
+                "manifest_digest": logged.manifest_digest, "details": _bound(policy, logged)}
 
     return _decided(reg, tool, version, _append(reg, tool, build, at), alias=True, run_tag="approved")
+
+
+def _bound(policy: Policy, logged: Decision) -> dict[str, Any]:
+    """What an approval or waiver is bound to, copied from the assess record it rests on: the policy, the
+    evidence files' digest and the tool's files' digest (issue 11)."""
+    details = logged.details or {}
+    return {"policy": policy.label, "assess_record": logged.seq, "evidence_sha256": details.get("evidence_sha256"),
+            "artifacts_digest": details.get("artifacts_digest")}
 
 
 def _expiry(expires: datetime | date) -> datetime:
@@ -209,8 +263,9 @@ def waive(uri: str, tool: str, version: str, *, run_id: str, approver: str, rati
     """Record an escalation (policy 4.2): a named approver accepts a risk the assessment found, under
     conditions, until a date no later than `settings.gate.max_waiver_days` ahead. A date means the
     waiver lapses at the start of that day (UTC). The gate opens until then and closes by itself."""
-    at, policy = _now(now), _policy(policy)
+    at = _now(now)
     what = f"waiver of {tool} {version}"
+    policy = check_current(uri, policy, what)
     approver = _person(approver, "approver", what)
     until = _expiry(expires)
     limit = int(policy.setting("gate", "max_waiver_days", DEFAULT_MAX_WAIVER_DAYS))
@@ -235,13 +290,16 @@ def waive(uri: str, tool: str, version: str, *, run_id: str, approver: str, rati
                           f"the waiver would expire on {show_time(until)}, {(until - at).days} days from now; the "
                           f"policy allows at most {limit} days (settings.gate.max_waiver_days)")
         _current(run, policy, what)
-        _fresh(book, version, s, run, policy, at, what)
+        _covers(book, version, s, logged, policy, what)  # a risk accepted must be a risk that was looked for
+        _fresh(book, version, s, logged, policy, at, what)
         _separate(approver, "approver", book, version, s, run, what)
+        _intact(reg, logged, what)
+        _same_files(book, version, s, what)
         return {"action": "waive", "version": version, "state": "waived", "actor": approver,
                 "reason": _text(rationale), "conditions": _text(conditions), "expires": _iso(until),
-                "run_id": run_id, "run_at": _iso(_run_at(run)), "verdict": logged.verdict,
-                "policy_digest": policy.digest, "manifest_digest": run.tags.get("harness.manifest_digest"),
-                "details": {"policy": policy.label, "max_waiver_days": limit}}
+                "run_id": run_id, "run_at": logged.run_at, "verdict": logged.verdict,
+                "policy_digest": policy.digest, "manifest_digest": logged.manifest_digest,
+                "details": {**_bound(policy, logged), "max_waiver_days": limit}}
 
     return _decided(reg, tool, version, _append(reg, tool, build, at), alias=True, run_tag="waived")
 
@@ -249,7 +307,7 @@ def waive(uri: str, tool: str, version: str, *, run_id: str, approver: str, rati
 def _close(uri: str, tool: str, version: str, *, action: str, state: str, actor: str, role: str, reason: str,
            allowed: tuple[str, ...], rule: str, section: str, hint: str, run_id: str | None,
            policy: Policy | None, now: datetime | None) -> Decision:
-    at, policy = _now(now), _policy(policy)
+    at, policy = _now(now), _policy(policy, uri)
     noun = {"reject": "rejection", "suspend": "suspension", "retire": "retirement"}[action]
     what = f"{noun} of {tool} {version}"
     actor = _person(actor, role, what)

@@ -62,9 +62,15 @@ def _registry(uri: str) -> Registry:
     return Registry(uri)
 
 
-def _policy(policy: Policy | None) -> Policy:
+def _policy(policy: Policy | None, uri: str | None = None) -> Policy:
+    """The policy given, else the one in force in the store at `uri` (`harness policy adopt`), else the
+    packaged one."""
     if policy is not None:
         return policy
+    if uri is not None:
+        from harness.gate.policies import in_force
+
+        return in_force(uri).policy
     from harness.policy import load_policy
 
     return load_policy()

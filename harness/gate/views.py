@@ -97,7 +97,7 @@ def gate(uri: str, tool: str, version: str | None = None, now: datetime | None =
         return GateDecision(False, f"{tool} has no registered version {version!r}: nothing is approved "
                                    "(policy 4.1)", tool, version)
     vs = _status_of(book, version, at)
-    return _overdue(vs, _policy(policy), at) or vs.gate
+    return _overdue(vs, _policy(policy, uri), at) or vs.gate
 
 
 def _overdue(vs: VersionStatus, policy: Policy, at: datetime) -> GateDecision | None:
@@ -167,7 +167,7 @@ def _shown_version(reg: Registry, book: _Book) -> str:
 
 def inventory(uri: str, now: datetime | None = None, policy: Policy | None = None) -> list[InventoryRow]:
     """Every registered tool (policy 6.2): the version approved for use, else the latest submitted."""
-    at, policy = _now(now), _policy(policy)
+    at, policy = _now(now), _policy(policy, uri)
     reg = _registry(uri)
     rows: list[InventoryRow] = []
     for tool in reg.model_names("tool"):
@@ -192,7 +192,7 @@ def inventory(uri: str, now: datetime | None = None, policy: Policy | None = Non
 def due(uri: str, as_of: datetime | date | None = None, policy: Policy | None = None) -> list[DueItem]:
     """Versions in use whose re-assessment is due by `as_of` (a date includes the whole day), by the
     tier intervals of the policy (4.3), soonest first."""
-    policy = _policy(policy)
+    policy = _policy(policy, uri)
     if isinstance(as_of, datetime) or as_of is None:
         at = _now(as_of)
         limit = at

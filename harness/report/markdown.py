@@ -806,6 +806,17 @@ def _error_text(result: AssessmentResult) -> str:
     return text + (f" (dataset {e['dataset']})" if e.get("dataset") else "")
 
 
+def _answers_text(result: AssessmentResult) -> str | None:
+    """Where a generative endpoint's answers came from (assessment extra "cache", set by the `openai`
+    adapter): a cached answer is the tool's past word, so a reader must know how many there were (issue 11)."""
+    c = result.extra.get("cache") if isinstance(result.extra, dict) else None
+    if not isinstance(c, dict) or not isinstance(c.get("answers"), int):
+        return None
+    if c.get("cache") == "off":
+        return f"all {c['answers']:,} answers were asked afresh (cache off)"
+    return f"{int(c.get('from_cache') or 0):,} of {c['answers']:,} answers came from the answer cache"
+
+
 def build_view(result: AssessmentResult) -> ReportView:
     """Everything the reports show, as display strings, in report order."""
     tool, policy = result.tool or {}, result.policy or {}
@@ -826,6 +837,7 @@ def build_view(result: AssessmentResult) -> ReportView:
         ("Policy digest", _str(policy.get("digest"))),
         ("Decision rule", decision_rule_text(result)),
         ("Datasets", _datasets(result)),
+        *([("Answers", answers)] if (answers := _answers_text(result)) else []),
         ("Risk tier", _str(tool.get("risk_tier"))),
         ("Category", _str(tool.get("category"))),
         ("Tool id and status", " · ".join(_str(tool.get(k)) for k in ("id", "status"))),

@@ -61,8 +61,10 @@ def tool_files(manifest: ToolManifest) -> dict[str, Path]:
     return {_label(manifest, p): p for p in paths}
 
 
-def artifact_digests(manifest: ToolManifest, tool_obj: Any = None) -> dict[str, str]:
-    """label -> sha256 (or a fact, for what has no file) of everything that makes up the tool."""
+def artifact_digests(manifest: ToolManifest, tool_obj: Any = None, *, ask_endpoint: bool = True) -> dict[str, str]:
+    """label -> sha256 (or a fact, for what has no file) of everything that makes up the tool. `ask_endpoint`
+    False leaves out what only the endpoint can say (not part of the identity), for a check that must not
+    make a network call."""
     if tool_obj is not None:
         return {"tool": LIVE_OBJECT}
     a = manifest.adapter
@@ -76,7 +78,8 @@ def artifact_digests(manifest: ToolManifest, tool_obj: Any = None) -> dict[str, 
     if a.kind == "openai":
         from harness.tools.openai import endpoint_facts
 
-        out.update(endpoint_facts(manifest))
+        out.update(endpoint_facts(manifest) if ask_endpoint else {
+            "endpoint.base_url": str(a.base_url).rstrip("/"), "endpoint.model": str(a.model)})  # type: ignore[union-attr]
     return out
 
 

@@ -7,9 +7,21 @@ Why it is built this way:
   items; only a run in which every item failed, or an endpoint that refuses connections at the start,
   raises `ToolError` (the assessment is then recorded with verdict ERROR, policy 3.2).
 - Every exchange is cached on disk by a hash of what determines the answer (model, messages, temperature,
-  max tokens, sample number), so a re-run costs nothing, a re-assessment (policy 4.3) can be replayed, and a
-  report can show the exact prompt and answer. The endpoint is part of the key (two servers may serve
-  different models under one name) and errors are never cached (the next run retries them).
+  max tokens, sample number), so a re-run of the same assessment costs nothing and a report can show the
+  exact prompt and answer. The endpoint is part of the key (two servers may serve different models under one
+  name) and errors are never cached (the next run retries them).
+- A cached answer is evidence about the tool version that gave it, and about no other (issue 11, policy
+  4.2): the key also holds the tool's identity (`tool_identity`: tool id, version and the sha256 of the
+  manifest's content). A vendor who puts 0.5.0 behind the URL 0.4.0 used, under the same model name, gets
+  0.5.0 asked, never 0.4.0's answers and verdict; an edited manifest is asked afresh too. (An `openai` tool
+  has no file to hash: its artifacts are the endpoint's URL and model name, which the key holds directly;
+  the model list the endpoint reports is recorded as evidence by `endpoint_facts`, not keyed, since it comes
+  and goes with the endpoint's availability.) Entries written under an older key format are never read.
+- The cache is for re-running an assessment, never for re-assessing a tool: a re-assessment (policy 4.3)
+  asks whether the tool in use still behaves, which only the endpoint can answer, so `reassess` runs with
+  the cache off, and `harness assess --no-cache` does the same on request. `cache_stats` counts, over the
+  run, how many answers were asked for and how many the cache supplied; the pipeline records it in
+  assessment.json (`extra.cache`) and the reports say it in one line.
 - The API key is read from the environment variable the manifest names, held in memory only, and scrubbed
   from every message; it never reaches the cache, a log or a report.
 
@@ -24,7 +36,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -52,7 +64,8 @@ DEFAULT_SYSTEM_PROMPT = (
 abstain with a phrase the hallucination suite recognises as an abstention."""
 
 DEFAULT_CACHE_DIR = Path(".harness") / "cache" / "openai"  # under the working folder; `.harness/` is git-ignored
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: the key holds the tool's identity (tool id, version, manifest sha256)
+MAX_REASON_CHARS = 200  # of a reason recorded instead of the endpoint's model list
 MAX_RETRY_AFTER_S = 60.0  # a server asking for a longer pause is treated as down for this item
 REDACTED = "[redacted]"
 
@@ -83,21 +96,78 @@ def chat_messages(context: str, question: str, system_prompt: str = DEFAULT_SYST
     return [{"role": "system", "content": system_prompt}, {"role": "user", "content": user_message(context, question)}]
 
 
+def tool_identity(manifest: ToolManifest) -> dict[str, str]:
+    """Which tool version an answer is evidence about: its id, its version and the sha256 of the manifest's
+    content (canonical JSON of the validated manifest; the manifest object carries no file path, and the same
+    tool.yaml in another folder is the same tool)."""
+    text = json.dumps(manifest.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return {"tool": manifest.id, "version": manifest.version,
+            "manifest_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
+
+
 def cache_key(endpoint: str, model: str, messages: list[dict[str, str]], temperature: float, max_tokens: int,
-              sample: int) -> str:
+              sample: int, *, identity: Mapping[str, str]) -> str:
     """sha256 of everything that determines an answer, and nothing else (never the key). The endpoint is part
     of it: two vendors (or two local servers) may serve different models under the same name ("default",
-    "gpt-4o"), and one tool's cached answers must never become another tool's evidence."""
+    "gpt-4o"), and one tool's cached answers must never become another tool's evidence. The tool's identity
+    (`tool_identity`) is part of it for the same reason across versions: a new version behind the same URL
+    and model name must be asked, not handed its predecessor's answers. Required, so no caller can forget it."""
     payload = {"format": CACHE_FORMAT, "endpoint": endpoint.rstrip("/"), "model": model, "messages": messages,
-               "temperature": float(temperature), "max_tokens": int(max_tokens), "sample": int(sample)}
+               "temperature": float(temperature), "max_tokens": int(max_tokens), "sample": int(sample),
+               "identity": dict(sorted(identity.items()))}
     text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _is_local(base_url: str) -> bool:
+    return httpx.URL(base_url).host in {"localhost", "127.0.0.1", "::1"}
+
+
+def _clip(text: str, limit: int = MAX_REASON_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def endpoint_facts(manifest: ToolManifest) -> dict[str, str]:
-    """What identifies an endpoint tool where a file tool has its digests (harness.tools.artifacts)."""
+    """What identifies an endpoint tool where a file tool has its digests (harness.tools.artifacts): the base
+    URL and model name the manifest gives, and the models the endpoint itself reports at GET /models (sorted,
+    comma-joined), which is what an auditor can compare with the vendor's claims. It never raises: an endpoint
+    that cannot be asked is recorded as "unreachable: <why>" (the adapter reports it as the run's ERROR), and
+    one that answers without a model list as "not reported: <why>"."""
     a = manifest.adapter
-    return {"endpoint.base_url": str(a.base_url).rstrip("/"), "endpoint.model": str(a.model)}  # type: ignore[union-attr]
+    base_url = str(a.base_url).rstrip("/")  # type: ignore[union-attr]
+    env = getattr(a, "api_key_env", None)
+    api_key = os.environ.get(env) if env else None
+    timeout_s = min(float(getattr(a, "timeout_s", 10.0)), 10.0)
+    return {"endpoint.base_url": base_url, "endpoint.model": str(a.model),  # type: ignore[union-attr]
+            "endpoint.models": reported_models(base_url, api_key=api_key, timeout_s=timeout_s)}
+
+
+def reported_models(base_url: str, *, api_key: str | None = None, timeout_s: float = 10.0) -> str:
+    """The model ids GET {base_url}/models lists, sorted and comma-joined, or "unreachable: ..." / "not
+    reported: ..." with the reason (the API key, if any is sent, is scrubbed from it)."""
+    url = f"{base_url.rstrip('/')}/models"
+
+    def scrub(text: str) -> str:
+        return _clip(text.replace(api_key, REDACTED) if api_key else text)
+
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        with httpx.Client(headers=headers, timeout=httpx.Timeout(timeout_s),
+                          trust_env=not _is_local(base_url)) as client:
+            r = client.get(url)
+    except httpx.TimeoutException:
+        return f"unreachable: no reply from {url} within {timeout_s:g} s"
+    except Exception as e:  # recording a fact must never stop the assessment; the adapter reports the endpoint
+        return scrub(f"unreachable: {type(e).__name__}: {e}")
+    if r.status_code >= 400:
+        return scrub(f"not reported: HTTP {r.status_code} from {url}: {_error_text(r)}")
+    try:
+        listed = r.json()["data"]
+        ids = sorted({str(m["id"]) for m in listed})
+    except (ValueError, KeyError, TypeError):
+        return f"not reported: the reply from {url} is not an OpenAI model list"
+    return ",".join(ids) if ids else f"not reported: {url} lists no model"
 
 
 class ExchangeCache:
@@ -179,8 +249,11 @@ class OpenAITool:
     def __init__(self, *, name: str, base_url: str, model: str, temperature: float = 0.0, max_tokens: int = 256,
                  timeout_s: float = 30.0, max_retries: int = 3, backoff_s: float = 0.5, concurrency: int = 4,
                  api_key: str | None = None, system_prompt: str | None = None, cache_dir: Path | None = None,
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None, identity: Mapping[str, str] | None = None) -> None:
+        """`identity` is the tool version the answers are evidence about (`tool_identity`; `from_manifest`
+        always gives it); a tool built by hand, without a manifest, is identified by its name alone."""
         self.name = name
+        self.identity: dict[str, str] = dict(identity) if identity is not None else {"tool": name}
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.temperature = temperature
@@ -196,6 +269,17 @@ class OpenAITool:
         self._probed = False
         self._probe_lock = threading.Lock()
         self._sleep: Callable[[float], None] = time.sleep  # the wait between retries (tests record it)
+        self._stats_lock = threading.Lock()
+        self._answers = 0  # over every generate() of this run: answers asked for ...
+        self._from_cache = 0  # ... and how many of them the cache supplied
+
+    @property
+    def cache_stats(self) -> dict[str, int | str]:
+        """How many answers the run asked for and how many came from the cache ("cache": "on"/"off"): the
+        report says it, so a reader knows whether the endpoint was asked (issue 11)."""
+        with self._stats_lock:
+            return {"answers": self._answers, "from_cache": self._from_cache,
+                    "cache": "on" if self.cache is not None else "off"}
 
     def __repr__(self) -> str:
         key = REDACTED if self.__api_key else None
@@ -221,7 +305,8 @@ class OpenAITool:
             cache_dir = (manifest.resolve(a.cache_dir) if a.cache_dir else Path.cwd() / DEFAULT_CACHE_DIR).resolve()
         return cls(name=manifest.id, base_url=a.base_url, model=a.model, temperature=a.temperature,
                    max_tokens=a.max_tokens, timeout_s=a.timeout_s, max_retries=a.max_retries, backoff_s=a.backoff_s,
-                   concurrency=a.concurrency, api_key=api_key, system_prompt=a.system_prompt, cache_dir=cache_dir)
+                   concurrency=a.concurrency, api_key=api_key, system_prompt=a.system_prompt, cache_dir=cache_dir,
+                   identity=tool_identity(manifest))
 
     # ------------------------------------------------------------------------------------------------
     # The Tool and GenerativeTool protocols
@@ -244,12 +329,15 @@ class OpenAITool:
         todo: list[tuple[int, list[dict[str, str]], str]] = []
         for i in range(n):
             messages = chat_messages(contexts[i], questions[i], self.system_prompt)
-            key = cache_key(self.base_url, self.model, messages, self.temperature, self.max_tokens, sample)
+            key = self._key(messages, sample)
             entry = self.cache.get(key) if self.cache is not None else None
             if entry is not None:
                 answers[i] = entry["response"]
             else:
                 todo.append((i, messages, key))
+        with self._stats_lock:
+            self._answers += n
+            self._from_cache += n - len(todo)
         if todo:
             self._ask_all(todo, ids, answers, errors, sample, cached=n - len(todo))
         if n and all(e is not None for e in errors):
@@ -260,9 +348,11 @@ class OpenAITool:
         """The cached exchange for one item (request messages, response text, usage), for a report."""
         if self.cache is None:
             return None
-        messages = chat_messages(context, question, self.system_prompt)
-        key = cache_key(self.base_url, self.model, messages, self.temperature, self.max_tokens, sample)
-        return self.cache.get(key)
+        return self.cache.get(self._key(chat_messages(context, question, self.system_prompt), sample))
+
+    def _key(self, messages: list[dict[str, str]], sample: int) -> str:
+        return cache_key(self.base_url, self.model, messages, self.temperature, self.max_tokens, sample,
+                         identity=self.identity)
 
     # ------------------------------------------------------------------------------------------------
     # HTTP
@@ -275,9 +365,8 @@ class OpenAITool:
         headers = {"Authorization": f"Bearer {self.__api_key}"} if self.__api_key else {}
         limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
         # a proxy from HTTP(S)_PROXY is right for a hosted service but never for a server on this machine
-        local = httpx.URL(self.base_url).host in {"localhost", "127.0.0.1", "::1"}
         return httpx.Client(headers=headers, timeout=httpx.Timeout(self.timeout_s), limits=limits,
-                            trust_env=not local)
+                            trust_env=not _is_local(self.base_url))
 
     def _scrub(self, text: str) -> str:
         return text.replace(self.__api_key, REDACTED) if self.__api_key else text
@@ -321,7 +410,7 @@ class OpenAITool:
                         answers[i] = answer or ""
                         if self.cache is not None:
                             self.cache.put(key, {
-                                "format": CACHE_FORMAT, "key": key, "model": self.model,
+                                "format": CACHE_FORMAT, "key": key, "identity": self.identity, "model": self.model,
                                 "temperature": self.temperature, "max_tokens": self.max_tokens, "sample": sample,
                                 "messages": messages, "response": answers[i],
                                 "finish_reason": reply.get("finish_reason"), "usage": reply.get("usage"),
