@@ -14,6 +14,19 @@ ROOT = Path(__file__).resolve().parents[1]
 MIRROR = Path(os.environ.get("HARNESS_MIRROR", ROOT.parent / "shared" / "datasets"))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Every test process signs decision records with a key of its own (harness.gate.signing), in a folder
+    removed at exit: never the user's key, never the user's anchors. Subprocesses inherit it."""
+    import atexit
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="harness-test-keys-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    os.environ["HARNESS_SIGNING_KEY"] = str(folder / "signing.key")
+    os.environ.pop("HARNESS_TRUSTED_KEYS", None)
+
+
 @pytest.fixture(scope="session")
 def mirror() -> Path:
     if not (MIRROR / "adult.data.csv").is_file():

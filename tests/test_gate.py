@@ -578,6 +578,15 @@ def test_a_rewritten_record_with_a_fresh_hash_breaks_the_next_link(template: Tem
                        "harness.decision.reason": record["reason"]}.items():
         c.set_model_version_tag(LOG, "5", key, value)
     v = gate.verify_history(uri, "case-tool-6")
+    # its signature was made over the original text (harness.gate.signing): the rewrite is caught on the record
+    assert v.first_break == (f"record 5 (approve of 1.0) was not written by a trusted harness installation: its "
+                             f"signature does not match its content under {record['signer']}'s key; it was added or "
+                             "rewritten through the MLflow API")
+    # and had it been signed anew, the next record's link would still name the original
+    from harness.gate.signing import SIGNATURE_TAG, load_signer
+
+    c.set_model_version_tag(LOG, "5", SIGNATURE_TAG, load_signer().sign(text))
+    v = gate.verify_history(uri, "case-tool-6")
     assert v.first_break == (f"record 5 was altered after record 6 was written: record 6's prev is "
                              f"{original[:12]}..., record 5's sha256 is {forged[:12]}...")
     # a tag edited alone disagrees with the record it was written with
@@ -606,9 +615,18 @@ def test_deleting_the_last_record_is_reported(template: Template, uri: str) -> N
     assert c.get_model_version(LOG, "6").tags["harness.decision.action"] == "suspend"
     c.delete_model_version(LOG, "6")  # would re-open the gate, were the log the only witness
     v = gate.verify_history(uri, "case-tool-6")
+    # the installation that wrote record 6 keeps its anchor outside the store (harness.gate.signing)
+    assert v.first_break == (f"record 6 missing: deleted from the end of the decision log (this installation wrote "
+                             f"record 6, sha256 {last[:12]}..., and the log now ends at record 5)")
+    assert not gate.gate(uri, "case-tool-6", "1.0").open
+    # elsewhere (no anchor), the version's mirror tag still names the deleted record
+    from harness.gate.log import _verify
+    from harness.tracking.registry import Registry
+
+    reg = Registry(uri)
+    _, v = _verify("case-tool-6", reg.versions(LOG), reg.versions("case-tool-6"), uri="elsewhere")
     assert v.first_break == (f"version 1.0's tags name decision record 6 (sha256 {last[:12]}...), which is not in "
                              "the decision log: it was deleted")
-    assert not gate.gate(uri, "case-tool-6", "1.0").open
 
 
 # -- concurrency -----------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ path of the store reaches the published files."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -323,7 +324,9 @@ def test_sentences_for_the_other_verdicts() -> None:
 def test_the_command_line(store: Store, tmp_path: Path) -> None:
     r = subprocess.run([HARNESS, "register", "export", "--out", str(tmp_path / "site"), "--feedback-url", FEEDBACK,
                         "--tracking-uri", store.uri], capture_output=True, text=True, timeout=300,
-                       env={"PATH": str(Path(sys.executable).parent), "COLUMNS": "300", "HOME": str(tmp_path)})
+                       env={"PATH": str(Path(sys.executable).parent), "COLUMNS": "300", "HOME": str(tmp_path),
+                            # the installation whose key signed the records (a machine without it trusts none)
+                            "HARNESS_SIGNING_KEY": os.environ["HARNESS_SIGNING_KEY"]})
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[0] == ("transparency register: 3 tool(s): Generated case tool (submitted), "
                                         "Generated case tool (assessed), Rental Assistance Screening Baseline "

@@ -72,8 +72,15 @@ def _field_tags(record: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def _verify(tool: str, entries: list[VersionInfo], versions: list[VersionInfo]) -> tuple[list[Decision], Verification]:
-    """Recompute hashes and links in number order; stop at the first break (what follows is unproven)."""
+def _verify(tool: str, entries: list[VersionInfo], versions: list[VersionInfo],
+            keys: dict[str, Any] | None = None, uri: str = "",
+            anchors: dict[str, Any] | None = None) -> tuple[list[Decision], Verification]:
+    """Recompute hashes, links and signatures in number order; stop at the first break (what follows is
+    unproven); then hold the chain to this installation's anchor (`harness.gate.signing`). `keys` are the
+    trusted public keys (default: `signing.trusted()`)."""
+    from harness.gate.signing import SIGNATURE_TAG, anchor, check, trusted
+
+    keys = trusted() if keys is None else keys
     numbers = {e.number for e in entries}
     chain: list[Decision] = []
     superseded: list[int] = []
@@ -91,7 +98,8 @@ def _verify(tool: str, entries: list[VersionInfo], versions: list[VersionInfo]) 
             break
         digest = sha256_text(text)
         label = f"record {e.number} ({rec.get('action')} of {rec.get('version')})"
-        written = {k: v for k, v in e.tags.items() if k.startswith(FIELD_TAG) and k not in (RECORD_TAG, HASH_TAG)}
+        written = {k: v for k, v in e.tags.items()
+                   if k.startswith(FIELD_TAG) and k not in (RECORD_TAG, HASH_TAG, SIGNATURE_TAG)}
         now_tags = _field_tags(rec)
         changed = sorted(k for k in set(written) | set(now_tags) if written.get(k) != now_tags.get(k))
         if digest != e.tags.get(HASH_TAG) or canonical(rec) != text:
@@ -120,8 +128,25 @@ def _verify(tool: str, entries: list[VersionInfo], versions: list[VersionInfo]) 
                                 f"{e.number}'s prev is {str(rec.get('prev'))[:12]}..., record {last}'s sha256 is "
                                 f"{prev[:12]}...")
             break
+        unsigned = check(text, e.tags.get(SIGNATURE_TAG), rec.get("signer"), keys)
+        if unsigned is not None:
+            problems.append(f"{label} was not written by a trusted harness installation: {unsigned}; it was added "
+                            "or rewritten through the MLflow API")
+            break
         chain.append(Decision(rec, digest))
         prev, last = digest, e.number
+    if not problems and chain:
+        mark = anchor(uri, log_name(tool), chain[0].sha256, anchors)
+        if mark is not None:
+            seq, sha = mark
+            kept = {d.seq: d.sha256 for d in chain}
+            if seq not in kept:
+                which = f"record {seq}" if seq == last + 1 else f"records {last + 1}-{seq}"
+                problems.append(f"{which} missing: deleted from the end of the decision log (this installation "
+                                f"wrote record {seq}, sha256 {sha[:12]}..., and the log now ends at record {last})")
+            elif kept[seq] != sha:
+                problems.append(f"record {seq} was replaced: this installation wrote it with sha256 {sha[:12]}..., "
+                                f"the log now holds {kept[seq][:12]}...")
     if not problems:
         by_seq = {d.seq: d for d in chain}
         for v in versions:
@@ -164,9 +189,12 @@ def _replay(chain: list[Decision]) -> dict[str, dict[str, Any]]:
 
 
 def _read(reg: Registry, tool: str) -> _Book:
+    from harness.gate.signing import heads
+
+    anchors = heads()  # before the log (see `signing.heads`)
     versions = reg.versions(tool)
     entries = reg.versions(log_name(tool))
-    chain, verification = _verify(tool, entries, versions)
+    chain, verification = _verify(tool, entries, versions, uri=reg.uri, anchors=anchors)
     return _Book(tool=tool, versions=versions, entries=entries, chain=chain, verification=verification,
                  states=_replay(chain))
 
@@ -186,6 +214,9 @@ def _append(reg: Registry, tool: str, build: Build, at: datetime) -> Decision | 
     """Append one record built from a fresh read; `build` checks the rules against that read and returns
     the record's fields, or None when there is nothing to add. Retries when a concurrent writer takes
     the number first (the loser's entry stays, superseded, outside the chain)."""
+    from harness.gate.signing import SIGNATURE_TAG, load_signer, move_anchor
+
+    signer = load_signer()  # before anything is written: a key that cannot be read stops the decision
     reg.ensure_model(log_name(tool), {"harness.kind": "decision-log", "harness.tool_id": tool},
                      description=f"Append-only, hash-chained decision log of {tool} (harness.gate).")
     for attempt in range(ATTEMPTS):
@@ -197,20 +228,23 @@ def _append(reg: Registry, tool: str, build: Build, at: datetime) -> Decision | 
             return None
         record = {k: None for k in FIELDS}
         record.update(fields)
-        record.update(schema=SCHEMA, seq=book.next_seq, prev=book.head, tool=tool, at=_iso(at))
+        record.update(schema=SCHEMA, seq=book.next_seq, prev=book.head, tool=tool, at=_iso(at),
+                      signer=signer.fingerprint)
         text = canonical(record)
         if len(text) > MAX_RECORD_CHARS:
             raise _refuse(f"{fields['action']} of {tool} {fields['version']}", "record-size", "3.2",
                           f"the record would be {len(text)} characters; MLflow keeps {MAX_RECORD_CHARS} on every "
                           "backend. Shorten the reason or conditions and cite a document that holds the rest")
         digest = sha256_text(text)
-        tags = {"harness.kind": "decision", **_field_tags(record), RECORD_TAG: text, HASH_TAG: digest}
+        tags = {"harness.kind": "decision", **_field_tags(record), RECORD_TAG: text, HASH_TAG: digest,
+                SIGNATURE_TAG: signer.sign(text)}
         # a tracking server accepts only an absolute path as a source that is neither a run nor a model (it
         # refuses relative ones); this folder exists nowhere, so no symbolic link can make it resolve elsewhere
         number = reg.create_version(log_name(tool), tags,
                                     source=f"harness-decision:/harness-decision-log/{tool}/{record['seq']}",
                                     run_id=record.get("run_id"))
         if number == record["seq"]:
+            move_anchor(reg.uri, log_name(tool), book.chain[0].sha256 if book.chain else digest, number, digest)
             return Decision(record, digest)
         time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
     raise GateError(f"could not append to the decision log of {tool!r}: {ATTEMPTS} concurrent decisions were "

@@ -19,7 +19,7 @@ GENESIS = "0" * 64
 STATES = ("submitted", "assessed", "approved", "rejected", "waived", "suspended", "retired")
 ACTIONS = ("submit", "assess", "approve", "reject", "waive", "suspend", "retire", "adopt")  # adopt: policy log
 FIELDS = ("schema", "seq", "prev", "tool", "version", "action", "state", "actor", "at", "reason", "run_id",
-          "run_at", "verdict", "policy_digest", "manifest_digest", "conditions", "expires", "details")
+          "run_at", "verdict", "policy_digest", "manifest_digest", "conditions", "expires", "details", "signer")
 ALIAS = "approved"
 LOG_SUFFIX = " (decision log)"
 RECORD_TAG = "harness.decision.record"
