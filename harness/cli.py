@@ -250,6 +250,7 @@ def datasets_show(name: str, data_dir: str | None) -> None:
 import harness.cli_gate  # noqa: E402  (registers status/history/approve/.../gate/inventory/due)
 import harness.cli_register  # noqa: E402, F401  (registers `harness register export`, `harness records export`)
 from harness import (  # noqa: E402
+    cli_keys,  # noqa: F401  (registers `harness keys init` and `harness keys show`)
     cli_plan,  # noqa: F401  (registers `harness plan` and `harness reassess`)
     cli_policy,  # noqa: F401  (registers `harness policy check`)
     cli_submit,  # noqa: F401  (registers `harness submit` on `main`)

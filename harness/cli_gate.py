@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -117,10 +118,19 @@ def status_cmd(ref: str, tracking_uri: str | None) -> None:
 @main.command("history")
 @click.argument("tool")
 @click.option("--verify", is_flag=True, help="Recompute the hash chain; exit 1 and name the first break if broken.")
+@click.option("--expect", "expect", default=None, metavar="HEAD",
+              help="The chain head sha256 published elsewhere (records export, register export; 12 hex digits or "
+                   "more): exit 1 unless the verified chain ends there. Implies --verify.")
 @tracking_option
 @handle_errors
-def history_cmd(tool: str, verify: bool, tracking_uri: str | None) -> None:
+def history_cmd(tool: str, verify: bool, expect: str | None, tracking_uri: str | None) -> None:
     """List a tool's decision records (submit, assess, approve, ...) in order."""
+    if expect is not None:
+        expect = expect.strip().lower()
+        if len(expect) < 12 or any(c not in "0123456789abcdef" for c in expect):
+            raise ConfigError(f"--expect {expect!r} is not a sha256 head: give at least 12 hex digits, as `harness "
+                              "history --verify` or an export prints it")
+        verify = True
     from rich.table import Table
 
     from harness.gate import history, show_time
@@ -143,6 +153,13 @@ def history_cmd(tool: str, verify: bool, tracking_uri: str | None) -> None:
         if v.superseded:
             console.print(f"[dim]entries {list(v.superseded)} were superseded by concurrent writers and are not "
                           "part of the chain[/]")
+        if expect is not None and not v.head.startswith(expect):
+            known = [d.seq for d in h.records if d.sha256.startswith(expect)]
+            where = (f"record {known[0]} of {v.records}: records were appended after it" if known else
+                     "no record of this chain: records were removed or rewritten, or the head is of another store")
+            console.print(f"[bold red]unexpected head[/]: the chain ends at {v.head[:12]}..., not the expected "
+                          f"{expect[:12]}..., which is {where}")
+            sys.exit(1)
         return
     console.print(f"[bold red]chain broken[/]: {v.first_break}")
     if verify:
@@ -248,9 +265,12 @@ def retire_cmd(ref: str, by: str, reason: str, tracking_uri: str | None) -> None
 @click.argument("ref", metavar="TOOL[:VERSION]")
 @click.option("--at", "at", default=None, help="Answer for another moment (ISO date-time or date), e.g. to see "
               "when a waiver lapses. Default: now.")
+@click.option("--manifest", "manifest", default=None, type=click.Path(dir_okay=False),
+              help="The tool.yaml of the copy in use: its bytes and the files it names are re-hashed against the "
+                   "approved ones. Default: where the assessment found it.")
 @tracking_option
 @handle_errors
-def gate_cmd(ref: str, at: str | None, tracking_uri: str | None) -> None:
+def gate_cmd(ref: str, at: str | None, manifest: str | None, tracking_uri: str | None) -> None:
     """What deployment pipelines call: exit 0 when TOOL[:VERSION] may be used, else exit 1 with the reason.
     Without a version, the version holding the alias `approved`."""
     from harness.gate import gate
@@ -259,7 +279,8 @@ def gate_cmd(ref: str, at: str | None, tracking_uri: str | None) -> None:
     when = _when(at, "--at") if at else None
     if isinstance(when, date) and not isinstance(when, datetime):
         when = datetime(when.year, when.month, when.day, tzinfo=UTC)
-    answer = gate(_uri(tracking_uri, write=False), tool, version, now=when)
+    answer = gate(_uri(tracking_uri, write=False), tool, version, now=when,
+                  manifest=Path(manifest) if manifest else None)
     click.echo(("OPEN: " if answer.open else "CLOSED: ") + answer.reason)
     sys.exit(0 if answer.open else 1)
 

@@ -77,7 +77,8 @@ def records_group() -> None:
 @handle_errors
 def records_export(tool: str, out: str, tracking_uri: str | None) -> None:
     """Export every run (assessments, submissions, plans), artifact and decision of TOOL, with SHA256SUMS and
-    manifest.json. Exit 1 when the decision history fails verification."""
+    manifest.json. Exit 1 when the decision history fails verification or an assessment's files were
+    rewritten after it (re-hashed against the digests the decision log keeps)."""
     from harness.console import make_console
     from harness.records import SUMS, export_records
 
@@ -92,4 +93,9 @@ def records_export(tool: str, out: str, tracking_uri: str | None) -> None:
         console.print(f"decision history verified: {v.records} records, head sha256 {v.head}")
     else:
         console.print(f"[bold red]decision history broken[/]: {v.first_break}")
+    for problem in done.evidence_problems:
+        console.print(f"[bold red]evidence altered[/]: {problem}")
+    if done.evidence_ok and (v is None or v.ok):
+        console.print("evidence verified: every assessment's files match the digests its record keeps")
+    if not done.chain_ok or not done.evidence_ok:
         sys.exit(1)

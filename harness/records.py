@@ -51,10 +51,17 @@ class RecordsExport:
     verification: Verification | None
     files: int
 
+    evidence_problems: tuple[str, ...] = ()
+
     @property
     def chain_ok(self) -> bool:
         """True when the decision history verifies (or there is none to verify)."""
         return self.verification is None or self.verification.ok
+
+    @property
+    def evidence_ok(self) -> bool:
+        """True when every assessment's files are the bytes it wrote (evidence.json, issue 11)."""
+        return not self.evidence_problems
 
 
 
@@ -137,9 +144,13 @@ def export_records(uri: str, tool: str, out: str | Path, *, now: datetime | None
     _write_json(folder / "registry" / "tool_versions.json",
                 {"model": tool, "aliases": model_aliases(uri, tool), "versions": [asdict(v) for v in versions]})
     _write_json(folder / "decisions" / "log_entries.json", [asdict(v) for v in entries])
+    evidence = _evidence_problems(records, folder)
     checked = None if verification is None else {
         "ok": verification.ok, "records": verification.records, "head": verification.head,
-        "problems": list(verification.problems), "superseded": list(verification.superseded)}
+        "problems": list(verification.problems), "superseded": list(verification.superseded),
+        # the public keys of the installations that signed the records, and the head to anchor elsewhere:
+        # `harness history TOOL --verify --expect HEAD` fails on any other head (issue 11)
+        "signers": _signers(records), "evidence_ok": not evidence, "evidence_problems": evidence}
     _write_json(folder / "decisions" / "history.json", {
         "tool": tool, "records": [{"seq": d.seq, "sha256": d.sha256, "record": d.record} for d in records],
         "verification": checked})
@@ -157,4 +168,27 @@ def export_records(uri: str, tool: str, out: str | Path, *, now: datetime | None
     lines.append(sums_line(sha256_file(folder / MANIFEST), MANIFEST))
     (folder / SUMS).write_text("\n".join(sorted(lines, key=lambda s: s.split("  ", 1)[1])) + "\n", encoding="utf-8")
     return RecordsExport(tool=tool, folder=folder, runs=tuple(r.run_id for r in runs), artifacts=artifacts,
-                         decisions=len(records), verification=verification, files=len(table) + 2)
+                         decisions=len(records), verification=verification, files=len(table) + 2,
+                         evidence_problems=tuple(evidence))
+
+
+def _evidence_problems(records: tuple[Any, ...] | list[Any], folder: Path) -> list[str]:
+    """Every assessment's files re-hashed, as exported, against the digest its assess record keeps
+    (harness.tracking.evidence): an artifact rewritten after the assessment is named here."""
+    from harness.tracking.evidence import check_folder
+
+    problems: list[str] = []
+    for d in records:
+        if d.action != "assess" or not d.run_id or (d.details or {}).get("evidence_sha256") is None:
+            continue
+        problems += check_folder(folder / "runs" / d.run_id / "artifacts", d.details["evidence_sha256"], d.run_id)
+    return problems
+
+
+def _signers(records: tuple[Any, ...] | list[Any]) -> dict[str, str | None]:
+    """fingerprint -> public key (base64) of each signer of the chain, as this installation trusts it."""
+    from harness.gate.signing import public_text, trusted
+
+    keys = trusted()
+    return {fp: (public_text(keys[fp]) if fp in keys else None)
+            for fp in dict.fromkeys(str(d.signer) for d in records if d.signer)}

@@ -565,12 +565,38 @@ def render_register_html(register: Register) -> str:
                                                                                  "+00:00"))
 
 
+def integrity(uri: str, tools: list[str]) -> dict[str, Any]:
+    """What lets anyone outside the City check the decision logs later (issue 11): each listed tool's chain
+    head and the public keys that signed its records; `harness history TOOL --verify --expect HEAD` fails
+    on any other head."""
+    from harness.errors import GateError
+    from harness.gate import history
+    from harness.gate.signing import public_text, trusted
+
+    keys = trusted()
+    heads: dict[str, str | None] = {}
+    signers: dict[str, str | None] = {}
+    for tool in tools:
+        try:
+            h = history(uri, tool)
+        except GateError:
+            heads[tool] = None
+            continue
+        heads[tool] = h.verification.head if h.verification.ok else None
+        for d in h.records:
+            if d.signer:
+                signers[str(d.signer)] = public_text(keys[d.signer]) if d.signer in keys else None
+    return {"decision_log_heads": heads, "signing_keys": signers,
+            "check": "harness history TOOL --verify --expect HEAD fails on any other head"}
+
+
 def export_register(uri: str, out: str | Path, *, feedback_url: str | None = None, policy: Policy | None = None,
                     now: datetime | None = None) -> RegisterExport:
     """Write `register.json` and `index.html` into `out`, after checking that neither carries a run id
     or the store's location (ConfigError naming the entry, and nothing written, if one does)."""
     register = build_register(uri, feedback_url=feedback_url, policy=policy, now=now)
-    text = json.dumps(register.as_dict(), indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps({**register.as_dict(), "integrity": integrity(uri, [e.id for e in register.entries])},
+                      indent=2, ensure_ascii=False) + "\n"
     html = render_register_html(register)
     forbidden = forbidden_strings(uri, [e.id for e in register.entries])
     for e in register.entries:

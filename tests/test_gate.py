@@ -239,7 +239,8 @@ def test_approving_a_pass_sets_the_alias_the_tags_and_opens_the_gate(template: T
     assert c.get_run(run).data.tags["harness.approval"] == "approved"
     assert approved_baseline(uri, "case-tool-6", "1.0")[0] == run  # the re-assessment baseline (4.3)
     expected = gate.GateDecision(
-        True, f"case-tool-6 1.0 is approved by rita on {gate.show_time(at)}, on run {run} (PASS)", "case-tool-6", "1.0")
+        True, f"case-tool-6 1.0 is approved by rita on {gate.show_time(at)}, on run {run} (PASS); files verified "
+              "(tool.yaml and what it names)", "case-tool-6", "1.0")
     assert gate.gate(uri, "case-tool-6", "1.0", now=at) == expected
     assert gate.gate(uri, "case-tool-6", now=at) == expected  # the alias names 1.0
     closed = gate.gate(uri, "case-tool-6", "2.0", now=at)
@@ -514,7 +515,7 @@ def test_a_waiver_opens_the_gate_until_it_expires_by_itself(template: Template, 
     before = gate.gate(uri, "case-tool-1", now=lapse - timedelta(seconds=1))
     assert before == gate.GateDecision(
         True, f"case-tool-1 1.0 is waived by chief-omar on {gate.show_time(at)} until {expires.isoformat()}; "
-              f"conditions: {common['conditions']}", "case-tool-1", "1.0")
+              f"conditions: {common['conditions']}; files verified (tool.yaml and what it names)", "case-tool-1", "1.0")
     after = gate.gate(uri, "case-tool-1", now=lapse)
     assert after == gate.GateDecision(
         False, f"case-tool-1 1.0 is closed: the waiver by chief-omar on {gate.show_time(at)} expired on "

@@ -97,7 +97,8 @@ def test_the_demo_ends_with_one_tool_approved_and_one_blocked(assessed: Assessed
     r = harness("gate", FAIR, "--tracking-uri", uri)
     assert r.returncode == 0
     assert r.stdout.startswith(f"OPEN: {FAIR} 1.0.0 is approved by rita on ")
-    assert r.stdout.endswith(f", on run {assessed.fair_run} (PASS)\n")
+    assert r.stdout.endswith(f", on run {assessed.fair_run} (PASS); files verified (fair_tool.yaml and what it "
+                             "names)\n")
 
     r = harness("approve", f"{VENDOR}:2.1", "--run", assessed.vendor_run, "--reviewer", "rita",
                 "--rationale", "we need it", "--tracking-uri", uri)
@@ -219,7 +220,8 @@ def test_a_waiver_opens_the_gate_until_its_date(assessed: Assessed, uri: str) ->
     r = harness("gate", VENDOR, "--tracking-uri", uri)
     assert r.returncode == 0
     assert r.stdout.startswith(f"OPEN: {VENDOR} 2.1 is waived by chief-omar on ")
-    assert r.stdout.endswith(f" until {expires}; conditions: a caseworker reviews every denial\n")
+    assert r.stdout.endswith(f" until {expires}; conditions: a caseworker reviews every denial; files verified "
+                             "(vendor_tool.yaml and what it names)\n")
     r = harness("gate", VENDOR, "--at", expires.isoformat(), "--tracking-uri", uri)
     assert r.returncode == 1
     assert r.stdout.endswith(f" expired on {expires} (policy 4.2)\n")

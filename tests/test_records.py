@@ -110,7 +110,12 @@ def test_every_run_artifact_and_decision_is_exported_with_checksums(store: Store
     assert [(r["seq"], r["record"]["action"], r["record"]["actor"]) for r in history["records"]] == [
         (1, "submit", "dana"), (2, "assess", "dana"), (3, "approve", "rita")]
     v = gate.verify_history(uri_of(store.root), TOOL)
-    assert history["verification"] == {"ok": True, "records": 3, "head": v.head, "problems": [], "superseded": []}
+    from harness.gate.signing import load_signer, public_text
+
+    me = load_signer()
+    assert history["verification"] == {"ok": True, "records": 3, "head": v.head, "problems": [], "superseded": [],
+                                       "signers": {me.fingerprint: public_text(me.public)}, "evidence_ok": True,
+                                       "evidence_problems": []}
     last = history["records"][2]
     assert last["sha256"] == v.head == gate.sha256_text(gate.canonical(last["record"]))
     entries = json.loads((out / "decisions" / "log_entries.json").read_text())
@@ -220,4 +225,5 @@ def test_the_command_line(store: Store, tmp_path: Path) -> None:
     n = len(artifact_paths(uri_of(store.root), store.run))
     assert r.stdout == (f"exported 1 run(s), {n} artifact(s) and 3 decision record(s) of {TOOL} to {tmp_path / 'r'} "
                         f"({n + 6} files; check with `sha256sum -c {SUMS}`)\n"
-                        f"decision history verified: 3 records, head sha256 {head}\n")
+                        f"decision history verified: 3 records, head sha256 {head}\n"
+                        "evidence verified: every assessment's files match the digests its record keeps\n")

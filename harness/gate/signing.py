@@ -54,8 +54,9 @@ def _raw_public(key: Ed25519PublicKey) -> bytes:
 
 
 def fingerprint(key: Ed25519PublicKey) -> str:
-    """`ed25519:` and the first 32 hex digits of the sha256 of the raw public key."""
-    return "ed25519:" + hashlib.sha256(_raw_public(key)).hexdigest()[:32]
+    """`ed25519:` and the first 40 hex digits of the sha256 of the raw public key (not 32: that reads like an
+    MLflow run id, which the public register must never carry)."""
+    return "ed25519:" + hashlib.sha256(_raw_public(key)).hexdigest()[:40]
 
 
 def public_text(key: Ed25519PublicKey) -> str:

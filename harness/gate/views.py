@@ -4,6 +4,7 @@ decides when an approval is overdue for re-assessment (policy 4.3) and the gate 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import GateError
@@ -73,10 +74,11 @@ def _status_of(book: _Book, version: str, now: datetime) -> VersionStatus:
 
 
 def gate(uri: str, tool: str, version: str | None = None, now: datetime | None = None,
-         policy: Policy | None = None) -> GateDecision:
+         policy: Policy | None = None, manifest: Path | None = None) -> GateDecision:
     """What deployment pipelines ask: open only for an approved (or waived, unexpired) version that is not
-    suspended, not overdue for re-assessment, on a history that verifies. Without a version, the version
-    holding the alias `approved`."""
+    suspended, not overdue for re-assessment, on a history that verifies, whose mirror tags agree with the
+    log, and whose files are still the ones assessed (re-hashed from `manifest`, else from where the
+    assessment found them). Without a version, the version holding the alias `approved`."""
     at = _now(now)
     reg = _registry(uri)
     if tool not in reg.model_names("tool"):
@@ -97,7 +99,44 @@ def gate(uri: str, tool: str, version: str | None = None, now: datetime | None =
         return GateDecision(False, f"{tool} has no registered version {version!r}: nothing is approved "
                                    "(policy 4.1)", tool, version)
     vs = _status_of(book, version, at)
-    return _overdue(vs, _policy(policy, uri), at) or vs.gate
+    answer = _overdue(vs, _policy(policy, uri), at) or vs.gate
+    if not answer.open:
+        return answer
+    return _mirrored(book, version, answer) or _files(book, version, answer, manifest)
+
+
+def _mirrored(book: _Book, version: str, answer: GateDecision) -> GateDecision | None:
+    """Tags are mirrors of the log: one that disagrees was edited (or a record deleted and the tag reset),
+    so the gate closes and says which (issue 11)."""
+    info = book.info(version)
+    tagged = info.tags.get("harness.state") if info else None
+    state = book.states[version]["state"]
+    if tagged is not None and tagged != state:
+        return GateDecision(False, f"{book.tool} {version} is closed: its tag harness.state reads {tagged!r} but the "
+                                   f"decision log says {state!r}; a mirror was edited. Check `harness history "
+                                   f"{book.tool} --verify` (policy 3.2)", book.tool, version)
+    return None
+
+
+def _files(book: _Book, version: str, answer: GateDecision, manifest: Path | None) -> GateDecision:
+    """The approved bytes: a model or outputs file overwritten after approval closes the gate, naming it."""
+    from harness.errors import ConfigError
+    from harness.gate.binding import file_changes, manifest_path_of
+
+    s = book.states[version]
+    path = manifest if manifest is not None else manifest_path_of(s)
+    if path is None or not path.is_file():
+        if manifest is not None:
+            raise ConfigError(f"--manifest {manifest} does not exist")
+        where = f"{path} is not on this machine" if path is not None else "no manifest location was recorded"
+        return GateDecision(True, f"{answer.reason} (its files were not re-hashed: {where}; pass --manifest to check "
+                                  "the copy in use)", book.tool, version)
+    diff = file_changes(s["submitted"], path)
+    if diff:
+        return GateDecision(False, f"{book.tool} {version} is closed: its files are not the ones assessed "
+                                   f"({'; '.join(diff)}); a changed tool is a new version and needs its own "
+                                   "assessment and approval (policy 4.2)", book.tool, version)
+    return GateDecision(True, f"{answer.reason}; files verified ({path.name} and what it names)", book.tool, version)
 
 
 def _overdue(vs: VersionStatus, policy: Policy, at: datetime) -> GateDecision | None:
