@@ -59,8 +59,12 @@ def _in_force(tracking_uri: str | None) -> Policy:
     """Without --policy, an assessment is judged under the policy the City adopted (`harness policy adopt`),
     so its evidence is what an approval can rest on; the packaged policy when none was adopted."""
     from harness.gate.policies import in_force
+    from harness.tracking import sqlite_path
 
-    return in_force(resolve_uri(tracking_uri)).policy
+    uri = resolve_uri(tracking_uri)
+    if sqlite_path(uri) is None:  # a server: one clear message when it cannot be reached
+        check_reachable(uri)
+    return in_force(uri).policy
 
 
 def _reachable(tracking_uri: str | None) -> str:

@@ -63,7 +63,8 @@ def test_demo_fails_the_vendor_and_careless_tools_and_passes_the_baselines(tmp_p
             f"run {vendor['run_id']} assessed rentrank 2.1 as FAIL; a tool that fails the assessment may not be used "
             "unless remediated. Remediate and re-assess, or escalate the risk with `harness waive`\n") in out
     assert "gate: rental-screen-baseline OPEN (approved by Rita Reviewer (demo) on " in out
-    assert f", on run {baseline['run_id']} (PASS))\n" in out
+    # the gate re-hashed the baseline's manifest and the files it names (issue 11)
+    assert f", on run {baseline['run_id']} (PASS); files verified (fair_tool.yaml and what it names))\n" in out
     assert (f"gate: rentrank CLOSED (not approved; assessed FAIL in run {vendor['run_id']}, no decision yet "
             "(policy 4.1))\n") in out
     env = {"PATH": str(Path(sys.executable).parent), "HOME": str(tmp_path)}
