@@ -179,6 +179,7 @@ def reassess_one(uri: str, tool: str, version: str, *, by: str, policy: Policy, 
     HarnessError or another exception of the tool's: each becomes this version's ERROR, with the reason."""
     from harness.pipeline import run_assessment
     from harness.plan import recorded_plan
+    from harness.tracking.evidence import check_run
 
     say = progress or (lambda _m: None)
     try:
@@ -187,6 +188,14 @@ def reassess_one(uri: str, tool: str, version: str, *, by: str, policy: Policy, 
             return Outcome(tool, version, "ERROR", "unchanged", f"{tool} {version} is not in use ({vs.gate.reason}); "
                            "there is no approval to re-assess")
         run_id = str(vs.approval.run_id)
+        # the plan repeated is the approved run's own, as it was written: re-hash its files against the digest
+        # the approval keeps (issue 11), so an edited inputs/plan.json cannot narrow the re-assessment
+        bound = (vs.approval.details or {}).get("evidence_sha256")
+        problems = check_run(uri, run_id, bound) if bound else []
+        if problems:
+            return Outcome(tool, version, "ERROR", "unchanged; still due",
+                           _short(f"the evidence of approved run {run_id} was altered, so its plan cannot be "
+                                  f"repeated (rule 'intact-evidence', policy 3.2, 4.3): {'; '.join(problems)}"))
         plan = recorded_plan(uri, run_id)
         if plan.policy_digest != policy.digest:
             return Outcome(tool, version, "ERROR", "unchanged; still due",

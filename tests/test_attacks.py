@@ -575,3 +575,103 @@ def test_the_signing_key_is_private_never_replaced_and_refused_when_others_can_r
     assert actions(uri, REVIEW) == ["submit", "assess"]  # nothing was recorded with the exposed key
     d = gate.approve(uri, REVIEW, "1.0", run_id=run, reviewer="rita", rationale="findings monitored")
     assert d.signer == fingerprint_of(raw)  # the second installation signs with its own key
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Defences that did not hold when this file was first written (each read a run tag or a version tag where it
+# should read the decision log); fixed since: each test is the attack and what the harness answers.
+
+
+@pytest.mark.slow
+def test_a_swapped_predictions_file_with_its_mirror_tag_edited_is_still_not_assessed(
+        template: Template, uri: str, tmp_path: Path) -> None:
+    from harness.manifest import load_manifest
+    from harness.tools.artifacts import artifact_digests, combined
+
+    tool_yaml = template.manifests["review"]
+    outputs = tool_yaml.parent / "predictions.csv"
+    original = outputs.read_bytes()
+    table = pd.read_csv(outputs)
+    table.loc[table["prediction"] == 0, "prediction"] = 1
+    records = len(gate.history(uri, REVIEW).records)
+    try:
+        table.to_csv(outputs, index=False)
+        change = f"predictions.csv: recorded sha256 {sha(original)[:12]}..., found {sha(outputs.read_bytes())[:12]}..."
+        client(uri).set_model_version_tag(REVIEW, "1", "harness.artifacts_digest",
+                                          combined(artifact_digests(load_manifest(tool_yaml))))
+        with pytest.raises(GateError) as e:  # on main: the assessment runs and its record joins the log
+            run_assessment(tool_yaml, [str(template.cards["review"])], tracking_uri=uri, out=tmp_path / "o",
+                           submitter="dana")
+        assert str(e.value) == refused("same-files", "4.2", f"registration of {REVIEW} 1.0",
+                                       f"{REVIEW} 1.0 was registered with other files than it has now ({change}); a "
+                                       "changed tool is a new version: change `version` in the manifest")
+    finally:
+        outputs.write_bytes(original)
+    assert len(gate.history(uri, REVIEW).records) == records
+
+
+@pytest.mark.slow
+def test_an_analyst_who_edits_the_submitter_tag_still_cannot_approve_their_own_run(uri: str, tmp_path: Path) -> None:
+    from harness.manifest import load_manifest
+
+    tool_yaml, card = write_case(tmp_path / "vendor", n=600, seed=9)
+    gate.register_version(uri, load_manifest(tool_yaml), tool_yaml, submitter="vendor-co")
+    run = str(run_assessment(tool_yaml, [str(card)], tracking_uri=uri, out=tmp_path / "o",
+                             submitter="sam").result.run_id)
+    assert gate.history(uri, "case-tool-9").records[-1].actor == "sam"  # the log knows who ran it
+    client(uri).set_tag(run, "harness.submitter", "dana")
+    with pytest.raises(GateError) as e:  # on main: approved, by sam, of sam's own run
+        gate.approve(uri, "case-tool-9", "1.0", run_id=run, reviewer="sam", rationale="looks fine")
+    assert str(e.value) == refused("separation-of-duties", "2.3, 4.1", "approval of case-tool-9 1.0",
+                                   f"'sam' started assessment run {run}; the reviewer must be someone else")
+
+
+@pytest.mark.slow
+def test_a_run_whose_policy_tag_was_edited_is_still_judged_under_its_logged_policy(
+        template: Template, uri: str, tmp_path: Path) -> None:
+    run = template.runs["review"]
+    stricter = POLICY.model_copy(update={"min_group_size": 50})
+    path = tmp_path / "stricter.yaml"
+    path.write_text(json.dumps(stricter.model_dump(mode="json")))
+    gate.adopt(uri, path, by="Paula Policy", reason="larger groups before a verdict",
+               acknowledge_weakening="a larger minimum group leaves more groups unjudged; accepted for precision")
+    adopted = gate.in_force(uri).policy
+    client(uri).set_tag(run, "harness.policy_digest", adopted.digest)
+    with pytest.raises(GateError) as e:  # on main: approved, and the record says it rests on the adopted policy
+        gate.approve(uri, REVIEW, "1.0", run_id=run, reviewer="rita", rationale="findings monitored")
+    assert str(e.value).startswith(refused("current-policy", "4.2", f"approval of {REVIEW} 1.0",
+                                           f"run {run} was judged under "))
+    assert actions(uri, REVIEW) == ["submit", "assess"]
+
+
+@pytest.mark.slow
+def test_a_narrowed_run_of_an_approved_version_does_not_move_its_due_date(
+        template: Template, uri: str, tmp_path: Path) -> None:
+    gate.approve(uri, REVIEW, "1.0", run_id=template.runs["review"], reviewer="rita", rationale="findings monitored")
+    due = gate.next_due(gate.status(uri, REVIEW, "1.0")[0])
+    assert due == logged_run_at(uri, REVIEW) + timedelta(days=90)
+    later = run_assessment(template.manifests["review"], [str(template.cards["review"])], suites=["data_quality"],
+                           tracking_uri=uri, out=tmp_path / "dq", submitter="dana").result
+    assert later.verdict.value != "ERROR"
+    assert gate.next_due(gate.status(uri, REVIEW, "1.0")[0]) == due  # on main: 90 days after the narrowed run
+
+
+@pytest.mark.slow
+def test_reassess_refuses_a_rewritten_plan_of_the_approved_run(tmp_path: Path) -> None:
+    # its own store: the attack rewrites an artifact
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    tool_yaml, card = write_case(tmp_path / "case", n=600, seed=9)
+    run = str(run_assessment(tool_yaml, [str(card)], tracking_uri=uri, out=tmp_path / "out",
+                             submitter="dana").result.run_id)
+    gate.approve(uri, "case-tool-9", "1.0", run_id=run, reviewer="rita", rationale="findings monitored")
+    plan = artifact_dir(uri, run) / "inputs" / "plan.json"
+    doc = json.loads(plan.read_text())
+    assert doc["suites"] == ["bias", "data_quality", "degradation", "performance"]
+    plan.write_text(json.dumps({**doc, "suites": ["data_quality"]}, sort_keys=True, indent=1))
+    client(uri).set_tag(run, "harness.inputs_sha256", sha(plan.read_bytes()))
+    records = len(gate.history(uri, "case-tool-9").records)
+    from harness.reassess import reassess
+
+    [outcome] = reassess(uri, "case-tool-9:1.0", by="scheduler")
+    assert outcome.verdict == "ERROR" and outcome.run_id is None, outcome  # on main: a data_quality-only run, kept
+    assert len(gate.history(uri, "case-tool-9").records) == records

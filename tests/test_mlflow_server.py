@@ -107,8 +107,8 @@ def test_submit_plan_assess_approve_gate_reassess_and_concurrent_assessments(ser
     assert r.returncode == 0, r.stdout + r.stderr
     assert f"registered {TOOL} 1.0.0 as submitted by Vendor Val: model version 1" in r.stdout
 
-    r = harness("plan", f"{TOOL}:1.0.0", "--dataset", "rental-assistance", "--suite", "bias", "--by", "pat", *uri,
-                cwd=tmp_path)
+    # every suite the policy requires: an approval rests on complete evidence (issue 11)
+    r = harness("plan", f"{TOOL}:1.0.0", "--dataset", "rental-assistance", "--by", "pat", *uri, cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     plan_id = r.stdout.split()[1]
 

@@ -21,7 +21,11 @@ Data model (all in MLflow, through `harness.tracking.registry`; nothing here imp
   sha256 of the previous record; 64 zeros for the first), `action` (submit, assess, approve, reject,
   waive, suspend, retire), `tool`, `version`, `state` (after the decision), `actor` (who), `at` (when,
   UTC ISO), `reason` (why), `run_id` and `run_at` (the run it rests on and when it ran), `verdict`,
-  `policy_digest`, `manifest_digest`, `conditions` and `expires` (waivers), `details`.
+  `policy_digest`, `manifest_digest`, `conditions` and `expires` (waivers), `details`, and `signer` (the
+  fingerprint of the installation key whose Ed25519 signature over the canonical JSON is in the tag
+  `harness.decision.signature`, `signing`). An assess record's details keep what the evidence is bound to:
+  the suites run, the sha256 of the run's `evidence.json` (which lists every artifact's sha256) and of
+  `assessment.json`, and the digests of the files the tool is made of (`harness.tools.artifacts`).
   Why model versions rather than runs or tags: MLflow assigns version numbers itself (max + 1 in one
   transaction) and writes the tags in the same call, so appending is atomic; registered-model tags can
   be overwritten by a concurrent writer and runs have no sequence. A writer reads the log, writes its
@@ -36,8 +40,10 @@ Data model (all in MLflow, through `harness.tracking.registry`; nothing here imp
 - Verification recomputes every hash and link and reports the first break: an altered record (content
   no longer matching its sha256, with the fields that differ from the tags written with it), a deleted
   record (a missing number that a later record links across), a version whose tags name a record that
-  is gone. A rewrite of the whole tail with fresh hashes cannot be seen from inside one store: keep the
-  head sha256 that `harness history --verify` prints somewhere else to anchor it.
+  is gone, a record without a valid signature by a trusted key (appended or rewritten through the MLflow
+  API), and a log that no longer holds the last record this installation wrote (its anchor, `heads.json`
+  beside the key: a deleted tail). For a verifier elsewhere, `harness history --verify --expect HEAD`
+  checks the head that the exports publish.
 
 Modules, one job each (this package re-exports every public name, so `harness.gate.X` stays the interface):
 
@@ -45,6 +51,8 @@ Modules, one job each (this package re-exports every public name, so `harness.ga
 - `inputs`: what callers pass (references, persons, reasons, store, policy) and how a refusal reads.
 - `log`: reading, verifying and replaying the decision log; the one writer that appends; the mirror tags.
 - `versions`: registering tool versions, the pre-assessment check, recording assessments.
+- `signing`: the installation's Ed25519 key, trusted keys, and the anchor of each log's last record.
+- `binding`: is the tool on disk still the one assessed (manifest and artifact digests re-hashed)?
 - `decisions`: approve, waive, reject, suspend, retire and the rules each must meet.
 - `views`: gate, status, history, verification, inventory, due dates.
 - `policies`: the City's policy in force, adopted by a named administrator as a record of its own log.

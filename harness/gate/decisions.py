@@ -143,11 +143,13 @@ def _complete(run: RunFacts, what: str) -> None:
                       "not complete evidence; re-assess")
 
 
-def _current(run: RunFacts, policy: Policy, what: str) -> None:
-    if run.tags.get("harness.policy_digest") != policy.digest:
+def _current(logged: Decision, policy: Policy, what: str) -> None:
+    """The policy the run was judged under, as its assess record has it (a run's tag can be edited)."""
+    if logged.policy_digest != policy.digest:
+        judged = (logged.details or {}).get("policy") or f"the policy with digest {str(logged.policy_digest)[:12]}"
         raise _refuse(what, "current-policy", "4.2",
-                      f"run {run.run_id} was judged under {run.tags.get('harness.policy', 'an unknown policy')}, "
-                      f"but the current policy is {policy.label}; re-assess under the current policy")
+                      f"run {logged.run_id} was judged under {judged}, but the current policy is {policy.label}; "
+                      "re-assess under the current policy")
 
 
 def _fresh(book: _Book, version: str, s: dict[str, Any], logged: Decision, policy: Policy, at: datetime,
@@ -165,15 +167,16 @@ def _fresh(book: _Book, version: str, s: dict[str, Any], logged: Decision, polic
                       "Re-assess first")
 
 
-def _separate(person: str, role: str, book: _Book, version: str, s: dict[str, Any], run: RunFacts,
+def _separate(person: str, role: str, book: _Book, version: str, s: dict[str, Any], logged: Decision,
               what: str) -> None:
+    """Who submitted and who ran the assessment, as the log recorded them (never the run's editable tags)."""
     submitter = s["submitted"].actor
     if _same_person(person, submitter):
         raise _refuse(what, "separation-of-duties", "2.3, 4.1",
                       f"{person!r} submitted {book.tool} {version}; the {role} must be someone else")
-    if _same_person(person, run.tags.get("harness.submitter")):
+    if _same_person(person, logged.actor):
         raise _refuse(what, "separation-of-duties", "2.3, 4.1",
-                      f"{person!r} started assessment run {run.run_id}; the {role} must be someone else")
+                      f"{person!r} started assessment run {logged.run_id}; the {role} must be someone else")
 
 
 def _get_run(reg: Registry, run_id: str, what: str) -> RunFacts:
@@ -230,10 +233,10 @@ def approve(uri: str, tool: str, version: str, *, run_id: str, reviewer: str, ra
                           f"run {run_id} needs review (NEEDS_REVIEW); approving it needs a rationale that says why "
                           "its open findings are acceptable (--rationale)")
         _no_worse_since(book, version, logged, what)
-        _current(run, policy, what)
+        _current(logged, policy, what)
         _covers(book, version, s, logged, policy, what)
         _fresh(book, version, s, logged, policy, at, what)
-        _separate(reviewer, "reviewer", book, version, s, run, what)
+        _separate(reviewer, "reviewer", book, version, s, logged, what)
         _intact(reg, logged, what)
         _same_files(book, version, s, what)
         return {"action": "approve", "version": version, "state": "approved", "actor": reviewer,
@@ -289,10 +292,10 @@ def waive(uri: str, tool: str, version: str, *, run_id: str, approver: str, rati
             raise _refuse(what, "waiver-limit", "4.2",
                           f"the waiver would expire on {show_time(until)}, {(until - at).days} days from now; the "
                           f"policy allows at most {limit} days (settings.gate.max_waiver_days)")
-        _current(run, policy, what)
+        _current(logged, policy, what)
         _covers(book, version, s, logged, policy, what)  # a risk accepted must be a risk that was looked for
         _fresh(book, version, s, logged, policy, at, what)
-        _separate(approver, "approver", book, version, s, run, what)
+        _separate(approver, "approver", book, version, s, logged, what)
         _intact(reg, logged, what)
         _same_files(book, version, s, what)
         return {"action": "waive", "version": version, "state": "waived", "actor": approver,

@@ -179,7 +179,8 @@ def _replay(chain: list[Decision]) -> dict[str, dict[str, Any]]:
         if d.action == "assess":
             s["assessed"] = d
             s["assess_runs"].add(d.run_id)
-            if d.verdict != "ERROR":
+            # a run narrowed with --suite is evidence, but not a re-assessment: it never moves the due date
+            if d.verdict != "ERROR" and (d.details or {}).get("complete", True):
                 s["completed"] = d
         elif d.action in ("approve", "waive", "reject", "suspend", "retire"):
             s["decision"] = d

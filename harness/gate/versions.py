@@ -43,28 +43,32 @@ def _check_digest(tool: str, version: str, info: VersionInfo, digest: str, path:
                       "the manifest")
 
 
-def registered_artifacts(reg: Registry, tool: str, info: VersionInfo) -> dict[str, str] | None:
-    """The per-file digests the version was registered with, from its submit record in the log (the tag
-    `harness.artifacts_digest` is a mirror of their combined digest)."""
-    from harness.gate.log import _read
+def _submitted(reg: Registry, tool: str, version: str) -> dict[str, Any] | None:
+    """The details of the version's submit record in the (verified) log, or None before it has one."""
+    from harness.gate.log import _broken, _read
 
-    version = info.tags.get("harness.tool_version")
     book = _read(reg, tool)
-    s = book.states.get(str(version))
-    if s is None:
-        return None
-    return (s["submitted"].details or {}).get("artifacts")
+    if not book.verification.ok:
+        raise GateError(_broken(tool, book.verification, "nothing is assessed or registered on a broken history"))
+    s = book.states.get(version)
+    return None if s is None else dict(s["submitted"].details or {})
 
 
 def _check_artifacts(reg: Registry, tool: str, version: str, info: VersionInfo, artifacts: dict[str, str]) -> None:
     """The version's files must be the ones it was registered with: an overwritten model under an unchanged
-    manifest is a new tool (issue 11), refused naming the file, the registered digest and the digest found."""
+    manifest is a new tool (issue 11), refused naming the file, the registered digest and the digest found.
+    The registered digests are read from the submit record in the log; the version's tag
+    `harness.artifacts_digest` is a mirror, used only before the first record exists."""
     from harness.tools.artifacts import changed, combined
 
-    registered = info.tags.get("harness.artifacts_digest")
+    details = _submitted(reg, tool, version)
+    registered = (details or {}).get("artifacts_digest") if details is not None else \
+        info.tags.get("harness.artifacts_digest")
+    if registered is None and details is not None:
+        registered = info.tags.get("harness.artifacts_digest", "")  # a record from before files were bound
     if registered is None or registered == combined(artifacts):
         return
-    listed = registered_artifacts(reg, tool, info)
+    listed = (details or {}).get("artifacts")
     diff = changed(listed, artifacts) if listed is not None else [
         f"the tool's files have combined sha256 {combined(artifacts)[:12]}..., registered {registered[:12]}..."]
     raise _refuse(f"registration of {tool} {version}", "same-files", "4.2",
@@ -170,8 +174,14 @@ def on_assessed(uri: str, manifest: ToolManifest, manifest_path: str | Path, run
     run = reg.run(run_id)
     if run is None:
         raise GateError(f"no MLflow run {run_id!r} in {uri} to record as an assessment")
-    submitter = run.tags.get("harness.submitter") or "unknown"
     ev = dict(evidence or {})
+    # what the pipeline knows first-hand wins over the run's tags, which are mirrors
+    submitter = ev.pop("submitter", None) or run.tags.get("harness.submitter") or "unknown"
+    policy_digest = ev.pop("policy_digest", None) or run.tags.get("harness.policy_digest")
+    policy_label = ev.pop("policy", None) or run.tags.get("harness.policy")
+    kind = ev.pop("kind", None) or run.tags.get("harness.kind")
+    suites = ev.pop("suites", None)
+    suites = run.tags.get("harness.suites", "") if suites is None else suites
     ref = register_version(uri, manifest, manifest_path, submitter=submitter, source_run=run_id,
                            artifacts=ev.get("artifacts"), now=at)
 
@@ -181,13 +191,12 @@ def on_assessed(uri: str, manifest: ToolManifest, manifest_path: str | Path, run
             return None
         state = "assessed" if s["state"] in ("submitted", "assessed") else s["state"]
         return {"action": "assess", "version": ref.version, "state": state, "actor": submitter,
-                "reason": f"{run.tags.get('harness.kind', 'pre-acquisition')} assessment", "run_id": run_id,
-                "run_at": _iso(_run_at(run)), "verdict": verdict,
-                "policy_digest": run.tags.get("harness.policy_digest"),
-                "manifest_digest": run.tags.get("harness.manifest_digest", ref.manifest_digest),
-                "details": {"kind": run.tags.get("harness.kind"), "policy": run.tags.get("harness.policy"),
+                "reason": f"{kind or 'pre-acquisition'} assessment", "run_id": run_id,
+                "run_at": _iso(_run_at(run)), "verdict": verdict, "policy_digest": policy_digest,
+                "manifest_digest": ref.manifest_digest,
+                "details": {"kind": kind, "policy": policy_label,
                             # what the evidence covers, kept in the log (the run's tag is only a mirror)
-                            "suites": run.tags.get("harness.suites", ""),
+                            "suites": suites,
                             # where the manifest was, so `gate` can re-hash the files in use
                             "manifest_path": str(Path(manifest_path).resolve()), **ev}}
 

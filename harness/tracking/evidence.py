@@ -42,8 +42,15 @@ def evidence_of(result: AssessmentResult, evidence_file: Path) -> dict[str, Any]
 
     listing = json.loads(evidence_file.read_text(encoding="ascii"))["files"]
     artifacts = result.extra.get("artifacts") or {}
+    suites = list(dict.fromkeys(s.suite for s in result.suites))
+    required = ((result.policy.get("document") or {}).get("required_suites") or {}).get(result.tool["category"], [])
     return {"evidence_sha256": sha256_file(evidence_file), "assessment_sha256": listing.get("assessment.json"),
-            "artifacts_digest": result.extra.get("artifacts_digest"), "artifacts": listed(artifacts)}
+            "artifacts_digest": result.extra.get("artifacts_digest"), "artifacts": listed(artifacts),
+            # from the result itself, not from the run's tags (which anyone with store access can edit)
+            "suites": ",".join(suites), "policy": result.policy["label"], "policy_digest": result.policy["digest"],
+            "submitter": result.extra.get("submitter"), "kind": result.kind,
+            # whether it ran every suite its policy requires: only such a run moves the re-assessment clock
+            "complete": all(x in suites for x in required)}
 
 
 def check_folder(folder: Path, evidence_sha256: str | None, run_id: str) -> list[str]:
