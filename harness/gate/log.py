@@ -172,16 +172,18 @@ def _verify(tool: str, entries: list[VersionInfo], versions: list[VersionInfo],
 def _replay(chain: list[Decision]) -> dict[str, dict[str, Any]]:
     states: dict[str, dict[str, Any]] = {}
     for d in chain:
-        s = states.setdefault(d.version, {"submitted": d, "assessed": None, "completed": None,
+        s = states.setdefault(d.version, {"submitted": d, "assessed": None, "completed": None, "covering": None,
                                           "decision": None, "approval": None, "state": d.state,
                                           "assess_runs": set()})
         s["state"] = d.state
         if d.action == "assess":
             s["assessed"] = d
             s["assess_runs"].add(d.run_id)
-            # a run narrowed with --suite is evidence, but not a re-assessment: it never moves the due date
-            if d.verdict != "ERROR" and (d.details or {}).get("complete", True):
+            if d.verdict != "ERROR":
                 s["completed"] = d
+                # a run narrowed with --suite is evidence, but not a re-assessment: it never moves the due date
+                if (d.details or {}).get("complete", True):
+                    s["covering"] = d
         elif d.action in ("approve", "waive", "reject", "suspend", "retire"):
             s["decision"] = d
             if d.action in ("approve", "waive"):

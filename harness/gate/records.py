@@ -106,6 +106,7 @@ class VersionStatus:
     approval: Decision | None  # the approve or waive record in force (or last in force)
     gate: GateDecision
     lapsed: bool = False  # a waiver past its expiry at the time asked
+    covering: Decision | None = None  # the latest completed assessment of every required suite: the due date's start
 
     @property
     def manifest(self) -> dict[str, Any]:

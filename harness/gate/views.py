@@ -70,7 +70,7 @@ def _status_of(book: _Book, version: str, now: datetime) -> VersionStatus:
     return VersionStatus(tool=book.tool, version=version, state=s["state"],
                          model_version=info.number if info else None, submitted=s["submitted"],
                          assessed=s["assessed"], completed=s["completed"], decision=s["decision"],
-                         approval=s["approval"], gate=gate_answer, lapsed=lapsed)
+                         approval=s["approval"], gate=gate_answer, lapsed=lapsed, covering=s["covering"])
 
 
 def gate(uri: str, tool: str, version: str | None = None, now: datetime | None = None,
@@ -144,7 +144,7 @@ def _overdue(vs: VersionStatus, policy: Policy, at: datetime) -> GateDecision | 
     requires regular review, and an approval nobody re-checked is no longer evidence (fail closed). The
     grace period (`settings.gate.overdue_grace_days`) leaves time for a failed cron job to be noticed."""
     nd = _next_due(vs, policy)
-    if nd is None or vs.completed is None:
+    if nd is None or vs.covering is None:
         return None
     grace = int(policy.setting("gate", "overdue_grace_days", DEFAULT_OVERDUE_GRACE_DAYS))
     if at < nd[0] + timedelta(days=grace):
@@ -152,7 +152,7 @@ def _overdue(vs: VersionStatus, policy: Policy, at: datetime) -> GateDecision | 
     late = (at - nd[0]).days
     return GateDecision(
         False, f"{vs.tool} {vs.version} is closed: its re-assessment was due on {show_time(nd[0])} ({nd[1]} days "
-               f"after run {vs.completed.run_id}) and is {late} days overdue, past the {grace}-day grace period "
+               f"after run {vs.covering.run_id}) and is {late} days overdue, past the {grace}-day grace period "
                f"(policy 4.3). Re-assess it with `harness reassess {vs.tool}:{vs.version}`", vs.tool, vs.version)
 
 
@@ -183,11 +183,12 @@ def verify_history(uri: str, tool: str) -> Verification:
 
 
 def _next_due(vs: VersionStatus, policy: Policy) -> tuple[datetime, int] | None:
-    """In use (approved, or waived and unexpired): the latest completed assessment + the tier's interval."""
-    if vs.state not in USABLE or not vs.gate.open or vs.completed is None:
+    """In use (approved, or waived and unexpired): the latest completed assessment of every required suite (a
+    narrowed run does not count, issue 11) + the tier's interval."""
+    if vs.state not in USABLE or not vs.gate.open or vs.covering is None:
         return None
     days = _interval(policy, vs.manifest.get("risk_tier", "high"))
-    return datetime.fromisoformat(vs.completed.run_at) + timedelta(days=days), days
+    return datetime.fromisoformat(vs.covering.run_at) + timedelta(days=days), days
 
 
 def next_due(vs: VersionStatus, policy: Policy | None = None) -> datetime | None:
@@ -245,9 +246,9 @@ def due(uri: str, as_of: datetime | date | None = None, policy: Policy | None = 
         for version in book.states:
             vs = _status_of(book, version, at)
             nd = _next_due(vs, policy)
-            if nd is None or nd[0] > limit or vs.completed is None:
+            if nd is None or nd[0] > limit or vs.covering is None:
                 continue
             items.append(DueItem(tool=tool, version=version, risk_tier=vs.manifest.get("risk_tier", ""),
-                                 state=vs.state, last_assessed=datetime.fromisoformat(vs.completed.run_at),
-                                 last_run=vs.completed.run_id, due=nd[0], interval_days=nd[1]))
+                                 state=vs.state, last_assessed=datetime.fromisoformat(vs.covering.run_at),
+                                 last_run=vs.covering.run_id, due=nd[0], interval_days=nd[1]))
     return sorted(items, key=lambda i: (i.due, i.tool, i.version))
