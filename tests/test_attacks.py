@@ -376,6 +376,51 @@ def test_a_rewritten_report_or_assessment_is_refused_and_named_by_the_records_ex
     assert actions(uri, tool) == ["submit", "assess"]
 
 
+@pytest.mark.slow
+def test_evidence_rewritten_after_approval_closes_the_gate(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    tool_yaml, card = perfect_case(tmp_path / "case", seed=12, n=2000)
+    run = str(run_assessment(tool_yaml, [str(card)], tracking_uri=uri, out=tmp_path / "out",
+                             submitter="dana").result.run_id)
+    tool = "case-tool-12"
+    gate.approve(uri, tool, "1.0", run_id=run, reviewer="rita", rationale="ok")
+    assert gate.gate(uri, tool, "1.0").open
+    page = artifact_dir(uri, run) / "report.html"
+    original = page.read_bytes()
+    page.write_bytes(original.replace(b"PASS", b"PASS (reviewed)"))
+    problem = (f"run {run}'s artifact report.html has sha256 {sha(page.read_bytes())[:12]}..., recorded "
+               f"{sha(original)[:12]}...: it was rewritten after the assessment")
+    assert gate.gate(uri, tool, "1.0") == gate.GateDecision(
+        False, f"{tool} 1.0 is closed: the evidence its approval rests on was altered ({problem}); restore the store "
+               "from its backup (policy 3.2)", tool, "1.0")
+    page.write_bytes(original)  # the bytes restored from a backup: open again
+    assert gate.gate(uri, tool, "1.0").open
+
+
+@pytest.mark.slow
+def test_a_submitted_bundle_is_the_tool_that_gets_assessed(tmp_path: Path) -> None:
+    """The vendor submits a bundle, then hands DTI a copy whose outputs differ: the copy is not assessed."""
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    tool_yaml, card = write_case(tmp_path / "bundle", n=600, seed=13)
+    r = cli("submit", str(tool_yaml.parent), "--submitter", "Vendor Val", "--tracking-uri", uri)
+    assert r.exit_code == 0, r.output
+    copy = tmp_path / "copy"
+    shutil.copytree(tool_yaml.parent, copy)
+    outputs = copy / "predictions.csv"
+    submitted = sha(outputs.read_bytes())
+    frame = pd.read_csv(outputs)
+    frame["prediction"] = 1
+    frame.to_csv(outputs, index=False)
+    with pytest.raises(GateError) as e:
+        run_assessment(copy / "tool.yaml", [str(card)], tracking_uri=uri, out=tmp_path / "out", submitter="dana")
+    assert str(e.value) == refused(
+        "same-files", "4.2", "registration of case-tool-13 1.0",
+        f"case-tool-13 1.0 was registered with other files than it has now (predictions.csv: recorded sha256 "
+        f"{submitted[:12]}..., found {sha(outputs.read_bytes())[:12]}...); a changed tool is a new version: change "
+        "`version` in the manifest")
+    assert actions(uri, "case-tool-13") == ["submit"]
+
+
 # -- 7. a partial-suite run ------------------------------------------------------------------------------------
 
 

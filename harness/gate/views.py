@@ -102,7 +102,25 @@ def gate(uri: str, tool: str, version: str | None = None, now: datetime | None =
     answer = _overdue(vs, _policy(policy, uri), at) or vs.gate
     if not answer.open:
         return answer
-    return _mirrored(book, version, answer) or _files(book, version, answer, manifest)
+    return (_mirrored(book, version, answer) or _evidence_intact(uri, book, version)
+            or _files(book, version, answer, manifest))
+
+
+def _evidence_intact(uri: str, book: _Book, version: str) -> GateDecision | None:
+    """The approval's evidence is still the bytes its assessment wrote (evidence.json, whose digest the
+    approval record keeps): a report or assessment.json rewritten after approval closes the gate."""
+    from harness.tracking.evidence import check_run
+
+    approval: Decision | None = book.states[version]["approval"]
+    bound = (approval.details or {}).get("evidence_sha256") if approval is not None else None
+    if approval is None or not bound:
+        return None
+    problems = check_run(uri, str(approval.run_id), bound)
+    if not problems:
+        return None
+    return GateDecision(False, f"{book.tool} {version} is closed: the evidence its approval rests on was altered "
+                               f"({'; '.join(problems[:3])}); restore the store from its backup (policy 3.2)",
+                        book.tool, version)
 
 
 def _mirrored(book: _Book, version: str, answer: GateDecision) -> GateDecision | None:
