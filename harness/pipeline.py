@@ -16,6 +16,7 @@ from harness.assessment import AssessmentResult, assess, jsonable
 from harness.datasets import load_dataset
 from harness.errors import GateError, TrackingError
 from harness.gate import manifest_digest, on_assessed, preflight, submitter_of
+from harness.gate.views import approved_baseline
 from harness.manifest import load_manifest
 from harness.plan import Plan, dataset_facts, hold_to, load_plan
 from harness.policy import load_policy
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
     from harness.datasets import ReferenceDataset
     from harness.policy import Policy
-from harness.tracking import AssessmentRun, approved_baseline, check_reachable, resolve_uri
+from harness.tracking import AssessmentRun, check_reachable, resolve_uri
 
 
 def load_current(path: str | Path, reference: ReferenceDataset) -> pd.DataFrame:
@@ -142,7 +143,7 @@ def run_assessment(
     current_frame = load_current(current, refs[0]) if current is not None else None
     uri = resolve_uri(tracking_uri)
     check_reachable(uri)
-    baseline = approved_baseline(uri, manifest.id, manifest.version)
+    baseline = approved_baseline(uri, manifest.id, str(manifest.version))
     # the bytes this version is made of (issue 11): a changed manifest or model under a registered version
     # stops before anything runs; the same digests are taken again after the run to catch a swap meanwhile
     artifacts = artifact_digests(manifest, tool_obj)

@@ -143,7 +143,6 @@ def make_plan(uri: str, tool: str, version: str, *, datasets: list[str], by: str
     """Lock the plan of an assessment of a registered tool version and store it in MLflow (returned with
     its `plan_id`). The version must be registered (`harness submit`, or an earlier assessment) and open."""
     from harness import gate
-    from harness.policy import load_policy
     from harness.registry import resolve
     from harness.tracking.plans import log_plan
 
@@ -160,7 +159,10 @@ def make_plan(uri: str, tool: str, version: str, *, datasets: list[str], by: str
     if vs.state in ("rejected", "retired"):
         raise GateError(f"{what} refused: {tool} {version} is {vs.state}; a closed version is not assessed again "
                         "(policy 4.1)")
-    policy = policy or load_policy()
+    if policy is None:  # the policy the City adopted (`harness policy adopt`), which assessments are judged under
+        from harness.gate.policies import in_force
+
+        policy = in_force(uri).policy
     category = str(vs.manifest.get("category", ""))
     names = [s.name for s in resolve(list(suites) if suites else None, category, policy.required_suites)]
     facts = dataset_facts(list(datasets), data_dir, verify=True)

@@ -3,7 +3,7 @@
 `harness reassess --due` re-runs every tool version in use whose re-assessment is due (`gate.due`) by the
 plan its approval rests on (`harness.plan.recorded_plan`): the same suites, the same datasets verified by
 hash, the same policy by digest and the same seed, as kind `reassessment`. The pipeline compares the
-metrics with the approved baseline by itself (`tracking.approved_baseline`, the degradation suite's
+metrics with the approved baseline by itself (`gate.views.approved_baseline`, the degradation suite's
 regression check). A chat endpoint is asked every question afresh: a cached answer is evidence about the
 tool as it was, and a re-assessment asks how it is now (the answer cache is neither read nor written).
 A FAIL suspends the approval (`gate.suspend`): the gate closes until someone approves

@@ -421,6 +421,34 @@ def test_a_submitted_bundle_is_the_tool_that_gets_assessed(tmp_path: Path) -> No
     assert actions(uri, "case-tool-13") == ["submit"]
 
 
+@pytest.mark.slow
+def test_the_regression_baseline_is_the_logged_approval_with_its_recorded_metrics(tmp_path: Path) -> None:
+    """A re-assessment measures regression against the approved run: moving that baseline (tagging another run
+    approved, or logging the approved run's metric again) would hide a regression."""
+    from harness.gate.views import approved_baseline
+
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    tool_yaml, card = perfect_case(tmp_path / "case", seed=14, n=2000)
+    first = str(run_assessment(tool_yaml, [str(card)], tracking_uri=uri, out=tmp_path / "o1",
+                               submitter="dana").result.run_id)
+    gate.approve(uri, "case-tool-14", "1.0", run_id=first, reviewer="rita", rationale="ok")
+    second = str(run_assessment(tool_yaml, [str(card)], tracking_uri=uri, out=tmp_path / "o2",
+                                submitter="dana").result.run_id)
+    c = client(uri)
+    key = "performance.baselines.balanced_accuracy"
+    recorded = c.get_run(first).data.metrics[key]
+    c.set_tag(second, "harness.approval", "approved")  # the mirror tag the old lookup searched for
+    c.log_metric(first, key, 0.01)  # the approved run's figure re-logged
+    run, metrics = approved_baseline(uri, "case-tool-14", "1.0")
+    assert (run, metrics[key]) == (first, recorded)
+    page = artifact_dir(uri, first) / "assessment.json"
+    page.write_text(page.read_text().replace(f"{recorded}", "0.01", 1))
+    with pytest.raises(GateError) as e:
+        approved_baseline(uri, "case-tool-14", "1.0")
+    assert str(e.value).startswith(f"the approved run {first} of case-tool-14 1.0, the baseline of a re-assessment, "
+                                   f"was altered after approval (run {first}'s artifact assessment.json has sha256 ")
+
+
 # -- 7. a partial-suite run ------------------------------------------------------------------------------------
 
 

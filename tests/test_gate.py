@@ -17,10 +17,10 @@ import pytest
 
 from harness import gate
 from harness.errors import GateError
+from harness.gate.views import approved_baseline
 from harness.manifest import load_manifest
 from harness.pipeline import run_assessment
 from harness.policy import load_policy
-from harness.tracking import approved_baseline
 from tests.conftest import perfect_case, write_case
 
 POLICY = load_policy()

@@ -35,7 +35,7 @@ Data model (all in MLflow, through `harness.tracking.registry`; nothing here imp
 - Mirrors for people and searches: each tool version carries `harness.state`, `harness.last_decision`
   (`<seq>:<sha256>`) and the latest decision's fields as tags; the version that is approved (or waived)
   for use holds the alias `approved`; an approved run gets the run tag `harness.approval=approved`
-  (`tracking.approved_baseline` reads it). The log is the authority: state, gate and inventory are
+  (a mirror: `views.approved_baseline` reads the log). The log is the authority: state, gate and inventory are
   computed by replaying it, and the gate closes when it fails verification.
 - Verification recomputes every hash and link and reports the first break: an altered record (content
   no longer matching its sha256, with the fields that differ from the tags written with it), a deleted

@@ -19,6 +19,14 @@ def manifest_path_of(s: dict[str, Any]) -> Path | None:
     return None
 
 
+def bound(submitted: Decision) -> bool:
+    """False when the version was registered from a live object (a notebook's estimator): there were no
+    bytes to bind, so there are none to re-hash; the gate says so rather than pretend."""
+    from harness.tools.artifacts import LIVE_OBJECT
+
+    return (submitted.details or {}).get("artifacts") != {"tool": LIVE_OBJECT}
+
+
 def file_changes(submitted: Decision, path: Path) -> list[str]:
     """How the manifest at `path`, and the files it names, differ from what the version was registered with;
     [] when they are the same bytes."""

@@ -122,10 +122,10 @@ def _intact(reg: Registry, logged: Decision, what: str) -> None:
 
 def _same_files(book: _Book, version: str, s: dict[str, Any], what: str) -> None:
     """The tool on this machine is still the one assessed: its manifest and files re-hashed (issue 11)."""
-    from harness.gate.binding import file_changes, manifest_path_of
+    from harness.gate.binding import bound, file_changes, manifest_path_of
 
     path = manifest_path_of(s)
-    if path is None or not path.is_file():
+    if not bound(s["submitted"]) or path is None or not path.is_file():
         return  # assessed elsewhere: `harness gate --manifest` checks the copy in use
     diff = file_changes(s["submitted"], path)
     if diff:

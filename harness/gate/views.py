@@ -139,9 +139,12 @@ def _mirrored(book: _Book, version: str, answer: GateDecision) -> GateDecision |
 def _files(book: _Book, version: str, answer: GateDecision, manifest: Path | None) -> GateDecision:
     """The approved bytes: a model or outputs file overwritten after approval closes the gate, naming it."""
     from harness.errors import ConfigError
-    from harness.gate.binding import file_changes, manifest_path_of
+    from harness.gate.binding import bound, file_changes, manifest_path_of
 
     s = book.states[version]
+    if not bound(s["submitted"]):
+        return GateDecision(True, f"{answer.reason} (its files were not re-hashed: it was assessed as a live object, "
+                                  "with no file to bind)", book.tool, version)
     path = manifest if manifest is not None else manifest_path_of(s)
     if path is None or not path.is_file():
         if manifest is not None:
@@ -270,3 +273,33 @@ def due(uri: str, as_of: datetime | date | None = None, policy: Policy | None = 
                                  state=vs.state, last_assessed=datetime.fromisoformat(vs.covering.run_at),
                                  last_run=vs.covering.run_id, due=nd[0], interval_days=nd[1]))
     return sorted(items, key=lambda i: (i.due, i.tool, i.version))
+
+
+def approved_baseline(uri: str, tool: str, version: str) -> tuple[str, dict[str, float]] | None:
+    """The regression baseline of a re-assessment (policy 4.3): the run of the version's latest approval in the
+    decision log (a waived FAIL is none), its metrics read from its own assessment.json after its files are
+    re-hashed against the digest the approval keeps. Not a run tag: anyone with store access can set one, or
+    log a metric again, and so move the baseline a regression is measured against."""
+    from harness.tracking import recorded_metrics, sqlite_path
+    from harness.tracking.evidence import check_run
+
+    db = sqlite_path(uri)
+    if db is not None and not db.is_file():
+        return None  # no store yet: nothing approved, and looking must not create one
+    reg = _registry(uri)
+    if tool not in reg.model_names("tool"):
+        return None
+    book = _read(reg, tool)
+    if not book.verification.ok:
+        raise GateError(_broken(tool, book.verification, "no regression baseline can be read from it"))
+    approvals = [d for d in book.chain if d.action == "approve" and d.version == version]
+    if not approvals:
+        return None
+    d = approvals[-1]
+    bound = (d.details or {}).get("evidence_sha256")
+    problems = check_run(uri, str(d.run_id), bound) if bound else []
+    if problems:
+        raise GateError(f"the approved run {d.run_id} of {tool} {version}, the baseline of a re-assessment, was "
+                        f"altered after approval ({'; '.join(problems[:3])}); restore the store from its backup "
+                        "(policy 3.2)")
+    return str(d.run_id), recorded_metrics(uri, str(d.run_id))
