@@ -94,7 +94,7 @@ def register_version(uri: str, manifest: ToolManifest, manifest_path: str | Path
     path = Path(manifest_path)
     digest = manifest_digest(path)
     files_digest = sha256_text(canonical(files)) if files is not None else None
-    artifacts = artifact_digests(manifest) if artifacts is None else artifacts
+    artifacts = artifact_digests(manifest, ask_endpoint=False) if artifacts is None else artifacts
     reg = _registry(uri)
     reg.ensure_model(tool, {"harness.kind": "tool", "harness.tool_id": tool},
                      description=f"{manifest.name} ({manifest.vendor}); versions are tool versions (harness.gate)")
