@@ -748,3 +748,21 @@ def test_reassess_refuses_a_rewritten_plan_of_the_approved_run(tmp_path: Path) -
     [outcome] = reassess(uri, "case-tool-9:1.0", by="scheduler")
     assert outcome.verdict == "ERROR" and outcome.run_id is None, outcome  # on main: a data_quality-only run, kept
     assert len(gate.history(uri, "case-tool-9").records) == records
+
+
+def test_a_store_whose_records_no_trusted_key_signed_is_listed_as_broken_and_closed(
+        template: Template, uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On an installation that trusts none of the store's signers (or a store whose records were all forged),
+    every tool stays in the inventory (policy 6.2), marked 'history broken', with its gate closed."""
+    from harness.gate.signing import load_signer
+
+    signer = load_signer().fingerprint
+    monkeypatch.setenv("HARNESS_SIGNING_KEY", str(tmp_path / "elsewhere" / "signing.key"))  # no key there
+    rows = {r.tool: r for r in gate.inventory(uri)}
+    assert {t: (r.approval, r.gate_open, r.version, r.name) for t, r in rows.items()} == {
+        BIASED: ("history broken", False, "1.0", "Generated case tool"),
+        REVIEW: ("history broken", False, "1.0", "Generated case tool")}
+    first_break = (f"record 1 (submit of 1.0) was not written by a trusted harness installation: it is signed by "
+                   f"{signer}, which is not this installation's key nor one listed in HARNESS_TRUSTED_KEYS; it was "
+                   "added or rewritten through the MLflow API")
+    assert gate.gate(uri, REVIEW, "1.0") == gate.GateDecision(False, broken(REVIEW, first_break), REVIEW, "1.0")

@@ -226,6 +226,18 @@ def _shown_version(reg: Registry, book: _Book) -> str:
     return list(book.states)[-1]
 
 
+def _broken_row(tool: str, book: _Book) -> InventoryRow:
+    """A tool whose decision log fails verification from its first record (e.g. records signed by a key this
+    installation does not trust): listed from its version's tags, closed, and said to be broken, never dropped
+    from the inventory (policy 6.2)."""
+    t = book.versions[-1].tags
+    return InventoryRow(tool=tool, name=t.get("harness.name", ""), version=t.get("harness.tool_version", ""),
+                        department=t.get("harness.department", ""), vendor=t.get("harness.vendor", ""),
+                        category=t.get("harness.category", ""), risk_tier=t.get("harness.risk_tier", ""),
+                        status=t.get("harness.status", ""), latest_verdict=None, latest_run=None, assessed_at=None,
+                        approval="history broken", gate_open=False, next_due=None)
+
+
 def inventory(uri: str, now: datetime | None = None, policy: Policy | None = None) -> list[InventoryRow]:
     """Every registered tool (policy 6.2): the version approved for use, else the latest submitted."""
     at, policy = _now(now), _policy(policy, uri)
@@ -234,6 +246,8 @@ def inventory(uri: str, now: datetime | None = None, policy: Policy | None = Non
     for tool in reg.model_names("tool"):
         book = _read(reg, tool)
         if not book.states:
+            if not book.verification.ok and book.versions:  # a history broken at its first record stays listed
+                rows.append(_broken_row(tool, book))
             continue
         vs = _status_of(book, _shown_version(reg, book), at)
         m = vs.manifest
