@@ -33,7 +33,7 @@ from pydantic import ValidationError
 from harness.digests import sha256_file
 from harness.errors import ConfigError
 from harness.manifest import ToolManifest, load_manifest
-from harness.yamlio import _line_index, problems_of
+from harness.yamlio import UnsafeYAML, _line_index, problems_of, safe_yaml
 
 MANIFEST = "tool.yaml"
 EVIDENCE = "evidence"
@@ -186,7 +186,9 @@ def _manifest_problems(root: Path) -> tuple[ToolManifest | None, str, list[str]]
         return None, "", [f"{MANIFEST}: missing; a bundle has its tool.yaml at the top level"]
     try:
         text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
+        data = safe_yaml(text)
+    except UnsafeYAML as e:
+        return None, "", [f"{MANIFEST}: not accepted: {e}"]
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         return None, "", [f"{MANIFEST}: not valid YAML ({' '.join(str(e).split())})"]
     if not isinstance(data, dict):
@@ -257,7 +259,9 @@ def _mlflow_problems(folder: Path, shown: str) -> list[str]:
     if not mlmodel.is_file():
         return [f"{shown}/MLmodel: missing; an MLflow model folder has an MLmodel file"]
     try:
-        meta = yaml.safe_load(mlmodel.read_text())
+        meta = safe_yaml(mlmodel.read_text())
+    except UnsafeYAML as e:
+        return [f"{shown}/MLmodel: not accepted: {e}"]
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         return [f"{shown}/MLmodel: not valid YAML ({e})"]
     flavors = meta.get("flavors") if isinstance(meta, dict) else None

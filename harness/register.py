@@ -462,8 +462,10 @@ def _manifest(uri: str, vs: VersionStatus, assessment: dict[str, Any] | None) ->
     run_id = vs.submitted.run_id
     text = read_artifact_text(uri, run_id, "inputs/tool.yaml") if run_id else None
     if text:
+        from harness.yamlio import safe_yaml
+
         try:
-            data = yaml.safe_load(text)
+            data = safe_yaml(text)
         except yaml.YAMLError:
             data = None
         if isinstance(data, dict):

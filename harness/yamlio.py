@@ -38,12 +38,38 @@ def _line_index(text: str) -> dict[tuple[str, ...], int]:
     return lines
 
 
+MAX_YAML_BYTES = 1 << 20  # a manifest, card or policy is a few kilobytes; a megabyte is far beyond any real one
+
+
+class UnsafeYAML(yaml.YAMLError):
+    """A document the harness will not expand: too large, or using aliases (issue 12, hardening)."""
+
+
+def safe_yaml(text: str) -> Any:
+    """`yaml.safe_load` for text from outside: refused when larger than MAX_YAML_BYTES or when it uses an alias
+    (`*name`). Aliases are what a 340-byte "billion laughs" document multiplies into gigabytes when expanded
+    (and `_line_index` would walk every copy); no file a user writes here needs them. The events are read
+    first, which costs nothing, since the parser does not expand aliases."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_YAML_BYTES:
+        raise UnsafeYAML(f"it is larger than {MAX_YAML_BYTES:,} bytes")
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            line = event.start_mark.line + 1 if event.start_mark else "?"
+            raise UnsafeYAML(f"line {line} uses the YAML alias *{event.anchor}; aliases are not accepted (they can "
+                             "expand a small file into gigabytes): write the value out")
+    return yaml.safe_load(text)
+
+
 def read_yaml_mapping(path: Path, what: str, error: type[HarnessError] = ConfigError) -> tuple[dict[str, Any], str]:
     if not path.is_file():
         raise error(f"{what} {path} does not exist")
+    if path.stat().st_size > MAX_YAML_BYTES:
+        raise error(f"{what} {path} is not accepted: it is larger than {MAX_YAML_BYTES:,} bytes")
     text = path.read_text()
     try:
-        data = yaml.safe_load(text)
+        data = safe_yaml(text)
+    except UnsafeYAML as e:
+        raise error(f"{what} {path} is not accepted: {e}") from None
     except yaml.YAMLError as e:
         raise error(f"{what} {path} is not valid YAML: {e}") from None
     if not isinstance(data, dict):
