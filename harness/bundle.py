@@ -40,6 +40,10 @@ EVIDENCE = "evidence"
 MAX_MEMBER_BYTES = 2 << 30  # one file in a zip
 MAX_TOTAL_BYTES = 8 << 30  # all files in a zip, extracted
 MAX_MEMBERS = 20_000
+# models and outputs compress a few times, not a thousand: past this much extracted, a ratio above MAX_RATIO
+# is a zip bomb (a 1.6 MB archive that expands to 1.5 GiB is refused; issue 12)
+RATIO_FLOOR_BYTES = 64 << 20
+MAX_RATIO = 100
 MAX_LINE_PROBLEMS = 10  # per file of outputs; the rest are counted
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
 
@@ -113,6 +117,11 @@ def extract_zip(archive: Path, dest: Path, *, max_member: int = MAX_MEMBER_BYTES
         total = sum(i.file_size for i in infos)
         if total > max_total:
             problems.append(f"{archive.name}: {total:,} bytes when extracted, over the limit of {max_total:,}")
+        packed = max(archive.stat().st_size, 1)
+        if total > RATIO_FLOOR_BYTES and total > MAX_RATIO * packed:
+            problems.append(f"{archive.name}: {packed:,} bytes that expand to {total:,} ({total // packed:,} times); "
+                            f"over {RATIO_FLOOR_BYTES:,} bytes an archive may expand at most {MAX_RATIO} times: "
+                            "refused (a zip bomb?)")
         if problems:
             return problems
         root = dest.resolve()

@@ -349,3 +349,29 @@ def test_submit_logs_the_bundle_and_registers_the_version_as_submitted(tmp_path:
     marked = [x for x in runs if "harness.submission.refused" in x.data.tags]
     assert len(runs) == 3 and len(marked) == 1
     assert marked[0].data.tags["harness.submission.refused"] == refused.stderr.removeprefix("error: ").strip()
+
+
+def test_an_archive_that_expands_a_hundredfold_past_64_mib_is_refused_as_a_bomb(tmp_path: Path) -> None:
+    """A small archive within the total limit (8 GiB) can still be a bomb: 96 MiB of zeros deflate to ~100 kB."""
+    from harness.bundle import extract_zip
+
+    archive = tmp_path / "bundle.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("tool.yaml", MANIFEST + PREDICTIONS)
+        with zf.open("predictions.csv", "w") as out:
+            for _ in range(96):
+                out.write(b"\0" * (1 << 20))
+    packed = archive.stat().st_size
+    total = (96 << 20) + len(MANIFEST + PREDICTIONS)
+    assert packed < 200_000
+    dest = tmp_path / "out"
+    dest.mkdir()
+    assert extract_zip(archive, dest) == [
+        f"bundle.zip: {packed:,} bytes that expand to {total:,} ({total // packed:,} times); over 67,108,864 bytes an "
+        "archive may expand at most 100 times: refused (a zip bomb?)"]
+    assert list(dest.iterdir()) == []  # nothing extracted
+    # a model that compresses as models do (random bytes: about 1:1) passes the same size
+    honest = tmp_path / "honest.zip"
+    with zipfile.ZipFile(honest, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("model.bin", os.urandom(70 << 20))
+    assert extract_zip(honest, tmp_path / "honest") == []
