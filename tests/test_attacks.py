@@ -766,3 +766,24 @@ def test_a_store_whose_records_no_trusted_key_signed_is_listed_as_broken_and_clo
                    f"{signer}, which is not this installation's key nor one listed in HARNESS_TRUSTED_KEYS; it was "
                    "added or rewritten through the MLflow API")
     assert gate.gate(uri, REVIEW, "1.0") == gate.GateDecision(False, broken(REVIEW, first_break), REVIEW, "1.0")
+
+
+@pytest.mark.parametrize("written", ["dana", "Dana", "  dana  ", "da\u200bna", "\u2060dana", "d\u0430na",
+                                     "\uff44\uff41\uff4e\uff41", "d\u00e1na", "DANA\u200d"])
+def test_separation_of_duties_sees_through_spacing_case_invisible_characters_and_lookalikes(
+        template: Template, uri: str, written: str) -> None:
+    """'dana' started the run; each spelling below is how she would try to approve it herself (issue 12)."""
+    run = template.runs["review"]
+    with pytest.raises(GateError) as e:
+        gate.approve(uri, REVIEW, "1.0", run_id=run, reviewer=written, rationale="looked at it")
+    assert str(e.value) == refused("separation-of-duties", "2.3, 4.1", f"approval of {REVIEW} 1.0",
+                                   f"{written.strip()!r} submitted {REVIEW} 1.0; the reviewer must be someone else")
+
+
+def test_people_keys() -> None:
+    from harness.gate.inputs import person_key
+
+    assert person_key("Dana\u00a0\u00a0Analyst") == person_key("dana analyst") == "dana analyst"
+    assert person_key("Dana\u2003Analyst\u200b") == "dana analyst"
+    assert person_key("\u0421\u0430m S\u0435ller") == "cam seller"  # Cyrillic С а е: read as Latin
+    assert person_key("Omar") != person_key("Dana")

@@ -48,8 +48,31 @@ def _person(name: str | None, role: str, what: str) -> str:
     return name
 
 
+# Latin letters that Cyrillic and Greek letters are drawn like: "Dаna" with a Cyrillic "а" is Dana to a reader
+_HOMOGLYPHS = str.maketrans({
+    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c", "т": "t",
+    "у": "y", "х": "x", "і": "i", "ї": "i", "ј": "j", "ѕ": "s", "ԁ": "d", "ɡ": "g", "ӏ": "l", "α": "a", "β": "b",
+    "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "ɑ": "a",
+})
+
+
+def person_key(name: str) -> str:
+    """What makes two written names one person for separation of duties (policy 2.3, 4.1): Unicode NFKC
+    (full-width and ligature forms), no invisible characters (zero-width spaces, joiners, marks), accents
+    dropped, any run of spaces (no-break, em, ...) as one, case folded, and Cyrillic or Greek letters that look
+    Latin read as Latin. It does not know that "D. Analyst" or an e-mail address is the same person: only an
+    authenticated identity can (issue 12, section 2)."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFKC", name)
+    text = "".join(c for c in unicodedata.normalize("NFKD", text)
+                   if unicodedata.category(c) not in ("Cf", "Mn", "Me", "Cc"))
+    text = " ".join(text.split())
+    return text.casefold().translate(_HOMOGLYPHS)
+
+
 def _same_person(a: str, b: str | None) -> bool:
-    return b is not None and a.strip().casefold() == b.strip().casefold()
+    return b is not None and person_key(a) == person_key(b)
 
 
 def _text(value: str | None) -> str:
