@@ -305,6 +305,24 @@ def check_columns(card: DatasetCard, frame: pd.DataFrame, path: Path) -> None:
     if card.id_column and frame[card.id_column].duplicated().any():
         dup = frame.loc[frame[card.id_column].duplicated(), card.id_column].head(3).tolist()
         raise DatasetError(f"dataset {card.name!r}: id column {card.id_column!r} has duplicate ids, e.g. {dup}")
+    for column in card.protected_attributes:
+        _distinct_group_keys(card, column, frame[column])
+
+
+def _distinct_group_keys(card: DatasetCard, column: str, values: pd.Series) -> None:
+    """Two groups whose names become the same MLflow metric key ("A+B" and "A_B": MLflow keys allow letters,
+    digits and `_-./ ` only) would record one group's figures under the other's name and lose evidence: refused
+    with both names before anything runs (issue 12)."""
+    from harness.tracking.runs import metric_key  # cheap: mlflow is imported inside tracking's functions only
+
+    seen: dict[str, str] = {}
+    for value in values.dropna().astype(str).unique():
+        key = metric_key(value)
+        other = seen.setdefault(key, value)
+        if other != value:
+            raise DatasetError(f"dataset {card.name!r}: the groups {other!r} and {value!r} of protected attribute "
+                               f"{column!r} would both be recorded in MLflow as {key!r}; rename one in the data (a new "
+                               "data file and card sha256)")
 
 
 def load_dataset(name_or_path: str, data_dir: str | Path | None = None) -> ReferenceDataset:

@@ -40,3 +40,22 @@ def test_unknown_dataset_name_lists_the_catalogue() -> None:
 ])
 def test_label_matching_tolerates_yaml_and_csv_types(values: list, target: object, expected: list) -> None:
     assert matches(values, target).tolist() == expected
+
+
+def test_groups_whose_names_would_share_an_mlflow_key_are_refused_with_both_names(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from harness.datasets import load_dataset
+    from harness.errors import DatasetError
+    from tests.conftest import write_card
+
+    folder = tmp_path / "collide"
+    folder.mkdir()
+    pd.DataFrame({"id": ["a", "b", "c", "d", "e"], "sex": ["F", "M", "F", "M", "F"],
+                  "race": ["A", "A+B", "A_B", "C", "C"], "income": [1, 2, 3, 4, 5],
+                  "approved": [1, 0, 1, 0, 1]}).to_csv(folder / "data.csv", index=False)
+    card = write_card(folder, "collide")
+    with pytest.raises(DatasetError) as e:
+        load_dataset(str(card))
+    assert str(e.value) == ("dataset 'collide': the groups 'A+B' and 'A_B' of protected attribute 'race' would both "
+                            "be recorded in MLflow as 'A_B'; rename one in the data (a new data file and card sha256)")
