@@ -120,6 +120,11 @@ class OpenAIAdapter(_Strict):
     system_prompt: str | None = None  # default: harness.tools.openai.DEFAULT_SYSTEM_PROMPT
     cache_dir: str | None = None
     cache: bool = True
+    # what a hostile endpoint can cost (issue 12): timeout_s bounds each request whole; a reply over
+    # max_response_bytes is that item's error, never read further; after run_deadline_s (from the first
+    # request) nothing more is asked. Defaults: harness.tools.openai.DEFAULT_MAX_RESPONSE_BYTES / _RUN_DEADLINE_S
+    max_response_bytes: int = Field(1_048_576, ge=1024, le=16_777_216)
+    run_deadline_s: float = Field(3600.0, gt=0, le=86_400)
 
 
 class PickleAdapter(_Model):

@@ -13,6 +13,12 @@ items misbehave and assert that only those items carry an error:
         ...
     server.chat_requests            # how many completions were asked for (a cached re-run asks none)
 
+Hostile endpoints (issue 12, hardening) are faults too: `Fault.trickle` sends the whole reply, status line
+and headers included, at a few bytes a second (no single read ever times out); `Fault.huge` sends a body of
+any size without holding it in memory (declared in Content-Length, or chunked with no length, or as a gzip
+bomb); `Fault.rate_limited(..., retry_after=3600)` asks for an hour's pause. `models_faults` apply the same
+to `GET /v1/models`, which the adapter asks before a run and `endpoint_facts` asks when recording evidence.
+
 Run one from a shell for a demo: `python -m harness.testing.chat_server module:function --port 8000`.
 """
 from __future__ import annotations
@@ -21,12 +27,15 @@ import json
 import re
 import threading
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 from harness.tools.openai import parse_user_message
 
@@ -34,6 +43,34 @@ AnswerFn = Callable[[str, str], str]
 
 MALFORMED_BODY = '{"id": "chatcmpl-broken", "choices": [{"message": {"content": "half an ans'
 """What a `Fault.malformed_json` reply sends: a JSON document cut off mid-string (HTTP 200)."""
+
+_HUGE_HEAD = b'{"id":"chatcmpl-huge","object":"chat.completion","model":"loopback-chat","choices":[{"index":0,' \
+             b'"message":{"role":"assistant","content":"'
+_HUGE_TAIL = b'"},"finish_reason":"stop"}]}'
+HUGE_FRAME = len(_HUGE_HEAD) + len(_HUGE_TAIL)
+_FILL = b"a" * 65536  # one constant block, sent again and again: a huge reply costs the server no memory
+
+
+def huge_body(size: int) -> Iterator[bytes]:
+    """A chat reply of exactly `size` bytes (at least its JSON frame, `HUGE_FRAME` bytes), content "aaa...":
+    valid JSON, so a reply just under a client's limit is an ordinary answer. Yielded in 64 KiB pieces."""
+    fill = size - HUGE_FRAME
+    if fill < 0:
+        raise ValueError(f"a huge reply is at least {HUGE_FRAME} bytes")
+    yield _HUGE_HEAD
+    view = memoryview(_FILL)
+    while fill > 0:
+        n = min(fill, len(_FILL))
+        yield view[:n]
+        fill -= n
+    yield _HUGE_TAIL
+
+
+@lru_cache(maxsize=4)
+def gzip_bomb(size: int) -> bytes:
+    """`huge_body(size)` gzip-compressed (about a thousandth of its size): what `Fault.huge(gzip=True)` sends."""
+    z = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    return b"".join([*(z.compress(piece) for piece in huge_body(size)), z.flush()])
 
 
 @dataclass(frozen=True)
@@ -43,7 +80,9 @@ class Fault:
     `times` limits it to the first N requests for each matching question (then the server recovers,
     which is how retries are tested); None means every time. A fault may delay (`delay_s`) and/or
     replace the reply: an HTTP `status` (with `retry_after` seconds for 429s), a `malformed` JSON body,
-    or a reply whose message has `no_content`."""
+    a reply whose message has `no_content`, or a `huge_bytes` body (`declared` in Content-Length or sent
+    chunked, `gzip`-compressed or not). `trickle_bps` sends the reply at that many bytes a second, from its
+    first byte (`trickle_headers`) or from the body's."""
 
     match: str = ""
     status: int | None = None
@@ -52,6 +91,11 @@ class Fault:
     retry_after: float | None = None
     malformed: bool = False
     no_content: bool = False
+    trickle_bps: float | None = None
+    trickle_headers: bool = True
+    huge_bytes: int | None = None
+    declared: bool = True
+    gzip: bool = False
 
     @classmethod
     def error(cls, match: str, status: int = 500, times: int | None = None) -> Fault:
@@ -73,12 +117,30 @@ class Fault:
     def without_content(cls, match: str, times: int | None = None) -> Fault:
         return cls(match=match, no_content=True, times=times)
 
+    @classmethod
+    def trickle(cls, match: str, bytes_per_s: float, *, headers: bool = True, times: int | None = None) -> Fault:
+        """The ordinary reply, sent at `bytes_per_s`: every read gets a byte or two, so a per-read timeout never
+        fires; with `headers` the status line and headers trickle too (the client is still waiting for them)."""
+        if bytes_per_s <= 0:
+            raise ValueError("bytes_per_s must be positive")
+        return cls(match=match, trickle_bps=bytes_per_s, trickle_headers=headers, times=times)
+
+    @classmethod
+    def huge(cls, match: str, size: int, *, declared: bool = True, gzip: bool = False, status: int | None = None,
+             times: int | None = None) -> Fault:
+        """An HTTP 200 (or `status`) whose body is `size` bytes of valid chat JSON (`huge_body`): with `declared`,
+        its length is in Content-Length; without, it is sent chunked, so only counting while reading finds it
+        out. With `gzip` the body is compressed (Content-Encoding: gzip, whatever the client asked for): about a
+        thousandth of `size` on the wire, which a decoding client inflates to `size`."""
+        huge_body(size)  # the size check, now rather than in the server thread
+        return cls(match=match, huge_bytes=size, declared=declared, gzip=gzip, status=status, times=times)
+
     def applies(self, question: str, attempt: int) -> bool:
         return (self.times is None or attempt <= self.times) and re.search(self.match, question) is not None
 
     @property
     def replaces_reply(self) -> bool:
-        return self.status is not None or self.malformed or self.no_content
+        return self.status is not None or self.malformed or self.no_content or self.huge_bytes is not None
 
 
 class _Server(ThreadingHTTPServer):
@@ -99,9 +161,18 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _send(self, status: int, payload: Any = None, *, raw: str | None = None,
-              headers: dict[str, str] | None = None) -> None:
+              headers: dict[str, str] | None = None, trickle: Fault | None = None) -> None:
         body = (raw if raw is not None else json.dumps(payload)).encode("utf-8")
         try:
+            if trickle is not None and trickle.trickle_bps is not None:
+                head = self._head(status, {"Content-Type": "application/json", "Content-Length": str(len(body)),
+                                           **(headers or {})})
+                if trickle.trickle_headers:
+                    self._trickle(head + body, trickle.trickle_bps)
+                else:
+                    self.wfile.write(head)
+                    self._trickle(body, trickle.trickle_bps)
+                return
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -111,6 +182,63 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
         except OSError:  # the client gave up (timeout) and closed the socket
             self.close_connection = True
+
+    def _head(self, status: int, headers: dict[str, str]) -> bytes:
+        """The status line and headers as bytes, for a reply sent by hand (trickled or huge)."""
+        reason = self.responses.get(status, ("",))[0]
+        lines = [f"HTTP/1.1 {status} {reason}", *(f"{k}: {v}" for k, v in headers.items())]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def _trickle(self, data: bytes, bytes_per_s: float) -> None:
+        """`data` at `bytes_per_s`, in pieces at most 50 ms apart; stops when the server stops. A reply cut
+        short leaves the connection unusable, so it is closed."""
+        stopping = self.server.chat._stopping
+        step = max(1, int(bytes_per_s * 0.05))
+        for start in range(0, len(data), step):
+            self.wfile.write(data[start:start + step])
+            self.wfile.flush()
+            if start + step < len(data) and stopping.wait(step / bytes_per_s):
+                self.close_connection = True
+                return
+
+    def _send_huge(self, fault: Fault) -> None:
+        """`fault.huge_bytes` of chat JSON, streamed from one constant block (or the cached gzip bomb)."""
+        size = fault.huge_bytes or 0
+        headers = {"Content-Type": "application/json"}
+        pieces: Iterable[bytes | memoryview]
+        if fault.gzip:
+            bomb = gzip_bomb(size)
+            headers["Content-Encoding"] = "gzip"
+            headers["Content-Length"] = str(len(bomb))
+            pieces = [bomb]
+        elif fault.declared:
+            headers["Content-Length"] = str(size)
+            pieces = huge_body(size)
+        else:
+            headers["Transfer-Encoding"] = "chunked"
+            pieces = huge_body(size)
+        try:
+            self.wfile.write(self._head(fault.status or 200, headers))
+            for piece in pieces:
+                if headers.get("Transfer-Encoding") == "chunked":
+                    self.wfile.write(f"{len(piece):x}\r\n".encode())
+                    self.wfile.write(piece)
+                    self.wfile.write(b"\r\n")
+                else:
+                    self.wfile.write(piece)
+                if self.server.chat._stopping.is_set():
+                    self.close_connection = True
+                    return
+            if headers.get("Transfer-Encoding") == "chunked":
+                self.wfile.write(b"0\r\n\r\n")
+        except OSError:  # the client stopped reading at its limit and hung up: the point of the fault
+            self.close_connection = True
+
+    def _route(self) -> str:
+        """The path asked for. A client sending through an HTTP proxy names the whole URL ("POST
+        http://vendor.example/v1/chat/completions"): the server then acts as that proxy and the endpoint at once,
+        so a test can take the adapter's proxy route."""
+        return urlsplit(self.path).path.rstrip("/") if "://" in self.path else self.path.rstrip("/")
 
     def _authorised(self) -> bool:
         key = self.server.chat.api_key
@@ -124,9 +252,13 @@ class _Handler(BaseHTTPRequestHandler):
         chat._count(None)
         if not self._authorised():
             return
-        if self.path.rstrip("/") == "/v1/models":
+        if self._route() == "/v1/models":
+            fault = next(iter(chat.models_faults), None)
+            if fault is not None and fault.huge_bytes is not None:
+                self._send_huge(fault)
+                return
             self._send(200, {"object": "list", "data": [{"id": chat.model, "object": "model", "created": 0,
-                                                         "owned_by": "harness.testing"}]})
+                                                         "owned_by": "harness.testing"}]}, trickle=fault)
         else:
             self._send(404, _error(f"no route {self.path}", "invalid_request_error"))
 
@@ -134,7 +266,7 @@ class _Handler(BaseHTTPRequestHandler):
         chat = self.server.chat
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
-        if self.path.rstrip("/") != "/v1/chat/completions":
+        if self._route() != "/v1/chat/completions":
             chat._count(None)
             self._send(404, _error(f"no route {self.path}", "invalid_request_error"))
             return
@@ -160,13 +292,18 @@ class _Handler(BaseHTTPRequestHandler):
         if delay > 0 and chat._stopping.wait(delay):
             return
         reply = next((f for f in faults if f.replaces_reply), None)
+        trickle = next((f for f in faults if f.trickle_bps is not None), None)
+        if reply is not None and reply.huge_bytes is not None:
+            self._send_huge(reply)
+            return
         if reply is not None and reply.status is not None:
             headers = {"Retry-After": f"{reply.retry_after:g}"} if reply.retry_after is not None else None
             kind = "rate_limit_exceeded" if reply.status == 429 else "server_error"
-            self._send(reply.status, _error(f"injected fault: HTTP {reply.status}", kind), headers=headers)
+            self._send(reply.status, _error(f"injected fault: HTTP {reply.status}", kind), headers=headers,
+                       trickle=trickle)
             return
         if reply is not None and reply.malformed:
-            self._send(200, raw=MALFORMED_BODY)
+            self._send(200, raw=MALFORMED_BODY, trickle=trickle)
             return
         try:
             text = chat.answer(context, question)
@@ -182,7 +319,7 @@ class _Handler(BaseHTTPRequestHandler):
             "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                       "total_tokens": prompt_tokens + completion_tokens},
-        })
+        }, trickle=trickle)
 
 
 def _error(message: str, kind: str, code: str | None = None) -> dict[str, Any]:
@@ -194,13 +331,16 @@ class ChatServer:
 
     `with ChatServer(answer) as base_url:` starts it and gives `http://127.0.0.1:<port>/v1`; the counters
     (`requests` of any kind, `chat_requests`, `attempts[question]`) tell a test what the client did.
-    `faults` and `delay_s` may be changed between runs."""
+    `faults` and `delay_s` may be changed between runs. `models_faults` misbehave on `GET /v1/models`
+    (the first one applies, every time; only `trickle` and `huge` faults mean anything there)."""
 
     def __init__(self, answer: AnswerFn, *, delay_s: float = 0.0, faults: Iterable[Fault] = (),
-                 api_key: str | None = None, model: str = "loopback-chat", port: int = 0) -> None:
+                 models_faults: Iterable[Fault] = (), api_key: str | None = None, model: str = "loopback-chat",
+                 port: int = 0) -> None:
         self.answer = answer
         self.delay_s = delay_s
         self.faults: list[Fault] = list(faults)
+        self.models_faults: list[Fault] = list(models_faults)
         self.api_key = api_key
         self.model = model
         self.port = port
