@@ -94,9 +94,21 @@ def init_key(path: Path | None = None) -> Signer:
     where.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
-    fd = os.open(where, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(pem)
+    # written whole under a private name, then linked into place: a process that finds the key never reads a
+    # half-written file, and of two processes making it at once exactly one wins (link fails if it exists)
+    part = where.with_name(f".{where.name}.{os.getpid()}.part")
+    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(pem)
+        try:
+            os.link(part, where)
+        except FileExistsError:
+            raise ConfigError(f"a signing key already exists at {where}; the records it signed are verified with "
+                              "it, so it is never replaced. Point HARNESS_SIGNING_KEY elsewhere to make another"
+                              ) from None
+    finally:
+        part.unlink(missing_ok=True)
     where.with_suffix(".pub").write_text(public_text(key.public_key()) + "\n", encoding="ascii")
     return Signer(where, key)
 

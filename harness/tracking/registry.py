@@ -142,8 +142,20 @@ class Registry:
         self.c.delete_model_version(name, str(number))
 
     def set_version_tags(self, name: str, number: int, tags: dict[str, str]) -> None:
+        """MLflow's SQL store looks a tag up and then inserts it, so two writers setting the same tag at once
+        can collide on its unique key; the loser tries again (the tag then exists and is updated)."""
+        import random
+        import time
+
         for key, value in tags.items():
-            self.c.set_model_version_tag(name, str(number), key, value)
+            for attempt in range(5):
+                try:
+                    self.c.set_model_version_tag(name, str(number), key, value)
+                    break
+                except Exception as e:
+                    if "UNIQUE constraint" not in str(e) or attempt == 4:
+                        raise
+                    time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
 
     def alias(self, name: str, alias: str) -> int | None:
         """The version number holding an alias, or None (no such alias, or no such model)."""

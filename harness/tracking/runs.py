@@ -12,6 +12,8 @@ import math
 import os
 import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -92,10 +94,61 @@ def _quiet() -> None:
 
 
 def client(uri: str) -> MlflowClient:
+    """Every command opens its store here. MLflow creates and migrates an embedded store the first time a process
+    opens it; two processes doing that at once raced in the migrations and could leave a half-made
+    `_alembic_tmp_*` table that broke the store for good, so on SQLite one process creates it under a lock."""
     from mlflow.tracking import MlflowClient
 
     _quiet()
-    return MlflowClient(tracking_uri=uri)
+    db = sqlite_path(uri)
+    if db is None:  # a tracking server creates its own database
+        return MlflowClient(tracking_uri=uri)
+    with _creation_lock(db):
+        if not _initialised(db):
+            return MlflowClient(tracking_uri=uri)  # the others wait, then find the store ready
+    return MlflowClient(tracking_uri=uri)  # the common case: the lock was held for one read of the schema
+
+
+@contextmanager
+def _creation_lock(db: Path) -> Iterator[None]:
+    """An exclusive flock on `<db>.lock` beside the database (released by the kernel if its holder dies, so it
+    is never stale; read access is enough, so a colleague's lock file serves too). A folder that cannot hold it
+    cannot hold a new store either: MLflow then says why."""
+    import fcntl
+
+    try:
+        db.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(db.with_name(db.name + ".lock"), os.O_RDONLY | os.O_CREAT, 0o644)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _initialised(db: Path) -> bool:
+    """MLflow's own test for "create and migrate on open" (every table of its schema present,
+    `mlflow.store.db.utils._all_tables_exist`), read with sqlite3 in a millisecond. Read under the creation lock,
+    it never sees a store half-way through its migrations."""
+    import sqlite3
+
+    import mlflow.store.db.utils  # noqa: F401  (registers every MLflow table in Base.metadata)
+    from mlflow.store.db.base_sql_model import Base
+
+    if not db.is_file():
+        return False
+    try:
+        con = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return False  # not a database (yet): MLflow opens it under the lock and reports what is wrong
+    return set(Base.metadata.tables) <= tables
 
 
 def experiment_id(c: MlflowClient, uri: str, tool_id: str) -> str:
