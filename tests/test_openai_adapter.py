@@ -356,6 +356,8 @@ def test_the_api_key_is_sent_but_never_stored_or_shown(tmp_path: Path, monkeypat
     def leaky(context: str, question: str) -> str:
         if question == "question 2?":  # a server that quotes the key back in its error
             raise ValueError(f"quota exceeded for key {KEY}")
+        if question == "question 1?":  # ... or in an answer, which would land in the cache and the reports
+            return f"{echo(context, question)} (served for {KEY})"
         return echo(context, question)
 
     server = ChatServer(leaky, api_key=KEY)
@@ -365,7 +367,8 @@ def test_the_api_key_is_sent_but_never_stored_or_shown(tmp_path: Path, monkeypat
                                                    f"  max_retries: 0\n  cache_dir: cache\n"))
         t = load_tool(m)
         preds = t.generate(frame(4))
-        assert preds.answers == [*expected(2), "", expected(4)[3]]  # the server accepted the key
+        # the server accepted the key; the answer that echoed it keeps everything but the key (issue 12)
+        assert preds.answers == [expected(2)[0], f"{expected(2)[1]} (served for [redacted])", "", expected(4)[3]]
         assert preds.errors[2] == (f"item 'q2': HTTP 500 from {url}/chat/completions: the answer function raised "
                                    "ValueError: quota exceeded for key [redacted]; gave up after 1 attempt")
         assert KEY not in repr(t)

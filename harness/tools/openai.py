@@ -603,8 +603,8 @@ class OpenAITool:
                         answer, error, reply = None, f"item {ids[i]!r}: {type(e).__name__}: {e}", {}
                     if error is not None:
                         errors[i] = self._scrub(error)
-                    else:
-                        answers[i] = answer or ""
+                    else:  # an endpoint that echoes the key in an answer must not put it in the cache or a report
+                        answers[i] = self._scrub(answer or "")
                         if self.cache is not None:
                             self.cache.put(key, {
                                 "format": CACHE_FORMAT, "key": key, "identity": self.identity, "model": self.model,
