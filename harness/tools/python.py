@@ -11,7 +11,8 @@ import hashlib
 import importlib
 import importlib.util
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -87,6 +88,29 @@ def import_callable(spec: str, base_dir: Path | None = None) -> Callable[..., An
     return obj
 
 
+@contextmanager
+def _contained(name: str) -> Iterator[None]:
+    """While the tool's code runs, it cannot end the harness: `sys.exit(0)` or `os._exit(0)` would make `harness
+    assess` exit 0, the PASS code, with nothing recorded (issue 12). Both become the tool's ERROR instead. (Code
+    that wants to escape can still reach the C library; the sandboxed worker is the real boundary.)"""
+    import os
+
+    real = os._exit
+
+    def refuse(code: int) -> None:
+        raise ToolError(f"tool {name!r} tried to end the harness process (os._exit({code})); a tool returns its "
+                        "outputs, it never exits")
+
+    os._exit = refuse  # type: ignore[assignment]
+    try:
+        yield
+    except SystemExit as e:
+        raise ToolError(f"tool {name!r} tried to end the harness process (sys.exit({e.code!r})); a tool returns its "
+                        "outputs, it never exits") from None
+    finally:
+        os._exit = real
+
+
 @dataclass
 class PythonTool:
     fn: Callable[..., Any]
@@ -110,7 +134,10 @@ class PythonTool:
 
     def predict_frame(self, frame: pd.DataFrame) -> Predictions:
         try:
-            raw = self.fn(frame)
+            with _contained(self.name):
+                raw = self.fn(frame)
+        except ToolError:
+            raise
         except Exception as e:  # the tool's own failure: recorded as ERROR, never a crash of ours
             raise ToolError(f"tool {self.name!r} raised {type(e).__name__} during prediction: {e}") from e
         preds = as_predictions(raw, len(frame), f"tool {self.name!r}")
@@ -141,7 +168,10 @@ class GenerativePythonTool:
             raise ToolError(f"tool {self.name!r} was asked with items lacking column(s) {missing}; a generative "
                             f"tool needs 'context' and 'question'")
         try:
-            raw = self.fn(items)
+            with _contained(self.name):
+                raw = self.fn(items)
+        except ToolError:
+            raise
         except Exception as e:  # the tool's own failure: recorded as ERROR, never a crash of ours
             raise ToolError(f"tool {self.name!r} raised {type(e).__name__} while answering: {e}") from e
         return self._answers(raw, len(items))
