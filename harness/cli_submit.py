@@ -46,7 +46,8 @@ def submit(bundle: str, submitter: str | None, tracking_uri: str | None) -> None
         run_id = log_submission(uri, m.id, m.version, b.root, b.files, submitter=who,
                                 archive_sha256=b.archive_sha256, source=str(bundle))
         try:
-            ref = register_version(uri, m, b.manifest_path, submitter=who, files=b.files, source_run=run_id)
+            ref = register_version(uri, m, b.manifest_path, submitter=who, files=b.files, source_run=run_id,
+                                   resubmit=True)
         except GateError as e:
             mark_submission_refused(uri, run_id, str(e))
             raise

@@ -807,3 +807,33 @@ def test_processes_making_the_first_key_at_once_all_get_the_same_whole_key(tmp_p
     assert len(set(prints)) == 1 and prints[0].startswith("ed25519:")
     assert sorted(p.name for p in (tmp_path / "keys").iterdir()) == ["signing.key", "signing.pub"]
     assert oct((tmp_path / "keys" / "signing.key").stat().st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.slow
+def test_a_vendor_who_submits_after_dti_assessed_can_never_decide_on_their_version(tmp_path: Path) -> None:
+    """DTI assesses first (the version is registered under the analyst), then the vendor submits the same bundle:
+    the vendor is recorded as a submitter too, and neither the vendor's person nor the vendor organisation can
+    approve or waive it (issue 12, section 2)."""
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    tool_yaml, card = write_case(tmp_path / "bundle", n=3000, seed=15, disparity=0.2)
+    run = str(run_assessment(tool_yaml, [str(card)], tracking_uri=uri, out=tmp_path / "out",
+                             submitter="dana").result.run_id)
+    assert gate.status(uri, "case-tool-15", "1.0")[0].verdict == "FAIL"
+    r = cli("submit", str(tool_yaml.parent), "--submitter", "Sam Seller, Test Vendor", "--tracking-uri", uri)
+    assert r.exit_code == 0, r.output
+    records = gate.history(uri, "case-tool-15").records
+    assert [(d.action, d.actor, d.state) for d in records] == [
+        ("submit", "dana", "submitted"), ("assess", "dana", "assessed"),
+        ("submit", "Sam Seller, Test Vendor", "assessed")]
+    r = cli("submit", str(tool_yaml.parent), "--submitter", "sam seller, test vendor", "--tracking-uri", uri)
+    assert r.exit_code == 0 and len(gate.history(uri, "case-tool-15").records) == 3  # once per person
+    waiver = {"run_id": run, "rationale": "r", "conditions": "c", "expires": datetime.now(UTC) + timedelta(days=10)}
+    for who, why in (("Sam Seller", "'Sam Seller' submitted case-tool-15 1.0; the approver must be someone else"),
+                     ("Test Vendor", "'Test Vendor' names the vendor of case-tool-15 1.0, Test Vendor; the approver "
+                                     "must be someone at the City"),
+                     ("Omar O, Test Vendor", "'Omar O, Test Vendor' names the vendor of case-tool-15 1.0, Test "
+                                             "Vendor; the approver must be someone at the City")):
+        with pytest.raises(GateError) as e:
+            gate.waive(uri, "case-tool-15", "1.0", approver=who, **waiver)
+        assert str(e.value) == refused("separation-of-duties", "2.3, 4.1", "waiver of case-tool-15 1.0", why)
+    assert gate.waive(uri, "case-tool-15", "1.0", approver="Omar O, DTI", **waiver).state == "waived"

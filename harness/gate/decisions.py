@@ -170,10 +170,15 @@ def _fresh(book: _Book, version: str, s: dict[str, Any], logged: Decision, polic
 def _separate(person: str, role: str, book: _Book, version: str, s: dict[str, Any], logged: Decision,
               what: str) -> None:
     """Who submitted and who ran the assessment, as the log recorded them (never the run's editable tags)."""
-    submitter = s["submitted"].actor
-    if _same_person(person, submitter):
+    for submitter in s["submitters"] or [s["submitted"].actor]:
+        if _same_person(person, submitter):
+            raise _refuse(what, "separation-of-duties", "2.3, 4.1",
+                          f"{person!r} submitted {book.tool} {version}; the {role} must be someone else")
+    vendor = str(s["submitted"].details.get("vendor") or "")
+    if vendor and any(_same_person(part, vendor) for part in [person, *person.split(",")]):
         raise _refuse(what, "separation-of-duties", "2.3, 4.1",
-                      f"{person!r} submitted {book.tool} {version}; the {role} must be someone else")
+                      f"{person!r} names the vendor of {book.tool} {version}, {vendor}; the {role} must be someone "
+                      "at the City")
     if _same_person(person, logged.actor):
         raise _refuse(what, "separation-of-duties", "2.3, 4.1",
                       f"{person!r} started assessment run {logged.run_id}; the {role} must be someone else")

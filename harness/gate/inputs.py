@@ -72,7 +72,14 @@ def person_key(name: str) -> str:
 
 
 def _same_person(a: str, b: str | None) -> bool:
-    return b is not None and person_key(a) == person_key(b)
+    """One person by `person_key`, also when one of them added an affiliation after a comma ("Sam Seller,
+    Example Vendor" and "Sam Seller")."""
+    if b is None:
+        return False
+    if person_key(a) == person_key(b):
+        return True
+    lead_a, lead_b = person_key(a.split(",")[0]), person_key(b.split(",")[0])
+    return bool(lead_a) and lead_a == lead_b
 
 
 def _text(value: str | None) -> str:

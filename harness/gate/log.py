@@ -172,10 +172,13 @@ def _verify(tool: str, entries: list[VersionInfo], versions: list[VersionInfo],
 def _replay(chain: list[Decision]) -> dict[str, dict[str, Any]]:
     states: dict[str, dict[str, Any]] = {}
     for d in chain:
-        s = states.setdefault(d.version, {"submitted": d, "assessed": None, "completed": None, "covering": None,
+        s = states.setdefault(d.version, {"submitted": d, "submitters": [], "assessed": None, "completed": None,
+                                          "covering": None,
                                           "decision": None, "approval": None, "state": d.state,
                                           "assess_runs": set()})
         s["state"] = d.state
+        if d.action == "submit":  # everyone who submitted it, whatever the order (separation of duties)
+            s["submitters"].append(d.actor)
         if d.action == "assess":
             s["assessed"] = d
             s["assess_runs"].add(d.run_id)

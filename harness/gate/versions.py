@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import GateError
-from harness.gate.inputs import _person, _refuse, _registry
+from harness.gate.inputs import _person, _refuse, _registry, _same_person
 from harness.gate.log import _append, _Book, _mirror
 from harness.gate.records import VersionRef, _iso, _now, _run_at, canonical, manifest_digest, sha256_text
 
@@ -78,7 +78,8 @@ def _check_artifacts(reg: Registry, tool: str, version: str, info: VersionInfo, 
 
 def register_version(uri: str, manifest: ToolManifest, manifest_path: str | Path, *, submitter: str,
                      files: dict[str, str] | None = None, source_run: str | None = None,
-                     artifacts: dict[str, str] | None = None, now: datetime | None = None) -> VersionRef:
+                     artifacts: dict[str, str] | None = None, resubmit: bool = False,
+                     now: datetime | None = None) -> VersionRef:
     """Register a tool version (state `submitted`) with its manifest and digest, and record the submission.
 
     Idempotent for the same version string and manifest digest; another digest under an existing version
@@ -135,7 +136,14 @@ def register_version(uri: str, manifest: ToolManifest, manifest_path: str | Path
 
     def build(book: _Book) -> dict[str, Any] | None:
         if version in book.states:
-            return None
+            # a vendor submitting a version DTI registered first (by assessing it) is recorded too, so the vendor
+            # can never decide on it (policy 4.1); an assessment's own registration never adds a submitter
+            s = book.states[version]
+            if not resubmit or any(_same_person(submitter, who) for who in s["submitters"]):
+                return None
+            return {"action": "submit", "version": version, "state": s["state"], "actor": submitter,
+                    "reason": "submitted again (the version was registered earlier)", "run_id": source_run,
+                    "manifest_digest": digest, "details": {"vendor": manifest.vendor}}
         return {"action": "submit", "version": version, "state": "submitted",
                 "actor": info.tags.get("harness.submitter", submitter), "reason": "registered for assessment",
                 "run_id": info.run_id, "manifest_digest": digest,
