@@ -16,7 +16,6 @@ import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from harness.errors import ConfigError, ToolError
@@ -32,21 +31,10 @@ from harness.tools.openai import (
     reported_models,
 )
 from tests.conftest import MANIFEST
+from tests.test_openai_adapter import echo, expected, frame
+from tests.test_openai_adapter import tool as adapter_tool
 
 MB = 1_000_000
-
-
-def echo(context: str, question: str) -> str:
-    return f"{context} says: {question}"
-
-
-def frame(n: int) -> pd.DataFrame:
-    return pd.DataFrame({"id": [f"q{i}" for i in range(n)], "context": [f"page {i}" for i in range(n)],
-                         "question": [f"question {i}?" for i in range(n)]})
-
-
-def expected(n: int) -> list[str]:
-    return [f"page {i} says: question {i}?" for i in range(n)]
 
 
 @pytest.fixture
@@ -58,12 +46,8 @@ def server() -> Iterator[ChatServer]:
 
 
 def tool(server: ChatServer, tmp_path: Path, **kw) -> OpenAITool:
-    settings = {"name": "t", "base_url": server.base_url, "model": "m", "concurrency": 4, "backoff_s": 0.01,
-                "max_retries": 0, "cache_dir": tmp_path / "cache", **kw}
-    t = OpenAITool(**settings)
-    t.waits = []  # type: ignore[attr-defined]
-    t._sleep = t.waits.append  # type: ignore[attr-defined]  # record the waits instead of sleeping them
-    return t
+    """The adapter tests' tool (waits recorded, not slept), without retries unless a test asks for them."""
+    return adapter_tool(server, tmp_path, **{"max_retries": 0, **kw})
 
 
 def chat_url(server: ChatServer) -> str:
