@@ -308,6 +308,16 @@ def test_a_forged_approval_with_a_correct_hash_breaks_the_history_and_closes_the
 # -- 6. an evidence artifact rewritten after the assessment ----------------------------------------------------
 
 
+def own_store(tmp_path: Path, case: tuple[Path, Path]) -> tuple[str, str]:
+    """A store of the test's own (for attacks that rewrite artifacts, which copies of the template would share)
+    with one assessment of `case` started by 'dana': (uri, run id)."""
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    tool_yaml, card = case
+    run = str(run_assessment(tool_yaml, [str(card)], tracking_uri=uri, out=tmp_path / "out",
+                             submitter="dana").result.run_id)
+    return uri, run
+
+
 def artifact_dir(uri: str, run_id: str) -> Path:
     return Path(unquote(urlparse(client(uri).get_run(run_id).info.artifact_uri).path))
 
@@ -315,10 +325,7 @@ def artifact_dir(uri: str, run_id: str) -> Path:
 @pytest.mark.slow
 def test_a_rewritten_report_or_assessment_is_refused_and_named_by_the_records_export(tmp_path: Path) -> None:
     # its own store: the attack rewrites artifacts, which a copy of the template's database would share
-    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
-    tool_yaml, card = write_case(tmp_path / "case", n=600, seed=9)
-    run = str(run_assessment(tool_yaml, [str(card)], tracking_uri=uri, out=tmp_path / "out",
-                             submitter="dana").result.run_id)
+    uri, run = own_store(tmp_path, write_case(tmp_path / "case", n=600, seed=9))
     tool = "case-tool-9"
     assert gate.status(uri, tool, "1.0")[0].verdict == "NEEDS_REVIEW"
     c = client(uri)
@@ -378,10 +385,7 @@ def test_a_rewritten_report_or_assessment_is_refused_and_named_by_the_records_ex
 
 @pytest.mark.slow
 def test_evidence_rewritten_after_approval_closes_the_gate(tmp_path: Path) -> None:
-    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
-    tool_yaml, card = perfect_case(tmp_path / "case", seed=12, n=2000)
-    run = str(run_assessment(tool_yaml, [str(card)], tracking_uri=uri, out=tmp_path / "out",
-                             submitter="dana").result.run_id)
+    uri, run = own_store(tmp_path, perfect_case(tmp_path / "case", seed=12, n=2000))
     tool = "case-tool-12"
     gate.approve(uri, tool, "1.0", run_id=run, reviewer="rita", rationale="ok")
     assert gate.gate(uri, tool, "1.0").open
@@ -732,10 +736,7 @@ def test_a_narrowed_run_of_an_approved_version_does_not_move_its_due_date(
 @pytest.mark.slow
 def test_reassess_refuses_a_rewritten_plan_of_the_approved_run(tmp_path: Path) -> None:
     # its own store: the attack rewrites an artifact
-    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
-    tool_yaml, card = write_case(tmp_path / "case", n=600, seed=9)
-    run = str(run_assessment(tool_yaml, [str(card)], tracking_uri=uri, out=tmp_path / "out",
-                             submitter="dana").result.run_id)
+    uri, run = own_store(tmp_path, write_case(tmp_path / "case", n=600, seed=9))
     gate.approve(uri, "case-tool-9", "1.0", run_id=run, reviewer="rita", rationale="findings monitored")
     plan = artifact_dir(uri, run) / "inputs" / "plan.json"
     doc = json.loads(plan.read_text())
@@ -814,10 +815,8 @@ def test_a_vendor_who_submits_after_dti_assessed_can_never_decide_on_their_versi
     """DTI assesses first (the version is registered under the analyst), then the vendor submits the same bundle:
     the vendor is recorded as a submitter too, and neither the vendor's person nor the vendor organisation can
     approve or waive it (issue 12, section 2)."""
-    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
     tool_yaml, card = write_case(tmp_path / "bundle", n=3000, seed=15, disparity=0.2)
-    run = str(run_assessment(tool_yaml, [str(card)], tracking_uri=uri, out=tmp_path / "out",
-                             submitter="dana").result.run_id)
+    uri, run = own_store(tmp_path, (tool_yaml, card))
     assert gate.status(uri, "case-tool-15", "1.0")[0].verdict == "FAIL"
     r = cli("submit", str(tool_yaml.parent), "--submitter", "Sam Seller, Test Vendor", "--tracking-uri", uri)
     assert r.exit_code == 0, r.output
