@@ -836,3 +836,31 @@ def test_a_vendor_who_submits_after_dti_assessed_can_never_decide_on_their_versi
             gate.waive(uri, "case-tool-15", "1.0", approver=who, **waiver)
         assert str(e.value) == refused("separation-of-duties", "2.3, 4.1", "waiver of case-tool-15 1.0", why)
     assert gate.waive(uri, "case-tool-15", "1.0", approver="Omar O, DTI", **waiver).state == "waived"
+
+
+def test_a_new_store_at_the_same_place_never_meets_the_old_stores_anchor(tmp_path: Path) -> None:
+    """The null of the anchor: `make demo` twice, or a fresh store where an old one was deleted, is not a deleted
+    tail (the anchor is keyed by the log's first record), while the old store's tail cut off is."""
+    from harness.manifest import load_manifest
+
+    tool_yaml, _ = write_case(tmp_path / "case", n=50, seed=16)
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    second = tool_yaml.with_name("tool-2.0.yaml")
+    second.write_text(tool_yaml.read_text().replace('version: "1.0"', 'version: "2.0"'))
+    # the first store in a process of its own (as a first `make demo` would be), on this installation's key
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom harness import gate\nfrom harness.manifest import load_manifest\n"
+            "for m in sys.argv[2:]:\n    gate.register_version(sys.argv[1], load_manifest(m), m, submitter='v')\n"
+            "print(gate.verify_history(sys.argv[1], 'case-tool-16').records)\n")
+    r = subprocess.run([sys.executable, "-c", code, uri, str(tool_yaml), str(second)], capture_output=True,
+                       text=True, timeout=300)
+    assert (r.returncode, r.stdout) == (0, "2\n"), r.stderr
+    from harness.gate.signing import heads
+
+    assert [v["seq"] for k, v in heads().items() if k.startswith(f"{uri}|case-tool-16 (decision log)|")] == [2]
+    shutil.rmtree(tmp_path / "store")
+    gate.register_version(uri, load_manifest(tool_yaml), tool_yaml, submitter="vendor-co")
+    v = gate.verify_history(uri, "case-tool-16")
+    assert (v.ok, v.records) == (True, 1)
