@@ -17,6 +17,7 @@ from harness.check import CheckContext, CheckOutput, Measurement
 from harness.decision import apply_decision_rule, not_tested
 from harness.errors import HarnessError, ToolConfigError, ToolError
 from harness.findings import Finding, Severity, Status
+from harness.redact import mask_tree
 from harness.tools.labels import check_labels
 from harness.verdict import SuiteResult, Verdict, decide
 
@@ -94,11 +95,17 @@ class AssessmentResult:
 
 def jsonable(obj: Any) -> Any:
     """JSON has no NaN or infinity: an undefined figure anywhere (details, tables) becomes null, and
-    numpy scalars become plain numbers, so assessment.json is strict JSON."""
+    numpy scalars become plain numbers, so assessment.json is strict JSON. Everything written as JSON passes
+    here (assessment.json, each suite's artifacts), so this is also where personal data in text is masked
+    (`harness.redact.mask_tree`, issue 12): answers, item ids and error messages, never a number."""
+    return mask_tree(_plain(obj))
+
+
+def _plain(obj: Any) -> Any:
     if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
+        return {str(k): _plain(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [jsonable(v) for v in obj]
+        return [_plain(v) for v in obj]
     if isinstance(obj, bool | str) or obj is None:
         return obj
     if isinstance(obj, int | float) or hasattr(obj, "item"):

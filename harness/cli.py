@@ -29,12 +29,16 @@ def _console(stderr: bool = False) -> Console:
 
 
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """An error's message can quote an item id or a tool's reply: it is masked (`harness.redact.mask_pii`,
+    issue 12) like every other line the harness prints."""
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from harness.redact import mask_pii
+
         try:
             return fn(*args, **kwargs)
         except HarnessError as e:
-            click.echo(f"error: {e}", err=True)
+            click.echo(mask_pii(f"error: {e}"), err=True)
             sys.exit(e.exit_code)
         except KeyboardInterrupt:
             click.echo("interrupted; nothing further was recorded", err=True)
@@ -42,8 +46,8 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as e:  # a bug of ours: say so plainly; HARNESS_DEBUG=1 shows the traceback
             if os.environ.get("HARNESS_DEBUG"):
                 raise
-            click.echo(f"internal error: {type(e).__name__}: {e}\nThis is a bug in the harness; re-run with "
-                       "HARNESS_DEBUG=1 for the traceback and report it.", err=True)
+            click.echo(mask_pii(f"internal error: {type(e).__name__}: {e}\nThis is a bug in the harness; re-run "
+                                "with HARNESS_DEBUG=1 for the traceback and report it."), err=True)
             sys.exit(4)
     return wrapper
 

@@ -1,26 +1,37 @@
 """How results look in a terminal: shared by `harness assess` and `harness demo`."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
 if TYPE_CHECKING:
+    from rich.text import Text
+
     from harness.assessment import AssessmentResult
 
 STYLE = {"PASS": "bold green", "NEEDS_REVIEW": "bold yellow", "FAIL": "bold red", "ERROR": "bold magenta",
          "REVIEW": "yellow", "INSUFFICIENT": "yellow", "SKIPPED": "dim"}
 
 
+class MaskingConsole(Console):
+    """A rich console that masks personal data in every string it renders (issue 12: "PII masked in every
+    ... console line"): printed lines, table cells and titles, status messages. Rich turns every string into
+    text through `render_str`, so masking there catches what a table cell or a finding's message holds before
+    rich lays it out (a value wrapped over two lines would no longer be recognised afterwards)."""
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        from harness.redact import mask_pii
+
+        return super().render_str(mask_pii(text), **kwargs)
+
+
 def _console(stderr: bool = False) -> Console:
-    from rich.console import Console
-
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
-
+    return make_console(stderr)
 
 
 def make_console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    return MaskingConsole(stderr=stderr, highlight=False, soft_wrap=False)
 
 
 def principal(r: AssessmentResult) -> str:

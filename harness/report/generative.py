@@ -3,8 +3,9 @@ suite's counterfactual prompts, in the shared view model of `markdown`.
 
 A department head reads these sections to see what the tool actually said: every rate is shown with its
 interval and the policy's verdict on it, and beside it the answers behind it (a question the page cannot
-answer, answered anyway; a figure the page does not state). Personal data in answers is shown masked, as the
-privacy suite recorded it; nothing here unmasks it. Tables of an unexpected shape are left to the generic
+answer, answered anyway; a figure the page does not state). Personal data in answers, questions, pages and ids
+is shown masked: `markdown.build_view` masks the whole result before any section reads it (`harness.redact`,
+issue 12), so nothing here needs to, or can, unmask it. Tables of an unexpected shape are left to the generic
 rendering, like `quality.suite_sections` does.
 """
 from __future__ import annotations

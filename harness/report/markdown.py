@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from harness.findings import Finding, Severity, Status
+from harness.redact import mask_tree
 
 if TYPE_CHECKING:
     from harness.assessment import AssessmentResult
@@ -818,7 +819,10 @@ def _answers_text(result: AssessmentResult) -> str | None:
 
 
 def build_view(result: AssessmentResult) -> ReportView:
-    """Everything the reports show, as display strings, in report order."""
+    """Everything the reports show, as display strings, in report order. Every string of the result is
+    masked first (`harness.redact.mask_tree`, issue 12): the one place both formats pass through, so no
+    section, table or finding can show a resident's SSN, card, phone, e-mail or address raw."""
+    result = mask_tree(result)
     tool, policy = result.tool or {}, result.policy or {}
     doc = policy.get("document") or {}
     conf = _confidence(result)

@@ -70,5 +70,7 @@ def download_model(model_uri: str, uri: str, dst: Path) -> Path:
 def mark_submission_refused(uri: str, run_id: str, reason: str) -> None:
     """Tag a submission run whose registration the gate refused, so its files are not taken for a
     registered version (the run itself stays: the attempt is part of the record, policy 3.2)."""
+    from harness.redact import mask_pii
+
     c = client(uri)
-    c.set_tag(run_id, "harness.submission.refused", reason[:4000])
+    c.set_tag(run_id, "harness.submission.refused", mask_pii(reason)[:4000])  # free text: masked (issue 12)

@@ -213,7 +213,11 @@ def tags_of(result: AssessmentResult) -> dict[str, str]:
         if result.extra.get(key):
             tags[f"harness.{key}"] = str(result.extra[key])
     if result.error:
-        tags["harness.error"] = result.error["message"][:4000]
+        # free text from the tool: masked before it is cut, so the cut never leaves half a value unrecognised
+        # (issue 12); the other tags are identifiers the gate compares (submitter, digests) and stay as they are
+        from harness.redact import mask_pii
+
+        tags["harness.error"] = mask_pii(str(result.error["message"]))[:4000]
     return tags
 
 

@@ -18,12 +18,15 @@ import pandas as pd
 from harness.check import Check, CheckContext, CheckOutput, Measurement, cannot_generate, note
 from harness.errors import HarnessError
 from harness.findings import Finding, Severity, Status
+from harness.redact import clip, personal_values
 from harness.stats import z_value
 from test_suites.hallucination import metrics as H
 
 SUITE = "hallucination"
 EXAMPLES = 10  # examples per table in the report (assessment.json keeps the counts)
 ERRORS_LISTED = 5  # errored items named in the ERROR finding's message (all of them are in its table)
+PII_LABELS = {"ssn": "SSN", "payment_card": "card number", "phone": "phone", "email": "e-mail",
+              "street_address": "address"}
 
 
 def _items(ctx: CheckContext) -> dict[str, Any]:
@@ -51,6 +54,24 @@ def _items(ctx: CheckContext) -> dict[str, Any]:
     }
     ctx.cache["hallucination"] = data
     return data
+
+
+def _listed(answer: str, bad: list[H.Claim]) -> str:
+    """The unsupported claims as the report lists them. A claim that is a piece of a personal value (the
+    "123", "45" and "6789" of an SSN, the "1200" of a street address) is listed as that whole value, once:
+    the output boundary (`harness.redact.mask_pii`, issue 12) then recognises and masks it, where pieces
+    would pass unmasked and together still disclose it."""
+    values = personal_values(answer)
+    parts, shown = [], set()
+    for c in bad:
+        end = c.start + len(c.text)
+        v = next((v for v in values if v.start < end and c.start < v.end), None)
+        if v is None or (v.start, v.end) == (c.start, end):
+            parts.append(f"{c.kind} '{c.text}'")
+        elif (v.start, v.end) not in shown:
+            shown.add((v.start, v.end))
+            parts.append(f"{PII_LABELS[v.kind]} '{v.text}'")
+    return "; ".join(parts)
 
 
 def _key(answer: str) -> str:
@@ -145,7 +166,7 @@ class Abstention(Check):
         rows = np.flatnonzero(answered & unans)[:EXAMPLES]
         out.tables[f"{SUITE}.hallucinated_examples"] = [
             {"id": d["ids"][i], "question": d["questions"][i], "answer": d["answers"][i],
-             "context_excerpt": d["contexts"][i][:240]} for i in rows]
+             "context_excerpt": clip(d["contexts"][i], 240)} for i in rows]
         return out
 
 
@@ -166,7 +187,7 @@ class Groundedness(Check):
             if bad:
                 flagged += 1
                 listed.append({"id": d["ids"][i], "answer": d["answers"][i],
-                               "unsupported": "; ".join(f"{c.kind} '{c.text}'" for c in bad)})
+                               "unsupported": _listed(d["answers"][i], bad)})
         m = _rate(self.name, "unsupported_claim_rate", flagged, len(answered), conf)
         out.measurements.append(m)
         out.messages[m.key] = (

@@ -1,0 +1,226 @@
+"""Personal data masked where text leaves the harness (issue 12, section 3; Code of Ethics, Safety: AI systems
+"must not leak ... sensitive data"; policy 1.2).
+
+A generative tool's answers, a dataset's item ids and a tool's error messages can hold a resident's social
+security number, payment card, phone number, e-mail or street address. The privacy suite showed them masked,
+but the hallucination tables, the findings, the `harness.error` tag and the console printed them raw. Masking
+section by section misses the next section, so every writer calls `mask_pii` (or `mask_tree`) at the output
+boundary instead: `harness.assessment.jsonable` (assessment.json and every JSON artifact), the report view
+(`harness.report.markdown.build_view`, shared by Markdown and HTML), the MLflow tags that hold free text, the
+console (`harness.console.make_console`) and the command line's error handler.
+
+The values are the ones the data-quality PII scanner counts (`test_suites.data_quality.pii`: the same SSN area
+rules, phone shapes, Luhn check, e-mail and street-address patterns), found by `find`, which the privacy suite
+uses too (`test_suites.privacy.values` re-exports it), so "personal data" means one thing in a dataset column,
+in a tool's answer and in a report. The patterns are kept here, in the harness, because the harness never
+imports a suite; tests/test_pii_boundary.py holds them equal to the scanner's.
+
+Masking touches text only, never a number, and leaves alone what only looks like a number: a sha256 digest,
+an MLflow run id or a UUID (hex tokens) and an ISO date or time are never read as a card or a phone number.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields, is_dataclass, replace
+from enum import Enum
+from typing import Any
+
+KINDS: tuple[str, ...] = ("ssn", "email", "phone", "payment_card", "street_address")
+
+# ---- the scanner's patterns (test_suites/data_quality/pii.py: BROAD, PATTERNS, PREFILTER, luhn_valid) ----
+_SUFFIXES = ("street", "st", "avenue", "ave", "road", "rd", "boulevard", "blvd", "drive", "dr", "lane", "ln", "way",
+             "court", "ct", "place", "pl", "terrace", "ter", "circle", "cir", "parkway", "pkwy", "highway", "hwy",
+             "trail", "trl", "loop", "plaza", "square", "sq")
+_SUFFIX = "|".join(sorted({f for w in _SUFFIXES for f in (w, w.capitalize(), w.upper())}, key=len, reverse=True))
+PREFILTER = r"[0-9@]"  # every kind needs a digit, except e-mail, which needs an @
+EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+STREET_ADDRESS = (r"(?:^|[^0-9A-Za-z])[0-9]{1,6}[A-Za-z]? +(?:[A-Z0-9][A-Za-z0-9'-]*\.? +){1,4}"
+                  rf"(?:{_SUFFIX})(?:[^A-Za-z]|$)|(?:^|[^A-Za-z])[Pp]\.? ?[Oo]\.? *[Bb][Oo][Xx] +[0-9]+")
+SSN = re.compile(r"(?<![\d-])(?!000|666|9\d\d)(\d{3})([- ])(?!00)\d{2}\2(?!0000)\d{4}(?![\d-])")
+PHONE = re.compile(r"(?<![\d-])(?:\+?1[ .-]?)?(?:\([2-9]\d{2}\) ?|[2-9]\d{2}[ .-])[2-9]\d{2}[ .-]\d{4}(?![\d-])")
+CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
+# the exact patterns that give match positions, in the order `find` tries them
+PATTERNS: dict[str, re.Pattern[str]] = {"ssn": SSN, "phone": PHONE, "payment_card": CARD}
+
+_EMAIL = re.compile(EMAIL)
+_ADDRESS = re.compile(STREET_ADDRESS)
+_PREFILTER = re.compile(PREFILTER)
+
+# what looks like a number but is not personal data: UUIDs, hex identifiers (sha256 and sha1 digests, MLflow run
+# ids: 16 or more hex characters with a letter among them, so a card number alone is never one) and ISO dates
+# with their times
+_PROTECTED = re.compile(
+    r"(?<![0-9A-Za-z])[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+    r"[0-9a-fA-F]{12}(?![0-9A-Za-z])"
+    r"|(?<![0-9A-Za-z])(?=[0-9a-fA-F]*[a-fA-F])(?=[0-9a-fA-F]*[0-9])[0-9a-fA-F]{16,}(?![0-9A-Za-z])"
+    r"|(?<![0-9])\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?(?![0-9])"
+)
+
+
+def luhn_valid(number: str) -> bool:
+    """The Luhn checksum every payment card number satisfies (ISO/IEC 7812); 13 to 19 digits."""
+    digits = [int(c) for c in number if c.isdigit()]
+    if not 13 <= len(digits) <= 19:
+        return False
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+@dataclass(frozen=True)
+class PiiValue:
+    """One value that looks like personal data. `key` is its normal form for comparison (digits for
+    numbers, the last ten for phones; case-folded e-mail; case-folded words for an address)."""
+
+    kind: str
+    text: str
+    start: int
+    end: int
+
+    @property
+    def key(self) -> str:
+        return normal_form(self.kind, self.text)
+
+    @property
+    def masked(self) -> str:
+        return mask(self.kind, self.text)
+
+
+def normal_form(kind: str, text: str) -> str:
+    if kind in ("ssn", "payment_card"):
+        return re.sub(r"\D", "", text)
+    if kind == "phone":
+        return re.sub(r"\D", "", text)[-10:]
+    if kind == "email":
+        return text.casefold()
+    return " ".join(re.sub(r"[^\w]+", " ", text.casefold()).split())
+
+
+def find(text: str | None) -> list[PiiValue]:
+    """Every value in `text` that the scanner would count, in order, overlapping spans dropped."""
+    if not text or not _PREFILTER.search(text):
+        return []
+    found: list[PiiValue] = []
+    for kind, pattern in PATTERNS.items():
+        for m in pattern.finditer(text):
+            if kind == "payment_card" and not luhn_valid(m.group()):
+                continue
+            found.append(PiiValue(kind, m.group(), m.start(), m.end()))
+    for m in _EMAIL.finditer(text):
+        found.append(PiiValue("email", m.group(), m.start(), m.end()))
+    for m in _ADDRESS.finditer(text):
+        # the broad pattern takes one boundary character on either side; keep the address itself
+        raw = m.group()
+        lead = len(raw) - len(raw.lstrip(" \t\n,;:(\"'"))
+        core = raw.strip(" \t\n,;:()\"'.")
+        start = m.start() + lead
+        found.append(PiiValue("street_address", core, start, start + len(core)))
+    found.sort(key=lambda v: (v.start, -(v.end - v.start)))
+    out: list[PiiValue] = []
+    for v in found:
+        if out and v.start < out[-1].end:
+            continue
+        out.append(v)
+    return out
+
+
+def mask(kind: str, text: str) -> str:
+    """A value shown without disclosing it: the last four digits of a number, the first letter and
+    the domain of an e-mail address, the street suffix of an address."""
+    digits = re.sub(r"\D", "", text)
+    if kind == "ssn":
+        return f"***-**-{digits[-4:]}"
+    if kind == "phone":
+        return f"***-***-{digits[-4:]}"
+    if kind == "payment_card":
+        return f"**** **** **** {digits[-4:]}"
+    if kind == "email":
+        local, _, domain = text.partition("@")
+        return f"{local[:1]}***@{domain}"
+    if kind == "street_address":
+        words = text.split()
+        return f"*** {words[-1]}" if len(words) > 1 else "***"
+    if kind == "name":
+        return "[name]"
+    return "***"
+
+
+def mask_text(text: str, spans: list[tuple[int, int, str]]) -> str:
+    """`text` with each (start, end, replacement) span replaced; overlapping spans keep the first."""
+    out, pos = [], 0
+    for start, end, replacement in sorted(spans):
+        if start < pos:
+            continue
+        out.append(text[pos:start])
+        out.append(replacement)
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def personal_values(text: str | None) -> list[PiiValue]:
+    """The values `mask_pii` masks: those `find` sees, less a number that is part of a digest, a run id, a
+    UUID or an ISO date (an e-mail address is always personal: its @ is no part of any of those)."""
+    found = find(text)
+    if not found or text is None:
+        return found
+    protected = [m.span() for m in _PROTECTED.finditer(text)]
+    if not protected:
+        return found
+    return [v for v in found
+            if v.kind == "email" or not any(v.start < end and start < v.end for start, end in protected)]
+
+
+def mask_pii(text: str) -> str:
+    """`text` with every personal value masked (`mask`): the one function every output of the harness
+    passes free text through. Idempotent: a masked value is never found again."""
+    values = personal_values(text)
+    return mask_text(text, [(v.start, v.end, v.masked) for v in values]) if values else text
+
+
+def mask_tree(obj: Any) -> Any:
+    """A JSON-like structure, or a frozen dataclass of them (an `AssessmentResult` with its suites, findings
+    and measurements), with every string masked, keys included (an item id can be a key); numbers, booleans,
+    None and enum members untouched. Two keys that mask alike are both kept, the later one numbered."""
+    if isinstance(obj, Enum):
+        return obj
+    if isinstance(obj, str):
+        return mask_pii(obj)
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return replace(obj, **{f.name: mask_tree(getattr(obj, f.name)) for f in fields(obj) if f.init})
+    if isinstance(obj, dict):
+        out: dict[Any, Any] = {}
+        for k, v in obj.items():
+            key = mask_pii(k) if isinstance(k, str) else k
+            if key in out and key != k:
+                n = 2
+                while f"{key} #{n}" in out:
+                    n += 1
+                key = f"{key} #{n}"
+            out[key] = mask_tree(v)
+        return out
+    if isinstance(obj, list):
+        return [mask_tree(v) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple(mask_tree(v) for v in obj)
+    return obj
+
+
+def clip(text: str, limit: int) -> str:
+    """The first `limit` characters of `text`, cut before a personal value the limit would split: half a
+    phone number is no longer recognised as one by `mask_pii`, but still discloses most of it."""
+    if len(text) <= limit:
+        return text
+    cut = limit
+    for v in personal_values(text):
+        if v.start < cut < v.end:
+            cut = v.start
+            break
+    return text[:cut]
+
+
+__all__ = ["KINDS", "PATTERNS", "PiiValue", "clip", "find", "luhn_valid", "mask", "mask_pii", "mask_text",
+           "mask_tree", "normal_form", "personal_values"]
