@@ -8,7 +8,8 @@ every file, which the registry keeps with the submitted version (policy 3.2). Th
 required by the manifest itself: the policy's transparency clause and 2.1.
 
 Nothing in a bundle is executed here: pickles and MLflow models are only checked for presence (they run
-code when loaded, so only the sandboxed worker loads them); skops files are only inspected for their types.
+code when loaded, so only the sandboxed worker loads them); skops files are only inspected for their types, and a
+manifest asking skops to trust types beyond the harness allowlist is refused (the City decides, issue 12).
 A zip is extracted into a temporary folder only when no member could escape it: absolute paths, `..`,
 symbolic links and oversize members are refused (zip-slip, zip bombs), and sizes are enforced while
 extracting, not taken from the archive's word.
@@ -237,7 +238,7 @@ def _file_problems(root: Path, manifest: ToolManifest, text: str) -> list[str]:
     if not target.is_file():
         return [f"{shown}: named by adapter.path but missing"]
     if kind == "sklearn":
-        return _skops_problems(target, shown, list(a.trusted))  # type: ignore[union-attr]
+        return _trust_problems(manifest, text) + _skops_problems(target, shown)
     if kind == "pickle":
         return [f"{shown}: empty file"] if target.stat().st_size == 0 else []
     if kind == "predictions":
@@ -247,19 +248,26 @@ def _file_problems(root: Path, manifest: ToolManifest, text: str) -> list[str]:
     return []
 
 
-def _skops_problems(path: Path, shown: str, trusted: list[str]) -> list[str]:
+def _trust_problems(manifest: ToolManifest, text: str) -> list[str]:
+    """A vendor cannot widen what skops trusts: adapter.trusted may only repeat the harness allowlist (issue 12)."""
+    from harness.tools.skops_trust import allowlist, trust_refusal
+
+    extra = sorted(set(manifest.adapter.trusted) - allowlist())  # type: ignore[union-attr]
+    return [f"{_where(text, 'adapter', 'trusted')}: {trust_refusal(manifest.id, extra)}"] if extra else []
+
+
+def _skops_problems(path: Path, shown: str) -> list[str]:
+    """A readable skops file; types the City does not trust are no problem here: such a model is run in the
+    sandboxed worker, like a pickle."""
     if path.suffix in PICKLE_SUFFIXES:
         return [f"{shown}: a pickle cannot use adapter kind 'sklearn'; use kind 'pickle' (run in the sandbox) "
                 f"or save the model with skops"]
     import skops.io as sio
 
     try:
-        untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in trusted]
+        sio.get_untrusted_types(file=path)
     except Exception as e:
         return [f"{shown}: not a readable skops file ({type(e).__name__}: {e})"]
-    if untrusted:
-        return [f"{shown}: holds types skops does not trust by default: {untrusted}; review them and list them "
-                f"under adapter.trusted"]
     return []
 
 

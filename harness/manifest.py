@@ -71,7 +71,12 @@ class PythonAdapter(_Labelled):
 
 
 class SklearnAdapter(_Model):
-    """A scikit-learn model saved with skops; loaded with skops' trusted types only."""
+    """A scikit-learn model saved with skops. It is loaded in the harness process only when every type it
+    holds is trusted by the City (the harness allowlist plus the policy's settings.sandbox.trusted_types,
+    `harness.tools.skops_trust`); otherwise it runs in the sandboxed worker like a pickle.
+
+    `trusted` is kept so that older manifests still parse, but it decides nothing: the vendor must not choose
+    what skops may build (issue 12). A type listed there that the City does not already trust is refused."""
 
     kind: Literal["sklearn"]
     path: str

@@ -148,7 +148,7 @@ def run_assessment(
     # stops before anything runs; the same digests are taken again after the run to catch a swap meanwhile
     artifacts = artifact_digests(manifest, tool_obj)
     preflight(uri, manifest, manifest_path, artifacts)
-    tool = load_tool(manifest, tool_obj, use_cache=use_cache)
+    tool = load_tool(manifest, tool_obj, use_cache=use_cache, policy=policy)
     try:
         result = assess(manifest, tool, refs, suite_objs, policy, seed=seed, kind=kind, progress=say,
                         current=current_frame, baseline=baseline[1] if baseline else None,

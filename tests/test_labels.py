@@ -272,6 +272,7 @@ def test_a_sandboxed_pickle_gets_the_same_checks_and_map(tmp_path: Path) -> None
     import pickle
 
     from harness.tools.sandboxed import SandboxedTool
+    from tests.test_sandbox import fallback_policy  # the subprocess mode needs the policy's consent (issue 12)
 
     tool, card = income_case(tmp_path / "c", n=200)
     ds = load_dataset(str(card))
@@ -279,12 +280,13 @@ def test_a_sandboxed_pickle_gets_the_same_checks_and_map(tmp_path: Path) -> None
     model = LogisticRegression().fit(X, (ds.frame["outcome"] == ">50K").astype(int))
     (card.parent / "model.pkl").write_bytes(pickle.dumps(model))
     tool.write_text(MANIFEST.format(id="income-tool") + "adapter:\n  kind: pickle\n  path: model.pkl\n" + MAP)
-    with SandboxedTool.from_manifest(load_manifest(tool), isolation="subprocess") as sandboxed, \
+    sandbox = {"isolation": "subprocess", "policy": fallback_policy()}
+    with SandboxedTool.from_manifest(load_manifest(tool), **sandbox) as sandboxed, \
             pytest.raises(ToolConfigError) as e:
         sandboxed.predict(ds)
     assert str(e.value).startswith("the model in model.pkl was fitted without column names and expects 2 inputs; ")
     tool.write_text(tool.read_text() + "  input_columns: [income, age]\n")
-    with SandboxedTool.from_manifest(load_manifest(tool), isolation="subprocess") as sandboxed:
+    with SandboxedTool.from_manifest(load_manifest(tool), **sandbox) as sandboxed:
         preds = sandboxed.predict(ds)
     assert preds.labels.tolist() == np.where(model.predict(X) == 1, ">50K", "<=50K").tolist()
     assert np.allclose(preds.scores, model.predict_proba(X)[:, 1])

@@ -27,13 +27,14 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
+import harness
 from harness.assessment import assess
 from harness.check import Check, CheckContext, CheckOutput, Suite
 from harness.datasets import ReferenceDataset, load_dataset
 from harness.errors import ConfigError, ToolConfigError, ToolError
 from harness.findings import Finding, Severity, Status
 from harness.manifest import load_manifest
-from harness.policy import load_policy
+from harness.policy import Policy, load_policy
 from harness.sandbox import (
     BWRAP_NOTE,
     FALLBACK_NOTE,
@@ -54,6 +55,14 @@ from harness.verdict import Verdict
 from tests.conftest import MANIFEST, write_case
 
 SECRET = "s3cr3t-" + uuid.uuid4().hex
+
+
+def fallback_policy() -> Policy:
+    """The default policy with the analyst's consent to the subprocess fallback: without it, a model that runs
+    code on load is refused when bubblewrap is not used (issue 12, fail closed)."""
+    p = load_policy()
+    sandbox = {**p.settings.get("sandbox", {}), "allow_subprocess_fallback": True}
+    return p.model_copy(update={"settings": {**p.settings, "sandbox": sandbox}})
 
 
 @pytest.fixture
@@ -149,7 +158,8 @@ def test_sandboxed_model_predicts_exactly_as_in_process(tmp_path: Path, bwrap: N
 def test_model_errors_come_back_typed_and_the_worker_keeps_serving(tmp_path: Path) -> None:
     ds = _dataset(tmp_path / "data")
     model = _fitted(ds)
-    tool = _pickle_tool(tmp_path / "vendor", pickle.dumps(model), isolation="subprocess")
+    tool = _pickle_tool(tmp_path / "vendor", pickle.dumps(model), isolation="subprocess",
+                        policy=fallback_policy())
     try:
         with pytest.raises(ToolError) as e:
             tool.predict_frame(ds.frame[["sex", "income"]])  # a column missing: sklearn's ValueError
@@ -164,7 +174,8 @@ def test_model_errors_come_back_typed_and_the_worker_keeps_serving(tmp_path: Pat
 
 
 def test_unpickled_object_without_predict_is_refused(tmp_path: Path) -> None:
-    tool = _pickle_tool(tmp_path, pickle.dumps({"not": "a model"}), isolation="subprocess")
+    tool = _pickle_tool(tmp_path, pickle.dumps({"not": "a model"}), isolation="subprocess",
+                        policy=fallback_policy())
     ds = _dataset(tmp_path / "data", n=20)
     with pytest.raises(ToolError) as e:
         tool.predict(ds)
@@ -241,7 +252,7 @@ def test_hostile_pickle_cannot_write_read_secrets_or_connect_under_bwrap(
     monkeypatch.setenv("HARNESS_TEST_SECRET", SECRET)
     monkeypatch.delenv(ISOLATION_ENV, raising=False)
     in_tmp = tmp_path / "outside.txt"  # under the private /tmp of the sandbox
-    on_disk = Path(sys.prefix) / f"escape-{uuid.uuid4().hex}.txt"  # the real file system, read-only inside
+    on_disk = Path(sys.prefix) / f"escape-{uuid.uuid4().hex[:12]}.txt"  # the runtime: bound read-only
     statements = f"TARGETS = {[str(in_tmp), str(on_disk)]!r}\nPORT = {port}\n" + HOSTILE
     tool = _pickle_tool(tmp_path / "vendor", code_pickle(statements))
     ds = _dataset(tmp_path / "data", n=20)
@@ -273,7 +284,8 @@ def test_without_a_sandbox_the_same_pickle_escapes(tmp_path: Path, listener: tup
     port, connections = listener
     outside = tmp_path / "outside.txt"
     statements = f"TARGETS = {[str(outside)]!r}\nPORT = {port}\n" + HOSTILE
-    tool = _pickle_tool(tmp_path / "vendor", code_pickle(statements), isolation="subprocess")
+    tool = _pickle_tool(tmp_path / "vendor", code_pickle(statements), isolation="subprocess",
+                        policy=fallback_policy())
     with pytest.raises(ToolError) as e:
         tool.predict_frame(pd.DataFrame({"x": [1]}))
     time.sleep(0.2)
@@ -295,7 +307,8 @@ class M:
         return np.array([",".join(sorted(os.environ)) + "|" + ",".join(seen)] * len(X))
 model = M()
 """
-    tool = _pickle_tool(tmp_path / "vendor", code_pickle(statements), isolation="subprocess")
+    tool = _pickle_tool(tmp_path / "vendor", code_pickle(statements), isolation="subprocess",
+                        policy=fallback_policy())
     try:
         labels = tool.predict_frame(pd.DataFrame({"x": [1, 2]})).labels
     finally:
@@ -332,7 +345,7 @@ class _Probe(Suite):
 
 def test_subprocess_fallback_is_recorded_as_an_advisory_finding(tmp_path: Path, no_bwrap: None) -> None:
     ds = _dataset(tmp_path / "data")
-    tool = _pickle_tool(tmp_path / "vendor", pickle.dumps(_fitted(ds)))
+    tool = _pickle_tool(tmp_path / "vendor", pickle.dumps(_fitted(ds)), policy=fallback_policy())
     manifest = load_manifest(tmp_path / "vendor" / "tool.yaml")
     try:
         result = assess(manifest, tool, [ds], [_Probe()], load_policy())
@@ -368,7 +381,7 @@ def test_isolation_is_chosen_by_env_or_argument(tmp_path: Path, monkeypatch: pyt
                                                no_bwrap: None) -> None:
     spec = ModelSpec("pickle", tmp_path / "m.pkl")
     monkeypatch.setenv(ISOLATION_ENV, "subprocess")
-    assert SandboxedModel(spec, name="t").notes == [FORCED_NOTE]
+    assert SandboxedModel(spec, name="t", allow_fallback=True).notes == [FORCED_NOTE]
     monkeypatch.setenv(ISOLATION_ENV, "bwrap")
     with pytest.raises(ToolError) as e:
         SandboxedModel(spec, name="t")
@@ -399,7 +412,7 @@ except OSError:
 time.sleep(600)
 """
     tool = _pickle_tool(tmp_path / "vendor", code_pickle(statements), extra="  timeout_s: 2\n",
-                        isolation=isolation)
+                        isolation=isolation, policy=fallback_policy())
     with pytest.raises(ToolError) as e:
         tool.predict_frame(pd.DataFrame({"x": [1]}))
     assert str(e.value) == ("tool 't': the sandboxed worker did not finish loading the model within 2 s and was "
@@ -421,7 +434,8 @@ class M:
         return np.zeros(len(X))
 model = M()
 """
-    tool = _pickle_tool(tmp_path, code_pickle(statements), extra="  timeout_s: 2\n", isolation="subprocess")
+    tool = _pickle_tool(tmp_path, code_pickle(statements), extra="  timeout_s: 2\n", isolation="subprocess",
+                        policy=fallback_policy())
     try:
         with pytest.raises(ToolError) as e:
             tool.predict_frame(pd.DataFrame({"x": [1, 2]}))
@@ -441,7 +455,8 @@ class M:
         os._exit(7)
 model = M()
 """
-    tool = _pickle_tool(tmp_path, code_pickle(statements), isolation="subprocess")
+    tool = _pickle_tool(tmp_path, code_pickle(statements), isolation="subprocess",
+                        policy=fallback_policy())
     try:
         with pytest.raises(ToolError) as e:
             tool.predict_frame(pd.DataFrame({"x": [1]}))
@@ -454,7 +469,8 @@ model = M()
 def test_wrong_number_of_labels_is_refused(tmp_path: Path) -> None:
     statements = ("import numpy as np\nclass M:\n    def predict(self, X):\n        return np.zeros(len(X) + 1)\n"
                   "model = M()\n")
-    tool = _pickle_tool(tmp_path, code_pickle(statements), isolation="subprocess")
+    tool = _pickle_tool(tmp_path, code_pickle(statements), isolation="subprocess",
+                        policy=fallback_policy())
     try:
         with pytest.raises(ToolError) as e:
             tool.predict_frame(pd.DataFrame({"x": [1, 2, 3]}))
@@ -508,12 +524,33 @@ def test_bwrap_command_line_isolates(tmp_path: Path, monkeypatch: pytest.MonkeyP
     i = argv.index("--")
     opts = argv[:i]
     assert argv[i + 1:] == ["python", "-m", "harness.sandbox.worker", str(scratch)]
-    assert opts[1:4] == ["--ro-bind", "/", "/"]
+    assert opts[1:3] == ["--tmpfs", "/"]  # an empty root: nothing of the host unless bound below
     for flag in ("--unshare-all", "--die-with-parent", "--new-session", "--clearenv"):
         assert flag in opts
     assert opts[opts.index("--cap-drop") + 1] == "ALL"
-    assert opts[opts.index("--tmpfs") + 1] == "/tmp"
-    assert opts[opts.index("--bind") + 1:opts.index("--bind") + 3] == [str(scratch.resolve())] * 2
+    assert [opts[j + 1] for j, v in enumerate(opts) if v == "--tmpfs"] == ["/", "/tmp"]
+    assert [opts[j + 1:j + 3] for j, v in enumerate(opts) if v == "--bind"] == [[str(scratch.resolve())] * 2]
+    bound = [opts[j + 1] for j, v in enumerate(opts) if v == "--ro-bind"]
+    assert all(opts[j + 1] == opts[j + 2] for j, v in enumerate(opts) if v == "--ro-bind")
+    # only the runtime: never the whole host, /etc, /run, a home folder or the repository around `harness`
+    assert "/" not in bound and not any(b.startswith(("/etc", "/run", "/var/run")) for b in bound)
+    package = Path(harness.__file__).resolve().parent
+    assert (str(package) in bound or package.is_relative_to(Path(sys.prefix).resolve())) and (
+        str(package.parent) not in bound)  # a checkout's `harness` folder alone (an installed one is in the prefix)
+    assert str(Path(sys.base_prefix).resolve()) in bound
+    home = Path.home().resolve()
+    assert str(home) not in bound and all(Path(b).is_relative_to(Path(sys.base_prefix).resolve())
+                                          or Path(b).is_relative_to(Path(sys.prefix).resolve())
+                                          or b in (str(package), "/usr/lib", "/usr/lib64", "/usr/lib32")
+                                          or b.startswith("/lib")
+                                          for b in bound)
+    model = tmp_path / "vendor" / "model.pkl"
+    model.parent.mkdir()
+    model.write_bytes(b"x")
+    with_model = bwrap_argv("bwrap", scratch, ["python"], needed=[model])
+    j = with_model.index(str(model.resolve()))  # the model file alone, not its folder
+    assert with_model[j - 1:j + 2] == ["--ro-bind", str(model.resolve()), str(model.resolve())]
+    assert str(model.parent.resolve()) not in with_model
     env = {opts[j + 1]: opts[j + 2] for j, v in enumerate(opts) if v == "--setenv"}
     assert env["HOME"] == str(scratch) and env["TMPDIR"] == str(scratch)
     assert SECRET not in " ".join(argv)
@@ -532,7 +569,7 @@ model = M()
     (tmp_path / "m.pkl").write_bytes(code_pickle(statements))
     limits = Limits(cpu_s=120, memory_bytes=3 << 30, file_bytes=1 << 28)
     model = SandboxedModel(ModelSpec("pickle", tmp_path / "m.pkl"), name="t", isolation="subprocess",
-                           limits=limits)
+                           limits=limits, allow_fallback=True)
     try:
         labels, _ = model.predict(pd.DataFrame({"x": range(4)}), 1)
     finally:
@@ -545,7 +582,7 @@ def test_worker_ends_when_closed_and_leaves_no_scratch(tmp_path: Path) -> None:
                                                  "        return np.ones(len(X))\nmodel = M()\n"))
     parent = tmp_path / "scratch"
     model = SandboxedModel(ModelSpec("pickle", tmp_path / "m.pkl"), name="t", isolation="subprocess",
-                           scratch_parent=parent)
+                           scratch_parent=parent, allow_fallback=True)
     assert model.predict(pd.DataFrame({"x": [1, 2]}), 1)[0].tolist() == [1.0, 1.0]
     proc = model._proc
     assert proc is not None and len(list(parent.iterdir())) == 1

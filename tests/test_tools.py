@@ -1,4 +1,4 @@
-"""Adapters: skops with trusted types only, never a pickle; vendor CSVs keyed by id."""
+"""Adapters: skops with the City's trusted types only, never a pickle; vendor CSVs keyed by id."""
 from __future__ import annotations
 
 import os
@@ -14,6 +14,8 @@ from harness.datasets import load_dataset
 from harness.errors import ToolConfigError, ToolError
 from harness.manifest import load_manifest
 from harness.tools import load_tool
+from harness.tools.sklearn import load_skops
+from harness.tools.skops_trust import city_trusted
 from tests.conftest import MANIFEST, write_case
 
 
@@ -35,16 +37,17 @@ def test_sklearn_model_is_loaded_and_scores_the_favourable_class(tmp_path: Path)
     assert np.allclose(preds.scores, model.predict_proba(X)[:, 1])
 
 
-def test_untrusted_types_in_a_skops_file_are_refused(tmp_path: Path) -> None:
-    # a "model" that would hand os.system to whoever calls it: skops refuses to build it
+def test_untrusted_types_in_a_skops_file_are_never_loaded_in_process(tmp_path: Path) -> None:
+    # a "model" that would hand os.system to whoever calls it: the harness process never builds it
     sio.dump(FunctionTransformer(os.system), tmp_path / "m.skops")
     with pytest.raises(ToolConfigError) as e:
-        load_tool(load_manifest(_manifest(tmp_path, "adapter:\n  kind: sklearn\n  path: m.skops\n")))
-    assert "contains types that are not trusted by default: ['posix.system']" in str(e.value)
-    # only an analyst's explicit, reviewed trust lets such a type through
-    tool = load_tool(load_manifest(_manifest(
-        tmp_path, "adapter:\n  kind: sklearn\n  path: m.skops\n  trusted: [posix.system]\n")))
-    assert tool.model.func is os.system
+        load_skops(tmp_path / "m.skops", city_trusted(None))
+    assert "holds types the City does not trust in the harness process: ['posix.system']" in str(e.value)
+    # and a manifest cannot trust it: only the City decides (issue 12; the sandbox route: tests/test_skops_trust.py)
+    with pytest.raises(ToolConfigError) as e:
+        load_tool(load_manifest(_manifest(
+            tmp_path, "adapter:\n  kind: sklearn\n  path: m.skops\n  trusted: [posix.system]\n")))
+    assert "asks to trust ['posix.system'] in adapter.trusted; only the City decides" in str(e.value)
 
 
 def test_a_pickle_is_never_loaded(tmp_path: Path) -> None:

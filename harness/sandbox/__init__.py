@@ -1,20 +1,27 @@
-"""Run model formats that execute code when loaded (pickle, joblib, cloudpickle, MLflow pyfunc) only in an
-isolated worker process, never in the harness process (issue 6, "Untrusted code never runs in the harness
-process"; policy 1.3 and 1.4: AI use must not bypass the City's security protocols; the Code of Ethics:
-"AI systems must not leak or export sensitive data outside City control").
+"""Run model formats that execute code when loaded (pickle, joblib, cloudpickle, MLflow pyfunc, skops files
+needing types the City does not trust) only in an isolated worker process, never in the harness process
+(issue 6, "Untrusted code never runs in the harness process"; issue 12, "Vendor code stays in its box";
+policy 1.3 and 1.4: AI use must not bypass the City's security protocols; the Code of Ethics: "AI systems
+must not leak or export sensitive data outside City control").
 
 The worker (`python -m harness.sandbox.worker SCRATCH`) runs:
 
-* under bubblewrap when `bwrap` is on PATH and works (probed once): a read-only view of the file system, a
-  private /tmp, only the scratch folder writable, no network and new PID/IPC/UTS namespaces
-  (`--unshare-all`), all capabilities dropped, a cleared environment, the parent's home folder hidden when
-  nothing the worker needs lives there, and killed when the harness dies (`--die-with-parent`);
-* otherwise as a plain subprocess with a scrubbed environment, cwd = scratch, and resource limits (the
-  same limits are set under bubblewrap). The tool then carries `FALLBACK_NOTE`, which the assessment
-  turns into an advisory finding, so such a run can never be a clean PASS.
+* under bubblewrap when `bwrap` is on PATH and works (probed once): it sees only what it needs
+  (`bwrap_argv`): the Python runtime and the `harness` package read-only, the model file (or MLflow model
+  folder) read-only, its scratch folder writable, a private /tmp, a minimal /dev and its own /proc. Not the
+  MLflow store, other vendors' files, the reference data, /etc, the parent's $HOME or host sockets. No
+  network and new PID/IPC/UTS namespaces (`--unshare-all`), all capabilities dropped, a cleared
+  environment, killed when the harness dies (`--die-with-parent`);
+* otherwise, only when the analyst's policy allows it (`settings.sandbox.allow_subprocess_fallback`), as a
+  plain subprocess with a scrubbed environment, cwd = scratch, and resource limits (the same limits are set
+  under bubblewrap), in a process group of its own that is killed whole when the model is closed, so
+  nothing it started outlives the assessment. The tool then carries `FALLBACK_NOTE`, which the assessment
+  turns into an advisory finding, so such a run can never be a clean PASS. Without that consent the model
+  is refused (fail closed): an environment variable alone never opens the fallback.
 
 `HARNESS_SANDBOX` (or the `isolation` argument) chooses: `auto` (default), `bwrap` (required: refuse to
-run without it) or `subprocess` (force the fallback, for tests and machines without namespaces).
+run without it) or `subprocess` (force the fallback, for tests and machines without namespaces; the policy
+must allow it too).
 
 Protocol, all through files in the scratch folder plus one line per step on the worker's stdout: the parent
 writes `request.json` (what to load, the limits); the worker loads the model, writes `status-load.json` and
@@ -23,7 +30,9 @@ frame; written by the trusted parent, read only by the worker) and sends `{"op":
 stdin; the worker writes `out-<n>.npz` (labels, scores) and `status-<n>.json` and the line `<n>`. The
 parent reads the worker's files without following links, loads the npz with `allow_pickle=False`, and
 checks every shape, type and range: a crash, a timeout or garbage output is a `ToolError` carrying the tail
-of the worker's stderr. The worker stays up between calls, so the model is loaded once per assessment.
+of the worker's stderr. Every text that comes back from the worker (its exception, its stderr, the names it
+reports) is truncated and scrubbed (`harness.sandbox.scrub`) before the harness keeps it. The worker stays up
+between calls, so the model is loaded once per assessment.
 """
 from __future__ import annotations
 
@@ -39,6 +48,7 @@ import signal
 import stat
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
 import weakref
@@ -47,6 +57,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
 from harness.errors import ConfigError, ToolError
+from harness.sandbox.scrub import scrub
 
 if TYPE_CHECKING:
     import numpy as np
@@ -54,19 +65,20 @@ if TYPE_CHECKING:
 
 ISOLATION_ENV = "HARNESS_SANDBOX"
 Isolation = Literal["auto", "bwrap", "subprocess"]
-ModelFormat = Literal["pickle", "joblib", "cloudpickle", "mlflow"]
+ModelFormat = Literal["pickle", "joblib", "cloudpickle", "mlflow", "skops"]
 
 FALLBACK_NOTE = ("isolation: subprocess fallback (bwrap not available); the model's code ran with the "
                  "harness user's file-system and network access")
 FORCED_NOTE = ("isolation: subprocess fallback (subprocess isolation was requested); the model's code ran with "
                "the harness user's file-system and network access")
-BWRAP_NOTE = ("isolation: bubblewrap (read-only file system except a scratch folder, private /tmp, no network, "
-              "cleared environment)")
+BWRAP_NOTE = ("isolation: bubblewrap (only the Python runtime, the model and a scratch folder visible, private "
+              "/tmp, no network, cleared environment)")
 FALLBACK_PREFIX = "isolation: subprocess fallback"
 
 # environment variables a worker may inherit when it runs without bubblewrap: nothing that can hold a secret
 ENV_ALLOWLIST = ("LANG", "LC_ALL", "LC_CTYPE", "TZ")
 STDERR_TAIL = 2000  # characters of the worker's stderr quoted in an error
+MESSAGE_CHARS = 500  # characters of the model's exception message quoted in an error
 MAX_STATUS_BYTES = 1 << 20
 
 
@@ -136,17 +148,43 @@ def isolation_choice(isolation: str | None = None) -> Isolation:
     return value  # type: ignore[return-value]
 
 
+def choose_mode(name: str, isolation: str | None, allow_fallback: bool) -> tuple[str, str]:
+    """How tool `name` runs, "bwrap" or "subprocess", with the note the assessment records. Fails closed
+    (issue 12): without a working bubblewrap the model runs only with the policy's consent
+    (`allow_fallback`); `HARNESS_SANDBOX=subprocess` asks for the fallback but cannot give that consent."""
+    choice = isolation_choice(isolation)
+    consent = "accept the risk with settings.sandbox.allow_subprocess_fallback: true in the analyst's policy"
+    if choice == "subprocess" and not allow_fallback:
+        asked = f"{ISOLATION_ENV}=subprocess" if isolation is None else "isolation='subprocess'"
+        raise ConfigError(f"tool {name!r}: subprocess isolation was requested ({asked}) but the policy does not "
+                          f"allow running the model's code outside the sandbox; use bubblewrap, or {consent}")
+    ok, why = bwrap_status() if choice != "subprocess" else (False, "")
+    if choice == "bwrap" and not ok:
+        raise ToolError(f"tool {name!r}: bubblewrap isolation is required ({ISOLATION_ENV}=bwrap) but not "
+                        f"available: {why}")
+    if not ok and not allow_fallback:
+        raise ConfigError(f"tool {name!r} runs code when loaded and bubblewrap is not usable here ({why}); the "
+                          f"policy does not allow the subprocess fallback: install bubblewrap (apt-get install "
+                          f"bubblewrap), or {consent}")
+    if ok:
+        return "bwrap", BWRAP_NOTE
+    return "subprocess", FORCED_NOTE if choice == "subprocess" else FALLBACK_NOTE
+
+
 @functools.cache
 def bwrap_status() -> tuple[bool, str]:
-    """Probe bubblewrap once per process with the same flags a worker gets: (works, why not)."""
+    """Probe bubblewrap once per process with the view a worker gets: (works, why not). The probe imports
+    what every worker imports, so a view that misses part of the runtime counts as "bwrap not usable" (and
+    is refused unless the policy allows the fallback) rather than failing on each model."""
     exe = shutil.which("bwrap")
     if exe is None:
         return False, "bwrap is not on PATH"
     scratch = Path(tempfile.mkdtemp(prefix="harness-bwrap-probe-"))
     try:
-        argv = bwrap_argv(exe, scratch, [sys.executable, "-P", "-c", "pass"], needed=[])
+        probe = [sys.executable, "-P", "-c", "import harness.sandbox.worker, numpy"]
+        argv = bwrap_argv(exe, scratch, probe, needed=[])
         try:
-            p = subprocess.run(argv, env=_base_env(scratch), capture_output=True, timeout=30, check=False)
+            p = subprocess.run(argv, env=_base_env(scratch), capture_output=True, timeout=60, check=False)
         except (OSError, subprocess.TimeoutExpired) as e:
             return False, f"bwrap could not start: {e}"
         if p.returncode != 0:
@@ -157,9 +195,14 @@ def bwrap_status() -> tuple[bool, str]:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def _package_dir() -> Path:
+    """The `harness` package folder itself: the only part of a repository checkout the worker sees."""
+    return Path(__file__).resolve().parent.parent
+
+
 def _import_root() -> Path:
     """The folder that holds the `harness` package: the worker must import it from the same place."""
-    return Path(__file__).resolve().parent.parent.parent
+    return _package_dir().parent
 
 
 def _base_env(scratch: Path) -> dict[str, str]:
@@ -185,29 +228,57 @@ def _base_env(scratch: Path) -> dict[str, str]:
     return env
 
 
-def _under(path: Path, folder: Path) -> bool:
-    try:
-        path.resolve().relative_to(folder.resolve())
-        return True
-    except ValueError:
-        return False
+# the system's shared libraries (the C library, the dynamic loader, what numpy's and scikit-learn's wheels link
+# against); on a merged-/usr system /lib and /lib64 are links into /usr, reproduced as links
+SYSTEM_LIBS = ("/usr/lib", "/usr/lib64", "/usr/lib32", "/lib", "/lib64", "/lib32")
+
+
+def runtime_paths() -> list[Path]:
+    """The folders the Python runtime lives in, read-only in the sandbox: the environment's prefix and the
+    base interpreter's (which holds the standard library and libpython, e.g. a pyenv Python under $HOME,
+    bound alone, never the rest of $HOME), the real interpreter's folder, the standard library and the
+    site-packages folders, and the `harness` package. Never "/": a runtime installed there cannot be boxed."""
+    import site
+
+    paths: list[str | Path] = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+                               Path(os.path.realpath(sys.executable)).parent, _package_dir()]
+    paths += [v for k, v in sysconfig.get_paths().items() if k in ("stdlib", "platstdlib", "purelib", "platlib")]
+    paths += site.getsitepackages()
+    found = [Path(p).resolve() for p in paths if p]
+    return [p for p in dict.fromkeys(found) if p != Path("/") and p.exists()]
+
+
+def _outermost(paths: list[Path]) -> list[Path]:
+    """The paths with those inside another one left out (a bind of the outer folder shows them), parents
+    first, so no mount hides another."""
+    out: list[Path] = []
+    for p in sorted(dict.fromkeys(paths), key=lambda q: (len(q.parts), str(q))):
+        if not any(p == o or p.is_relative_to(o) for o in out):
+            out.append(p)
+    return out
 
 
 def bwrap_argv(exe: str, scratch: Path, command: list[str], needed: list[Path]) -> list[str]:
-    """The bubblewrap command line. Order matters: later mounts go on top of earlier ones, so the private
-    /tmp comes first and the paths the worker needs (its scratch, a model or interpreter that lives under
-    /tmp) are bound back on top of it."""
+    """The bubblewrap command line: an empty root with only what the worker needs in it (issue 12, "the
+    sandbox sees only what it needs"). The system libraries and the Python runtime read-only, the `harness`
+    package folder alone (never the rest of a repository checkout, which may hold data, the store or other
+    vendors' files), `needed` (the model file or MLflow model folder) read-only, a private /tmp with the
+    scratch folder bound writable on top of it, a minimal /dev and a /proc of its own. Nothing of /etc,
+    $HOME, /run or /var: no account files, no credentials, no host sockets."""
     tmp = Path("/tmp")
-    argv = [exe, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", str(tmp)]
-    home = Path.home()
-    keep = [*needed, scratch, Path(sys.executable), Path(sys.prefix), _import_root()]
-    if home != Path("/") and home.is_dir() and not any(_under(p, home) for p in keep):
-        argv += ["--tmpfs", str(home)]  # ~/.netrc, ~/.aws, ~/.databrickscfg and the like stay out of reach
-    for p in dict.fromkeys(p.resolve() for p in [*needed, Path(sys.prefix), _import_root(),
-                                                   *(Path(s) for s in sys.path if s)]):
-        if p.exists() and _under(p, tmp) and not _under(p, scratch):
-            argv += ["--ro-bind", str(p), str(p)]
-    argv += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch),
+    argv = [exe, "--tmpfs", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", str(tmp)]
+    for lib in SYSTEM_LIBS:
+        if os.path.islink(lib):
+            argv += ["--symlink", os.readlink(lib), lib]
+        elif os.path.isdir(lib):
+            argv += ["--ro-bind", lib, lib]
+    libs = [Path(lib) for lib in SYSTEM_LIBS if os.path.isdir(lib) and not os.path.islink(lib)]
+    scratch = scratch.resolve()
+    for p in _outermost([*runtime_paths(), *(p.resolve() for p in needed)]):
+        if any(p == lib or p.is_relative_to(lib) for lib in libs) or p == scratch:
+            continue
+        argv += ["--ro-bind", str(p), str(p)]
+    argv += ["--bind", str(scratch), str(scratch), "--remount-ro", "/", "--chdir", str(scratch),
              "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]
     for k, v in _base_env(scratch).items():
         argv += ["--setenv", k, v]
@@ -248,6 +319,9 @@ def _spawn(argv: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
+    """Kill the worker's whole process group (it leads a session of its own, `start_new_session`), so
+    whatever the model started and left running dies with it, then reap the worker. Called whether or not
+    the worker is still running: a model's child outlives a worker that exited cleanly."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(ProcessLookupError):
@@ -256,8 +330,27 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=10)
 
 
+def _exited(proc: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Wait up to `timeout` for the worker to exit *without reaping it*: until it is reaped its pid stays
+    taken, so the process group `_kill` signals next cannot be someone else's."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.returncode is not None:
+            return True
+        try:
+            if os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT | os.WNOHANG) is not None:
+                return True
+        except ChildProcessError:  # reaped elsewhere
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+
+
 def _cleanup(proc: subprocess.Popen[bytes] | None, scratch: Path, stderr: IO[bytes] | None) -> None:
-    if proc is not None and proc.poll() is None:
+    if proc is not None:
         _kill(proc)
     if stderr is not None:
         stderr.close()
@@ -291,9 +384,12 @@ def _json_object(raw: bytes | None) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _text(value: Any, limit: int = 2000) -> str:
+def _type_name(value: Any) -> str:
+    """The name of the model's exception type as the worker reported it: a dotted identifier, else a
+    placeholder (the name is a channel out of the sandbox like the message)."""
     text = value if isinstance(value, str) else ""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return text if len(text) <= 100 and all(part.isidentifier() and part.isascii() for part in text.split(".")) \
+        else "Exception"
 
 
 def check_outputs(raw: bytes | None, n: int, source: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -342,6 +438,8 @@ class SandboxedModel:
     limits: Limits = field(default_factory=Limits)
     scratch_parent: Path | None = None
     notes: list[str] = field(default_factory=list)
+    # the analyst's consent (settings.sandbox.allow_subprocess_fallback) to run the model without bubblewrap
+    allow_fallback: bool = False
     mode: str = field(init=False, default="")
     _proc: subprocess.Popen[bytes] | None = field(init=False, default=None, repr=False)
     _scratch: Path | None = field(init=False, default=None, repr=False)
@@ -353,13 +451,7 @@ class SandboxedModel:
     _finalizer: Any = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
-        choice = isolation_choice(self.isolation)
-        ok, why = bwrap_status() if choice != "subprocess" else (False, "")
-        if choice == "bwrap" and not ok:
-            raise ToolError(f"tool {self.name!r}: bubblewrap isolation is required ({ISOLATION_ENV}=bwrap) but "
-                            f"not available: {why}")
-        self.mode = "bwrap" if ok else "subprocess"
-        note = BWRAP_NOTE if ok else (FORCED_NOTE if choice == "subprocess" else FALLBACK_NOTE)
+        self.mode, note = choose_mode(self.name, self.isolation, self.allow_fallback)
         if note not in self.notes:
             self.notes.append(note)
 
@@ -389,7 +481,7 @@ class SandboxedModel:
                 if status is None:
                     self._fail(f"{source}: the sandboxed worker wrote no valid status for call {n}")
                 if not status.get("ok"):
-                    kind, text = _text(status.get("type"), 200), _text(status.get("message"))
+                    kind, text = _type_name(status.get("type")), scrub(status.get("message"), MESSAGE_CHARS)
                     raise ToolError(f"{source} raised {kind} during prediction (in the sandboxed worker): "
                                     f"{text}") from rebuild_exception(kind or "Exception", text)
                 raw = read_untrusted(scratch / f"out-{n}.npz", self.limits.file_bytes)
@@ -400,12 +492,13 @@ class SandboxedModel:
                         (scratch / stale).unlink()
 
     def close(self) -> None:
+        """End the worker (cleanly when it listens: it ends on end of input), then kill its process group:
+        nothing the model started outlives the model."""
         with self._lock:
-            if self._proc is not None and self._proc.poll() is None and self._proc.stdin is not None:
+            if self._proc is not None and self._proc.returncode is None and self._proc.stdin is not None:
                 with contextlib.suppress(OSError, ValueError):
-                    self._proc.stdin.close()  # a clean exit: the worker ends on end of input
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    self._proc.wait(timeout=5)
+                    self._proc.stdin.close()
+                _exited(self._proc, 5)
             if self._finalizer is not None:
                 self._finalizer()
             self._proc, self._scratch, self._stderr, self._info, self._finalizer = None, None, None, None, None
@@ -447,7 +540,7 @@ class SandboxedModel:
             self._fail(f"tool {self.name!r}: the sandboxed worker wrote no valid status after loading the model")
         if not status.get("ok"):
             self._fail(f"tool {self.name!r}: the model could not be loaded in the sandboxed worker: "
-                       f"{_text(status.get('type'))}: {_text(status.get('message'))}")
+                       f"{_type_name(status.get('type'))}: {scrub(status.get('message'), MESSAGE_CHARS)}")
         self._info = _model_info(status)
 
     def _write_frame(self, frame: pd.DataFrame, n: int) -> str:
@@ -496,7 +589,8 @@ class SandboxedModel:
                     self._fail(f"tool {self.name!r}: the sandboxed worker wrote garbage on its control channel")
         line, _, self._buffer = self._buffer.partition(b"\n")
         if line.decode(errors="replace").strip() != token:
-            self._fail(f"tool {self.name!r}: the sandboxed worker answered {line[:80]!r} instead of {token!r}")
+            self._fail(f"tool {self.name!r}: the sandboxed worker answered {scrub(repr(line[:80]), 100)} instead "
+                       f"of {token!r}")
 
     def _stderr_tail(self) -> str:
         if self._stderr is None:
@@ -505,8 +599,7 @@ class SandboxedModel:
             self._stderr.flush()
             size = self._stderr.seek(0, os.SEEK_END)
             self._stderr.seek(max(0, size - 4 * STDERR_TAIL))
-            text = self._stderr.read().decode(errors="replace").strip()
-            return text[-STDERR_TAIL:]
+            return scrub(self._stderr.read().decode(errors="replace").strip(), STDERR_TAIL, tail=True)
         return ""
 
     def _fail(self, message: str) -> Any:
@@ -530,9 +623,12 @@ def _model_info(status: dict[str, Any]) -> ModelInfo:
     names = status.get("feature_names")
     classes = status.get("classes")
     return ModelInfo(
-        type_name=_text(status.get("type_name"), 200),
-        feature_names=[str(c) for c in names] if isinstance(names, list) else None,
-        classes=[c for c in classes if isinstance(c, str | int | float | bool)] if isinstance(classes, list) else None,
+        type_name=scrub(status.get("type_name"), 200),
+        # names and classes show up in messages (a column the model wants, a class it has): scrubbed too, but
+        # not made ASCII, so a column named "âge" still matches the data
+        feature_names=[scrub(str(c), 200, ascii_only=False) for c in names] if isinstance(names, list) else None,
+        classes=[scrub(c, 200, ascii_only=False) if isinstance(c, str) else c for c in classes
+                 if isinstance(c, str | int | float | bool)] if isinstance(classes, list) else None,
         has_scores=bool(status.get("has_scores")),
         n_features=n if isinstance(n := status.get("n_features"), int) and not isinstance(n, bool) and n > 0 else None,
     )

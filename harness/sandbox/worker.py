@@ -59,6 +59,12 @@ def load_model(request: dict[str, Any]) -> Any:
         import joblib
 
         return joblib.load(path)
+    if fmt == "skops":
+        # a skops file that needs types the City does not trust (harness.tools.skops_trust) comes here: inside
+        # the box every type it names is allowed, because the box is the boundary (issue 12)
+        import skops.io as sio
+
+        return sio.load(path, trusted=sio.get_untrusted_types(file=path))
     if fmt == "mlflow":
         import logging
 

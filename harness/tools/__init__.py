@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from harness.datasets import ReferenceDataset
     from harness.manifest import ToolManifest
+    from harness.policy import Policy
 
 
 @dataclass(frozen=True)
@@ -66,18 +67,25 @@ def can_call(tool: object) -> bool:
     return callable(getattr(tool, "predict_frame", None))
 
 
-def load_tool(manifest: ToolManifest, obj: Any = None, *, use_cache: bool = True) -> Tool:
+def load_tool(manifest: ToolManifest, obj: Any = None, *, use_cache: bool = True,
+              policy: Policy | None = None) -> Tool:
     """Build the adapter the manifest names. `obj` passes a live callable or estimator (notebooks);
-    `use_cache=False` makes an endpoint answer every question afresh (`assess --no-cache`, `reassess`)."""
+    `use_cache=False` makes an endpoint answer every question afresh (`assess --no-cache`, `reassess`).
+    `policy` is the analyst's: it decides which skops types are trusted in the harness process beyond the
+    harness allowlist (never the manifest) and bounds the sandboxed worker; without it, the allowlist alone."""
     kind = manifest.adapter.kind
     if kind == "python":
         from harness.tools.python import PythonTool
 
         return PythonTool.from_manifest(manifest, obj)
     if kind == "sklearn":
-        from harness.tools.sklearn import SklearnTool
+        from harness.tools.sklearn import SklearnTool, runs_in_sandbox
 
-        return SklearnTool.from_manifest(manifest, obj)
+        if obj is None and runs_in_sandbox(manifest, policy):  # types the City does not trust: like a pickle
+            from harness.tools.sandboxed import SandboxedTool
+
+            return SandboxedTool.from_manifest(manifest, policy=policy, model_format="skops")
+        return SklearnTool.from_manifest(manifest, obj, policy=policy)
     if kind == "predictions":
         from harness.tools.predictions import PredictionsTool
 
@@ -93,7 +101,7 @@ def load_tool(manifest: ToolManifest, obj: Any = None, *, use_cache: bool = True
     if kind in ("pickle", "mlflow"):  # formats that run code on load: only ever inside the sandboxed worker
         from harness.tools.sandboxed import SandboxedTool
 
-        return SandboxedTool.from_manifest(manifest)
+        return SandboxedTool.from_manifest(manifest, policy=policy)
     raise ConfigError(
         f"adapter kind {kind!r} in tool manifest {manifest.id!r} is not available in this version; "
         f"available: python, sklearn, predictions, responses, openai, pickle, mlflow"

@@ -1,10 +1,18 @@
-"""The `pickle` and `mlflow` adapters: models whose loading runs code, called only through the sandboxed
-worker (`harness.sandbox`), never in the harness process.
+"""The `pickle` and `mlflow` adapters, and `sklearn` skops files needing types the City does not trust:
+models whose loading runs code, called only through the sandboxed worker (`harness.sandbox`), never in the
+harness process.
 
 They behave like the `sklearn` adapter (`predict`, `predict_frame`, `input_columns`), so every suite,
 including the counterfactual and robustness checks that call the tool on changed inputs, works on them.
 `notes` says how the model was isolated; the assessment copies it into the result and turns the
 subprocess fallback into an advisory finding (policy 1.3, 1.4).
+
+The analyst's policy, never the manifest, bounds the worker (issue 12): `settings.sandbox.max_memory_mb` and
+`max_timeout_s` are maxima a manifest cannot exceed, and `allow_subprocess_fallback` is the only way to run
+vendor code without bubblewrap. Text labels outside the dataset's label space are scrubbed like the
+worker's error messages (`harness.sandbox.scrub`): they are bad output all the same, judged by
+`harness.tools.labels.check_labels` and the data-quality suite, but they cannot carry what the model found
+out verbatim into the reports.
 """
 from __future__ import annotations
 
@@ -13,24 +21,110 @@ import tempfile
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
-from harness.errors import ToolConfigError
-from harness.sandbox import Limits, ModelSpec, SandboxedModel
+import numpy as np
+
+from harness.errors import ConfigError, ToolConfigError
+from harness.sandbox import Limits, ModelFormat, ModelSpec, SandboxedModel, choose_mode
+from harness.sandbox.scrub import scrub
 from harness.tools import Predictions, input_frame
 from harness.tools.inputs import model_inputs
-from harness.tools.labels import apply_label_map, raw_label
+from harness.tools.labels import Canonical, apply_label_map, canonical, label_space, raw_label
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from harness.datasets import ReferenceDataset
-    from harness.manifest import MlflowAdapter, PickleAdapter, ToolManifest
+    from harness.manifest import MlflowAdapter, ToolManifest
+    from harness.policy import Policy
+
+LABEL_CHARS = 64  # characters kept of a text label outside the label space
+SCRUBBED_LABEL = "[scrubbed label]"  # when scrubbing would turn a bad label into a valid one
 
 
-def _limits(adapter: PickleAdapter | MlflowAdapter) -> Limits:
-    return Limits(memory_bytes=adapter.memory_mb << 20, load_timeout_s=adapter.timeout_s,
-                  call_timeout_s=adapter.timeout_s)
+def _maximum(policy: Policy, name: str, default: float) -> float:
+    value = policy.setting("sandbox", name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ConfigError(f"settings.sandbox.{name} in policy {policy.name!r} is {value!r}; give a positive number")
+    return value
+
+
+def _number(value: float) -> str:
+    """8192, 600, 2.5: whole numbers without a decimal point or an exponent."""
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _limit(manifest: ToolManifest, adapter: Any, name: str, maximum: float, setting: str) -> float:
+    """The manifest's value when within the policy's maximum; the maximum when the manifest has no such field
+    (a skops file routed here) or leaves it at its default; a ToolConfigError naming both numbers when it
+    asks for more."""
+    field_info = type(adapter).model_fields.get(name)
+    value = getattr(adapter, name, None)
+    if field_info is None or value is None:
+        return maximum
+    if value > maximum:
+        if value == field_info.default:  # not asked for: the manifest's default, capped by the analyst
+            return maximum
+        raise ToolConfigError(f"tool manifest {manifest.id!r} asks for adapter.{name} {_number(value)}; the policy "
+                              f"allows at most {_number(maximum)} (settings.sandbox.{setting})")
+    return value
+
+
+def _limits(manifest: ToolManifest, policy: Policy) -> Limits:
+    """The worker's limits: the manifest may ask for less than the policy's maxima, never more (issue 12)."""
+    adapter = manifest.adapter
+    memory = _limit(manifest, adapter, "memory_mb", _maximum(policy, "max_memory_mb", 8192), "max_memory_mb")
+    timeout = _limit(manifest, adapter, "timeout_s", _maximum(policy, "max_timeout_s", 600), "max_timeout_s")
+    return Limits(memory_bytes=int(memory) << 20, load_timeout_s=timeout, call_timeout_s=timeout)
+
+
+def _format(manifest: ToolManifest, model_format: str | None) -> ModelFormat:
+    """The format the worker loads: `model_format` when given (a `sklearn` adapter's skops file needing
+    untrusted types is loaded as "skops"), else the adapter's own."""
+    a = manifest.adapter
+    if a.kind not in ("pickle", "mlflow", "sklearn"):
+        raise ToolConfigError(f"adapter kind {a.kind!r} of tool manifest {manifest.id!r} is not a kind the sandboxed "
+                              f"worker loads (pickle, mlflow, or sklearn with model_format='skops')")
+    if model_format is not None and model_format not in get_args(ModelFormat):
+        raise ToolConfigError(f"model format {model_format!r} for tool manifest {manifest.id!r} is not one the "
+                              f"sandboxed worker loads; use one of {list(get_args(ModelFormat))}")
+    if a.kind == "mlflow":
+        if model_format not in (None, "mlflow"):
+            raise ToolConfigError(f"tool manifest {manifest.id!r} names an MLflow model, which loads only as format "
+                                  f"'mlflow', not {model_format!r}")
+        return "mlflow"
+    if model_format == "mlflow":
+        raise ToolConfigError(f"tool manifest {manifest.id!r} names a model file, which cannot load as format "
+                              f"'mlflow'; give an adapter of kind mlflow")
+    if model_format is not None:
+        return model_format  # type: ignore[return-value]
+    if a.kind == "pickle":
+        return a.format  # type: ignore[no-any-return]
+    raise ToolConfigError(f"adapter kind {a.kind!r} of tool manifest {manifest.id!r} runs in the sandboxed worker "
+                          f"only with a model format (model_format='skops' for a skops file)")
+
+
+def scrub_labels(labels: np.ndarray, allowed: set[Canonical] | None) -> np.ndarray:
+    """Text labels outside the label space, truncated and scrubbed; labels in it, numbers and (before the
+    label space is known) everything unchanged. A scrubbed label never becomes a valid one."""
+    import pandas as pd
+
+    arr = np.asarray(labels)
+    if not allowed or arr.ndim != 1 or arr.dtype.kind not in "UO":
+        return arr
+    series = pd.Series(arr, dtype=object)
+    lookup: dict[str, str] = {}
+    for value in pd.unique(series):
+        if not isinstance(value, str) or canonical(value) in allowed:
+            continue
+        clean = scrub(value, LABEL_CHARS)
+        if clean != value:
+            lookup[value] = SCRUBBED_LABEL if canonical(clean) in allowed else clean
+    if not lookup:
+        return arr
+    out = series.map(lambda v: lookup.get(v, v) if isinstance(v, str) else v).to_numpy()
+    return out if arr.dtype.kind == "O" else out.astype(str)
 
 
 def model_folder(manifest: ToolManifest, adapter: MlflowAdapter, dst: Path, tracking_uri: str | None = None) -> Path:
@@ -60,16 +154,29 @@ class SandboxedTool:
     label_map: dict[Any, Any] | None = None  # the model's labels -> the card's target values
     input_names: list[str] | None = None  # adapter.input_columns
     source: str = "the model"  # "the model in model.pkl", for messages
+    _allowed: set[Canonical] | None = None  # the label space of the dataset last predicted
 
     @classmethod
-    def from_manifest(cls, manifest: ToolManifest, *, isolation: str | None = None,
-                      scratch_parent: Path | None = None, tracking_uri: str | None = None) -> SandboxedTool:
+    def from_manifest(cls, manifest: ToolManifest, *, policy: Policy | None = None, model_format: str | None = None,
+                      isolation: str | None = None, scratch_parent: Path | None = None,
+                      tracking_uri: str | None = None) -> SandboxedTool:
+        """The sandboxed tool for `manifest`. `policy` (the analyst's; the default policy when None) bounds
+        the worker and decides whether it may run without bubblewrap; `model_format` overrides the
+        adapter's format (a `sklearn` adapter's skops file needing types outside the City's allowlist)."""
+        if policy is None:
+            from harness.policy import load_policy
+
+            policy = load_policy()
         a = manifest.adapter
+        fmt = _format(manifest, model_format)
+        limits = _limits(manifest, policy)
+        allow_fallback = policy.setting("sandbox", "allow_subprocess_fallback", False) is True
+        choose_mode(manifest.id, isolation, allow_fallback)  # refused before anything is downloaded
         download: Path | None = None
-        if a.kind == "pickle":
+        if a.kind != "mlflow":
             path = manifest.existing_file(a.path, "model file")
-            spec = ModelSpec(format=a.format, path=path)
-        elif a.kind == "mlflow":
+            spec = ModelSpec(format=fmt, path=path)
+        else:
             download = Path(tempfile.mkdtemp(prefix="harness-mlflow-model-")) if a.model_uri else None
             try:
                 spec = ModelSpec(format="mlflow", path=model_folder(manifest, a, download or Path(), tracking_uri),
@@ -78,10 +185,13 @@ class SandboxedTool:
                 if download is not None:
                     shutil.rmtree(download, ignore_errors=True)
                 raise
-        else:  # pragma: no cover - load_tool routes only these kinds here
-            raise ToolConfigError(f"adapter kind {a.kind!r} is not a sandboxed kind")
-        model = SandboxedModel(spec, name=manifest.id, isolation=isolation, limits=_limits(a),
-                               scratch_parent=scratch_parent)
+        try:
+            model = SandboxedModel(spec, name=manifest.id, isolation=isolation, limits=limits,
+                                   scratch_parent=scratch_parent, allow_fallback=allow_fallback)
+        except BaseException:
+            if download is not None:
+                shutil.rmtree(download, ignore_errors=True)
+            raise
         if download is not None:  # the downloaded copy goes with the worker
             weakref.finalize(model, shutil.rmtree, download, True)
         return cls(model=model, name=manifest.id, kind=a.kind, threshold=a.threshold, notes=model.notes,
@@ -96,11 +206,13 @@ class SandboxedTool:
 
     def predict(self, dataset: ReferenceDataset) -> Predictions:
         self._favorable = dataset.card.target.favorable_value if dataset.card.target is not None else 1
+        self._allowed = {c for v in label_space(dataset) if (c := canonical(v)) is not None} or None
         return self.predict_frame(input_frame(dataset, self.input_columns(dataset)))
 
     def predict_frame(self, frame: pd.DataFrame) -> Predictions:
         labels, scores = self.model.predict(frame, raw_label(self._favorable, self.label_map))
-        return Predictions(labels=apply_label_map(labels, self.label_map), scores=scores)
+        return Predictions(labels=scrub_labels(apply_label_map(labels, self.label_map), self._allowed),
+                           scores=scores)
 
     def close(self) -> None:
         self.model.close()

@@ -1,12 +1,17 @@
-"""The `sklearn` adapter: a model saved with skops, loaded with skops' trusted types only.
+"""The `sklearn` adapter: a model saved with skops, loaded in the harness process only when every type it
+holds is one the City trusts (`harness.tools.skops_trust`: the harness allowlist plus the policy's
+`settings.sandbox.trusted_types`; issue 12, policy 1.3 and 1.4).
 
-A plain pickle runs arbitrary code when loaded, so it is never accepted here; skops refuses any type
-that is not on its list of known-safe scikit-learn/numpy types unless the analyst names it in the
-manifest's `trusted` list after reviewing it.
+A plain pickle runs arbitrary code when loaded, so it is never accepted here. A skops file that needs any
+other type (a function, a vendor class) is not refused but run like a pickle, in the sandboxed worker
+(`load_tool` asks `runs_in_sandbox`). The manifest's `adapter.trusted` no longer widens anything: a type
+on it that the City does not already trust is refused, since the vendor would be deciding what code runs.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -15,27 +20,63 @@ from harness.errors import ToolConfigError, ToolError
 from harness.tools import Predictions, input_frame
 from harness.tools.inputs import model_inputs
 from harness.tools.labels import apply_label_map, canonical, raw_label
+from harness.tools.skops_trust import check_loaded, city_trusted, refuse_manifest_trust
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from harness.datasets import ReferenceDataset
     from harness.manifest import ToolManifest
+    from harness.policy import Policy
 
 
-def load_skops(path: Any, trusted: list[str]) -> Any:
+def untrusted_types(path: Path, trusted: frozenset[str]) -> list[str]:
+    """The types in the skops file at `path` that neither skops' own defaults nor `trusted` cover."""
     import skops.io as sio
 
     try:
-        untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in trusted]
+        return sorted(set(sio.get_untrusted_types(file=path)) - trusted)
     except Exception as e:
         raise ToolConfigError(f"{path} is not a readable skops file: {e}") from None
+
+
+def load_skops(path: Path, trusted: Iterable[str]) -> Any:
+    """Load a skops file in the harness process with the City's trusted types only (`trusted`, from
+    `skops_trust.city_trusted`); a file holding any other type is refused here (`load_tool` sends such a file
+    to the sandboxed worker instead), and a loaded sparse matrix must be well formed."""
+    import skops.io as sio
+
+    city = frozenset(trusted)
+    untrusted = untrusted_types(path, city)
     if untrusted:
+        raise ToolConfigError(f"{path} holds types the City does not trust in the harness process: {untrusted}; "
+                              f"such a model runs only in the sandboxed worker (load it with load_tool)")
+    try:
+        obj = sio.load(path, trusted=sorted(city))
+    except Exception as e:
+        raise ToolConfigError(f"{path} is not a loadable skops file: {type(e).__name__}: {e}") from None
+    check_loaded(obj, f"the model in {path.name}")
+    return obj
+
+
+def skops_path(manifest: ToolManifest, policy: Policy | None) -> Path:
+    """The manifest's skops file, once its `adapter.trusted` asks for nothing the City does not trust and
+    the file is not a pickle."""
+    adapter = manifest.adapter
+    refuse_manifest_trust(manifest.id, adapter.trusted, policy)  # type: ignore[union-attr]
+    path = manifest.existing_file(adapter.path, "model file")  # type: ignore[union-attr]
+    if path.suffix in (".pkl", ".pickle", ".joblib"):
         raise ToolConfigError(
-            f"{path} contains types that are not trusted by default: {untrusted}. Review them, then "
-            f"list them under adapter.trusted in the manifest if they are safe."
+            f"{path} is a pickle: it can run arbitrary code when loaded. Save the model with "
+            f"skops (skops.io.dump) and point adapter.path at the .skops file."
         )
-    return sio.load(path, trusted=trusted or None)
+    return path
+
+
+def runs_in_sandbox(manifest: ToolManifest, policy: Policy | None = None) -> bool:
+    """True when the manifest's skops file holds a type the City does not trust: it is then loaded and called
+    only in the sandboxed worker, like a pickle. Refuses a manifest asking to trust more (ToolConfigError)."""
+    return bool(untrusted_types(skops_path(manifest, policy), city_trusted(policy)))
 
 
 @dataclass
@@ -50,18 +91,17 @@ class SklearnTool:
     source: str = "the model"  # "the model in m.skops", for messages
 
     @classmethod
-    def from_manifest(cls, manifest: ToolManifest, obj: Any = None) -> SklearnTool:
+    def from_manifest(cls, manifest: ToolManifest, obj: Any = None, *, policy: Policy | None = None) -> SklearnTool:
+        """The model in the manifest's skops file (or `obj`, a live estimator), loaded in the harness process;
+        `policy` adds its `settings.sandbox.trusted_types` to the harness allowlist."""
         adapter = manifest.adapter
         source = "the model"
         if obj is None:
-            path = manifest.existing_file(adapter.path, "model file")  # type: ignore[union-attr]
-            if path.suffix in (".pkl", ".pickle", ".joblib"):
-                raise ToolConfigError(
-                    f"{path} is a pickle: it can run arbitrary code when loaded. Save the model with "
-                    f"skops (skops.io.dump) and point adapter.path at the .skops file."
-                )
-            obj = load_skops(path, list(adapter.trusted))  # type: ignore[union-attr]
+            path = skops_path(manifest, policy)
+            obj = load_skops(path, city_trusted(policy))
             source = f"the model in {path.name}"
+        else:
+            refuse_manifest_trust(manifest.id, adapter.trusted, policy)  # type: ignore[union-attr]
         return cls(model=obj, name=manifest.id, threshold=adapter.threshold,  # type: ignore[union-attr]
                    label_map=adapter.label_map, input_names=adapter.input_columns,  # type: ignore[union-attr]
                    source=source)
