@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.assessment import jsonable, run_suite
+from harness.assessment import assess, jsonable, run_suite
 from harness.check import CheckContext
 from harness.datasets import DatasetCard, ReferenceDataset, load_card, load_dataset
 from harness.findings import Severity, Status
@@ -22,7 +22,8 @@ from harness.tools import Predictions, load_tool
 from harness.verdict import SuiteResult
 from test_suites.data_quality import DataQualitySuite
 from test_suites.data_quality.expectations import gx_names, plan_expectations
-from tests.conftest import MANIFEST, ROOT
+from test_suites.data_quality.outputs import unknown_mask
+from tests.conftest import MANIFEST, ROOT, write_case
 
 N = 2000
 
@@ -374,6 +375,57 @@ def test_string_labels_for_an_integer_target_are_the_same_labels(manifest: ToolM
     ds = dataset(clean_frame())
     labels = ds.frame["approved"].astype(str).to_numpy()
     assert "data_quality.outputs.labels_in_set" not in not_passing(run(ds, manifest, labels=labels))
+
+
+def test_text_labels_against_a_numeric_label_space_are_judged_not_an_error() -> None:
+    """pandas 3 hands out read-only arrays (copy-on-write): the mask of text labels must be writable."""
+    assert unknown_mask(np.array(["1", "0", "yes"]), ["0", "1"]).tolist() == [False, False, True]
+    mixed = np.array(["1", None, "yes", " 0.0", "no", 1], dtype=object)
+    assert unknown_mask(mixed, ["0", "1"]).tolist() == [False, False, True, False, True, False]
+    assert unknown_mask(np.array([True, False]), ["0", "1"]).tolist() == [False, False]
+    assert unknown_mask(np.array([True, False]), ["True", "2"]).tolist() == [False, True]
+
+
+YESISH = """import numpy as np
+
+
+def predict(frame):
+    labels = np.where(frame["income"].to_numpy() > 50, "1", "0").astype(object)
+    labels[:3] = "yes"  # a text answer among the 0/1 ones
+    return labels
+"""
+
+
+def test_a_python_tool_answering_yes_to_a_zero_one_target_fails_labels_in_set(tmp_path: Path) -> None:
+    tool_path, card_path = write_case(tmp_path, n=600, seed=71, kind="python")
+    tool_path.write_text(tool_path.read_text().replace("{callable}", "yesish:predict"))
+    (tmp_path / "yesish.py").write_text(YESISH)
+    m, ds = load_manifest(tool_path), load_dataset(str(card_path))
+    result = assess(m, load_tool(m), [ds], [DataQualitySuite()], load_policy())
+    keys = {f.key: f for f in result.findings}
+    assert "data_quality.outputs.error" not in keys
+    f = keys["data_quality.outputs.labels_in_set"]
+    assert (f.status, f.severity, f.details["count"], f.details["unknown"]) == (Status.FAIL, Severity.BLOCKING, 3,
+                                                                                 ["yes"])
+    assert f.message == ("3 labels (0.50 %) are outside the label space ['0', '1'], e.g. 'yes'; "
+                         "rows ['a00000', 'a00001', 'a00002']")
+
+
+def test_unknown_labels_are_quoted_cut_short_and_scrubbed(manifest: ToolManifest) -> None:
+    """A python tool's or a predictions file's labels are not scrubbed on the way in (a sandboxed tool's are):
+    the finding quotes at most five, each cut to 64 characters, with account-file lines and keys redacted."""
+    ds = dataset(clean_frame())
+    labels = ds.frame["approved"].to_numpy().astype(object)
+    labels[20] = "x" * 10_000
+    labels[21] = "root:x:0:0:root:/root:/bin/bash"
+    labels[22:27] = ["a", "b", "c", "d", "e"]
+    f = not_passing(run(ds, manifest, labels=labels))["data_quality.outputs.labels_in_set"]
+    cut = "x" * 61 + "..."
+    assert f.details["unknown"] == [cut, "[redacted: account-file line]", "a", "b", "c"]
+    assert f.message == (f"7 labels (0.35 %) are outside the label space ['0', '1'], e.g. '{cut}', "
+                         "'[redacted: account-file line]', 'a', 'b', 'c'; rows ['p00020', 'p00021', 'p00022', "
+                         "'p00023', 'p00024']")
+    assert "x" * 65 not in json.dumps(jsonable(f.to_dict())) and "/bin/bash" not in f.message
 
 
 def test_a_deterministic_callable_tool_has_a_stable_schema(manifest: ToolManifest) -> None:

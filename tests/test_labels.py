@@ -143,6 +143,29 @@ def test_other_labels_for_a_numeric_target_name_both_sets(tmp_path: Path) -> Non
                             '{"no": <one of 0, 1>, ...}, one entry per label the tool outputs) in tool.yaml')
 
 
+def test_a_tools_labels_are_quoted_cut_short_scrubbed_and_at_most_five(tmp_path: Path) -> None:
+    """A python tool's or a predictions file's labels reach the message as the tool wrote them (a sandboxed
+    tool's are scrubbed on the way in): each is cut to 64 characters and scrubbed, and five are named at most."""
+    tool, card = write_case(tmp_path / "c", n=4, seed=1)
+    ds, manifest = load_dataset(str(card)), load_manifest(tool)
+    long, passwd = "x" * 10_000, "root:x:0:0:root:/root:/bin/bash"
+    with pytest.raises(ToolConfigError) as e:
+        check_labels(Predictions(labels=np.array([long, passwd, "no", long], dtype=object)), ds, manifest)
+    cut = "x" * 61 + "..."
+    assert str(e.value) == (f"tool 'case-tool-1' outputs labels ['no', '[redacted: account-file line]', '{cut}'] but "
+                            "the target column 'approved' of dataset 'case-1' has values [0, 1]; map them with "
+                            "adapter.label_map (e.g. label_map: {\"no\": <one of 0, 1>, ...}, one entry per label "
+                            "the tool outputs) in tool.yaml")
+    assert "x" * 65 not in str(e.value) and "/bin/bash" not in str(e.value)
+    many = np.array(list("abcdefghijkl"), dtype=object)
+    with pytest.raises(ToolConfigError, match=r"outputs labels \['a', 'b', 'c', 'd', 'e', \.\.\.\] \(12 values\) "
+                                               r"but the target column"):
+        check_labels(Predictions(labels=many), ds, manifest)
+    # the example map quotes the tool's first label, scrubbed too
+    with pytest.raises(ToolConfigError, match=r"\(e\.g\. label_map: \{\"\[redacted: account-file line\]\": <one"):
+        check_labels(Predictions(labels=np.array([passwd, passwd, passwd, passwd], dtype=object)), ds, manifest)
+
+
 def test_missing_labels_and_generative_tools_are_not_judged_here(tmp_path: Path) -> None:
     tool, card = income_case(tmp_path / "c", n=3)
     ds, manifest = load_dataset(str(card)), load_manifest(tool)

@@ -13,11 +13,14 @@ Both are fitted on a *separate* draw of the generator (``TRAINING_SEED``), stand
 applications a vendor trained on, and are assessed on the bundled reference data (the generator's
 default seed). So the numbers an assessment reports are out of sample, as for a real vendor model.
 
-Why logistic regression and not boosted trees: skops deliberately does not trust
-``sklearn.tree._tree.Tree`` by default (a crafted tree can crash the process), and the harness only
-loads types skops trusts unless the manifest lists more. Scaler, one-hot encoder, column transformer,
-pipeline and logistic regression are all trusted, so the files load with no ``adapter.trusted``
-list. The eligibility rule is a threshold on a linear points score, which a logistic regression fits
+Why logistic regression and not boosted trees: ``sklearn.tree._tree.Tree`` is not on the harness
+allowlist of skops types (``harness/tools/skops_trust.py``; skops itself does not trust it, since a
+crafted tree can crash the process). Only the City's policy can add types
+(``settings.sandbox.trusted_types``), never a manifest: an ``adapter.trusted`` asking for more is
+refused, and a skops file needing other types runs in the sandboxed worker like a pickle. Scaler,
+one-hot encoder, column transformer, pipeline and logistic regression are all on the allowlist, so
+the files load in the harness process with the default policy and no ``adapter.trusted`` list.
+The eligibility rule is a threshold on a linear points score, which a logistic regression fits
 closely. Everything is deterministic: rerunning ``python examples/rental_assistance/train_tools.py``
 gives models with identical predictions (``tests/test_demo_data.py`` checks this).
 """

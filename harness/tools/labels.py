@@ -10,6 +10,11 @@ labels as the rest of the assessment.
 Values are compared as `harness.datasets.matches` and the data-quality suite compare them: 1, 1.0, "1"
 and True are one label, since YAML, CSV and a model's `classes_` spell the same outcome differently.
 Labels that only partly match (some unknown outputs) are judged by `data_quality.outputs.labels_in_set`.
+
+A tool's labels are its own text: a `python` tool's and a predictions file's reach the harness as written (only
+the sandboxed worker's are scrubbed on the way in), and a label can carry 10,000 characters or a line of
+/etc/passwd. Messages therefore quote at most five of them, each through `quoted` (cut to 64 characters and
+scrubbed by `harness.sandbox.scrub`, issue 12, section 1; policy 1.3, 1.4), here and in the data-quality suite.
 """
 from __future__ import annotations
 
@@ -20,13 +25,16 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import ToolConfigError
+from harness.sandbox.scrub import scrub
 
 if TYPE_CHECKING:
     from harness.datasets import ReferenceDataset
     from harness.manifest import ToolManifest
     from harness.tools import Predictions
 
-SHOWN = 10  # values named in a message
+SHOWN = 10  # the target's values named in a message (the City's data)
+QUOTED = 5  # the tool's labels named in a message (the tool's text)
+QUOTED_CHARS = 64  # characters kept of each, as the sandboxed worker keeps of a label
 
 Canonical = float | str
 
@@ -64,6 +72,16 @@ def plain(value: Any) -> Any:
     """A label as a plain Python value, for messages (numpy scalars become int, float, str)."""
     item = getattr(value, "item", None)
     return item() if callable(item) and not isinstance(value, str) else value
+
+
+def quoted(value: Any) -> Any:
+    """A tool's label as a message may show it: a number as it is, text cut to QUOTED_CHARS and scrubbed
+    (account-file lines, keys and control characters replaced), so a label cannot carry what the tool read
+    into a report. Printable non-ASCII text is kept, so the label_map an analyst copies reads right."""
+    value = plain(value)
+    if isinstance(value, bool | int | float):
+        return value
+    return scrub(str(value), QUOTED_CHARS, ascii_only=False)
 
 
 def _sorted(values: Iterable[Any]) -> list[Any]:
@@ -139,12 +157,18 @@ def _example(seen: list[Any], space: list[Any], positive: Any) -> str:
         zero = next((v for v in seen if canonical(v) == 0.0), 0)
         return f"label_map: {{{_flow(plain(one))}: {_flow(positive)}, {_flow(plain(zero))}: {_flow(other)}}}"
     targets = ", ".join(_flow(v) for v in space[:SHOWN])
-    return f"label_map: {{{_flow(seen[0])}: <one of {targets}>, ...}}, one entry per label the tool outputs"
+    return f"label_map: {{{_flow(quoted(seen[0]))}: <one of {targets}>, ...}}, one entry per label the tool outputs"
 
 
 def _listed(values: list[Any]) -> str:
     shown = repr(values[:SHOWN])
     return shown if len(values) <= SHOWN else f"{shown[:-1]}, ...] ({len(values)} values)"
+
+
+def _quoted_list(values: list[Any]) -> str:
+    """The tool's labels for a message: the first QUOTED, each `quoted`, and how many there are."""
+    shown = repr(list(dict.fromkeys(quoted(v) for v in values[:QUOTED])))
+    return shown if len(values) <= QUOTED else f"{shown[:-1]}, ...] ({len(values)} values)"
 
 
 def check_labels(preds: Predictions, dataset: ReferenceDataset, manifest: ToolManifest) -> Predictions:
@@ -169,10 +193,10 @@ def check_labels(preds: Predictions, dataset: ReferenceDataset, manifest: ToolMa
     target = dataset.card.target
     mapped = " (after adapter.label_map)" if getattr(manifest.adapter, "label_map", None) else ""
     raise ToolConfigError(
-        f"tool {manifest.id!r} outputs labels {_listed(outputs)}{mapped} but the target column {target.column!r} "
+        f"tool {manifest.id!r} outputs labels {_quoted_list(outputs)}{mapped} but the target column {target.column!r} "
         f"of dataset {dataset.name!r} has values {_listed(space)}; map them with adapter.label_map "
         f"(e.g. {_example(outputs, space, target.positive)}) in tool.yaml"
     )
 
 
-__all__ = ["apply_label_map", "canonical", "check_labels", "label_space", "raw_label"]
+__all__ = ["QUOTED", "apply_label_map", "canonical", "check_labels", "label_space", "quoted", "raw_label"]

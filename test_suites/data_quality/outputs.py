@@ -14,6 +14,7 @@ import pandas as pd
 
 from harness.findings import Finding, Status
 from harness.tools import Predictions, can_call, input_frame
+from harness.tools.labels import quoted
 from test_suites.data_quality.rules import SUITE, label, pct, rule
 
 if TYPE_CHECKING:
@@ -49,17 +50,20 @@ def _as_number(value: str) -> float | None:
 
 
 def unknown_mask(labels: np.ndarray, allowed: list[str]) -> np.ndarray:
-    """True where a present label is outside the label space (1, 1.0 and "1" are one label)."""
+    """True where a present label is outside the label space (1, 1.0 and "1" are one label).
+
+    `known` is updated in place, so it is always a copy: under pandas 3's copy-on-write `to_numpy()` may hand
+    out a read-only view, and "yes" among 0/1 labels would end the check with an error instead of a FAIL."""
     s = pd.Series(labels)
     present = s.notna().to_numpy()
     numbers = [x for x in map(_as_number, allowed) if x is not None]
     if pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_numeric_dtype(s.dtype):
-        known = s.astype(float).isin(numbers).to_numpy() if numbers else np.zeros(len(s), bool)
+        known = s.astype(float).isin(numbers).to_numpy(copy=True) if numbers else np.zeros(len(s), bool)
         if pd.api.types.is_bool_dtype(s.dtype):
             known |= s.map(label).isin(allowed).to_numpy()
         return present & ~known
     text = s.astype(str).str.strip()
-    known = text.isin(allowed).to_numpy()
+    known = text.isin(allowed).to_numpy(copy=True)
     todo = present & ~known
     if todo.any() and numbers:
         as_num = pd.to_numeric(text[todo], errors="coerce")
@@ -141,7 +145,9 @@ def output_findings(ctx: CheckContext, preds: Predictions | None = None) -> list
 
 
 def label_space(ctx: CheckContext, labels: np.ndarray, aligned: bool, where: str) -> Finding:
-    """Labels outside the target's label space (missing labels are left to the NaN check)."""
+    """Labels outside the target's label space (missing labels are left to the NaN check). The first few are
+    quoted cut short and scrubbed (`harness.tools.labels.quoted`): a python tool's or a predictions file's labels
+    are the tool's own text, not scrubbed on the way in, and could carry what it read into the report."""
     allowed = allowed_labels(ctx)
     m = len(labels)
     if not allowed:
@@ -153,7 +159,7 @@ def label_space(ctx: CheckContext, labels: np.ndarray, aligned: bool, where: str
     unknown = unknown_mask(labels, allowed)
     k = int(unknown.sum())
     pos = np.flatnonzero(unknown)
-    seen = list(dict.fromkeys(label(v) for v in labels[pos[:200]]))[:NAMED]
+    seen = list(dict.fromkeys(quoted(label(v)) for v in labels[pos[:200]]))[:NAMED]
     ids = _ids(ctx, pos, aligned)
     message = (f"all {m:,} labels are in the label space {allowed}" if k == 0 else
                f"{k:,} labels ({pct(k / m)}) are outside the label space {allowed}, e.g. "

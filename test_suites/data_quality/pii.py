@@ -10,6 +10,11 @@ suffix ("1200 Central Ave NE"), or is a PO box.
 Two stages keep it fast: broad patterns that RE2 (pyarrow's regex engine, behind pandas 3's `str`
 dtype) runs over the whole column, then exact Python checks (SSN area rules, Luhn) on the few values
 that matched.
+
+The exact patterns, the e-mail and street-address patterns, the prefilter and the Luhn check are the
+harness's own (`harness.redact`, which masks personal data wherever text leaves the harness, issue 12):
+taken from there, not copied, so "personal data" means one thing in a dataset column and in a report.
+Only the RE2 stage-1 forms of the SSN, phone and card patterns are this scanner's.
 """
 from __future__ import annotations
 
@@ -19,6 +24,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from harness.redact import CARD, EMAIL, PATTERNS, PHONE, PREFILTER, SSN, STREET_ADDRESS, luhn_valid
+
 if TYPE_CHECKING:
     from harness.datasets import DatasetCard
 
@@ -26,48 +33,23 @@ KINDS: tuple[str, ...] = ("ssn", "email", "phone", "payment_card", "street_addre
 LABELS = {"ssn": "social security numbers", "email": "e-mail addresses", "phone": "phone numbers",
           "payment_card": "payment card numbers", "street_address": "street addresses"}
 
-_SUFFIXES = ("street", "st", "avenue", "ave", "road", "rd", "boulevard", "blvd", "drive", "dr", "lane", "ln", "way",
-             "court", "ct", "place", "pl", "terrace", "ter", "circle", "cir", "parkway", "pkwy", "highway", "hwy",
-             "trail", "trl", "loop", "plaza", "square", "sq")
-_SUFFIX = "|".join(sorted({f for w in _SUFFIXES for f in (w, w.capitalize(), w.upper())}, key=len, reverse=True))
-
-# stage 1: RE2-compatible (no look-arounds, no back-references), run over whole columns
-PREFILTER = r"[0-9@]"  # every kind needs a digit, except e-mail, which needs an @
+# stage 1: RE2-compatible (no look-arounds, no back-references), run over whole columns; PREFILTER (every
+# kind needs a digit, except e-mail, which needs an @), EMAIL and STREET_ADDRESS are RE2-compatible as they are
 BROAD: dict[str, str] = {
     "ssn": r"(?:^|[^0-9])[0-9]{3}[- ][0-9]{2}[- ][0-9]{4}(?:[^0-9]|$)",
-    "email": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
+    "email": EMAIL,
     "phone": r"(?:^|[^0-9])(?:\+?1[ .-]?)?(?:\([0-9]{3}\) ?|[0-9]{3}[ .-])[0-9]{3}[ .-][0-9]{4}(?:[^0-9]|$)",
     "payment_card": r"(?:^|[^0-9])[0-9](?:[ -]?[0-9]){12,18}(?:[^0-9]|$)",
-    "street_address": (r"(?:^|[^0-9A-Za-z])[0-9]{1,6}[A-Za-z]? +(?:[A-Z0-9][A-Za-z0-9'-]*\.? +){1,4}"
-                       rf"(?:{_SUFFIX})(?:[^A-Za-z]|$)|(?:^|[^A-Za-z])[Pp]\.? ?[Oo]\.? *[Bb][Oo][Xx] +[0-9]+"),
+    "street_address": STREET_ADDRESS,
 }
 ANY = "|".join(f"(?:{p})" for p in BROAD.values())
 
-# stage 2: exact rules, in Python, on the values stage 1 kept
-_SSN = re.compile(r"(?<![\d-])(?!000|666|9\d\d)(\d{3})([- ])(?!00)\d{2}\2(?!0000)\d{4}(?![\d-])")
-_PHONE = re.compile(r"(?<![\d-])(?:\+?1[ .-]?)?(?:\([2-9]\d{2}\) ?|[2-9]\d{2}[ .-])[2-9]\d{2}[ .-]\d{4}(?![\d-])")
-_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
-# the exact patterns, for scanners that need match positions (the privacy suite masks and compares values)
-PATTERNS: dict[str, re.Pattern[str]] = {"ssn": _SSN, "phone": _PHONE, "payment_card": _CARD}
-
-
-def luhn_valid(number: str) -> bool:
-    """The Luhn checksum every payment card number satisfies (ISO/IEC 7812); 13 to 19 digits."""
-    digits = [int(c) for c in number if c.isdigit()]
-    if not 13 <= len(digits) <= 19:
-        return False
-    total = 0
-    for i, d in enumerate(reversed(digits)):
-        if i % 2 == 1:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
+# stage 2: exact rules, in Python, on the values stage 1 kept (the harness's patterns: SSN area rules, phone
+# shapes, Luhn-valid card numbers)
 _EXACT = {
-    "ssn": lambda v: _SSN.search(v) is not None,
-    "phone": lambda v: _PHONE.search(v) is not None,
-    "payment_card": lambda v: any(luhn_valid(m.group()) for m in _CARD.finditer(v)),
+    "ssn": lambda v: SSN.search(v) is not None,
+    "phone": lambda v: PHONE.search(v) is not None,
+    "payment_card": lambda v: any(luhn_valid(m.group()) for m in CARD.finditer(v)),
 }
 
 
@@ -159,5 +141,5 @@ def scan(frame: pd.DataFrame, columns: list[str]) -> list[PiiCount]:
     return out
 
 
-__all__ = ["KINDS", "LABELS", "PiiCount", "columns_to_scan", "detect", "luhn_valid", "redact", "scan",
-           "scan_column"]
+__all__ = ["KINDS", "LABELS", "PATTERNS", "PREFILTER", "PiiCount", "columns_to_scan", "detect", "luhn_valid", "redact",
+           "scan", "scan_column"]
