@@ -12,8 +12,8 @@ console (`harness.console.make_console`) and the command line's error handler.
 The values are the ones the data-quality PII scanner counts (`test_suites.data_quality.pii`: the same SSN area
 rules, phone shapes, Luhn check, e-mail and street-address patterns), found by `find`, which the privacy suite
 uses too (`test_suites.privacy.values` re-exports it), so "personal data" means one thing in a dataset column,
-in a tool's answer and in a report. The patterns are kept here, in the harness, because the harness never
-imports a suite; tests/test_pii_boundary.py holds them equal to the scanner's.
+in a tool's answer and in a report. The patterns live here, in the harness, because the harness never
+imports a suite; the scanner imports them from here (tests/test_pii_boundary.py checks it uses these objects).
 
 Masking touches text only, never a number, and leaves alone what only looks like a number: a sha256 digest,
 an MLflow run id or a UUID (hex tokens) and an ISO date or time are never read as a card or a phone number.
@@ -27,7 +27,7 @@ from typing import Any
 
 KINDS: tuple[str, ...] = ("ssn", "email", "phone", "payment_card", "street_address")
 
-# ---- the scanner's patterns (test_suites/data_quality/pii.py: BROAD, PATTERNS, PREFILTER, luhn_valid) ----
+# ---- the patterns the data-quality scanner imports (test_suites/data_quality/pii.py) ----
 _SUFFIXES = ("street", "st", "avenue", "ave", "road", "rd", "boulevard", "blvd", "drive", "dr", "lane", "ln", "way",
              "court", "ct", "place", "pl", "terrace", "ter", "circle", "cir", "parkway", "pkwy", "highway", "hwy",
              "trail", "trl", "loop", "plaza", "square", "sq")
