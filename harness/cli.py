@@ -46,6 +46,12 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as e:  # a bug of ours: say so plainly; HARNESS_DEBUG=1 shows the traceback
             if os.environ.get("HARNESS_DEBUG"):
                 raise
+            if getattr(e, "error_code", None) == "PERMISSION_DENIED" or "failed with error code 403" in str(e):
+                # the shared server's access control said no (harness access open, issue 12): not our bug
+                who = os.environ.get("MLFLOW_TRACKING_USERNAME") or "this user"
+                click.echo(mask_pii(f"error: the MLflow server refused {who} permission for this: {e}. Your role "
+                                    "does not give access to these records (harness access open)"), err=True)
+                sys.exit(2)
             click.echo(mask_pii(f"internal error: {type(e).__name__}: {e}\nThis is a bug in the harness; re-run "
                                 "with HARNESS_DEBUG=1 for the traceback and report it."), err=True)
             sys.exit(4)
@@ -254,6 +260,7 @@ def datasets_show(name: str, data_dir: str | None) -> None:
 import harness.cli_gate  # noqa: E402  (registers status/history/approve/.../gate/inventory/due)
 import harness.cli_register  # noqa: E402, F401  (registers `harness register export`, `harness records export`)
 from harness import (  # noqa: E402
+    cli_access,  # noqa: F401  (registers `harness access open`)
     cli_keys,  # noqa: F401  (registers `harness keys init` and `harness keys show`)
     cli_plan,  # noqa: F401  (registers `harness plan` and `harness reassess`)
     cli_policy,  # noqa: F401  (registers `harness policy check`)

@@ -8,6 +8,7 @@ when closed, with the reason; `harness history --verify` exits 1 when the chain 
 """
 from __future__ import annotations
 
+import json
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -76,9 +77,19 @@ def _policy(path: str | None) -> Policy | None:
 
 
 def _recorded(verb: str, tool: str, version: str, d: Decision) -> None:
-    _out().print(f"{verb} {tool} {version}: decision record {d.seq} (sha256 {d.sha256[:12]}...) by {d.actor} "
-                 f"at {d.at}")
+    from harness.gate.identity import identity_label
 
+    if d.action == "signoff":  # one signature of several (settings.gate.signoff): nothing takes effect yet
+        details = d.details or {}
+        verb = f"signed ({details.get('role')}) the {details.get('for')} of"
+        tail = f"; awaiting {', '.join(details.get('awaiting') or [])}: the gate stays as it was"
+    else:
+        tail = ""
+    _out().print(f"{verb} {tool} {version}: decision record {d.seq} (sha256 {d.sha256[:12]}...) by {d.actor} "
+                 f"({identity_label((d.details or {}).get('identity'))}) at {d.at}{tail}")
+
+
+LOGIN_NOTE = "On a server with authentication: your login (leave it out; another name is refused)."
 
 policy_option = click.option("--policy", "policy_path", type=click.Path(dir_okay=False), default=None,
                              help="Policy YAML the evidence must have been judged under. Default: the policy "
@@ -121,10 +132,13 @@ def status_cmd(ref: str, tracking_uri: str | None) -> None:
 @click.option("--expect", "expect", default=None, metavar="HEAD",
               help="The chain head sha256 published elsewhere (records export, register export; 12 hex digits or "
                    "more): exit 1 unless the verified chain ends there. Implies --verify.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="json: every record as recorded, and the verification, for scripts and auditors.")
 @tracking_option
 @handle_errors
-def history_cmd(tool: str, verify: bool, expect: str | None, tracking_uri: str | None) -> None:
-    """List a tool's decision records (submit, assess, approve, ...) in order."""
+def history_cmd(tool: str, verify: bool, expect: str | None, fmt: str, tracking_uri: str | None) -> None:
+    """List a tool's decision records (submit, assess, approve, ...) in order, with how each person was known:
+    a server login (authenticated) or a name typed on an embedded store (unauthenticated; issue 12)."""
     if expect is not None:
         expect = expect.strip().lower()
         if len(expect) < 12 or any(c not in "0123456789abcdef" for c in expect):
@@ -136,18 +150,30 @@ def history_cmd(tool: str, verify: bool, expect: str | None, tracking_uri: str |
     from harness.gate import history, show_time
 
     h = history(_uri(tracking_uri, write=False), tool)
+    v = h.verification
+    if fmt == "json":
+        click.echo(json.dumps({"tool": tool, "records": [{**d.record, "sha256": d.sha256} for d in h.records],
+                               "verification": {"ok": v.ok, "records": v.records, "head": v.head,
+                                                "first_break": None if v.ok else v.first_break}}, indent=1))
+        if (verify and not v.ok) or (expect is not None and not v.head.startswith(expect)):
+            sys.exit(1)
+        return
     table = Table(title=f"{tool}: decision history")
-    for col in ("#", "at", "action", "version", "state", "by", "run", "verdict", "why"):
+    for col in ("#", "at", "action", "version", "state", "by", "identity", "run", "verdict", "why"):
         table.add_column(col, overflow="fold")
     for d in h.records:
         why = d.reason or ""
         if d.action == "waive":
             why += f" | conditions: {d.conditions} | expires {show_time(d.expires)}"
-        table.add_row(str(d.seq), show_time(d.at), d.action, d.version, d.state, d.actor, d.run_id or "-",
+        if d.action == "signoff":
+            awaiting = ", ".join((d.details or {}).get("awaiting") or [])
+            why += f" | signed as {(d.details or {}).get('role')}; awaiting {awaiting}"
+        known = (d.details or {}).get("identity")
+        table.add_row(str(d.seq), show_time(d.at), d.action, d.version, d.state, d.actor,
+                      "login" if known == "mlflow-basic-auth" else ("typed" if known else "-"), d.run_id or "-",
                       d.verdict or "-", why)
     console = _out()
     console.print(table)
-    v = h.verification
     if v.ok:
         console.print(f"chain verified: {v.records} records, head sha256 {v.head}")
         if v.superseded:
@@ -169,12 +195,12 @@ def history_cmd(tool: str, verify: bool, expect: str | None, tracking_uri: str |
 @main.command("approve")
 @click.argument("ref", metavar="TOOL:VERSION")
 @click.option("--run", "run_id", required=True, help="The assessment run the approval rests on.")
-@click.option("--reviewer", required=True, help="Who approves (not the submitter: policy 2.3, 4.1).")
+@click.option("--reviewer", default=None, help="Who approves (not the submitter: policy 2.3, 4.1). " + LOGIN_NOTE)
 @click.option("--rationale", required=True, help="Why; required in substance for a NEEDS_REVIEW verdict.")
 @policy_option
 @tracking_option
 @handle_errors
-def approve_cmd(ref: str, run_id: str, reviewer: str, rationale: str, policy_path: str | None,
+def approve_cmd(ref: str, run_id: str, reviewer: str | None, rationale: str, policy_path: str | None,
                 tracking_uri: str | None) -> None:
     """Approve TOOL:VERSION on an assessment run: PASS (or NEEDS_REVIEW with a rationale), of exactly this
     version, under the current policy, younger than the tier's re-assessment interval."""
@@ -189,12 +215,12 @@ def approve_cmd(ref: str, run_id: str, reviewer: str, rationale: str, policy_pat
 
 @main.command("reject")
 @click.argument("ref", metavar="TOOL:VERSION")
-@click.option("--reviewer", required=True, help="Who rejects.")
+@click.option("--reviewer", default=None, help="Who rejects. " + LOGIN_NOTE)
 @click.option("--reason", required=True, help="Why (policy 3.1).")
 @click.option("--run", "run_id", default=None, help="The assessment run the rejection rests on, if any.")
 @tracking_option
 @handle_errors
-def reject_cmd(ref: str, reviewer: str, reason: str, run_id: str | None, tracking_uri: str | None) -> None:
+def reject_cmd(ref: str, reviewer: str | None, reason: str, run_id: str | None, tracking_uri: str | None) -> None:
     """Close TOOL:VERSION for good, with a reason."""
     from harness.gate import reject
 
@@ -207,7 +233,7 @@ def reject_cmd(ref: str, reviewer: str, reason: str, run_id: str | None, trackin
 @main.command("waive")
 @click.argument("ref", metavar="TOOL:VERSION")
 @click.option("--run", "run_id", required=True, help="The assessment run whose findings are waived.")
-@click.option("--approver", required=True, help="Who accepts the risk (not the submitter).")
+@click.option("--approver", default=None, help="Who accepts the risk (not the submitter). " + LOGIN_NOTE)
 @click.option("--rationale", required=True, help="Why the risk is accepted.")
 @click.option("--conditions", required=True, help="What must hold while the waiver runs.")
 @click.option("--expires", required=True, help="YYYY-MM-DD (the waiver lapses at the start of that day, UTC) or "
@@ -215,7 +241,7 @@ def reject_cmd(ref: str, reviewer: str, reason: str, run_id: str | None, trackin
 @policy_option
 @tracking_option
 @handle_errors
-def waive_cmd(ref: str, run_id: str, approver: str, rationale: str, conditions: str, expires: str,
+def waive_cmd(ref: str, run_id: str, approver: str | None, rationale: str, conditions: str, expires: str,
               policy_path: str | None, tracking_uri: str | None) -> None:
     """Record an escalation (policy 4.2): the gate opens under conditions until the waiver expires."""
     from harness.gate import waive
@@ -230,12 +256,12 @@ def waive_cmd(ref: str, run_id: str, approver: str, rationale: str, conditions: 
 
 @main.command("suspend")
 @click.argument("ref", metavar="TOOL:VERSION")
-@click.option("--by", "by", required=True, help="Who suspends.")
+@click.option("--by", "by", default=None, help="Who suspends. " + LOGIN_NOTE)
 @click.option("--reason", required=True, help="Why (e.g. a failed re-assessment, policy 4.3).")
 @click.option("--run", "run_id", default=None, help="The run that prompted the suspension, if any.")
 @tracking_option
 @handle_errors
-def suspend_cmd(ref: str, by: str, reason: str, run_id: str | None, tracking_uri: str | None) -> None:
+def suspend_cmd(ref: str, by: str | None, reason: str, run_id: str | None, tracking_uri: str | None) -> None:
     """Withdraw the approval or waiver of TOOL:VERSION: the gate closes until a new approval."""
     from harness.gate import suspend
 
@@ -247,11 +273,11 @@ def suspend_cmd(ref: str, by: str, reason: str, run_id: str | None, tracking_uri
 
 @main.command("retire")
 @click.argument("ref", metavar="TOOL:VERSION")
-@click.option("--by", "by", required=True, help="Who retires it.")
+@click.option("--by", "by", default=None, help="Who retires it. " + LOGIN_NOTE)
 @click.option("--reason", required=True, help="Why.")
 @tracking_option
 @handle_errors
-def retire_cmd(ref: str, by: str, reason: str, tracking_uri: str | None) -> None:
+def retire_cmd(ref: str, by: str | None, reason: str, tracking_uri: str | None) -> None:
     """Take TOOL:VERSION out of use for good (it stays in the inventory as retired)."""
     from harness.gate import retire
 

@@ -54,14 +54,15 @@ def policy_check_cmd(policy_path: str | None) -> None:
 
 @policy_group.command("adopt")
 @click.argument("policy_path", metavar="POLICY", type=click.Path(dir_okay=False))
-@click.option("--by", required=True, help="The policy administrator adopting it: a named person (policy 2.3).")
+@click.option("--by", default=None, help="The policy administrator adopting it: a named person (policy 2.3). "
+              "On a server with authentication: your login (leave it out; another name is refused).")
 @click.option("--reason", required=True, help="Why the City adopts this standard (policy 3.1).")
 @click.option("--acknowledge-weakening", "acknowledgement", default=None, metavar="TEXT",
               help="Why adopting a policy weaker than the one in force is intended; required when it is, and kept "
                    "in the record with the list of weakenings.")
 @tracking_option
 @handle_errors
-def policy_adopt_cmd(policy_path: str, by: str, reason: str, acknowledgement: str | None,
+def policy_adopt_cmd(policy_path: str, by: str | None, reason: str, acknowledgement: str | None,
                      tracking_uri: str | None) -> None:
     """Put POLICY in force: approvals and waivers are judged against it from now on (policy 4.2). Refused
     (exit 2) when the installed harness cannot apply it as written, or when it is weaker than the policy in

@@ -16,7 +16,8 @@ from harness.cli import _console, handle_errors, main, tracking_option
 @click.argument("bundle", type=click.Path())
 @click.option("--submitter", default=None,
               help="Who submits (a name or e-mail). Recorded with the version; that person cannot approve it "
-                   "(separation of duties, policy 4.1). Default: the manifest's vendor.")
+                   "(separation of duties, policy 4.1). Default: the manifest's vendor; on a server with "
+                   "authentication, your login (another name is refused).")
 @tracking_option
 @handle_errors
 def submit(bundle: str, submitter: str | None, tracking_uri: str | None) -> None:
@@ -37,7 +38,12 @@ def submit(bundle: str, submitter: str | None, tracking_uri: str | None) -> None
     uri = resolve_uri(tracking_uri)
     with validate_bundle(bundle) as b:
         m = b.manifest
-        who = (submitter if submitter is not None else m.vendor).strip()
+        from harness.gate.identity import acting, server_user
+
+        if server_user(uri) is not None:  # the vendor's own login on the City's server (issue 12)
+            who = acting(uri, submitter, "submitter", f"submission of {m.id} {m.version}").name
+        else:
+            who = (submitter if submitter is not None else m.vendor).strip()
         if not who:
             raise ConfigError("--submitter is empty: name the person who answers for this submission (policy 2.3)")
         console.print(f"bundle {bundle}: valid; {len(b.files)} file(s), {len(b.evidence)} of them vendor evidence",

@@ -126,6 +126,27 @@ def gate_ending(console: Console, uri: str, approve_it: AssessmentResult, refuse
     return ok
 
 
+def single_user_store(console: Console, uri: str) -> None:
+    """The packaged policy lets only a server-confirmed login approve a high-risk tool, with two signatures
+    (issue 12); the demo's embedded store has no server. So the demo does what a City installation without a
+    server must do: adopt the single-user policy as a recorded, acknowledged weakening, and say so."""
+    import tempfile
+
+    from harness.gate import adopt, in_force
+    from harness.policy import SINGLE_USER_WEAKENING, single_user_policy_text
+    from harness.tracking import sqlite_path
+
+    if sqlite_path(uri) is None or in_force(uri).record is not None:
+        return  # a server keeps the City's policy; a store that adopted one keeps it
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "single-user-policy.yaml"
+        path.write_text(single_user_policy_text())
+        d = adopt(uri, path, by="Demo Administrator", reason="the demo runs on an embedded store with no server",
+                  acknowledge_weakening=SINGLE_USER_WEAKENING)
+    console.print(f"[dim]policy adopted for this embedded store: {d.version}, weakening acknowledged: "
+                  f"{SINGLE_USER_WEAKENING}[/]", soft_wrap=True)
+
+
 def run_demo(console: Console, out: Path, tracking_uri: str | None) -> int:
     from harness.console import print_verdicts
     from harness.pipeline import run_assessment
@@ -136,6 +157,7 @@ def run_demo(console: Console, out: Path, tracking_uri: str | None) -> int:
         raise ConfigError(f"the demo tools {missing} are missing from {ROOT / 'examples'}; is this a full checkout?")
     results, outcome = [], 0
     runs: dict[tuple[str, str], AssessmentResult] = {}
+    single_user_store(console, resolve_uri(tracking_uri))
     with console.status("demo", spinner="dots") as status:
         for tool in TOOLS:
             rec = run_assessment(tool.path, [tool.dataset], tracking_uri=tracking_uri, current=tool.current,

@@ -15,7 +15,8 @@ import yaml
 from harness.assessment import AssessmentResult, assess, jsonable
 from harness.datasets import load_dataset
 from harness.errors import GateError, TrackingError
-from harness.gate import manifest_digest, on_assessed, preflight, submitter_of
+from harness.gate import manifest_digest, on_assessed, preflight
+from harness.gate.identity import actor_name
 from harness.gate.views import approved_baseline
 from harness.manifest import load_manifest
 from harness.plan import Plan, dataset_facts, hold_to, load_plan
@@ -143,6 +144,9 @@ def run_assessment(
     current_frame = load_current(current, refs[0]) if current is not None else None
     uri = resolve_uri(tracking_uri)
     check_reachable(uri)
+    # who starts it (separation of duties, policy 4.1): on a server with authentication the login, checked
+    # before anything runs; a `--by` or $HARNESS_USER naming someone else is refused (issue 12)
+    who = actor_name(uri, submitter, "person starting the assessment", f"assessment of {manifest.id}")
     baseline = approved_baseline(uri, manifest.id, str(manifest.version))
     # the bytes this version is made of (issue 11): a changed manifest or model under a registered version
     # stops before anything runs; the same digests are taken again after the run to catch a swap meanwhile
@@ -158,7 +162,6 @@ def run_assessment(
         if callable(close):
             close()
     # who started it and which manifest: the approval gate's separation of duties and version match
-    who = submitter_of(submitter)
     inputs = replace(inputs, by=who, at=result.started_at)
     result = _swapped(result, artifacts, artifact_digests(manifest, tool_obj))
     cache = getattr(tool, "cache_stats", None)

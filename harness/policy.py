@@ -135,3 +135,25 @@ def load_policy(path: str | Path | None = None) -> Policy:
     p = Path(path)
     data, text = read_yaml_mapping(p, "policy file")
     return validate(Policy, data, text, f"policy file {p}")
+
+
+SINGLE_USER_WEAKENING = ("one analyst's embedded store, with no MLflow server to confirm identities: approvals of "
+                         "high-risk tools rest on a typed name and one signature")
+
+
+def single_user_policy_text() -> str:
+    """The packaged policy for an installation without the City's tracking server (the demo, a test store, one
+    analyst's laptop): the same thresholds, but high-risk approvals need neither a server-confirmed identity
+    nor a second signature, since no server can confirm anyone. Adopting it is a recorded weakening
+    (`harness policy adopt ... --acknowledge-weakening`), so every record made under it says so."""
+    text = resources.files("harness.policies").joinpath("default.yaml").read_text()
+    out = text
+    for old, new in (("    authenticated_approval: [high]\n", "    authenticated_approval: []\n"),
+                     ("      high: [dti, department]\n", "      high: [dti]\n")):
+        if out.count(old) != 1:  # pragma: no cover - the packaged file changed shape
+            raise RuntimeError(f"the packaged policy no longer has exactly one line {old.strip()!r}")
+        out = out.replace(old, new)
+    head = f"name: {load_policy().name}\nversion: \"{load_policy().version}\"\n"
+    if head not in out:  # pragma: no cover
+        raise RuntimeError("the packaged policy's name and version lines changed shape")
+    return out.replace(head, head.replace('"\n', '-single-user"\n'))

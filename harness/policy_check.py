@@ -15,9 +15,9 @@ import difflib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness.check import declared
 from harness.errors import ConfigError
@@ -36,6 +36,33 @@ class GateSettings(BaseModel):
 
     max_waiver_days: int = Field(DEFAULT_MAX_WAIVER_DAYS, ge=1, strict=True)
     overdue_grace_days: int = Field(DEFAULT_OVERDUE_GRACE_DAYS, ge=0, strict=True)
+    # who is who (harness.gate.roles): role -> user names; action -> roles; tier -> roles that sign; tiers that
+    # need a server-confirmed identity to approve
+    roles: dict[str, list[str]] = Field(default_factory=dict)
+    may: dict[Literal["submit", "assess", "approve", "waive", "reject", "suspend", "retire", "adopt"], list[str]] = (
+        Field(default_factory=dict))
+    signoff: dict[Literal["high", "medium", "low"], list[str]] = Field(default_factory=dict)
+    authenticated_approval: list[Literal["high", "medium", "low"]] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _signoff_roles_exist(self) -> GateSettings:
+        """A sign-off naming a role nobody can hold could never complete: with roles set, each must exist."""
+        if self.roles:
+            unknown = sorted({r for rs in self.signoff.values() for r in rs} - set(self.roles))
+            if unknown:
+                raise ValueError(f"signoff names role(s) {unknown} that settings.gate.roles does not define")
+        return self
+
+
+class SandboxSettings(BaseModel):
+    """`settings.sandbox`: what vendor code may do (harness.sandbox, harness.tools.skops_trust; policy 1.3)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    trusted_types: list[str] = Field(default_factory=list)
+    allow_subprocess_fallback: bool = False
+    max_memory_mb: int = Field(8192, ge=256, strict=True)
+    max_timeout_s: float = Field(600, gt=0)
 
 
 class RegisterSettings(BaseModel):
@@ -47,7 +74,8 @@ class RegisterSettings(BaseModel):
     min_cell: int = Field(10, ge=1, strict=True)  # harness.register.DEFAULT_MIN_CELL
 
 
-HARNESS_SECTIONS: dict[str, type[BaseModel]] = {"gate": GateSettings, "register": RegisterSettings}
+HARNESS_SECTIONS: dict[str, type[BaseModel]] = {"gate": GateSettings, "register": RegisterSettings,
+                                                "sandbox": SandboxSettings}
 """Sections of `settings:` the harness itself reads; every other key must name an installed suite."""
 
 

@@ -267,7 +267,9 @@ def reassess(uri: str, ref: str | None = None, *, due_only: bool = False, as_of:
     else:
         policy = load_policy(policy_path)
     require_valid_settings(policy, policy_path)
-    who = gate.submitter_of(by)
+    from harness.gate.identity import actor_name
+
+    who = actor_name(uri, by, "person re-assessing", "re-assessment")  # the login on a server with authentication
     chosen, pending, outcomes = select(uri, ref, due_only=due_only, as_of=as_of, policy=policy)
     for vs in pending:
         outcomes.append(finish_pending(uri, vs, by=who, policy=policy))

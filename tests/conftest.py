@@ -151,3 +151,29 @@ protected_attributes:
 pii_columns: []
 """ + extra)
     return card
+
+
+def single_user(uri: str, folder: Path, by: str = "Pat Admin") -> None:
+    """Put the single-user policy in force in the store at `uri` (`harness.policy.single_user_policy_text`):
+    the packaged policy asks for a server-confirmed identity and two signatures before a high-risk tool is
+    approved, which an embedded SQLite store can never give. Tests of the gate's other rules on such a store
+    adopt it first, as a City installation without a server would, as a recorded weakening."""
+    from harness.gate import adopt
+    from harness.policy import SINGLE_USER_WEAKENING, single_user_policy_text
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "single-user-policy.yaml"
+    path.write_text(single_user_policy_text())
+    adopt(uri, path, by=by, reason="a store without an MLflow server", acknowledge_weakening=SINGLE_USER_WEAKENING)
+
+
+def single_user_policy():
+    """The single-user policy as `single_user` adopts it (a Policy), for tests that compare labels and digests."""
+    import tempfile
+
+    from harness.policy import load_policy, single_user_policy_text
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "single-user-policy.yaml"
+        path.write_text(single_user_policy_text())
+        return load_policy(path)

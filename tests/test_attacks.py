@@ -35,12 +35,10 @@ from harness.errors import ConfigError, GateError
 from harness.gate.records import FIELD_TAG, FIELDS, HASH_TAG, RECORD_TAG, SCHEMA
 from harness.pipeline import run_assessment
 from harness.policy import load_policy
-from harness.policy_check import policy_text
-from tests.conftest import perfect_case, write_case
+from tests.conftest import perfect_case, single_user, single_user_policy, write_case
 
-POLICY = load_policy()
+POLICY = single_user_policy()  # what the template store has in force (conftest.single_user)
 LABEL = POLICY.label
-NONE_ADOPTED = "none has been adopted: the harness's packaged policy applies"
 SIGNATURE_TAG = "harness.decision.signature"  # what the harness writes (harness.gate.signing), as an attacker sees it
 BIASED, REVIEW = "case-tool-11", "case-tool-2"
 
@@ -101,6 +99,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
     works on a copy of the database; the artifacts stay in this folder, so no test here rewrites them."""
     root = tmp_path_factory.mktemp("attacks")
     uri = f"sqlite:///{root / 'mlflow.db'}"
+    single_user(uri, root)
     plan = {"biased": biased_case(root / "biased"), "review": write_case(root / "review", n=3000, seed=2)}
     runs = {}
     for key, (tool, card) in plan.items():
@@ -312,6 +311,7 @@ def own_store(tmp_path: Path, case: tuple[Path, Path]) -> tuple[str, str]:
     """A store of the test's own (for attacks that rewrite artifacts, which copies of the template would share)
     with one assessment of `case` started by 'dana': (uri, run id)."""
     uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    single_user(uri, tmp_path)
     tool_yaml, card = case
     run = str(run_assessment(tool_yaml, [str(card)], tracking_uri=uri, out=tmp_path / "out",
                              submitter="dana").result.run_id)
@@ -432,6 +432,7 @@ def test_the_regression_baseline_is_the_logged_approval_with_its_recorded_metric
     from harness.gate.views import approved_baseline
 
     uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    single_user(uri, tmp_path)
     tool_yaml, card = perfect_case(tmp_path / "case", seed=14, n=2000)
     first = str(run_assessment(tool_yaml, [str(card)], tracking_uri=uri, out=tmp_path / "o1",
                                submitter="dana").result.run_id)
@@ -488,8 +489,10 @@ def test_a_pass_on_a_narrowed_run_is_no_evidence_for_an_approval(template: Templ
 
 
 def every_threshold_advisory(folder: Path) -> Path:
-    """The attack: the default policy, same name and version, every threshold advisory, waivers for 40,000 days."""
-    text = policy_text(None)[0]
+    """The attack: the policy in force, same name and version, every threshold advisory, waivers for 40,000 days."""
+    from harness.policy import single_user_policy_text
+
+    text = single_user_policy_text()
     assert text.count("    severity: blocking\n") == 24 and text.count("max_waiver_days: 90 ") == 1
     path = folder / "city-policy.yaml"
     path.write_text(text.replace("    severity: blocking\n", "    severity: advisory\n")
@@ -506,8 +509,8 @@ def test_a_self_made_policy_neither_approves_a_fail_nor_gets_adopted_unannounced
     assert (weak.name, weak.version) == (POLICY.name, POLICY.version) and weak.digest != POLICY.digest
     assert "bias.four_fifths.adverse_impact_ratio" in POLICY.thresholds  # the rule the tool FAILs
     not_in_force = (f"the policy given, {weak.label}, is not the policy in force; the policy in force is {LABEL} "
-                    f"({NONE_ADOPTED}); approvals and waivers are judged against the policy in force. Adopt this "
-                    "policy first with `harness policy adopt`")
+                    f"({gate.in_force(uri).adopted}); approvals and waivers are judged against the policy in force. "
+                    "Adopt this policy first with `harness policy adopt`")
     r = cli("approve", f"{BIASED}:1.0", "--run", run, "--reviewer", "rita", "--rationale", "advisory only",
             "--policy", str(path), "--tracking-uri", uri)
     assert (r.exit_code, r.output) == (2, "error: " + refused("current-policy", "4.2", f"approval of {BIASED} 1.0",
@@ -532,10 +535,10 @@ def test_a_self_made_policy_neither_approves_a_fail_nor_gets_adopted_unannounced
     r = cli("policy", "adopt", str(path), "--by", "Pat Admin", "--reason", "pilot", "--tracking-uri", uri)
     assert (r.exit_code, r.output) == (2, "error: " + refused(
         "acknowledged-weakening", "4.2", f"adoption of policy {weak.label}",
-        f"it is weaker than the policy in force, {LABEL} ({NONE_ADOPTED}):\n{listed}"
+        f"it is weaker than the policy in force, {LABEL} ({gate.in_force(uri).adopted}):\n{listed}"
         + "If that is intended, re-run with --acknowledge-weakening \"why\"; the record keeps the list and your "
           "words") + "\n")
-    assert gate.in_force(uri).record is None
+    assert gate.in_force(uri).policy.digest == POLICY.digest  # still the single-user policy the store adopted
 
     at = logged_run_at(uri, BIASED) + timedelta(hours=1)
     until = datetime(2120, 1, 1, tzinfo=UTC)

@@ -30,7 +30,7 @@ from harness.testing import ChatServer
 from harness.tools import load_tool
 from harness.tools.openai import CACHE_FORMAT, OpenAITool, cache_key, chat_messages, endpoint_facts, tool_identity
 from harness.verdict import Verdict
-from tests.conftest import MANIFEST
+from tests.conftest import MANIFEST, single_user
 
 ROOT = Path(__file__).resolve().parents[1]
 QA = ROOT / "datasets" / "city-services-qa"
@@ -166,6 +166,7 @@ def test_a_new_version_on_the_same_endpoint_is_asked_and_not_given_the_old_versi
 def test_reassess_asks_the_endpoint_again_and_suspends_a_chatbot_that_now_invents_facts(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    single_user(uri, tmp_path)
     card, table, _ = qa_case(tmp_path / "data")
     folder = tmp_path / "chatbot"
     server = ChatServer(faithful(table))

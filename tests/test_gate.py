@@ -20,10 +20,9 @@ from harness.errors import GateError
 from harness.gate.views import approved_baseline
 from harness.manifest import load_manifest
 from harness.pipeline import run_assessment
-from harness.policy import load_policy
-from tests.conftest import perfect_case, write_case
+from tests.conftest import perfect_case, single_user, single_user_policy, write_case
 
-POLICY = load_policy()
+POLICY = single_user_policy()  # what the template store has in force (conftest.single_user)
 LABEL = POLICY.label
 
 
@@ -51,6 +50,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
     """One store with five real assessments, all started by 'dana'; each test works on a copy of it."""
     root = tmp_path_factory.mktemp("gate-template")
     uri = f"sqlite:///{root / 'mlflow.db'}"
+    single_user(uri, root)
     pass_tool, pass_card = perfect_case(root / "pass")
     review_tool, review_card = write_case(root / "review", n=6000, seed=2)
     fail_tool, fail_card = write_case(root / "fail", n=3000, disparity=0.2, seed=1)
@@ -147,6 +147,7 @@ def test_an_assessment_registers_its_version_and_records_submit_and_assess(templ
     assert submit.details == {"model_version": 1, "name": "Generated case tool", "vendor": "Test Vendor",
                               "department": "Housing", "category": "decision-support", "risk_tier": "high",
                               "status": "proposed", "files_digest": None, "artifacts": module,
+                              "identity": "unauthenticated",
                               "artifacts_digest": hashlib.sha256(
                                   json.dumps(module, sort_keys=True, separators=(",", ":")).encode()).hexdigest()}
     assert assess.details["artifacts"] == module
@@ -347,8 +348,8 @@ def test_a_run_judged_under_another_policy_cannot_be_approved(template: Template
         gate.approve(uri, "case-tool-6", "1.0", run_id=run, reviewer="rita", rationale="ok", policy=stricter)
     assert str(e.value) == refused(
         "current-policy", "4.2", "approval of case-tool-6 1.0",
-        f"the policy given, {stricter.label}, is not the policy in force; the policy in force is {LABEL} (none has "
-        "been adopted: the harness's packaged policy applies); approvals and waivers are judged against the policy "
+        f"the policy given, {stricter.label}, is not the policy in force; the policy in force is {LABEL} "
+        f"({gate.in_force(uri).adopted}); approvals and waivers are judged against the policy "
         "in force. Adopt this policy first with `harness policy adopt`")
     path = tmp_path / "stricter.yaml"
     path.write_text(json.dumps(stricter.model_dump(mode="json")))  # JSON is YAML
@@ -414,7 +415,7 @@ def test_rejected_and_retired_versions_stay_closed(template: Template, uri: str)
     d = gate.reject(uri, "case-tool-6", "1.0", reviewer="rita", reason="vendor will not disclose training data",
                     run_id=run, now=at)
     assert (d.run_id, d.verdict) == (run, "PASS")
-    assert (d.action, d.state, d.details) == ("reject", "rejected", {"from": "assessed"})
+    assert (d.action, d.state, d.details) == ("reject", "rejected", {"from": "assessed", "identity": "unauthenticated"})
     with pytest.raises(GateError) as e:
         gate.approve(uri, "case-tool-6", "1.0", run_id=run, reviewer="omar", rationale="ok", now=at)
     assert str(e.value) == refused(

@@ -19,6 +19,7 @@ import pytest
 
 from harness import gate
 from harness.policy import load_policy
+from tests.conftest import single_user
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "rental_assistance"
@@ -43,6 +44,7 @@ def assessed(tmp_path_factory: pytest.TempPathFactory) -> Assessed:
     """Both bundled tools assessed once through the CLI (bias suite): the baseline PASSes, RentRank FAILs."""
     root = tmp_path_factory.mktemp("gate-cli")
     uri = f"sqlite:///{root / 'mlflow.db'}"
+    single_user(uri, root)
     r = harness("assess", str(EXAMPLES / "fair_tool.yaml"), "--dataset", "rental-assistance",
                 "--by", "dana", "--tracking-uri", uri, "--out", str(root / "fair"))
     assert r.returncode == 0, r.stdout + r.stderr

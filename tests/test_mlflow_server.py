@@ -23,6 +23,7 @@ import requests
 
 from harness import gate
 from harness.tracking import metric_key
+from tests.conftest import single_user
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "rental_assistance"
@@ -98,6 +99,7 @@ def test_submit_plan_assess_approve_gate_reassess_and_concurrent_assessments(ser
     from mlflow.tracking import MlflowClient
 
     uri = ["--tracking-uri", server]
+    single_user(server, tmp_path)  # a server without authentication cannot confirm who approves (issue 12)
     bundle = tmp_path / "bundle"
     bundle.mkdir()
     shutil.copyfile(EXAMPLES / "fair_tool.yaml", bundle / "tool.yaml")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, write_case
+from tests.conftest import ROOT, single_user, write_case
 
 GUARD = textwrap.dedent("""
     import ipaddress, json, socket, sys
@@ -76,6 +76,7 @@ MARKERS = ("PYTEST_CURRENT_TEST", "PYTEST_XDIST_WORKER", "PYTEST_XDIST_TESTRUNUI
 def test_a_submission_an_assessment_and_an_approval_stay_on_this_machine(tmp_path: Path) -> None:
     tool, card = write_case(tmp_path / "bundle", n=600, seed=44)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    single_user(uri, tmp_path)
     out = tmp_path / "out"
     steps = [
         ["submit", str(tool.parent), "--submitter", "Sam Seller", "--tracking-uri", uri],

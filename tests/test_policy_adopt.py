@@ -118,7 +118,7 @@ def test_weakened_copy_adopted_with_acknowledgement_records_the_weakenings(uri: 
         "actor": ADMIN, "at": "2026-12-06T00:00:00+00:00", "reason": "pilot of the tenant screener",
         "policy_digest": weak.digest, "verdict": None, "manifest_digest": None}
     assert d.details == {"policy": weak.label, "file_sha256": sha(data), "replaces": POLICY.label,
-                         "weakenings": WEAK_LINES, "acknowledged": ACK}
+                         "weakenings": WEAK_LINES, "acknowledged": ACK, "identity": "unauthenticated"}
     now = gate.in_force(uri)
     assert now.policy == weak and now.record == d
     assert now.source == f"adopted by {ADMIN} on 2026-12-06 (policy log record 1)"

@@ -25,7 +25,7 @@ from harness.errors import ConfigError, GateError
 from harness.pipeline import run_assessment
 from harness.reassess import Outcome, exit_code, reassess, select
 from harness.tracking import AssessmentRun
-from tests.conftest import perfect_case, write_case
+from tests.conftest import perfect_case, single_user, write_case
 
 HARNESS = str(Path(sys.executable).with_name("harness"))
 SCORER = '''"""A tool under test: answers from predictions.csv beside it (informative, so it passes the performance
@@ -156,6 +156,7 @@ def fleet(tmp_path: Path) -> Fleet:
     """Four approved tools, all high risk (90 days): one will regress, one stays fair, one loses its
     dataset, one's code will crash."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    single_user(uri, tmp_path)
     made = {"regress": perfect_case(tmp_path / "regress", 31), "steady": perfect_case(tmp_path / "steady", 32),
             "missing": perfect_case(tmp_path / "missing", 33), "crash": scorer_case(tmp_path / "crash", 34)}
     suites: dict[str, list[str]] = {}  # every suite the policy requires: approvals need complete evidence
@@ -254,6 +255,7 @@ def test_reassess_due_suspends_the_regression_moves_the_pass_and_reports_the_res
 def one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Fleet:
     monkeypatch.chdir(tmp_path)  # reports of re-assessments without --out go to ./reports
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    single_user(uri, tmp_path)
     tool, card = perfect_case(tmp_path / "t", 41)
     run = assess_and_approve(uri, tool, card, None, tmp_path / "out")
     return Fleet(uri=uri, root=tmp_path, tools={"t": tool}, cards={"t": card}, approved={"t": run})
@@ -365,6 +367,7 @@ def test_a_changed_policy_or_a_lost_manifest_is_reported_not_run(one: Fleet, tmp
 @pytest.mark.slow
 def test_sigterm_during_a_reassessment_records_nothing(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    single_user(uri, tmp_path)
     tool, card = scorer_case(tmp_path / "s", 42)
     assess_and_approve(uri, tool, card, None, tmp_path / "out")
     log, known = actions(uri, "case-tool-42"), all_runs(uri, "case-tool-42")

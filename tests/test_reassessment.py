@@ -10,7 +10,7 @@ import pytest
 
 from harness import gate
 from harness.pipeline import run_assessment
-from tests.conftest import write_case
+from tests.conftest import single_user, write_case
 
 
 class Tool:
@@ -34,6 +34,7 @@ def test_a_bias_regression_against_the_approved_baseline_is_found(tmp_path: Path
     tool_path, card = write_case(tmp_path / "c", n=3000, seed=71, kind="python")
     tool_path.write_text(tool_path.read_text().replace("{callable}", "numpy:zeros"))
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    single_user(uri, tmp_path)
     truth = pd.read_csv(tmp_path / "c" / "data.csv")["approved"].to_numpy()
     first = run_assessment(tool_path, [str(card)], tracking_uri=uri, submitter="dana",
                            tool_obj=Tool(0.0, truth), out=tmp_path / "r1")

@@ -19,7 +19,7 @@ from harness.errors import ConfigError
 from harness.manifest import load_manifest
 from harness.pipeline import run_assessment
 from harness.records import SUMS, export_records, sums_line
-from tests.conftest import perfect_case, write_case
+from tests.conftest import perfect_case, single_user, write_case
 
 HARNESS = str(Path(sys.executable).with_name("harness"))
 TOOL, OTHER = "case-tool-6", "case-tool-9"
@@ -44,6 +44,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     with the digests of its files)."""
     root = tmp_path_factory.mktemp("records")
     uri = f"sqlite:///{root / 'mlflow.db'}"
+    single_user(uri, root)
     tool, card = perfect_case(root / "case", seed=6)
     rec = run_assessment(tool, [str(card)], tracking_uri=uri, out=root / "out", submitter="dana")
     assert rec.result.verdict.value == "PASS"

@@ -30,7 +30,7 @@ from harness.register import (
     topic_of,
     verdict_sentence,
 )
-from tests.conftest import MANIFEST, write_card
+from tests.conftest import MANIFEST, single_user, write_card
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "rental_assistance"
@@ -98,6 +98,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
 
     root = tmp_path_factory.mktemp("register")
     uri = f"sqlite:///{root / 'store' / 'mlflow.db'}"
+    single_user(uri, root)
     small_tool, small_card = small_groups_case(root / "small")
     plan = {FAIR: (EXAMPLES / "fair_tool.yaml", "rental-assistance"),
             VENDOR: (EXAMPLES / "vendor_tool.yaml", "rental-assistance"), SMALL: (small_tool, str(small_card))}
@@ -250,7 +251,7 @@ def test_the_export_publishes_no_run_id_and_no_path(store: Store, tmp_path: Path
     assert sorted(p.name for p in (tmp_path / "site").iterdir()) == ["index.html", "register.json"]
     text = done.json_path.read_text() + done.html_path.read_text()
     ids = all_run_ids(store.uri)
-    assert len(ids) == 4  # three assessments and one registration run
+    assert len(ids) == 5  # three assessments, one registration run and the single-user policy's adoption run
     assert [i for i in ids if i in text] == []
     for needle in (str(store.root), "sqlite:", "file:", "mlruns", "mlflow.db", "runs:/", "/tmp/"):
         assert needle not in text, needle

@@ -8,7 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import GateError
-from harness.gate.inputs import _interval, _person, _policy, _refuse, _registry, _same_person, _text
+from harness.gate.identity import Identity, acting
+from harness.gate.inputs import _interval, _policy, _refuse, _registry, _same_person, _text
 from harness.gate.log import _append, _Book, _mirror
 from harness.gate.policies import check_current
 from harness.gate.records import (
@@ -20,8 +21,11 @@ from harness.gate.records import (
     _iso,
     _now,
     _run_at,
+    canonical,
+    sha256_text,
     show_time,
 )
+from harness.gate.roles import check_authenticated, check_may, next_role, signoff
 from harness.gate.versions import _find
 
 if TYPE_CHECKING:
@@ -197,6 +201,8 @@ def _decided(reg: Registry, tool: str, version: str, d: Decision | None, *, alia
         raise GateError(f"no decision was recorded for {tool} {version}")
     book_versions = _find(reg.versions(tool), version)
     number = book_versions[0].number if book_versions else None
+    if d.action == "signoff":  # one signature of several: nothing takes effect yet (harness.gate.roles)
+        alias, run_tag = False, None
     if alias and number is not None:
         reg.set_alias(tool, ALIAS, number)
     if run_tag and d.run_id:
@@ -207,13 +213,17 @@ def _decided(reg: Registry, tool: str, version: str, d: Decision | None, *, alia
     return d
 
 
-def approve(uri: str, tool: str, version: str, *, run_id: str, reviewer: str, rationale: str = "",
+def approve(uri: str, tool: str, version: str, *, run_id: str, reviewer: str | None, rationale: str = "",
             policy: Policy | None = None, now: datetime | None = None) -> Decision:
-    """Approve a tool version on an assessment run (policy 4.1, 4.2). Sets the alias `approved`."""
+    """Approve a tool version on an assessment run (policy 4.1, 4.2). Sets the alias `approved` once every
+    role the policy requires for the tool's tier has signed (`settings.gate.signoff`); until then the record is
+    a `signoff` and the version keeps its state. `reviewer` may be None on a server with authentication."""
     at = _now(now)
     what = f"approval of {tool} {version}"
     policy = check_current(uri, policy, what)  # the policy in force, a recorded fact (harness.gate.policies)
-    reviewer = _person(reviewer, "reviewer", what)
+    who = acting(uri, reviewer, "reviewer", what)
+    check_may(policy, who, "approve", what)  # before anything is read: a vendor hears its role, not a 403
+    reviewer = who.name
     reg = _registry(uri)
     run = _get_run(reg, run_id, what)
 
@@ -242,14 +252,46 @@ def approve(uri: str, tool: str, version: str, *, run_id: str, reviewer: str, ra
         _covers(book, version, s, logged, policy, what)
         _fresh(book, version, s, logged, policy, at, what)
         _separate(reviewer, "reviewer", book, version, s, logged, what)
+        tier = str(s["submitted"].details.get("risk_tier", "high"))
+        check_authenticated(policy, who, tier, what)
         _intact(reg, logged, what)
         _same_files(book, version, s, what)
-        return {"action": "approve", "version": version, "state": "approved", "actor": reviewer,
-                "reason": _text(rationale) or None, "run_id": run_id, "run_at": logged.run_at,
-                "verdict": verdict, "policy_digest": policy.digest,
-                "manifest_digest": logged.manifest_digest, "details": _bound(policy, logged)}
+        return _signed(book, version, s, who, policy, tier, what, {
+            "action": "approve", "version": version, "state": "approved", "actor": reviewer,
+            "reason": _text(rationale) or None, "run_id": run_id, "run_at": logged.run_at,
+            "verdict": verdict, "policy_digest": policy.digest,
+            "manifest_digest": logged.manifest_digest, "details": _bound(policy, logged)})
 
     return _decided(reg, tool, version, _append(reg, tool, build, at), alias=True, run_tag="approved")
+
+
+def _signed(book: _Book, version: str, s: dict[str, Any], who: Identity, policy: Policy, tier: str, what: str,
+            fields: dict[str, Any], terms: str | None = None) -> dict[str, Any]:
+    """Dual sign-off (issue 12; policy 2.3, 4.1): the approval or waiver in `fields` takes effect only with the
+    signature of every role `settings.gate.signoff` lists for the tier, each by a different person, all on the
+    same run (and, for a waiver, the same terms) since the version's last decision. Before the last signature
+    the record is a `signoff` that changes nothing."""
+    action, run_id = str(fields["action"]), fields["run_id"]
+    since = max((d.seq for d in book.chain if d.version == version
+                 and d.action in ("approve", "waive", "reject", "suspend", "retire")), default=0)
+    prior = [d for d in book.chain if d.action == "signoff" and d.version == version and d.seq > since
+             and d.run_id == run_id and (d.details or {}).get("for") == action]
+    for d in prior:
+        if (d.details or {}).get("terms") != terms:
+            raise _refuse(what, "dual-signoff", "2.3, 4.2",
+                          f"{d.actor} signed this waiver with other conditions or another expiry (record {d.seq}); "
+                          "every signature must be on the same terms")
+    check_may(policy, who, action, what)  # a person with no role for the action hears that, not the sign-off rule
+    required = signoff(policy, tier)
+    signed = [(str(d.actor), str((d.details or {}).get("role"))) for d in prior]
+    role = next_role(policy, who, required, signed, what)
+    signed.append((who.name, role))
+    awaiting = [r for r in required if r not in {r for _, r in signed}]
+    details = {**fields["details"], "role": role, "signoffs": [{"actor": p, "role": r} for p, r in signed]}
+    if not awaiting:
+        return {**fields, "details": details}
+    return {**fields, "action": "signoff", "state": s["state"], "conditions": None, "expires": None,
+            "details": {**details, "for": action, "awaiting": awaiting, **({"terms": terms} if terms else {})}}
 
 
 def _bound(policy: Policy, logged: Decision) -> dict[str, Any]:
@@ -266,7 +308,7 @@ def _expiry(expires: datetime | date) -> datetime:
     return datetime(expires.year, expires.month, expires.day, tzinfo=UTC)
 
 
-def waive(uri: str, tool: str, version: str, *, run_id: str, approver: str, rationale: str, conditions: str,
+def waive(uri: str, tool: str, version: str, *, run_id: str, approver: str | None, rationale: str, conditions: str,
           expires: datetime | date, policy: Policy | None = None, now: datetime | None = None) -> Decision:
     """Record an escalation (policy 4.2): a named approver accepts a risk the assessment found, under
     conditions, until a date no later than `settings.gate.max_waiver_days` ahead. A date means the
@@ -274,7 +316,9 @@ def waive(uri: str, tool: str, version: str, *, run_id: str, approver: str, rati
     at = _now(now)
     what = f"waiver of {tool} {version}"
     policy = check_current(uri, policy, what)
-    approver = _person(approver, "approver", what)
+    who = acting(uri, approver, "approver", what)
+    check_may(policy, who, "waive", what)
+    approver = who.name
     until = _expiry(expires)
     limit = int(policy.setting("gate", "max_waiver_days", DEFAULT_MAX_WAIVER_DAYS))
     reg = _registry(uri)
@@ -301,24 +345,30 @@ def waive(uri: str, tool: str, version: str, *, run_id: str, approver: str, rati
         _covers(book, version, s, logged, policy, what)  # a risk accepted must be a risk that was looked for
         _fresh(book, version, s, logged, policy, at, what)
         _separate(approver, "approver", book, version, s, logged, what)
+        tier = str(s["submitted"].details.get("risk_tier", "high"))
+        check_authenticated(policy, who, tier, what)  # a waiver opens the gate like an approval
         _intact(reg, logged, what)
         _same_files(book, version, s, what)
-        return {"action": "waive", "version": version, "state": "waived", "actor": approver,
-                "reason": _text(rationale), "conditions": _text(conditions), "expires": _iso(until),
-                "run_id": run_id, "run_at": logged.run_at, "verdict": logged.verdict,
-                "policy_digest": policy.digest, "manifest_digest": logged.manifest_digest,
-                "details": {**_bound(policy, logged), "max_waiver_days": limit}}
+        return _signed(book, version, s, who, policy, tier, what, {
+            "action": "waive", "version": version, "state": "waived", "actor": approver,
+            "reason": _text(rationale), "conditions": _text(conditions), "expires": _iso(until),
+            "run_id": run_id, "run_at": logged.run_at, "verdict": logged.verdict,
+            "policy_digest": policy.digest, "manifest_digest": logged.manifest_digest,
+            "details": {**_bound(policy, logged), "max_waiver_days": limit}},
+            terms=sha256_text(canonical({"conditions": _text(conditions), "expires": _iso(until)})))
 
     return _decided(reg, tool, version, _append(reg, tool, build, at), alias=True, run_tag="waived")
 
 
-def _close(uri: str, tool: str, version: str, *, action: str, state: str, actor: str, role: str, reason: str,
+def _close(uri: str, tool: str, version: str, *, action: str, state: str, actor: str | None, role: str, reason: str,
            allowed: tuple[str, ...], rule: str, section: str, hint: str, run_id: str | None,
            policy: Policy | None, now: datetime | None) -> Decision:
     at, policy = _now(now), _policy(policy, uri)
     noun = {"reject": "rejection", "suspend": "suspension", "retire": "retirement"}[action]
     what = f"{noun} of {tool} {version}"
-    actor = _person(actor, role, what)
+    who = acting(uri, actor, role, what)
+    check_may(policy, who, action, what)
+    actor = who.name
     if not _text(reason):
         raise _refuse(what, "decision-reason", "3.1",
                       f"a {noun} needs a reason: departments document their decision-making criteria")
@@ -339,7 +389,7 @@ def _close(uri: str, tool: str, version: str, *, action: str, state: str, actor:
     return _decided(reg, tool, version, _append(reg, tool, build, at))
 
 
-def reject(uri: str, tool: str, version: str, *, reviewer: str, reason: str, run_id: str | None = None,
+def reject(uri: str, tool: str, version: str, *, reviewer: str | None, reason: str, run_id: str | None = None,
            policy: Policy | None = None, now: datetime | None = None) -> Decision:
     """Close a version that has not been approved (or was suspended) for good, with a reason (4.2)."""
     return _close(uri, tool, version, action="reject", state="rejected", actor=reviewer, role="reviewer",
@@ -348,7 +398,7 @@ def reject(uri: str, tool: str, version: str, *, reviewer: str, reason: str, run
                   "`harness retire`, and a closed one stays closed", run_id=run_id, policy=policy, now=now)
 
 
-def suspend(uri: str, tool: str, version: str, *, by: str, reason: str, run_id: str | None = None,
+def suspend(uri: str, tool: str, version: str, *, by: str | None, reason: str, run_id: str | None = None,
             policy: Policy | None = None, now: datetime | None = None) -> Decision:
     """Withdraw an approval or waiver (e.g. a failed re-assessment, policy 4.3): the gate closes until a
     new approval on fresh evidence."""
@@ -357,7 +407,7 @@ def suspend(uri: str, tool: str, version: str, *, by: str, reason: str, run_id: 
                   hint="only an approved or waived version can be suspended", run_id=run_id, policy=policy, now=now)
 
 
-def retire(uri: str, tool: str, version: str, *, by: str, reason: str, policy: Policy | None = None,
+def retire(uri: str, tool: str, version: str, *, by: str | None, reason: str, policy: Policy | None = None,
            now: datetime | None = None) -> Decision:
     """Take a version out of use for good (policy 6.2 keeps it in the inventory as retired)."""
     return _close(uri, tool, version, action="retire", state="retired", actor=by, role="person retiring",

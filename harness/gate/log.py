@@ -78,8 +78,9 @@ def _verify(tool: str, entries: list[VersionInfo], versions: list[VersionInfo],
     """Recompute hashes, links and signatures in number order; stop at the first break (what follows is
     unproven); then hold the chain to this installation's anchor (`harness.gate.signing`). `keys` are the
     trusted public keys (default: `signing.trusted()`)."""
-    from harness.gate.signing import SIGNATURE_TAG, anchor, check, trusted
+    from harness.gate.signing import SIGNATURE_TAG, anchor, check, scopes, trusted
 
+    limits = scopes() if keys is None else {}
     keys = trusted() if keys is None else keys
     numbers = {e.number for e in entries}
     chain: list[Decision] = []
@@ -128,7 +129,7 @@ def _verify(tool: str, entries: list[VersionInfo], versions: list[VersionInfo],
                                 f"{e.number}'s prev is {str(rec.get('prev'))[:12]}..., record {last}'s sha256 is "
                                 f"{prev[:12]}...")
             break
-        unsigned = check(text, e.tags.get(SIGNATURE_TAG), rec.get("signer"), keys)
+        unsigned = check(text, e.tags.get(SIGNATURE_TAG), rec.get("signer"), keys, rec.get("action"), limits)
         if unsigned is not None:
             problems.append(f"{label} was not written by a trusted harness installation: {unsigned}; it was added "
                             "or rewritten through the MLflow API")
@@ -225,6 +226,7 @@ def _append(reg: Registry, tool: str, build: Build, at: datetime) -> Decision | 
     signer = load_signer()  # before anything is written: a key that cannot be read stops the decision
     reg.ensure_model(log_name(tool), {"harness.kind": "decision-log", "harness.tool_id": tool},
                      description=f"Append-only, hash-chained decision log of {tool} (harness.gate).")
+    checked: dict[str, Any] = {}
     for attempt in range(ATTEMPTS):
         book = _read(reg, tool)
         if not book.verification.ok:
@@ -232,6 +234,7 @@ def _append(reg: Registry, tool: str, build: Build, at: datetime) -> Decision | 
         fields = build(book)
         if fields is None:
             return None
+        fields = _attested(reg.uri, book, fields, checked)
         record = {k: None for k in FIELDS}
         record.update(fields)
         record.update(schema=SCHEMA, seq=book.next_seq, prev=book.head, tool=tool, at=_iso(at),
@@ -255,6 +258,41 @@ def _append(reg: Registry, tool: str, build: Build, at: datetime) -> Decision | 
         time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
     raise GateError(f"could not append to the decision log of {tool!r}: {ATTEMPTS} concurrent decisions were "
                     "recorded first; try again")
+
+
+def _attested(uri: str, book: _Book, fields: dict[str, Any], checked: dict[str, Any]) -> dict[str, Any]:
+    """Every record, whatever its action, passes here (issue 12, section 2): the actor is confirmed with the
+    server when it has authentication (`identity.acting`), the record keeps how the actor is known
+    (`details.identity`), a name written like another person already in this log but not the same is refused
+    (two spellings of one name split the separation of duties, policy 4.1), and the actor's roles must allow the
+    action under the policy in force (`roles.check_may`)."""
+    from harness.gate.identity import acting
+    from harness.gate.inputs import _same_person
+    from harness.gate.roles import check_may
+
+    action, actor = str(fields["action"]), str(fields.get("actor") or "")
+    what = f"{action} of {book.tool} {fields.get('version')}"
+    who = acting(uri, actor, "person acting", what)
+    for earlier in dict.fromkeys(str(d.actor) for d in book.chain if d.actor):
+        if earlier != who.name and _same_person(who.name, earlier):
+            raise _refuse(what, "distinct-names", "2.3, 4.1",
+                          f"{who.name!r} is written like {earlier!r}, already recorded in this log, but is not the "
+                          f"same text: write the name exactly as recorded ({earlier!r}) if it is the same person, "
+                          "or a distinguishable name if not")
+    if "policy" not in checked:
+        from harness.gate.policies import POLICY_LOG, _in_force_of, in_force
+
+        checked["policy"] = (_in_force_of(_registry_of(uri), book) if book.tool == POLICY_LOG
+                             else in_force(uri)).policy
+    role_action = str((fields.get("details") or {}).get("for", action)) if action == "signoff" else action
+    check_may(checked["policy"], who, role_action, what)
+    return {**fields, "actor": who.name, "details": {**(fields.get("details") or {}), "identity": who.identity}}
+
+
+def _registry_of(uri: str) -> Registry:
+    from harness.tracking.registry import Registry
+
+    return Registry(uri)
 
 
 def _mirror(reg: Registry, tool: str, number: int | None, d: Decision) -> None:

@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import GateError
-from harness.gate.inputs import _interval, _person, _refuse, _registry, _text
+from harness.gate.identity import acting
+from harness.gate.inputs import _interval, _refuse, _registry, _text
 from harness.gate.log import _append, _Book, _read
 from harness.gate.records import DEFAULT_MAX_WAIVER_DAYS, DEFAULT_OVERDUE_GRACE_DAYS, Decision, _now, show_time
 
@@ -165,6 +166,7 @@ def weakenings(old: Policy, new: Policy) -> list[str]:
         a, b = int(old.setting("gate", name, default)), int(new.setting("gate", name, default))
         if b > a:
             out.append(f"settings.gate.{name} raised from {a} to {b}: {why}")
+    out += _gate_weakenings(old, new)
     for section in sorted((set(old.settings) | set(new.settings)) - {"gate", "register"}):
         was, now = old.settings.get(section, {}), new.settings.get(section, {})
         for key in sorted(set(was) | set(now)):
@@ -175,6 +177,32 @@ def weakenings(old: Policy, new: Policy) -> list[str]:
                 frm, to = (repr(d[key]) if key in d else "the suite's default" for d in (was, now))
                 change += f" from {frm} to {to}"
             out.append(f"settings.{section}.{key} {change}: the harness cannot tell whether this is weaker")
+    return out
+
+
+def _gate_weakenings(old: Policy, new: Policy) -> list[str]:
+    """Who may decide (issue 12): a tier no longer needing an authenticated approver, a role no longer signing
+    a tier's approvals, a role allowed an action it was not, and any change of who holds a role (the harness
+    cannot tell whether the new person should)."""
+    from harness.gate import roles as r
+
+    out: list[str] = []
+    dropped = [t for t in r.authenticated_tiers(old) if t not in r.authenticated_tiers(new)]
+    if dropped:
+        out.append(f"settings.gate.authenticated_approval no longer covers {', '.join(dropped)}: a name typed on an "
+                   "embedded store can approve those tiers")
+    for tier in TIER_ORDER:
+        gone = [x for x in r.signoff(old, tier) if x not in r.signoff(new, tier)]
+        if len(r.signoff(new, tier)) < len(r.signoff(old, tier)) or (gone and r.roles(new)):
+            out.append(f"settings.gate.signoff.{tier} changed from {r.signoff(old, tier)} to {r.signoff(new, tier)}: "
+                       "fewer people sign an approval")
+    for action in r.DEFAULT_MAY:
+        added = [x for x in r.may(new, action) if x not in r.may(old, action)]
+        if added and r.roles(new):
+            out.append(f"settings.gate.may.{action} now also allows {', '.join(added)}")
+    if r.roles(old) != r.roles(new):
+        out.append("settings.gate.roles changed: who holds a role decides who may approve, and the harness cannot "
+                   "tell whether that is weaker")
     return out
 
 
@@ -258,7 +286,7 @@ def check_current(uri: str, policy: Policy | None, what: str) -> Policy:
                   "policy in force. Adopt this policy first with `harness policy adopt`")
 
 
-def adopt(uri: str, policy_path: str | Path, *, by: str, reason: str, acknowledge_weakening: str | None = None,
+def adopt(uri: str, policy_path: str | Path, *, by: str | None, reason: str, acknowledge_weakening: str | None = None,
           now: datetime | None = None) -> Decision:
     """Put the policy file in force (policy 4.2) as a record of the policy log, by a named policy administrator
     (2.3) with a reason (3.1). Refused: a policy the installed harness cannot apply as written (`harness policy
@@ -272,7 +300,7 @@ def adopt(uri: str, policy_path: str | Path, *, by: str, reason: str, acknowledg
     path = Path(policy_path)
     policy = load_policy(path)
     what = f"adoption of policy {policy.label}"
-    actor = _person(by, "policy administrator", what)
+    actor = acting(uri, by, "policy administrator", what).name
     if not _text(reason):
         raise _refuse(what, "decision-reason", "3.1", "an adoption needs a reason: the City documents why its "
                       "standard changed")

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 SCHEMA = "harness.decision/1"
 GENESIS = "0" * 64
 STATES = ("submitted", "assessed", "approved", "rejected", "waived", "suspended", "retired")
-ACTIONS = ("submit", "assess", "approve", "reject", "waive", "suspend", "retire", "adopt")  # adopt: policy log
+ACTIONS = ("submit", "assess", "signoff", "approve", "reject", "waive", "suspend", "retire", "adopt")
+# adopt: policy log; signoff: one of several signatures an approval or waiver needs (harness.gate.roles)
 FIELDS = ("schema", "seq", "prev", "tool", "version", "action", "state", "actor", "at", "reason", "run_id",
           "run_at", "verdict", "policy_digest", "manifest_digest", "conditions", "expires", "details", "signer")
 ALIAS = "approved"

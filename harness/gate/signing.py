@@ -8,8 +8,9 @@ append a record with a correct hash, or delete the last one, and the chain still
   with the harness installation, outside the store (`HARNESS_SIGNING_KEY`, default
   `~/.config/harness/signing.key`, mode 0600, made by `harness keys init` or by the first record written);
   verification accepts only signatures by this installation's key and the public keys listed in the file
-  `HARNESS_TRUSTED_KEYS` (one base64 key per line, `#` comments), e.g. a second DTI workstation. A record
-  appended through the MLflow API without the key is detected.
+  `HARNESS_TRUSTED_KEYS` (one base64 key per line, `#` comments), e.g. a second DTI workstation; a key
+  listed with `only=submit` (a vendor's installation on the shared server) may sign only those records
+  (`scopes`). A record appended through the MLflow API without the key is detected.
 - every record this installation writes moves its anchor, `heads.json` beside the key: per log (named by
   the store's URI, the log and the sha256 of its first record, so a new store at the same place never meets
   an old store's anchor) the highest record written and its sha256. A log that no longer holds that record
@@ -168,8 +169,35 @@ def trusted() -> dict[str, Ed25519PublicKey]:
     return keys
 
 
-def check(text: str, signature: str | None, signer: str | None, keys: dict[str, Ed25519PublicKey]) -> str | None:
-    """Why the record's signature is not acceptable, or None when it is."""
+def scopes() -> dict[str, frozenset[str]]:
+    """fingerprint -> the only record actions a listed key may sign, for keys listed with `only=ACTION,...`
+    after them in `HARNESS_TRUSTED_KEYS` (issue 12): a vendor's installation is trusted to sign its own
+    `submit` records and nothing else, so a decision record it forged through the MLflow API breaks the
+    history (the gate closes) instead of deciding anything. Keys listed without it may sign any record."""
+    from harness.gate.records import ACTIONS
+
+    out: dict[str, frozenset[str]] = {}
+    listing = os.environ.get(TRUST_ENV, "").strip()
+    if not listing or not Path(listing).expanduser().is_file():
+        return out
+    path = Path(listing).expanduser()
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        text = line.split("#", 1)[0].strip().split()
+        limits = [w.removeprefix("only=") for w in text[1:] if w.startswith("only=")]
+        if text and limits:
+            actions = frozenset(a for part in limits for a in part.split(",") if a)
+            unknown = sorted(actions - set(ACTIONS))
+            if unknown or not actions:
+                raise ConfigError(f"{path}, line {n}: only= names {unknown or 'no action'}; record actions are "
+                                  f"{', '.join(ACTIONS)}")
+            out[fingerprint(_public_from_text(text[0], f"{path}, line {n}"))] = actions
+    return out
+
+
+def check(text: str, signature: str | None, signer: str | None, keys: dict[str, Ed25519PublicKey],
+          action: str | None = None, limits: dict[str, frozenset[str]] | None = None) -> str | None:
+    """Why the record's signature is not acceptable, or None when it is: no signature, an unknown signer, a
+    signature that does not match, or a key trusted only for other actions (`scopes`)."""
     from cryptography.exceptions import InvalidSignature
 
     if not signature or not signer:
@@ -181,6 +209,10 @@ def check(text: str, signature: str | None, signer: str | None, keys: dict[str, 
         key.verify(base64.b64decode(signature, validate=True), text.encode())
     except (InvalidSignature, ValueError):
         return f"its signature does not match its content under {signer}'s key"
+    allowed = (limits or {}).get(signer)
+    if allowed is not None and action not in allowed:
+        return (f"it is a{'n' if str(action)[:1] in 'aeiou' else ''} {action} record signed by {signer}, which "
+                f"{TRUST_ENV} trusts only for {', '.join(sorted(allowed))} records")
     return None
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import GateError
-from harness.gate.inputs import _person, _refuse, _registry, _same_person
+from harness.gate.identity import acting
+from harness.gate.inputs import _refuse, _registry, _same_person
 from harness.gate.log import _append, _Book, _mirror
 from harness.gate.records import VersionRef, _iso, _now, _run_at, canonical, manifest_digest, sha256_text
 
@@ -91,7 +92,7 @@ def register_version(uri: str, manifest: ToolManifest, manifest_path: str | Path
 
     at = _now(now)
     tool, version = manifest.id, str(manifest.version)
-    submitter = _person(submitter, "submitter", f"registration of {tool} {version}")
+    submitter = acting(uri, submitter, "submitter", f"registration of {tool} {version}").name
     path = Path(manifest_path)
     digest = manifest_digest(path)
     files_digest = sha256_text(canonical(files)) if files is not None else None

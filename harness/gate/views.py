@@ -239,8 +239,14 @@ def _broken_row(tool: str, book: _Book) -> InventoryRow:
 
 
 def inventory(uri: str, now: datetime | None = None, policy: Policy | None = None) -> list[InventoryRow]:
-    """Every registered tool (policy 6.2): the version approved for use, else the latest submitted."""
-    at, policy = _now(now), _policy(policy, uri)
+    """Every registered tool (policy 6.2): the version approved for use, else the latest submitted. When the
+    policy log itself fails verification, every tool is still listed, each gate closed and no due date given:
+    nothing can be judged against a standard nobody can vouch for, but nothing drops out of the inventory."""
+    at = _now(now)
+    try:
+        in_force: Policy | None = _policy(policy, uri)
+    except GateError:
+        in_force = None
     reg = _registry(uri)
     rows: list[InventoryRow] = []
     for tool in reg.model_names("tool"):
@@ -251,7 +257,7 @@ def inventory(uri: str, now: datetime | None = None, policy: Policy | None = Non
             continue
         vs = _status_of(book, _shown_version(reg, book), at)
         m = vs.manifest
-        due = _next_due(vs, policy)
+        due = _next_due(vs, in_force) if in_force is not None else None
         approval = vs.approval_state if book.verification.ok else "history broken"
         rows.append(InventoryRow(
             tool=tool, name=m.get("name", ""), version=vs.version, department=m.get("department", ""),
@@ -259,7 +265,7 @@ def inventory(uri: str, now: datetime | None = None, policy: Policy | None = Non
             status=m.get("status", ""), latest_verdict=vs.verdict,
             latest_run=vs.assessed.run_id if vs.assessed else None,
             assessed_at=vs.assessed.run_at if vs.assessed else None, approval=approval,
-            gate_open=vs.gate.open and _overdue(vs, policy, at) is None,
+            gate_open=in_force is not None and vs.gate.open and _overdue(vs, in_force, at) is None,
             next_due=due[0].date().isoformat() if due else None))
     return rows
 

@@ -8,22 +8,22 @@ import tempfile
 from pathlib import Path
 
 from harness.errors import TrackingError
-from harness.tracking.runs import _quiet, client, experiment_id
+from harness.tracking.runs import SUBMISSIONS, _quiet, client, experiment_id
 
 SUBMISSION_KIND = "submission"
 
 
 def log_submission(uri: str, tool_id: str, tool_version: str, root: Path, files: dict[str, str], *,
                    submitter: str, archive_sha256: str | None = None, source: str | None = None) -> str:
-    """A finished run (`harness.kind=submission`) in the tool's experiment holding every file of the bundle
-    under `bundle/`, the manifest under `inputs/tool.yaml` and the digests under `registration/files.json`
+    """A finished run (`harness.kind=submission`) in the tool's submissions experiment holding every file of the
+    bundle under `bundle/`, the manifest under `inputs/tool.yaml` and the digests under `registration/files.json`
     (the places `harness.gate` reads for a version's manifest and files). A failure part-way marks the
     run FAILED, so an incomplete submission is never taken for a complete one. Returns the run id."""
     from mlflow.entities import RunTag
 
     c = client(uri)
     try:
-        exp = experiment_id(c, uri, tool_id)
+        exp = experiment_id(c, uri, tool_id, SUBMISSIONS)
         run_id: str = c.create_run(exp, run_name=f"{tool_id} {tool_version} submission").info.run_id
     except Exception as e:
         raise TrackingError(f"cannot start a submission run in {uri}: {type(e).__name__}: {e}") from None

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import TrackingError
-from harness.tracking.runs import client, experiment_id, sqlite_path
+from harness.tracking.runs import SUBMISSIONS, client, experiment_id, sqlite_path
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -90,6 +90,10 @@ class Registry:
             self.c.get_registered_model(name)
             return
         except Exception as e:
+            if _code(e) == "PERMISSION_DENIED":  # a server with authentication: missing or not yours to read
+                raise TrackingError(f"you may not read registered model {name!r} on {self.uri} (it may not exist "
+                                    "yet): on a shared server an administrator opens a tool's records first "
+                                    f"(`harness access open {name.removesuffix(' (decision log)')}`)") from None
             if _code(e) != "RESOURCE_DOES_NOT_EXIST":
                 raise TrackingError(f"cannot read registered model {name!r} in {self.uri}: {e}") from None
         try:
@@ -197,12 +201,12 @@ class Registry:
 
     def registration_run(self, tool_id: str, run_name: str, tags: dict[str, str], manifest_path: Path,
                          files: dict[str, str] | None) -> str:
-        """A small finished run in the tool's experiment holding the manifest (`inputs/tool.yaml`) and
-        the digests of the submitted files (`registration/files.json`), for a version no assessment
+        """A small finished run in the tool's submissions experiment holding the manifest (`inputs/tool.yaml`)
+        and the digests of the submitted files (`registration/files.json`), for a version no assessment
         run carries yet."""
         from mlflow.entities import RunTag
 
-        exp = experiment_id(self.c, self.uri, tool_id)
+        exp = experiment_id(self.c, self.uri, tool_id, SUBMISSIONS)
         run_id = self.c.create_run(exp, run_name=run_name).info.run_id
         ok = False
         try:

@@ -151,13 +151,25 @@ def _initialised(db: Path) -> bool:
     return set(Base.metadata.tables) <= tables
 
 
-def experiment_id(c: MlflowClient, uri: str, tool_id: str) -> str:
-    name = EXPERIMENT_PREFIX + tool_id
-    exp = c.get_experiment_by_name(name)
+SUBMISSIONS = "submissions"
+
+
+def experiment_id(c: MlflowClient, uri: str, tool_id: str, part: str | None = None) -> str:
+    """The tool's experiment `harness/<tool>`, created on first use; with `part`, `harness/<tool>/<part>`. Vendor
+    submissions go to `harness/<tool>/submissions` (SUBMISSIONS), so that on a shared server a vendor may write
+    there and nowhere near the evidence (`harness access open`, issue 12)."""
+    name = EXPERIMENT_PREFIX + tool_id + (f"/{part}" if part else "")
+    try:
+        exp = c.get_experiment_by_name(name)
+    except Exception as e:  # a server with authentication answers 403 for an experiment the user may not read
+        if "PERMISSION_DENIED" in str(getattr(e, "error_code", "")) or "403" in str(e):
+            raise TrackingError(f"you may not read experiment {name!r} on {uri}: on a shared server an administrator "
+                                f"opens a tool's records first (`harness access open {tool_id}`)") from None
+        raise
     if exp is not None:
         return exp.experiment_id
     root = artifact_root(uri)
-    location = f"{root}/{tool_id}" if root else None
+    location = (f"{root}/{tool_id}" + (f"/{part}" if part else "")) if root else None
     try:
         return c.create_experiment(name, artifact_location=location, tags={"harness.tool_id": tool_id})
     except Exception:  # another process created it first

@@ -1,0 +1,30 @@
+"""`harness access open TOOL`: an MLflow administrator opens a tool's records on the City's shared tracking
+server and grants each person the permissions their role calls for (harness.tracking.access; issue 12).
+
+Registered onto `harness.cli.main` by an import at the end of `harness/cli.py`.
+"""
+from __future__ import annotations
+
+import click
+
+from harness.cli import handle_errors, main, tracking_option
+
+
+@main.group("access")
+def access_group() -> None:
+    """Permissions on the City's shared tracking server (policy 2.3, 4.1)."""
+
+
+@access_group.command("open")
+@click.argument("tool")
+@tracking_option
+@handle_errors
+def access_open_cmd(tool: str, tracking_uri: str | None) -> None:
+    """Create TOOL's experiments and registered models on the server and grant every person the policy in force
+    names in settings.gate.roles what their role calls for (vendors: their submissions only). Run it as an MLflow
+    administrator before the vendor submits; run it again after the roles change."""
+    from harness.tracking import resolve_uri
+    from harness.tracking.access import open_tool
+
+    for g in open_tool(resolve_uri(tracking_uri), tool):
+        click.echo(f"{g.user} ({g.role}): {g.permission} on {g.kind.replace('_', ' ')} {g.name}")
