@@ -165,7 +165,11 @@ def run_assessment(
     inputs = replace(inputs, by=who, at=result.started_at)
     result = _swapped(result, artifacts, artifact_digests(manifest, tool_obj))
     cache = getattr(tool, "cache_stats", None)
+    from harness.gate.identity import AUTHENTICATED, UNAUTHENTICATED, server_user
+
+    identity = AUTHENTICATED if server_user(uri) is not None else UNAUTHENTICATED
     result = replace(result, extra={**result.extra, "manifest_digest": inputs.manifest_digest, "submitter": who,
+                                    "identity": identity,
                                     "inputs_sha256": inputs.sha256, "artifacts": artifacts,
                                     "artifacts_digest": combined(artifacts),
                                     **({"cache": dict(cache)} if cache else {}),

@@ -400,11 +400,18 @@ def approval_sentence(vs: VersionStatus, row: InventoryRow) -> str:
     state, d = row.approval, vs.decision
     on = long_date(d.at) if d is not None else ""
     due = f" Next review due by {long_date(row.next_due + 'T00:00:00+00:00')}." if row.next_due else ""
+    signed = ""
+    if vs.approval is not None:  # how the people who signed were known (issue 12): never their names
+        known = (vs.approval.details or {}).get("identity")
+        n = len((vs.approval.details or {}).get("signoffs") or [None])
+        who = "one person" if n == 1 else f"{n} people"
+        signed = (f" Signed by {who} whose City login the records server confirmed." if known == "mlflow-basic-auth"
+                  else f" Signed by {who} whose identity no server confirmed (a name typed on a single computer).")
     if state == "approved":
-        return f"Approved for use on {on}.{due}"
+        return f"Approved for use on {on}.{signed}{due}"
     if state == "waived" and vs.expires is not None:
         return (f"In use under a time-limited exception granted on {on}, which lapses on "
-                f"{long_date(vs.expires)}.{due}")
+                f"{long_date(vs.expires)}.{signed}{due}")
     if state == "waiver expired" and vs.approval is not None and vs.approval.expires:
         return f"Not approved: a time-limited exception lapsed on {long_date(vs.approval.expires)}."
     if state == "suspended":

@@ -818,6 +818,14 @@ def _answers_text(result: AssessmentResult) -> str | None:
     return f"{int(c.get('from_cache') or 0):,} of {c['answers']:,} answers came from the answer cache"
 
 
+def _started_by(extra: dict[str, Any]) -> str:
+    """Who started the run and how the harness knew (issue 12): a login the City's server confirmed, or a name
+    typed on an embedded store that nobody confirmed."""
+    from harness.gate.identity import identity_label
+
+    return f"{extra.get('submitter')}, {identity_label(extra.get('identity'))}"
+
+
 def build_view(result: AssessmentResult) -> ReportView:
     """Everything the reports show, as display strings, in report order. Every string of the result is
     masked first (`harness.redact.mask_tree`, issue 12): the one place both formats pass through, so no
@@ -837,6 +845,7 @@ def build_view(result: AssessmentResult) -> ReportView:
         ("Assessment", _str(result.kind)),
         ("Date", _when(result)),
         ("Run id", _str(result.run_id, "not recorded")),
+        *([("Started by", _started_by(result.extra))] if (result.extra or {}).get("submitter") else []),
         ("Policy", _str(policy.get("label") or policy.get("name"))),
         ("Policy digest", _str(policy.get("digest"))),
         ("Decision rule", decision_rule_text(result)),
