@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from harness.check import declared
 from harness.errors import ConfigError
 from harness.gate.records import DEFAULT_MAX_WAIVER_DAYS, DEFAULT_OVERDUE_GRACE_DAYS
+from harness.gate.roles import DEFAULT_AUTHENTICATED, DEFAULT_MAY, DEFAULT_SIGNOFF
 from harness.yamlio import _line_index
 
 if TYPE_CHECKING:
@@ -40,9 +41,10 @@ class GateSettings(BaseModel):
     # need a server-confirmed identity to approve
     roles: dict[str, list[str]] = Field(default_factory=dict)
     may: dict[Literal["submit", "assess", "approve", "waive", "reject", "suspend", "retire", "adopt"], list[str]] = (
-        Field(default_factory=dict))
-    signoff: dict[Literal["high", "medium", "low"], list[str]] = Field(default_factory=dict)
-    authenticated_approval: list[Literal["high", "medium", "low"]] = Field(default_factory=list)
+        Field(default_factory=lambda: dict(DEFAULT_MAY)))
+    signoff: dict[Literal["high", "medium", "low"], list[str]] = Field(default_factory=lambda: dict(DEFAULT_SIGNOFF))
+    authenticated_approval: list[Literal["high", "medium", "low"]] = Field(
+        default_factory=lambda: list(DEFAULT_AUTHENTICATED))
 
     @model_validator(mode="after")
     def _signoff_roles_exist(self) -> GateSettings:

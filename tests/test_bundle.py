@@ -324,7 +324,7 @@ def test_submit_logs_the_bundle_and_registers_the_version_as_submitted(tmp_path:
     [v] = status(uri, "rental-screen")
     assert (v.state, v.version, v.submitter, v.model_version) == ("submitted", "2.1.0", "Jane Vendor", 1)
     c = MlflowClient(tracking_uri=uri)
-    [run] = c.search_runs([c.get_experiment_by_name("harness/rental-screen").experiment_id],
+    [run] = c.search_runs([c.get_experiment_by_name("harness/rental-screen/submissions").experiment_id],
                           filter_string="tags.`harness.kind` = 'submission'")
     assert run.data.tags["harness.submitter"] == "Jane Vendor"
     assert run.data.tags["harness.bundle.sha256"] == hashlib.sha256(archive.read_bytes()).hexdigest()

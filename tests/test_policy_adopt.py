@@ -434,4 +434,6 @@ def test_cli_adopt_and_show(uri: str, default_file: Path, weak_file: Path) -> No
         f"  1  {gate.show_time(first.at)}  {POLICY.label}  by {ADMIN}: the City's standard\n"
         f"  2  {gate.show_time(second.at)}  {weak.label}  by {ADMIN}: pilot (2 weakening(s) acknowledged)\n")
     r = CliRunner().invoke(main, ["policy", "adopt", str(default_file), "--reason", "r", "--tracking-uri", uri])
-    assert r.exit_code == 2 and "Missing option '--by'" in r.output
+    assert (r.exit_code, r.output) == (2, f"error: adoption of policy {POLICY.label} refused by rule "
+                                          "'accountable-person' (policy 2.3): the policy administrator must be named: "
+                                          "a person answers for every decision\n")

@@ -71,7 +71,7 @@ def test_a_misspelt_threshold_of_an_installed_suite_stops_the_assessment(tmp_pat
 
 @pytest.mark.parametrize(("old", "new", "message"), [
     ("  bias:", "  biass:", "settings.biass is not an installed suite (did you mean bias?); settings may name the "
-                            "installed suites ({suites}) and the harness's own sections (gate, register)"),
+                            "installed suites ({suites}) and the harness's own sections (gate, register, sandbox)"),
     ("    consistency_neighbors:", "    consistency_neighbors: -1 #",
      "settings.bias.consistency_neighbors = -1 is not valid: Input should be greater than or equal to 1"),
     ("    judged_severity: medium", "    judged_severity: extreme",
@@ -81,7 +81,7 @@ def test_a_misspelt_threshold_of_an_installed_suite_stops_the_assessment(tmp_pat
      "settings.degradation.clear_error = 'loud' is not valid: Input should be 'named' or 'typed'"),
     ("    max_waiver_days:", "    max_waiver_day:",
      "settings.gate.max_waiver_day is not a setting of the harness's 'gate' section (did you mean max_waiver_days?); "
-     "its settings are: max_waiver_days, overdue_grace_days"),
+     "its settings are: max_waiver_days, overdue_grace_days, roles, may, signoff, authenticated_approval"),
     ("    min_cell: 10", "    min_cell: 2.5",
      "settings.register.min_cell = 2.5 is not valid: Input should be a valid integer"),
 ])

@@ -346,8 +346,9 @@ def test_a_changed_policy_or_a_lost_manifest_is_reported_not_run(one: Fleet, tmp
     newer = tmp_path / "policy-2027.yaml"
     newer.write_text(text.replace('version: "2026.11"', 'version: "2027.01"'))
     from harness.policy import load_policy
+    from tests.conftest import single_user_policy
 
-    old, new = load_policy(), load_policy(newer)
+    old, new = single_user_policy(), load_policy(newer)  # the fleet's store has the single-user policy in force
     [o] = reassess(uri, f"{tool}:1.0", by="cron", policy_path=newer)
     assert o == Outcome(tool, "1.0", "ERROR", "unchanged; still due",
                         f"the current policy {new.label} is not {old.label}, the policy approved run "
@@ -373,6 +374,7 @@ def test_sigterm_during_a_reassessment_records_nothing(tmp_path: Path) -> None:
     log, known = actions(uri, "case-tool-42"), all_runs(uri, "case-tool-42")
     (tool.parent / "slow").write_text("")
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env["HARNESS_SANDBOX"] = "subprocess"  # the tool's marker is written beside it: read-only under bubblewrap
     proc = subprocess.Popen([HARNESS, "reassess", "case-tool-42:1.0", "--by", "cron", "--tracking-uri", uri],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
     try:
