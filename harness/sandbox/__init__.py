@@ -33,6 +33,17 @@ checks every shape, type and range: a crash, a timeout or garbage output is a `T
 of the worker's stderr. Every text that comes back from the worker (its exception, its stderr, the names it
 reports) is truncated and scrubbed (`harness.sandbox.scrub`) before the harness keeps it. The worker stays up
 between calls, so the model is loaded once per assessment.
+
+The City's own `python` tools loaded from a manifest run in the same worker (format "python", issue 12: "CLI
+assessments run `python` tools in a worker process too, so a tool cannot end the harness with a PASS exit
+code"): the request names the callable ("module:function") and the manifest's folder, which the worker
+imports with `harness.tools.python.import_callable`. Being the City's code, not a vendor's, it needs no
+fallback consent (`choose_own_code_mode`), and what comes back keeps its meaning rather than being scrubbed:
+labels of any plain dtype (object labels as `out-<n>.json`, so 1 stays 1 and "1" stays "1"), scores unchecked
+in range (as in process), and the tool's exception by type, builtin base and arguments, so the degradation
+suite still sees a ValueError as a ValueError. Besides "predict" it answers `{"op": "generate", "n": n,
+"input": ...}` for a generative callable: `out-<n>.json` holds `answers` (text) and `errors` (text or null
+per item). Its inputs always go as pickles (written by the parent), so index and dtypes reach it exactly.
 """
 from __future__ import annotations
 
@@ -56,7 +67,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
-from harness.errors import ConfigError, ToolError
+from harness.errors import ConfigError, ToolConfigError, ToolError
 from harness.sandbox.scrub import scrub
 
 if TYPE_CHECKING:
@@ -66,6 +77,8 @@ if TYPE_CHECKING:
 ISOLATION_ENV = "HARNESS_SANDBOX"
 Isolation = Literal["auto", "bwrap", "subprocess"]
 ModelFormat = Literal["pickle", "joblib", "cloudpickle", "mlflow", "skops"]
+PYTHON = "python"  # the worker format of a `python` tool: the City's own callable, not a vendor's model file
+WorkerFormat = Literal["pickle", "joblib", "cloudpickle", "mlflow", "skops", "python"]
 
 FALLBACK_NOTE = ("isolation: subprocess fallback (bwrap not available); the model's code ran with the "
                  "harness user's file-system and network access")
@@ -74,11 +87,14 @@ FORCED_NOTE = ("isolation: subprocess fallback (subprocess isolation was request
 BWRAP_NOTE = ("isolation: bubblewrap (only the Python runtime, the model and a scratch folder visible, private "
               "/tmp, no network, cleared environment)")
 FALLBACK_PREFIX = "isolation: subprocess fallback"
+OWN_CODE_NOTE = ("isolation: worker process (the City's own code, without bubblewrap); a tool cannot end or change "
+                 "the harness process")
 
 # environment variables a worker may inherit when it runs without bubblewrap: nothing that can hold a secret
 ENV_ALLOWLIST = ("LANG", "LC_ALL", "LC_CTYPE", "TZ")
 STDERR_TAIL = 2000  # characters of the worker's stderr quoted in an error
 MESSAGE_CHARS = 500  # characters of the model's exception message quoted in an error
+OWN_MESSAGE_CHARS = 4000  # characters of a `python` tool's exception message kept (the worker sends no more)
 MAX_STATUS_BYTES = 1 << 20
 
 
@@ -97,12 +113,17 @@ class Limits:
 @dataclass(frozen=True)
 class ModelSpec:
     """What the worker loads: a local file (pickle formats) or a local MLflow model folder. For MLflow
-    models that return a frame, `label_column`/`score_column` name the columns to read."""
+    models that return a frame, `label_column`/`score_column` name the columns to read. For format "python",
+    `callable` is the manifest's "module:function" and `path` the manifest's folder it is looked up in."""
 
-    format: ModelFormat
+    format: WorkerFormat
     path: Path
     label_column: str | None = None
     score_column: str | None = None
+    callable: str | None = None
+    # a `python` tool's module imported from elsewhere than the manifest's folder (a package of the City's on the
+    # harness's import path): the package folders or module files, bound read-only; their parents are imported from
+    imports: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -125,17 +146,48 @@ class WorkerException(RuntimeError):
         self.type_name = type_name
 
 
-def rebuild_exception(type_name: str, message: str) -> BaseException:
+def _builtin_exception(name: object) -> type[Exception] | None:
+    cls = getattr(builtins, name, None) if isinstance(name, str) else None
+    if isinstance(cls, type) and issubclass(cls, Exception) and cls.__module__ == "builtins":
+        return cls
+    return None
+
+
+def rebuild_exception(type_name: str, message: str, *, base: object = None,
+                      args: list[Any] | None = None) -> BaseException:
     """The model's exception as the parent can hold it: a builtin type by name (so callers that classify
     errors, like the degradation suite, see a ValueError as a ValueError), else `WorkerException`. Only
-    names of builtin Exception subclasses are looked up; nothing from the worker is executed."""
-    cls = getattr(builtins, type_name, None)
-    if isinstance(cls, type) and issubclass(cls, Exception) and cls.__module__ == "builtins":
+    names of builtin Exception subclasses are looked up; nothing from the worker is executed.
+
+    For the City's own `python` tools the worker also sends the nearest builtin `base` of the type and the
+    exception's plain `args`: a type of the tool's own (`class BadRow(ValueError)`) comes back as a class of
+    that name deriving from the base, and the args make `str()` what it was (a KeyError's quotes included)."""
+    cls = _builtin_exception(type_name)
+    if cls is None and (parent := _builtin_exception(base)) is not None and type_name.isidentifier():
+        cls = type(type_name, (parent,), {"__module__": "harness.sandbox.worker_exceptions"})
+    if cls is not None:
         try:
-            return cls(message)
+            rebuilt = cls(*args) if args is not None else cls(message)
         except Exception:  # e.g. UnicodeDecodeError needs five arguments
-            pass
+            rebuilt = None
+        if rebuilt is not None and (base is None or str(rebuilt) == message):
+            return rebuilt
+        if base is not None:  # keep the type; say what the tool said (a KeyError's text without added quotes)
+            holder = type(type_name, (cls,), {"__module__": "harness.sandbox.worker_exceptions",
+                                              "__str__": lambda self: message})
+            with contextlib.suppress(Exception):
+                return holder()  # type: ignore[no-any-return]
     return WorkerException(type_name, message)
+
+
+def own_text(value: object, limit: int = OWN_MESSAGE_CHARS) -> str:
+    """A text from a `python` tool's worker as the harness keeps it: the City's own code, so not scrubbed
+    like a vendor's (nothing is masked), only printable (newlines and tabs kept, no terminal controls) and cut
+    to `limit` characters."""
+    if not isinstance(value, str):
+        return ""
+    text = "".join(c if c.isprintable() or c in "\n\t" else "?" for c in value[: limit + 1])
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # --- choosing the isolation ------------------------------------------------------------------------------
@@ -169,6 +221,20 @@ def choose_mode(name: str, isolation: str | None, allow_fallback: bool) -> tuple
     if ok:
         return "bwrap", BWRAP_NOTE
     return "subprocess", FORCED_NOTE if choice == "subprocess" else FALLBACK_NOTE
+
+
+def choose_own_code_mode(name: str, isolation: str | None) -> tuple[str, str]:
+    """How a `python` tool loaded from its manifest runs: under bubblewrap when it works (`HARNESS_SANDBOX=bwrap`
+    requires it), else as a plain subprocess. No fallback consent is asked: that consent is about a vendor's code
+    seeing the harness user's files, and this is the City's own code, which ran in the harness process before.
+    The worker is there so that the tool cannot end the harness with a PASS exit code or change its state
+    (issue 12); it still runs in a process group of its own, killed whole at close, and dies with the harness."""
+    choice = isolation_choice(isolation)
+    ok, why = bwrap_status() if choice != "subprocess" else (False, "")
+    if choice == "bwrap" and not ok:
+        raise ToolError(f"tool {name!r}: bubblewrap isolation is required ({ISOLATION_ENV}=bwrap) but not "
+                        f"available: {why}")
+    return ("bwrap", BWRAP_NOTE) if ok else ("subprocess", OWN_CODE_NOTE)
 
 
 @functools.cache
@@ -205,15 +271,16 @@ def _import_root() -> Path:
     return _package_dir().parent
 
 
-def _base_env(scratch: Path) -> dict[str, str]:
+def _base_env(scratch: Path, pythonpath: list[Path] | tuple[Path, ...] = ()) -> dict[str, str]:
     """The worker's whole environment (and bwrap's own, since a sandboxed process can read its
-    /proc/1/environ): no tokens, no cloud credentials, no MLflow settings."""
+    /proc/1/environ): no tokens, no cloud credentials, no MLflow settings. `pythonpath`: more folders to import
+    from (where a `python` tool's module lives when it is not next to its manifest)."""
     bindir = str(Path(sys.executable).parent)
     env = {
         "PATH": os.pathsep.join([bindir, "/usr/local/bin", "/usr/bin", "/bin"]),
         "HOME": str(scratch),
         "TMPDIR": str(scratch),
-        "PYTHONPATH": str(_import_root()),
+        "PYTHONPATH": os.pathsep.join(dict.fromkeys([str(_import_root()), *map(str, pythonpath)])),
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONNOUSERSITE": "1",
         "MPLCONFIGDIR": str(scratch),
@@ -258,7 +325,8 @@ def _outermost(paths: list[Path]) -> list[Path]:
     return out
 
 
-def bwrap_argv(exe: str, scratch: Path, command: list[str], needed: list[Path]) -> list[str]:
+def bwrap_argv(exe: str, scratch: Path, command: list[str], needed: list[Path],
+               pythonpath: list[Path] | tuple[Path, ...] = ()) -> list[str]:
     """The bubblewrap command line: an empty root with only what the worker needs in it (issue 12, "the
     sandbox sees only what it needs"). The system libraries and the Python runtime read-only, the `harness`
     package folder alone (never the rest of a repository checkout, which may hold data, the store or other
@@ -280,7 +348,7 @@ def bwrap_argv(exe: str, scratch: Path, command: list[str], needed: list[Path]) 
         argv += ["--ro-bind", str(p), str(p)]
     argv += ["--bind", str(scratch), str(scratch), "--remount-ro", "/", "--chdir", str(scratch),
              "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]
-    for k, v in _base_env(scratch).items():
+    for k, v in _base_env(scratch, pythonpath).items():
         argv += ["--setenv", k, v]
     return [*argv, "--", *command]
 
@@ -424,6 +492,93 @@ def check_outputs(raw: bytes | None, n: int, source: str) -> tuple[np.ndarray, n
     return labels, scores
 
 
+def _npz(raw: bytes | None, source: str) -> dict[str, np.ndarray]:
+    import io
+    import zipfile
+
+    import numpy as np
+
+    if raw is None:
+        raise ToolError(f"{source}: the worker wrote no readable output file")
+    try:
+        with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
+        raise ToolError(f"{source}: the worker's output is not a valid npz of plain arrays: {e}") from None
+
+
+def _json_file(path: Path, limit: int, source: str) -> dict[str, Any]:
+    data = _json_object(read_untrusted(path, limit))
+    if data is None:
+        raise ToolError(f"{source}: the worker wrote no readable output file")
+    return data
+
+
+def _object_label(value: Any) -> Any:
+    """One object label as the worker wrote it (`harness.sandbox.worker.plain_label`): a JSON scalar, a numpy
+    scalar ({"np": dtype, "v": value}, numbers, booleans and text only), or {"missing": "NA"} / {"missing":
+    "NaT"} for pandas' missing-value markers."""
+    import re
+
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(value, dict) and len(value) == 1 and value.get("missing") in ("NA", "NaT"):
+        return pd.NA if value["missing"] == "NA" else pd.NaT
+    if isinstance(value, dict) and set(value) == {"np", "v"} and isinstance(value["np"], str) \
+            and re.fullmatch(r"[<>|=]?[biufU]\d{1,3}", value["np"]) and isinstance(value["v"], str | int | float):
+        try:
+            return np.dtype(value["np"]).type(value["v"])
+        except (TypeError, ValueError, OverflowError):
+            pass
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    raise ToolError("the worker's object labels hold a value that is not text, a number, a boolean or missing")
+
+
+def own_outputs(scratch: Path, n: int, status: dict[str, Any], rows: int, source: str,
+                limit: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """A `python` tool's labels and scores as it returned them: numbers, booleans and text from the npz, object
+    labels from `out-<n>.json` (an object array again, each value of its own type), scores as floats, not
+    checked for range (the data-quality suite judges them, as in process)."""
+    import numpy as np
+
+    arrays = _npz(read_untrusted(scratch / f"out-{n}.npz", limit), source)
+    if status.get("labels") == "json":
+        values = _json_file(scratch / f"out-{n}.json", limit, source).get("labels")
+        if not isinstance(values, list) or len(values) != rows:
+            raise ToolError(f"{source}: the worker's object labels are not one value per input row")
+        labels = np.empty(rows, dtype=object)
+        try:
+            labels[:] = [_object_label(v) for v in values]
+        except ToolError as e:
+            raise ToolError(f"{source}: {e}") from None
+    else:
+        labels = arrays.get("labels")  # type: ignore[assignment]
+        if labels is None:
+            raise ToolError(f"{source}: the worker's output has no labels")
+        if labels.ndim != 1 or len(labels) != rows or labels.dtype.kind not in "biufU":
+            raise ToolError(f"{source} returned labels of dtype {labels.dtype} and shape {labels.shape} for {rows} "
+                            f"input rows; expected one number, boolean or text per row")
+    scores = arrays.get("scores")
+    if scores is not None and (scores.dtype.kind not in "biuf" or scores.ndim != 1 or len(scores) != rows):
+        raise ToolError(f"{source} returned scores of dtype {scores.dtype} and shape {scores.shape} for {rows} "
+                        f"input rows; expected one number per row")
+    return labels, None if scores is None else scores.astype(float)
+
+
+def own_answers(scratch: Path, n: int, rows: int, source: str, limit: int) -> tuple[list[str], list[str | None]]:
+    """A generative `python` tool's answers (text, one per item) and per-item errors (text or None)."""
+    data = _json_file(scratch / f"out-{n}.json", limit, source)
+    answers, errors = data.get("answers"), data.get("errors")
+    if not isinstance(answers, list) or len(answers) != rows or not all(isinstance(a, str) for a in answers):
+        raise ToolError(f"{source}: the worker's answers are not one text per item")
+    if not isinstance(errors, list) or len(errors) != rows or \
+            not all(e is None or isinstance(e, str) for e in errors):
+        raise ToolError(f"{source}: the worker's per-item errors are not one text or null per item")
+    return answers, errors
+
+
 # --- the worker handle ------------------------------------------------------------------------------------
 
 
@@ -451,7 +606,10 @@ class SandboxedModel:
     _finalizer: Any = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
-        self.mode, note = choose_mode(self.name, self.isolation, self.allow_fallback)
+        if self.spec.format == PYTHON:
+            self.mode, note = choose_own_code_mode(self.name, self.isolation)
+        else:
+            self.mode, note = choose_mode(self.name, self.isolation, self.allow_fallback)
         if note not in self.notes:
             self.notes.append(note)
 
@@ -465,31 +623,37 @@ class SandboxedModel:
             return self._info
 
     def predict(self, frame: pd.DataFrame, favorable: object) -> tuple[np.ndarray, np.ndarray | None]:
-        """Labels and scores (for the `favorable` class, when the model gives probabilities)."""
-        with self._lock:
-            self._ensure_started()
-            assert self._scratch is not None
-            self._calls += 1
-            n = self._calls
-            scratch = self._scratch
-            source = f"tool {self.name!r}"
-            try:
-                name = self._write_frame(frame, n)
-                self._send({"op": "predict", "n": n, "input": name, "favorable": _plain(favorable)})
-                self._wait(str(n), self.limits.call_timeout_s, "predicting")
-                status = _json_object(read_untrusted(scratch / f"status-{n}.json", MAX_STATUS_BYTES))
-                if status is None:
-                    self._fail(f"{source}: the sandboxed worker wrote no valid status for call {n}")
-                if not status.get("ok"):
-                    kind, text = _type_name(status.get("type")), scrub(status.get("message"), MESSAGE_CHARS)
-                    raise ToolError(f"{source} raised {kind} during prediction (in the sandboxed worker): "
-                                    f"{text}") from rebuild_exception(kind or "Exception", text)
-                raw = read_untrusted(scratch / f"out-{n}.npz", self.limits.file_bytes)
-                return check_outputs(raw, len(frame), source)
-            finally:  # a long assessment makes many calls: keep the scratch folder small
-                for stale in (f"in-{n}.parquet", f"in-{n}.pkl", f"out-{n}.npz", f"status-{n}.json"):
-                    with contextlib.suppress(OSError):
-                        (scratch / stale).unlink()
+        """Labels and scores (for the `favorable` class, when the model gives probabilities). For a `python`
+        tool: what its callable returned, normalised by `harness.tools.as_predictions` in the worker; the
+        tool's own exception is raised as such (`_call_error`), for the adapter to wrap as it does in process."""
+        source = f"tool {self.name!r}"
+        if self.spec.format == PYTHON:
+            return self._exchange("predict", frame, "predicting", {},
+                                  lambda scratch, n, status: own_outputs(scratch, n, status, len(frame), source,
+                                                                         self.limits.file_bytes))
+        return self._exchange("predict", frame, "predicting", {"favorable": _plain(favorable)},
+                              lambda scratch, n, status: check_outputs(
+                                  read_untrusted(scratch / f"out-{n}.npz", self.limits.file_bytes), len(frame),
+                                  source))
+
+    def generate(self, items: pd.DataFrame, sample: int = 0) -> tuple[list[str], list[str | None]]:
+        """A generative `python` tool's answers to `items` (one text per row) and per-item errors (None where it
+        answered), checked by `GenerativePythonTool` rules in the worker and for type and length here."""
+        if self.spec.format != PYTHON:
+            raise ToolError(f"tool {self.name!r}: only a python tool's worker answers questions")
+        source = f"tool {self.name!r}"
+        return self._exchange("generate", items, "answering", {"sample": int(sample)},
+                              lambda scratch, n, status: own_answers(scratch, n, len(items), source,
+                                                                     self.limits.file_bytes))
+
+    def kill(self) -> None:
+        """Kill the worker's process group now, without waiting for a call in progress, which then fails: for a
+        call its caller abandoned (the degradation suite's timed calls), so that closing does not wait for it.
+        The process is signalled only while it has not exited (and so cannot have been reaped)."""
+        proc = self._proc
+        if proc is not None and proc.returncode is None and not _exited(proc, 0):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
 
     def close(self) -> None:
         """End the worker (cleanly when it listens: it ends on end of input), then kill its process group:
@@ -505,6 +669,52 @@ class SandboxedModel:
 
     # internals
 
+    def _exchange(self, op: str, frame: pd.DataFrame, doing: str, fields: dict[str, Any],
+                  read: Any) -> Any:
+        """One call: write the input, send `op`, wait for the worker's line, then `read(scratch, n, status)`
+        while the call's files still exist; a failed call raises the model's error (`_call_error`)."""
+        with self._lock:
+            self._ensure_started()
+            assert self._scratch is not None
+            self._calls += 1
+            n = self._calls
+            scratch = self._scratch
+            try:
+                name = self._write_frame(frame, n)
+                self._send({"op": op, "n": n, "input": name, **fields})
+                self._wait(str(n), self.limits.call_timeout_s, doing)
+                status = _json_object(read_untrusted(scratch / f"status-{n}.json", MAX_STATUS_BYTES))
+                if status is None:
+                    self._fail(f"tool {self.name!r}: the sandboxed worker wrote no valid status for call {n}")
+                if not status.get("ok"):
+                    raise self._call_error(status)
+                return read(scratch, n, status)
+            finally:  # a long assessment makes many calls: keep the scratch folder small
+                for stale in (f"in-{n}.parquet", f"in-{n}.pkl", f"out-{n}.npz", f"out-{n}.json", f"status-{n}.json"):
+                    with contextlib.suppress(OSError):
+                        (scratch / stale).unlink()
+
+    def _call_error(self, status: dict[str, Any]) -> BaseException:
+        """A vendor model's failure: a ToolError with its scrubbed message, raised from the rebuilt exception. A
+        `python` tool's: a ToolError (ToolConfigError) the harness code in the worker raised, as it was, else
+        the tool's own exception, rebuilt (`rebuild_exception`), for the adapter to wrap as in process."""
+        kind = _type_name(status.get("type"))
+        if self.spec.format != PYTHON:
+            text = scrub(status.get("message"), MESSAGE_CHARS)
+            error = ToolError(f"tool {self.name!r} raised {kind} during prediction (in the sandboxed worker): {text}")
+            error.__cause__ = rebuild_exception(kind or "Exception", text)
+            return error
+        text = own_text(status.get("message"))
+        harness_error = status.get("harness")
+        if harness_error == "ToolConfigError":
+            return ToolConfigError(text)
+        if harness_error == "ToolError":
+            return ToolError(text)
+        args = status.get("args")
+        plain = isinstance(args, list) and all(isinstance(a, str | int | float | bool) or a is None for a in args)
+        return rebuild_exception(kind, text, base=status.get("builtin") or "Exception",
+                                 args=[own_text(a) if isinstance(a, str) else a for a in args] if plain else None)
+
     def _ensure_started(self) -> None:
         if self._proc is not None and self._proc.poll() is None and self._info is not None:
             return
@@ -519,13 +729,15 @@ class SandboxedModel:
         stderr = tempfile.TemporaryFile(prefix="harness-sandbox-stderr-")  # noqa: SIM115 (lives with the worker)
         request = {"format": self.spec.format, "path": str(self.spec.path.resolve()),
                    "label_column": self.spec.label_column, "score_column": self.spec.score_column,
-                   "limits": asdict(self.limits)}
+                   "callable": self.spec.callable, "name": self.name, "limits": asdict(self.limits)}
         (scratch / "request.json").write_text(json.dumps(request))
         command = [sys.executable, "-P", "-m", "harness.sandbox.worker", str(scratch)]
-        env = _base_env(scratch)
+        pythonpath = [p.parent for p in self.spec.imports]
+        env = _base_env(scratch, pythonpath)
         if self.mode == "bwrap":
             exe = shutil.which("bwrap") or "bwrap"
-            command = bwrap_argv(exe, scratch, command, needed=[self.spec.path.resolve()])
+            command = bwrap_argv(exe, scratch, command, needed=[self.spec.path.resolve(), *self.spec.imports],
+                                 pythonpath=pythonpath)
         try:
             proc = _spawn(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env,
                           cwd=scratch, start_new_session=True, close_fds=True)
@@ -539,15 +751,34 @@ class SandboxedModel:
         if status is None:
             self._fail(f"tool {self.name!r}: the sandboxed worker wrote no valid status after loading the model")
         if not status.get("ok"):
+            if self.spec.format == PYTHON:
+                self._load_failed(status)
             self._fail(f"tool {self.name!r}: the model could not be loaded in the sandboxed worker: "
                        f"{_type_name(status.get('type'))}: {scrub(status.get('message'), MESSAGE_CHARS)}")
         self._info = _model_info(status)
 
+    def _load_failed(self, status: dict[str, Any]) -> None:
+        """A `python` tool's module that cannot be imported is bad input, as in process (ToolConfigError, with
+        import_callable's message); one that ends or breaks while it loads is the tool's failure (ToolError)."""
+        text = own_text(status.get("message"))
+        if status.get("harness") == "ToolConfigError":
+            if self._proc is not None:
+                _kill(self._proc)
+            self.close()
+            raise ToolConfigError(text)
+        self._fail(f"tool {self.name!r}: the callable {self.spec.callable!r} could not be loaded in the worker "
+                   f"process: {_type_name(status.get('type'))}: {text}")
+
     def _write_frame(self, frame: pd.DataFrame, n: int) -> str:
         """Parquet keeps dtypes (categories, nullable integers, text); a frame pyarrow cannot hold (mixed
         objects, as the degradation suite's malformed inputs have) goes as a pickle. Both are written by
-        the parent and read only by the worker."""
+        the parent and read only by the worker. A `python` tool's frame always goes as a pickle: its callable
+        must get the very frame it got in process (index, dtypes, column names of any type)."""
         assert self._scratch is not None
+        if self.spec.format == PYTHON:
+            name = f"in-{n}.pkl"
+            frame.to_pickle(self._scratch / name)
+            return name
         try:
             name = f"in-{n}.parquet"
             frame.to_parquet(self._scratch / name)

@@ -4,6 +4,12 @@ Everything here runs in the sandbox, next to the untrusted model. It sets its re
 loads anything, answers on a private copy of its stdout (the model's own prints go to stderr, so they
 cannot forge an answer by accident), and writes only plain arrays (npz without pickles) and JSON, which
 the parent checks. It imports nothing heavy until the request says what to load.
+
+A `python` tool (format "python", the City's own callable) is imported with the harness's own lookup rules
+(`harness.tools.python.import_callable`) and called as the `python` adapter calls it in process: inside
+`_contained` (an `os._exit` or `sys.exit` becomes the tool's error, reported, not the end of the worker), its
+output normalised by `as_predictions` (predictive) or the generative adapter's `_answers` rules, so the parent
+gets what it would have got in process.
 """
 from __future__ import annotations
 
@@ -65,6 +71,11 @@ def load_model(request: dict[str, Any]) -> Any:
         import skops.io as sio
 
         return sio.load(path, trusted=sio.get_untrusted_types(file=path))
+    if fmt == "python":
+        # the City's own callable: found next to the manifest (`path`) first, as in the harness process
+        from harness.tools.python import import_callable
+
+        return import_callable(str(request["callable"]), Path(path))
     if fmt == "mlflow":
         import logging
 
@@ -107,6 +118,8 @@ def _count(value: Any) -> int | None:
 
 
 def describe(model: Any, request: dict[str, Any]) -> dict[str, Any]:
+    if request["format"] == "python":
+        return {"type_name": f"python callable {request['callable']}"}
     if request["format"] != "mlflow" and not callable(getattr(model, "predict", None)):
         raise TypeError(f"the unpickled object (type {type(model).__module__}.{type(model).__qualname__}) has no "
                         f"predict method")
@@ -168,6 +181,74 @@ def predict(model: Any, request: dict[str, Any], frame: Any, favorable: object) 
     return arrays
 
 
+def plain_label(value: Any) -> Any:
+    """An object label as JSON holds it: text, numbers, booleans and None as such, numpy's scalars with their
+    dtype ({"np": "<i8", "v": 1}), pandas' NA and NaT as markers, anything else as its text."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(value, np.generic) and value.dtype.kind in "biufU":
+        return {"np": value.dtype.str, "v": value.item()}
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if value is pd.NA:
+        return {"missing": "NA"}
+    if value is pd.NaT:
+        return {"missing": "NaT"}
+    return str(value)
+
+
+def call_python(fn: Any, request: dict[str, Any], op: str, frame: Any, scratch: Path, n: int) -> dict[str, Any]:
+    """Call a `python` tool's callable as the adapter does in process and write what it returned; the status
+    to report. The tool's own exception propagates (`own_error_status`); so does the ToolError of `_contained`
+    or of the output rules, with the message the adapter would have raised in process."""
+    import numpy as np
+
+    from harness.tools import as_predictions
+    from harness.tools.python import GenerativePythonTool, _contained
+
+    name = str(request.get("name"))
+    with _contained(name):
+        raw = fn(frame)
+    if op == "generate":
+        preds = GenerativePythonTool(fn=fn, name=name)._answers(raw, len(frame))
+        write_json(scratch / f"out-{n}.json", {"answers": preds.answers, "errors": preds.errors})
+        return {"ok": True}
+    preds = as_predictions(raw, len(frame), f"tool {name!r}")
+    labels, status = preds.labels, {"ok": True, "labels": "npz"}
+    arrays = {} if preds.scores is None else {"scores": np.asarray(preds.scores, dtype=float)}
+    if labels.dtype.kind == "O":  # each value keeps its type: 1 stays 1, "1" stays "1", None stays None
+        (scratch / f"out-{n}.json").write_text(json.dumps({"labels": [plain_label(v) for v in labels]}))
+        status["labels"] = "json"
+    else:
+        arrays["labels"] = as_plain_array(labels)
+    np.savez(scratch / f"out-{n}.npz", **arrays)
+    return status
+
+
+def own_error_status(e: BaseException) -> dict[str, Any]:
+    """A `python` tool's failure, for the parent to rebuild (`harness.sandbox.rebuild_exception`): its type, its
+    nearest builtin base, its args when they are plain and give the same text, and whether it is a ToolError
+    of the harness code (the adapter's own verdict, passed on as it is)."""
+    from harness.errors import ToolConfigError, ToolError
+
+    status = error_status(e)
+    if isinstance(e, ToolError):
+        status["harness"] = "ToolConfigError" if isinstance(e, ToolConfigError) else "ToolError"
+        return status
+    base = next((c for c in type(e).__mro__ if c.__module__ == "builtins" and issubclass(c, Exception)), Exception)
+    status["builtin"] = base.__name__
+    args = list(e.args)
+    if all(isinstance(a, str | int | float | bool) or a is None for a in args):
+        try:
+            same = str(base(*args)) == status["message"]
+        except Exception:
+            same = False
+        if same and len(json.dumps(args, default=str)) <= 16000:
+            status["args"] = args
+    return status
+
+
 def read_frame(path: Path) -> Any:
     import pandas as pd
 
@@ -179,11 +260,16 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def error_status(e: BaseException) -> dict[str, Any]:
-    return {"ok": False, "type": type(e).__name__, "message": str(e)[:4000]}
+    try:
+        message = str(e)
+    except Exception:  # an exception whose __str__ fails still reports its type
+        message = ""
+    return {"ok": False, "type": type(e).__name__, "message": message[:4000]}
 
 
 def serve(scratch: Path, control: Any) -> int:
     request = json.loads((scratch / "request.json").read_text())
+    own = request.get("format") == "python"
     set_limits(request.get("limits", {}))
     die_with_parent()
     try:
@@ -191,7 +277,7 @@ def serve(scratch: Path, control: Any) -> int:
         status = {"ok": True, **describe(model, request)}
     except BaseException as e:  # the model's failure, whatever it is, goes back to the parent
         traceback.print_exc()
-        write_json(scratch / "status-load.json", error_status(e))
+        write_json(scratch / "status-load.json", own_error_status(e) if own else error_status(e))
         control.write("load\n")
         control.flush()
         return 3
@@ -202,17 +288,21 @@ def serve(scratch: Path, control: Any) -> int:
 
     for line in sys.stdin:
         msg = json.loads(line)
-        if msg.get("op") != "predict":
+        op = msg.get("op")
+        if op not in ("predict", "generate") or (op == "generate" and not own):
             break
         n = int(msg["n"])
         try:
             frame = read_frame(scratch / str(msg["input"]))
-            arrays = predict(model, request, frame, msg.get("favorable"))
-            np.savez(scratch / f"out-{n}.npz", **arrays)
-            write_json(scratch / f"status-{n}.json", {"ok": True})
+            if own:  # a generative callable is asked once per ask: `sample` is not passed on, as in process
+                write_json(scratch / f"status-{n}.json", call_python(model, request, op, frame, scratch, n))
+            else:
+                arrays = predict(model, request, frame, msg.get("favorable"))
+                np.savez(scratch / f"out-{n}.npz", **arrays)
+                write_json(scratch / f"status-{n}.json", {"ok": True})
         except Exception as e:
             traceback.print_exc()
-            write_json(scratch / f"status-{n}.json", error_status(e))
+            write_json(scratch / f"status-{n}.json", own_error_status(e) if own else error_status(e))
         control.write(f"{n}\n")
         control.flush()
     return 0

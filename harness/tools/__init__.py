@@ -77,7 +77,7 @@ def load_tool(manifest: ToolManifest, obj: Any = None, *, use_cache: bool = True
     if kind == "python":
         from harness.tools.python import PythonTool
 
-        return PythonTool.from_manifest(manifest, obj)
+        return PythonTool.from_manifest(manifest, obj, policy=policy)  # from the manifest: in a worker process
     if kind == "sklearn":
         from harness.tools.sklearn import SklearnTool, runs_in_sandbox
 

@@ -4,6 +4,15 @@
 manifest's folder), so an example folder works from any working folder without installing it or
 touching `sys.path` for good. A generative tool's callable (manifest `category: generative`) takes a
 DataFrame of items (columns id, context, question) and returns one answer string per item.
+
+Loaded from its manifest (`harness assess`, `run_assessment(tool_yaml)`), the callable runs in a worker process
+(`WorkerCallable`, through `harness.sandbox`; issue 12, "CLI assessments run `python` tools in a worker process
+too, so a tool cannot end the harness with a PASS exit code"): an `os._exit(0)`, a `sys.exit(0)` or an exit
+below Python ends only the worker, and the assessment is recorded as ERROR (exit 4); the tool cannot read or
+change the harness process's memory or environment. The adapter classes are the same either way: the worker
+answers with what the callable returned, normalised as in process, and raises the tool's own exception as
+such. A live callable passed in (`obj`: notebooks, tests) still runs in the harness process, inside
+`_contained`.
 """
 from __future__ import annotations
 
@@ -11,8 +20,9 @@ import hashlib
 import importlib
 import importlib.util
 import sys
+import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -29,6 +39,10 @@ if TYPE_CHECKING:
 
     from harness.datasets import ReferenceDataset
     from harness.manifest import ToolManifest
+    from harness.policy import Policy
+    from harness.sandbox import SandboxedModel
+
+MAX_WORKERS = 4  # worker processes of one tool at once: more only while callers abandoned calls still run
 
 
 def _module_file(module: str, base_dir: Path) -> Path | None:
@@ -88,11 +102,40 @@ def import_callable(spec: str, base_dir: Path | None = None) -> Callable[..., An
     return obj
 
 
+def import_locations(spec: str, base_dir: Path) -> tuple[Path, ...]:
+    """Where a worker must be able to import the module of callable `spec` from, when it is not a file next to the
+    manifest: the folders (a package) or the file (a module) the harness process would import it from, found
+    without running any of its code (`find_spec` of the top-level name only). Empty when it lives in the Python
+    runtime (the worker sees that anyway) or is not found (the worker then says so, as `import_callable` does)."""
+    from harness.sandbox import runtime_paths
+
+    module = spec.partition(":")[0]
+    if _module_file(module, base_dir) is not None:
+        return ()
+    try:
+        found = importlib.util.find_spec(module.split(".")[0])
+    except (ImportError, ValueError):
+        return ()
+    if found is None:
+        return ()
+    if found.submodule_search_locations:
+        places = [Path(p) for p in found.submodule_search_locations]
+    elif found.origin and found.has_location:
+        places = [Path(found.origin)]
+    else:  # built in, frozen
+        return ()
+    runtime = runtime_paths()
+    return tuple(p for p in (q.resolve() for q in places)
+                 if p.exists() and not any(p == r or p.is_relative_to(r) for r in runtime))
+
+
 @contextmanager
 def _contained(name: str) -> Iterator[None]:
     """While the tool's code runs, it cannot end the harness: `sys.exit(0)` or `os._exit(0)` would make `harness
-    assess` exit 0, the PASS code, with nothing recorded (issue 12). Both become the tool's ERROR instead. (Code
-    that wants to escape can still reach the C library; the sandboxed worker is the real boundary.)"""
+    assess` exit 0, the PASS code, with nothing recorded (issue 12). Both become the tool's ERROR instead. Used
+    around a live callable in the harness process and around every call in the worker, where it gives the same
+    message; the worker is the real boundary (code that wants to escape can still reach the C library, which ends
+    only the worker there)."""
     import os
 
     real = os._exit
@@ -111,6 +154,98 @@ def _contained(name: str) -> Iterator[None]:
         os._exit = real
 
 
+class WorkerCallable:
+    """The callable of a `python` tool loaded from its manifest, as the harness process holds it: each call goes
+    to a worker process that imported the module (`harness.sandbox`, format "python") and comes back as a
+    `Predictions` (predictive: labels and scores; generative: answers and per-item errors), or as the tool's own
+    exception, rebuilt, which the adapter wraps as it does in process.
+
+    The module is imported once per worker and the worker stays up between calls. A call made while another is
+    still running (a caller such as the degradation suite abandons a call that hangs, and goes on) gets another
+    worker, up to `MAX_WORKERS`, so one hung call does not hold up the rest, as it would not in process."""
+
+    def __init__(self, manifest: ToolManifest, *, policy: Policy | None = None, isolation: str | None = None):
+        from harness.sandbox import ModelSpec
+        from harness.tools.sandboxed import worker_limits
+
+        if policy is None:
+            from harness.policy import load_policy
+
+            policy = load_policy()
+        spec: str = manifest.adapter.callable  # type: ignore[union-attr]
+        self.__name__ = self.__qualname__ = spec.partition(":")[2].rpartition(".")[2]
+        self.spec = spec
+        self.name = manifest.id
+        self.generative = manifest.category == "generative"
+        folder = manifest.base_dir.resolve()
+        self._model_spec = ModelSpec(format="python", path=folder, callable=spec,
+                                     imports=import_locations(spec, folder))
+        self._limits = worker_limits(manifest, policy)
+        self._isolation = isolation
+        self._lock = threading.Lock()
+        self._free = threading.Condition(self._lock)
+        self._workers: list[list[Any]] = []  # [SandboxedModel, busy]
+        first = self._new()
+        try:
+            first.info  # noqa: B018  (load now: a module that cannot be imported is bad input, exit 2)
+        except ToolConfigError:
+            first.close()
+            raise
+        except ToolError:  # it ends or breaks while loading: the tool's failure, raised (and recorded) at its call
+            pass
+        self._workers.append([first, False])
+
+    def _new(self) -> SandboxedModel:
+        from harness.sandbox import SandboxedModel
+
+        return SandboxedModel(self._model_spec, name=self.name, isolation=self._isolation, limits=self._limits)
+
+    def _acquire(self) -> list[Any]:
+        with self._free:
+            while True:
+                for slot in self._workers:
+                    if not slot[1]:
+                        slot[1] = True
+                        return slot
+                if len(self._workers) < MAX_WORKERS:
+                    slot = [self._new(), True]
+                    self._workers.append(slot)
+                    return slot
+                self._free.wait()
+
+    def _release(self, slot: list[Any]) -> None:
+        with self._free:
+            slot[1] = False
+            self._free.notify()
+
+    def __call__(self, frame: pd.DataFrame) -> Predictions:
+        slot = self._acquire()
+        try:
+            if self.generative:
+                answers, errors = slot[0].generate(frame)
+                return Predictions(labels=np.asarray(answers, dtype=object), answers=answers, errors=errors)
+            labels, scores = slot[0].predict(frame, None)
+            return Predictions(labels=labels, scores=scores)
+        finally:
+            self._release(slot)
+
+    def close(self) -> None:
+        """End every worker, and with it everything the tool started (process group). A call still running in
+        an abandoned thread is cut short (it fails there) rather than waited for."""
+        with self._lock:
+            workers, self._workers = list(self._workers), []
+        for model, busy in workers:
+            if busy:
+                model.kill()
+            model.close()
+
+
+def _guarded(fn: Callable[..., Any], name: str) -> AbstractContextManager[None]:
+    """`_contained` around a live callable; nothing around a `WorkerCallable`, whose code runs (contained) in the
+    worker: patching `os._exit` of the harness process for it would only race with calls from other threads."""
+    return nullcontext() if isinstance(fn, WorkerCallable) else _contained(name)
+
+
 @dataclass
 class PythonTool:
     fn: Callable[..., Any]
@@ -119,12 +254,20 @@ class PythonTool:
     label_map: dict[Any, Any] | None = None  # the callable's labels -> the card's target values
 
     @classmethod
-    def from_manifest(cls, manifest: ToolManifest, obj: Any = None) -> PythonTool | GenerativePythonTool:
-        fn = obj if obj is not None else import_callable(manifest.adapter.callable,  # type: ignore[union-attr]
-                                                         manifest.base_dir)
+    def from_manifest(cls, manifest: ToolManifest, obj: Any = None, *,
+                      policy: Policy | None = None) -> PythonTool | GenerativePythonTool:
+        """The adapter for `manifest`. With `obj`, that live callable, called in this process; without, the
+        manifest's callable, called in a worker process (`WorkerCallable`) bounded by the `policy`'s sandbox
+        limits (the default policy's when None)."""
+        fn = obj if obj is not None else WorkerCallable(manifest, policy=policy)
         if manifest.category == "generative":
             return GenerativePythonTool(fn=fn, name=manifest.id)
         return cls(fn=fn, name=manifest.id, label_map=getattr(manifest.adapter, "label_map", None))
+
+    def close(self) -> None:
+        """End the worker of a tool loaded from its manifest; a live callable is left alone."""
+        if isinstance(self.fn, WorkerCallable):
+            self.fn.close()
 
     def input_columns(self, dataset: ReferenceDataset) -> list[str]:
         return list(dataset.card.features)
@@ -134,7 +277,7 @@ class PythonTool:
 
     def predict_frame(self, frame: pd.DataFrame) -> Predictions:
         try:
-            with _contained(self.name):
+            with _guarded(self.fn, self.name):
                 raw = self.fn(frame)
         except ToolError:
             raise
@@ -157,6 +300,11 @@ class GenerativePythonTool:
     name: str
     kind: str = "python"
 
+    def close(self) -> None:
+        """End the worker of a tool loaded from its manifest; a live callable is left alone."""
+        if isinstance(self.fn, WorkerCallable):
+            self.fn.close()
+
     def predict(self, dataset: ReferenceDataset) -> Predictions:
         return self.generate(qa_items(dataset, self.name))
 
@@ -168,7 +316,7 @@ class GenerativePythonTool:
             raise ToolError(f"tool {self.name!r} was asked with items lacking column(s) {missing}; a generative "
                             f"tool needs 'context' and 'question'")
         try:
-            with _contained(self.name):
+            with _guarded(self.fn, self.name):
                 raw = self.fn(items)
         except ToolError:
             raise

@@ -71,8 +71,9 @@ def _limit(manifest: ToolManifest, adapter: Any, name: str, maximum: float, sett
     return value
 
 
-def _limits(manifest: ToolManifest, policy: Policy) -> Limits:
-    """The worker's limits: the manifest may ask for less than the policy's maxima, never more (issue 12)."""
+def worker_limits(manifest: ToolManifest, policy: Policy) -> Limits:
+    """The worker's limits: the manifest may ask for less than the policy's maxima, never more (issue 12). A
+    `python` tool's manifest has no such fields: its worker gets the maxima."""
     adapter = manifest.adapter
     memory = _limit(manifest, adapter, "memory_mb", _maximum(policy, "max_memory_mb", 8192), "max_memory_mb")
     timeout = _limit(manifest, adapter, "timeout_s", _maximum(policy, "max_timeout_s", 600), "max_timeout_s")
@@ -169,7 +170,7 @@ class SandboxedTool:
             policy = load_policy()
         a = manifest.adapter
         fmt = _format(manifest, model_format)
-        limits = _limits(manifest, policy)
+        limits = worker_limits(manifest, policy)
         allow_fallback = policy.setting("sandbox", "allow_subprocess_fallback", False) is True
         choose_mode(manifest.id, isolation, allow_fallback)  # refused before anything is downloaded
         download: Path | None = None
