@@ -16,7 +16,6 @@ extracting, not taken from the archive's word.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -316,40 +315,53 @@ def _predictions_problems(path: Path, shown: str, a: Any) -> list[str]:
 
 
 def _responses_problems(path: Path, shown: str, a: Any) -> list[str]:
+    """Every bad line of a responses file, read a line at a time: a line over 1 MiB, nested past 64 levels or
+    using NaN is a problem like any other (`safe_json`, issue 12), never an internal error."""
+    from harness.yamlio import MAX_JSONL_LINE_BYTES, jsonl_lines, safe_json
+
     problems: list[str] = []
     ids: set[str] = set()
     rows = 0
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as e:
-        return [f"{shown}: not UTF-8 text ({e})"]
-    for i, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        rows += 1
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            problems.append(f"{shown}, line {i}: not valid JSON")
-            continue
-        if not isinstance(obj, dict):
-            problems.append(f"{shown}, line {i}: not a JSON object")
-            continue
-        for key in (a.id_field, a.answer_field):
-            if key not in obj:
-                problems.append(f"{shown}, line {i}: no field {key!r}")
-        if a.answer_field in obj and not isinstance(obj[a.answer_field], str):
-            problems.append(f"{shown}, line {i}: field {a.answer_field!r} is not text")
-        if a.id_field in obj:
-            key = str(obj[a.id_field])
-            if key in ids:
-                problems.append(f"{shown}, line {i}: duplicate id {key!r}")
-            ids.add(key)
+    with path.open("rb") as f:
+        for i, raw in jsonl_lines(f, MAX_JSONL_LINE_BYTES):
+            if raw is not None and not raw.strip():
+                continue
+            rows += 1
+            where = f"{shown}, line {i}"
+            try:
+                if raw is None:
+                    raise ConfigError(f"{where} is not accepted: it is larger than {MAX_JSONL_LINE_BYTES:,} bytes")
+                obj = safe_json(raw, where, MAX_JSONL_LINE_BYTES)
+            except ConfigError as e:
+                problems.append(str(e))
+                continue
+            except UnicodeDecodeError:
+                problems.append(f"{where}: not UTF-8 text")
+                continue
+            except ValueError:
+                problems.append(f"{where}: not valid JSON")
+                continue
+            problems += _response_problems(obj, where, a, ids)
     if rows == 0:
         problems.append(f"{shown}: no answers")
     if len(problems) > MAX_LINE_PROBLEMS:
         extra = len(problems) - MAX_LINE_PROBLEMS
         problems = [*problems[:MAX_LINE_PROBLEMS], f"{shown}: {extra} more problem line(s) not listed"]
+    return problems
+
+
+def _response_problems(obj: Any, where: str, a: Any, ids: set[str]) -> list[str]:
+    """The problems of one parsed line of a responses file; `ids` collects the ids seen so far."""
+    if not isinstance(obj, dict):
+        return [f"{where}: not a JSON object"]
+    problems = [f"{where}: no field {key!r}" for key in (a.id_field, a.answer_field) if key not in obj]
+    if a.answer_field in obj and not isinstance(obj[a.answer_field], str):
+        problems.append(f"{where}: field {a.answer_field!r} is not text")
+    if a.id_field in obj:
+        key = str(obj[a.id_field])
+        if key in ids:
+            problems.append(f"{where}: duplicate id {key!r}")
+        ids.add(key)
     return problems
 
 

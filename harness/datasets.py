@@ -240,11 +240,12 @@ def locate_file(card: DatasetCard, card_path: Path, data_dir: str | Path | None)
 
 
 def read_squad(path: Path) -> pd.DataFrame:
-    """Flatten SQuAD JSON (data -> paragraphs -> qas) to one row per question."""
-    import json
+    """Flatten SQuAD JSON (data -> paragraphs -> qas) to one row per question. The document comes from outside:
+    over MAX_DATASET_JSON_BYTES, nested past 64 levels or using NaN, it is refused (`read_json`, issue 12)."""
+    from harness.yamlio import MAX_DATASET_JSON_BYTES, read_json
 
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = read_json(path, f"dataset file {path}", MAX_DATASET_JSON_BYTES, error=DatasetError)
         rows = []
         for article in doc["data"]:
             for para in article["paragraphs"]:
@@ -259,12 +260,16 @@ def read_squad(path: Path) -> pd.DataFrame:
 
 
 def read_jsonl(path: Path) -> pd.DataFrame:
-    """One JSON object per line; list-valued fields stay Python lists."""
-    try:
-        frame = pd.read_json(path, lines=True, orient="records", dtype=False)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise DatasetError(f"cannot read {path} as JSON lines: {e}") from None
-    return frame
+    """One JSON object per line; list-valued fields stay Python lists. Each line comes from outside: over
+    1 MiB, nested past 64 levels or using NaN, it is refused naming the line (`safe_jsonl`, issue 12)."""
+    from harness.yamlio import safe_jsonl
+
+    rows = []
+    for n, row in safe_jsonl(path, f"dataset file {path}", error=DatasetError):
+        if not isinstance(row, dict):
+            raise DatasetError(f"dataset file {path}, line {n}: not a JSON object (one item per line)")
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def read_frame(card: DatasetCard, path: Path) -> pd.DataFrame:

@@ -14,7 +14,6 @@ exactly the approved run: the same suites, datasets by hash, policy by digest an
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -180,8 +179,12 @@ def make_plan(uri: str, tool: str, version: str, *, datasets: list[str], by: str
 
 
 def _parse(text: str, where: str) -> dict[str, Any]:
+    """A plan read back from the store: whoever can write the store can replace it and its digest tag together,
+    so it is read as outside data (size, depth and NaN limits of `safe_json`, issue 12)."""
+    from harness.yamlio import safe_json
+
     try:
-        doc = json.loads(text)
+        doc = safe_json(text, where)
     except ValueError:
         raise ConfigError(f"{where} is not valid JSON: it was altered") from None
     if not isinstance(doc, dict):

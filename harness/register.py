@@ -484,9 +484,11 @@ def _manifest(uri: str, vs: VersionStatus, assessment: dict[str, Any] | None) ->
 
 def _assessment(uri: str, run_id: str | None) -> dict[str, Any] | None:
     from harness.tracking.export import read_artifact_text
+    from harness.yamlio import MAX_RECORD_JSON_BYTES, safe_json
 
     text = read_artifact_text(uri, run_id, "assessment.json") if run_id else None
-    return json.loads(text) if text else None
+    # read back from the store, which anyone with access to it can rewrite (issue 12)
+    return safe_json(text, f"assessment.json of run {run_id}", MAX_RECORD_JSON_BYTES) if text else None
 
 
 def _entry(uri: str, row: InventoryRow, k: int, now: datetime) -> RegisterEntry:

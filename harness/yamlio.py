@@ -2,9 +2,12 @@
 path and line in the file, so an analyst can fix a manifest in one pass."""
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -58,6 +61,118 @@ def safe_yaml(text: str) -> Any:
             raise UnsafeYAML(f"line {line} uses the YAML alias *{event.anchor}; aliases are not accepted (they can "
                              "expand a small file into gigabytes): write the value out")
     return yaml.safe_load(text)
+
+
+# --- JSON and JSONL from outside the harness process (issue 12, hardening) ----------------------------------
+
+MAX_JSON_BYTES = 1 << 20  # a plan or an evidence listing: kilobytes, like a manifest
+MAX_JSONL_LINE_BYTES = 1 << 20  # one vendor response or one dataset item: a paragraph, not a megabyte
+MAX_RECORD_JSON_BYTES = 64 << 20  # an assessment.json: the demo's is 0.7 MB (per-group tables grow with groups)
+MAX_DATASET_JSON_BYTES = 128 << 20  # a whole dataset document: SQuAD 2.0's full training set is 40 MiB
+MAX_JSON_DEPTH = 64  # SQuAD and the harness's own records nest fewer than ten levels
+
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)  # a JSON string, its escapes included
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_EMPTY_PAIR = re.compile(r"\[\]|\{\}")
+
+
+class _NotAJSONConstant(Exception):
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NotAJSONConstant(name)
+
+
+def _deeper_than(text: str, levels: int) -> bool:
+    """Whether valid JSON `text` nests arrays and objects more than `levels` deep. Strings are removed (their
+    brackets are not nesting), then all but the brackets, then the innermost pairs once per level: a few
+    regex passes at C speed, where walking the parsed value would be a Python loop over every item."""
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    for _ in range(levels):
+        if not brackets:
+            return False
+        brackets = _EMPTY_PAIR.sub("", brackets)
+    return bool(brackets)
+
+
+def _too_large(text: str | bytes, limit: int) -> bool:
+    if isinstance(text, bytes) or len(text) > limit or 4 * len(text) <= limit:  # UTF-8: 1 to 4 bytes a character
+        return len(text) > limit
+    return len(text.encode("utf-8", "surrogatepass")) > limit
+
+
+def safe_json(text: str | bytes, where: str, limit: int = MAX_JSON_BYTES, *,
+              error: type[HarnessError] = ConfigError) -> Any:
+    """`json.loads` for a document from outside the harness process (a vendor's file, a dataset, a document read
+    back from the store, which anyone with access to it can rewrite): refused with one `error` naming `where`
+    when it is larger than `limit` bytes (as UTF-8), nests more than MAX_JSON_DEPTH levels (Python's parser
+    raises RecursionError near a thousand, which the CLI could only call an internal error), or uses NaN or
+    Infinity (not JSON; the harness writes its own documents with allow_nan=False). Text that is not JSON at
+    all raises `json.JSONDecodeError` (bytes that are not UTF-8, `UnicodeDecodeError`), for the caller to
+    word in its own terms."""
+    if _too_large(text, limit):
+        raise error(f"{where} is not accepted: it is larger than {limit:,} bytes")
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
+    too_deep = error(f"{where} is not accepted: it nests arrays and objects more than {MAX_JSON_DEPTH} levels deep "
+                     "(a real document needs a few)")
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise too_deep from None
+    except _NotAJSONConstant as e:
+        raise error(f"{where} is not accepted: it uses {e.name}, which JSON does not allow: write null or a "
+                    "number") from None
+    if _deeper_than(text, MAX_JSON_DEPTH):
+        raise too_deep
+    return value
+
+
+def read_json(path: Path, where: str, limit: int = MAX_JSON_BYTES, *,
+              error: type[HarnessError] = ConfigError) -> Any:
+    """`safe_json` of a file, whose size is checked before a byte of it is read."""
+    if path.stat().st_size > limit:
+        raise error(f"{where} is not accepted: it is larger than {limit:,} bytes")
+    return safe_json(path.read_bytes(), where, limit, error=error)
+
+
+def jsonl_lines(f: IO[bytes], limit: int = MAX_JSONL_LINE_BYTES) -> Iterator[tuple[int, bytes | None]]:
+    """Each line of a binary file with its 1-based number, without its line end; None for a line longer than
+    `limit` bytes, which is read past in pieces of at most `limit` bytes, never held whole: a JSONL file is
+    streamed, so one line without an end must not become gigabytes of memory."""
+    n = 0
+    while line := f.readline(limit + 1):
+        n += 1
+        body = line[:-1] if line.endswith(b"\n") else line
+        if len(body) <= limit:
+            yield n, body.removesuffix(b"\r")
+            continue
+        yield n, None  # a caller that stops here reads no further
+        while not line.endswith(b"\n") and (line := f.readline(limit + 1)):
+            pass
+
+
+def safe_jsonl(path: Path, what: str, limit: int = MAX_JSONL_LINE_BYTES, *,
+               error: type[HarnessError] = ConfigError) -> Iterator[tuple[int, Any]]:
+    """Each non-blank line of a JSONL file, parsed by `safe_json` with `limit` bytes a line, with its number; the
+    first bad line raises one `error` naming `what` (the file) and the line. The file's total size is bounded by
+    what its reader keeps of each row, not here."""
+    with path.open("rb") as f:
+        for n, raw in jsonl_lines(f, limit):
+            where = f"{what}, line {n}"
+            if raw is None:
+                raise error(f"{where} is not accepted: it is larger than {limit:,} bytes")
+            if not raw.strip():
+                continue
+            try:
+                value = safe_json(raw, where, limit, error=error)
+            except UnicodeDecodeError:
+                raise error(f"{where}: not UTF-8 text") from None
+            except json.JSONDecodeError as e:
+                raise error(f"{where}: not valid JSON ({e.msg})") from None
+            yield n, value
 
 
 def read_yaml_mapping(path: Path, what: str, error: type[HarnessError] = ConfigError) -> tuple[dict[str, Any], str]:

@@ -252,7 +252,7 @@ def test_the_plan_command_prints_the_id_and_an_altered_plan_is_refused(case: Cas
                               "the plan was stored with sha256 000000000000...\n")
     code, _out, err = invoke("assess", str(case.tool), "--plan", "f" * 32, "--tracking-uri", case.uri)
     assert (code, err) == (2, f"error: no plan {'f' * 32!r} in {case.uri}: give the id `harness plan` printed\n")
-    reg_run = next(r.info.run_id for r in runs_of(case.uri, "case-tool-21")
+    reg_run = next(r.info.run_id for r in runs_of(case.uri, "case-tool-21/submissions")
                    if r.data.tags.get("harness.kind") == "registration")
     code, _out, err = invoke("assess", str(case.tool), "--plan", reg_run, "--tracking-uri", case.uri)
     assert (code, err) == (2, f"error: run {reg_run} in {case.uri} is not a plan (its harness.kind is "

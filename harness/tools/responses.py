@@ -2,7 +2,6 @@
 tools whose vendor will not expose an endpoint. The harness never runs vendor code on this path."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -10,6 +9,7 @@ import numpy as np
 
 from harness.errors import ToolConfigError
 from harness.tools import Predictions
+from harness.yamlio import safe_jsonl
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -33,27 +33,22 @@ class ResponsesTool:
         return cls(path=path, id_field=a.id_field, answer_field=a.answer_field, name=manifest.id)  # type: ignore[union-attr]
 
     def read(self) -> dict[str, str]:
+        """The vendor's answers by id. Each line is a vendor's input: over 1 MiB, nested past 64 levels or
+        using NaN, it is refused naming the line (`safe_jsonl`, issue 12)."""
         answers: dict[str, str] = {}
-        with self.path.open(encoding="utf-8") as f:
-            for n, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise ToolConfigError(f"responses file {self.path}, line {n}: not valid JSON ({e.msg})") from None
-                if not isinstance(row, dict) or self.id_field not in row:
-                    raise ToolConfigError(f"responses file {self.path}, line {n}: no {self.id_field!r} field")
-                answer = row.get(self.answer_field, "")
-                if answer is None:
-                    answer = ""
-                if not isinstance(answer, str):
-                    raise ToolConfigError(f"responses file {self.path}, line {n}: {self.answer_field!r} must be "
-                                          f"text, got {type(answer).__name__}")
-                key = str(row[self.id_field])
-                if key in answers:
-                    raise ToolConfigError(f"responses file {self.path}, line {n}: duplicate id {key!r}")
-                answers[key] = answer
+        for n, row in safe_jsonl(self.path, f"responses file {self.path}", error=ToolConfigError):
+            if not isinstance(row, dict) or self.id_field not in row:
+                raise ToolConfigError(f"responses file {self.path}, line {n}: no {self.id_field!r} field")
+            answer = row.get(self.answer_field, "")
+            if answer is None:
+                answer = ""
+            if not isinstance(answer, str):
+                raise ToolConfigError(f"responses file {self.path}, line {n}: {self.answer_field!r} must be "
+                                      f"text, got {type(answer).__name__}")
+            key = str(row[self.id_field])
+            if key in answers:
+                raise ToolConfigError(f"responses file {self.path}, line {n}: duplicate id {key!r}")
+            answers[key] = answer
         return answers
 
     def predict(self, dataset: ReferenceDataset) -> Predictions:

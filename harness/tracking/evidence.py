@@ -64,9 +64,14 @@ def check_folder(folder: Path, evidence_sha256: str | None, run_id: str) -> list
     if found != evidence_sha256:
         return [f"run {run_id}'s {EVIDENCE} has sha256 {found[:12]}..., but its assess record says "
                 f"{evidence_sha256[:12]}...: the evidence was rewritten after the assessment"]
-    try:
-        listing: dict[str, str] = json.loads(ev.read_text(encoding="ascii"))["files"]
-    except (ValueError, KeyError, UnicodeDecodeError):  # pragma: no cover - its digest matched what we wrote
+    from harness.errors import ConfigError
+    from harness.yamlio import read_json
+
+    try:  # its digest matched the record's, but a forged record can hold the digest of anything (issue 12)
+        listing: dict[str, str] = read_json(ev, f"run {run_id}'s {EVIDENCE}")["files"]
+    except ConfigError as e:
+        return [str(e)]
+    except (ValueError, KeyError, TypeError):
         return [f"run {run_id}'s {EVIDENCE} is not readable"]
     problems = []
     for name, digest in listing.items():

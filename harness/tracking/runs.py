@@ -6,7 +6,6 @@ working folder; a tracking server works the same through `--tracking-uri` (DESIG
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -277,7 +276,10 @@ def load_assessment(uri: str, run_id: str) -> dict[str, Any]:
             path = c.download_artifacts(run_id, "assessment.json", tmp)
         except Exception:
             raise TrackingError(f"run {run_id!r} in {uri} has no assessment.json artifact") from None
-        return json.loads(Path(path).read_text())
+        from harness.yamlio import MAX_RECORD_JSON_BYTES, read_json
+
+        # the store can be rewritten like any file: a deep or huge record is bad input, not our crash (issue 12)
+        return read_json(Path(path), f"assessment.json of run {run_id}", MAX_RECORD_JSON_BYTES, error=TrackingError)
 
 
 APPROVED_TAG = "harness.approval"  # set to "approved" on a run by the approval gate (policy 4.1)
