@@ -268,7 +268,7 @@ def forge_approval(uri: str, tool: str, run_id: str, *, signer: str | None,
 
 @pytest.mark.slow
 def test_a_forged_approval_with_a_correct_hash_breaks_the_history_and_closes_the_gate(
-        template: Template, tmp_path: Path) -> None:
+        template: Template, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
@@ -287,8 +287,17 @@ def test_a_forged_approval_with_a_correct_hash_breaks_the_history_and_closes_the
                                                 "one listed in HARNESS_TRUSTED_KEYS"),
         "the attacker's key under the installation's name": (
             installation, signed, f"its signature does not match its content under {installation}'s key"),
+        # a vendor's installation the City trusts for its own submissions only (issue 12): it cannot approve
+        "a vendor key trusted only for submissions": (
+            own, signed, f"it is an approve record signed by {own}, which HARNESS_TRUSTED_KEYS trusts only for "
+                         "submit records"),
     }
+    listing = tmp_path / "trusted-keys"
+    listing.write_text(base64.b64encode(attacker.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
+                       + " only=submit  # Example Vendor's workstation\n")
     for n, (name, (signer, sign, why)) in enumerate(forgeries.items()):
+        if name.startswith("a vendor key"):
+            monkeypatch.setenv("HARNESS_TRUSTED_KEYS", str(listing))
         uri = copy_store(template, tmp_path / f"forged-{n}")
         seq, _ = forge_approval(uri, BIASED, run, signer=signer, sign=sign)
         first_break = (f"record {seq} (approve of 1.0) was not written by a trusted harness installation: {why}; it "
