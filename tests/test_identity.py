@@ -151,7 +151,8 @@ def test_without_roles_a_dual_signoff_needs_two_different_people(dual_store: Sto
 
 
 @pytest.mark.parametrize("written", ["Rita  Reviewer", "rita reviewer", "Rita\u00a0Reviewer", "R\u0456ta Reviewer",
-                                     "Rita Reviewer, City of Albuquerque"])
+                                     "Rita Reviewer, City of Albuquerque", "R. Reviewer", "rita.reviewer@cabq.gov",
+                                     "Rita R."])
 def test_a_name_written_like_another_recorded_person_is_refused(dual_store: Store, tmp_path: Path,
                                                                written: str) -> None:
     """After 'Rita Reviewer' signed, a second signature under a spelling of her name that a reader takes for hers
@@ -215,3 +216,24 @@ def test_signoff_roles_must_exist_when_roles_are_set(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"signoff names role\(s\) \['council'\] that settings.gate.roles does not "
                                           "define"):
         require_valid_settings(load_policy(path), path)
+
+
+@pytest.mark.parametrize("account", ["root", "Admin", "administrator", "unknown"])
+def test_an_account_name_cannot_approve(dual_store: Store, tmp_path: Path, account: str) -> None:
+    uri, t, run = copy(dual_store, tmp_path), dual_store.tool, dual_store.run
+    with pytest.raises(GateError) as e:
+        gate.approve(uri, t, "1.0", run_id=run, reviewer=account, rationale="ok")
+    assert str(e.value) == refused("accountable-person", "2.3", f"approval of {t} 1.0",
+                                   f"{account!r} is an account, not a person; the reviewer must be named as the person "
+                                   "who answers for the decision")
+
+
+def test_names_a_reader_takes_for_one_person() -> None:
+    from harness.gate.inputs import _same_person
+
+    same = [("Dana Analyst", "D. Analyst"), ("Dana Analyst", "dana.analyst@cabq.gov"), ("Dana Analyst", "Dana A"),
+            ("Sam Seller, Example Vendor", "sam_seller@vendor.example"), ("dana", "DANA@cabq.gov")]
+    different = [("Dana Analyst", "Dan Analyst"), ("Dana Analyst", "Omar Analyst"), ("D. Analyst", "O. Analyst"),
+                 ("Dana", "D."), ("Dana Analyst", "Dana"), ("rita", "omar")]
+    assert [_same_person(a, b) for a, b in same] == [True] * len(same)
+    assert [_same_person(a, b) for a, b in different] == [False] * len(different)

@@ -150,8 +150,9 @@ def test_an_approved_entry_says_what_the_tool_does_and_what_was_found(store: Sto
         "assessment": {"date": datetime.fromtimestamp(store.started[FAIR] / 1000, UTC).date().isoformat(),
                        "verdict": "PASS", "summary": f"Assessed on {when}: passed every required check."},
         "approval": {"state": "approved",
-                     "summary": f"Approved for use on {today.day} {today:%B %Y}. Next review due by "
-                                f"{due.day} {due:%B %Y}."},
+                     "summary": f"Approved for use on {today.day} {today:%B %Y}. Signed by one person whose "
+                                "identity no server confirmed (a name typed on a single computer). Next review due "
+                                f"by {due.day} {due:%B %Y}."},
         "feedback_url": FEEDBACK}
     assert e["disclosure"]["model_type"] == manifest["disclosure"]["model_type"]
     assert e["disclosure"]["known_limitations"] == " ".join(manifest["disclosure"]["known_limitations"].split())

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.errors import GateError
 from harness.gate.identity import Identity, acting
-from harness.gate.inputs import _interval, _policy, _refuse, _registry, _same_person, _text
+from harness.gate.inputs import _interval, _not_an_account, _policy, _refuse, _registry, _same_person, _text
 from harness.gate.log import _append, _Book, _mirror
 from harness.gate.policies import check_current
 from harness.gate.records import (
@@ -222,6 +222,7 @@ def approve(uri: str, tool: str, version: str, *, run_id: str, reviewer: str | N
     what = f"approval of {tool} {version}"
     policy = check_current(uri, policy, what)  # the policy in force, a recorded fact (harness.gate.policies)
     who = acting(uri, reviewer, "reviewer", what)
+    _not_an_account(who, "reviewer", what)
     check_may(policy, who, "approve", what)  # before anything is read: a vendor hears its role, not a 403
     reviewer = who.name
     reg = _registry(uri)
@@ -317,6 +318,7 @@ def waive(uri: str, tool: str, version: str, *, run_id: str, approver: str | Non
     what = f"waiver of {tool} {version}"
     policy = check_current(uri, policy, what)
     who = acting(uri, approver, "approver", what)
+    _not_an_account(who, "approver", what)
     check_may(policy, who, "waive", what)
     approver = who.name
     until = _expiry(expires)

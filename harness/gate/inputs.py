@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from harness.errors import GateError
 
 if TYPE_CHECKING:
+    from harness.gate.identity import Identity
     from harness.policy import Policy
     from harness.tracking.registry import Registry
 
@@ -71,15 +72,55 @@ def person_key(name: str) -> str:
     return text.casefold().translate(_HOMOGLYPHS)
 
 
+def _tokens(name: str) -> list[str]:
+    """A written name as the words a reader takes it for: an e-mail address by its local part
+    ("dana.analyst@city.gov" is "dana analyst"), an affiliation after a comma left out, dots dropped."""
+    import re
+
+    key = person_key(name.split(",")[0])
+    if "@" in key:
+        key = key.split("@")[0]
+    return [t for t in re.split(r"[\s._+\-]+", key) if t]
+
+
+def _initialled(a: list[str], b: list[str]) -> bool:
+    """"D. Analyst" and "Dana Analyst": as many words, each the same or an initial of the other's, and at least
+    one written out the same (a reader takes them for one person; separation of duties must too)."""
+    if len(a) != len(b) or len(a) < 2:
+        return False
+    full = False
+    for x, y in zip(a, b, strict=True):
+        if x == y:
+            full = full or len(x) > 1
+        elif not ((len(x) == 1 and y.startswith(x)) or (len(y) == 1 and x.startswith(y))):
+            return False
+    return full
+
+
 def _same_person(a: str, b: str | None) -> bool:
     """One person by `person_key`, also when one of them added an affiliation after a comma ("Sam Seller,
-    Example Vendor" and "Sam Seller")."""
+    Example Vendor" and "Sam Seller"), wrote an e-mail address ("sam.seller@vendor.example") or an initial
+    ("S. Seller"). On an embedded store a name is all there is; these are the ways a reader would take two
+    names for one person (issue 12). A login on the City's server is compared the same way."""
     if b is None:
         return False
     if person_key(a) == person_key(b):
         return True
-    lead_a, lead_b = person_key(a.split(",")[0]), person_key(b.split(",")[0])
-    return bool(lead_a) and lead_a == lead_b
+    ta, tb = _tokens(a), _tokens(b)
+    return bool(ta) and (ta == tb or _initialled(ta, tb))
+
+
+ACCOUNTS = frozenset({"root", "admin", "administrator", "system", "unknown", "user", "nobody", "test", "dti"})
+
+
+def _not_an_account(who: Identity, role: str, what: str) -> None:
+    """An approval, waiver or adoption is a person's decision (policy 2.3): a typed account name ("root") says
+    nobody. A login the server confirmed is someone's password, whatever its name (the administrator who
+    adopts the City's first policy on a new server), so only unauthenticated names are refused."""
+    name = who.name
+    if not who.authenticated and person_key(name) in ACCOUNTS:
+        raise _refuse(what, "accountable-person", "2.3", f"{name!r} is an account, not a person; the {role} must "
+                      "be named as the person who answers for the decision")
 
 
 def _text(value: str | None) -> str:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.errors import GateError
 from harness.gate.identity import acting
-from harness.gate.inputs import _interval, _refuse, _registry, _text
+from harness.gate.inputs import _interval, _not_an_account, _refuse, _registry, _text
 from harness.gate.log import _append, _Book, _read
 from harness.gate.records import DEFAULT_MAX_WAIVER_DAYS, DEFAULT_OVERDUE_GRACE_DAYS, Decision, _now, show_time
 
@@ -300,7 +300,9 @@ def adopt(uri: str, policy_path: str | Path, *, by: str | None, reason: str, ack
     path = Path(policy_path)
     policy = load_policy(path)
     what = f"adoption of policy {policy.label}"
-    actor = acting(uri, by, "policy administrator", what).name
+    who = acting(uri, by, "policy administrator", what)
+    _not_an_account(who, "policy administrator", what)
+    actor = who.name
     if not _text(reason):
         raise _refuse(what, "decision-reason", "3.1", "an adoption needs a reason: the City documents why its "
                       "standard changed")
