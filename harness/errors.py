@@ -41,7 +41,15 @@ class TrackingError(HarnessError):
 
 
 class GateError(HarnessError):
-    """An approval-gate rule refused a decision."""
+    """An approval-gate rule refused a decision. A refusal by a named rule carries it as data (`rule`,
+    `section`, the policy section it enforces, and `detail`), so a caller (a notebook, the register, a decision
+    memo) can act on which rule said no without parsing the message (issue 13). Other gate errors (a broken
+    history, a missing run) leave them None."""
+
+    def __init__(self, message: str, *, rule: str | None = None, section: str | None = None,
+                 detail: str | None = None) -> None:
+        super().__init__(message)
+        self.rule, self.section, self.detail = rule, section, detail
 
 
 class HarnessWarning(UserWarning):

@@ -237,3 +237,12 @@ def test_names_a_reader_takes_for_one_person() -> None:
                  ("Dana", "D."), ("Dana Analyst", "Dana"), ("rita", "omar")]
     assert [_same_person(a, b) for a, b in same] == [True] * len(same)
     assert [_same_person(a, b) for a, b in different] == [False] * len(different)
+
+
+def test_a_refusal_carries_its_rule_section_and_detail_as_data(dual_store: Store, tmp_path: Path) -> None:
+    uri, t, run = copy(dual_store, tmp_path), dual_store.tool, dual_store.run
+    with pytest.raises(GateError) as e:
+        gate.approve(uri, t, "1.0", run_id=run, reviewer="dana", rationale="mine")
+    assert (e.value.rule, e.value.section, e.value.detail) == (
+        "separation-of-duties", "2.3, 4.1", f"'dana' submitted {t} 1.0; the reviewer must be someone else")
+    assert str(e.value) == refused(e.value.rule, e.value.section, f"approval of {t} 1.0", e.value.detail)

@@ -38,7 +38,8 @@ def parse_ref(ref: str) -> tuple[str, str | None]:
 
 
 def _refuse(what: str, rule: str, section: str, detail: str) -> GateError:
-    return GateError(f"{what} refused by rule '{rule}' (policy {section}): {detail}")
+    return GateError(f"{what} refused by rule '{rule}' (policy {section}): {detail}", rule=rule, section=section,
+                     detail=detail)
 
 
 def _person(name: str | None, role: str, what: str) -> str:
