@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from harness import gate
 from harness.cli import main
@@ -84,10 +84,12 @@ def assess_and_approve(uri: str, tool: Path, card: Path, suites: list[str] | Non
     return str(rec.result.run_id)
 
 
-def harness(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("HARNESS_DATA_DIR", "MLFLOW_TRACKING_URI")}
-    return subprocess.run([HARNESS, *args], capture_output=True, text=True, timeout=600,
-                          env={**env, "COLUMNS": "250"})
+def harness(*args: str) -> Result:
+    """`harness ARGS` in-process (issue 13: no interpreter start per call), stdout and stderr kept apart, with no
+    data folder or store from the caller's environment and a wide terminal; a bug that escapes the command's own
+    error handling is raised. The SIGTERM test below runs the installed program: it is about the process."""
+    return CliRunner().invoke(main, list(args), env={"HARNESS_DATA_DIR": None, "MLFLOW_TRACKING_URI": None,
+                                                     "COLUMNS": "250"}, prog_name="harness", catch_exceptions=False)
 
 
 def actions(uri: str, tool: str) -> list[tuple[str, str | None]]:
@@ -178,7 +180,7 @@ def test_reassess_due_suspends_the_regression_moves_the_pass_and_reports_the_res
     before = {k: all_runs(uri, ID[k]) for k in ID}
     day_before = (first_due - timedelta(days=1)).date().isoformat()
     r = harness("reassess", "--due", "--as-of", day_before, "--tracking-uri", uri)
-    assert (r.returncode, r.stdout) == (0, f"nothing is due by {day_before}\n"), r.stderr
+    assert (r.exit_code, r.stdout) == (0, f"nothing is due by {day_before}\n"), r.stderr
     assert {k: all_runs(uri, ID[k]) for k in ID} == before
     assert [i.tool for i in gate.due(uri, last_due)] == [ID[k] for k in sorted(ID, key=lambda k: ran[k])]
 
@@ -187,7 +189,7 @@ def test_reassess_due_suspends_the_regression_moves_the_pass_and_reports_the_res
     (fleet.tools["crash"].parent / "broken").write_text("")
     r = harness("reassess", "--due", "--as-of", last_due.isoformat(), "--by", "cron", "--format", "json",
                 "--out", str(fleet.root / "re"), "--tracking-uri", uri)
-    assert r.returncode == 1, r.stdout + r.stderr  # a gate was closed: the worst outcome, over the two ERRORs
+    assert r.exit_code == 1, r.stdout + r.stderr  # a gate was closed: the worst outcome, over the two ERRORs
     got = {o["tool"]: o for o in json.loads(r.stdout)}
     assert set(got) == set(ID.values())
 
