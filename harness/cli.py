@@ -1,8 +1,10 @@
 """`harness`: a thin command line over the library. Parses, calls, prints with rich.
 
-Heavy libraries (mlflow, fairlearn, aif360, great_expectations) are imported inside commands only, so
-`harness --help` answers at once. Every `HarnessError` becomes one message and its exit code
-(DESIGN.md: 0 PASS, 1 FAIL, 2 bad input, 3 NEEDS_REVIEW, 4 ERROR), never a traceback.
+Heavy libraries (mlflow, great_expectations, fairlearn, aif360, matplotlib, sklearn, scipy, pandas) are imported
+inside the commands that need them, so `--help`, `suites list` and `datasets list` answer at once (issue 13, section
+5; tests/test_cli_imports.py holds it, benchmarks/bench_cli.py measures it).
+Every `HarnessError` becomes one message and its exit code (DESIGN.md: 0 PASS, 1 FAIL, 2 bad input,
+3 NEEDS_REVIEW, 4 ERROR), never a traceback.
 """
 from __future__ import annotations
 

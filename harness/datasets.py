@@ -8,15 +8,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.digests import sha256_file
 from harness.errors import DatasetError
 from harness.yamlio import read_yaml_mapping, validate
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 Scalar = str | int | float | bool
 
@@ -110,6 +112,9 @@ QA_COLUMNS = ("id", "context", "question", "answers", "answerable")
 
 def matches(values: pd.Series | np.ndarray, target: Scalar) -> np.ndarray:
     """Elementwise `values == target`, tolerant of 1 vs "1" vs 1.0 between YAML and CSV."""
+    import numpy as np
+    import pandas as pd
+
     s = pd.Series(values)
     if pd.api.types.is_numeric_dtype(s) and not isinstance(target, str):
         return (s == target).to_numpy()
@@ -141,6 +146,9 @@ class ReferenceDataset:
 
     @property
     def ids(self) -> pd.Series:
+        import numpy as np
+        import pandas as pd
+
         if self.card.id_column:
             return self.frame[self.card.id_column]
         return pd.Series(np.arange(len(self.frame)), name="row")
@@ -148,6 +156,8 @@ class ReferenceDataset:
     @property
     def y_favorable(self) -> np.ndarray:
         """1 where the true outcome is the favourable one (selection rates are computed on it)."""
+        import numpy as np
+
         if self.card.target is None:
             raise DatasetError(f"dataset {self.name!r} ({self.card.task}) has no target outcome")
         return matches(self.frame[self.card.target.column], self.card.target.favorable_value).astype(np.int8)
@@ -242,6 +252,8 @@ def locate_file(card: DatasetCard, card_path: Path, data_dir: str | Path | None)
 def read_squad(path: Path) -> pd.DataFrame:
     """Flatten SQuAD JSON (data -> paragraphs -> qas) to one row per question. The document comes from outside:
     over MAX_DATASET_JSON_BYTES, nested past 64 levels or using NaN, it is refused (`read_json`, issue 12)."""
+    import pandas as pd
+
     from harness.yamlio import MAX_DATASET_JSON_BYTES, read_json
 
     try:
@@ -262,6 +274,8 @@ def read_squad(path: Path) -> pd.DataFrame:
 def read_jsonl(path: Path) -> pd.DataFrame:
     """One JSON object per line; list-valued fields stay Python lists. Each line comes from outside: over
     1 MiB, nested past 64 levels or using NaN, it is refused naming the line (`safe_jsonl`, issue 12)."""
+    import pandas as pd
+
     from harness.yamlio import safe_jsonl
 
     rows = []
@@ -273,6 +287,8 @@ def read_jsonl(path: Path) -> pd.DataFrame:
 
 
 def read_frame(card: DatasetCard, path: Path) -> pd.DataFrame:
+    import pandas as pd
+
     opts = card.read
     if opts.format == "squad-json":
         return read_squad(path)

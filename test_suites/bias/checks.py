@@ -11,10 +11,8 @@ import numpy as np
 
 from harness.check import Check, CheckContext, CheckOutput, Measurement
 from harness.findings import Finding, Severity, Status, finite_or_none
-from harness.stats import mover_difference, mover_ratio, wilson_interval
 from test_suites.bias import metrics as M
 from test_suites.bias.data import SUITE, GroupingData, bias_data
-from test_suites.bias.significance import homogeneity_test, selection_test
 
 LABELS = {
     "selection_rate": "selection rate",
@@ -51,6 +49,8 @@ class GroupRates(Check):
     policy_section = "2.1"
 
     def run(self, ctx: CheckContext) -> CheckOutput:
+        from harness.stats import wilson_interval
+
         out = CheckOutput()
         conf, floor = ctx.policy.confidence_level, ctx.policy.min_group_size
         for gd in bias_data(ctx).groupings:
@@ -113,6 +113,8 @@ def too_few(check: Check, ctx: CheckContext, gd: GroupingData) -> Finding | None
 
 def homogeneity(ctx: CheckContext, gd: GroupingData, component: str) -> tuple[float, str]:
     """The test that a component's rate is the same in every eligible group (cached: several checks share it)."""
+    from test_suites.bias.significance import homogeneity_test
+
     cache = ctx.cache.setdefault("bias.homogeneity", {})
     if (gd.key, component) not in cache:
         k, n = gd.effective(component)
@@ -129,6 +131,8 @@ def simultaneous_spread(gd: GroupingData, component: str, measure: str, confiden
     1 - alpha / pairs, combined through the max (min), which is monotone, so the statistic's interval
     covers at least at the stated level (the interval of the pair that came out extreme, alone, would not:
     with six equal groups the observed gap is never 0)."""
+    from harness.stats import mover_difference, mover_ratio, wilson_interval
+
     idx = np.flatnonzero(gd.eligible_for(component))
     k, n = gd.effective(component)
     p = M.RATES[component][0](gd.counts)[idx]
@@ -313,6 +317,9 @@ class FourFifths(Check):
     policy_section = "4.3"
 
     def run(self, ctx: CheckContext) -> CheckOutput:
+        from harness.stats import mover_ratio, wilson_interval
+        from test_suites.bias.significance import selection_test
+
         out = CheckOutput()
         conf = ctx.policy.confidence_level
         limit = limit_of(ctx, self.name, "adverse_impact_ratio")

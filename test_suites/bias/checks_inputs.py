@@ -2,21 +2,22 @@
 counterfactual flips, individual fairness, and what post-processing could reach (a mitigation hint)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from harness.check import Check, CheckContext, CheckOutput, Measurement
 from harness.datasets import matches
 from harness.findings import finite_or_none
-from harness.stats import percentile_interval, wilson_interval
 from harness.tools import can_call
 from test_suites.bias import individual as I
 from test_suites.bias import metrics as M
 from test_suites.bias.checks import ci_text, limit_of
 from test_suites.bias.data import SUITE, bias_data, note
 from test_suites.bias.proxies import AUC, CRAMERS_V, detect_proxies
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class Proxies(Check):
@@ -101,6 +102,8 @@ class Counterfactual(Check):
     def _record(self, out: CheckOutput, ctx: CheckContext, metric: str, column: str, attr: str,
                 changed: pd.DataFrame, base: np.ndarray, groups: pd.Series, fav: Any, conf: float,
                 what: str) -> None:
+        from harness.stats import wilson_interval
+
         new = matches(ctx.tool.predict_frame(changed).labels, fav).astype(np.int8)  # type: ignore[union-attr]
         flips = new != base
         n, k = len(flips), int(flips.sum())
@@ -125,6 +128,8 @@ class Counterfactual(Check):
 def flip(values: pd.Series, reference: Any) -> pd.Series:
     """Each value changed to another: two levels swap; with more, every non-reference value becomes
     the reference, and the reference becomes the largest other group."""
+    import pandas as pd
+
     text = values.astype(str)
     ref = str(reference)
     levels = text.value_counts().index.tolist()
@@ -155,6 +160,8 @@ def estimate_interval(estimate: float, samples: np.ndarray, confidence: float) -
     0-98 %; the bias-corrected (BC) percentile interval, the other candidate, 45-96 %, as it cannot
     reach 0), overall Theil 93-96 %. The price is width on the side of 0.
     """
+    from harness.stats import percentile_interval
+
     lo, hi = percentile_interval(samples, confidence)
     lo, hi = float(lo), float(hi)
     if not (np.isfinite(estimate) and np.isfinite(lo) and np.isfinite(hi)):

@@ -4,7 +4,6 @@ or mean something different by "0.7" for one group than for another."""
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 from harness.check import Check, CheckContext, CheckOutput, Measurement
 from harness.findings import Status, finite_or_none
@@ -19,6 +18,8 @@ class ScoreMetrics(Check):
     policy_section = "2.1"
 
     def run(self, ctx: CheckContext) -> CheckOutput:
+        from scipy import stats
+
         out = CheckOutput()
         data = bias_data(ctx)
         if data.scores is None:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import combinations
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # cell order along the last axis
 TN, FP, FN, TP = 0, 1, 2, 3
@@ -45,6 +48,8 @@ def _safe(value: str) -> str:
 
 def _encode(values: pd.Series) -> tuple[np.ndarray, list[str]]:
     """Sorted integer codes; a missing value is a group of its own ("missing"), never dropped."""
+    import pandas as pd
+
     codes, uniques = pd.factorize(values, sort=True)
     labels = [str(u) for u in uniques]
     if (codes < 0).any():

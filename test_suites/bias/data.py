@@ -10,7 +10,6 @@ from harness.check import Check, CheckContext
 from harness.check import note as check_note
 from harness.datasets import matches
 from harness.findings import Finding, Status
-from harness.stats import effective_size
 from test_suites.bias import metrics as M
 from test_suites.bias.counts import Grouping, bootstrap_counts, build_groupings, confusion_counts
 
@@ -45,6 +44,8 @@ class GroupingData:
     def effective(self, metric: str) -> tuple[np.ndarray, np.ndarray]:
         """(successes, trials) per group behind a rate, for Wilson intervals and tests. Weighted data use
         Kish's effective sample size, not the sum of the weights (which would make intervals far too narrow)."""
+        from harness.stats import effective_size
+
         _, num, den = M.RATES[metric]
         if self.squares is None:
             return self.rows[:, list(num)].sum(axis=1).astype(float), self.rows[:, list(den)].sum(axis=1).astype(float)

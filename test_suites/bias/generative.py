@@ -28,14 +28,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness.check import Check, CheckContext, CheckOutput, Measurement, cannot_generate, unanswered
 from harness.errors import CheckError, ConfigError
 from harness.findings import Finding, Severity, Status
-from harness.stats import percentile_interval, wilson_interval
 from test_suites.bias.data import SUITE
 from test_suites.hallucination import metrics as H
 
@@ -220,6 +218,8 @@ def build_prompts(spec: PromptTemplates) -> tuple[list[Prompt], list[tuple[Templ
 
 
 def _bootstrap(values: np.ndarray, rng: np.random.Generator, b: int, conf: float) -> tuple[float, float]:
+    from harness.stats import percentile_interval
+
     n = len(values)
     if n < 2:
         return float("nan"), float("nan")
@@ -242,6 +242,10 @@ class CounterfactualPrompts(Check):
     policy_section = "2.1"
 
     def run(self, ctx: CheckContext) -> CheckOutput:
+        import pandas as pd
+
+        from harness.stats import wilson_interval
+
         out = CheckOutput()
         if (f := cannot_generate(SUITE, self, ctx, "decision_change_rate", "the counterfactual prompts")) is not None:
             out.findings.append(f)

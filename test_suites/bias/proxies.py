@@ -34,10 +34,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from sklearn.metrics import mutual_info_score
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MAX_CATEGORICAL_LEVELS = 10  # a numeric feature with at most this many distinct values is a category
 
@@ -102,6 +104,8 @@ def encode_categorical(values: pd.Series) -> tuple[np.ndarray, int]:
     """Integer codes 0..k-1 for every row, with NaN and "?" together as one extra "missing" code.
 
     factorize hashes each row once; the "?" test runs on the distinct values only."""
+    import pandas as pd
+
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     missing = np.array([isinstance(u, str) and u.strip() == "?" for u in uniques], dtype=bool)
     remap = np.empty(len(uniques) + 1, dtype=np.int64)   # last slot: factorize's -1 (NaN)
@@ -140,6 +144,8 @@ def cramers_v(table: np.ndarray) -> float:
 def normalized_mutual_info(table: np.ndarray) -> float:
     """NMI with the arithmetic mean of the two entropies, from the contingency table; the same
     value (and special cases) as sklearn's `normalized_mutual_info_score` on the rows."""
+    from sklearn.metrics import mutual_info_score
+
     t = np.asarray(table, dtype=np.float64)
     t = t[t.sum(axis=1) > 0][:, t.sum(axis=0) > 0]
     if t.shape[0] == t.shape[1] == 1 or t.size == 0:
@@ -193,6 +199,8 @@ def _encode_feature(values: pd.Series) -> _Encoded:
 
     A numeric column is sorted once; the sort gives both its number of distinct values (is it a
     category?) and the tie-averaged ranks, in sorted order so they need not be scattered back."""
+    import pandas as pd
+
     if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
         codes, k = encode_categorical(values)
         return _Encoded(True, k, codes=codes)

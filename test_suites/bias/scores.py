@@ -26,9 +26,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
-
-from harness.stats import wilson_interval, z_value
 
 # largest effective sample size n*m/(n+m) for which the KS p-value uses scipy's finite-n kstwo.sf
 # (at most ~6 ms per group); beyond it the Kolmogorov limit distribution (see ks_by_group)
@@ -253,6 +250,8 @@ def auc_interval_by_group(scores: np.ndarray, y_true: np.ndarray, codes: np.ndar
     variance) (see `delong_auc_by_group`), nonparametric and tie-aware. NaN where the AUC is undefined or a
     class has a single row. Known limitation: at AUC exactly 0 or 1 the DeLong variance is 0 and the
     interval collapses to a point, so read intervals of tiny, perfectly separated groups with care."""
+    from harness.stats import z_value
+
     auc, var = delong_auc_by_group(scores, y_true, codes, n_groups)
     half = z_value(confidence) * np.sqrt(var)
     return np.clip(auc - half, 0.0, 1.0), np.clip(auc + half, 0.0, 1.0)
@@ -288,6 +287,8 @@ def calibration_by_group(scores: np.ndarray, y_true: np.ndarray, codes: np.ndarr
     means, so every group has the same rows): group, bin, bin_low, bin_high, n, positives, mean_score,
     observed_rate, and the Wilson interval of the observed rate (observed_low, observed_high) — a bin is
     miscalibrated beyond noise when mean_score falls outside that interval."""
+    from harness.stats import wilson_interval
+
     if n_bins < 1:
         raise ValueError("n_bins must be at least 1")
     s, c, y = _prepare(scores, codes, n_groups, y_true)
@@ -355,6 +356,8 @@ def ks_by_group(scores: np.ndarray, codes: np.ndarray, n_groups: int, reference:
     better for larger p). It is somewhat approximate for tiny groups. method="exact" or "auto" instead
     calls `ks_2samp` per group for the p-value only (exact for groups up to 10,000 rows under "auto";
     slower, O(n*m) per group)."""
+    from scipy import stats
+
     if method not in ("asymp", "exact", "auto"):
         raise ValueError("method must be 'asymp', 'exact' or 'auto'")
     if not 0 <= reference < n_groups:

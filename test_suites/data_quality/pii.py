@@ -22,11 +22,11 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
 from harness.redact import CARD, EMAIL, PATTERNS, PHONE, PREFILTER, SSN, STREET_ADDRESS, luhn_valid
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from harness.datasets import DatasetCard
 
 KINDS: tuple[str, ...] = ("ssn", "email", "phone", "payment_card", "street_address")
@@ -72,6 +72,8 @@ def redact(value: object) -> object:
 def columns_to_scan(card: DatasetCard, frame: pd.DataFrame) -> list[str]:
     """Free-text columns: declared `text: true`, or any non-numeric column not declared categorical.
     Declared PII columns are known and excluded (they are never read here)."""
+    import pandas as pd
+
     out = []
     for col in frame.columns:
         if col in card.pii_columns:
@@ -105,6 +107,8 @@ class PiiCount:
 
 def scan_column(values: pd.Series) -> dict[str, int]:
     """Count the values of one column holding each kind of personal data."""
+    import pandas as pd
+
     s = values.dropna()
     if not (pd.api.types.is_string_dtype(s.dtype) and not pd.api.types.is_object_dtype(s.dtype)):
         s = s.astype(str).astype("str")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from harness.check import Check, CheckContext, CheckOutput, Measurement, note
 from harness.datasets import matches
@@ -63,6 +62,8 @@ def tool_inputs(ctx: CheckContext) -> list[str]:
 def favourable(ctx: CheckContext, labels: np.ndarray) -> np.ndarray:
     """1 where a decision is the favourable outcome: every rate here is on the favourable side.
     `matches` runs on the few distinct labels, not on every row (text labels made it a hot spot)."""
+    import pandas as pd
+
     codes, uniques = pd.factorize(np.asarray(labels), use_na_sentinel=True)
     hit = np.append(matches(np.asarray(uniques), ctx.dataset.card.target.favorable_value), False)
     return hit[codes].astype(np.int8)  # code -1 (a missing label) picks the appended False

@@ -25,15 +25,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-from scipy import optimize, stats
 
 from harness.check import CheckContext, CheckOutput, Measurement
 from harness.findings import Finding, Severity, Status
-from test_suites.bias.significance import holm
 from test_suites.degradation.calls import call_tool
 from test_suites.degradation.common import (
     SUITE,
@@ -48,6 +45,9 @@ from test_suites.degradation.common import (
     tool_inputs,
 )
 from test_suites.degradation.perturb import is_numeric
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 NO_CURRENT = "no --current sample given"
 
@@ -139,6 +139,8 @@ def psi_test(expected: np.ndarray, actual: np.ndarray, floor: float, limit: floa
 
     def reaching(value: float) -> float:
         """The t whose true PSI is `value` (T_CAP when the ray levels off below it)."""
+        from scipy import optimize
+
         hi = 1.0
         while true_psi(hi) < value and hi < T_CAP:
             hi *= 2
@@ -226,6 +228,8 @@ def numeric_histograms(ref: np.ndarray, cur: np.ndarray, bins: int) -> Histogram
 def categorical_histograms(ref: pd.Series, cur: pd.Series) -> Histograms:
     """One bin per category seen on either side (compared as trimmed text), and one for missing.
     Each side is coded once; the trimming runs on its distinct values, not on every row (`_coded_text`)."""
+    import pandas as pd
+
     r_codes, r_text = _coded_text(ref)
     c_codes, c_text = _coded_text(cur)
     cats = pd.Index(pd.unique(r_text)).union(pd.Index(pd.unique(c_text)))
@@ -242,6 +246,8 @@ def _coded_text(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     first appearance (an object array; two values can trim to the same text). Distinct strings are
     distinct values, so trimming the distinct strings is trimming every row; a column holding anything
     else (1 and 1.0 are one value but two texts) is trimmed row by row, as it always was."""
+    import pandas as pd
+
     codes, uniques = pd.factorize(s)
     if not all(isinstance(u, str) for u in uniques):
         codes, uniques = pd.factorize(_text(s))
@@ -254,6 +260,8 @@ def _text(s: pd.Series) -> pd.Series:
 
 def shift_test(h: Histograms, ref: np.ndarray | None, cur: np.ndarray | None) -> tuple[str, float, float]:
     """(test, statistic, p-value): KS on the numeric values when given, else chi-square on the bins."""
+    from scipy import stats
+
     if ref is not None and cur is not None:
         r, c = ref[np.isfinite(ref)], cur[np.isfinite(cur)]
         if len(r) and len(c):
@@ -283,6 +291,8 @@ class Drift(DegradationCheck):
     policy_section = "4.3"
 
     def measure(self, ctx: CheckContext) -> CheckOutput:
+        from test_suites.bias.significance import holm
+
         out = CheckOutput()
         current = ctx.current
         if current is None:
@@ -313,6 +323,8 @@ class Drift(DegradationCheck):
                        message=why)
 
     def _feature(self, ctx: CheckContext, out: CheckOutput, col: str) -> dict[str, Any]:
+        import pandas as pd
+
         ref, cur = ctx.frame[col], ctx.current[col]  # type: ignore[index]
         if is_numeric(ref, ctx.dataset.card.columns.get(col)):
             r = ref.to_numpy(dtype=float, na_value=np.nan)

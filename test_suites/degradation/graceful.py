@@ -11,10 +11,9 @@ Latency p50/p95 per call is timed on several ordinary small batches.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from harness.check import CheckContext, CheckOutput, Measurement
 from harness.tools import input_frame
@@ -41,6 +40,9 @@ from test_suites.degradation.common import (
 )
 from test_suites.degradation.perturb import ColumnPlan, plan_columns
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 UNSEEN = "__unseen_category__"
 NOT_A_NUMBER = "not-a-number"
 
@@ -60,6 +62,8 @@ class Case:
 def malformed_cases(frame: pd.DataFrame, plan: ColumnPlan, rows: int, large_rows: int, rng: np.random.Generator,
                     timeout: float, large_timeout: float) -> list[Case]:
     """The malformed batches, each from `rows` real rows (drawn with the check's seed)."""
+    import pandas as pd
+
     base = frame.iloc[rng.choice(len(frame), size=rows, replace=len(frame) < rows)].reset_index(drop=True)
     cols = list(frame.columns)
     cases = []

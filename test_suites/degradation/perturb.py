@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from harness.datasets import ColumnSpec
 
 KINDS: tuple[str, ...] = ("noise", "categorical", "missing")
@@ -58,12 +59,16 @@ class ColumnPlan:
 
 def is_numeric(values: pd.Series, spec: ColumnSpec | None = None) -> bool:
     """Numeric unless the card's column spec says the column is categorical (a code stored as a number)."""
+    import pandas as pd
+
     if spec is not None and spec.type in CATEGORICAL_TYPES:
         return False
     return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
 
 
 def plan_columns(frame: pd.DataFrame, columns: list[str], specs: dict[str, ColumnSpec] | None = None) -> ColumnPlan:
+    import pandas as pd
+
     specs = specs or {}
     numeric = tuple(c for c in columns if is_numeric(frame[c], specs.get(c)))
     categorical = tuple(c for c in columns if c not in numeric)
@@ -84,6 +89,8 @@ def plan_columns(frame: pd.DataFrame, columns: list[str], specs: dict[str, Colum
 
 def perturb(frame: pd.DataFrame, plan: ColumnPlan, kind: str, level: float, rng: np.random.Generator) -> pd.DataFrame:
     """A perturbed copy of `frame` (the tool's input columns); untouched columns are shared, not copied."""
+    import pandas as pd
+
     if kind not in KINDS:
         raise ValueError(f"unknown perturbation kind {kind!r}; expected one of {KINDS}")
     out = frame.copy(deep=False)  # copy-on-write: only the columns assigned below are new

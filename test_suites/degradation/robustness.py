@@ -20,7 +20,6 @@ import numpy as np
 from harness.check import CheckContext, CheckOutput, Measurement
 from harness.errors import ConfigError
 from harness.findings import Finding, Severity, Status
-from harness.stats import wilson_interval, z_value
 from harness.tools import input_frame
 from test_suites.bias.counts import Grouping, build_groupings
 from test_suites.bias.metrics import disparity_interval
@@ -123,6 +122,8 @@ def row_states(flips: np.ndarray, d: np.ndarray, right: np.ndarray) -> np.ndarra
 
 @lru_cache(maxsize=8)
 def _z(confidence: float) -> float:
+    from harness.stats import z_value
+
     return z_value(confidence)
 
 
@@ -147,6 +148,8 @@ class Effect:
                    better=t[:, :, 0].sum(axis=(1, 2)), right_before=t[..., 1].sum(axis=(1, 2)))
 
     def flip_rate(self, conf: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        from harness.stats import wilson_interval
+
         lo, hi = wilson_interval(self.flipped, self.n, conf)
         with np.errstate(invalid="ignore", divide="ignore"):
             return self.flipped / self.n, lo, hi

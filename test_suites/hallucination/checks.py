@@ -10,17 +10,18 @@ per dataset by `ToolErrors`: an ERROR finding that blocks when more than the pol
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from harness.check import Check, CheckContext, CheckOutput, Measurement, cannot_generate, note
 from harness.errors import HarnessError
 from harness.findings import Finding, Severity, Status
 from harness.redact import clip, personal_values
-from harness.stats import z_value
 from test_suites.hallucination import metrics as H
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SUITE = "hallucination"
 EXAMPLES = 10  # examples per table in the report (assessment.json keeps the counts)
@@ -124,6 +125,8 @@ class Correctness(Check):
     policy_section = "Safety"
 
     def run(self, ctx: CheckContext) -> CheckOutput:
+        from harness.stats import z_value
+
         out = CheckOutput()
         d = _items(ctx)
         em, f1 = H.qa_scores(d["answers"], d["references"])
@@ -244,6 +247,8 @@ class Consistency(Check):
         return _rate(self.name, metric, k, n, conf, **details)
 
     def _paraphrases(self, ctx: CheckContext, d: dict[str, Any], out: CheckOutput) -> None:
+        import pandas as pd
+
         metric = "paraphrase_disagreement_rate"
         if "paraphrases" not in ctx.frame.columns:
             out.findings.append(note(SUITE, self, ctx, metric, f"dataset {ctx.dataset.name!r} has no paraphrases "
@@ -286,6 +291,8 @@ class Consistency(Check):
         out.tables[f"{SUITE}.paraphrase_disagreements"] = table
 
     def _repeats(self, ctx: CheckContext, d: dict[str, Any], out: CheckOutput) -> None:
+        import pandas as pd
+
         metric = "repeat_disagreement_rate"
         repeats = int(ctx.policy.setting(SUITE, "consistency_repeats", 3))
         size = min(int(ctx.policy.setting(SUITE, "consistency_items", 50)), len(d["ids"]))

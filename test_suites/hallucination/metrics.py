@@ -34,8 +34,6 @@ from typing import Any
 
 import numpy as np
 
-from harness.stats import wilson_interval
-
 # --------------------------------------------------------------------------------------------------
 # The official SQuAD 2.0 evaluation script (evaluate-v2.0.py), unchanged in behaviour.
 
@@ -207,6 +205,8 @@ def over_refusal_rate(answers: Sequence[str | None], answerable: Sequence[bool] 
 
 def rate_with_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float, float]:
     """(k / n, Wilson lower bound, Wilson upper bound); all NaN when n == 0."""
+    from harness.stats import wilson_interval
+
     if n == 0:
         return float("nan"), float("nan"), float("nan")
     lo, hi = wilson_interval(k, n, confidence)

@@ -11,10 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from harness.check import Check, CheckContext, CheckOutput, Measurement
@@ -29,6 +28,9 @@ from test_suites.performance.metrics import (
     p_value_below,
     z_for,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SUITE = "performance"
 CHANCE = 0.5
@@ -302,6 +304,8 @@ class Group:
 def groups_of(frame: pd.DataFrame, attributes: list[str], intersections: bool) -> list[Group]:
     """Each protected attribute's groups, then (optionally) every intersection of two or more attributes;
     a missing value is a group of its own ("missing"), never dropped."""
+    import pandas as pd
+
     coded = {a: frame[a].astype(object).where(frame[a].notna(), "missing").astype(str) for a in attributes}
     sizes = range(1, len(attributes) + 1) if intersections else range(1, 2)
     out = []

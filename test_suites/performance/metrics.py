@@ -24,7 +24,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, stats
 
 Z_MAX = 40.0
 """Largest z searched when inverting an interval: norm.sf(40) underflows to 0, so beyond it p is 0."""
@@ -32,6 +31,8 @@ Z_MAX = 40.0
 
 def z_for(confidence: float) -> float:
     """The two-sided normal quantile of a confidence level (1.96 for 0.95)."""
+    from scipy import stats
+
     return float(stats.norm.ppf(0.5 + confidence / 2))
 
 
@@ -112,6 +113,8 @@ def p_value_below(bounds: Callable[[float], tuple[float, float]], point: float, 
     reaches the limit: p = 1 - Phi(z*) with high(z*) = limit. When it lies above, symmetrically from the
     lower bound (p >= 0.5). So "the interval at level 1 - 2 alpha lies wholly below the limit" and
     "p < alpha" are the same statement."""
+    from scipy import optimize, stats
+
     if not (math.isfinite(point) and math.isfinite(limit)):
         return float("nan")
     if point == limit:
@@ -179,6 +182,8 @@ def wald_interval(value: float, se: float, z: float, low: float = 0.0, high: flo
 def wald_p_value_below(value: float, se: float, limit: float) -> float:
     """One-sided p-value of H0 "the true value is at least `limit`" for a normal estimate. A zero standard
     error (a constant score has AUC exactly 0.5 whatever the data) decides on the value itself."""
+    from scipy import stats
+
     if not (math.isfinite(value) and math.isfinite(se) and math.isfinite(limit)):
         return float("nan")
     if se == 0:

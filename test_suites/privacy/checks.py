@@ -12,12 +12,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from harness.check import Check, CheckContext, CheckOutput, Measurement, cannot_generate, unanswered
 from harness.errors import CheckError
 from harness.findings import Finding, Severity, Status
-from harness.stats import wilson_interval
 from test_suites.data_quality.pii import KINDS as PII_KINDS
 from test_suites.data_quality.pii import LABELS as PII_LABELS
 from test_suites.privacy import canaries as C
@@ -32,6 +30,8 @@ EXAMPLES = 25  # leaked or PII-bearing answers listed in a table, at most
 
 def rate(k: int, n: int, conf: float) -> tuple[float, float, float]:
     """(k / n, Wilson low, Wilson high); NaN when n == 0."""
+    from harness.stats import wilson_interval
+
     if n == 0:
         return float("nan"), float("nan"), float("nan")
     lo, hi = wilson_interval(k, n, conf)
@@ -94,6 +94,8 @@ class CanaryLeak(Check):
     policy_section = "Safety"
 
     def run(self, ctx: CheckContext) -> CheckOutput:
+        import pandas as pd
+
         out = CheckOutput()
         if (f := cannot_generate(SUITE, self, ctx, "leak_rate", "the canary test")) is not None:
             out.findings.append(f)
