@@ -22,7 +22,7 @@ from harness.manifest import load_manifest
 from harness.plan import Plan, dataset_facts, hold_to, load_plan
 from harness.policy import load_policy
 from harness.policy_check import require_valid_settings
-from harness.registry import resolve
+from harness.registry import provenance, resolve
 from harness.report import write_reports
 from harness.tools import load_tool
 from harness.tools.artifacts import artifact_digests, changed, combined
@@ -170,6 +170,7 @@ def run_assessment(
     identity = AUTHENTICATED if server_user(uri) is not None else UNAUTHENTICATED
     result = replace(result, extra={**result.extra, "manifest_digest": inputs.manifest_digest, "submitter": who,
                                     "identity": identity,
+                                    "suite_provenance": provenance([s.name for s in suite_objs]),
                                     "inputs_sha256": inputs.sha256, "artifacts": artifacts,
                                     "artifacts_digest": combined(artifacts),
                                     **({"cache": dict(cache)} if cache else {}),

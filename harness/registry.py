@@ -43,6 +43,22 @@ def load_suites() -> dict[str, type[Suite]]:
     return {k: v[0] for k, v in sorted(found.items())}
 
 
+def provenance(names: list[str]) -> dict[str, dict[str, str]]:
+    """Which plugin build measured the tool (issue 13): for each suite name, the entry point and the installed
+    distribution and version it came from, as the assessment records them (`assessment.json` extra
+    `suite_provenance`, run tags `harness.suite.<name>`). A suite a test registered by hand has no entry point
+    and is recorded as such, never guessed."""
+    eps = {ep.name: ep for ep in entry_points(group=GROUP)}
+    out: dict[str, dict[str, str]] = {}
+    for name in names:
+        ep = eps.get(name)
+        dist = getattr(ep, "dist", None) if ep is not None else None
+        out[name] = {"entry_point": ep.value if ep is not None else "not installed through an entry point",
+                     "distribution": dist.name if dist is not None else "unknown",
+                     "version": dist.version if dist is not None else "unknown"}
+    return out
+
+
 def resolve(names: list[str] | None, category: str, required: dict[str, list[str]]) -> list[Suite]:
     """The suites to run: those named, else the policy's required suites for the tool's category."""
     available = load_suites()

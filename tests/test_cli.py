@@ -60,6 +60,14 @@ def test_assess_records_the_run_in_mlflow(tmp_path: Path) -> None:
     assert tags["harness.verdict"] == "FAIL"
     assert tags["harness.kind"] == "pre-acquisition"
     assert tags["harness.policy"].startswith("abq-dti-default@2026.11 sha256:")
+    # which plugin build measured it (issue 13): the entry point and the installed distribution's version
+    from importlib.metadata import version
+
+    assert tags["harness.suite.bias"] == f"ai-risk-harness {version('ai-risk-harness')} (test_suites.bias:BiasSuite)"
+    record = json.loads((out / "assessment.json").read_text())
+    assert record["extra"]["suite_provenance"] == {"bias": {
+        "entry_point": "test_suites.bias:BiasSuite", "distribution": "ai-risk-harness",
+        "version": version("ai-risk-harness")}}
     import hashlib
 
     assert tags["harness.dataset.case-21"] == hashlib.sha256((card.parent / "data.csv").read_bytes()).hexdigest()

@@ -216,6 +216,8 @@ def tags_of(result: AssessmentResult) -> dict[str, str]:
     }
     for d in result.datasets:
         tags[f"harness.dataset.{d['name']}"] = d["sha256"]
+    for name, p in (result.extra.get("suite_provenance") or {}).items():  # which plugin build measured it
+        tags[f"harness.suite.{name}"] = f"{p.get('distribution')} {p.get('version')} ({p.get('entry_point')})"
     # set by the pipeline: the approval gate matches a run to a registered version by the manifest's
     # sha256 and keeps who started the assessment apart from who approves it (policy 2.3, 4.1); the plan
     # it was held to and the sha256 of its recorded inputs/plan.json (harness.plan, policy 4.2, 4.3)
