@@ -302,7 +302,8 @@ def _predictions_problems(path: Path, shown: str, a: Any) -> list[str]:
     if len(df) == 0:
         problems.append(f"{shown}: no rows")
     if a.id_column in df.columns:
-        dup = df[a.id_column][df[a.id_column].duplicated()]
+        ids = df[a.id_column].astype(str).str.strip()  # as the predictions adapter joins them: " a1" is "a1"
+        dup = ids[ids.duplicated()]
         if len(dup):
             problems.append(f"{shown}: {len(dup)} duplicate id(s) in column {a.id_column!r}, e.g. "
                             f"{dup.head(5).tolist()}")

@@ -121,6 +121,12 @@ def test_adapter_files_are_checked_in_the_shape_the_adapter_reads(tmp_path: Path
     with pytest.raises(ConfigError) as e:
         validate_bundle(dup)
     assert problems(e) == ["predictions.csv: 1 duplicate id(s) in column 'id', e.g. ['a1']"]
+    # the adapter joins ids with their spaces stripped, so the bundle check counts " a1" as "a1" too
+    spaced = make(tmp_path / "d", {"tool.yaml": MANIFEST + PREDICTIONS,
+                                   "predictions.csv": "id,prediction,score\na1,1,0.9\n a1 ,0,0.2\n"})
+    with pytest.raises(ConfigError) as e:
+        validate_bundle(spaced)
+    assert problems(e) == ["predictions.csv: 1 duplicate id(s) in column 'id', e.g. ['a1']"]
 
 
 def test_model_named_but_missing_or_outside(tmp_path: Path) -> None:
