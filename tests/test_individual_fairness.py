@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
+import tracemalloc
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +31,8 @@ from test_suites.bias.individual import (
     between_group_generalized_entropy_index,
     between_group_theil_index,
     consistency,
+    consistency_inputs,
+    consistency_rows,
     consistency_sample,
     generalized_entropy_index,
     numeric_feature_matrix,
@@ -380,3 +383,160 @@ def test_individual_fairness_check_reports_intervals_that_contain_the_estimates(
     overall = found["bias.individual_fairness.theil_index"]
     assert overall.value == pytest.approx(float(theil_index(EQUAL_RATES.sum(axis=0))))
     assert overall.ci_low <= overall.value <= overall.ci_high
+
+
+# (h) features for the sampled rows only (issue 13, section 5): the same bits as the full matrix, indexed
+
+
+def reference_numeric_feature_matrix(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """numeric_feature_matrix as it was before it could build sampled rows only (commit ce8a17e),
+    verbatim: the full rows x features matrix."""
+    parts: list[np.ndarray] = []
+    for col in columns:
+        values = frame[col]
+        if pd.api.types.is_numeric_dtype(values):
+            v = values.to_numpy(dtype=np.float64)
+            if np.isnan(v).any():
+                raise ValueError(f"column {col!r} has missing values; impute or drop them first")
+            sd = v.std()
+            parts.append(((v - v.mean()) / sd if sd > 0 else np.zeros_like(v))[:, None])
+        else:
+            parts.append(pd.get_dummies(values.astype("string"), dtype=float).to_numpy())
+    if not parts:
+        return np.zeros((len(frame), 0))
+    return np.hstack(parts)
+
+
+def reference_consistency_sample(features: np.ndarray, y_pred: np.ndarray, n_neighbors: int, max_rows: int,
+                                 rng: np.random.Generator | int | None) -> float:
+    """consistency_sample as it was (commit ce8a17e), verbatim: sample the rows of the full matrix."""
+    x = np.asarray(features)
+    y = np.asarray(y_pred).ravel()
+    if x.shape[0] <= max_rows:
+        return consistency(x, y, n_neighbors)
+    rows = np.sort(np.random.default_rng(rng).choice(x.shape[0], size=max_rows, replace=False))
+    return consistency(x[rows], y[rows], n_neighbors)
+
+
+def mixed_frame(n: int, seed: int = 3) -> pd.DataFrame:
+    """Every kind of column the matrix meets, with missing categories, on a shuffled non-default index
+    (rows are positions, not labels): floats with a wide range, ints, bools, a constant, text of
+    pandas' default str dtype with NaN, object text with None, a categorical with an unused and a
+    missing value (text coding drops the unused one, as get_dummies of the text did), mixed object
+    values that coincide as strings (1 and "1"), and an all-missing column."""
+    rng = np.random.default_rng(seed)
+    text = rng.choice(np.array(["b", "a", "c", "Zeta", "é"]), n).astype(object)
+    text[rng.random(n) < 0.1] = np.nan
+    obj = rng.choice(np.array(["x", "y", "w"], dtype=object), n)
+    obj[rng.random(n) < 0.15] = None
+    cat = pd.Categorical(rng.choice(["lo", "mid", "hi"], n), categories=["unused", "lo", "mid", "hi"])
+    cat[rng.random(n) < 0.05] = np.nan
+    mixed = rng.choice(np.array([1, "1", 2.5, "q"], dtype=object), n)
+    frame = pd.DataFrame({
+        "income": rng.lognormal(10, 1.5, n), "age": rng.integers(18, 90, n), "flag": rng.random(n) < 0.3,
+        "constant": np.full(n, 7.25), "text": pd.array(text, dtype="str"), "obj": obj, "cat": cat,
+        "mixed": mixed, "none": np.full(n, None, dtype=object), "score": rng.normal(0.1, 3e-9, n),
+    }, index=rng.permutation(np.arange(10 * n, 11 * n)))
+    assert frame["text"].isna().any() and frame["obj"].isna().any() and frame["cat"].isna().any()
+    return frame
+
+
+MIXED_COLUMNS = ["income", "text", "age", "obj", "flag", "cat", "constant", "mixed", "none", "score"]
+
+
+def assert_bitwise_equal(got: np.ndarray, expected: np.ndarray) -> None:
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    assert got.tobytes() == expected.tobytes()  # bit for bit: -0.0 differs from 0.0 here, NaN equals NaN
+
+
+def test_feature_rows_are_the_full_matrix_rows_bit_for_bit() -> None:
+    frame = mixed_frame(3000)
+    full = reference_numeric_feature_matrix(frame, MIXED_COLUMNS)
+    # income, 5 text levels, age, 3 obj, flag, 3 cat (not "unused"), constant, 3 mixed ("1" once), none: 0, score
+    assert full.shape == (3000, 1 + 5 + 1 + 3 + 1 + 3 + 1 + 3 + 0 + 1)
+    assert_bitwise_equal(numeric_feature_matrix(frame, MIXED_COLUMNS), full)
+    for rows in (np.sort(np.random.default_rng(1).choice(3000, 500, replace=False)),
+                 np.random.default_rng(2).permutation(3000)[:700],  # unsorted
+                 np.arange(3000), np.array([2999, 0, 0, 17]), np.array([], dtype=np.int64)):
+        assert_bitwise_equal(numeric_feature_matrix(frame, MIXED_COLUMNS, rows), full[rows])
+    # a sample without some category still has its column (levels come from every row), all zero
+    rows = np.flatnonzero(frame["text"].to_numpy() != "é")[:50]
+    part = numeric_feature_matrix(frame, ["text"], rows)
+    assert part.shape == (50, 5) and not part[:, 4].any()
+    assert_bitwise_equal(numeric_feature_matrix(frame, [], rows), np.zeros((50, 0)))
+
+
+def test_consistency_inputs_give_the_old_estimate_exactly() -> None:
+    frame = mixed_frame(3000)
+    y_pred = (frame["income"].to_numpy() > 30_000).astype(np.int64) ^ (frame["age"].to_numpy() % 7 == 0)
+    full = reference_numeric_feature_matrix(frame, MIXED_COLUMNS)
+    for max_rows, seed in ((400, 9), (2999, 1), (3000, 2), (10_000, 3)):
+        x, y = consistency_inputs(frame, MIXED_COLUMNS, y_pred, max_rows, np.random.default_rng(seed))
+        rows = consistency_rows(3000, max_rows, seed)
+        assert (rows is None) == (max_rows >= 3000)
+        assert_bitwise_equal(x, full if rows is None else full[rows])
+        assert_bitwise_equal(y, y_pred if rows is None else y_pred[rows])
+        expected = reference_consistency_sample(full, y_pred, 5, max_rows, np.random.default_rng(seed))
+        assert consistency(x, y, 5) == expected
+        assert consistency_sample(full, y_pred, 5, max_rows, seed) == expected
+
+
+def test_missing_number_outside_the_sample_is_still_refused() -> None:
+    frame = mixed_frame(3000)
+    frame.iloc[5, frame.columns.get_loc("income")] = np.nan
+    with pytest.raises(ValueError, match="column 'income' has missing values; impute or drop them first"):
+        reference_numeric_feature_matrix(frame, MIXED_COLUMNS)
+    rows = consistency_rows(3000, 100, 0)
+    assert rows is not None and 5 not in rows
+    with pytest.raises(ValueError, match="column 'income' has missing values; impute or drop them first"):
+        consistency_inputs(frame, MIXED_COLUMNS, np.zeros(3000), 100, 0)
+
+
+def traced_peak(fn: Callable[[], object]) -> int:
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_sampled_rows_never_build_the_full_matrix() -> None:
+    """200,000 rows, 3 numbers and a 40-level category: the full matrix is 65.6 MiB and the old code
+    peaked above it (the one-hot part and the stacked copy); the sampled rows need a column at a time."""
+    n = 200_000
+    rng = np.random.default_rng(0)
+    levels = np.array([f"L{i:02d}" for i in range(40)])
+    frame = pd.DataFrame({"a": rng.normal(size=n), "b": rng.integers(0, 9, n), "c": rng.random(n),
+                          "d": pd.Series(rng.choice(levels, n), dtype="str")})
+    full_bytes = n * 43 * 8
+    rows = consistency_rows(n, 5000, 1)
+    assert rows is not None
+    assert traced_peak(lambda: reference_numeric_feature_matrix(frame, list("abcd"))) > full_bytes
+    assert traced_peak(lambda: numeric_feature_matrix(frame, list("abcd"), rows)) < full_bytes / 8
+
+
+def test_individual_fairness_check_consistency_equals_the_full_matrix_estimate() -> None:
+    """The check end to end on 6,000 rows (the policy samples 5,000): its consistency figure is the
+    old computation's on the full matrix, to the bit, with the check's own generator."""
+    frame = mixed_frame(6000, seed=8).drop(columns=["none"]).reset_index(drop=True)
+    frame["approved"] = (frame["income"] > 25_000).astype(int)
+    predicted = ((frame["income"] > 20_000) ^ (frame["age"] % 5 == 0)).astype(int).to_numpy()
+    features = [c for c in MIXED_COLUMNS if c != "none"]
+    card = DatasetCard.model_validate({
+        "name": "mixed", "version": "1", "task": "binary-classification", "file": "data.csv",
+        "sha256": "0" * 64, "source": "https://example.org/generated", "license": "CC0-1.0",
+        "target": {"column": "approved", "positive": 1}, "features": features,
+        "protected_attributes": {"flag": {"reference": True}}})
+    ds = ReferenceDataset(card=card, card_path=Path("card.yaml"), data_path=Path("data.csv"),
+                          frame=frame, sha256="0" * 64)
+    text = MANIFEST.format(id="knn-tool") + "adapter:\n  kind: predictions\n  path: predictions.csv\n"
+    manifest = ToolManifest.model_validate(yaml.safe_load(text))
+    ctx = CheckContext(dataset=ds, predictions=Predictions(predicted, None), policy=load_policy(),
+                       manifest=manifest, seed=4)
+    out = IndividualFairness().run(ctx)
+    (m,) = [m for m in out.measurements if m.metric == "consistency"]
+    expected = reference_consistency_sample(reference_numeric_feature_matrix(frame, features), predicted, 5,
+                                            5000, ctx.rng("bias.consistency"))
+    assert m.value == expected and m.n == 5000
+    assert m.details == {"neighbours": 5, "sampled": True, "features": features}

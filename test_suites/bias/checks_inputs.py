@@ -194,16 +194,16 @@ class IndividualFairness(Check):
         if rows <= 0:
             return out
         cols, _ = ctx.tool_inputs()
-        try:
-            x = I.numeric_feature_matrix(ctx.frame, cols)
+        try:  # features for the sampled rows only: the kNN searches within the sample
+            x, y = I.consistency_inputs(ctx.frame, cols, data.y_pred, rows, ctx.rng("bias.consistency"))
         except ValueError as e:
             out.findings.append(note(self, ctx, "consistency", f"kNN consistency was not computed: {e}"))
             return out
         k = int(ctx.policy.setting(SUITE, "consistency_neighbors", 5))
-        value = I.consistency_sample(x, data.y_pred, k, rows, ctx.rng("bias.consistency"))
+        value = I.consistency(x, y, k)
         out.measurements.append(Measurement(
-            SUITE, self.name, "consistency", value, n=min(rows, len(x)),
-            details={"neighbours": k, "sampled": len(x) > rows, "features": cols}))
+            SUITE, self.name, "consistency", value, n=len(x),
+            details={"neighbours": k, "sampled": len(ctx.frame) > rows, "features": cols}))
         return out
 
 

@@ -150,6 +150,20 @@ def consistency(features: np.ndarray, y_pred: np.ndarray, n_neighbors: int = 5) 
     return float(1.0 - np.mean(np.abs(y - y[indices].mean(axis=1))))
 
 
+def consistency_rows(n: int, max_rows: int,
+                     rng: np.random.Generator | int | None = None) -> np.ndarray | None:
+    """The rows of n that `consistency_sample` keeps: None (all of them) when n <= max_rows, else a
+    sorted uniform sample of max_rows positions drawn from `rng`.
+
+    One function for both users, so a caller that builds features for the sample only
+    (`consistency_inputs`, used by the bias check) draws exactly the rows `consistency_sample`
+    would draw from the full matrix, from the same generator state.
+    """
+    if n <= max_rows:
+        return None
+    return np.sort(np.random.default_rng(rng).choice(n, size=max_rows, replace=False))
+
+
 def consistency_sample(features: np.ndarray, y_pred: np.ndarray, n_neighbors: int = 5,
                        max_rows: int = 10_000, rng: np.random.Generator | int | None = None) -> float:
     """`consistency` on at most `max_rows` rows: above that, a uniform random sample of rows drawn
@@ -162,13 +176,51 @@ def consistency_sample(features: np.ndarray, y_pred: np.ndarray, n_neighbors: in
     """
     x = np.asarray(features)
     y = np.asarray(y_pred).ravel()
-    if x.shape[0] <= max_rows:
+    rows = consistency_rows(x.shape[0], max_rows, rng)
+    if rows is None:
         return consistency(x, y, n_neighbors)
-    rows = np.sort(np.random.default_rng(rng).choice(x.shape[0], size=max_rows, replace=False))
     return consistency(x[rows], y[rows], n_neighbors)
 
 
-def numeric_feature_matrix(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+def consistency_inputs(frame: pd.DataFrame, columns: list[str], y_pred: np.ndarray, max_rows: int,
+                       rng: np.random.Generator | int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The features and decisions that `consistency_sample(numeric_feature_matrix(frame, columns),
+    y_pred, k, max_rows, rng)` passes to `consistency`, without building the full matrix.
+
+    The kNN searches within the sample only, so only the sampled rows need features; the scaling and
+    the category levels still come from every row (`numeric_feature_matrix(..., rows=)`), so the
+    numbers are the same bit for bit. At 1M rows and 5,000 sampled this avoids a 1M x features
+    float64 matrix and its one-hot parts (about 400 MiB for the bias benchmark's 23 columns, three
+    times the frame; issue 13, section 5). Raises numeric_feature_matrix's ValueError for a missing
+    numeric value anywhere in the data, sampled or not, as the full matrix did.
+    """
+    y = np.asarray(y_pred).ravel()
+    rows = consistency_rows(len(frame), max_rows, rng)
+    x = numeric_feature_matrix(frame, columns, rows)
+    return x, (y if rows is None else y[rows])
+
+
+def _indicator_rows(text: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """`pd.get_dummies(text, dtype=float).to_numpy()[rows]` without the full indicator matrix.
+
+    get_dummies factorises a Series with `Categorical(values, ordered=False)` (pandas'
+    `factorize_from_iterable`): its categories, sorted, are the columns, its codes say which column
+    holds the 1.0, and code -1 (missing) leaves the row all 0.0. The same call on the whole column
+    gives the same levels in the same order; only the kept rows are then written.
+    """
+    import pandas as pd
+
+    cat = pd.Categorical(text, ordered=False)
+    if len(cat.categories) == 0:  # all missing: get_dummies' own empty result, whatever its dtype
+        return pd.get_dummies(text.iloc[rows], dtype=float).to_numpy()
+    codes = np.asarray(cat.codes)[rows]
+    out = np.zeros((len(codes), len(cat.categories)), dtype=np.float64)
+    known = np.flatnonzero(codes >= 0)
+    out[known, codes[known]] = 1.0
+    return out
+
+
+def numeric_feature_matrix(frame: pd.DataFrame, columns: list[str], rows: np.ndarray | None = None) -> np.ndarray:
     """Rows x features matrix for distance-based metrics: non-numeric columns one-hot encoded
     (pandas `get_dummies`, float), numeric ones standardised to z-scores (population SD), so no
     column dominates Euclidean distance by its units alone (fnlwgt in the hundreds of thousands
@@ -177,9 +229,16 @@ def numeric_feature_matrix(frame: pd.DataFrame, columns: list[str]) -> np.ndarra
     aif360's consistency applies no such preparation: it uses the dataset's feature matrix as given,
     so an oracle comparison must hand aif360 this same matrix. A missing category gets all-zero
     indicators; missing numeric values are rejected, since a kNN cannot place them.
+
+    `rows` (integer positions) returns only those rows, equal bit for bit to indexing the full matrix:
+    means, SDs, the missing-value check and the category levels are still taken from every row, one
+    column at a time, with the same arithmetic, and the z-score of a row depends on nothing but its
+    value and those two scalars. Memory is then one column of the data at a time plus the kept rows
+    (`consistency_inputs`).
     """
     import pandas as pd
 
+    n = len(frame) if rows is None else len(rows)
     parts: list[np.ndarray] = []
     for col in columns:
         values = frame[col]
@@ -188,9 +247,12 @@ def numeric_feature_matrix(frame: pd.DataFrame, columns: list[str]) -> np.ndarra
             if np.isnan(v).any():
                 raise ValueError(f"column {col!r} has missing values; impute or drop them first")
             sd = v.std()
-            parts.append(((v - v.mean()) / sd if sd > 0 else np.zeros_like(v))[:, None])
-        else:
+            kept = v if rows is None else v[rows]
+            parts.append(((kept - v.mean()) / sd if sd > 0 else np.zeros_like(kept))[:, None])
+        elif rows is None:
             parts.append(pd.get_dummies(values.astype("string"), dtype=float).to_numpy())
+        else:
+            parts.append(_indicator_rows(values.astype("string"), rows))
     if not parts:
-        return np.zeros((len(frame), 0))
+        return np.zeros((n, 0))
     return np.hstack(parts)
