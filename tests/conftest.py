@@ -177,3 +177,16 @@ def single_user_policy():
         path = Path(tmp) / "single-user-policy.yaml"
         path.write_text(single_user_policy_text())
         return load_policy(path)
+
+
+@pytest.fixture
+def bwrap() -> None:
+    """Bubblewrap must work for this test: skipped with the reason where it cannot, a failure under CI=true
+    (`.ci/run` installs it), like the dataset mirror."""
+    from harness.sandbox import bwrap_status
+
+    ok, why = bwrap_status()
+    if not ok:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"bubblewrap is required under CI: {why}")
+        pytest.skip(f"bubblewrap is not usable here ({why}); install it with: apt-get install bubblewrap")

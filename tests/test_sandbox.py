@@ -66,15 +66,6 @@ def fallback_policy() -> Policy:
 
 
 @pytest.fixture
-def bwrap() -> None:
-    ok, why = bwrap_status()
-    if not ok:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"bubblewrap is required under CI: {why}")
-        pytest.skip(f"bubblewrap is not usable here ({why}); install it with: apt-get install bubblewrap")
-
-
-@pytest.fixture
 def no_bwrap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A machine without bwrap: an empty PATH (the worker is started by absolute path)."""
     empty = tmp_path / "empty-path"

@@ -47,15 +47,6 @@ SECRET = "s3cr3t-" + uuid.uuid4().hex
 
 
 @pytest.fixture
-def bwrap() -> None:
-    ok, why = bwrap_status()
-    if not ok:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"bubblewrap is required under CI: {why}")
-        pytest.skip(f"bubblewrap is not usable here ({why}); install it with: apt-get install bubblewrap")
-
-
-@pytest.fixture
 def outside() -> Iterator[Path]:
     """A folder on the host's real file system (not the sandbox's private /tmp)."""
     folder = Path(tempfile.mkdtemp(prefix="harness-attack-", dir="/var/tmp"))
