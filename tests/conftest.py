@@ -190,3 +190,17 @@ def bwrap() -> None:
         if os.environ.get("CI") == "true":
             pytest.fail(f"bubblewrap is required under CI: {why}")
         pytest.skip(f"bubblewrap is not usable here ({why}); install it with: apt-get install bubblewrap")
+
+
+@pytest.fixture
+def no_bwrap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A machine without bwrap: an empty PATH (the worker is started by absolute path)."""
+    from harness.sandbox import ISOLATION_ENV, bwrap_status
+
+    empty = tmp_path / "empty-path"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    monkeypatch.delenv(ISOLATION_ENV, raising=False)
+    bwrap_status.cache_clear()
+    yield
+    bwrap_status.cache_clear()

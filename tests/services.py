@@ -193,7 +193,7 @@ def postgres_server(tmp_path: Path) -> Iterator[Postgres]:
         yield pg
     finally:
         if proc is not None:
-            _stop(proc, first=signal.SIGINT)  # SIGINT: PostgreSQL's fast shutdown
+            stop(proc, first=signal.SIGINT)  # SIGINT: PostgreSQL's fast shutdown
         shutil.rmtree(base, ignore_errors=True)
 
 
@@ -243,26 +243,32 @@ def auth_mlflow_server(backend_uri: str, artifacts_dir: Path, tmp_path: Path, *,
                                 cwd=tmp_path, env=run_env, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + MLFLOW_READY_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"mlflow server exited with code {proc.returncode} before answering /health; its log "
-                            f"ends:\n{log_path.read_text()[-3000:]}")
-            try:
-                if requests.get(url + "/health", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"mlflow server on {url} did not answer /health within {MLFLOW_READY_TIMEOUT_S} s; "
-                            f"its log ends:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.5)
+        wait_healthy(proc, url, log_path)
         yield AuthServer(url=url, admin=("admin", admin_password), etc=etc, log=log_path, pid=proc.pid)
     finally:
-        _stop(proc)
+        stop(proc)
 
 
-def _stop(proc: subprocess.Popen, *, first: signal.Signals = signal.SIGTERM) -> None:
+def wait_healthy(proc: subprocess.Popen, url: str, log_path: Path, timeout_s: float = MLFLOW_READY_TIMEOUT_S) -> None:
+    """Poll an mlflow server's /health until it answers 200; fail the test with the end of its log if the process
+    exits first or the time runs out (NOTES.md: about 20 s here)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"mlflow server exited with code {proc.returncode} before answering /health; its log "
+                        f"ends:\n{log_path.read_text()[-3000:]}")
+        try:
+            if requests.get(url + "/health", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"mlflow server on {url} did not answer /health within {timeout_s} s; its log ends:\n"
+                        f"{log_path.read_text()[-3000:]}")
+        time.sleep(0.5)
+
+
+def stop(proc: subprocess.Popen, *, first: signal.Signals = signal.SIGTERM) -> None:
     """Stop a server started with start_new_session=True: its whole process group, politely, then for good."""
     for sig, wait in ((first, 20), (signal.SIGKILL, 10)):
         if proc.poll() is not None:

@@ -10,20 +10,18 @@ import json
 import math
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 
 from harness import gate
 from harness.tracking import metric_key
 from tests.conftest import single_user
+from tests.services import stop, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "rental_assistance"
@@ -59,30 +57,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                             env={**_env(), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"mlflow server exited with code {proc.returncode} before answering /health; its log "
-                            f"ends:\n{(root / 'server.log').read_text()[-3000:]}")
-            try:
-                if requests.get(url + "/health", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"mlflow server on {url} did not answer /health within {READY_TIMEOUT_S} s; its log "
-                            f"ends:\n{(root / 'server.log').read_text()[-3000:]}")
-            time.sleep(0.5)
+        wait_healthy(proc, url, root / "server.log", READY_TIMEOUT_S)
         yield url
     finally:
-        for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
-            if proc.poll() is not None:
-                break
-            os.killpg(proc.pid, sig)
-            try:
-                proc.wait(timeout=wait)
-            except subprocess.TimeoutExpired:
-                continue
+        stop(proc)
         log.close()
 
 

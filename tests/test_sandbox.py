@@ -65,18 +65,6 @@ def fallback_policy() -> Policy:
     return p.model_copy(update={"settings": {**p.settings, "sandbox": sandbox}})
 
 
-@pytest.fixture
-def no_bwrap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A machine without bwrap: an empty PATH (the worker is started by absolute path)."""
-    empty = tmp_path / "empty-path"
-    empty.mkdir()
-    monkeypatch.setenv("PATH", str(empty))
-    monkeypatch.delenv(ISOLATION_ENV, raising=False)
-    bwrap_status.cache_clear()
-    yield
-    bwrap_status.cache_clear()
-
-
 def _dataset(folder: Path, n: int = 200, seed: int = 61) -> ReferenceDataset:
     _, card = write_case(folder, n=n, seed=seed)
     return load_dataset(str(card))

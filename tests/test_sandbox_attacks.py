@@ -36,7 +36,7 @@ from harness.errors import ConfigError, ToolConfigError
 from harness.findings import Status
 from harness.manifest import load_manifest
 from harness.policy import Policy, load_policy
-from harness.sandbox import FALLBACK_NOTE, FORCED_NOTE, ISOLATION_ENV, ModelSpec, SandboxedModel, bwrap_status
+from harness.sandbox import FALLBACK_NOTE, FORCED_NOTE, ISOLATION_ENV, ModelSpec, SandboxedModel
 from harness.sandbox.scrub import scrub
 from harness.tools.sandboxed import SandboxedTool
 from harness.verdict import Verdict
@@ -54,18 +54,6 @@ def outside() -> Iterator[Path]:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-@pytest.fixture
-def no_bwrap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A machine without bwrap: an empty PATH (the worker is started by absolute path)."""
-    empty = tmp_path / "empty-path"
-    empty.mkdir()
-    monkeypatch.setenv("PATH", str(empty))
-    monkeypatch.delenv(ISOLATION_ENV, raising=False)
-    bwrap_status.cache_clear()
-    yield
-    bwrap_status.cache_clear()
 
 
 class UnixListener:
