@@ -246,3 +246,17 @@ def test_a_refusal_carries_its_rule_section_and_detail_as_data(dual_store: Store
     assert (e.value.rule, e.value.section, e.value.detail) == (
         "separation-of-duties", "2.3, 4.1", f"'dana' submitted {t} 1.0; the reviewer must be someone else")
     assert str(e.value) == refused(e.value.rule, e.value.section, f"approval of {t} 1.0", e.value.detail)
+
+
+def test_signatures_on_different_runs_do_not_add_up(roles_store: Store, tmp_path: Path) -> None:
+    """The adversary's order: the DTI signs run A, a second assessment B is made, and the department signs B.
+    Two halves of two decisions are not one decision: B still awaits the DTI, and the gate stays closed."""
+    uri, t, run_a = copy(roles_store, tmp_path), roles_store.tool, roles_store.run
+    gate.approve(uri, t, "1.0", run_id=run_a, reviewer="rita", rationale="run A passed")
+    case = roles_store.root / "case"
+    run_b = str(run_assessment(case / "tool.yaml", [str(case / "card.yaml")], tracking_uri=uri, out=tmp_path / "b",
+                               submitter="dina").result.run_id)
+    d = gate.approve(uri, t, "1.0", run_id=run_b, reviewer="omar", rationale="run B passed")
+    assert (d.action, d.details["awaiting"], d.details["signoffs"]) == (
+        "signoff", ["dti"], [{"actor": "omar", "role": "department"}])
+    assert gate.gate(uri, t, "1.0").open is False

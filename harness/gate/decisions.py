@@ -282,8 +282,7 @@ def _signed(book: _Book, version: str, s: dict[str, Any], who: Identity, policy:
             raise _refuse(what, "dual-signoff", "2.3, 4.2",
                           f"{d.actor} signed this waiver with other conditions or another expiry (record {d.seq}); "
                           "every signature must be on the same terms")
-    check_may(policy, who, action, what)  # a person with no role for the action hears that, not the sign-off rule
-    required = signoff(policy, tier)
+    required = signoff(policy, tier)  # the caller checked the signer's role before reading anything (check_may)
     signed = [(str(d.actor), str((d.details or {}).get("role"))) for d in prior]
     role = next_role(policy, who, required, signed, what)
     signed.append((who.name, role))
