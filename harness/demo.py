@@ -148,7 +148,7 @@ def single_user_store(console: Console, uri: str) -> None:
 
 
 def run_demo(console: Console, out: Path, tracking_uri: str | None) -> int:
-    from harness.console import print_verdicts
+    from harness.cli.console import print_verdicts
     from harness.pipeline import run_assessment
     from harness.tracking import resolve_uri, sqlite_path
 

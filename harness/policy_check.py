@@ -7,7 +7,7 @@ meant to block on judges nothing. Here each suite's `settings.<suite>` is valida
 declares (`Suite.settings_model`, extra keys forbidden), the harness's own sections (`gate`, `register`) by
 theirs, and every threshold key is matched against what an installed suite declares it produces
 (`Suite.produces`). `require_valid_settings` stops an assessment on a settings problem (exit 2) with the
-key's line in the file; `harness policy check` (harness.cli_policy) reports every problem, thresholds too.
+key's line in the file; `harness policy check` (harness.cli.policy) reports every problem, thresholds too.
 """
 from __future__ import annotations
 

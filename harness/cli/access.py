@@ -1,16 +1,16 @@
 """`harness access open TOOL`: an MLflow administrator opens a tool's records on the City's shared tracking
 server and grants each person the permissions their role calls for (harness.tracking.access; issue 12).
 
-Registered onto `harness.cli.main` by an import at the end of `harness/cli.py`.
+Added to the group by `harness.cli.app`.
 """
 from __future__ import annotations
 
 import click
 
-from harness.cli import handle_errors, main, tracking_option
+from harness.cli.common import handle_errors, tracking_option
 
 
-@main.group("access")
+@click.group("access")
 def access_group() -> None:
     """Permissions on the City's shared tracking server (policy 2.3, 4.1)."""
 
@@ -28,3 +28,7 @@ def access_open_cmd(tool: str, tracking_uri: str | None) -> None:
 
     for g in open_tool(resolve_uri(tracking_uri), tool):
         click.echo(f"{g.user} ({g.role}): {g.permission} on {g.kind.replace('_', ' ')} {g.name}")
+
+
+COMMANDS: tuple[click.Command, ...] = (access_group,)
+"""What `harness.cli.app` adds to the group."""

@@ -1,17 +1,18 @@
-"""How results look in a terminal: shared by `harness assess` and `harness demo`."""
+"""How results look in a terminal: shared by `harness assess` and `harness demo`.
+
+Imports rich at its top, so the commands import it inside their bodies: `--help` does not pay for rich."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
+from harness.cli.common import STYLE
+
 if TYPE_CHECKING:
     from rich.text import Text
 
     from harness.assessment import AssessmentResult
-
-STYLE = {"PASS": "bold green", "NEEDS_REVIEW": "bold yellow", "FAIL": "bold red", "ERROR": "bold magenta",
-         "REVIEW": "yellow", "INSUFFICIENT": "yellow", "SKIPPED": "dim"}
 
 
 class MaskingConsole(Console):
@@ -26,11 +27,8 @@ class MaskingConsole(Console):
         return super().render_str(mask_pii(text), **kwargs)
 
 
-def _console(stderr: bool = False) -> Console:
-    return make_console(stderr)
-
-
 def make_console(stderr: bool = False) -> Console:
+    """The console every command prints through: masking, no automatic highlighting, no soft wrapping."""
     return MaskingConsole(stderr=stderr, highlight=False, soft_wrap=False)
 
 
@@ -52,6 +50,7 @@ def principal(r: AssessmentResult) -> str:
 
 
 def print_verdicts(console: Console, results: list[AssessmentResult], limit: int = 6) -> None:
+    """One table row per result and, under it, the first `limit` reasons of each verdict."""
     from rich.table import Table
 
     table = Table(title="Assessment verdicts", show_lines=False)

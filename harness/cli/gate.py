@@ -1,5 +1,5 @@
 """The approval gate's commands (policy 2.3, 4.1-4.3, 6.2): `status`, `history`, `approve`, `reject`,
-`waive`, `suspend`, `retire`, `gate`, `inventory`, `due`, registered onto `harness.cli.main`.
+`waive`, `suspend`, `retire`, `gate`, `inventory`, `due`, added to the group by `harness.cli.app`.
 
 Thin, like the rest of the CLI: parse, call `harness.gate`, print. mlflow is imported inside the
 commands only (through the gate), so `harness --help` stays fast. A refused decision is a GateError:
@@ -16,67 +16,35 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from harness.cli import handle_errors, main, tracking_option
+from harness.cli.common import (
+    STATE_STYLE,
+    format_option,
+    handle_errors,
+    parse_when,
+    person_option,
+    policy_option,
+    policy_or_default,
+    store_uri,
+    tool_ref,
+    tracking_option,
+)
 from harness.errors import ConfigError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from harness.gate import Decision
-    from harness.policy import Policy
-
-STATE_STYLE = {"approved": "bold green", "waived": "bold yellow", "waiver expired": "bold red",
-               "suspended": "bold red", "rejected": "red", "retired": "dim", "assessed": "yellow",
-               "submitted": "cyan", "history broken": "bold magenta"}
 
 
 def _out(stderr: bool = False) -> Console:
-    from harness.console import make_console
+    from harness.cli.console import make_console
 
     return make_console(stderr)
 
 
-def _uri(tracking_uri: str | None, write: bool) -> str:
-    """Reading never creates an embedded store; writing checks the store first, with one clear message."""
-    from harness.tracking import check_reachable, resolve_uri, sqlite_path
-
-    uri = resolve_uri(tracking_uri)
-    if write or sqlite_path(uri) is None:
-        check_reachable(uri)
-    return uri
-
-
-def _ref(ref: str, need_version: bool) -> tuple[str, str | None]:
-    from harness.gate import parse_ref
-
-    tool, version = parse_ref(ref)
-    if need_version and version is None:
-        raise ConfigError(f"{ref!r} names no version; write TOOL:VERSION (e.g. {tool}:2.1.0), as `harness status "
-                          f"{tool}` lists them")
-    return tool, version
-
-
-def _when(text: str, option: str) -> datetime | date:
-    """A date (YYYY-MM-DD) or an ISO date-time; a date-time without a zone is UTC."""
-    try:
-        if len(text) == 10:
-            return date.fromisoformat(text)
-        dt = datetime.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(f"{option} {text!r} is not a date: write YYYY-MM-DD or an ISO date-time "
-                          "(2026-12-31T17:00:00+00:00)") from None
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
-
-
-def _policy(path: str | None) -> Policy | None:
-    if path is None:
-        return None
-    from harness.policy import load_policy
-
-    return load_policy(path)
-
-
 def _recorded(verb: str, tool: str, version: str, d: Decision) -> None:
+    """One line saying what was recorded: by whom, how they were known, and (for one signature of several)
+    who else must sign before it takes effect."""
     from harness.gate.identity import identity_label
 
     if d.action == "signoff":  # one signature of several (settings.gate.signoff): nothing takes effect yet
@@ -89,14 +57,10 @@ def _recorded(verb: str, tool: str, version: str, d: Decision) -> None:
                  f"({identity_label((d.details or {}).get('identity'))}) at {d.at}{tail}")
 
 
-LOGIN_NOTE = "On a server with authentication: your login (leave it out; another name is refused)."
-
-policy_option = click.option("--policy", "policy_path", type=click.Path(dir_okay=False), default=None,
-                             help="Policy YAML the evidence must have been judged under. Default: the policy "
-                                  "shipped with the harness.")
+judged_policy_option = policy_option("the evidence must have been judged under")
 
 
-@main.command("status")
+@click.command("status")
 @click.argument("ref", metavar="TOOL[:VERSION]")
 @tracking_option
 @handle_errors
@@ -106,8 +70,8 @@ def status_cmd(ref: str, tracking_uri: str | None) -> None:
 
     from harness.gate import show_time, status
 
-    tool, version = _ref(ref, need_version=False)
-    rows = status(_uri(tracking_uri, write=False), tool, version)
+    tool, version = tool_ref(ref, need_version=False)
+    rows = status(store_uri(tracking_uri, write=False), tool, version)
     table = Table(title=f"{tool}: versions")
     for col in ("version", "MLflow #", "state", "latest verdict", "assessed", "decided by", "on", "expires",
                 "gate"):
@@ -126,14 +90,14 @@ def status_cmd(ref: str, tracking_uri: str | None) -> None:
         console.print(f"  {vs.gate.reason}")
 
 
-@main.command("history")
+@click.command("history")
 @click.argument("tool")
 @click.option("--verify", is_flag=True, help="Recompute the hash chain; exit 1 and name the first break if broken.")
 @click.option("--expect", "expect", default=None, metavar="HEAD",
               help="The chain head sha256 published elsewhere (records export, register export; 12 hex digits or "
                    "more): exit 1 unless the verified chain ends there. Implies --verify.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
-              help="json: every record as recorded, and the verification, for scripts and auditors.")
+@format_option("table", "json", default="table",
+               help="json: every record as recorded, and the verification, for scripts and auditors.")
 @tracking_option
 @handle_errors
 def history_cmd(tool: str, verify: bool, expect: str | None, fmt: str, tracking_uri: str | None) -> None:
@@ -149,7 +113,7 @@ def history_cmd(tool: str, verify: bool, expect: str | None, fmt: str, tracking_
 
     from harness.gate import history, show_time
 
-    h = history(_uri(tracking_uri, write=False), tool)
+    h = history(store_uri(tracking_uri, write=False), tool)
     v = h.verification
     if fmt == "json":
         click.echo(json.dumps({"tool": tool, "records": [{**d.record, "sha256": d.sha256} for d in h.records],
@@ -192,12 +156,12 @@ def history_cmd(tool: str, verify: bool, expect: str | None, fmt: str, tracking_
         sys.exit(1)
 
 
-@main.command("approve")
+@click.command("approve")
 @click.argument("ref", metavar="TOOL:VERSION")
 @click.option("--run", "run_id", required=True, help="The assessment run the approval rests on.")
-@click.option("--reviewer", default=None, help="Who approves (not the submitter: policy 2.3, 4.1). " + LOGIN_NOTE)
+@person_option("--reviewer", "Who approves (not the submitter: policy 2.3, 4.1).", "decides")
 @click.option("--rationale", required=True, help="Why; required in substance for a NEEDS_REVIEW verdict.")
-@policy_option
+@judged_policy_option
 @tracking_option
 @handle_errors
 def approve_cmd(ref: str, run_id: str, reviewer: str | None, rationale: str, policy_path: str | None,
@@ -206,16 +170,16 @@ def approve_cmd(ref: str, run_id: str, reviewer: str | None, rationale: str, pol
     version, under the current policy, younger than the tier's re-assessment interval."""
     from harness.gate import approve
 
-    tool, version = _ref(ref, need_version=True)
+    tool, version = tool_ref(ref, need_version=True)
     assert version is not None
-    d = approve(_uri(tracking_uri, write=True), tool, version, run_id=run_id, reviewer=reviewer,
-                rationale=rationale, policy=_policy(policy_path))
+    d = approve(store_uri(tracking_uri, write=True), tool, version, run_id=run_id, reviewer=reviewer,
+                rationale=rationale, policy=policy_or_default(policy_path))
     _recorded("approved", tool, version, d)
 
 
-@main.command("reject")
+@click.command("reject")
 @click.argument("ref", metavar="TOOL:VERSION")
-@click.option("--reviewer", default=None, help="Who rejects. " + LOGIN_NOTE)
+@person_option("--reviewer", "Who rejects.", "decides")
 @click.option("--reason", required=True, help="Why (policy 3.1).")
 @click.option("--run", "run_id", default=None, help="The assessment run the rejection rests on, if any.")
 @tracking_option
@@ -224,21 +188,21 @@ def reject_cmd(ref: str, reviewer: str | None, reason: str, run_id: str | None, 
     """Close TOOL:VERSION for good, with a reason."""
     from harness.gate import reject
 
-    tool, version = _ref(ref, need_version=True)
+    tool, version = tool_ref(ref, need_version=True)
     assert version is not None
-    d = reject(_uri(tracking_uri, write=True), tool, version, reviewer=reviewer, reason=reason, run_id=run_id)
+    d = reject(store_uri(tracking_uri, write=True), tool, version, reviewer=reviewer, reason=reason, run_id=run_id)
     _recorded("rejected", tool, version, d)
 
 
-@main.command("waive")
+@click.command("waive")
 @click.argument("ref", metavar="TOOL:VERSION")
 @click.option("--run", "run_id", required=True, help="The assessment run whose findings are waived.")
-@click.option("--approver", default=None, help="Who accepts the risk (not the submitter). " + LOGIN_NOTE)
+@person_option("--approver", "Who accepts the risk (not the submitter).", "decides")
 @click.option("--rationale", required=True, help="Why the risk is accepted.")
 @click.option("--conditions", required=True, help="What must hold while the waiver runs.")
 @click.option("--expires", required=True, help="YYYY-MM-DD (the waiver lapses at the start of that day, UTC) or "
               "an ISO date-time; no later than the policy's settings.gate.max_waiver_days.")
-@policy_option
+@judged_policy_option
 @tracking_option
 @handle_errors
 def waive_cmd(ref: str, run_id: str, approver: str | None, rationale: str, conditions: str, expires: str,
@@ -246,17 +210,17 @@ def waive_cmd(ref: str, run_id: str, approver: str | None, rationale: str, condi
     """Record an escalation (policy 4.2): the gate opens under conditions until the waiver expires."""
     from harness.gate import waive
 
-    tool, version = _ref(ref, need_version=True)
+    tool, version = tool_ref(ref, need_version=True)
     assert version is not None
-    d = waive(_uri(tracking_uri, write=True), tool, version, run_id=run_id, approver=approver, rationale=rationale,
-              conditions=conditions, expires=_when(expires, "--expires"), policy=_policy(policy_path))
+    d = waive(store_uri(tracking_uri, write=True), tool, version, run_id=run_id, approver=approver, rationale=rationale,
+              conditions=conditions, expires=parse_when(expires, "--expires"), policy=policy_or_default(policy_path))
     _recorded("waived", tool, version, d)
     _out().print(f"the waiver lapses at {d.expires}")
 
 
-@main.command("suspend")
+@click.command("suspend")
 @click.argument("ref", metavar="TOOL:VERSION")
-@click.option("--by", "by", default=None, help="Who suspends. " + LOGIN_NOTE)
+@person_option("--by", "Who suspends.", "decides")
 @click.option("--reason", required=True, help="Why (e.g. a failed re-assessment, policy 4.3).")
 @click.option("--run", "run_id", default=None, help="The run that prompted the suspension, if any.")
 @tracking_option
@@ -265,15 +229,15 @@ def suspend_cmd(ref: str, by: str | None, reason: str, run_id: str | None, track
     """Withdraw the approval or waiver of TOOL:VERSION: the gate closes until a new approval."""
     from harness.gate import suspend
 
-    tool, version = _ref(ref, need_version=True)
+    tool, version = tool_ref(ref, need_version=True)
     assert version is not None
-    d = suspend(_uri(tracking_uri, write=True), tool, version, by=by, reason=reason, run_id=run_id)
+    d = suspend(store_uri(tracking_uri, write=True), tool, version, by=by, reason=reason, run_id=run_id)
     _recorded("suspended", tool, version, d)
 
 
-@main.command("retire")
+@click.command("retire")
 @click.argument("ref", metavar="TOOL:VERSION")
-@click.option("--by", "by", default=None, help="Who retires it. " + LOGIN_NOTE)
+@person_option("--by", "Who retires it.", "decides")
 @click.option("--reason", required=True, help="Why.")
 @tracking_option
 @handle_errors
@@ -281,13 +245,13 @@ def retire_cmd(ref: str, by: str | None, reason: str, tracking_uri: str | None) 
     """Take TOOL:VERSION out of use for good (it stays in the inventory as retired)."""
     from harness.gate import retire
 
-    tool, version = _ref(ref, need_version=True)
+    tool, version = tool_ref(ref, need_version=True)
     assert version is not None
-    d = retire(_uri(tracking_uri, write=True), tool, version, by=by, reason=reason)
+    d = retire(store_uri(tracking_uri, write=True), tool, version, by=by, reason=reason)
     _recorded("retired", tool, version, d)
 
 
-@main.command("gate")
+@click.command("gate")
 @click.argument("ref", metavar="TOOL[:VERSION]")
 @click.option("--at", "at", default=None, help="Answer for another moment (ISO date-time or date), e.g. to see "
               "when a waiver lapses. Default: now.")
@@ -301,19 +265,19 @@ def gate_cmd(ref: str, at: str | None, manifest: str | None, tracking_uri: str |
     Without a version, the version holding the alias `approved`."""
     from harness.gate import gate
 
-    tool, version = _ref(ref, need_version=False)
-    when = _when(at, "--at") if at else None
+    tool, version = tool_ref(ref, need_version=False)
+    when = parse_when(at, "--at") if at else None
     if isinstance(when, date) and not isinstance(when, datetime):
         when = datetime(when.year, when.month, when.day, tzinfo=UTC)
-    answer = gate(_uri(tracking_uri, write=False), tool, version, now=when,
+    answer = gate(store_uri(tracking_uri, write=False), tool, version, now=when,
                   manifest=Path(manifest) if manifest else None)
     click.echo(("OPEN: " if answer.open else "CLOSED: ") + answer.reason)
     sys.exit(0 if answer.open else 1)
 
 
-@main.command("inventory")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
-@policy_option
+@click.command("inventory")
+@format_option("table", "json", "csv", default="table")
+@judged_policy_option
 @tracking_option
 @handle_errors
 def inventory_cmd(fmt: str, policy_path: str | None, tracking_uri: str | None) -> None:
@@ -321,25 +285,25 @@ def inventory_cmd(fmt: str, policy_path: str | None, tracking_uri: str | None) -
     approval state and next re-assessment date."""
     from harness.gate import inventory
 
-    rows = [r.as_dict() for r in inventory(_uri(tracking_uri, write=False), policy=_policy(policy_path))]
+    rows = [r.as_dict() for r in inventory(store_uri(tracking_uri, write=False), policy=policy_or_default(policy_path))]
     _emit(rows, fmt, "AI tool inventory (policy 6.2)",
           ["tool", "version", "department", "vendor", "category", "risk_tier", "status", "latest_verdict",
            "approval", "gate_open", "next_due"])
 
 
-@main.command("due")
+@click.command("due")
 @click.option("--as-of", "as_of", default=None, help="Date (YYYY-MM-DD, the whole day counts) or ISO date-time. "
               "Default: now.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
-@policy_option
+@format_option("table", "json", "csv", default="table")
+@judged_policy_option
 @tracking_option
 @handle_errors
 def due_cmd(as_of: str | None, fmt: str, policy_path: str | None, tracking_uri: str | None) -> None:
     """Tool versions in use whose re-assessment is due by the tier intervals (policy 4.3)."""
     from harness.gate import due
 
-    items = due(_uri(tracking_uri, write=False), _when(as_of, "--as-of") if as_of else None,
-                policy=_policy(policy_path))
+    items = due(store_uri(tracking_uri, write=False), parse_when(as_of, "--as-of") if as_of else None,
+                policy=policy_or_default(policy_path))
     rows = [i.as_dict() for i in items]
     if fmt == "table" and not rows:
         _out().print(f"nothing is due by {as_of or 'now'}")
@@ -376,3 +340,8 @@ def _emit(rows: list[dict[str, Any]], fmt: str, title: str, columns: list[str]) 
             cells.append(text)
         table.add_row(*cells)
     _out().print(table)
+
+
+COMMANDS: tuple[click.Command, ...] = (status_cmd, history_cmd, approve_cmd, reject_cmd, waive_cmd, suspend_cmd,
+                                       retire_cmd, gate_cmd, inventory_cmd, due_cmd)
+"""What `harness.cli.app` adds to the group."""

@@ -1,6 +1,6 @@
 """`harness keys init` and `harness keys show`: the installation's signing key (harness.gate.signing).
 
-Registered onto `harness.cli.main` by an import at the end of `harness/cli.py`. The private key never leaves
+Added to the group by `harness.cli.app`. The private key never leaves
 the file it is made in (mode 0600); what these commands print is the public half, which another installation
 lists in `HARNESS_TRUSTED_KEYS` and auditors compare with the one an export publishes.
 """
@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import click
 
-from harness.cli import handle_errors, main
+from harness.cli.common import handle_errors
 
 
-@main.group("keys")
+@click.group("keys")
 def keys_group() -> None:
     """The key that signs this installation's decision records (policy 3.2)."""
 
@@ -40,3 +40,7 @@ def keys_show_cmd() -> None:
     from harness.gate.signing import load_signer
 
     click.echo(_describe(load_signer(create=False)))
+
+
+COMMANDS: tuple[click.Command, ...] = (keys_group,)
+"""What `harness.cli.app` adds to the group."""

@@ -1,5 +1,5 @@
 """`harness plan` (a pre-registered assessment plan, policy 4.2) and `harness reassess` (scheduled
-re-assessment, policy 4.3), registered onto `harness.cli.main` by an import at the end of `harness/cli.py`.
+re-assessment, policy 4.3), added to the group by `harness.cli.app`.
 
 Thin like the rest of the CLI: parse, call `harness.plan` / `harness.reassess`, print. `harness reassess`
 exits with the worst outcome (FAIL 1 over ERROR 4 over NEEDS_REVIEW 3 over PASS 0), so cron and CI see a
@@ -15,24 +15,33 @@ from types import FrameType
 
 import click
 
-from harness.cli import handle_errors, main, tracking_option
-from harness.cli_gate import STATE_STYLE, _out, _ref, _uri, _when
+from harness.cli.common import (
+    STATE_STYLE,
+    VERDICT_STYLE,
+    data_dir_option,
+    format_option,
+    handle_errors,
+    parse_when,
+    person_option,
+    policy_option,
+    policy_or_default,
+    seed_option,
+    store_uri,
+    suites_option,
+    tool_ref,
+    tracking_option,
+)
 
-VERDICT_STYLE = {"PASS": "bold green", "NEEDS_REVIEW": "bold yellow", "FAIL": "bold red", "ERROR": "bold magenta"}
 
-
-@main.command("plan")
+@click.command("plan")
 @click.argument("ref", metavar="TOOL:VERSION")
 @click.option("--dataset", "datasets", multiple=True, required=True,
               help="Catalogue name or path to a card.yaml (repeatable); its data is verified and its sha256 locked.")
-@click.option("--suite", "suites", multiple=True, help="Suite to run (repeatable). Default: the policy's required "
-              "suites for the tool's category.")
-@click.option("--policy", "policy_path", type=click.Path(dir_okay=False), default=None,
-              help="Policy YAML whose digest is locked. Default: the policy shipped with the harness.")
-@click.option("--seed", type=int, default=None, help="Seed for the bootstrap. Default: the policy's.")
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None, envvar="HARNESS_DATA_DIR",
-              help="Folder holding dataset files that are not next to their card (a mirror).")
-@click.option("--by", "by", required=True, help="Who fixes the plan (recorded with it).")
+@suites_option
+@policy_option("whose digest is locked")
+@seed_option
+@data_dir_option
+@person_option("--by", "Who fixes the plan (recorded with it).", "fixes")
 @tracking_option
 @handle_errors
 def plan_cmd(ref: str, datasets: tuple[str, ...], suites: tuple[str, ...], policy_path: str | None,
@@ -40,14 +49,14 @@ def plan_cmd(ref: str, datasets: tuple[str, ...], suites: tuple[str, ...], polic
     """Lock the plan of an assessment of a registered TOOL:VERSION before any result is seen (policy 4.2):
     suites, dataset hashes, policy digest, seed and manifest digest. `harness assess --plan ID` then
     refuses to run on any other inputs."""
-    from harness.cli_gate import _policy
+    from harness.cli.console import make_console
     from harness.plan import make_plan
 
-    tool, version = _ref(ref, need_version=True)
+    tool, version = tool_ref(ref, need_version=True)
     assert version is not None
-    p = make_plan(_uri(tracking_uri, write=True), tool, version, datasets=list(datasets), by=by,
-                  suites=list(suites) or None, policy=_policy(policy_path), seed=seed, data_dir=data_dir)
-    console = _out()
+    p = make_plan(store_uri(tracking_uri, write=True), tool, version, datasets=list(datasets), by=by,
+                  suites=list(suites) or None, policy=policy_or_default(policy_path), seed=seed, data_dir=data_dir)
+    console = make_console()
     console.print(f"plan {p.plan_id} for {tool} {version} fixed by {p.by} at {p.at} (sha256 {p.sha256[:12]}...)",
                   soft_wrap=True)
     console.print(f"  locks: {p.describe()}", soft_wrap=True)
@@ -61,23 +70,18 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-@main.command("reassess")
+@click.command("reassess")
 @click.argument("ref", metavar="[TOOL[:VERSION]]", required=False)
 @click.option("--due", "due_only", is_flag=True, help="Re-assess every version in use whose re-assessment is due "
               "(policy 4.3); with TOOL[:VERSION], only those of that tool.")
 @click.option("--as-of", "as_of", default=None, help="With --due: what is due by this date (YYYY-MM-DD, the whole "
               "day counts) or ISO date-time. Default: now.")
-@click.option("--by", "by", default=None, envvar="HARNESS_USER",
-              help="Who runs it (recorded on the runs and any suspension). Default: $HARNESS_USER, else the login "
-                   "name.")
-@click.option("--policy", "policy_path", type=click.Path(dir_okay=False), default=None,
-              help="The current policy; it must be the one the approved run was judged under. Default: the policy "
-                   "shipped with the harness.")
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None, envvar="HARNESS_DATA_DIR",
-              help="Folder holding dataset files that are not next to their card (a mirror).")
+@person_option("--by", "Who runs it (recorded on the runs and any suspension).", "starts")
+@policy_option("in force now; it must be the one the approved run was judged under")
+@data_dir_option
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Folder for the reports (OUT/<tool>/<version>-<time>/). Default: reports/<tool id>/<run id>/.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@format_option("table", "json", default="table")
 @tracking_option
 @handle_errors
 def reassess_cmd(ref: str | None, due_only: bool, as_of: str | None, by: str | None, policy_path: str | None,
@@ -88,21 +92,22 @@ def reassess_cmd(ref: str | None, due_only: bool, as_of: str | None, by: str | N
     Exit codes: 0 all PASS (or nothing due), 1 a FAIL (an approval was suspended), 4 an ERROR (that tool
     was not re-assessed; the others were), 3 NEEDS_REVIEW, 2 bad usage.
     """
+    from harness.cli.console import make_console
     from harness.reassess import exit_code, reassess
 
-    when = _when(as_of, "--as-of") if as_of else None
-    err = _out(stderr=True)
+    when = parse_when(as_of, "--as-of") if as_of else None
+    err = make_console(stderr=True)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         with err.status("selecting", spinner="dots") as status:
-            outcomes = reassess(_uri(tracking_uri, write=True), ref, due_only=due_only, as_of=when, by=by,
+            outcomes = reassess(store_uri(tracking_uri, write=True), ref, due_only=due_only, as_of=when, by=by,
                                 policy_path=policy_path, data_dir=data_dir, out=out, progress=status.update)
     finally:  # called in-process (tests, notebooks), the caller's handler comes back
         signal.signal(signal.SIGTERM, previous)
     if fmt == "json":
         click.echo(json.dumps([o.as_dict() for o in outcomes], indent=1))
         sys.exit(exit_code(outcomes))
-    console = _out()
+    console = make_console()
     if not outcomes:
         console.print(f"nothing is due by {as_of or 'now'}")
         sys.exit(0)
@@ -119,3 +124,7 @@ def reassess_cmd(ref: str | None, due_only: bool, as_of: str | None, by: str | N
     counts = {v: sum(o.verdict == v for o in outcomes) for v in VERDICT_STYLE}
     console.print("re-assessed: " + ", ".join(f"{n} {v}" for v, n in counts.items() if n))
     sys.exit(exit_code(outcomes))
+
+
+COMMANDS: tuple[click.Command, ...] = (plan_cmd, reassess_cmd,)
+"""What `harness.cli.app` adds to the group."""

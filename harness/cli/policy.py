@@ -3,7 +3,7 @@
 `harness policy adopt POLICY` puts a policy in force as a recorded decision (policy 4.2, 3.1;
 `harness.gate.policies`) and `harness policy show` says which is in force, adopted by whom, when and why.
 
-Registered onto `harness.cli.main` by an import at the end of `harness/cli.py`. Exit 0 when every threshold
+Added to the group by `harness.cli.app`. Exit 0 when every threshold
 is produced by an installed suite, every setting is one its suite takes and every required suite is installed;
 exit 2 listing each problem with its line otherwise, so a policy can be checked before it is adopted (and in CI)
 rather than discovered wrong in a verdict.
@@ -14,10 +14,10 @@ import sys
 
 import click
 
-from harness.cli import handle_errors, main, tracking_option
+from harness.cli.common import handle_errors, person_option, store_uri, tracking_option
 
 
-@main.group("policy")
+@click.group("policy")
 def policy_group() -> None:
     """Policy files: check one against the installed suites, adopt one as the City's policy in force, show it."""
 
@@ -54,8 +54,7 @@ def policy_check_cmd(policy_path: str | None) -> None:
 
 @policy_group.command("adopt")
 @click.argument("policy_path", metavar="POLICY", type=click.Path(dir_okay=False))
-@click.option("--by", default=None, help="The policy administrator adopting it: a named person (policy 2.3). "
-              "On a server with authentication: your login (leave it out; another name is refused).")
+@person_option("--by", "The policy administrator adopting it: a named person (policy 2.3).", "decides")
 @click.option("--reason", required=True, help="Why the City adopts this standard (policy 3.1).")
 @click.option("--acknowledge-weakening", "acknowledgement", default=None, metavar="TEXT",
               help="Why adopting a policy weaker than the one in force is intended; required when it is, and kept "
@@ -67,11 +66,10 @@ def policy_adopt_cmd(policy_path: str, by: str | None, reason: str, acknowledgem
     """Put POLICY in force: approvals and waivers are judged against it from now on (policy 4.2). Refused
     (exit 2) when the installed harness cannot apply it as written, or when it is weaker than the policy in
     force and --acknowledge-weakening does not say why. Adopting the policy already in force records nothing."""
-    from harness.cli_gate import _uri
     from harness.gate import adopt, in_force
     from harness.gate.records import show_time
 
-    uri = _uri(tracking_uri, write=True)
+    uri = store_uri(tracking_uri, write=True)
     before = in_force(uri).record
     d = adopt(uri, policy_path, by=by, reason=reason, acknowledge_weakening=acknowledgement)
     if before is not None and d.sha256 == before.sha256:
@@ -91,11 +89,10 @@ def policy_adopt_cmd(policy_path: str, by: str | None, reason: str, acknowledgem
 @handle_errors
 def policy_show_cmd(tracking_uri: str | None) -> None:
     """The policy in force, who adopted it, when and why, the weakenings acknowledged, and every adoption."""
-    from harness.cli_gate import _uri
     from harness.gate import POLICY_LOG, adoptions, in_force
     from harness.gate.records import show_time
 
-    uri = _uri(tracking_uri, write=False)
+    uri = store_uri(tracking_uri, write=False)
     current = in_force(uri)
     click.echo(f"policy in force: {current.policy.label}")
     d = current.record
@@ -119,3 +116,7 @@ def policy_show_cmd(tracking_uri: str | None) -> None:
         n = len(a.details.get("weakenings") or [])
         click.echo(f"  {a.seq}  {show_time(a.at)}  {a.details.get('policy')}  by {a.actor}: {a.reason}"
                    + (f" ({n} weakening(s) acknowledged)" if n else ""))
+
+
+COMMANDS: tuple[click.Command, ...] = (policy_group,)
+"""What `harness.cli.app` adds to the group."""

@@ -1,4 +1,4 @@
-"""Publishing and records commands, registered onto `harness.cli.main`:
+"""Publishing and records commands, added to the group by `harness.cli.app`:
 
 - `harness register export --out DIR`: the public transparency register (policy 6.7), `harness.register`;
 - `harness records export TOOL --out DIR`: every run, artifact and decision of a tool with a checksum
@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from harness.cli import handle_errors, main, tracking_option
+from harness.cli.common import handle_errors, policy_option, tracking_option
 
 
 def _uri(tracking_uri: str | None) -> str:
@@ -32,7 +32,7 @@ def _uri(tracking_uri: str | None) -> str:
     return uri
 
 
-@main.group("register")
+@click.group("register")
 def register_group() -> None:
     """The public transparency register of the City's AI tools (policy 6.7)."""
 
@@ -41,15 +41,14 @@ def register_group() -> None:
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for register.json and index.html.")
 @click.option("--feedback-url", default=None, help="The public feedback form the register links to. Default: the "
               "policy's settings.register.feedback_url.")
-@click.option("--policy", "policy_path", type=click.Path(dir_okay=False), default=None,
-              help="Policy YAML (settings.register: feedback_url, min_cell). Default: the shipped policy.")
+@policy_option("whose settings.register (feedback_url, min_cell) apply")
 @tracking_option
 @handle_errors
 def register_export(out: str, feedback_url: str | None, policy_path: str | None, tracking_uri: str | None) -> None:
     """Write the public register: one entry per tool in use or in pilot, and every approved tool, with its
     purpose, department, vendor, oversight, latest assessment and approval in plain language. No run ids,
     paths or figures on fewer than settings.register.min_cell rows."""
-    from harness.console import make_console
+    from harness.cli.console import make_console
     from harness.policy import load_policy
     from harness.register import export_register
 
@@ -65,7 +64,7 @@ def register_export(out: str, feedback_url: str | None, policy_path: str | None,
     console.print(f"wrote {done.json_path} and {done.html_path}")
 
 
-@main.group("records")
+@click.group("records")
 def records_group() -> None:
     """Records of a tool for the City's retention schedule (policy 3.2)."""
 
@@ -79,7 +78,7 @@ def records_export(tool: str, out: str, tracking_uri: str | None) -> None:
     """Export every run (assessments, submissions, plans), artifact and decision of TOOL, with SHA256SUMS and
     manifest.json. Exit 1 when the decision history fails verification or an assessment's files were
     rewritten after it (re-hashed against the digests the decision log keeps)."""
-    from harness.console import make_console
+    from harness.cli.console import make_console
     from harness.records import SUMS, export_records
 
     done = export_records(_uri(tracking_uri), tool, out)
@@ -99,3 +98,7 @@ def records_export(tool: str, out: str, tracking_uri: str | None) -> None:
         console.print("evidence verified: every assessment's files match the digests its record keeps")
     if not done.chain_ok or not done.evidence_ok:
         sys.exit(1)
+
+
+COMMANDS: tuple[click.Command, ...] = (register_group, records_group,)
+"""What `harness.cli.app` adds to the group."""

@@ -1,7 +1,7 @@
 """`harness submit BUNDLE`: a vendor's submission, validated, kept in MLflow and registered as `submitted`
 (issue 6, "Vendors submit"; policy 4.2: every new tool is assessed before approval, 3.2: keep the record).
 
-Registered on `harness.cli.main` by an import at the end of `harness/cli.py`. Nothing in the bundle is run:
+Added to the group by `harness.cli.app`. Nothing in the bundle is run:
 validation reads files only; models that run code on load are loaded later, by an assessment, and only in
 the sandboxed worker.
 """
@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import click
 
-from harness.cli import _console, handle_errors, main, tracking_option
+from harness.cli.common import handle_errors, person_option, tracking_option
 
 
-@main.command()
+@click.command("submit")
 @click.argument("bundle", type=click.Path())
-@click.option("--submitter", default=None,
-              help="Who submits (a name or e-mail). Recorded with the version; that person cannot approve it "
-                   "(separation of duties, policy 4.1). Default: the manifest's vendor; on a server with "
-                   "authentication, your login (another name is refused).")
+@person_option("--submitter", "Who submits (a name or e-mail). Recorded with the version; that person cannot "
+               "approve it (separation of duties, policy 4.1).", "submits")
 @tracking_option
 @handle_errors
 def submit(bundle: str, submitter: str | None, tracking_uri: str | None) -> None:
@@ -29,12 +27,13 @@ def submit(bundle: str, submitter: str | None, tracking_uri: str | None) -> None
     bundle or store.
     """
     from harness.bundle import validate_bundle
+    from harness.cli.console import make_console
     from harness.errors import ConfigError, GateError
     from harness.gate import register_version
     from harness.tracking import check_reachable, resolve_uri
     from harness.tracking.artifacts import log_submission, mark_submission_refused
 
-    console = _console()
+    console = make_console()
     uri = resolve_uri(tracking_uri)
     with validate_bundle(bundle) as b:
         m = b.manifest
@@ -63,3 +62,7 @@ def submit(bundle: str, submitter: str | None, tracking_uri: str | None) -> None
                   soft_wrap=True)
     console.print(f"next: DTI assesses it (harness assess); a reviewer other than {ref.submitter} decides "
                   f"(policy 4.1, 4.2)", soft_wrap=True)
+
+
+COMMANDS: tuple[click.Command, ...] = (submit,)
+"""What `harness.cli.app` adds to the group."""
