@@ -140,8 +140,11 @@ def person_option(flag: str, who: str, rule: PersonRule) -> Callable[[F], F]:
     submitter: policy 2.3, 4.1).", "decides")`. It fills the parameter named after the flag (`--by` -> `by`),
     with the default and help text of its `rule`."""
     rule_of = PERSON_RULES[rule]
-    return click.option(flag, flag.lstrip("-").replace("-", "_"), default=None, envvar=rule_of.envvar,
-                        required=rule_of.required, help=f"{who} {rule_of.help}".strip())
+    # no `default` at all when required: click (8.5) counts an explicit `default=None` as a default and would
+    # let a missing required flag through as None
+    extra: dict[str, Any] = {"required": True} if rule_of.required else {"default": None}
+    return click.option(flag, flag.lstrip("-").replace("-", "_"), envvar=rule_of.envvar,
+                        help=f"{who} {rule_of.help}".strip(), **extra)
 
 
 # --- what several commands parse ------------------------------------------------------------------------------
