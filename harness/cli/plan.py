@@ -126,5 +126,5 @@ def reassess_cmd(ref: str | None, due_only: bool, as_of: str | None, by: str | N
     sys.exit(exit_code(outcomes))
 
 
-COMMANDS: tuple[click.Command, ...] = (plan_cmd, reassess_cmd,)
+COMMANDS: tuple[click.Command, ...] = (plan_cmd, reassess_cmd)
 """What `harness.cli.app` adds to the group."""

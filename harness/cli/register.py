@@ -100,5 +100,5 @@ def records_export(tool: str, out: str, tracking_uri: str | None) -> None:
         sys.exit(1)
 
 
-COMMANDS: tuple[click.Command, ...] = (register_group, records_group,)
+COMMANDS: tuple[click.Command, ...] = (register_group, records_group)
 """What `harness.cli.app` adds to the group."""
