@@ -9,21 +9,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.stats import wilson_interval
-from test_suites.hallucination.metrics import (
+from harness.measures.answers import (
     DEFAULT_RULE,
     AbstentionRule,
-    claims,
     compute_f1,
+    gold_answers,
+    is_abstention,
+    normalize_answer,
+)
+from harness.measures.stats import wilson_interval
+from test_suites.hallucination.metrics import (
+    claims,
     content_tokens,
     disagreement_rate,
     exact_match,
     f1,
-    gold_answers,
     groundedness,
     hallucination_rate,
-    is_abstention,
-    normalize_answer,
     over_refusal_rate,
     pairwise_agreement,
     qa_scores,

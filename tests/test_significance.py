@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from test_suites.bias.significance import (
+from harness.measures.significance import (
     CHI_SQUARE,
     FISHER,
     MONTE_CARLO,
     Z_TEST,
-    holm,
     homogeneity_test,
     selection_test,
 )
+from harness.measures.stats import holm
 
 
 def test_holm_by_hand() -> None:

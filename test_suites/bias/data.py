@@ -10,8 +10,8 @@ from harness.check import Check, CheckContext
 from harness.check import note as check_note
 from harness.datasets import matches
 from harness.findings import Finding, Status
+from harness.measures.counts import Grouping, bootstrap_counts, build_groupings, confusion_counts
 from test_suites.bias import metrics as M
-from test_suites.bias.counts import Grouping, bootstrap_counts, build_groupings, confusion_counts
 
 SUITE = "bias"
 
@@ -44,7 +44,7 @@ class GroupingData:
     def effective(self, metric: str) -> tuple[np.ndarray, np.ndarray]:
         """(successes, trials) per group behind a rate, for Wilson intervals and tests. Weighted data use
         Kish's effective sample size, not the sum of the weights (which would make intervals far too narrow)."""
-        from harness.stats import effective_size
+        from harness.measures.stats import effective_size
 
         _, num, den = M.RATES[metric]
         if self.squares is None:

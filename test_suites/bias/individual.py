@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from test_suites.bias.counts import FN, FP, TN, TP
+from harness.measures.counts import FN, FP, TN, TP
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -20,9 +20,9 @@ import numpy as np
 from harness.check import CheckContext, CheckOutput, Measurement
 from harness.errors import ConfigError
 from harness.findings import Finding, Severity, Status
+from harness.measures.counts import Grouping, build_groupings
+from harness.measures.disparity import disparity_interval
 from harness.tools import input_frame
-from test_suites.bias.counts import Grouping, build_groupings
-from test_suites.bias.metrics import disparity_interval
 from test_suites.degradation.calls import CLEAR_ERROR, HANG, PROBLEM_WORDS, CallOutcome, call_tool
 from test_suites.degradation.common import (
     GRACEFUL,
@@ -122,7 +122,7 @@ def row_states(flips: np.ndarray, d: np.ndarray, right: np.ndarray) -> np.ndarra
 
 @lru_cache(maxsize=8)
 def _z(confidence: float) -> float:
-    from harness.stats import z_value
+    from harness.measures.stats import z_value
 
     return z_value(confidence)
 
@@ -148,7 +148,7 @@ class Effect:
                    better=t[:, :, 0].sum(axis=(1, 2)), right_before=t[..., 1].sum(axis=(1, 2)))
 
     def flip_rate(self, conf: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        from harness.stats import wilson_interval
+        from harness.measures.stats import wilson_interval
 
         lo, hi = wilson_interval(self.flipped, self.n, conf)
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -16,8 +16,8 @@ import numpy as np
 from harness.check import Check, CheckContext, CheckOutput, Measurement, cannot_generate, unanswered
 from harness.errors import CheckError
 from harness.findings import Finding, Severity, Status
-from test_suites.data_quality.pii import KINDS as PII_KINDS
-from test_suites.data_quality.pii import LABELS as PII_LABELS
+from harness.measures.pii import KINDS as PII_KINDS
+from harness.measures.pii import LABELS as PII_LABELS
 from test_suites.privacy import canaries as C
 from test_suites.privacy.values import excerpt, find, mask, mask_all, mask_text
 
@@ -30,7 +30,7 @@ EXAMPLES = 25  # leaked or PII-bearing answers listed in a table, at most
 
 def rate(k: int, n: int, conf: float) -> tuple[float, float, float]:
     """(k / n, Wilson low, Wilson high); NaN when n == 0."""
-    from harness.stats import wilson_interval
+    from harness.measures.stats import wilson_interval
 
     if n == 0:
         return float("nan"), float("nan"), float("nan")

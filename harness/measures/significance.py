@@ -3,17 +3,16 @@ four-fifths rule: a ratio under 0.8 is the practical test, a significance test t
 and both are reported (29 CFR 1607.4(D); EEOC Q&A 20-22 on small samples).
 
 Fisher's exact test where a 2x2 table has an expected count under 5 (the normal approximation is
-unreliable there), the pooled two-proportion z-test otherwise; Holm's step-down adjustment across all
-comparisons of a run, so testing many groups and intersections does not manufacture significance.
+unreliable there), the pooled two-proportion z-test otherwise. A suite adjusts the p-values of all the
+comparisons of a run with Holm's step-down method (`harness.measures.stats.holm`), so that testing many groups
+and intersections does not manufacture significance.
 """
 from __future__ import annotations
 
 import numpy as np
 from scipy import stats
 
-from harness.stats import holm
-
-__all__ = ["CHI_SQUARE", "FISHER", "MONTE_CARLO", "Z_TEST", "holm", "homogeneity_test", "selection_test"]
+__all__ = ["CHI_SQUARE", "FISHER", "MONTE_CARLO", "Z_TEST", "homogeneity_test", "selection_test"]
 
 FISHER = "Fisher's exact test"
 Z_TEST = "two-proportion z-test"

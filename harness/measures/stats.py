@@ -1,4 +1,5 @@
-"""Interval estimates shared by every suite. Small, closed-form and tested against known answers."""
+"""Interval estimates and Holm's step-down adjustment, shared by every suite and by the decision rule
+(`harness.decision`). Small, closed-form and tested against known answers."""
 from __future__ import annotations
 
 import numpy as np
