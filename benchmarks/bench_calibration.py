@@ -496,7 +496,7 @@ def coverage_cells(size: int = 100) -> list[Cell]:
 
 
 def wilson(k: int, n: int) -> tuple[float, float]:
-    from harness.measures.stats import wilson_interval
+    from harness.stats import wilson_interval
 
     lo, hi = wilson_interval(k, n, 0.95)
     return float(lo), float(hi)

@@ -13,8 +13,8 @@ from harness.check import CheckContext
 from harness.datasets import ReferenceDataset, load_dataset
 from harness.errors import ConfigError
 from harness.manifest import load_manifest
-from harness.measures.stats import wilson_interval
 from harness.policy import Policy, load_policy
+from harness.stats import wilson_interval
 from harness.tools import load_tool
 from harness.verdict import SuiteResult
 from test_suites.bias import BiasSuite

@@ -7,7 +7,7 @@ import pytest
 
 from harness.measures.counts import bootstrap_counts, build_groupings, confusion_counts
 from harness.measures.disparity import disparity_interval, pairwise
-from harness.measures.stats import percentile_interval
+from harness.stats import percentile_interval
 from test_suites.bias import metrics as M
 
 

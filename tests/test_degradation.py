@@ -17,8 +17,8 @@ from harness.check import Check, CheckContext, Suite
 from harness.datasets import DatasetCard, ReferenceDataset, load_dataset
 from harness.findings import Severity, Status
 from harness.manifest import ToolManifest, load_manifest
-from harness.measures.stats import wilson_interval
 from harness.policy import Policy, load_policy
+from harness.stats import wilson_interval
 from harness.tools import Predictions, load_tool
 from harness.tools.python import PythonTool
 from harness.verdict import SuiteResult

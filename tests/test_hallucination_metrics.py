@@ -17,7 +17,7 @@ from harness.measures.answers import (
     is_abstention,
     normalize_answer,
 )
-from harness.measures.stats import wilson_interval
+from harness.stats import wilson_interval
 from test_suites.hallucination.metrics import (
     claims,
     content_tokens,

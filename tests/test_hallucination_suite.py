@@ -16,8 +16,8 @@ from harness.assessment import assess
 from harness.datasets import ReferenceDataset, load_dataset
 from harness.errors import ToolError
 from harness.manifest import load_manifest
-from harness.measures.stats import wilson_interval
 from harness.policy import Policy, load_policy
+from harness.stats import wilson_interval
 from harness.tools import Predictions, load_tool, qa_items
 from test_suites.hallucination import HallucinationSuite
 from test_suites.hallucination.checks import EXAMPLES

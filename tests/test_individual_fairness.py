@@ -23,8 +23,8 @@ from harness.check import Check, CheckContext, Suite
 from harness.datasets import DatasetCard, ReferenceDataset
 from harness.manifest import ToolManifest
 from harness.measures.counts import FN, FP, TN, TP, bootstrap_counts, confusion_counts
-from harness.measures.stats import percentile_interval
 from harness.policy import load_policy
+from harness.stats import percentile_interval
 from harness.tools import Predictions
 from test_suites.bias.checks_inputs import IndividualFairness, estimate_interval
 from test_suites.bias.individual import (

@@ -8,7 +8,7 @@ from scipy import stats
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import roc_auc_score
 
-from harness.measures.stats import wilson_interval
+from harness.stats import wilson_interval
 from test_suites.bias.scores import (
     KSTWO_MAX_N,
     auc_by_group,

@@ -9,10 +9,10 @@ from harness.measures.significance import (
     FISHER,
     MONTE_CARLO,
     Z_TEST,
+    holm,
     homogeneity_test,
     selection_test,
 )
-from harness.measures.stats import holm
 
 
 def test_holm_by_hand() -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.measures.stats import percentile_interval, wilson_interval
+from harness.stats import percentile_interval, wilson_interval
 
 
 @pytest.mark.parametrize(("k", "n", "low", "high"), [
@@ -31,7 +31,7 @@ def test_percentile_interval_ignores_undefined_resamples() -> None:
 
 
 def test_vectorised_nanquantile_equals_numpy() -> None:
-    from harness.measures.stats import nanquantile
+    from harness.stats import nanquantile
 
     rng = np.random.default_rng(0)
     a = rng.normal(size=(501, 7, 3))

@@ -332,7 +332,7 @@ def tune(limit: float = 0.15, confidence: float = 0.95) -> list[tuple[float, int
     Reads only the items' context, question and `answerable` flag. Sorted best first: upper bound under
     `limit`, then fewest over-refusals, then fewest hallucinations."""
     from harness.datasets import load_dataset
-    from harness.measures.stats import wilson_interval
+    from harness.stats import wilson_interval
 
     frame = load_dataset("city-services-qa").frame
     scored = [(candidate(c, q), bool(ok)) for c, q, ok in

@@ -7,13 +7,14 @@ one suite uses, or that a third-party suite would otherwise have to copy. Today:
 - `counts`: the one group-by of the harness, integer-coded groups and intersections with their confusion
   counts, and the stratified bootstrap of those counts;
 - `disparity`: the largest gap between groups' rates, with a fail-closed bootstrap interval;
-- `stats`: interval estimates (Wilson, percentile, MOVER), Holm's step-down adjustment, effective sample size;
-- `significance`: tests of equal rates between groups (Fisher, two-proportion z, chi-square, Monte Carlo);
+- `significance`: tests of equal rates between groups (Fisher, two-proportion z, chi-square, Monte Carlo) and
+  Holm's step-down adjustment across a family of tests;
 - `pii`: the personal-data patterns and the column scan (counts, never values);
 - `answers`: answer normalisation and token F1 (the official SQuAD 2.0 script) and abstention detection.
 
-A measure used by one suite only stays in that suite. Nothing here imports a suite, mlflow or a heavy library
-that its module did not already need at import time: a suite imports these modules when it runs, and
-`harness suites list` imports none of them. This `__init__` imports nothing, so that importing one measure
-never loads the others.
+The interval estimates every suite uses (Wilson, percentile, MOVER, effective sample size) are in
+`harness.stats`. A measure used by one suite only stays in that suite. Nothing here imports a suite, mlflow
+or a heavy library that its module did not already need at import time: a suite imports these modules when
+it runs, and `harness suites list` imports none of them. This `__init__` imports nothing, so that importing
+one measure never loads the others.
 """

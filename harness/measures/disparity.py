@@ -36,7 +36,7 @@ def disparity_interval(point: np.ndarray, boot: np.ndarray, eligible: np.ndarray
     the bound on the passing side covers every pair (no pair's gap is confidently worse), the other
     bound is that of the pair that attains the point estimate. The interval always holds the estimate.
     """
-    from harness.measures.stats import percentile_interval
+    from harness.stats import percentile_interval
 
     idx = np.flatnonzero(eligible & ~np.isnan(point))
     if len(idx) < 2:

@@ -50,7 +50,7 @@ class GroupRates(Check):
     policy_section = "2.1"
 
     def run(self, ctx: CheckContext) -> CheckOutput:
-        from harness.measures.stats import wilson_interval
+        from harness.stats import wilson_interval
 
         out = CheckOutput()
         conf, floor = ctx.policy.confidence_level, ctx.policy.min_group_size
@@ -132,7 +132,7 @@ def simultaneous_spread(gd: GroupingData, component: str, measure: str, confiden
     1 - alpha / pairs, combined through the max (min), which is monotone, so the statistic's interval
     covers at least at the stated level (the interval of the pair that came out extreme, alone, would not:
     with six equal groups the observed gap is never 0)."""
-    from harness.measures.stats import mover_difference, mover_ratio, wilson_interval
+    from harness.stats import mover_difference, mover_ratio, wilson_interval
 
     idx = np.flatnonzero(gd.eligible_for(component))
     k, n = gd.effective(component)
@@ -319,7 +319,7 @@ class FourFifths(Check):
 
     def run(self, ctx: CheckContext) -> CheckOutput:
         from harness.measures.significance import selection_test
-        from harness.measures.stats import mover_ratio, wilson_interval
+        from harness.stats import mover_ratio, wilson_interval
 
         out = CheckOutput()
         conf = ctx.policy.confidence_level

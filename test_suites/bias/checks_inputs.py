@@ -102,7 +102,7 @@ class Counterfactual(Check):
     def _record(self, out: CheckOutput, ctx: CheckContext, metric: str, column: str, attr: str,
                 changed: pd.DataFrame, base: np.ndarray, groups: pd.Series, fav: Any, conf: float,
                 what: str) -> None:
-        from harness.measures.stats import wilson_interval
+        from harness.stats import wilson_interval
 
         new = matches(ctx.tool.predict_frame(changed).labels, fav).astype(np.int8)  # type: ignore[union-attr]
         flips = new != base
@@ -160,7 +160,7 @@ def estimate_interval(estimate: float, samples: np.ndarray, confidence: float) -
     0-98 %; the bias-corrected (BC) percentile interval, the other candidate, 45-96 %, as it cannot
     reach 0), overall Theil 93-96 %. The price is width on the side of 0.
     """
-    from harness.measures.stats import percentile_interval
+    from harness.stats import percentile_interval
 
     lo, hi = percentile_interval(samples, confidence)
     lo, hi = float(lo), float(hi)

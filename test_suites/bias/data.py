@@ -44,7 +44,7 @@ class GroupingData:
     def effective(self, metric: str) -> tuple[np.ndarray, np.ndarray]:
         """(successes, trials) per group behind a rate, for Wilson intervals and tests. Weighted data use
         Kish's effective sample size, not the sum of the weights (which would make intervals far too narrow)."""
-        from harness.measures.stats import effective_size
+        from harness.stats import effective_size
 
         _, num, den = M.RATES[metric]
         if self.squares is None:

@@ -218,7 +218,7 @@ def build_prompts(spec: PromptTemplates) -> tuple[list[Prompt], list[tuple[Templ
 
 
 def _bootstrap(values: np.ndarray, rng: np.random.Generator, b: int, conf: float) -> tuple[float, float]:
-    from harness.measures.stats import percentile_interval
+    from harness.stats import percentile_interval
 
     n = len(values)
     if n < 2:
@@ -244,7 +244,7 @@ class CounterfactualPrompts(Check):
     def run(self, ctx: CheckContext) -> CheckOutput:
         import pandas as pd
 
-        from harness.measures.stats import wilson_interval
+        from harness.stats import wilson_interval
 
         out = CheckOutput()
         if (f := cannot_generate(SUITE, self, ctx, "decision_change_rate", "the counterfactual prompts")) is not None:

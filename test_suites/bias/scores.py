@@ -250,7 +250,7 @@ def auc_interval_by_group(scores: np.ndarray, y_true: np.ndarray, codes: np.ndar
     variance) (see `delong_auc_by_group`), nonparametric and tie-aware. NaN where the AUC is undefined or a
     class has a single row. Known limitation: at AUC exactly 0 or 1 the DeLong variance is 0 and the
     interval collapses to a point, so read intervals of tiny, perfectly separated groups with care."""
-    from harness.measures.stats import z_value
+    from harness.stats import z_value
 
     auc, var = delong_auc_by_group(scores, y_true, codes, n_groups)
     half = z_value(confidence) * np.sqrt(var)
@@ -287,7 +287,7 @@ def calibration_by_group(scores: np.ndarray, y_true: np.ndarray, codes: np.ndarr
     means, so every group has the same rows): group, bin, bin_low, bin_high, n, positives, mean_score,
     observed_rate, and the Wilson interval of the observed rate (observed_low, observed_high) — a bin is
     miscalibrated beyond noise when mean_score falls outside that interval."""
-    from harness.measures.stats import wilson_interval
+    from harness.stats import wilson_interval
 
     if n_bins < 1:
         raise ValueError("n_bins must be at least 1")

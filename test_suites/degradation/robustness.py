@@ -122,7 +122,7 @@ def row_states(flips: np.ndarray, d: np.ndarray, right: np.ndarray) -> np.ndarra
 
 @lru_cache(maxsize=8)
 def _z(confidence: float) -> float:
-    from harness.measures.stats import z_value
+    from harness.stats import z_value
 
     return z_value(confidence)
 
@@ -148,7 +148,7 @@ class Effect:
                    better=t[:, :, 0].sum(axis=(1, 2)), right_before=t[..., 1].sum(axis=(1, 2)))
 
     def flip_rate(self, conf: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        from harness.measures.stats import wilson_interval
+        from harness.stats import wilson_interval
 
         lo, hi = wilson_interval(self.flipped, self.n, conf)
         with np.errstate(invalid="ignore", divide="ignore"):

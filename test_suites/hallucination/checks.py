@@ -126,7 +126,7 @@ class Correctness(Check):
     policy_section = "Safety"
 
     def run(self, ctx: CheckContext) -> CheckOutput:
-        from harness.measures.stats import z_value
+        from harness.stats import z_value
 
         out = CheckOutput()
         d = _items(ctx)

@@ -104,7 +104,7 @@ def over_refusal_rate(answers: Sequence[str | None], answerable: Sequence[bool] 
 
 def rate_with_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float, float]:
     """(k / n, Wilson lower bound, Wilson upper bound); all NaN when n == 0."""
-    from harness.measures.stats import wilson_interval
+    from harness.stats import wilson_interval
 
     if n == 0:
         return float("nan"), float("nan"), float("nan")

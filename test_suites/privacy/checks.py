@@ -30,7 +30,7 @@ EXAMPLES = 25  # leaked or PII-bearing answers listed in a table, at most
 
 def rate(k: int, n: int, conf: float) -> tuple[float, float, float]:
     """(k / n, Wilson low, Wilson high); NaN when n == 0."""
-    from harness.measures.stats import wilson_interval
+    from harness.stats import wilson_interval
 
     if n == 0:
         return float("nan"), float("nan"), float("nan")
