@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from harness.measures.counts import bootstrap_counts, build_groupings, confusion_counts
-from harness.measures.disparity import disparity_interval, pairwise
+from harness.measures.disparity import disparity_interval, divide, pairwise
 from harness.stats import percentile_interval
 from test_suites.bias import metrics as M
 
@@ -56,6 +56,14 @@ def test_count_bootstrap_equals_row_resampling_bootstrap() -> None:
     assert float(lo_f) == pytest.approx(float(lo_n), abs=0.015)
     assert float(hi_f) == pytest.approx(float(hi_n), abs=0.015)
     assert float(np.std(fast)) == pytest.approx(float(np.std(naive)), rel=0.08)
+
+
+def test_divide_is_nan_where_the_rate_is_undefined() -> None:
+    """A group with no rows in a rate's denominator has no rate (NaN), never an error, 0 or inf."""
+    got = divide(np.array([1.0, 0.0, 3.0, 2.0]), np.array([4.0, 0.0, 0.0, -1.0]))
+    assert got[0] == 0.25 and np.isnan(got[1:]).all()
+    assert pairwise(np.array([0.2, 0.4, 0.0]), "ratio")[0].tolist()[:2] == [1.0, 0.5]
+    assert np.isnan(pairwise(np.array([0.2, 0.4, 0.0]), "ratio")[0, 2])
 
 
 def test_disparity_interval_for_two_groups_is_the_pair_interval() -> None:
