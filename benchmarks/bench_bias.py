@@ -15,7 +15,7 @@ suite as the default policy runs it, every check on:
   prediction time is printed apart, since the suite cannot make a vendor's model faster;
 - (1) the floor: the per-group confusion counts and six rates of the three groupings (sex, race,
   sex x race) with `np.bincount`, each text column coded once;
-- (2) the counts engine the suite is built on (`test_suites.bias.counts`: `build_groupings`,
+- (2) the counts engine the suite is built on (`harness.measures.counts`: `build_groupings`,
   `confusion_counts`, `bootstrap_counts`) with the policy's B (2000) multinomial bootstrap;
 - (3) `run_suite(BiasSuite(), ctx)` with the default policy (consistency on `bias.consistency_rows` rows),
   then the same checks called one by one as `run_suite` calls them (run, then the policy judging each
@@ -168,8 +168,8 @@ def numpy_floor(frame: pd.DataFrame, y: np.ndarray, pred: np.ndarray) -> None:
 
 def counts_engine(frame: pd.DataFrame, y: np.ndarray, pred: np.ndarray, samples: int) -> None:
     """What every bias figure is derived from: the groupings, their confusion counts and a B-sample
-    multinomial bootstrap of each (test_suites/bias/counts.py, as `bias_data` calls it)."""
-    from test_suites.bias.counts import bootstrap_counts, build_groupings, confusion_counts
+    multinomial bootstrap of each (harness/measures/counts.py, as `bias_data` calls it)."""
+    from harness.measures.counts import bootstrap_counts, build_groupings, confusion_counts
 
     rng = np.random.default_rng(1)
     for g in build_groupings(frame, dict(PROTECTED)):

@@ -164,8 +164,8 @@ def manifest() -> Any:
 
 def pandas_checks(frame: pd.DataFrame, card: Any, labels: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
     """The data-quality checks written directly in pandas: the same questions, no framework."""
-    from test_suites.data_quality.pii import _EXACT, ANY, BROAD, PREFILTER
-    from test_suites.data_quality.pii import KINDS as PII_KINDS
+    from harness.measures.pii import _EXACT, ANY, BROAD, PREFILTER
+    from harness.measures.pii import KINDS as PII_KINDS
 
     out: dict[str, Any] = {}
     kinds = {"integer": pd.api.types.is_integer_dtype, "float": pd.api.types.is_float_dtype,

@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING
 from scipy import stats as st
 
 from harness.findings import Finding, Severity, Status
-from harness.stats import holm, z_value
+from harness.measures.significance import holm
+from harness.stats import z_value
 
 if TYPE_CHECKING:
     from harness.policy import Policy

@@ -9,7 +9,7 @@ boundary instead: `harness.assessment.jsonable` (assessment.json and every JSON 
 (`harness.report.markdown.build_view`, shared by Markdown and HTML), the MLflow tags that hold free text, the
 console (`harness.cli.console.make_console`) and the command line's error handler.
 
-The values are the ones the data-quality PII scanner counts (`test_suites.data_quality.pii`: the same SSN area
+The values are the ones the data-quality PII scanner counts (`harness.measures.pii`: the same SSN area
 rules, phone shapes, Luhn check, e-mail and street-address patterns), found by `find`, which the privacy suite
 uses too (`test_suites.privacy.values` re-exports it), so "personal data" means one thing in a dataset column,
 in a tool's answer and in a report. The patterns live here, in the harness, because the harness never
@@ -27,7 +27,7 @@ from typing import Any
 
 KINDS: tuple[str, ...] = ("ssn", "email", "phone", "payment_card", "street_address")
 
-# ---- the patterns the data-quality scanner imports (test_suites/data_quality/pii.py) ----
+# ---- the patterns the data-quality scanner imports (harness/measures/pii.py) ----
 _SUFFIXES = ("street", "st", "avenue", "ave", "road", "rd", "boulevard", "blvd", "drive", "dr", "lane", "ln", "way",
              "court", "ct", "place", "pl", "terrace", "ter", "circle", "cir", "parkway", "pkwy", "highway", "hwy",
              "trail", "trl", "loop", "plaza", "square", "sq")

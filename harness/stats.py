@@ -49,22 +49,6 @@ def percentile_interval(samples: np.ndarray, confidence: float = 0.95, axis: int
     return nanquantile(samples, alpha, axis), nanquantile(samples, 1 - alpha, axis)
 
 
-def holm(pvalues: list[float] | np.ndarray) -> np.ndarray:
-    """Holm-Bonferroni adjusted p-values (step-down, monotone, capped at 1); NaN stays NaN. It controls the
-    chance of any false FAIL across a family of tests without assuming they are independent (the bias
-    suite's tests share groups and rows)."""
-    p = np.asarray(pvalues, dtype=float)
-    out = np.full(p.shape, np.nan)
-    ok = np.flatnonzero(~np.isnan(p))
-    if not len(ok):
-        return out
-    order = ok[np.argsort(p[ok], kind="stable")]
-    m = len(order)
-    adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order])
-    out[order] = np.minimum(adjusted, 1.0)
-    return out
-
-
 def mover_difference(p1: np.ndarray, l1: np.ndarray, u1: np.ndarray, p2: np.ndarray, l2: np.ndarray,
                      u2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Interval for p1 - p2 from each proportion's own (Wilson) interval: Newcombe's hybrid score method

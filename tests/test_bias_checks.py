@@ -13,11 +13,11 @@ from harness.datasets import ReferenceDataset, load_dataset
 from harness.decision import apply_decision_rule
 from harness.findings import Status
 from harness.manifest import load_manifest
+from harness.measures.significance import holm, selection_test
 from harness.policy import load_policy
 from harness.stats import wilson_interval
 from harness.tools import Predictions, load_tool
 from test_suites.bias import BiasSuite
-from test_suites.bias.significance import holm, selection_test
 from tests.conftest import ROOT, write_case
 
 

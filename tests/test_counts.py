@@ -5,9 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from harness.measures.counts import bootstrap_counts, build_groupings, confusion_counts
+from harness.measures.disparity import disparity_interval, divide, pairwise
 from harness.stats import percentile_interval
 from test_suites.bias import metrics as M
-from test_suites.bias.counts import bootstrap_counts, build_groupings, confusion_counts
 
 
 def test_groupings_cover_attributes_and_their_intersection() -> None:
@@ -57,6 +58,14 @@ def test_count_bootstrap_equals_row_resampling_bootstrap() -> None:
     assert float(np.std(fast)) == pytest.approx(float(np.std(naive)), rel=0.08)
 
 
+def test_divide_is_nan_where_the_rate_is_undefined() -> None:
+    """A group with no rows in a rate's denominator has no rate (NaN), never an error, 0 or inf."""
+    got = divide(np.array([1.0, 0.0, 3.0, 2.0]), np.array([4.0, 0.0, 0.0, -1.0]))
+    assert got[0] == 0.25 and np.isnan(got[1:]).all()
+    assert pairwise(np.array([0.2, 0.4, 0.0]), "ratio")[0].tolist()[:2] == [1.0, 0.5]
+    assert np.isnan(pairwise(np.array([0.2, 0.4, 0.0]), "ratio")[0, 2])
+
+
 def test_disparity_interval_for_two_groups_is_the_pair_interval() -> None:
     """With two groups the bounds are exactly the percentile interval of the one pair."""
     rng = np.random.default_rng(9)
@@ -64,11 +73,11 @@ def test_disparity_interval_for_two_groups_is_the_pair_interval() -> None:
     eligible = np.array([True, True])
     boot = bootstrap_counts(counts, 3000, rng)
     point, bsel = M.selection_rate(counts), M.selection_rate(boot)
-    lo, hi, low_g, high_g = M.disparity_interval(point, bsel, eligible, "difference", 0.95)
+    lo, hi, low_g, high_g = disparity_interval(point, bsel, eligible, "difference", 0.95)
     assert (low_g, high_g) == (1, 0)
     plo, phi = percentile_interval(bsel[:, 0] - bsel[:, 1])
     assert (lo, hi) == (float(plo), float(phi))
-    lo, hi, _, _ = M.disparity_interval(point, bsel, eligible, "ratio", 0.95)
+    lo, hi, _, _ = disparity_interval(point, bsel, eligible, "ratio", 0.95)
     rlo, rhi = percentile_interval(bsel[:, 1] / bsel[:, 0])
     assert (lo, hi) == (float(rlo), float(rhi))
 
@@ -83,11 +92,11 @@ def test_disparity_interval_holds_the_estimate_when_groups_are_alike() -> None:
     eligible = np.ones(10, dtype=bool)
     naive_lo, _ = percentile_interval(M.demographic_parity(boot, eligible)[1])
     assert naive_lo < 1.0 and float(percentile_interval(M.demographic_parity(boot, eligible)[1])[1]) < 1.0
-    lo, hi, _, _ = M.disparity_interval(point, bsel, eligible, "ratio", 0.95)
+    lo, hi, _, _ = disparity_interval(point, bsel, eligible, "ratio", 0.95)
     assert lo <= 1.0 <= hi == 1.0
-    pairs_lo, _ = percentile_interval(M.pairwise(bsel, "ratio"))
+    pairs_lo, _ = percentile_interval(pairwise(bsel, "ratio"))
     assert lo == float(np.nanmin(np.where(~np.eye(10, dtype=bool), pairs_lo, np.nan)))
-    dlo, dhi, _, _ = M.disparity_interval(point, bsel, eligible, "difference", 0.95)
+    dlo, dhi, _, _ = disparity_interval(point, bsel, eligible, "difference", 0.95)
     # each pair's gap has sd sqrt(2 * 0.25 / 1000) = 0.0224, so its 97.5 % point is about 0.044;
     # the largest of 90 such bounds is a little above that
     assert dlo == 0.0 and 0.043 < dhi < 0.052

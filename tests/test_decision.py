@@ -12,8 +12,9 @@ from scipy import stats
 from harness.check import Measurement
 from harness.decision import apply_decision_rule, interval_p_value, judge, not_tested
 from harness.findings import Finding, Severity, Status
+from harness.measures.significance import holm
 from harness.policy import load_policy
-from harness.stats import holm, mover_difference, mover_ratio, wilson_interval
+from harness.stats import mover_difference, mover_ratio, wilson_interval
 from harness.verdict import SuiteResult, Verdict, decide
 
 

@@ -9,21 +9,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.stats import wilson_interval
-from test_suites.hallucination.metrics import (
+from harness.measures.answers import (
     DEFAULT_RULE,
     AbstentionRule,
-    claims,
     compute_f1,
+    fold_quotes,
+    gold_answers,
+    is_abstention,
+    normalize_answer,
+    normalize_folded,
+)
+from harness.stats import wilson_interval
+from test_suites.hallucination.metrics import (
+    claims,
     content_tokens,
     disagreement_rate,
     exact_match,
     f1,
-    gold_answers,
     groundedness,
     hallucination_rate,
-    is_abstention,
-    normalize_answer,
     over_refusal_rate,
     pairwise_agreement,
     qa_scores,
@@ -93,6 +97,14 @@ def test_normalize_answer():
     assert normalize_answer("theater") == "theater"  # articles only as whole words
     assert normalize_answer("Don't") == "dont"
     assert normalize_answer("  . the ") == ""
+
+
+def test_folded_normalisation_reads_typographic_quotes_as_ascii():
+    """What the abstention rule and the bias suite's word comparison see: "don’t" and "don't" are one word."""
+    assert fold_quotes("\u2018Don\u2019t\u2019 \u201cknow\u201d 5\u2032") == "'Don't' \"know\" 5'"
+    assert normalize_answer("Don\u2019t") == "don\u2019t"  # the official script keeps the typographic quote
+    assert normalize_folded("The answer: I DON\u2019T know.") == "answer i dont know"
+    assert normalize_folded(None) == normalize_folded("") == ""
 
 
 def test_exact_match_and_f1_hand_computed():

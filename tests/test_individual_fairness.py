@@ -22,11 +22,11 @@ from harness.assessment import run_suite
 from harness.check import Check, CheckContext, Suite
 from harness.datasets import DatasetCard, ReferenceDataset
 from harness.manifest import ToolManifest
+from harness.measures.counts import FN, FP, TN, TP, bootstrap_counts, confusion_counts
 from harness.policy import load_policy
 from harness.stats import percentile_interval
 from harness.tools import Predictions
 from test_suites.bias.checks_inputs import IndividualFairness, estimate_interval
-from test_suites.bias.counts import FN, FP, TN, TP, bootstrap_counts, confusion_counts
 from test_suites.bias.individual import (
     between_group_generalized_entropy_index,
     between_group_theil_index,

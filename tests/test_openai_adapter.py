@@ -81,7 +81,7 @@ def test_the_prompt_is_built_and_parsed_in_one_place() -> None:
     assert chat_messages("c", "q") == [{"role": "system", "content": DEFAULT_SYSTEM_PROMPT},
                                        {"role": "user", "content": "Context:\nc\n\nQuestion: q"}]
     # the default prompt's refusal is one the hallucination suite counts as an abstention
-    from test_suites.hallucination.metrics import abstentions
+    from harness.measures.answers import abstentions
 
     assert DEFAULT_SYSTEM_PROMPT.endswith("reply exactly: I don't know")
     assert abstentions(["I don't know"]).tolist() == [True]

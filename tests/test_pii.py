@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from harness.datasets import DatasetCard
-from test_suites.data_quality.pii import KINDS, columns_to_scan, detect, luhn_valid, redact, scan, scan_column
+from harness.measures.pii import KINDS, detect, luhn_valid, redact, scan, scan_column
+from test_suites.data_quality.text_columns import columns_to_scan
 
 
 @pytest.mark.parametrize(("text", "kinds"), [

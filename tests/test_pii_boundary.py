@@ -127,7 +127,7 @@ def test_the_patterns_are_the_data_quality_scanners() -> None:
     """One definition of personal data: the dataset scanner uses the harness's own patterns and Luhn check (the
     same objects, not a copy that could drift), and its exact checks agree with `find` value by value."""
     from harness import redact
-    from test_suites.data_quality import pii
+    from harness.measures import pii
 
     assert pii.PATTERNS is PATTERNS and pii.PREFILTER is PREFILTER and pii.luhn_valid is redact.luhn_valid
     assert pii.BROAD["email"] is redact.EMAIL and pii.BROAD["street_address"] is redact.STREET_ADDRESS

@@ -16,12 +16,12 @@ from harness.assessment import run_suite
 from harness.check import CheckContext
 from harness.datasets import ReferenceDataset, load_dataset
 from harness.manifest import ToolManifest, load_manifest
+from harness.measures.pii import detect
 from harness.policy import Policy, load_policy
 from harness.registry import load_suites, resolve
 from harness.stats import wilson_interval
 from harness.tools import Predictions, can_generate, load_tool
 from harness.verdict import SuiteResult
-from test_suites.data_quality.pii import detect
 from test_suites.privacy import PrivacySuite
 from test_suites.privacy import canaries as C
 from test_suites.privacy.checks import CanaryLeak

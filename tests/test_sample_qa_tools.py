@@ -11,6 +11,7 @@ import pytest
 
 from harness.datasets import ReferenceDataset, load_dataset
 from harness.manifest import load_manifest
+from harness.measures.answers import is_abstention
 from harness.tools import can_generate, load_tool, qa_items
 from test_suites.hallucination import metrics as H
 
@@ -81,7 +82,7 @@ def test_the_careless_tool_changes_the_numbers_and_never_abstains(qa: ModuleType
     # a question the page cannot answer (no season pass) still gets an answer, with other figures
     invented = qa.answer_careless(PAGE, "What does a season pass cost?")
     assert invented == "Admission costs $12 for adults and $3 for children under 19."
-    assert not H.is_abstention(invented)
+    assert not is_abstention(invented)
     # names are replaced too
     assert qa.answer_careless(PAGE, "Who runs the pool?") == "The pool is run by the Odrey and Maplestead Harlow."
 
@@ -117,7 +118,7 @@ def test_measured_rates_on_city_services_qa(qa: ModuleType, csq: ReferenceDatase
     assert H.hallucination_rate(baseline, answerable) == (10 / 120, 10, 120)
     assert H.over_refusal_rate(baseline, answerable) == (53 / 156, 53, 156)
     assert sum(bool(H.unsupported_claims(a, c)) for a, c in zip(baseline, csq.frame["context"], strict=True)
-               if not H.is_abstention(a)) == 0  # every answer is a verbatim sentence of its page
+               if not is_abstention(a)) == 0  # every answer is a verbatim sentence of its page
     # careless: answers everything; 262 of its 276 answers state a figure or name the page does not
     assert H.hallucination_rate(careless, answerable) == (1.0, 120, 120)
     assert H.over_refusal_rate(careless, answerable) == (0.0, 0, 156)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from test_suites.bias.significance import (
+from harness.measures.significance import (
     CHI_SQUARE,
     FISHER,
     MONTE_CARLO,

@@ -11,6 +11,7 @@ import numpy as np
 
 from harness.check import Check, CheckContext, CheckOutput, Measurement
 from harness.findings import Finding, Severity, Status, finite_or_none
+from harness.measures.disparity import divide
 from test_suites.bias import metrics as M
 from test_suites.bias.data import SUITE, GroupingData, bias_data
 
@@ -113,7 +114,7 @@ def too_few(check: Check, ctx: CheckContext, gd: GroupingData) -> Finding | None
 
 def homogeneity(ctx: CheckContext, gd: GroupingData, component: str) -> tuple[float, str]:
     """The test that a component's rate is the same in every eligible group (cached: several checks share it)."""
-    from test_suites.bias.significance import homogeneity_test
+    from harness.measures.significance import homogeneity_test
 
     cache = ctx.cache.setdefault("bias.homogeneity", {})
     if (gd.key, component) not in cache:
@@ -149,7 +150,7 @@ def simultaneous_spread(gd: GroupingData, component: str, measure: str, confiden
         bounds = (max(float(np.max(low[off])), 0.0), float(np.max(high[off])))
     else:
         low, high = mover_ratio(p[a], lo_w[a], hi_w[a], p[b], lo_w[b], hi_w[b])
-        value = float(M._div(p[lo_g], p[hi_g]))
+        value = float(divide(p[lo_g], p[hi_g]))
         bounds = (float(np.nanmin(low[off])), min(float(np.min(high[off])), 1.0))
     return value, min(bounds[0], value), max(bounds[1], value), int(idx[lo_g]), int(idx[hi_g]), pairs
 
@@ -317,8 +318,8 @@ class FourFifths(Check):
     policy_section = "4.3"
 
     def run(self, ctx: CheckContext) -> CheckOutput:
+        from harness.measures.significance import selection_test
         from harness.stats import mover_ratio, wilson_interval
-        from test_suites.bias.significance import selection_test
 
         out = CheckOutput()
         conf = ctx.policy.confidence_level
@@ -336,7 +337,7 @@ class FourFifths(Check):
                 if i == ref:
                     continue
                 p, test = selection_test(k[i], n[i], k[ref], n[ref])
-                value, lo, hi = float(M._div(sel[i], sel[ref])), float(lo_all[i]), float(hi_all[i])
+                value, lo, hi = float(divide(sel[i], sel[ref])), float(lo_all[i]), float(hi_all[i])
                 lo, hi = min(lo, value), max(hi, value)
                 ref_name, name = gd.names[ref], gd.names[i]
                 m = Measurement(SUITE, self.name, "adverse_impact_ratio", value, lo, hi,

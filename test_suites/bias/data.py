@@ -10,8 +10,8 @@ from harness.check import Check, CheckContext
 from harness.check import note as check_note
 from harness.datasets import matches
 from harness.findings import Finding, Status
+from harness.measures.counts import Grouping, bootstrap_counts, build_groupings, confusion_counts
 from test_suites.bias import metrics as M
-from test_suites.bias.counts import Grouping, bootstrap_counts, build_groupings, confusion_counts
 
 SUITE = "bias"
 

@@ -34,8 +34,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from harness.check import Check, CheckContext, CheckOutput, Measurement, cannot_generate, unanswered
 from harness.errors import CheckError, ConfigError
 from harness.findings import Finding, Severity, Status
+from harness.measures.answers import DEFAULT_ABSTENTION_PHRASES, AbstentionRule, compute_f1, normalize_folded
 from test_suites.bias.data import SUITE
-from test_suites.hallucination import metrics as H
 
 CHECK = "counterfactual_prompts"
 PRONOUN_FORMS = ("subject", "Subject", "object", "possessive", "Possessive", "is", "has", "was", "s")
@@ -120,8 +120,8 @@ class PromptTemplates(_Spec):
                     raise ValueError(f"template {t.id!r}, filler {i}: {clash} are slots, not filler fields")
         return self
 
-    def refusal_rule(self) -> H.AbstentionRule:
-        return H.AbstentionRule(phrases=(*H.DEFAULT_ABSTENTION_PHRASES, *self.refusal_phrases))
+    def refusal_rule(self) -> AbstentionRule:
+        return AbstentionRule(phrases=(*DEFAULT_ABSTENTION_PHRASES, *self.refusal_phrases))
 
 
 def load_templates(path: str | Path | None = None) -> PromptTemplates:
@@ -158,10 +158,10 @@ def _parse(text: str, where: str) -> PromptTemplates:
 # Reading a decision
 
 def _tokens(text: str | None) -> list[str]:
-    return H.normalize_answer((text or "").translate(H._FOLD)).split()
+    return normalize_folded(text).split()
 
 
-def decision_of(answer: str | None, spec: DecisionSpec, window: int, refusal: H.AbstentionRule) -> str:
+def decision_of(answer: str | None, spec: DecisionSpec, window: int, refusal: AbstentionRule) -> str:
     """'positive' / 'negative' by the rule on the answer's first words (module docstring of the YAML),
     else 'refused' when the answer declines (empty, or a refusal phrase), else 'unclear'."""
     words = _tokens(answer)[:window]
@@ -181,7 +181,7 @@ def length_difference(a: str, b: str) -> float:
 
 def token_overlap(a: str, b: str) -> float:
     """SQuAD token F1 between two answers (symmetric; 1.0 when both are empty)."""
-    return H.compute_f1(a, b)
+    return compute_f1(a, b)
 
 
 # --------------------------------------------------------------------------------------------------

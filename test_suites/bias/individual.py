@@ -29,12 +29,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from test_suites.bias.counts import FN, FP, TN, TP
+from harness.measures.counts import FN, FP, TN, TP
 
 if TYPE_CHECKING:
     import pandas as pd
 
-# benefit b = yhat - y + 1 of each cell, in the [TN, FP, FN, TP] order of `counts.py`
+# benefit b = yhat - y + 1 of each cell, in the [TN, FP, FN, TP] order of `harness.measures.counts`
 BENEFIT = np.zeros(4)
 BENEFIT[[TN, FP, FN, TP]] = [1.0, 2.0, 0.0, 1.0]
 

@@ -32,7 +32,7 @@ import pandas as pd
 from fairlearn.postprocessing import ThresholdOptimizer
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from test_suites.bias.counts import FN, FP, TN, TP, confusion_counts
+from harness.measures.counts import FN, FP, TN, TP, confusion_counts
 
 CONSTRAINTS = ("demographic_parity", "equalized_odds")
 SCORE_COLUMN = "score"

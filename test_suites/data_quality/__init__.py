@@ -11,8 +11,8 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from harness.check import Check, CheckContext, Suite
+from harness.measures.pii import KINDS as PII_KINDS
 from test_suites.data_quality.checks import Expectations, PersonalData, ToolOutputs
-from test_suites.data_quality.pii import KINDS as PII_KINDS
 from test_suites.data_quality.rules import DEFAULTS
 
 

@@ -6,8 +6,9 @@ from typing import Any
 
 from harness.check import Check, CheckContext, CheckOutput, Measurement
 from harness.findings import Finding, Status
-from test_suites.data_quality.pii import LABELS, columns_to_scan, scan
+from harness.measures.pii import LABELS, scan
 from test_suites.data_quality.rules import SUITE, pct, rule
+from test_suites.data_quality.text_columns import columns_to_scan
 
 
 class Expectations(Check):

@@ -14,8 +14,8 @@ import pandas as pd
 
 from harness.check import Measurement
 from harness.findings import Finding, Status
+from harness.measures.pii import redact
 from test_suites.data_quality.expectations import MAP_KINDS, Planned
-from test_suites.data_quality.pii import redact
 from test_suites.data_quality.rules import SUITE, Rule, pct, rule
 
 if TYPE_CHECKING:

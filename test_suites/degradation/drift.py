@@ -291,7 +291,7 @@ class Drift(DegradationCheck):
     policy_section = "4.3"
 
     def measure(self, ctx: CheckContext) -> CheckOutput:
-        from test_suites.bias.significance import holm
+        from harness.measures.significance import holm
 
         out = CheckOutput()
         current = ctx.current

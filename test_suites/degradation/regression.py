@@ -41,8 +41,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from harness.check import CheckContext, CheckOutput, Measurement
 from harness.errors import ConfigError
 from harness.findings import Finding, Severity, Status
+from harness.measures.counts import build_groupings
 from harness.tracking import metric_key
-from test_suites.bias.counts import build_groupings
 from test_suites.degradation.common import (
     MEASURED,
     REFERENCE_AUC,

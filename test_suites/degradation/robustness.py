@@ -20,9 +20,9 @@ import numpy as np
 from harness.check import CheckContext, CheckOutput, Measurement
 from harness.errors import ConfigError
 from harness.findings import Finding, Severity, Status
+from harness.measures.counts import Grouping, build_groupings
+from harness.measures.disparity import disparity_interval
 from harness.tools import input_frame
-from test_suites.bias.counts import Grouping, build_groupings
-from test_suites.bias.metrics import disparity_interval
 from test_suites.degradation.calls import CLEAR_ERROR, HANG, PROBLEM_WORDS, CallOutcome, call_tool
 from test_suites.degradation.common import (
     GRACEFUL,

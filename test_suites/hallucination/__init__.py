@@ -1,8 +1,9 @@
 """The `hallucination` suite (issue 5): how a generative question-answering tool behaves against grounded QA
 data (context paragraph, question, reference answers, answerable flag; e.g. SQuAD 2.0).
 
-`metrics` holds the pure metric functions: SQuAD 2.0 exact match and F1, abstention detection, the
-hallucination rate (unanswerable questions answered anyway) and over-refusal rate (answerable questions
+`metrics` holds the pure metric functions: SQuAD 2.0 exact match and F1 over the references (built on the
+harness's answer normalisation and abstention detection, `harness.measures.answers`, shared with the bias
+suite), the hallucination rate (unanswerable questions answered anyway) and over-refusal rate (answerable questions
 declined), claim extraction and groundedness against the context, and consistency across repeated or
 paraphrased questions. The suite and its checks (`checks`) are wired on top of these: tool errors,
 correctness, abstention, groundedness and consistency (which asks the tool new questions, so it needs an

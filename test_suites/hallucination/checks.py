@@ -17,6 +17,7 @@ import numpy as np
 from harness.check import Check, CheckContext, CheckOutput, Measurement, cannot_generate, note
 from harness.errors import HarnessError
 from harness.findings import Finding, Severity, Status
+from harness.measures.answers import abstentions, is_abstention, normalize_answer
 from harness.redact import clip, personal_values
 from test_suites.hallucination import metrics as H
 
@@ -51,7 +52,7 @@ def _items(ctx: CheckContext) -> dict[str, Any]:
         "answerable": frame["answerable"].to_numpy(dtype=bool)[rows],
         "contexts": frame["context"].astype(str).iloc[rows].tolist(),
         "questions": frame["question"].astype(str).iloc[rows].tolist(),
-        "abstained": H.abstentions(answers),
+        "abstained": abstentions(answers),
     }
     ctx.cache["hallucination"] = data
     return data
@@ -77,7 +78,7 @@ def _listed(answer: str, bad: list[H.Claim]) -> str:
 
 def _key(answer: str) -> str:
     """What consistency compares: "" for an abstention, else the SQuAD-normalised answer (as `disagreement_rate`)."""
-    return H.normalize_answer("" if H.is_abstention(answer) else answer)
+    return normalize_answer("" if is_abstention(answer) else answer)
 
 
 def _rate(check: str, metric: str, k: int, n: int, conf: float, **details: Any) -> Measurement:

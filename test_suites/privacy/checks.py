@@ -16,8 +16,8 @@ import numpy as np
 from harness.check import Check, CheckContext, CheckOutput, Measurement, cannot_generate, unanswered
 from harness.errors import CheckError
 from harness.findings import Finding, Severity, Status
-from test_suites.data_quality.pii import KINDS as PII_KINDS
-from test_suites.data_quality.pii import LABELS as PII_LABELS
+from harness.measures.pii import KINDS as PII_KINDS
+from harness.measures.pii import LABELS as PII_LABELS
 from test_suites.privacy import canaries as C
 from test_suites.privacy.values import excerpt, find, mask, mask_all, mask_text
 

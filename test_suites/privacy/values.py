@@ -3,7 +3,7 @@ holds (to tell a leaked one from the public office phone its context printed), n
 one, and must show it masked.
 
 The finding and masking live in `harness.redact`, the harness's one masking function for every output
-(issue 12, section 3), built on the data-quality scanner's rules (`test_suites.data_quality.pii`: the same
+(issue 12, section 3), built on the data-quality scanner's rules (`harness.measures.pii`: the same
 SSN area rules, phone shapes, Luhn check, e-mail and street-address patterns), so "personal data" means
 the same thing in a dataset column, in a tool's answer, in this suite's tables and in every report.
 """

@@ -1,6 +1,10 @@
 """A scanner for undeclared personal data in text columns (policy 1.2 and the Code of Ethics' Safety
 clause: AI systems must not leak PII; departments must know what data they hold).
 
+A shared measure: the data-quality suite scans a dataset's free-text columns with it (which columns, from
+the dataset card, is that suite's decision: `test_suites.data_quality.text_columns`), and the privacy suite
+reports its leaks under the same kinds and labels (`KINDS`, `LABELS`).
+
 It reports, per column and kind, how many values hold something that looks like a social security
 number, an e-mail address, a US phone number, a payment card number (Luhn-valid) or a street address,
 and never the values themselves. Patterns find what they can: a phone number needs separators or
@@ -26,8 +30,6 @@ from harness.redact import CARD, EMAIL, PATTERNS, PHONE, PREFILTER, SSN, STREET_
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from harness.datasets import DatasetCard
 
 KINDS: tuple[str, ...] = ("ssn", "email", "phone", "payment_card", "street_address")
 LABELS = {"ssn": "social security numbers", "email": "e-mail addresses", "phone": "phone numbers",
@@ -67,30 +69,6 @@ def redact(value: object) -> object:
     if isinstance(value, str) and (kinds := detect(value)):
         return f"<redacted: {', '.join(kinds)}>"
     return value
-
-
-def columns_to_scan(card: DatasetCard, frame: pd.DataFrame) -> list[str]:
-    """Free-text columns: declared `text: true`, or any non-numeric column not declared categorical.
-    Declared PII columns are known and excluded (they are never read here)."""
-    import pandas as pd
-
-    out = []
-    for col in frame.columns:
-        if col in card.pii_columns:
-            continue
-        spec = card.columns.get(col)
-        if spec is not None and spec.text:
-            out.append(col)
-            continue
-        dtype = frame[col].dtype
-        if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
-            continue
-        if pd.api.types.is_datetime64_any_dtype(dtype):
-            continue
-        if spec is not None and (spec.type in ("category", "boolean", "integer", "float") or spec.values):
-            continue
-        out.append(col)
-    return out
 
 
 @dataclass(frozen=True)
@@ -145,5 +123,5 @@ def scan(frame: pd.DataFrame, columns: list[str]) -> list[PiiCount]:
     return out
 
 
-__all__ = ["KINDS", "LABELS", "PATTERNS", "PREFILTER", "PiiCount", "columns_to_scan", "detect", "luhn_valid", "redact",
+__all__ = ["KINDS", "LABELS", "PATTERNS", "PREFILTER", "PiiCount", "detect", "luhn_valid", "redact",
            "scan", "scan_column"]

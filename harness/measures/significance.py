@@ -4,16 +4,32 @@ and both are reported (29 CFR 1607.4(D); EEOC Q&A 20-22 on small samples).
 
 Fisher's exact test where a 2x2 table has an expected count under 5 (the normal approximation is
 unreliable there), the pooled two-proportion z-test otherwise; Holm's step-down adjustment across all
-comparisons of a run, so testing many groups and intersections does not manufacture significance.
+comparisons of a run, so testing many groups and intersections does not manufacture significance (the bias
+suite's four-fifths tests, the degradation suite's drift tests and the decision rule's group tests use it).
 """
 from __future__ import annotations
 
 import numpy as np
 from scipy import stats
 
-from harness.stats import holm
-
 __all__ = ["CHI_SQUARE", "FISHER", "MONTE_CARLO", "Z_TEST", "holm", "homogeneity_test", "selection_test"]
+
+
+def holm(pvalues: list[float] | np.ndarray) -> np.ndarray:
+    """Holm-Bonferroni adjusted p-values (step-down, monotone, capped at 1); NaN stays NaN. It controls the
+    chance of any false FAIL across a family of tests without assuming they are independent (the bias
+    suite's tests share groups and rows)."""
+    p = np.asarray(pvalues, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(~np.isnan(p))
+    if not len(ok):
+        return out
+    order = ok[np.argsort(p[ok], kind="stable")]
+    m = len(order)
+    adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    out[order] = np.minimum(adjusted, 1.0)
+    return out
+
 
 FISHER = "Fisher's exact test"
 Z_TEST = "two-proportion z-test"
