@@ -10,7 +10,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from harness.report.formatting import grouping_title
-from harness.report.view import DISPARITY_DEFINITIONS, RATE_DEFINITIONS, build_view, how_to_read
+from harness.report.view import build_view, how_to_read
 
 if TYPE_CHECKING:
     import jinja2
@@ -90,7 +90,5 @@ def _plots(view: ReportView) -> dict[str, list[tuple[str, str]]]:
 def render_html(result: AssessmentResult) -> str:
     view = build_view(result)
     return _environment().get_template(TEMPLATE).render(
-        v=view, plots=_plots(view), guide=how_to_read(view), rate_definitions=RATE_DEFINITIONS,
-        disparity_definitions=DISPARITY_DEFINITIONS,
-        many_passes=MANY_PASSES,
+        v=view, plots=_plots(view), guide=how_to_read(view), many_passes=MANY_PASSES,
     )

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.report.formatting import DASH, num
 from harness.report.sections import GroupRow, TableView
-from harness.report.view import DISPARITY_DEFINITIONS, RATE_DEFINITIONS, build_view, how_to_read
+from harness.report.view import build_view, how_to_read
 
 if TYPE_CHECKING:
     from harness.assessment import AssessmentResult
@@ -122,11 +122,8 @@ def render_markdown(result: AssessmentResult) -> str:
                 out += [f"#### {md(sec.title)}", ""]
             for t in sec.tables:
                 out += [f"{level} {md(t.title)}", "", *_md_table_view(t)]
-        kinds = {t.kind for t in s.tables}
-        if "groups" in kinds:
-            out += [" ".join(RATE_DEFINITIONS), ""]
-        if kinds & {"disparities", "scores"}:
-            out += [" ".join(DISPARITY_DEFINITIONS), ""]
+        for definitions in s.glossary:
+            out += [" ".join(definitions), ""]
 
     out += ["## Tool disclosure", "",
             "As declared in the tool manifest, not verified by this assessment. The City's transparency "

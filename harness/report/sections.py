@@ -85,7 +85,8 @@ class ReportContext:
     """What a suite's `report_sections` may read besides its own result: where it is in the report (`index`,
     for anchors), the policy as recorded in the assessment (its document, the tool's risk tier, the confidence
     level and minimum group size), the suite's findings by key, and its tables; and where it says which
-    tables its sections show (`claim`), so the harness shows the others generically."""
+    tables its sections show (`claim`), so the harness shows the others generically, which terms they use
+    (`define`) and how to read its figures (`explain`)."""
 
     index: int
     confidence: str
@@ -96,9 +97,21 @@ class ReportContext:
     findings: dict[str, Finding]
     tables: dict[str, Any]
     claimed: set[str] = field(default_factory=set)
+    glossary: list[tuple[str, ...]] = field(default_factory=list)
+    guide: list[str] = field(default_factory=list)
 
     def claim(self, key: str) -> None:
         self.claimed.add(key)
+
+    def define(self, *sentences: str) -> None:
+        """Definitions shown after the suite's sections (one paragraph in Markdown, a list in HTML): the terms
+        its tables use."""
+        self.glossary.append(tuple(sentences))
+
+    def explain(self, paragraph: str) -> None:
+        """A paragraph for the report's reading guide ("How to read this report"), shown once however many
+        suites or datasets add it, in the order they first do."""
+        self.guide.append(paragraph)
 
     def is_claimed(self, key: str) -> bool:
         return key in self.claimed

@@ -11,7 +11,7 @@ defensively (`.get`, None and NaN shown as a dash).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from harness.findings import Finding, Severity
@@ -57,27 +57,6 @@ DISCLOSURE_LABELS = {
     "known_limitations": "Known limitations",
     "bias_mitigation": "Bias mitigation",
 }
-RATE_DEFINITIONS = (
-    "Selection rate: share of the group the tool gives the favourable outcome.",
-    "TPR (true-positive rate): share of qualified people the tool selects.",
-    "FPR (false-positive rate): share of unqualified people the tool selects.",
-    "FNR (false-negative rate): share of qualified people the tool misses.",
-    "Precision: share of the people selected who were qualified. Accuracy: share of all decisions that were right.",
-    "NPV (negative predictive value): share of the people not selected who were indeed not qualified. "
-    "FDR (false discovery rate) = 1 − precision; FOR (false omission rate) = 1 − NPV.",
-    "Base rate: share of the group that is qualified according to the dataset's labels.",
-    "Adverse impact ratio: the group's selection rate divided by the reference group's.",
-)
-DISPARITY_DEFINITIONS = (
-    "Disparities compare the group with the lowest rate to the group with the highest: a ratio divides the two "
-    "(1 is parity), a difference subtracts them (0 is parity). Demographic parity compares selection rates, "
-    "equal opportunity true-positive rates, equalized odds the larger gap of true- and false-positive rates, "
-    "predictive parity precision, FNR and FPR parity false-negative and false-positive rates, and the AUC "
-    "difference how well the tool's scores rank each group.",
-    "Scores: AUC is the chance that the tool scores a qualified person above an unqualified one (0.5 is "
-    "guessing); ECE (expected calibration error) is the average gap between the scores and the observed "
-    "outcomes; KS is the largest gap between a group's score distribution and the reference group's.",
-)
 
 @dataclass(frozen=True)
 class FindingView:
@@ -109,6 +88,7 @@ class SuiteView:
     summary: str
     skipped_reason: str | None
     sections: list[Section]
+    glossary: list[tuple[str, ...]] = field(default_factory=list)  # the suite's definitions (`ReportContext.define`)
 
     @property
     def tables(self) -> list[TableView]:
@@ -135,6 +115,7 @@ class ReportView:
     risk_tier: str
     citations: list[tuple[str, str]]
     footer: str
+    guide: list[str] = field(default_factory=list)  # the suites' reading-guide paragraphs (`ReportContext.explain`)
 
 
 def decision_rule_text(result: AssessmentResult) -> str:
@@ -229,7 +210,7 @@ def _suite_view(s: SuiteResult, view: ReportContext, suite: type[Suite] | None) 
                        if t.meta.get("suite_summary"))  # "21 expectations, 3 failed"
     return SuiteView(suite=s.suite, version=text_or(s.suite_version), dataset=text_or(s.dataset),
                      status=status.replace("_", " "), summary=summary, skipped_reason=s.skipped_reason,
-                     sections=sections)
+                     sections=sections, glossary=view.glossary)
 
 def _when(result: AssessmentResult) -> str:
     when = text_or(result.started_at)
@@ -328,6 +309,11 @@ def build_view(result: AssessmentResult) -> ReportView:
     mgs = num(doc.get("min_group_size"))
     limit = ratio_limit(result)
     installed = installed_suites() if result.suites else {}
+    contexts = [ReportContext(index=si, confidence=conf, min_group_size=int(mgs) if mgs is not None else 30,
+                              ratio_limit=limit, document=doc, risk_tier=tool.get("risk_tier"),
+                              findings={f.key: f for f in s.findings},
+                              tables={str(k): v for k, v in (s.tables or {}).items()})
+                for si, s in enumerate(result.suites)]
     return ReportView(
         title=text_or(tool.get("name"), "Unnamed tool"),
         subtitle=" · ".join(p for p in [*byline, dept] if p),
@@ -339,12 +325,7 @@ def build_view(result: AssessmentResult) -> ReportView:
         glance=glance,
         finding_groups=_finding_groups(list(result.findings), conf),
         n_findings=len(result.findings),
-        suites=[_suite_view(s, ReportContext(
-                    index=si, confidence=conf, min_group_size=int(mgs) if mgs is not None else 30,
-                    ratio_limit=limit, document=doc, risk_tier=tool.get("risk_tier"),
-                    findings={f.key: f for f in s.findings},
-                    tables={str(k): v for k, v in (s.tables or {}).items()}), installed.get(s.suite))
-                for si, s in enumerate(result.suites)],
+        suites=[_suite_view(s, c, installed.get(s.suite)) for s, c in zip(result.suites, contexts, strict=True)],
         disclosure=disclosure,
         min_group_size=f"{int(mgs)}" if mgs is not None else "the policy's minimum",
         confidence=conf,
@@ -353,6 +334,7 @@ def build_view(result: AssessmentResult) -> ReportView:
         citations=[(str(k), " ".join(str(v).split())) for k, v in citations.items()],
         footer=f"Generated by AI Risk Harness {text_or(result.harness_version)} · schema {text_or(result.schema)}"
                + (f" · run {result.run_id}" if result.run_id else ""),
+        guide=list(dict.fromkeys(p for c in contexts for p in c.guide)),
     )
 
 
@@ -368,26 +350,6 @@ def how_to_read(view: ReportView) -> list[str]:
            f"plots marks ({limit} × the highest rate)." if limit else ".")
         + " The demographic-parity ratio (the lowest group's rate divided by the highest) is shown for context."
     )
-    kinds = {t.kind for s in view.suites for t in s.tables}
-    forest = (
-        ["Forest plots show each disparity as a point with its interval (the whisker) beside the policy threshold "
-         "(the dashed red line), coloured by the finding: red FAIL, amber REVIEW, green PASS, grey for a measure "
-         "the policy sets no threshold for (shown for context, not judged). In the four-fifths plots a filled "
-         "point is statistically significant after Holm's adjustment for the number of comparisons, a hollow "
-         "one is not; the rule itself is judged on the ratio."]
-        if kinds & {"disparities", "four_fifths"} else [])
-    quality = []
-    if "robustness" in kinds:
-        quality.append(
-            "Robustness curves show, for each kind of input damage (noise, redrawn categories, missing values), how "
-            "the share of decisions that change and the accuracy drop grow with the severity of the damage: one line "
-            "per group and a thick line for everyone, whiskers for the interval, the judged severity shaded and the "
-            "policy's limit dashed. Lines that fan out mean the same damage hurts some groups more.")
-    if "drift" in kinds:
-        quality.append(
-            "Drift compares the reference data with a current sample of production inputs. The population stability "
-            "index (PSI) sums, over bins of a feature, how much each bin's share changed, weighted by the log of the "
-            "ratio: under 0.1 is stable, 0.1 to 0.2 a moderate shift, above 0.2 a significant one (the dashed lines).")
     return [
         f"Each finding compares a measured value with a policy threshold, together with its {view.confidence} "
         "confidence interval: the range the true value most likely lies in, given how much data there was.",
@@ -403,6 +365,5 @@ def how_to_read(view: ReportView) -> list[str]:
         "or check could not run, with the reason given; when the policy requires it, the verdict is at best "
         "NEEDS_REVIEW, and the reasons say what was not tested.",
         four_fifths,
-        *forest,
-        *quality,
+        *view.guide,
     ]

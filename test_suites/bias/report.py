@@ -38,6 +38,33 @@ OPTIONAL_RATES = frozenset({"npv"})  # shown only when the table has them (older
 ALL_RATES = (("base_rate", "Base rate"), ("selection_rate", "Selection rate"), ("tpr", "TPR"), ("fpr", "FPR"),
              ("fnr", "FNR"), ("precision", "Precision"), ("npv", "NPV"), ("fdr", "FDR"), ("for", "FOR"),
              ("accuracy", "Accuracy"))
+RATE_DEFINITIONS = (
+    "Selection rate: share of the group the tool gives the favourable outcome.",
+    "TPR (true-positive rate): share of qualified people the tool selects.",
+    "FPR (false-positive rate): share of unqualified people the tool selects.",
+    "FNR (false-negative rate): share of qualified people the tool misses.",
+    "Precision: share of the people selected who were qualified. Accuracy: share of all decisions that were right.",
+    "NPV (negative predictive value): share of the people not selected who were indeed not qualified. "
+    "FDR (false discovery rate) = 1 − precision; FOR (false omission rate) = 1 − NPV.",
+    "Base rate: share of the group that is qualified according to the dataset's labels.",
+    "Adverse impact ratio: the group's selection rate divided by the reference group's.",
+)
+DISPARITY_DEFINITIONS = (
+    "Disparities compare the group with the lowest rate to the group with the highest: a ratio divides the two "
+    "(1 is parity), a difference subtracts them (0 is parity). Demographic parity compares selection rates, "
+    "equal opportunity true-positive rates, equalized odds the larger gap of true- and false-positive rates, "
+    "predictive parity precision, FNR and FPR parity false-negative and false-positive rates, and the AUC "
+    "difference how well the tool's scores rank each group.",
+    "Scores: AUC is the chance that the tool scores a qualified person above an unqualified one (0.5 is "
+    "guessing); ECE (expected calibration error) is the average gap between the scores and the observed "
+    "outcomes; KS is the largest gap between a group's score distribution and the reference group's.",
+)
+FOREST_GUIDE = (
+    "Forest plots show each disparity as a point with its interval (the whisker) beside the policy threshold "
+    "(the dashed red line), coloured by the finding: red FAIL, amber REVIEW, green PASS, grey for a measure "
+    "the policy sets no threshold for (shown for context, not judged). In the four-fifths plots a filled "
+    "point is statistically significant after Holm's adjustment for the number of comparisons, a hollow "
+    "one is not; the rule itself is judged on the ratio.")
 DISPARITY_CHECKS = {
     "demographic_parity": "Demographic parity", "equal_opportunity": "Equal opportunity",
     "equalized_odds": "Equalized odds", "predictive_parity": "Predictive parity", "fnr_parity": "FNR parity",
@@ -442,4 +469,11 @@ def report_sections(s: SuiteOutcome, view: ReportContext) -> list[Section]:
         titles = {"proxies": "proxies", "counterfactual": "counterfactuals", "mitigation": "mitigation"}
         what = ", ".join(dict.fromkeys(titles[t.kind] for t in suite_wide))
         sections.append(Section(f"Across attributes: {what}", f"s{si}-all", suite_wide))
+    kinds = {t.kind for sec in sections for t in sec.tables}
+    if "groups" in kinds:
+        view.define(*RATE_DEFINITIONS)
+    if kinds & {"disparities", "scores"}:
+        view.define(*DISPARITY_DEFINITIONS)
+    if kinds & {"disparities", "four_fifths"}:
+        view.explain(FOREST_GUIDE)
     return sections + own

@@ -36,6 +36,15 @@ CASES = {"normal": "ordinary batches", "nulls": "missing values", "out_of_range"
          "large_batch": "very large batch"}
 FAILED_OUTCOMES = ("crash", "hang", "invalid_output")
 SUITE = "degradation"
+ROBUSTNESS_GUIDE = (
+    "Robustness curves show, for each kind of input damage (noise, redrawn categories, missing values), how "
+    "the share of decisions that change and the accuracy drop grow with the severity of the damage: one line "
+    "per group and a thick line for everyone, whiskers for the interval, the judged severity shaded and the "
+    "policy's limit dashed. Lines that fan out mean the same damage hurts some groups more.")
+DRIFT_GUIDE = (
+    "Drift compares the reference data with a current sample of production inputs. The population stability "
+    "index (PSI) sums, over bins of a feature, how much each bin's share changed, weighted by the log of the "
+    "ratio: under 0.1 is stable, 0.1 to 0.2 a moderate shift, above 0.2 a significant one (the dashed lines).")
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -357,4 +366,9 @@ def report_sections(s: SuiteOutcome, view: ReportContext) -> list[Section]:
     elif why := _skipped_note(s, "regression"):
         out.append(Section("Regression", f"s{si}-dg-regression",
                                [_note_table(f"{key}#skipped", "Not compared", why)]))
+    kinds = {t.kind for sec in out for t in sec.tables}
+    if "robustness" in kinds:
+        view.explain(ROBUSTNESS_GUIDE)
+    if "drift" in kinds:
+        view.explain(DRIFT_GUIDE)
     return out
