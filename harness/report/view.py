@@ -11,6 +11,8 @@ defensively (`.get`, None and NaN shown as a dash).
 """
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -171,16 +173,30 @@ def _finding_groups(findings: list[Finding], conf: str) -> list[FindingGroup]:
     return groups
 
 
-def installed_suites() -> dict[str, type[Suite]]:
-    """The installed suites by name; none when a plugin cannot be loaded (the report then shows every suite's
-    tables generically rather than failing: rendering a recorded result must not depend on the plugins)."""
-    from harness.errors import ConfigError
-    from harness.registry import load_suites
+def installed_suites(names: Collection[str]) -> dict[str, type[Suite]]:
+    """The installed suite classes of the named suites, loaded through the `harness.suites` entry points
+    (`harness.registry.GROUP`) one by one, so drawing a report imports only the suites it shows. Unlike
+    `registry.load_suites`, which fails closed before an assessment, rendering a recorded result must not
+    depend on the plugins: a suite that is not installed, fails to import, is not a Suite, or whose name two
+    plugins claim is left out, and its tables are shown generically."""
+    from importlib.metadata import entry_points
 
-    try:
-        return load_suites()
-    except ConfigError:
-        return {}
+    from harness.check import Suite
+    from harness.registry import GROUP
+
+    eps = [ep for ep in entry_points(group=GROUP) if ep.name in names]
+    claimed = Counter(ep.name for ep in eps)
+    out: dict[str, type[Suite]] = {}
+    for ep in eps:
+        if claimed[ep.name] > 1:
+            continue
+        try:
+            obj = ep.load()
+        except Exception:  # a broken plugin: its tables are still shown, generically
+            continue
+        if isinstance(obj, type) and issubclass(obj, Suite) and getattr(obj, "name", None) == ep.name:
+            out[ep.name] = obj
+    return out
 
 
 def suite_sections(s: SuiteResult, view: ReportContext, suite: type[Suite] | None) -> list[Section]:
@@ -308,7 +324,7 @@ def build_view(result: AssessmentResult) -> ReportView:
     citations = doc.get("citations") if isinstance(doc.get("citations"), dict) else {}
     mgs = num(doc.get("min_group_size"))
     limit = ratio_limit(result)
-    installed = installed_suites() if result.suites else {}
+    installed = installed_suites({s.suite for s in result.suites}) if result.suites else {}
     contexts = [ReportContext(index=si, confidence=conf, min_group_size=int(mgs) if mgs is not None else 30,
                               ratio_limit=limit, document=doc, risk_tier=tool.get("risk_tier"),
                               findings={f.key: f for f in s.findings},
