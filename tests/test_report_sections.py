@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ from tests.conftest import ROOT
 RATES = {"group": "F", "n": 40, "selection_rate": 0.25, "reference": False, "insufficient": False}
 
 
-def _result(suite: str, tables: dict[str, object]) -> AssessmentResult:
+def _result(suite: str, tables: dict[str, list[dict[str, Any]]]) -> AssessmentResult:
     return AssessmentResult(
         tool={"id": "t", "name": "Screener", "risk_tier": "high"}, policy={"name": "p", "document": {}},
         datasets=[], suites=(SuiteResult(suite=suite, suite_version="1", dataset="d", tables=tables),),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, TypeGuard
 
 from harness.findings import Finding, Status
 
@@ -157,7 +157,7 @@ def grouping_title(grouping: str) -> str:
     return grouping.replace("_x_", " × ")
 
 
-def dicts(rows: Any, *required: str) -> bool:
+def dicts(rows: Any, *required: str) -> TypeGuard[list[dict[str, Any]]]:
     """A non-empty list of dicts that all have the `required` keys: the shape a dedicated table needs
     (anything else falls back to the generic table, so an unexpected shape never breaks the report)."""
     return (isinstance(rows, list) and bool(rows)

@@ -9,6 +9,7 @@ reviewer never loses a table because a suite's presentation code did not know it
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -71,13 +72,23 @@ class Section:
 
 
 class SuiteOutcome(Protocol):
-    """What a section reads of a suite's result (`harness.verdict.SuiteResult` is one)."""
+    """What a section reads of a suite's result (`harness.verdict.SuiteResult` is one); read-only, so the
+    result's own field types (tuples of findings and measurements) satisfy it."""
 
-    suite: str
-    dataset: str
-    tables: dict[str, Any]
-    findings: list[Finding]
-    measurements: list[Any]
+    @property
+    def suite(self) -> str: ...
+
+    @property
+    def dataset(self) -> str: ...
+
+    @property
+    def tables(self) -> Mapping[str, Any]: ...
+
+    @property
+    def findings(self) -> Sequence[Finding]: ...
+
+    @property
+    def measurements(self) -> Sequence[Any]: ...
 
 
 @dataclass
@@ -118,19 +129,18 @@ class ReportContext:
 
     def setting(self, suite: str, name: str) -> Any:
         """The policy document's `settings.<suite>.<name>` as recorded, or None."""
-        doc = self.document
-        settings = doc.get("settings") if isinstance(doc.get("settings"), dict) else {}
-        mine = settings.get(suite) if isinstance(settings.get(suite), dict) else {}
-        return mine.get(name)
+        settings = self.document.get("settings")
+        mine = settings.get(suite) if isinstance(settings, dict) else None
+        return mine.get(name) if isinstance(mine, dict) else None
 
     def policy_limit(self, key: str) -> float | None:
         """The policy's limit for a threshold key at the tool's risk tier (None: the policy sets none)."""
-        doc = self.document
-        t = (doc.get("thresholds") or {}).get(key) if isinstance(doc.get("thresholds"), dict) else None
+        thresholds = self.document.get("thresholds")
+        t = thresholds.get(key) if isinstance(thresholds, dict) else None
         if not isinstance(t, dict):
             return None
-        by_tier = t.get("by_tier") if isinstance(t.get("by_tier"), dict) else {}
-        return num(by_tier.get(self.risk_tier, t.get("limit")))
+        by_tier = t.get("by_tier")
+        return num((by_tier if isinstance(by_tier, dict) else {}).get(self.risk_tier, t.get("limit")))
 
     def generic_sections(self, result: SuiteOutcome, title: str = "") -> list[Section]:
         """Every table no section has claimed, generically, in one section (none when all are claimed): what

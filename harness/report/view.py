@@ -317,11 +317,13 @@ def build_view(result: AssessmentResult) -> ReportView:
         ("Seed", text_or(result.seed)),
         ("Harness version", text_or(result.harness_version)),
     ]
-    disclosure_src = tool.get("disclosure") if isinstance(tool.get("disclosure"), dict) else {}
+    disclosed = tool.get("disclosure")
+    disclosure_src: dict[str, Any] = disclosed if isinstance(disclosed, dict) else {}
     disclosure = [(label, text_or(disclosure_src.get(k), "not disclosed")) for k, label in DISCLOSURE_LABELS.items()]
     disclosure += [(str(k).replace("_", " ").capitalize(), cell(v)) for k, v in disclosure_src.items()
                    if k not in DISCLOSURE_LABELS]
-    citations = doc.get("citations") if isinstance(doc.get("citations"), dict) else {}
+    cited = doc.get("citations")
+    citations: dict[str, Any] = cited if isinstance(cited, dict) else {}
     mgs = num(doc.get("min_group_size"))
     limit = ratio_limit(result)
     installed = installed_suites({s.suite for s in result.suites}) if result.suites else {}

@@ -195,7 +195,7 @@ def _four_fifths_table(s: SuiteOutcome, grouping: str, rows: list[dict[str, Any]
         # finding; older assessments kept it in the table
         p_adj = r.get("p_adjusted") if "p_adjusted" in r else (f.details.get("p_adjusted") if f else None)
         sig = r.get("significant") if "significant" in r else (
-            None if num(p_adj) is None else bool(num(p_adj) < 1 - alpha))
+            None if (adjusted := num(p_adj)) is None else bool(adjusted < 1 - alpha))
         status = _status(f)
         raw.append({"label": text(r.get("group"), "?"), "value": num(r.get("adverse_impact_ratio")),
                     "ci_low": num(r.get("ci_low")), "ci_high": num(r.get("ci_high")),

@@ -56,7 +56,8 @@ def _expectations_table(key: str, rows: list[dict[str, Any]]) -> TableView:
         st = r.get("status")
         if st:
             return str(st)
-        return {True: "PASS", False: "FAIL"}.get(r.get("success"), NOT_RUN)
+        outcomes: dict[Any, str] = {True: "PASS", False: "FAIL"}
+        return outcomes.get(r.get("success"), NOT_RUN)
 
     ordered = sorted(rows, key=lambda r: status_rank(status(r)))  # failed first, otherwise in the suite's order
     body, marks, subs = [], [], []

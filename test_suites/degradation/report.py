@@ -108,7 +108,8 @@ def _robustness_tables(s: SuiteOutcome, view: ReportContext) -> list[TableView]:
     if not dicts(rows, "kind", "severity", "grouping", "group", "flip_rate"):
         return []
     view.claim(key)
-    calls = tables.get(calls_key) if dicts(tables.get(calls_key), "kind", "severity", "outcome") else []
+    recorded = tables.get(calls_key)
+    calls = recorded if dicts(recorded, "kind", "severity", "outcome") else []
     if calls:
         view.claim(calls_key)
     sevs = severity_order(rows + calls, view)
@@ -130,22 +131,22 @@ def _robustness_tables(s: SuiteOutcome, view: ReportContext) -> list[TableView]:
     body, marks = [], []
     for kind in kinds:
         for sv in sevs:
-            r, c = overall.get((kind, sv)), call_of.get((kind, sv))
-            if r is None and c is None:
+            row, c = overall.get((kind, sv)), call_of.get((kind, sv))
+            if row is None and c is None:
                 continue
             outcome = text(c.get("outcome")) if c else "result"
-            if r is None:
+            if row is None:
                 err = _error_text(c.get("error"), c.get("message"), 120) if c else ""
                 took = seconds(c.get("seconds")) if c and num(c.get("seconds")) is not None else ""
                 body.append([_short(kind), sev_label(sv) + (" · judged" if sv == judged else ""), outcome,
                              DASH, DASH, DASH, DASH, " · ".join(x for x in (took, err) if x) or DASH])
                 marks.append("bad" if outcome in FAILED_OUTCOMES else "")
                 continue
-            before, after = num(r.get("accuracy_before")), num(r.get("accuracy_after"))
+            before, after = num(row.get("accuracy_before")), num(row.get("accuracy_after"))
             acc = f"{pct(before)} → {pct(after)}" if before is not None and after is not None else DASH
-            flip = _pct_ci(r, "flip_rate")
-            drop = _points_ci(r, "accuracy_drop")
-            auc_drop = num(r.get("auc_drop"))
+            flip = _pct_ci(row, "flip_rate")
+            drop = _points_ci(row, "accuracy_drop")
+            auc_drop = num(row.get("auc_drop"))
             auc = DASH if auc_drop is None else _signed(auc_drop, 3).removeprefix("+")
             body.append([_short(kind), sev_label(sv) + (" · judged" if sv == judged else ""), outcome, flip, acc,
                          drop, auc, seconds(c.get("seconds")) if c else DASH])
@@ -245,7 +246,7 @@ def drift_limits(s: SuiteOutcome, view: ReportContext) -> tuple[float, float, fl
 
 def _drift_table(s: SuiteOutcome, key: str, rows: list[dict[str, Any]], view: ReportContext) -> TableView:
     conf = view.confidence
-    ordered = sorted(rows, key=lambda r: -(num(r.get("psi")) if num(r.get("psi")) is not None else -1.0))
+    ordered = sorted(rows, key=lambda r: -(v if (v := num(r.get("psi"))) is not None else -1.0))
     moderate, significant, limit = drift_limits(s, view)
     body, marks = [], []
     for r in ordered:
