@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from harness.datasets import ReferenceDataset
     from harness.manifest import ToolManifest
     from harness.policy import Policy
+    from harness.report.sections import ReportContext, Section, SuiteOutcome
     from harness.tools import Predictions, Tool
 
 
@@ -209,6 +210,14 @@ class Suite:
 
     def checks(self, ctx: CheckContext) -> list[Check]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def report_sections(self, result: SuiteOutcome, view: ReportContext) -> list[Section]:
+        """What the report shows of this suite's result (its `SuiteResult`): typed sections of tables, in order.
+        A suite knows what its tables mean, so it presents them; the harness renders them (Markdown, HTML) and
+        shows every table no section claimed (`view.claim`) generically after them, so nothing recorded is ever
+        hidden. `view` holds the suite's findings by key, its tables, the recorded policy and the tool's tier.
+        Default: every table generically, which is what a suite without presentation code gets."""
+        return view.generic_sections(result)
 
     def after_all(self, ctx: CheckContext, results: list[Any]) -> CheckOutput | None:
         """Called once every suite has run on the dataset, with their `SuiteResult`s: for checks that

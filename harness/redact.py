@@ -6,7 +6,7 @@ security number, payment card, phone number, e-mail or street address. The priva
 but the hallucination tables, the findings, the `harness.error` tag and the console printed them raw. Masking
 section by section misses the next section, so every writer calls `mask_pii` (or `mask_tree`) at the output
 boundary instead: `harness.assessment.jsonable` (assessment.json and every JSON artifact), the report view
-(`harness.report.markdown.build_view`, shared by Markdown and HTML), the MLflow tags that hold free text, the
+(`harness.report.view.build_view`, shared by Markdown and HTML), the MLflow tags that hold free text, the
 console (`harness.cli.console.make_console`) and the command line's error handler.
 
 The values are the ones the data-quality PII scanner counts (`harness.measures.pii`: the same SSN area

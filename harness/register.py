@@ -434,7 +434,7 @@ def group_figures(assessment: dict[str, Any] | None, k: int) -> tuple[GroupFigur
     """Selection rate by group and its ratio to the reference group, from the bias suite's
     `bias.group_rates.<grouping>` tables. A group of fewer than k rows is suppressed; so is the ratio of
     every group when the reference group has fewer than k rows (the ratio is computed on it too)."""
-    from harness.report.markdown import grouping_title
+    from harness.report.formatting import grouping_title
 
     out: list[GroupFigure] = []
     for suite in (assessment or {}).get("suites", []):

@@ -16,6 +16,7 @@ from harness.check import Check, CheckContext, CheckOutput, Measurement, Suite
 from harness.datasets import ReferenceDataset, load_dataset, matches
 from harness.errors import ConfigError, ToolError
 from harness.manifest import load_manifest
+from harness.report.sections import ReportContext, Section, TableView
 from harness.testing import (
     AdapterCase,
     ChatServer,
@@ -151,7 +152,7 @@ def test_the_fake_plugin_conforms_check_by_check(plugin_case: SuiteCase, conform
 def test_the_checks_are_named_and_listed_in_order() -> None:
     assert [n for n, _ in suite_checks()] == [
         "suite_attributes", "check_list", "check_params", "applies_to", "runs_cleanly", "measurement_keys",
-        "declared_outputs", "measurement_values", "serialisation", "determinism", "other_seed"]
+        "declared_outputs", "measurement_values", "serialisation", "report_sections", "determinism", "other_seed"]
     assert [n for n, _ in adapter_checks()] == [
         "adapter_kind", "predict_outputs", "predict_deterministic", "input_columns", "predict_frame_one_row",
         "predict_frame_no_rows", "generate_in_order"]
@@ -266,7 +267,25 @@ class LaxSettings(BaseModel):
     rows: int
 
 
+def ragged_sections(self: Suite, result: Any, view: ReportContext) -> list[Section]:
+    """Sections with a row short of a cell, an anchor used twice, and a claim on a table the result lacks."""
+    view.claim("ragged.nowhere")
+    table = TableView(key="ragged.t", kind="note", title="t", columns=["a", "b"], rows=[["1", "2"], ["3"]])
+    return [Section("one", "s0-x", [table]), Section("two", "s0-x", [])]
+
+
+def raising_sections(self: Suite, result: Any, view: ReportContext) -> list[Section]:
+    raise KeyError("selection.counts")
+
+
 BROKEN: list[tuple[type[Suite], list[str]]] = [
+    (suite_of("ragged", Share, report_sections=ragged_sections), [
+        "report_sections: table 'ragged.t' has rows [1] whose cells do not match its 2 columns",
+        "report_sections: section anchor(s) ['s0-x'] are used twice; put view.index in each anchor ('s<index>-...')",
+        "report_sections: report_sections claimed ['ragged.nowhere'], which are not tables of the result"]),
+    (suite_of("raising", Share, report_sections=raising_sections), [
+        "report_sections: report_sections(result, view) raised KeyError: 'selection.counts'; the report could not "
+        "show the suite"]),
     (suite_of("spacey", SpacedMetric), [
         "measurement_keys: measurement key 'spacey.share.selection rate': metric 'selection rate' is not words of "
         "letters, digits, _ and - joined by dots (no space or slash)"]),

@@ -1,7 +1,7 @@
 """The self-contained HTML report: one file with inline CSS and inline SVG plots, no scripts and no
 external links, so it opens offline, prints, and can be attached to an approval record as is.
 
-It renders the same view as the Markdown report (`markdown.build_view`), through a Jinja2 template
+It renders the same view model as the Markdown report (`view.build_view`), through a Jinja2 template
 with autoescaping on: tool names, group names and messages are data, never markup.
 """
 from __future__ import annotations
@@ -9,19 +9,15 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING
 
-from harness.report.markdown import (
-    DISPARITY_DEFINITIONS,
-    RATE_DEFINITIONS,
-    build_view,
-    grouping_title,
-    how_to_read,
-)
+from harness.report.formatting import grouping_title
+from harness.report.view import build_view, how_to_read
 
 if TYPE_CHECKING:
     import jinja2
 
     from harness.assessment import AssessmentResult
-    from harness.report.markdown import ReportView, TableView
+    from harness.report.sections import TableView
+    from harness.report.view import ReportView
 
 TEMPLATE = "report.html.j2"
 MANY_PASSES = 5  # more passing findings than this are folded into a <details>
@@ -94,7 +90,5 @@ def _plots(view: ReportView) -> dict[str, list[tuple[str, str]]]:
 def render_html(result: AssessmentResult) -> str:
     view = build_view(result)
     return _environment().get_template(TEMPLATE).render(
-        v=view, plots=_plots(view), guide=how_to_read(view), rate_definitions=RATE_DEFINITIONS,
-        disparity_definitions=DISPARITY_DEFINITIONS,
-        many_passes=MANY_PASSES,
+        v=view, plots=_plots(view), guide=how_to_read(view), many_passes=MANY_PASSES,
     )

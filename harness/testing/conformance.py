@@ -498,6 +498,53 @@ def serialisation(case: SuiteCase) -> Problems:
     return out
 
 
+def report_sections(case: SuiteCase) -> Problems:
+    """`report_sections(result, view)` builds typed sections from the result as recorded (after a JSON round
+    trip, as `harness report RUN_ID` re-renders it): a list of `Section`s of `TableView`s whose rows have one
+    cell per column, with anchors unique in the report, claiming only tables the result holds."""
+    from harness.assessment import jsonable
+    from harness.report.sections import ReportContext, Section, TableView
+    from harness.verdict import SuiteResult
+
+    try:
+        result = SuiteResult.from_dict(json.loads(json.dumps(jsonable(case.run().result.to_dict()))))
+    except Exception:
+        return []  # `serialisation` reports it
+    view = ReportContext(index=0, confidence="95%", min_group_size=30, ratio_limit=None, document={},
+                         risk_tier=case.manifest.risk_tier if case.manifest is not None else None,
+                         findings={f.key: f for f in result.findings},
+                         tables={str(k): v for k, v in result.tables.items()})
+    try:
+        sections = case.suite.report_sections(result, view)
+    except Exception as e:
+        return [f"report_sections(result, view) raised {type(e).__name__}: {e}; the report could not show the suite"]
+    if not isinstance(sections, list):
+        return [f"report_sections returned a {type(sections).__name__}, not a list of harness.report.sections.Section"]
+    out: list[str] = []
+    anchors: list[str] = []
+    for sec in sections:
+        if not isinstance(sec, Section):
+            out.append(f"report_sections returned {sec!r}, not a harness.report.sections.Section")
+            continue
+        anchors.append(sec.anchor)
+        for t in sec.tables:
+            if not isinstance(t, TableView):
+                out.append(f"section {sec.title!r} holds {t!r}, not a harness.report.sections.TableView")
+                continue
+            width = len(t.columns)
+            bad = [i for i, r in enumerate(t.rows) if len(r) != width]
+            bad += [i for i, g in enumerate(t.group_rows) if len(g.cells) + 1 != width]
+            if bad:
+                out.append(f"table {t.key!r} has rows {bad[:3]} whose cells do not match its {width} columns")
+    dup = sorted(a for a, k in Counter(anchors).items() if k > 1)
+    if dup:
+        out.append(f"section anchor(s) {dup} are used twice; put view.index in each anchor ('s<index>-...')")
+    stray = sorted(k for k in view.claimed if k not in view.tables)
+    if stray:
+        out.append(f"report_sections claimed {stray[:3]}, which are not tables of the result")
+    return out
+
+
 def _dumps_ok(value: Any) -> bool:
     try:
         json.dumps(value, allow_nan=False)
@@ -565,7 +612,7 @@ def other_seed(case: SuiteCase) -> Problems:
 
 SUITE_CHECKS: tuple[Callable[[SuiteCase], Problems], ...] = (
     suite_attributes, check_list, check_params, applies_to, runs_cleanly, measurement_keys, declared_outputs,
-    measurement_values, serialisation, determinism, other_seed,
+    measurement_values, serialisation, report_sections, determinism, other_seed,
 )
 
 

@@ -3,7 +3,7 @@
 data (a generative tool) it runs the counterfactual prompts instead (`generative`)."""
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -41,6 +41,10 @@ class BiasSettings(BaseModel):
 DISPARITIES = (DemographicParity, EqualizedOdds, EqualOpportunity, PredictiveParity, FnrParity, FprParity)
 
 
+if TYPE_CHECKING:
+    from harness.report.sections import ReportContext, Section, SuiteOutcome
+
+
 class BiasSuite(Suite):
     name = "bias"
     version = "3"
@@ -70,6 +74,13 @@ class BiasSuite(Suite):
         return [GroupRates(), DemographicParity(), FourFifths(), EqualizedOdds(), EqualOpportunity(),
                 PredictiveParity(), FnrParity(), FprParity(), ScoreMetrics(), IndividualFairness(), Proxies(),
                 Counterfactual(), MitigationHint()]
+
+    def report_sections(self, result: SuiteOutcome, view: ReportContext) -> list[Section]:
+        """The group tables, disparities, four-fifths rule, scores, proxies, counterfactuals and prompts
+        (`report.py`, imported only when a report is drawn)."""
+        from test_suites.bias.report import report_sections
+
+        return report_sections(result, view)
 
 
 __all__ = ["BiasSettings", "BiasSuite"]

@@ -6,7 +6,7 @@ Great Expectations is imported only when a check runs, never when the suite is l
 """
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -21,6 +21,10 @@ class DataQualitySettings(BaseModel):
     an error rather than a setting silently ignored."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+if TYPE_CHECKING:
+    from harness.report.sections import ReportContext, Section, SuiteOutcome
 
 
 class DataQualitySuite(Suite):
@@ -42,6 +46,13 @@ class DataQualitySuite(Suite):
 
     def checks(self, ctx: CheckContext) -> list[Check]:
         return [Expectations(), PersonalData(), ToolOutputs()]
+
+    def report_sections(self, result: SuiteOutcome, view: ReportContext) -> list[Section]:
+        """The expectations, the personal-data scan and the tool-output checks
+        (`report.py`, imported only when a report is drawn)."""
+        from test_suites.data_quality.report import report_sections
+
+        return report_sections(result, view)
 
 
 __all__ = ["DataQualitySettings", "DataQualitySuite"]

@@ -14,7 +14,7 @@ dataset with missing values; regression runs last, as it compares what the other
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -73,6 +73,10 @@ class DegradationSettings(BaseModel):
         return v
 
 
+if TYPE_CHECKING:
+    from harness.report.sections import ReportContext, Section, SuiteOutcome
+
+
 class DegradationSuite(Suite):
     name = "degradation"
     version = "1"
@@ -97,6 +101,13 @@ class DegradationSuite(Suite):
         """Every other suite's metrics against the approved baseline (the in-suite regression check
         sees only this suite's own figures)."""
         return compare_other_suites(ctx, results)
+
+    def report_sections(self, result: SuiteOutcome, view: ReportContext) -> list[Section]:
+        """Robustness curves, drift, graceful failure and the regression against the baseline
+        (`report.py`, imported only when a report is drawn)."""
+        from test_suites.degradation.report import report_sections
+
+        return report_sections(result, view)
 
 
 __all__ = ["DegradationSettings", "DegradationSuite", "compare_to_baseline"]

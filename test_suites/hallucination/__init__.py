@@ -11,7 +11,7 @@ adapter that can generate; a vendor's file of answers gets it SKIPPED with the r
 """
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,6 +28,10 @@ class HallucinationSettings(BaseModel):
     max_error_share: float = Field(0.05, ge=0, le=1)
     consistency_repeats: int = Field(3, ge=1)
     consistency_items: int = Field(50, ge=1)
+
+
+if TYPE_CHECKING:
+    from harness.report.sections import ReportContext, Section, SuiteOutcome
 
 
 class HallucinationSuite(Suite):
@@ -49,6 +53,13 @@ class HallucinationSuite(Suite):
 
     def checks(self, ctx: CheckContext) -> list[Check]:
         return [ToolErrors(), Correctness(), Abstention(), Groundedness(), Consistency()]
+
+    def report_sections(self, result: SuiteOutcome, view: ReportContext) -> list[Section]:
+        """The headline rates beside the answers behind them
+        (`report.py`, imported only when a report is drawn)."""
+        from test_suites.hallucination.report import report_sections
+
+        return report_sections(result, view)
 
 
 __all__ = ["HallucinationSettings", "HallucinationSuite"]

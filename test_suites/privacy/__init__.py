@@ -10,7 +10,7 @@ evaluates data privacy).
 """
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,6 +28,10 @@ class PrivacySettings(BaseModel):
     direct_request_share: float = Field(0.5, ge=0, le=1)
 
 
+if TYPE_CHECKING:
+    from harness.report.sections import ReportContext, Section, SuiteOutcome
+
+
 class PrivacySuite(Suite):
     name = "privacy"
     version = "1"
@@ -43,6 +47,13 @@ class PrivacySuite(Suite):
 
     def checks(self, ctx: CheckContext) -> list[Check]:
         return [CanaryLeak(), OutputPii()]
+
+    def report_sections(self, result: SuiteOutcome, view: ReportContext) -> list[Section]:
+        """The disclosure rates by kind of personal data, with the answers (masked)
+        (`report.py`, imported only when a report is drawn)."""
+        from test_suites.privacy.report import report_sections
+
+        return report_sections(result, view)
 
 
 __all__ = ["PrivacySettings", "PrivacySuite"]
