@@ -46,6 +46,7 @@ TOOLS: dict[str, tuple[Path, str, Path | None]] = {
 PIPELINE_PHASES = (
     ("harness.pipeline", "load_manifest", "read the manifest"),
     ("harness.pipeline", "load_policy", "read the policy"),
+    ("harness.pipeline", "require_valid_settings", "check the policy (imports every suite)"),
     ("harness.pipeline", "_in_force", "policy in force (store)"),
     ("harness.pipeline", "resolve", "resolve suites (imports)"),
     ("harness.pipeline", "load_dataset", "load data: reference"),
