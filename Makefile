@@ -38,6 +38,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_nulls.py
 	$(BIN)/python benchmarks/bench_generative.py
 	$(BIN)/python benchmarks/bench_cli.py
+	$(BIN)/python benchmarks/bench_assess.py
 	$(BIN)/python benchmarks/bench_predictions.py
 
 clean:

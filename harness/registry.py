@@ -1,11 +1,13 @@
 """Suite discovery through the `harness.suites` entry-point group (the pytest/pluggy way).
 
-Built-in suites come through the same door as a third party's. Loading fails closed: a plugin that
-cannot be imported, is not a Suite, or reuses a name is an error, because an assessment that silently
-lost a suite would report a PASS it never tested.
+Built-in suites come through the same door as a third party's. The entry points are read once per process
+and a suite's module is imported only when it is asked for (issue 13, section 5). Loading fails closed: a
+plugin that cannot be imported, is not a Suite, or reuses a name is an error, because an assessment that
+silently lost a suite would report a PASS it never tested.
 """
 from __future__ import annotations
 
+from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 
 from harness.check import Suite
@@ -19,28 +21,49 @@ def _origin(ep: EntryPoint) -> str:
     return f"{ep.value} (distribution {dist.name} {dist.version})" if dist else ep.value
 
 
-def load_suites() -> dict[str, type[Suite]]:
-    found: dict[str, tuple[type[Suite], EntryPoint]] = {}
+@cache
+def _discovered() -> dict[str, EntryPoint]:
+    """The installed suites' entry points by name, read once per process from the distributions' metadata
+    (no plugin is imported here). Two plugins with one name are an error, whether or not either is wanted."""
+    found: dict[str, EntryPoint] = {}
     for ep in entry_points(group=GROUP):
         if ep.name in found:
             raise ConfigError(
-                f"two installed plugins register the suite name {ep.name!r}: {_origin(found[ep.name][1])} "
+                f"two installed plugins register the suite name {ep.name!r}: {_origin(found[ep.name])} "
                 f"and {_origin(ep)}. Uninstall one of them; the harness will not guess which to trust."
             )
-        try:
-            obj = ep.load()
-        except Exception as e:
-            raise ConfigError(
-                f"suite plugin {ep.name!r} from {_origin(ep)} failed to import: {type(e).__name__}: {e}. "
-                f"Fix or uninstall it."
-            ) from None
-        if not (isinstance(obj, type) and issubclass(obj, Suite)):
-            raise ConfigError(f"suite plugin {ep.name!r} from {_origin(ep)} is not a harness.check.Suite")
-        if getattr(obj, "name", None) != ep.name:
-            declared = getattr(obj, "name", None)
-            raise ConfigError(f"suite plugin {ep.name!r} from {_origin(ep)} declares the name {declared!r}")
-        found[ep.name] = (obj, ep)
-    return {k: v[0] for k, v in sorted(found.items())}
+        found[ep.name] = ep
+    return dict(sorted(found.items()))
+
+
+@cache
+def load_suite(name: str) -> type[Suite]:
+    """One installed suite's class, its module imported on first use (an assessment imports only the suites
+    it runs and the policy names). Fails closed like `load_suites`."""
+    ep = _discovered()[name]
+    try:
+        obj = ep.load()
+    except Exception as e:
+        raise ConfigError(
+            f"suite plugin {ep.name!r} from {_origin(ep)} failed to import: {type(e).__name__}: {e}. "
+            f"Fix or uninstall it."
+        ) from None
+    if not (isinstance(obj, type) and issubclass(obj, Suite)):
+        raise ConfigError(f"suite plugin {ep.name!r} from {_origin(ep)} is not a harness.check.Suite")
+    if getattr(obj, "name", None) != ep.name:
+        declared = getattr(obj, "name", None)
+        raise ConfigError(f"suite plugin {ep.name!r} from {_origin(ep)} declares the name {declared!r}")
+    return obj
+
+
+def installed() -> list[str]:
+    """The names of the installed suites, without importing any of them."""
+    return list(_discovered())
+
+
+def load_suites() -> dict[str, type[Suite]]:
+    """Every installed suite's class by name (imports every plugin: `suites list`, policy checks)."""
+    return {name: load_suite(name) for name in _discovered()}
 
 
 def provenance(names: list[str]) -> dict[str, dict[str, str]]:
@@ -48,7 +71,7 @@ def provenance(names: list[str]) -> dict[str, dict[str, str]]:
     distribution and version it came from, as the assessment records them (`assessment.json` extra
     `suite_provenance`, run tags `harness.suite.<name>`). A suite a test registered by hand has no entry point
     and is recorded as such, never guessed."""
-    eps = {ep.name: ep for ep in entry_points(group=GROUP)}
+    eps = _discovered()
     out: dict[str, dict[str, str]] = {}
     for name in names:
         ep = eps.get(name)
@@ -61,7 +84,7 @@ def provenance(names: list[str]) -> dict[str, dict[str, str]]:
 
 def resolve(names: list[str] | None, category: str, required: dict[str, list[str]]) -> list[Suite]:
     """The suites to run: those named, else the policy's required suites for the tool's category."""
-    available = load_suites()
+    available = installed()
     wanted = list(names) if names else list(required.get(category, []))
     if not wanted:
         raise ConfigError(
@@ -73,4 +96,4 @@ def resolve(names: list[str] | None, category: str, required: dict[str, list[str
         raise ConfigError(
             f"unknown suite(s) {unknown}; installed suites: {', '.join(available) or 'none'}"
         )
-    return [available[n]() for n in dict.fromkeys(wanted)]
+    return [load_suite(n)() for n in dict.fromkeys(wanted)]

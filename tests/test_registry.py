@@ -66,3 +66,16 @@ def test_a_duplicate_suite_name_is_an_error(case) -> None:
                 f"sqlite:///{tool.parent / 'm.db'}", plugin="duplicate")
     assert r.returncode == 2 and "register the suite name 'bias'" in r.stderr
     assert not (tool.parent / "m.db").exists()
+
+
+def test_resolve_imports_only_the_suites_it_returns() -> None:
+    """Suite modules are imported when their suite is asked for (issue 13, section 5): naming one suite loads
+    that plugin alone, and the names of the others come from the entry points' metadata."""
+    code = ("import sys\nfrom harness.registry import installed, resolve\n"
+            "suites = resolve(['performance'], 'decision-support', {})\n"
+            "print([s.name for s in suites], installed(),"
+            " sorted(m.split('.')[1] for m in sys.modules if m.count('.') == 1 and m.startswith('test_suites.')))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == ("['performance'] ['bias', 'data_quality', 'degradation', 'hallucination', "
+                                "'performance', 'privacy'] ['performance']")

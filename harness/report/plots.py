@@ -1,28 +1,21 @@
-"""Plots for the HTML report, drawn with matplotlib and returned as inline SVG strings.
+"""Plots for the HTML report, written as inline SVG strings by `harness.report.drawing`.
 
-Figures are built with the object-oriented `Figure` API and never touch pyplot, so rendering a report
-needs no display, opens no windows and cannot close or switch a notebook user's figures or backend.
-matplotlib is imported inside the functions so `import harness.report` stays light.
-
-Every SVG is deterministic: a fixed `svg.hashsalt` per figure (which also keeps element ids unique
-when several SVGs share one HTML page), no date, no metadata block, text as text (no embedded glyphs).
+Each figure is laid out by hand in inches (label widths estimated from their length) and drawn as plain SVG:
+no plotting library, so a report renders in milliseconds (matplotlib took 2.5-5 s of an `assess`, issue 13
+section 5) and imports nothing heavy. Every SVG is deterministic: no ids, no date, no metadata, text as text.
+The `salt` each function takes names the figure in the page; it is kept for callers and not needed (no ids).
 """
 from __future__ import annotations
 
-import html
-import io
 import math
-import re
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
+from harness.report.drawing import Axes, Figure, nice_ticks, text_width, tick_decimals
 from harness.report.markdown import num as _num  # one definition of "a usable number" for every format
 
-if TYPE_CHECKING:
-    from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
-
 Row = Mapping[str, Any]
+Handle = tuple[Callable[[float, float], None], str]
 
 # Colour-blind-safe palette (Okabe-Ito), the same hues as the report's badges.
 REFERENCE = "#0b4f8a"
@@ -32,27 +25,15 @@ TOO_FEW = "#c4c4c4"
 LINE = "#b42318"
 TPR_COLOUR = "#0072b2"
 FPR_COLOUR = "#e69f00"
+INK = "#333333"
+DASHED = "4.8,2.1"  # matplotlib's "--" at about 1.3 points
 
-_RC = {
-    "svg.fonttype": "none",  # text stays text: small files, no embedded fonts
-    "font.family": "sans-serif",
-    "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica"],
-    "font.size": 9,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "text.usetex": False,
-}
-
-
-
-
-def _plain(text: Any) -> str:
-    """Group names are data: keep '$' from switching matplotlib into mathtext."""
-    return str(text).replace("\\", "\\\\").replace("$", r"\$")
+WIDTH = 8.0  # inches
+DASH = "—"
 
 
 def _label(row: Row) -> str:
-    name = _plain(row.get("group", "?"))
+    name = str(row.get("group", "?"))
     if row.get("reference"):
         return f"{name} (reference)"
     if row.get("insufficient"):
@@ -61,78 +42,40 @@ def _label(row: Row) -> str:
 
 
 def _err(row: Row, metric: str) -> tuple[float, float]:
-    """Distances from the value to its interval bounds, as matplotlib's xerr wants them."""
+    """Distances from the value to its interval bounds (below, above)."""
     v, lo, hi = _num(row.get(metric)), _num(row.get(f"{metric}_low")), _num(row.get(f"{metric}_high"))
     if v is None:
         return 0.0, 0.0
     return (max(0.0, v - lo) if lo is not None else 0.0), (max(0.0, hi - v) if hi is not None else 0.0)
 
 
-# Figures place their axes by hand (sizes in inches, label widths estimated from their length) rather
-# than with constrained layout, which measures every text twice and would double the time a report with
-# many groupings takes to render.
-WIDTH = 8.0  # inches
-DASH = "—"
+def _left_margin(labels: Sequence[str]) -> float:
+    return 0.25 + max([text_width(t, 9) for t in labels] + [0.3])
 
 
-def _text_width(text: str, points: float) -> float:
-    """Roughly how wide `text` is, in inches (about 0.55 em a character in DejaVu Sans or Arial)."""
-    return len(text) * points * 0.55 / 72
+def _nbins(inches: float) -> int:
+    return max(3, min(9, round(inches * 1.3)))
 
 
-def _framed(labels: Sequence[str], *, plot: float, top: float, bottom: float,
-            right: float = 0.25) -> tuple[Figure, Axes]:
-    """A figure WIDTH wide with one axes `plot` inches tall, room for the y labels on its left, `top`
-    inches above it (title) and `bottom` below (ticks, axis label, legend)."""
-    from matplotlib.figure import Figure
-
-    left = 0.25 + max([_text_width(t, 9) for t in labels] + [0.3])
-    height = top + plot + bottom
-    fig = Figure(figsize=(WIDTH, height))
-    return fig, _axes_at(fig, (left, bottom, WIDTH - left - right, plot))
+def _percent_axis(ax: Axes, upper: float, inches: float) -> None:
+    """0 to `upper` as whole percents, with vertical grid lines."""
+    ticks = nice_ticks(0.0, upper, _nbins(inches))
+    ax.xticks(ticks, [f"{t * 100:.0f}%" for t in ticks], grid=True)
 
 
-def _axes_at(fig: Figure, box: tuple[float, float, float, float]) -> Axes:
-    """An axes at (left, bottom, width, height) inches."""
-    w, h = fig.get_size_inches()
-    left, bottom, width, height = box
-    return fig.add_axes((left / w, bottom / h, width / w, height / h))
+def _number_axis(ax: Axes, inches: float, *, size: float = 9) -> None:
+    ticks = nice_ticks(*ax.xlim, _nbins(inches))
+    d = tick_decimals(ticks)
+    ax.xticks(ticks, [f"{t:.{d}f}" for t in ticks], grid=True, size=size)
 
 
-def _legend(fig: Figure, bottom: float, handles: list[Any]) -> None:
-    """A row of legend entries centred `bottom` inches above the figure's lower edge."""
-    if handles:
-        fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, bottom / fig.get_size_inches()[1]),
-                   ncols=len(handles), frameon=False, fontsize=8, handletextpad=0.4, columnspacing=1.4,
-                   borderaxespad=0)
+def _row_labels(ax: Axes, labels: Sequence[str]) -> None:
+    ax.yticks(list(range(len(labels))), labels, length=0)
 
 
-def _to_svg(fig: Figure, salt: str, description: str) -> str:
-    """Serialise without the XML prolog, DOCTYPE (an external DTD link) or metadata block."""
-    import matplotlib
-
-    buf = io.StringIO()
-    with matplotlib.rc_context({"svg.hashsalt": salt, "svg.fonttype": "none"}):
-        fig.savefig(buf, format="svg", metadata={"Date": None})
-    svg = buf.getvalue()
-    svg = svg[svg.find("<svg"):]
-    svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg, count=1, flags=re.DOTALL)
-    # keep only the ids something points at (clip paths, markers): matplotlib's "figure_1", "axes_1"...
-    # would repeat in every SVG of the page
-    used = set(re.findall(r"#([\w.-]+)", svg))
-    svg = re.sub(r' id="([^"]*)"', lambda m: m.group(0) if m.group(1) in used else "", svg)
-    label = html.escape(description, quote=True)
-    return svg.replace("<svg ", f'<svg role="img" aria-label="{label}" ', 1).strip() + "\n"
-
-
-def _percent_axis(ax: Axes, upper: float) -> None:
-    from matplotlib.ticker import PercentFormatter
-
-    ax.set_xlim(0, upper)
-    ax.xaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
-    ax.grid(axis="x", color="#e5e5e5", linewidth=0.6)
-    ax.set_axisbelow(True)
-    ax.tick_params(axis="y", length=0)
+def _axes_title(ax: Axes, text: str, *, pad: float, size: float = 10, bold: bool = True,
+                colour: str = "#000000") -> None:
+    ax.fig.text(ax.left, ax.top - pad, text, size=size, bold=bold, colour=colour, va="bottom")
 
 
 def four_fifths_line(rows: Sequence[Row], ratio_limit: float | None) -> float | None:
@@ -145,85 +88,81 @@ def four_fifths_line(rows: Sequence[Row], ratio_limit: float | None) -> float | 
 
 def selection_rate_svg(rows: Sequence[Row], *, title: str, ratio_limit: float | None, salt: str) -> str:
     """Each group's selection rate with its interval, and the four-fifths line the policy judges by."""
-    import matplotlib
-    from matplotlib.patches import Patch
-
     line = four_fifths_line(rows, ratio_limit)
-    with matplotlib.rc_context(_RC):
-        fig, ax = _framed([_label(r) for r in rows], plot=0.3 * max(len(rows), 1), top=0.55, bottom=0.72)
-        ys = list(range(len(rows)))
-        values, colours, errs = [], [], []
-        for r in rows:
-            v = _num(r.get("selection_rate"))
-            values.append(v or 0.0)
-            errs.append(_err(r, "selection_rate"))
-            if r.get("insufficient"):
-                colours.append(TOO_FEW)
-            elif line is not None and v is not None and v < line:
-                colours.append(BELOW_LINE)
-            elif r.get("reference"):
-                colours.append(REFERENCE)
-            else:
-                colours.append(GROUP)
-        xerr = [[e[0] for e in errs], [e[1] for e in errs]]
-        ax.barh(ys, values, color=colours, height=0.62, xerr=xerr,
-                error_kw={"ecolor": "#333333", "elinewidth": 1, "capsize": 3})
-        tops = [v + e[1] for v, e in zip(values, errs, strict=True)]
-        upper = min(1.0, max([*tops, line or 0.0, 0.05]) * 1.22 + 0.02)
-        for y, r, top in zip(ys, rows, tops, strict=True):
-            v = _num(r.get("selection_rate"))
-            ax.text(top + upper * 0.012, y, "no data" if v is None else f"{v:.1%}", va="center", fontsize=8,
-                    color="#333333")
-        ax.set_yticks(ys, [_label(r) for r in rows])
-        ax.invert_yaxis()
-        _percent_axis(ax, upper)
-        ax.set_xlabel("selection rate (share of the group given the favourable outcome); whiskers: 95% interval")
-        ax.set_title(_plain(title), loc="left", fontsize=10, fontweight="bold", pad=16)
-        legend = {REFERENCE: "reference group", GROUP: "other group", BELOW_LINE: "below the four-fifths line",
-                  TOO_FEW: "too few rows to judge"}
-        handles = [Patch(color=c, label=text) for c, text in legend.items() if c in colours]
-        if line is not None:
-            ax.axvline(line, color=LINE, linestyle="--", linewidth=1.3)
-            left = line < 0.5 * upper
-            text = f"four-fifths line: {ratio_limit:.2f} × highest rate = {line:.1%}"
-            ax.text(line, 1.0, f" {text}" if left else f"{text} ", transform=ax.get_xaxis_transform(),
-                    color=LINE, fontsize=8, ha="left" if left else "right", va="bottom")
-        _legend(fig, 0.04, handles)
-        return _to_svg(fig, f"{salt}/selection", f"Selection rate by group: {title}")
+    labels = [_label(r) for r in rows]
+    plot, top_m, bottom_m = 0.3 * max(len(rows), 1), 0.55, 0.72
+    left = _left_margin(labels)
+    fig = Figure(WIDTH, top_m + plot + bottom_m)
+    values, colours, errs = [], [], []
+    for r in rows:
+        v = _num(r.get("selection_rate"))
+        values.append(v or 0.0)
+        errs.append(_err(r, "selection_rate"))
+        if r.get("insufficient"):
+            colours.append(TOO_FEW)
+        elif line is not None and v is not None and v < line:
+            colours.append(BELOW_LINE)
+        elif r.get("reference"):
+            colours.append(REFERENCE)
+        else:
+            colours.append(GROUP)
+    tops = [v + e[1] for v, e in zip(values, errs, strict=True)]
+    upper = min(1.0, max([*tops, line or 0.0, 0.05]) * 1.22 + 0.02)
+    width = WIDTH - left - 0.25
+    ax = fig.axes((left, bottom_m, width, plot), (0.0, upper), (len(rows) - 0.5, -0.5))
+    _percent_axis(ax, upper, width)
+    for y, (r, v, colour, e, top) in enumerate(zip(rows, values, colours, errs, tops, strict=True)):
+        ax.hbar(y, v, 0.62, colour, label=labels[y])
+        ax.xerr(y, v - e[0], v + e[1], width=1.0, cap=3.0)
+        shown = _num(r.get("selection_rate"))
+        fig.text(ax.px(top + upper * 0.012), ax.py(y), "no data" if shown is None else f"{shown:.1%}", size=8,
+                 colour=INK, va="center")
+    _row_labels(ax, labels)
+    ax.spines()
+    ax.xlabel("selection rate (share of the group given the favourable outcome); whiskers: 95% interval")
+    _axes_title(ax, title, pad=16)
+    legend = {REFERENCE: "reference group", GROUP: "other group", BELOW_LINE: "below the four-fifths line",
+              TOO_FEW: "too few rows to judge"}
+    handles: list[Handle] = [(fig.patch(c), text) for c, text in legend.items() if c in colours]
+    if line is not None:
+        ax.vline(line, LINE, 1.3, dash=DASHED)
+        on_left = line < 0.5 * upper
+        text = f"four-fifths line: {ratio_limit:.2f} × highest rate = {line:.1%}"
+        fig.text(ax.px(line), ax.top, f" {text}" if on_left else f"{text} ", size=8, colour=LINE,
+                 anchor="start" if on_left else "end", va="bottom")
+    fig.legend_row(0.04, handles)
+    return fig.svg(f"Selection rate by group: {title}")
 
 
 def error_rates_svg(rows: Sequence[Row], *, title: str, salt: str) -> str | None:
     """True- and false-positive rate of each group with intervals; None when no group has either."""
-    import matplotlib
-    from matplotlib.patches import Patch
-
     if not any(_num(r.get(m)) is not None for r in rows for m in ("tpr", "fpr")):
         return None
-    with matplotlib.rc_context(_RC):
-        fig, ax = _framed([_label(r) for r in rows], plot=0.48 * max(len(rows), 1), top=0.32, bottom=0.72)
-        ys = list(range(len(rows)))
-        h = 0.36
-        for metric, colour, offset in (("tpr", TPR_COLOUR, -h / 2), ("fpr", FPR_COLOUR, h / 2)):
-            values = [_num(r.get(metric)) or 0.0 for r in rows]
-            errs = [_err(r, metric) for r in rows]
-            alphas = [0.35 if r.get("insufficient") else 1.0 for r in rows]
-            bars = ax.barh([y + offset for y in ys], values, height=h, color=colour,
-                           xerr=[[e[0] for e in errs], [e[1] for e in errs]],
-                           error_kw={"ecolor": "#333333", "elinewidth": 0.9, "capsize": 2})
-            for bar, alpha in zip(bars, alphas, strict=True):
-                bar.set_alpha(alpha)
-        for y, r in zip(ys, rows, strict=True):
-            if _num(r.get("tpr")) is None and _num(r.get("fpr")) is None:
-                ax.text(0.01, y, "no data", va="center", fontsize=8, color="#333333")
-        ax.set_yticks(ys, [_label(r) for r in rows])
-        ax.invert_yaxis()
-        _percent_axis(ax, 1.0)
-        ax.set_xlabel("rate; whiskers: 95% interval")
-        ax.set_title(_plain(title), loc="left", fontsize=10, fontweight="bold")
-        handles = [Patch(color=TPR_COLOUR, label="true-positive rate (qualified people selected)"),
-                   Patch(color=FPR_COLOUR, label="false-positive rate (unqualified people selected)")]
-        _legend(fig, 0.04, handles)
-        return _to_svg(fig, f"{salt}/errors", f"True- and false-positive rates by group: {title}")
+    labels = [_label(r) for r in rows]
+    plot, top_m, bottom_m = 0.48 * max(len(rows), 1), 0.32, 0.72
+    left = _left_margin(labels)
+    width = WIDTH - left - 0.25
+    fig = Figure(WIDTH, top_m + plot + bottom_m)
+    ax = fig.axes((left, bottom_m, width, plot), (0.0, 1.0), (len(rows) - 0.5, -0.5))
+    _percent_axis(ax, 1.0, width)
+    h = 0.36
+    for metric, colour, offset in (("tpr", TPR_COLOUR, -h / 2), ("fpr", FPR_COLOUR, h / 2)):
+        for y, r in enumerate(rows):
+            v = _num(r.get(metric)) or 0.0
+            e = _err(r, metric)
+            ax.hbar(y + offset, v, h, colour, opacity=0.35 if r.get("insufficient") else None,
+                    label=f"{labels[y]} {metric}")
+            ax.xerr(y + offset, v - e[0], v + e[1], width=0.9, cap=2.0)
+    for y, r in enumerate(rows):
+        if _num(r.get("tpr")) is None and _num(r.get("fpr")) is None:
+            fig.text(ax.px(0.01), ax.py(y), "no data", size=8, colour=INK, va="center")
+    _row_labels(ax, labels)
+    ax.spines()
+    ax.xlabel("rate; whiskers: 95% interval")
+    _axes_title(ax, title, pad=6)
+    fig.legend_row(0.04, [(fig.patch(TPR_COLOUR), "true-positive rate (qualified people selected)"),
+                          (fig.patch(FPR_COLOUR), "false-positive rate (unqualified people selected)")])
+    return fig.svg(f"True- and false-positive rates by group: {title}")
 
 
 # ---------------------------------------------------------------------------------------------- forest plots
@@ -239,6 +178,7 @@ PANELS = {
     "difference": "Differences: highest group's rate − lowest group's (0 = parity)",
 }
 ROW = 0.27  # inches per row of a forest plot
+POINT = math.sqrt(44)  # points across a forest plot's point (matplotlib's scatter s=44)
 
 
 def _colour(status: Any) -> str:
@@ -264,34 +204,30 @@ def _numbers(row: Row, digits: int, extra: str = "") -> str:
 
 def _forest_rows(ax: Axes, rows: Sequence[Row], texts: Sequence[str], *, filled: Sequence[bool] | None = None) -> None:
     """One point with its whisker per row, top to bottom, and its numbers in a column right of the axes."""
-    drawn = [(y, r, *_interval(r)) for y, r in enumerate(rows)]
-    drawn = [(y, r, v, lo, hi) for y, r, v, lo, hi in drawn if v is not None]
-    if drawn:
-        ys = [d[0] for d in drawn]
-        colours = [_colour(d[1].get("status")) for d in drawn]
-        faces = [c if filled is None or filled[y] else "white" for y, c in zip(ys, colours, strict=True)]
-        ax.hlines(ys, [d[3] for d in drawn], [d[4] for d in drawn], colors=colours, linewidth=1.8, zorder=2)
-        ax.scatter([d[3] for d in drawn] + [d[4] for d in drawn], ys + ys, marker="|", s=45, c=colours + colours,
-                   linewidths=1.6, zorder=2)
-        ax.scatter([d[2] for d in drawn], ys, s=44, facecolors=faces, edgecolors=colours, linewidths=1.6, zorder=3)
+    fig = ax.fig
     for y, r in enumerate(rows):
-        if _num(r.get("value")) is None:
-            ax.text(0.01, y, "not computed", transform=ax.get_yaxis_transform(), va="center", fontsize=8,
-                    color=NOT_JUDGED)
-        ax.text(1.015, y, texts[y], transform=ax.get_yaxis_transform(), va="center", ha="left", fontsize=8,
-                color=_colour(r.get("status")) if r.get("status") else "#5b6570")
-    ax.set_yticks(range(len(rows)), [_plain(r.get("label", "?")) for r in rows])
-    ax.set_ylim(len(rows) - 0.45, -0.55)
-    ax.grid(axis="x", color="#e5e5e5", linewidth=0.6)
-    ax.set_axisbelow(True)
-    ax.tick_params(axis="y", length=0)
+        v, lo, hi = _interval(r)
+        colour = _colour(r.get("status"))
+        if v is not None and lo is not None and hi is not None:
+            py = ax.py(y)
+            fig.line(ax.px(lo), py, ax.px(hi), py, colour, 1.8)
+            fig.marker("|", ax.px(lo), py, math.sqrt(45), colour, colour, 1.6)
+            fig.marker("|", ax.px(hi), py, math.sqrt(45), colour, colour, 1.6)
+            face = colour if filled is None or filled[y] else "#ffffff"
+            fig.marker("o", ax.px(v), py, POINT, face, colour, 1.6)
+        else:
+            fig.text(ax.left + 0.01 * (ax.right - ax.left), ax.py(y), "not computed", size=8, colour=NOT_JUDGED,
+                     va="center")
+        fig.text(ax.left + 1.015 * (ax.right - ax.left), ax.py(y), texts[y], size=8, va="center",
+                 colour=_colour(r.get("status")) if r.get("status") else "#5b6570")
+    _row_labels(ax, [str(r.get("label", "?")) for r in rows])
 
 
 def _thresholds(ax: Axes, rows: Sequence[Row], label: str = "threshold") -> None:
     """Each row's threshold as a dashed segment across its row (rows without one get none, so a measure
     nobody judges is not read against a limit), labelled once above the axes ('threshold ≥ 0.80')."""
     seen: dict[float, Any] = {}
-    lo, hi = ax.get_xlim()
+    lo, hi = ax.xlim
     for t_row in rows:
         t = _num(t_row.get("threshold"))
         if t is not None and t not in seen:
@@ -307,151 +243,132 @@ def _thresholds(ax: Axes, rows: Sequence[Row], label: str = "threshold") -> None
         for run in runs:
             top = -0.55 if run[0] == 0 else run[0] - 0.5
             bottom = len(rows) - 0.45 if run[-1] == len(rows) - 1 else run[-1] + 0.5
-            ax.vlines(t, top, bottom, colors=LINE, linestyles="--", linewidth=1.3, zorder=1)
+            ax.vline(t, LINE, 1.3, dash=DASHED, y0=top, y1=bottom)
         sign = "" if gib is None else ("≥ " if gib else "≤ ")
         text = f"{label} {sign}{t:.2f}"
         right = (t - lo) > 0.55 * (hi - lo)
-        ax.text(t, 1.0, f"{text} " if right else f" {text}", transform=ax.get_xaxis_transform(), color=LINE,
-                fontsize=8, ha="right" if right else "left", va="bottom")
+        ax.fig.text(ax.px(t), ax.top, f"{text} " if right else f" {text}", size=8, colour=LINE,
+                    anchor="end" if right else "start", va="bottom")
 
 
-def _status_handles(statuses: Sequence[Any]) -> list[Any]:
-    from matplotlib.lines import Line2D
-
+def _status_handles(fig: Figure, statuses: Sequence[Any]) -> list[Handle]:
     order = [s for s in ("FAIL", "REVIEW", "INSUFFICIENT", "ERROR", "PASS", None) if s in statuses]
-    return [Line2D([], [], marker="o", linestyle="none", color=_colour(s), markersize=6, label=STATUS_LABELS[s])
-            for s in order]
-
-
-def _title(fig: Figure, text: str, height: float) -> None:
-    fig.text(0.1 / WIDTH, 1 - 0.12 / height, _plain(text), ha="left", va="top", fontsize=10, fontweight="bold")
+    return [(fig.point(_colour(s)), STATUS_LABELS[s]) for s in order]
 
 
 def disparity_forest_svg(rows: Sequence[Row], *, title: str, salt: str) -> str | None:
     """Every disparity measure of one grouping: point and interval, coloured by its finding's status,
     against the policy threshold; ratios and differences in two panels (their scales differ)."""
-    import matplotlib
-
     panels = [(p, [r for r in rows if r.get("panel") == p]) for p in PANELS]
     panels = [(p, rs) for p, rs in panels if rs]
     if not panels:
         return None
     texts = {id(r): _numbers(r, 3) for _, rs in panels for r in rs}
-    left = 0.25 + max(_text_width(_plain(r.get("label", "?")), 9) for _, rs in panels for r in rs)
-    right = 0.15 + max(_text_width(t, 8) for t in texts.values())
+    left = 0.25 + max(text_width(str(r.get("label", "?")), 9) for _, rs in panels for r in rs)
+    right = 0.15 + max(text_width(t, 8) for t in texts.values())
     head, p_top, p_bottom, legend = 0.32, 0.42, 0.32, 0.36
     height = head + legend + sum(p_top + ROW * len(rs) + 0.15 + p_bottom for _, rs in panels)
-    with matplotlib.rc_context(_RC):
-        from matplotlib.figure import Figure
-
-        fig = Figure(figsize=(WIDTH, height))
-        y = height - head
-        for panel, rs in panels:
-            h = ROW * len(rs) + 0.15
-            y -= p_top + h
-            ax = _axes_at(fig, (left, y, WIDTH - left - right, h))
-            y -= p_bottom
-            tops = [hi for r in rs if (hi := _interval(r)[2]) is not None]
-            lows = [lo for r in rs if (lo := _interval(r)[1]) is not None]
-            limits = [t for r in rs if (t := _num(r.get("threshold"))) is not None]
-            low = min([0.0, *lows])
-            high = max([1.0, *tops, *limits]) * 1.04 if panel == "ratio" else max([*tops, *limits, 0.02]) * 1.15
-            ax.set_xlim(low - 0.025 * (high - low), high)  # a point at 0 stays whole
-            ax.axvline(1.0 if panel == "ratio" else 0.0, color=PARITY, linewidth=1, zorder=1)
-            _forest_rows(ax, rs, [texts[id(r)] for r in rs])
-            _thresholds(ax, rs)
-            ax.set_title(PANELS[panel], loc="left", fontsize=9, pad=14, color="#333333")
-        _title(fig, title, height)
-        _legend(fig, 0.06, _status_handles([r.get("status") or None for r in rows]))
-        return _to_svg(fig, f"{salt}/forest", f"Forest plot of the disparities: {title}")
+    fig = Figure(WIDTH, height)
+    y = height - head
+    for panel, rs in panels:
+        h = ROW * len(rs) + 0.15
+        y -= p_top + h
+        tops = [hi for r in rs if (hi := _interval(r)[2]) is not None]
+        lows = [lo for r in rs if (lo := _interval(r)[1]) is not None]
+        limits = [t for r in rs if (t := _num(r.get("threshold"))) is not None]
+        low = min([0.0, *lows])
+        high = max([1.0, *tops, *limits]) * 1.04 if panel == "ratio" else max([*tops, *limits, 0.02]) * 1.15
+        width = WIDTH - left - right
+        ax = fig.axes((left, y, width, h), (low - 0.025 * (high - low), high), (len(rs) - 0.45, -0.55))
+        y -= p_bottom
+        _number_axis(ax, width)
+        ax.vline(1.0 if panel == "ratio" else 0.0, PARITY, 1.0)
+        _thresholds(ax, rs)
+        _forest_rows(ax, rs, [texts[id(r)] for r in rs])
+        ax.spines()
+        _axes_title(ax, PANELS[panel], pad=14, size=9, bold=False, colour=INK)
+    fig.title(title)
+    fig.legend_row(0.06, _status_handles(fig, [r.get("status") or None for r in rows]))
+    return fig.svg(f"Forest plot of the disparities: {title}")
 
 
 def four_fifths_svg(rows: Sequence[Row], *, title: str, threshold: float | None, salt: str) -> str | None:
     """Each group's adverse impact ratio against the reference group, with its interval and the four-fifths
     line; filled points are significant after Holm's adjustment, hollow ones are not."""
-    import matplotlib
-    from matplotlib.lines import Line2D
-
     if not rows:
         return None
     ps = [_num(r.get("p_adjusted")) for r in rows]
     texts = [_numbers(r, 2, "" if p is None else f"Holm p {p:.3f}" if p >= 0.01 else f"Holm p {p:.2g}")
              for r, p in zip(rows, ps, strict=True)]
-    left = 0.25 + max(_text_width(_plain(r.get("label", "?")), 9) for r in rows)
-    right = 0.15 + max(_text_width(t, 8) for t in texts)
+    left = 0.25 + max(text_width(str(r.get("label", "?")), 9) for r in rows)
+    right = 0.15 + max(text_width(t, 8) for t in texts)
     head, p_top, p_bottom, legend = 0.32, 0.3, 0.5, 0.5
     h = ROW * len(rows) + 0.15
     height = head + p_top + h + p_bottom + legend
-    with matplotlib.rc_context(_RC):
-        from matplotlib.figure import Figure
-
-        fig = Figure(figsize=(WIDTH, height))
-        ax = _axes_at(fig, (left, legend + p_bottom, WIDTH - left - right, h))
-        tops = [hi for r in rows if (hi := _interval(r)[2]) is not None]
-        high = max([1.2, *tops, threshold or 0.0]) * 1.04
-        ax.set_xlim(-0.025 * high, high)
-        ax.axvline(1.0, color=PARITY, linewidth=1, zorder=1)
-        _forest_rows(ax, rows, texts, filled=[bool(r.get("significant")) for r in rows])
-        if threshold is not None:
-            _thresholds(ax, [{"threshold": threshold, "greater_is_better": True}] * len(rows), "four-fifths threshold")
-        ax.set_xlabel("adverse impact ratio: the group's selection rate ÷ the reference group's (1 = parity); "
-                      "whiskers: 95% interval", fontsize=8)
-        _title(fig, title, height)
-        marks = [Line2D([], [], marker="o", linestyle="none", color="#333333", markersize=6,
-                        label="significant after Holm adjustment"),
-                 Line2D([], [], marker="o", linestyle="none", color="#333333", markerfacecolor="white",
-                        markersize=6, label="not significant after Holm adjustment")]
-        _legend(fig, 0.24, _status_handles([r.get("status") or None for r in rows]))
-        _legend(fig, 0.04, marks)
-        return _to_svg(fig, f"{salt}/four-fifths", f"Forest plot of the adverse impact ratios: {title}")
+    fig = Figure(WIDTH, height)
+    tops = [hi for r in rows if (hi := _interval(r)[2]) is not None]
+    high = max([1.2, *tops, threshold or 0.0]) * 1.04
+    width = WIDTH - left - right
+    ax = fig.axes((left, legend + p_bottom, width, h), (-0.025 * high, high), (len(rows) - 0.45, -0.55))
+    _number_axis(ax, width)
+    ax.vline(1.0, PARITY, 1.0)
+    if threshold is not None:
+        _thresholds(ax, [{"threshold": threshold, "greater_is_better": True}] * len(rows), "four-fifths threshold")
+    _forest_rows(ax, rows, texts, filled=[bool(r.get("significant")) for r in rows])
+    ax.spines()
+    ax.xlabel("adverse impact ratio: the group's selection rate ÷ the reference group's (1 = parity); "
+              "whiskers: 95% interval", size=8)
+    fig.title(title)
+    fig.legend_row(0.24, _status_handles(fig, [r.get("status") or None for r in rows]))
+    fig.legend_row(0.04, [(fig.point(INK), "significant after Holm adjustment"),
+                          (fig.point(INK, "#ffffff"), "not significant after Holm adjustment")])
+    return fig.svg(f"Forest plot of the adverse impact ratios: {title}")
 
 
 def reliability_svg(bins: Sequence[Row], *, title: str, salt: str) -> str | None:
     """A small reliability diagram per group: observed rate against mean score per bin, with the diagonal
     of perfect calibration."""
-    import matplotlib
-
     groups = list(dict.fromkeys(str(b.get("group")) for b in bins))
     if not groups:
         return None
     ncols = min(5, len(groups))
     nrows = math.ceil(len(groups) / ncols)
     side, wgap, hgap, left, head, foot = 1.3, 0.28, 0.62, 0.62, 0.8, 0.55
-    width = max(left + ncols * side + (ncols - 1) * wgap + 0.15, _text_width(title, 10) + 0.3)
+    width = max(left + ncols * side + (ncols - 1) * wgap + 0.15, text_width(title, 10) + 0.3)
     height = head + nrows * side + (nrows - 1) * hgap + foot
-    with matplotlib.rc_context(_RC):
-        from matplotlib.figure import Figure
-
-        fig = Figure(figsize=(width, height))
-        for i, g in enumerate(groups):
-            row, col = divmod(i, ncols)
-            bottom = height - head - side - row * (side + hgap)
-            ax = fig.add_axes(((left + col * (side + wgap)) / width, bottom / height, side / width, side / height))
-            mine = [b for b in bins if str(b.get("group")) == g]
-            ref = any(b.get("reference") for b in mine)
-            colour = REFERENCE if ref else GROUP
-            xs = [_num(b.get("mean_score")) or 0.0 for b in mine]
-            ys = [_num(b.get("observed_rate")) or 0.0 for b in mine]
-            lows = [lo if (lo := _num(b.get("observed_low"))) is not None else y for b, y in zip(mine, ys, strict=True)]
-            highs = [hi if (hi := _num(b.get("observed_high"))) is not None else y
-                     for b, y in zip(mine, ys, strict=True)]
-            ax.plot([0, 1], [0, 1], color=PARITY, linestyle="--", linewidth=0.9)
-            ax.vlines(xs, lows, highs, colors=colour, linewidth=1)
-            ax.plot(xs, ys, "o-", color=colour, markersize=3.5, linewidth=1.2)
-            ax.set_xlim(-0.03, 1.03)  # points at 0 and 1 stay whole
-            ax.set_ylim(-0.03, 1.03)
-            ax.set_xticks([0, 0.5, 1], ["0", "0.5", "1"])
-            ax.set_yticks([0, 0.5, 1], ["0", "0.5", "1"])
-            ax.tick_params(labelsize=7, labelleft=col == 0, labelbottom=i + ncols >= len(groups))
-            if col == 0:
-                ax.set_ylabel("observed positive rate", fontsize=7.5)
-            if i + ncols >= len(groups):
-                ax.set_xlabel("mean score in the bin", fontsize=7.5)
-            ece = _num(mine[0].get("ece"))
-            name = _plain(g) + (" (reference)" if ref else "")
-            ax.set_title(name + (f"\nECE {ece:.3f}" if ece is not None else ""), fontsize=8)
-        fig.text(0.1 / width, 1 - 0.12 / height, _plain(title), ha="left", va="top", fontsize=10, fontweight="bold")
-        return _to_svg(fig, f"{salt}/reliability", title)
+    fig = Figure(width, height)
+    for i, g in enumerate(groups):
+        row, col = divmod(i, ncols)
+        bottom = height - head - side - row * (side + hgap)
+        ax = fig.axes((left + col * (side + wgap), bottom, side, side), (-0.03, 1.03), (-0.03, 1.03))
+        mine = [b for b in bins if str(b.get("group")) == g]
+        ref = any(b.get("reference") for b in mine)
+        colour = REFERENCE if ref else GROUP
+        xs = [_num(b.get("mean_score")) or 0.0 for b in mine]
+        ys = [_num(b.get("observed_rate")) or 0.0 for b in mine]
+        lows = [lo if (lo := _num(b.get("observed_low"))) is not None else y for b, y in zip(mine, ys, strict=True)]
+        highs = [hi if (hi := _num(b.get("observed_high"))) is not None else y for b, y in zip(mine, ys, strict=True)]
+        last_row = i + ncols >= len(groups)
+        ax.xticks([0, 0.5, 1], ["0", "0.5", "1"] if last_row else ["", "", ""], size=7)
+        ax.yticks([0, 0.5, 1], ["0", "0.5", "1"] if col == 0 else ["", "", ""], size=7)
+        ax.spines()
+        fig.line(ax.px(0), ax.py(0), ax.px(1), ax.py(1), PARITY, 0.9, dash="3.3,1.4")
+        for x, lo, hi in zip(xs, lows, highs, strict=True):
+            fig.line(ax.px(x), ax.py(lo), ax.px(x), ax.py(hi), colour, 1.0)
+        fig.polyline([(ax.px(x), ax.py(y)) for x, y in zip(xs, ys, strict=True)], colour, 1.2)
+        for x, y in zip(xs, ys, strict=True):
+            fig.marker("o", ax.px(x), ax.py(y), 3.5, colour, colour, 1.0)
+        if col == 0:
+            ax.ylabel("observed positive rate", size=7.5, left=22)
+        if last_row:
+            ax.xlabel("mean score in the bin", size=7.5, below=16)
+        ece = _num(mine[0].get("ece"))
+        name = g + (" (reference)" if ref else "")
+        lines = [name, *([f"ECE {ece:.3f}"] if ece is not None else [])]
+        for k, text in enumerate(reversed(lines)):
+            fig.text((ax.left + ax.right) / 2, ax.top - 6 - k * 9.6, text, size=8, anchor="middle", va="bottom")
+    fig.title(title)
+    return fig.svg(title)
 
 
 # ---------------------------------------------------------------------------------------------- degradation
@@ -462,23 +379,22 @@ SERIES = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#33
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h", "p", "*")
 EVERYONE = "#1d2329"
 ROBUSTNESS_METRICS = (("flip_rate", "decisions changed"), ("accuracy_drop", "accuracy drop (points)"))
+Series = tuple[str, list[Row], str, str, bool]
 
 
 def _grouping_title(grouping: str) -> str:
     return grouping.replace("_x_", " × ")
 
 
-def _robustness_panel(ax: Axes, series: list[tuple[str, list[Row], str, str, bool]], severities: Sequence[str],
-                      metric: str, judged: str | None, limit: float | None) -> None:
+def _robustness_panel(fig: Figure, box: tuple[float, float, float, float], series: list[Series],
+                      severities: Sequence[str], tick_labels: Sequence[str], metric: str, judged: str | None,
+                      limit: float | None) -> Axes:
     """One metric against severity: a line per group, whiskers for its interval (dodged so they do not
     overlap), the judged severity shaded and the policy limit dashed."""
-    from matplotlib.colors import to_rgba
-    from matplotlib.ticker import FuncFormatter, MaxNLocator
-
     xs = range(len(severities))
     spread = 0.22 if len(series) > 1 else 0.0
     values: list[float] = [0.0]
-    whiskers: tuple[list[float], list[float], list[float], list[Any]] = ([], [], [], [])  # one collection, drawn once
+    drawn: list[tuple[list[float], list[float], list[float], list[float], str, str, bool]] = []
     for i, (_, rows, colour, marker, few) in enumerate(series):
         offset = (i / (len(series) - 1) - 0.5) * spread if len(series) > 1 else 0.0
         by = {str(r.get("severity")): r for r in rows}
@@ -492,46 +408,46 @@ def _robustness_panel(ax: Axes, series: list[tuple[str, list[Row], str, str, boo
         highs = [hi if (hi := _num(r.get(f"{metric}_high"))) is not None else y
                  for (_, r), y in zip(pts, ys, strict=True)]
         values += [*lows, *highs]
-        everyone = colour == EVERYONE
-        whiskers[0].extend(x for x, _ in pts)
-        whiskers[1].extend(lows)
-        whiskers[2].extend(highs)
-        whiskers[3].extend([to_rgba(colour, 0.55 if few else 0.85)] * len(pts))
-        ax.plot([x for x, _ in pts], ys, marker=marker, color=colour, markersize=3.6 if not everyone else 4.2,
-                linewidth=2.2 if everyone else 1.2, linestyle=":" if few else "-", alpha=0.55 if few else 1.0,
-                markerfacecolor="white" if few else colour, zorder=4 if everyone else 3)
-    if whiskers[0]:
-        ax.vlines(whiskers[0], whiskers[1], whiskers[2], colors=whiskers[3], linewidth=0.9, zorder=2)
-    if judged in severities:
-        j = list(severities).index(judged)
-        ax.axvspan(j - 0.4, j + 0.4, color="#eef1f4", zorder=0)
+        drawn.append(([x for x, _ in pts], ys, lows, highs, colour, marker, few))
     if limit is not None:
         values.append(limit)
-        ax.axhline(limit, color=LINE, linestyle="--", linewidth=1.1, zorder=1)
     low, high = min(values), max(values)
     pad = (high - low) * 0.12 or 0.01
-    ax.set_ylim(min(0.0, low) - (pad if low < 0 else 0), high + pad)
-    if limit is not None:
-        unit = "%" if metric == "flip_rate" else " points"
-        ax.text(-0.45, limit, f"policy limit {limit * 100:g}{unit}", color=LINE, fontsize=7, ha="left", va="bottom")
-    if low < 0:
-        ax.axhline(0, color=PARITY, linewidth=0.8, zorder=1)
-    ax.set_xlim(-0.5, len(severities) - 0.5)
-    ax.yaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 5, 10]))
-    ticks = ax.get_yticks()
+    ax = fig.axes(box, (-0.5, len(severities) - 0.5), (min(0.0, low) - (pad if low < 0 else 0), high + pad))
+    if judged in severities:
+        j = list(severities).index(judged)
+        fig.rect(ax.px(j - 0.4), ax.top, ax.px(j + 0.4) - ax.px(j - 0.4), ax.bottom - ax.top, "#eef1f4")
+    ticks = nice_ticks(*ax.ylim, 6, steps=(1, 2, 5, 10))
     step = abs(ticks[1] - ticks[0]) * 100 if len(ticks) > 1 else 1.0
     digits = 0 if step >= 0.999 else 1 if step >= 0.0999 else 2  # as many decimals as the tick step has
 
-    def tick(v: float, _: Any) -> str:
+    def tick(v: float) -> str:
         text = f"{v * 100:.{digits}f}" if metric == "flip_rate" else f"{v * 100:+.{digits}f}"
         if float(text) == 0:
             text = "0"
         return text + "%" if metric == "flip_rate" else text
 
-    ax.yaxis.set_major_formatter(FuncFormatter(tick))
-    ax.grid(axis="y", color="#e5e5e5", linewidth=0.6)
-    ax.set_axisbelow(True)
-    ax.tick_params(labelsize=7.5)
+    ax.yticks(ticks, [tick(t) for t in ticks], size=7.5, grid=True)
+    ax.xticks(list(xs), list(tick_labels), size=7.5)
+    if limit is not None:
+        ax.hline(limit, LINE, 1.1, dash="4.1,1.8")
+        unit = "%" if metric == "flip_rate" else " points"
+        fig.text(ax.px(-0.45), ax.py(limit), f"policy limit {limit * 100:g}{unit}", size=7, colour=LINE, va="bottom")
+    if low < 0:
+        ax.hline(0.0, PARITY, 0.8)
+    for px_x, _ys, lows, highs, colour, _marker, few in drawn:  # whiskers under the lines
+        for x, lo, hi in zip(px_x, lows, highs, strict=True):
+            fig.line(ax.px(x), ax.py(lo), ax.px(x), ax.py(hi), colour, 0.9, opacity=0.55 if few else 0.85)
+    for px_x, ys, _lows, _highs, colour, marker, few in sorted(drawn, key=lambda d: d[4] == EVERYONE):
+        everyone = colour == EVERYONE
+        points = [(ax.px(x), ax.py(y)) for x, y in zip(px_x, ys, strict=True)]
+        fig.polyline(points, colour, 2.2 if everyone else 1.2, dash="1.5,2" if few else None,
+                     opacity=0.55 if few else None)
+        for x, y in points:
+            fig.marker(marker, x, y, 4.2 if everyone else 3.6, "#ffffff" if few else colour, colour, 1.0,
+                       opacity=0.55 if few else None)
+    ax.spines()
+    return ax
 
 
 def robustness_svg(rows: Sequence[Row], *, severities: Sequence[str], labels: Sequence[str], judged: str | None,
@@ -539,9 +455,6 @@ def robustness_svg(rows: Sequence[Row], *, severities: Sequence[str], labels: Se
     """Robustness curves of one perturbation kind: for each grouping (a row of panels) the share of decisions
     that change and the accuracy drop against severity, one line per group and one for everyone, with
     interval whiskers; the judged severity is shaded and the policy's overall limit dashed."""
-    import matplotlib
-    from matplotlib.lines import Line2D
-
     if not rows or not severities:
         return None
     everyone = [r for r in rows if r.get("grouping") == "all"]
@@ -553,47 +466,38 @@ def robustness_svg(rows: Sequence[Row], *, severities: Sequence[str], labels: Se
     heights = [max(1.55, 0.165 * (1 + len({str(r.get('group')) for r in rows if str(r.get('grouping')) == g}))
                    + 0.1) for g in panels]
     height = heads + sum(head + h + foot for h in heights) + vgap * (len(panels) - 1) + 0.1
-    with matplotlib.rc_context(_RC):
-        from matplotlib.figure import Figure
-
-        fig = Figure(figsize=(WIDTH, height))
-        top = height - heads
-        for g, h in zip(panels, heights, strict=True):
-            top -= head
-            bottom = top - h
-            mine = [r for r in rows if str(r.get("grouping")) == g] if g != "all" else []
-            names = list(dict.fromkeys(str(r.get("group")) for r in mine))
-            series: list[tuple[str, list[Row], str, str, bool]] = []
-            if everyone:
-                series.append(("everyone", everyone, EVERYONE, "o", False))
-            for i, name in enumerate(names):
-                grows = [r for r in mine if str(r.get("group")) == name]
-                few = any(r.get("insufficient") for r in grows)
-                series.append((name, grows, SERIES[i % len(SERIES)], MARKERS[i % len(MARKERS)], few))
-            for mi, (metric, label) in enumerate(ROBUSTNESS_METRICS):
-                ax = _axes_at(fig, (left + mi * (side + gap), bottom, side, h))
-                _robustness_panel(ax, series, severities, metric, judged, limits.get(metric))
-                ticks = [lb.replace(" (", "\n(") for lb in labels]
-                ax.set_xticks(range(len(severities)), [_plain(t) for t in ticks])
-                what = "everyone" if g == "all" else f"by {_plain(_grouping_title(g))}"
-                # a figure text, not ax.set_title: placing a title measures the whole axes
-                fig.text((left + mi * (side + gap)) / WIDTH, (bottom + h + 0.06) / height, f"{label}, {what}",
-                         ha="left", va="bottom", fontsize=8.5, color="#333333")
-            handles = [Line2D([], [], color=c, marker=m, markersize=4, linewidth=2.2 if c == EVERYONE else 1.2,
-                              linestyle=":" if few else "-", markerfacecolor="white" if few else c,
-                              label=_plain(name) + (" (too few rows)" if few else ""))
-                       for name, _, c, m, few in series]
-            fig.legend(handles=handles, loc="upper left", frameon=False, fontsize=7.5, handlelength=1.8,
-                       borderaxespad=0, labelspacing=0.35,
-                       bbox_to_anchor=((left + 2 * side + gap + 0.25) / WIDTH, (bottom + h) / height))
-            top = bottom - foot - vgap
-        _title(fig, title, height)
-        fig.text(0.1 / WIDTH, 1 - 0.36 / height,
-                 "whiskers: 95% interval" + (f"; shaded: the judged severity ({_plain(judged)})" if judged else "")
-                 + ("; dashed: the policy's limit for everyone" if any(v is not None for v in limits.values())
-                    else "") + "; dotted: a group with too few rows to judge", ha="left", va="top", fontsize=7.5,
-                 color="#5b6570")
-        return _to_svg(fig, f"{salt}/robustness", title)
+    fig = Figure(WIDTH, height)
+    tick_labels = [lb.replace(" (", "\n(") for lb in labels]
+    top = height - heads
+    for g, h in zip(panels, heights, strict=True):
+        top -= head
+        bottom = top - h
+        mine = [r for r in rows if str(r.get("grouping")) == g] if g != "all" else []
+        names = list(dict.fromkeys(str(r.get("group")) for r in mine))
+        series: list[Series] = []
+        if everyone:
+            series.append(("everyone", everyone, EVERYONE, "o", False))
+        for i, name in enumerate(names):
+            grows = [r for r in mine if str(r.get("group")) == name]
+            few = any(r.get("insufficient") for r in grows)
+            series.append((name, grows, SERIES[i % len(SERIES)], MARKERS[i % len(MARKERS)], few))
+        for mi, (metric, label) in enumerate(ROBUSTNESS_METRICS):
+            x0 = left + mi * (side + gap)
+            _robustness_panel(fig, (x0, bottom, side, h), series, severities, tick_labels, metric, judged,
+                              limits.get(metric))
+            what = "everyone" if g == "all" else f"by {_grouping_title(g)}"
+            fig.text(fig.x(x0), fig.y(bottom + h + 0.06), f"{label}, {what}", size=8.5, colour=INK, va="bottom")
+        handles: list[Handle] = [
+            (fig.line_handle(c, m, width=2.2 if c == EVERYONE else 1.2, dotted=few, face="#ffffff" if few else c),
+             name + (" (too few rows)" if few else "")) for name, _, c, m, few in series]
+        fig.legend_column(left + 2 * side + gap + 0.25, bottom + h, handles)
+        top = bottom - foot - vgap
+    fig.title(title)
+    fig.text(fig.x(0.1), fig.y(height - 0.36),
+             "whiskers: 95% interval" + (f"; shaded: the judged severity ({judged})" if judged else "")
+             + ("; dashed: the policy's limit for everyone" if any(v is not None for v in limits.values()) else "")
+             + "; dotted: a group with too few rows to judge", size=7.5, colour="#5b6570", va="top")
+    return fig.svg(title)
 
 
 BAND_COLOURS = {"stable": "#56a0d3", "moderate": "#e69f00", "significant": "#b42318"}
@@ -603,57 +507,48 @@ def drift_svg(rows: Sequence[Row], *, moderate: float, significant: float, limit
               salt: str) -> str | None:
     """PSI per feature as horizontal bars, largest first, with its interval, coloured by band, and the
     0.1 / 0.2 band lines and the policy limit."""
-    import matplotlib
-    from matplotlib.patches import Patch
-
     rows = [r for r in rows if _num(r.get("psi")) is not None]
     if not rows:
         return None
     rows = sorted(rows, key=lambda r: -(_num(r.get("psi")) or 0.0))
-    labels = [_plain(r.get("feature", "?")) for r in rows]
+    labels = [str(r.get("feature", "?")) for r in rows]
     texts = []
     for r in rows:
         lo, hi = _num(r.get("psi_low")), _num(r.get("psi_high"))
         texts.append(f"{_num(r.get('psi')):.3f}" + (f" [{lo:.3f}–{hi:.3f}]" if lo is not None and hi is not None
                                                     else "") + f"  {r.get('band') or ''}")
-    left = 0.25 + max(_text_width(t, 9) for t in labels)
-    right = 0.15 + max(_text_width(t, 8) for t in texts)
+    left = 0.25 + max(text_width(t, 9) for t in labels)
+    right = 0.15 + max(text_width(t, 8) for t in texts)
     head, top_gap, bottom_gap, legend = 0.32, 0.42, 0.5, 0.36
     h = ROW * len(rows) + 0.15
     height = head + top_gap + h + bottom_gap + legend
-    with matplotlib.rc_context(_RC):
-        from matplotlib.figure import Figure
-
-        fig = Figure(figsize=(WIDTH, height))
-        ax = _axes_at(fig, (left, legend + bottom_gap, WIDTH - left - right, h))
-        ys = list(range(len(rows)))
-        values = [_num(r.get("psi")) or 0.0 for r in rows]
-        errs = [_err({"v": v, "v_low": r.get("psi_low"), "v_high": r.get("psi_high")}, "v")
-                for v, r in zip(values, rows, strict=True)]
-        colours = [BAND_COLOURS.get(str(r.get("band")), NOT_JUDGED) for r in rows]
-        ax.barh(ys, values, color=colours, height=0.6, xerr=[[e[0] for e in errs], [e[1] for e in errs]],
-                error_kw={"ecolor": "#333333", "elinewidth": 0.9, "capsize": 2.5})
-        lines = {moderate: f"moderate > {moderate:.2f}", significant: f"significant > {significant:.2f}"}
-        if limit is not None:
-            lines[limit] = (lines[limit] + " · policy limit") if limit in lines else f"policy limit {limit:.2f}"
-        high = max([*(v + e[1] for v, e in zip(values, errs, strict=True)), *lines]) * 1.08
-        ax.set_xlim(0, high)
-        for i, (x, text) in enumerate(sorted(lines.items())):
-            ax.axvline(x, color=LINE if x in (significant, limit) else "#c98a00", linestyle="--", linewidth=1.1,
-                       zorder=1)
-            ax.text(x, 1.0 + 0.07 * (i % 2), f" {text}", transform=ax.get_xaxis_transform(), fontsize=7.5,
-                    color=LINE if x in (significant, limit) else "#8a5a00", ha="left", va="bottom")
-        for y, text, r in zip(ys, texts, rows, strict=True):
-            ax.text(1.015, y, text, transform=ax.get_yaxis_transform(), va="center", ha="left", fontsize=8,
-                    color=BAND_COLOURS.get(str(r.get("band")), "#5b6570") if r.get("band") != "stable" else "#333333")
-        ax.set_yticks(ys, labels)
-        ax.set_ylim(len(rows) - 0.45, -0.55)
-        ax.grid(axis="x", color="#e5e5e5", linewidth=0.6)
-        ax.set_axisbelow(True)
-        ax.tick_params(axis="y", length=0)
-        ax.set_xlabel("population stability index (PSI) between the reference data and the current sample; "
-                      "whiskers: 95% interval", fontsize=8)
-        _title(fig, title, height)
-        present = [b for b in BAND_COLOURS if any(str(r.get("band")) == b for r in rows)]
-        _legend(fig, 0.06, [Patch(color=BAND_COLOURS[b], label=b) for b in present])
-        return _to_svg(fig, f"{salt}/drift", f"Drift chart: {title}")
+    fig = Figure(WIDTH, height)
+    values = [_num(r.get("psi")) or 0.0 for r in rows]
+    errs = [_err({"v": v, "v_low": r.get("psi_low"), "v_high": r.get("psi_high")}, "v")
+            for v, r in zip(values, rows, strict=True)]
+    colours = [BAND_COLOURS.get(str(r.get("band")), NOT_JUDGED) for r in rows]
+    lines = {moderate: f"moderate > {moderate:.2f}", significant: f"significant > {significant:.2f}"}
+    if limit is not None:
+        lines[limit] = (lines[limit] + " · policy limit") if limit in lines else f"policy limit {limit:.2f}"
+    high = max([*(v + e[1] for v, e in zip(values, errs, strict=True)), *lines]) * 1.08
+    width = WIDTH - left - right
+    ax = fig.axes((left, legend + bottom_gap, width, h), (0.0, high), (len(rows) - 0.45, -0.55))
+    _number_axis(ax, width)
+    for i, (x, text) in enumerate(sorted(lines.items())):
+        strong = x in (significant, limit)
+        ax.vline(x, LINE if strong else "#c98a00", 1.1, dash="4.1,1.8")
+        above = 0.07 * (i % 2) * (ax.bottom - ax.top)  # every other label a little higher: they may be close
+        fig.text(ax.px(x), ax.top - above, f" {text}", size=7.5, colour=LINE if strong else "#8a5a00", va="bottom")
+    for y, (v, e, colour, text, r) in enumerate(zip(values, errs, colours, texts, rows, strict=True)):
+        ax.hbar(y, v, 0.6, colour, label=labels[y])
+        ax.xerr(y, v - e[0], v + e[1], width=0.9, cap=2.5)
+        fig.text(ax.left + 1.015 * (ax.right - ax.left), ax.py(y), text, size=8, va="center",
+                 colour=BAND_COLOURS.get(str(r.get("band")), "#5b6570") if r.get("band") != "stable" else INK)
+    _row_labels(ax, labels)
+    ax.spines()
+    ax.xlabel("population stability index (PSI) between the reference data and the current sample; "
+              "whiskers: 95% interval", size=8)
+    fig.title(title)
+    present = [b for b in BAND_COLOURS if any(str(r.get("band")) == b for r in rows)]
+    fig.legend_row(0.06, [(fig.patch(BAND_COLOURS[b]), b) for b in present])
+    return fig.svg(f"Drift chart: {title}")

@@ -1,0 +1,199 @@
+"""Where one demo tool's `harness assess` spends its time (issue 13, section 5 "Fast where people wait").
+
+    python benchmarks/bench_assess.py [--tool fair] [--runs 3] [--no-cold]
+
+Two measures of the same command (`harness assess TOOL --dataset D [--current CSV] --by bench`, a fresh store
+in a fresh folder each time, as a first-time reviewer runs it):
+
+* phases, in this process: the import of the pipeline, then each step of `run_assessment` timed where the
+  pipeline calls it (resolving the suites, reading the data, each suite, opening the store, logging the run,
+  the gate, each report format and each plot kind). A phase is timed by wrapping the function the pipeline
+  calls for the duration of one run (no stand-ins: the real call runs); a name the code no longer has is
+  reported as "not found" rather than failing, so a refactor shows up as a gap in the table, not a crash.
+* cold end to end: the median of N fresh `harness assess` processes. Target: under 5 s.
+
+The cold start of every other command (`--help`, `suites list`, `datasets list`, `gate`, `status`, `history`,
+`inventory`) against its baseline is benchmarks/bench_cli.py's job. It reports; it does not fail.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+TARGET_S = 5.0
+REPORT_TARGET_S = 0.5
+CURRENT = ROOT / "datasets" / "rental-assistance" / "current_2026q3.csv"
+TOOLS: dict[str, tuple[Path, str, Path | None]] = {
+    "fair": (ROOT / "examples" / "rental_assistance" / "fair_tool.yaml", "rental-assistance", CURRENT),
+    "vendor": (ROOT / "examples" / "rental_assistance" / "vendor_tool.yaml", "rental-assistance", CURRENT),
+    "baseline": (ROOT / "examples" / "city_services_qa" / "baseline_tool.yaml", "city-services-qa", None),
+    "careless": (ROOT / "examples" / "city_services_qa" / "careless_tool.yaml", "city-services-qa", None),
+}
+# (module, attribute, phase label) the pipeline calls by that name; label None: the label comes from the call
+PIPELINE_PHASES = (
+    ("harness.pipeline", "load_manifest", "read the manifest"),
+    ("harness.pipeline", "load_policy", "read the policy"),
+    ("harness.pipeline", "require_valid_settings", "check the policy (imports every suite)"),
+    ("harness.pipeline", "_in_force", "policy in force (store)"),
+    ("harness.pipeline", "resolve", "resolve suites (imports)"),
+    ("harness.pipeline", "load_dataset", "load data: reference"),
+    ("harness.pipeline", "load_current", "load data: current sample"),
+    ("harness.pipeline", "check_reachable", "store: reachable"),
+    ("harness.pipeline", "actor_name", "store: who starts it"),
+    ("harness.pipeline", "approved_baseline", "store: approved baseline"),
+    ("harness.pipeline", "artifact_digests", "tool files digests"),
+    ("harness.pipeline", "preflight", "gate: preflight"),
+    ("harness.pipeline", "load_tool", "load the tool"),
+    ("harness.pipeline", "provenance", "suite provenance"),
+    ("harness.pipeline", "on_assessed", "gate: record the assessment"),
+)
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "COLUMNS": "120", "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true",
+            "HARNESS_SANDBOX": os.environ.get("HARNESS_SANDBOX", "subprocess")}
+
+
+def argv_for(tool: str) -> list[str]:
+    manifest, dataset, current = TOOLS[tool]
+    return ["assess", str(manifest), "--dataset", dataset, *(["--current", str(current)] if current else []),
+            "--by", "bench"]
+
+
+class Clock:
+    """Seconds by phase, in first-seen order; a phase called twice adds up."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.missing: list[str] = []
+
+    def wrap(self, fn: Callable[..., Any], label: str | Callable[..., str]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            name = label(*args, **kwargs) if callable(label) else label
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.seconds[name] += time.perf_counter() - t0
+        return timed
+
+    @contextmanager
+    def patch(self, module: str, attr: str, label: str | Callable[..., str], *, owner: Any = None) -> Iterator[None]:
+        """Time every call of `module.attr` (or `owner.attr`) while the block runs; restore it after."""
+        import importlib
+
+        target = owner if owner is not None else importlib.import_module(module)
+        original = getattr(target, attr, None)
+        if original is None:
+            self.missing.append(f"{module}.{attr}")
+            yield
+            return
+        setattr(target, attr, self.wrap(original, label))
+        try:
+            yield
+        finally:
+            setattr(target, attr, original)
+
+
+def phases(tool: str, folder: Path) -> tuple[float, Clock, float]:
+    """Import the pipeline, then run one assessment with every phase timed: (import s, clock, run s)."""
+    t0 = time.perf_counter()
+    import harness.pipeline as pipeline
+
+    imported = time.perf_counter() - t0
+    clock = Clock()
+    manifest, dataset, current = TOOLS[tool]
+    with ExitStack() as stack:
+        for module, attr, label in PIPELINE_PHASES:
+            stack.enter_context(clock.patch(module, attr, label))
+        stack.enter_context(clock.patch("harness.assessment", "run_suite",
+                                        lambda suite, ctx: f"suite: {suite.name}"))
+        stack.enter_context(clock.patch("harness.pipeline", "assess", "assess: all (predict, suites, decide)"))
+        run_cls = getattr(pipeline, "AssessmentRun", None)
+        if run_cls is not None:
+            stack.enter_context(clock.patch("harness.pipeline", "AssessmentRun", "store: open (new run)"))
+            for method in ("record", "close"):
+                stack.enter_context(clock.patch("harness.tracking", method, f"store: log the run ({method})",
+                                                owner=run_cls))
+        else:
+            clock.missing.append("harness.pipeline.AssessmentRun")
+        stack.enter_context(clock.patch("harness.report", "render", lambda result, fmt: f"report: {fmt}"))
+        import harness.report.plots as plots
+
+        for name in sorted(n for n in dir(plots) if n.endswith("_svg") and not n.startswith("_")):
+            stack.enter_context(clock.patch("harness.report.plots", name, f"report: plots ({name})"))
+        cwd = os.getcwd()
+        os.chdir(folder)
+        t1 = time.perf_counter()
+        try:
+            pipeline.run_assessment(manifest, [dataset], current=current, submitter="bench")
+        finally:
+            ran = time.perf_counter() - t1
+            os.chdir(cwd)
+    return imported, clock, ran
+
+
+def cold(tool: str, runs: int) -> list[float]:
+    """Wall time of `runs` fresh `harness assess` processes, each in a fresh folder (a fresh store)."""
+    times = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory(prefix="bench-assess-") as tmp:
+            t0 = time.perf_counter()
+            r = subprocess.run([PY, "-m", "harness", *argv_for(tool)], cwd=tmp, env=_env(), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, timeout=900)
+            times.append(time.perf_counter() - t0)
+            if r.returncode not in (0, 1):  # 1: a FAIL verdict, still a whole run
+                raise SystemExit(f"harness assess exited {r.returncode}: {r.stderr.decode(errors='replace')[-1500:]}")
+    return times
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    ap.add_argument("--tool", choices=sorted(TOOLS), default="fair", help="demo tool (default: fair)")
+    ap.add_argument("--runs", type=int, default=3, help="cold end-to-end runs (median); default 3")
+    ap.add_argument("--no-cold", action="store_true", help="phases only")
+    args = ap.parse_args(argv)
+    os.environ.update(_env())
+    print(f"harness {' '.join(argv_for(args.tool))}\npython {sys.version.split()[0]}, {os.cpu_count()} cores")
+    with tempfile.TemporaryDirectory(prefix="bench-assess-") as tmp:
+        imported, clock, ran = phases(args.tool, Path(tmp))
+    print(f"\nphases in one process (a fresh store){'':<14}{'seconds':>9}")
+    print(f"{'import harness.pipeline':<52}{imported:9.3f}")
+    suites = sum(s for k, s in clock.seconds.items() if k.startswith("suite: "))
+    for name, s in clock.seconds.items():
+        print(f"{name:<52}{s:9.3f}")
+    reports = sum(s for k, s in clock.seconds.items() if k.startswith("report: ") and "plots" not in k)
+    plots = sum(s for k, s in clock.seconds.items() if k.startswith("report: plots"))
+    print(f"{'suites together':<52}{suites:9.3f}")
+    print(f"{'reports together (md, html with its plots, json)':<52}{reports:9.3f}  target < {REPORT_TARGET_S} s "
+          f"{'ok' if reports < REPORT_TARGET_S else 'SLOW'}")
+    print(f"{'  of which plots':<52}{plots:9.3f}")
+    print(f"{'run_assessment in all':<52}{ran:9.3f}")
+    print(f"{'import + run_assessment':<52}{imported + ran:9.3f}")
+    if clock.missing:
+        print("not found (renamed or moved? update PIPELINE_PHASES): " + ", ".join(clock.missing))
+    if not args.no_cold:
+        times = cold(args.tool, args.runs)
+        med = statistics.median(times)
+        verdict = "ok" if med < TARGET_S else "SLOW"
+        print(f"\ncold end to end, {args.runs} fresh processes: median {med:.2f} s "
+              f"(runs {', '.join(f'{t:.2f}' for t in times)}); target < {TARGET_S} s {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
