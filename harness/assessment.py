@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from harness.datasets import ReferenceDataset
     from harness.manifest import ToolManifest
     from harness.policy import Policy
-    from harness.tools import Predictions, Tool
+    from harness.tools.base import Predictions, Tool
 
 SCHEMA = "harness.assessment/1"
 

@@ -204,7 +204,7 @@ def call_python(fn: Any, request: dict[str, Any], op: str, frame: Any, scratch: 
     or of the output rules, with the message the adapter would have raised in process."""
     import numpy as np
 
-    from harness.tools import as_predictions
+    from harness.tools.base import as_predictions
     from harness.tools.python import GenerativePythonTool, _contained
 
     name = str(request.get("name"))

@@ -31,16 +31,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from harness.errors import ToolConfigError, ToolError
-from harness.tools import Predictions, as_predictions, input_frame, qa_items
+from harness.tools.base import Predictions, as_predictions, input_frame, qa_items
 from harness.tools.labels import apply_label_map
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from harness.datasets import ReferenceDataset
-    from harness.manifest import ToolManifest
-    from harness.policy import Policy
     from harness.sandbox import SandboxedModel
+    from harness.tools.base import ToolSite
+    from harness.tools.configs import PythonAdapter
 
 MAX_WORKERS = 4  # worker processes of one tool at once: more only while callers abandoned calls still run
 
@@ -164,23 +164,24 @@ class WorkerCallable:
     still running (a caller such as the degradation suite abandons a call that hangs, and goes on) gets another
     worker, up to `MAX_WORKERS`, so one hung call does not hold up the rest, as it would not in process."""
 
-    def __init__(self, manifest: ToolManifest, *, policy: Policy | None = None, isolation: str | None = None):
+    def __init__(self, config: PythonAdapter, site: ToolSite, *, isolation: str | None = None):
         from harness.sandbox import ModelSpec
         from harness.tools.sandboxed import worker_limits
 
+        policy = site.policy
         if policy is None:
             from harness.policy import load_policy
 
             policy = load_policy()
-        spec: str = manifest.adapter.callable  # type: ignore[union-attr]
+        spec: str = config.callable
         self.__name__ = self.__qualname__ = spec.partition(":")[2].rpartition(".")[2]
         self.spec = spec
-        self.name = manifest.id
-        self.generative = manifest.category == "generative"
-        folder = manifest.base_dir.resolve()
+        self.name = site.tool_id
+        self.generative = site.generative
+        folder = site.base_dir.resolve()
         self._model_spec = ModelSpec(format="python", path=folder, callable=spec,
                                      imports=import_locations(spec, folder))
-        self._limits = worker_limits(manifest, policy)
+        self._limits = worker_limits(site.tool_id, config, policy)
         self._isolation = isolation
         self._lock = threading.Lock()
         self._free = threading.Condition(self._lock)
@@ -252,17 +253,6 @@ class PythonTool:
     name: str
     kind: str = "python"
     label_map: dict[Any, Any] | None = None  # the callable's labels -> the card's target values
-
-    @classmethod
-    def from_manifest(cls, manifest: ToolManifest, obj: Any = None, *,
-                      policy: Policy | None = None) -> PythonTool | GenerativePythonTool:
-        """The adapter for `manifest`. With `obj`, that live callable, called in this process; without, the
-        manifest's callable, called in a worker process (`WorkerCallable`) bounded by the `policy`'s sandbox
-        limits (the default policy's when None)."""
-        fn = obj if obj is not None else WorkerCallable(manifest, policy=policy)
-        if manifest.category == "generative":
-            return GenerativePythonTool(fn=fn, name=manifest.id)
-        return cls(fn=fn, name=manifest.id, label_map=getattr(manifest.adapter, "label_map", None))
 
     def close(self) -> None:
         """End the worker of a tool loaded from its manifest; a live callable is left alone."""
@@ -347,3 +337,13 @@ class GenerativePythonTool:
             errors = [None] * n
         answers = ["" if e is not None else a for a, e in zip(answers, errors, strict=True)]
         return Predictions(labels=np.asarray(answers, dtype=object), answers=answers, errors=errors)
+
+
+def build(config: PythonAdapter, site: ToolSite) -> PythonTool | GenerativePythonTool:
+    """The adapter for a `python` config (the adapter table's builder). With `site.obj`, that live callable,
+    called in this process; without, the config's callable, called in a worker process (`WorkerCallable`)
+    bounded by the site's policy's sandbox limits (the default policy's when None)."""
+    fn = site.obj if site.obj is not None else WorkerCallable(config, site)
+    if site.generative:
+        return GenerativePythonTool(fn=fn, name=site.tool_id)
+    return PythonTool(fn=fn, name=site.tool_id, label_map=config.label_map)
