@@ -610,10 +610,10 @@ def test_mlflow_model_uri_is_downloaded_by_the_harness_then_loaded_in_the_sandbo
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The worker has no network (nor credentials): the pipeline fetches `runs:/...` from the store first, and
     the adapter, which never reaches the store, refuses a `model_uri` it is not handed the folder of."""
-    from harness.pipeline import local_model
-
     import mlflow
     import mlflow.sklearn
+
+    from harness.pipeline import local_model
 
     uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
     (tmp_path / "store").mkdir()

@@ -12,7 +12,7 @@ below Python ends only the worker, and the assessment is recorded as ERROR (exit
 change the harness process's memory or environment. The adapter classes are the same either way: the worker
 answers with what the callable returned, normalised as in process, and raises the tool's own exception as
 such. A live callable passed in (`obj`: notebooks, tests) still runs in the harness process, inside
-`_contained`.
+`contained`.
 """
 from __future__ import annotations
 
@@ -38,14 +38,14 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from harness.datasets import ReferenceDataset
-    from harness.sandbox import SandboxedModel
+    from harness.sandbox.host import SandboxedModel
     from harness.tools.base import ToolSite
     from harness.tools.configs import PythonAdapter
 
 MAX_WORKERS = 4  # worker processes of one tool at once: more only while callers abandoned calls still run
 
 
-def _module_file(module: str, base_dir: Path) -> Path | None:
+def module_file(module: str, base_dir: Path) -> Path | None:
     """`<base_dir>/<a>/<b>.py` (or its package `__init__.py`) for module `a.b`, when it exists."""
     rel = Path(*module.split("."))
     for candidate in (base_dir / rel.with_suffix(".py"), base_dir / rel / "__init__.py"):
@@ -84,7 +84,7 @@ def _load_from_file(module: str, path: Path, base_dir: Path) -> ModuleType:
 def import_callable(spec: str, base_dir: Path | None = None) -> Callable[..., Any]:
     """Resolve `module:function`: a file in `base_dir` (the manifest's folder) first, else a normal import."""
     module, _, attr = spec.partition(":")
-    path = _module_file(module, base_dir) if base_dir is not None else None
+    path = module_file(module, base_dir) if base_dir is not None else None
     if path is not None:
         obj: Any = _load_from_file(module, path, base_dir)  # type: ignore[arg-type]
     else:
@@ -107,10 +107,10 @@ def import_locations(spec: str, base_dir: Path) -> tuple[Path, ...]:
     manifest: the folders (a package) or the file (a module) the harness process would import it from, found
     without running any of its code (`find_spec` of the top-level name only). Empty when it lives in the Python
     runtime (the worker sees that anyway) or is not found (the worker then says so, as `import_callable` does)."""
-    from harness.sandbox import runtime_paths
+    from harness.sandbox.view import runtime_paths
 
     module = spec.partition(":")[0]
-    if _module_file(module, base_dir) is not None:
+    if module_file(module, base_dir) is not None:
         return ()
     try:
         found = importlib.util.find_spec(module.split(".")[0])
@@ -130,7 +130,7 @@ def import_locations(spec: str, base_dir: Path) -> tuple[Path, ...]:
 
 
 @contextmanager
-def _contained(name: str) -> Iterator[None]:
+def contained(name: str) -> Iterator[None]:
     """While the tool's code runs, it cannot end the harness: `sys.exit(0)` or `os._exit(0)` would make `harness
     assess` exit 0, the PASS code, with nothing recorded (issue 12). Both become the tool's ERROR instead. Used
     around a live callable in the harness process and around every call in the worker, where it gives the same
@@ -165,7 +165,7 @@ class WorkerCallable:
     worker, up to `MAX_WORKERS`, so one hung call does not hold up the rest, as it would not in process."""
 
     def __init__(self, config: PythonAdapter, site: ToolSite, *, isolation: str | None = None):
-        from harness.sandbox import ModelSpec
+        from harness.sandbox.host import ModelSpec
         from harness.tools.sandboxed import worker_limits
 
         policy = site.policy
@@ -197,7 +197,7 @@ class WorkerCallable:
         self._workers.append([first, False])
 
     def _new(self) -> SandboxedModel:
-        from harness.sandbox import SandboxedModel
+        from harness.sandbox.host import SandboxedModel
 
         return SandboxedModel(self._model_spec, name=self.name, isolation=self._isolation, limits=self._limits)
 
@@ -242,9 +242,9 @@ class WorkerCallable:
 
 
 def _guarded(fn: Callable[..., Any], name: str) -> AbstractContextManager[None]:
-    """`_contained` around a live callable; nothing around a `WorkerCallable`, whose code runs (contained) in the
+    """`contained` around a live callable; nothing around a `WorkerCallable`, whose code runs (contained) in the
     worker: patching `os._exit` of the harness process for it would only race with calls from other threads."""
-    return nullcontext() if isinstance(fn, WorkerCallable) else _contained(name)
+    return nullcontext() if isinstance(fn, WorkerCallable) else contained(name)
 
 
 @dataclass

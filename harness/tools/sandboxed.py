@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any, get_args
 import numpy as np
 
 from harness.errors import ConfigError, ToolConfigError
-from harness.sandbox import Limits, ModelFormat, ModelSpec, SandboxedModel, choose_mode
+from harness.sandbox.host import Limits, ModelFormat, ModelSpec, SandboxedModel
+from harness.sandbox.mode import choose_mode
 from harness.sandbox.scrub import scrub
 from harness.tools.base import Predictions, input_frame
 from harness.tools.inputs import model_inputs
