@@ -332,6 +332,8 @@ def test_a_manifest_cannot_ask_for_more_memory_or_time_than_the_policy_allows(tm
         _tool(tmp_path / "c", "  memory_mb: 2048\n", policy=_policy(max_memory_mb=1024))
     assert str(e.value) == ("tool manifest 't' asks for adapter.memory_mb 2048; the policy allows at most 1024 "
                             "(settings.sandbox.max_memory_mb)")
+    assert (e.value.rule, e.value.section, e.value.detail) == (
+        "sandbox-limits", "1.4", "settings.sandbox.max_memory_mb")
 
 
 def test_limits_a_manifest_leaves_at_their_defaults_are_capped_by_the_policy(tmp_path: Path) -> None:
@@ -356,6 +358,8 @@ def test_without_bwrap_untrusted_formats_are_refused_unless_the_policy_allows_th
         "tool 't' runs code when loaded and bubblewrap is not usable here (bwrap is not on PATH); the policy "
         "does not allow the subprocess fallback: install bubblewrap (apt-get install bubblewrap), or accept "
         "the risk with settings.sandbox.allow_subprocess_fallback: true in the analyst's policy")
+    assert (e.value.rule, e.value.section, e.value.detail) == (
+        "sandbox-consent", "1.4", "settings.sandbox.allow_subprocess_fallback")
     tool = _tool(tmp_path / "b", policy=fallback_policy())
     assert tool.notes == [FALLBACK_NOTE]
 

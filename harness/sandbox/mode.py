@@ -32,6 +32,7 @@ from harness.errors import ConfigError, ToolError
 from harness.sandbox.view import bwrap_argv, worker_env
 
 ISOLATION_ENV = "HARNESS_SANDBOX"
+SANDBOX_CONSENT = "sandbox-consent"  # the rule a refused fallback names (policy 1.4: AI use must not bypass security)
 Isolation = Literal["auto", "bwrap", "subprocess"]
 
 FALLBACK_NOTE = ("isolation: subprocess fallback (bwrap not available); the model's code ran with the "
@@ -64,7 +65,8 @@ def choose_mode(name: str, isolation: str | None, allow_fallback: bool) -> tuple
     if choice == "subprocess" and not allow_fallback:
         asked = f"{ISOLATION_ENV}=subprocess" if isolation is None else "isolation='subprocess'"
         raise ConfigError(f"tool {name!r}: subprocess isolation was requested ({asked}) but the policy does not "
-                          f"allow running the model's code outside the sandbox; use bubblewrap, or {consent}")
+                          f"allow running the model's code outside the sandbox; use bubblewrap, or {consent}",
+                          rule=SANDBOX_CONSENT, section="1.4", detail="settings.sandbox.allow_subprocess_fallback")
     ok, why = bwrap_status() if choice != "subprocess" else (False, "")
     if choice == "bwrap" and not ok:
         raise ToolError(f"tool {name!r}: bubblewrap isolation is required ({ISOLATION_ENV}=bwrap) but not "
@@ -72,7 +74,8 @@ def choose_mode(name: str, isolation: str | None, allow_fallback: bool) -> tuple
     if not ok and not allow_fallback:
         raise ConfigError(f"tool {name!r} runs code when loaded and bubblewrap is not usable here ({why}); the "
                           f"policy does not allow the subprocess fallback: install bubblewrap (apt-get install "
-                          f"bubblewrap), or {consent}")
+                          f"bubblewrap), or {consent}",
+                          rule=SANDBOX_CONSENT, section="1.4", detail="settings.sandbox.allow_subprocess_fallback")
     if ok:
         return "bwrap", BWRAP_NOTE
     return "subprocess", FORCED_NOTE if choice == "subprocess" else FALLBACK_NOTE

@@ -46,7 +46,8 @@ class AdapterKind:
         """The adapter for `config`, built by this kind's builder, imported now."""
         if self.builder is None:
             raise ConfigError(f"adapter kind {self.kind!r} in tool manifest {site.tool_id!r} is not available in "
-                              f"this version; available: {', '.join(AVAILABLE)}")
+                              f"this version; available: {', '.join(AVAILABLE)}", rule="adapter-kind",
+                              detail=self.kind)
         module, _, attribute = self.builder.partition(":")
         target: Any = importlib.import_module(module)
         for part in attribute.split("."):

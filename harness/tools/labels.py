@@ -208,7 +208,8 @@ def check_labels(preds: Predictions, dataset: ReferenceDataset, manifest: Declar
     raise ToolConfigError(
         f"tool {manifest.id!r} outputs labels {_quoted_list(outputs)}{mapped} but the target column {target.column!r} "
         f"of dataset {dataset.name!r} has values {_listed(space)}; map them with adapter.label_map "
-        f"(e.g. {_example(outputs, space, target.positive)}) in tool.yaml"
+        f"(e.g. {_example(outputs, space, target.positive)}) in tool.yaml",
+        rule="label-space", detail=target.column,
     )
 
 

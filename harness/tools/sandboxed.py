@@ -69,7 +69,8 @@ def _limit(tool_id: str, adapter: Any, name: str, maximum: float, setting: str) 
         if value == field_info.default:  # not asked for: the manifest's default, capped by the analyst
             return maximum
         raise ToolConfigError(f"tool manifest {tool_id!r} asks for adapter.{name} {_number(value)}; the policy "
-                              f"allows at most {_number(maximum)} (settings.sandbox.{setting})")
+                              f"allows at most {_number(maximum)} (settings.sandbox.{setting})",
+                              rule="sandbox-limits", section="1.4", detail=f"settings.sandbox.{setting}")
     return value
 
 
