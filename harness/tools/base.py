@@ -2,7 +2,8 @@
 the capability tests (`can_generate`, `can_call`) and the helpers that turn a dataset into a tool's input.
 
 This module imports no adapter and is imported by all of them, so an adapter never imports the
-`harness.tools` package (whose loader imports the adapters): the import graph runs one way.
+`harness.tools` package (whose loader imports the adapters): the import graph runs one way. It imports numpy
+only when called, since the manifest (and with it every command that reads one) imports this package.
 """
 from __future__ import annotations
 
@@ -11,11 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
-
 from harness.errors import ConfigError, ToolConfigError
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
     from harness.datasets import ReferenceDataset
@@ -102,6 +102,8 @@ def can_call(tool: object) -> bool:
 
 def as_predictions(raw: Any, n: int, source: str) -> Predictions:
     """Normalise what a callable returned: labels, (labels, scores), or a dict with those keys."""
+    import numpy as np
+
     from harness.errors import ToolError
 
     labels, scores = raw, None
