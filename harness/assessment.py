@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from harness.datasets import ReferenceDataset
     from harness.manifest import ToolManifest
     from harness.policy import Policy
-    from harness.tools import Predictions, Tool
+    from harness.tools.base import Predictions, Tool
 
 SCHEMA = "harness.assessment/1"
 
@@ -239,7 +239,7 @@ def isolation_result(notes: list[str], datasets: list[str]) -> SuiteResult | Non
     """A tool whose code ran without the sandbox (the subprocess fallback of `harness.sandbox`) gets an
     advisory FAIL, so the verdict is at best NEEDS_REVIEW: a reviewer must accept that the vendor's code
     ran with the harness user's file-system and network access (policy 1.3, 1.4)."""
-    from harness.sandbox import FALLBACK_PREFIX
+    from harness.sandbox.mode import FALLBACK_PREFIX
 
     fallback = [n for n in notes if n.startswith(FALLBACK_PREFIX)]
     if not fallback:

@@ -32,8 +32,8 @@ from pydantic import ValidationError
 
 from harness.digests import sha256_file
 from harness.errors import ConfigError
-from harness.manifest import ToolManifest, load_manifest
-from harness.yamlio import UnsafeYAML, _line_index, problems_of, safe_yaml
+from harness.manifest import UNION_TAGS, ToolManifest, load_manifest
+from harness.yamlio import UnsafeYAML, line_index, problems_of, safe_yaml
 
 MANIFEST = "tool.yaml"
 EVIDENCE = "evidence"
@@ -174,7 +174,7 @@ def _scan(root: Path) -> tuple[dict[str, str], list[str]]:
 
 def _where(text: str, *path: str) -> str:
     """`tool.yaml, line N` for a key of the manifest (or plain `tool.yaml` when the line is unknown)."""
-    index = _line_index(text)
+    index = line_index(text)
     for cut in range(len(path), 0, -1):
         if path[:cut] in index:
             return f"{MANIFEST}, line {index[path[:cut]]}"
@@ -208,7 +208,7 @@ def _manifest_problems(root: Path) -> tuple[ToolManifest | None, str, list[str]]
         ToolManifest.model_validate(data)
     except ValidationError as e:
         out = []
-        for p in problems_of(e, text):
+        for p in problems_of(e, text, UNION_TAGS):
             at = f"{MANIFEST}, line {p.line}" if p.line else MANIFEST
             out.append(f"{at}: {p.where}: {p.message}")
         return None, text, out

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from harness.manifest import ToolManifest
     from harness.policy import Policy
     from harness.report.sections import ReportContext, Section, SuiteOutcome
-    from harness.tools import Predictions, Tool
+    from harness.tools.base import Predictions, Tool
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,7 @@ def note(suite: str, check: Check, ctx: CheckContext, metric: str, why: str,
 def cannot_generate(suite: str, check: Check, ctx: CheckContext, metric: str, what: str) -> Finding | None:
     """SKIPPED with the reason when the tool cannot be asked new questions (a vendor's file of answers);
     None when it can. One message for every check that must ask the tool something new."""
-    from harness.tools import can_generate
+    from harness.tools.base import can_generate
 
     if ctx.tool is not None and can_generate(ctx.tool):
         return None

@@ -5,9 +5,17 @@ from __future__ import annotations
 
 
 class HarnessError(Exception):
-    """Base class: the message says what was wrong, where, and how to fix it."""
+    """Base class: the message says what was wrong, where, and how to fix it. A refusal by a named rule carries
+    it as data (`rule`, `section`, the policy section it enforces, and `detail`, the setting or value it turned
+    on), so a caller (a notebook, the register, a decision memo) can act on which rule said no without parsing
+    the message (issue 13). Other errors leave them None."""
 
     exit_code = 2
+
+    def __init__(self, message: str = "", *, rule: str | None = None, section: str | None = None,
+                 detail: str | None = None) -> None:
+        super().__init__(message)
+        self.rule, self.section, self.detail = rule, section, detail
 
 
 class ConfigError(HarnessError):
@@ -41,15 +49,8 @@ class TrackingError(HarnessError):
 
 
 class GateError(HarnessError):
-    """An approval-gate rule refused a decision. A refusal by a named rule carries it as data (`rule`,
-    `section`, the policy section it enforces, and `detail`), so a caller (a notebook, the register, a decision
-    memo) can act on which rule said no without parsing the message (issue 13). Other gate errors (a broken
-    history, a missing run) leave them None."""
-
-    def __init__(self, message: str, *, rule: str | None = None, section: str | None = None,
-                 detail: str | None = None) -> None:
-        super().__init__(message)
-        self.rule, self.section, self.detail = rule, section, detail
+    """An approval-gate rule refused a decision, naming the rule as data (`HarnessError.rule`, `.section`,
+    `.detail`); other gate errors (a broken history, a missing run) leave them None."""
 
 
 class HarnessWarning(UserWarning):

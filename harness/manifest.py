@@ -6,12 +6,18 @@ policy 2.1 requires vendors to be questioned on bias mitigation.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from harness.tools.kinds import ADAPTERS, AdapterConfig
 from harness.yamlio import read_yaml_mapping, validate
+
+UNION_TAGS = {"adapter": frozenset(ADAPTERS)}
+"""The tags a problem's path may carry after `adapter` (the table's kinds), for the error locator."""
 
 
 class _Strict(BaseModel):
@@ -24,155 +30,6 @@ class Disclosure(_Strict):
     data_access_basis: str = Field(min_length=1)
     known_limitations: str = Field(min_length=1)
     bias_mitigation: str = Field(min_length=1)
-
-
-LabelValue = bool | int | float | str
-
-
-class _Labelled(_Strict):
-    """An adapter whose outputs are labels. `label_map` turns the tool's own labels into the dataset
-    card's target values (`{1: ">50K", 0: "<=50K"}`; 1, 1.0 and "1" are one key); labels it does not name
-    stay as they are. Without it, a tool none of whose labels is a target value is refused (exit 2)."""
-
-    label_map: dict[LabelValue, LabelValue] | None = None
-
-    @field_validator("label_map")
-    @classmethod
-    def _one_key_per_label(cls, v: dict[LabelValue, LabelValue] | None) -> dict[LabelValue, LabelValue] | None:
-        if v is None:
-            return v
-        if not v:
-            raise ValueError("label_map is empty; leave it out, or give one entry per label the tool outputs")
-        from harness.tools.labels import canonical
-
-        keys: dict[object, LabelValue] = {}
-        for k in v:
-            c = canonical(k)
-            if c in keys:
-                raise ValueError(f"label_map names the label {keys[c]!r} twice (as {keys[c]!r} and {k!r}); "
-                                 f"1, 1.0, \"1\" and true are one label")
-            keys[c] = k
-        return v
-
-
-class _Model(_Labelled):
-    """A fitted model. `input_columns` names the columns the model is fed, in the order it was fitted on;
-    needed when it was fitted without column names (a numpy array) and the card's features are not its
-    inputs one for one, e.g. when they include protected attributes the model never saw."""
-
-    input_columns: list[str] | None = Field(None, min_length=1)
-
-
-class PythonAdapter(_Labelled):
-    """A callable `module:function` taking a DataFrame and returning labels (and optionally scores)."""
-
-    kind: Literal["python"]
-    callable: str = Field(pattern=r"^[\w.]+:[\w.]+$")
-
-
-class SklearnAdapter(_Model):
-    """A scikit-learn model saved with skops. It is loaded in the harness process only when every type it
-    holds is trusted by the City (the harness allowlist plus the policy's settings.sandbox.trusted_types,
-    `harness.tools.skops_trust`); otherwise it runs in the sandboxed worker like a pickle.
-
-    `trusted` is kept so that older manifests still parse, but it decides nothing: the vendor must not choose
-    what skops may build (issue 12). A type listed there that the City does not already trust is refused."""
-
-    kind: Literal["sklearn"]
-    path: str
-    trusted: list[str] = Field(default_factory=list)
-    threshold: float = Field(0.5, ge=0, le=1)
-
-
-class PredictionsAdapter(_Labelled):
-    """A vendor's CSV of predictions keyed by the dataset's id column: the black-box path."""
-
-    kind: Literal["predictions"]
-    path: str
-    id_column: str = "id"
-    label_column: str = "prediction"
-    score_column: str | None = None
-
-
-class ResponsesAdapter(_Strict):
-    """A vendor's JSONL of answers keyed by item id, one line per item: {"id": ..., "answer": ...}
-    (the black-box path for generative tools; an empty answer is an abstention)."""
-
-    kind: Literal["responses"]
-    path: str
-    id_field: str = "id"
-    answer_field: str = "answer"
-
-
-class OpenAIAdapter(_Strict):
-    """Any OpenAI-compatible chat-completions endpoint (a hosted service, or vLLM, llama.cpp, Ollama).
-
-    The API key is named, never written: `api_key_env` is the environment variable that holds it, so a
-    manifest can be filed with the assessment without leaking a secret. Every exchange is cached on disk
-    under `cache_dir` (relative to the manifest; default `.harness/cache/openai` in the working folder),
-    so a re-run costs nothing and a report can show the exact prompt and answer."""
-
-    kind: Literal["openai"]
-    base_url: str = Field(pattern=r"^https?://\S+$", description="e.g. https://api.example.com/v1")
-    model: str = Field(min_length=1)
-    temperature: float = Field(0.0, ge=0, le=2)
-    max_tokens: int = Field(256, ge=1)
-    timeout_s: float = Field(30.0, gt=0)
-    max_retries: int = Field(3, ge=0, le=10)
-    backoff_s: float = Field(0.5, ge=0, le=60)  # first wait before a retry; doubles each attempt
-    concurrency: int = Field(4, ge=1, le=256)
-    api_key_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    system_prompt: str | None = None  # default: harness.tools.openai.DEFAULT_SYSTEM_PROMPT
-    cache_dir: str | None = None
-    cache: bool = True
-    # what a hostile endpoint can cost (issue 12): timeout_s bounds each request whole; a reply over
-    # max_response_bytes is that item's error, never read further; after run_deadline_s (from the first
-    # request) nothing more is asked. Defaults: harness.tools.openai.DEFAULT_MAX_RESPONSE_BYTES / _RUN_DEADLINE_S
-    max_response_bytes: int = Field(1_048_576, ge=1024, le=16_777_216)
-    run_deadline_s: float = Field(3600.0, gt=0, le=86_400)
-
-
-class PickleAdapter(_Model):
-    """A model in a format that runs code when loaded (pickle, joblib, cloudpickle): loaded and called only
-    in the sandboxed worker (`harness.sandbox`), never in the harness process. `threshold` is recorded as
-    for `sklearn`; labels come from the model's own `predict`. `timeout_s` bounds the load and each call;
-    `memory_mb` the worker's address space."""
-
-    kind: Literal["pickle"]
-    path: str
-    format: Literal["pickle", "joblib", "cloudpickle"] = "pickle"
-    threshold: float = Field(0.5, ge=0, le=1)
-    timeout_s: float = Field(300.0, gt=0)
-    memory_mb: int = Field(8192, ge=256)
-
-
-class MlflowAdapter(_Model):
-    """An MLflow model, loaded with `mlflow.pyfunc.load_model` inside the sandboxed worker: either a model
-    folder (with its `MLmodel` file) next to the manifest, `path`, or a `model_uri` (`models:/NAME/VERSION`,
-    `runs:/RUN/PATH`) that the harness downloads first, so the worker needs no network. When the model
-    returns a frame, `label_column` and `score_column` name the columns to read."""
-
-    kind: Literal["mlflow"]
-    path: str | None = None
-    model_uri: str | None = Field(None, min_length=1)
-    label_column: str | None = None
-    score_column: str | None = None
-    threshold: float = Field(0.5, ge=0, le=1)
-    timeout_s: float = Field(300.0, gt=0)
-    memory_mb: int = Field(8192, ge=256)
-
-    @model_validator(mode="after")
-    def _one_source(self) -> MlflowAdapter:
-        if (self.path is None) == (self.model_uri is None):
-            raise ValueError("give exactly one of path (a model folder) or model_uri")
-        return self
-
-
-class PlannedAdapter(_Strict):
-    """Adapter kinds named in DESIGN.md that later issues implement; accepted so manifests validate."""
-
-    kind: Literal["http"]
-    model_config = ConfigDict(extra="allow", frozen=True)
 
 
 class Claims(_Strict):
@@ -188,13 +45,6 @@ class Claims(_Strict):
     precision: float | None = Field(None, ge=0, le=1)
 
 
-Adapter = Annotated[
-    PythonAdapter | SklearnAdapter | PredictionsAdapter | ResponsesAdapter | OpenAIAdapter | PickleAdapter
-    | MlflowAdapter | PlannedAdapter,
-    Field(discriminator="kind")
-]
-
-
 class ToolManifest(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", description="lower-case slug, used as the MLflow name")
     name: str = Field(min_length=1)
@@ -208,7 +58,7 @@ class ToolManifest(_Strict):
     automation_level: str = Field(min_length=1)
     human_oversight: str = Field(min_length=1)
     disclosure: Disclosure
-    adapter: Adapter
+    adapter: AdapterConfig  # one config per kind in the adapter table (`harness.tools.kinds`)
     claims: Claims | None = None
     base_dir: Path = Field(default=Path("."), exclude=True)
 
@@ -218,14 +68,13 @@ class ToolManifest(_Strict):
         # `version: 1.0` in YAML is a float; keep what the user wrote as text
         return str(v) if isinstance(v, int | float) else v
 
-    def existing_file(self, relative: str, what: str) -> Path:
-        """A file the manifest names, which must exist: the one message every file adapter gives."""
-        from harness.errors import ToolConfigError
-
-        path = self.resolve(relative)
-        if not path.is_file():
-            raise ToolConfigError(f"{what} {path} named by tool manifest {self.id!r} does not exist")
-        return path
+    def identity(self) -> dict[str, str]:
+        """Which tool version an answer is evidence about: its id, its version and the sha256 of the manifest's
+        content (canonical JSON of the validated manifest; the manifest object carries no file path, and the
+        same tool.yaml in another folder is the same tool). An endpoint's cache keys its answers by it."""
+        text = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        return {"tool": self.id, "version": self.version,
+                "manifest_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
 
     def resolve(self, relative: str) -> Path:
         """Paths in the manifest are relative to the manifest's folder."""
@@ -238,5 +87,5 @@ def load_manifest(path: str | Path) -> ToolManifest:
     data, text = read_yaml_mapping(p, "tool manifest")
     data = dict(data)
     data.pop("base_dir", None)
-    manifest = validate(ToolManifest, data, text, f"tool manifest {p}")
+    manifest = validate(ToolManifest, data, text, f"tool manifest {p}", tags=UNION_TAGS)
     return manifest.model_copy(update={"base_dir": p.resolve().parent})

@@ -6,7 +6,9 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+import tempfile
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,7 +36,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from harness.datasets import ReferenceDataset
+    from harness.manifest import ToolManifest
     from harness.policy import Policy
+    from harness.tools import Tool
 from harness.tracking import AssessmentRun, check_reachable, resolve_uri
 
 
@@ -106,6 +110,34 @@ def _open_in_background(uri: str) -> threading.Thread:
     return thread
 
 
+def local_model(manifest: ToolManifest, uri: str, dst: Path) -> Path | None:
+    """The local folder of an `mlflow` adapter's `model_uri`, downloaded from the store at `uri` into `dst`; None
+    for a tool that names no `model_uri`. The pipeline, not the adapter, reaches the store: the sandboxed
+    worker has neither network nor credentials, and no adapter imports the tracking layer."""
+    model_uri = getattr(manifest.adapter, "model_uri", None)
+    if not model_uri:
+        return None
+    from harness.tracking.artifacts import download_model
+
+    return download_model(model_uri, uri, dst)
+
+
+def built_tool(manifest: ToolManifest, obj: Any, uri: str, *, use_cache: bool, policy: Policy) -> Tool:
+    """The adapter, built once its `model_uri` (if any) is a local folder; the downloaded copy is removed with
+    the tool (or at once when the tool cannot be built)."""
+    if not getattr(manifest.adapter, "model_uri", None):
+        return load_tool(manifest, obj, use_cache=use_cache, policy=policy)
+    dst = Path(tempfile.mkdtemp(prefix="harness-mlflow-model-"))
+    try:
+        folder = local_model(manifest, uri, dst)
+        tool = load_tool(manifest, obj, use_cache=use_cache, policy=policy, model_folder=folder)
+    except BaseException:
+        shutil.rmtree(dst, ignore_errors=True)
+        raise
+    weakref.finalize(tool, shutil.rmtree, dst, True)
+    return tool
+
+
 @dataclass(frozen=True)
 class Recorded:
     result: AssessmentResult
@@ -170,7 +202,7 @@ def run_assessment(
     artifacts = artifact_digests(manifest, tool_obj)
     preflight(uri, manifest, manifest_path, artifacts)
     opening = _open_in_background(uri)
-    tool = load_tool(manifest, tool_obj, use_cache=use_cache, policy=policy)
+    tool = built_tool(manifest, tool_obj, uri, use_cache=use_cache, policy=policy)
     try:
         result = assess(manifest, tool, refs, suite_objs, policy, seed=seed, kind=kind, progress=say,
                         current=current_frame, baseline=baseline[1] if baseline else None,

@@ -23,7 +23,7 @@ from harness.check import declared
 from harness.errors import ConfigError
 from harness.gate.records import DEFAULT_MAX_WAIVER_DAYS, DEFAULT_OVERDUE_GRACE_DAYS
 from harness.gate.roles import DEFAULT_AUTHENTICATED, DEFAULT_MAY, DEFAULT_SIGNOFF
-from harness.yamlio import _line_index
+from harness.yamlio import line_index
 
 if TYPE_CHECKING:
     from harness.check import Suite
@@ -215,7 +215,7 @@ def required_problems(policy: Policy, suites: dict[str, type[Suite]],
 def check_policy(policy: Policy, suites: dict[str, type[Suite]], text: str | None = None) -> list[PolicyProblem]:
     """Every problem of the policy against the installed suites, each with its line when `text` (the YAML the
     policy was read from) is given: settings, thresholds no suite produces, required suites not installed."""
-    index = _line_index(text) if text else {}
+    index = line_index(text) if text else {}
     return [*settings_problems(policy, suites, index), *required_problems(policy, suites, index),
             *threshold_problems(policy, suites, index)]
 
@@ -236,7 +236,7 @@ def require_valid_settings(policy: Policy, path: str | Path | None = None,
 
         suites = load_suites()
     text, source = policy_text(path)
-    index = _line_index(text)
+    index = line_index(text)
     # a misspelt threshold of an installed suite would judge nothing and let its check pass silently: refuse it
     # too (fail closed); a threshold for a suite that is not installed is left to `harness policy check`
     typos = [p for p in threshold_problems(policy, suites, index) if p.where.split(".")[1] in suites]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -17,7 +17,7 @@ from harness.errors import ConfigError, HarnessError
 M = TypeVar("M", bound=BaseModel)
 
 
-def _line_index(text: str) -> dict[tuple[str, ...], int]:
+def line_index(text: str) -> dict[tuple[str, ...], int]:
     """Map each key path in the document to its 1-based line number."""
     lines: dict[tuple[str, ...], int] = {}
 
@@ -51,7 +51,7 @@ class UnsafeYAML(yaml.YAMLError):
 def safe_yaml(text: str) -> Any:
     """`yaml.safe_load` for text from outside: refused when larger than MAX_YAML_BYTES or when it uses an alias
     (`*name`). Aliases are what a 340-byte "billion laughs" document multiplies into gigabytes when expanded
-    (and `_line_index` would walk every copy); no file a user writes here needs them. The events are read
+    (and `line_index` would walk every copy); no file a user writes here needs them. The events are read
     first, which costs nothing, since the parser does not expand aliases."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_YAML_BYTES:
         raise UnsafeYAML(f"it is larger than {MAX_YAML_BYTES:,} bytes")
@@ -192,14 +192,19 @@ def read_yaml_mapping(path: Path, what: str, error: type[HarnessError] = ConfigE
     return data, text
 
 
+Tags = Mapping[str, Collection[str]]
+"""Per top-level field holding a discriminated union, the tags of its members (`{"adapter": kinds}`)."""
+
+
 def validate(model: type[M], data: dict[str, Any], text: str, source: str,
-             error: type[HarnessError] = ConfigError) -> M:
-    """Validate `data`; on failure raise one error that lists every problem with path and line."""
+             error: type[HarnessError] = ConfigError, *, tags: Tags | None = None) -> M:
+    """Validate `data`; on failure raise one error that lists every problem with path and line. `tags` names
+    the discriminated unions whose tag pydantic adds to a problem's path (see `problems_of`)."""
     try:
         return model.model_validate(data)
     except ValidationError as e:
         problems = [f"  - {p.where}{f' (line {p.line})' if p.line and not p.missing else ''}: {p.message}"
-                    for p in problems_of(e, text)]
+                    for p in problems_of(e, text, tags)]
         raise error(f"{source} has {len(problems)} problem(s):\n" + "\n".join(problems)) from None
 
 
@@ -214,14 +219,15 @@ class Problem:
     missing: bool = False
 
 
-def problems_of(e: ValidationError, text: str) -> list[Problem]:
-    """Every problem of a validation error, located in the YAML text (also used by `harness.bundle`)."""
-    index = _line_index(text)
+def problems_of(e: ValidationError, text: str, tags: Tags | None = None) -> list[Problem]:
+    """Every problem of a validation error, located in the YAML text (also used by `harness.bundle`). A
+    discriminated union adds its member's tag to the path ("adapter.sklearn.path"), which is not a key in the
+    file: the tags `tags` names for that field (a tool manifest's: the adapter table's kinds) are dropped."""
+    index = line_index(text)
     problems = []
     for err in e.errors():
         loc = tuple(str(p) for p in err["loc"] if not str(p).startswith("function-"))
-        # discriminated unions add the tag to the path ("adapter.sklearn.path"): drop it
-        if len(loc) >= 2 and loc[0] == "adapter" and loc[1] in _ADAPTER_TAGS:
+        if len(loc) >= 2 and tags and loc[1] in tags.get(loc[0], ()):
             loc = (loc[0], *loc[2:])
         where = ".".join(loc) or "(top level)"
         line = None
@@ -236,6 +242,3 @@ def problems_of(e: ValidationError, text: str) -> list[Problem]:
             msg = "unknown field (check the spelling)"
         problems.append(Problem(where, line, msg, missing=err["type"] == "missing"))
     return problems
-
-
-_ADAPTER_TAGS = {"sklearn", "mlflow", "predictions", "http", "openai", "responses", "python", "pickle"}

@@ -28,7 +28,7 @@ from harness.manifest import load_manifest
 from harness.pipeline import run_assessment
 from harness.testing import ChatServer
 from harness.tools import load_tool
-from harness.tools.openai import CACHE_FORMAT, OpenAITool, cache_key, chat_messages, endpoint_facts, tool_identity
+from harness.tools.openai import CACHE_FORMAT, OpenAITool, cache_key, chat_messages, endpoint_facts
 from harness.verdict import Verdict
 from tests.conftest import MANIFEST, single_user
 
@@ -99,13 +99,13 @@ def test_the_key_holds_the_tool_its_version_and_its_manifest(tmp_path: Path) -> 
     new = load_manifest(write_tool(tmp_path / "b", "0.5.0", url))
     other = load_manifest(write_tool(tmp_path / "c", "0.4.0", url, tool_id="other-chat"))
     reworded = old.model_copy(update={"intended_use": "Answers residents."})  # same id and version, edited
-    ids = {name: tool_identity(m) for name, m in
+    ids = {name: m.identity() for name, m in
            {"old": old, "new": new, "other": other, "reworded": reworded}.items()}
     canonical = json.dumps(old.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     assert ids["old"] == {"tool": "city-chat", "version": "0.4.0",
                           "manifest_sha256": hashlib.sha256(canonical.encode()).hexdigest()}
     # the manifest is hashed from its content, not its folder: the same tool.yaml elsewhere is the same tool
-    assert tool_identity(load_manifest(write_tool(tmp_path / "elsewhere", "0.4.0", url))) == ids["old"]
+    assert load_manifest(write_tool(tmp_path / "elsewhere", "0.4.0", url)).identity() == ids["old"]
     keys = {name: cache_key(url, "m", msgs, 0.0, 256, 0, identity=i) for name, i in ids.items()}
     assert len(set(keys.values())) == 4  # a new version, another tool, a changed manifest: never the same answer
     assert CACHE_FORMAT == 2  # entries written under the old key (endpoint, model, prompt) are never read again
@@ -129,7 +129,7 @@ def test_cache_stats_count_every_answer_of_the_run_and_where_it_came_from(tmp_pa
         assert off.cache_stats == {"answers": 3, "from_cache": 0, "cache": "off"}
         assert off.exchange("p1", "q1?") is None  # no cache, no replayed exchange either
         entry = first.exchange("p1", "q1?")
-    assert entry is not None and entry["identity"] == tool_identity(manifest)
+    assert entry is not None and entry["identity"] == manifest.identity()
 
 
 # -- attack: a new version behind the same URL -----------------------------------------------------------

@@ -19,10 +19,11 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ConfigError, ToolError
-from harness.manifest import OpenAIAdapter, load_manifest
+from harness.manifest import load_manifest
 from harness.testing import ChatServer, Fault
 from harness.testing.chat_server import HUGE_FRAME, huge_body
 from harness.tools import load_tool
+from harness.tools.configs import OpenAIAdapter
 from harness.tools.openai import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_RUN_DEADLINE_S,

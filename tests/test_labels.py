@@ -17,7 +17,7 @@ from harness.cli import main
 from harness.datasets import load_dataset
 from harness.errors import ConfigError, ToolConfigError
 from harness.manifest import load_manifest
-from harness.tools import Predictions, load_tool
+from harness.tools import Predictions, load_tool, site_of
 from harness.tools.inputs import model_inputs
 from harness.tools.labels import apply_label_map, canonical, check_labels, label_space
 from tests.conftest import MANIFEST, write_card, write_case
@@ -303,13 +303,17 @@ def test_a_sandboxed_pickle_gets_the_same_checks_and_map(tmp_path: Path) -> None
     model = LogisticRegression().fit(X, (ds.frame["outcome"] == ">50K").astype(int))
     (card.parent / "model.pkl").write_bytes(pickle.dumps(model))
     tool.write_text(MANIFEST.format(id="income-tool") + "adapter:\n  kind: pickle\n  path: model.pkl\n" + MAP)
-    sandbox = {"isolation": "subprocess", "policy": fallback_policy()}
-    with SandboxedTool.from_manifest(load_manifest(tool), **sandbox) as sandboxed, \
+    def sandboxed_tool() -> SandboxedTool:
+        m = load_manifest(tool)
+        return SandboxedTool.from_config(m.adapter, site_of(m, policy=fallback_policy()),  # type: ignore[arg-type]
+                                         isolation="subprocess")
+
+    with sandboxed_tool() as sandboxed, \
             pytest.raises(ToolConfigError) as e:
         sandboxed.predict(ds)
     assert str(e.value).startswith("the model in model.pkl was fitted without column names and expects 2 inputs; ")
     tool.write_text(tool.read_text() + "  input_columns: [income, age]\n")
-    with SandboxedTool.from_manifest(load_manifest(tool), **sandbox) as sandboxed:
+    with sandboxed_tool() as sandboxed:
         preds = sandboxed.predict(ds)
     assert preds.labels.tolist() == np.where(model.predict(X) == 1, ">50K", "<=50K").tolist()
     assert np.allclose(preds.scores, model.predict_proba(X)[:, 1])

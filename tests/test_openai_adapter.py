@@ -14,9 +14,10 @@ import pytest
 
 from harness.datasets import load_dataset
 from harness.errors import ConfigError, ToolConfigError, ToolError
-from harness.manifest import OpenAIAdapter, load_manifest
+from harness.manifest import load_manifest
 from harness.testing import ChatServer, Fault
 from harness.tools import can_call, can_generate, load_tool
+from harness.tools.configs import OpenAIAdapter
 from harness.tools.openai import (
     DEFAULT_SYSTEM_PROMPT,
     OpenAITool,

@@ -49,7 +49,7 @@ from harness.sandbox import (
     check_outputs,
     rebuild_exception,
 )
-from harness.tools import load_tool
+from harness.tools import load_tool, site_of
 from harness.tools.sandboxed import SandboxedTool
 from harness.verdict import Verdict
 from tests.conftest import MANIFEST, write_case
@@ -99,7 +99,8 @@ def _pickle_tool(folder: Path, payload: bytes, extra: str = "", **kw: object) ->
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "model.pkl").write_bytes(payload)
     m = load_manifest(_manifest(folder, f"adapter:\n  kind: pickle\n  path: model.pkl\n{extra}"))
-    return SandboxedTool.from_manifest(m, **kw)  # type: ignore[arg-type]
+    policy = kw.pop("policy", None)
+    return SandboxedTool.from_config(m.adapter, site_of(m, policy=policy), **kw)  # type: ignore[arg-type]
 
 
 # --- the model predicts in the worker as it does in process ---------------------------------------------
@@ -607,9 +608,12 @@ def test_mlflow_adapter_needs_exactly_one_source(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_mlflow_model_uri_is_downloaded_by_the_harness_then_loaded_in_the_sandbox(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The worker has no network (nor credentials): the harness fetches `runs:/...` from the store first."""
+    """The worker has no network (nor credentials): the pipeline fetches `runs:/...` from the store first, and
+    the adapter, which never reaches the store, refuses a `model_uri` it is not handed the folder of."""
     import mlflow
     import mlflow.sklearn
+
+    from harness.pipeline import local_model
 
     uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
     (tmp_path / "store").mkdir()
@@ -623,7 +627,17 @@ def test_mlflow_model_uri_is_downloaded_by_the_harness_then_loaded_in_the_sandbo
     (tmp_path / "vendor").mkdir()
     m = load_manifest(_manifest(tmp_path / "vendor",
                                 f"adapter:\n  kind: mlflow\n  model_uri: runs:/{run.info.run_id}/model\n"))
-    tool = load_tool(m)
+    with pytest.raises(ToolConfigError) as e:
+        load_tool(m)
+    assert str(e.value) == (f"tool manifest 't' names the MLflow model 'runs:/{run.info.run_id}/model', which is "
+                            f"downloaded before the tool is built (harness.pipeline.local_model); pass the folder "
+                            f"as model_folder")
+    (tmp_path / "v2").mkdir()
+    assert local_model(load_manifest(_manifest(tmp_path / "v2", "adapter:\n  kind: mlflow\n  path: model\n")),
+                       uri, tmp_path / "unused") is None
+    folder = local_model(m, uri, tmp_path / "download")
+    assert folder is not None and folder.parent == tmp_path / "download"
+    tool = load_tool(m, model_folder=folder)
     try:
         assert isinstance(tool, SandboxedTool)
         local = tool.model.spec.path

@@ -38,6 +38,7 @@ from harness.manifest import load_manifest
 from harness.policy import Policy, load_policy
 from harness.sandbox import FALLBACK_NOTE, FORCED_NOTE, ISOLATION_ENV, ModelSpec, SandboxedModel
 from harness.sandbox.scrub import scrub
+from harness.tools import site_of
 from harness.tools.sandboxed import SandboxedTool
 from harness.verdict import Verdict
 from tests.conftest import ROOT, write_card, write_case
@@ -155,8 +156,8 @@ def test_a_hostile_model_sees_nothing_of_the_host_under_bwrap(
     vendor = outside / "vendor"  # next to the other vendor's folder, as in a shared intake folder
     vendor.mkdir()
     (vendor / "model.pkl").write_bytes(code_pickle(statements))
-    tool = SandboxedTool.from_manifest(load_manifest(_manifest(vendor, "adapter:\n  kind: pickle\n  path: "
-                                                                       "model.pkl\n")))
+    m = load_manifest(_manifest(vendor, "adapter:\n  kind: pickle\n  path: model.pkl\n"))
+    tool = SandboxedTool.from_config(m.adapter, site_of(m))  # type: ignore[arg-type]
     try:
         labels = tool.predict_frame(pd.DataFrame({"x": [1, 2]})).labels
     finally:
@@ -194,7 +195,7 @@ def test_what_a_model_sends_back_in_its_error_and_stderr_is_truncated_and_scrubb
     (tmp_path / "vendor").mkdir()
     (tmp_path / "vendor" / "model.pkl").write_bytes(code_pickle(statements))
     m = load_manifest(_manifest(tmp_path / "vendor", "adapter:\n  kind: pickle\n  path: model.pkl\n"))
-    tool = SandboxedTool.from_manifest(m)
+    tool = SandboxedTool.from_config(m.adapter, site_of(m))  # type: ignore[arg-type]
     ds = _dataset(tmp_path / "data", n=20)
     try:
         result = assess(m, tool, [ds], [], load_policy())
@@ -269,7 +270,7 @@ model = M()
         (tmp_path / name).mkdir()
         (tmp_path / name / "model.pkl").write_bytes(code_pickle(statements))
         m = load_manifest(_manifest(tmp_path / name, "adapter:\n  kind: pickle\n  path: model.pkl\n"))
-        tool = SandboxedTool.from_manifest(m)
+        tool = SandboxedTool.from_config(m.adapter, site_of(m))  # type: ignore[arg-type]
         try:
             if name == "all":
                 with pytest.raises(ToolConfigError) as e:
@@ -294,8 +295,8 @@ def test_a_long_or_control_character_label_outside_the_label_space_is_scrubbed(t
                   "        return np.array(['1\\x07', 'B' * 300] + ['0'] * (len(X) - 2))\nmodel = M()\n")
     (tmp_path / "v").mkdir()
     (tmp_path / "v" / "model.pkl").write_bytes(code_pickle(statements))
-    with SandboxedTool.from_manifest(load_manifest(_manifest(tmp_path / "v", "adapter:\n  kind: pickle\n  path: "
-                                                                            "model.pkl\n"))) as tool:
+    m = load_manifest(_manifest(tmp_path / "v", "adapter:\n  kind: pickle\n  path: model.pkl\n"))
+    with SandboxedTool.from_config(m.adapter, site_of(m)) as tool:  # type: ignore[arg-type]
         labels = tool.predict(ds).labels
     # "1\x07" must not become the valid label "1"; a 300-character text keeps 64 characters
     assert labels[:2].tolist() == ["1?", "B" * 61 + "..."]
@@ -314,7 +315,8 @@ def _tool(folder: Path, extra: str = "", **kw: object) -> SandboxedTool:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "model.pkl").write_bytes(pickle.dumps({"not": "a model"}))
     m = load_manifest(_manifest(folder, f"adapter:\n  kind: pickle\n  path: model.pkl\n{extra}"))
-    return SandboxedTool.from_manifest(m, **kw)  # type: ignore[arg-type]
+    policy = kw.pop("policy", None)
+    return SandboxedTool.from_config(m.adapter, site_of(m, policy=policy), **kw)  # type: ignore[arg-type]
 
 
 def test_a_manifest_cannot_ask_for_more_memory_or_time_than_the_policy_allows(tmp_path: Path) -> None:
@@ -330,6 +332,8 @@ def test_a_manifest_cannot_ask_for_more_memory_or_time_than_the_policy_allows(tm
         _tool(tmp_path / "c", "  memory_mb: 2048\n", policy=_policy(max_memory_mb=1024))
     assert str(e.value) == ("tool manifest 't' asks for adapter.memory_mb 2048; the policy allows at most 1024 "
                             "(settings.sandbox.max_memory_mb)")
+    assert (e.value.rule, e.value.section, e.value.detail) == (
+        "sandbox-limits", "1.4", "settings.sandbox.max_memory_mb")
 
 
 def test_limits_a_manifest_leaves_at_their_defaults_are_capped_by_the_policy(tmp_path: Path) -> None:
@@ -354,6 +358,8 @@ def test_without_bwrap_untrusted_formats_are_refused_unless_the_policy_allows_th
         "tool 't' runs code when loaded and bubblewrap is not usable here (bwrap is not on PATH); the policy "
         "does not allow the subprocess fallback: install bubblewrap (apt-get install bubblewrap), or accept "
         "the risk with settings.sandbox.allow_subprocess_fallback: true in the analyst's policy")
+    assert (e.value.rule, e.value.section, e.value.detail) == (
+        "sandbox-consent", "1.4", "settings.sandbox.allow_subprocess_fallback")
     tool = _tool(tmp_path / "b", policy=fallback_policy())
     assert tool.notes == [FALLBACK_NOTE]
 
@@ -420,8 +426,8 @@ def test_the_model_runs_as_skops_in_the_sandbox_with_everything_trusted(tmp_path
     sio.dump(wrapped, tmp_path / "v" / "model.skops")
     assert "copy.copy" in sio.get_untrusted_types(file=tmp_path / "v" / "model.skops")
     m = load_manifest(_manifest(tmp_path / "v", "adapter:\n  kind: sklearn\n  path: model.skops\n"))
-    with SandboxedTool.from_manifest(m, policy=_policy(max_memory_mb=4096, max_timeout_s=120),
-                                     model_format="skops") as tool:
+    with SandboxedTool.from_config(m.adapter, site_of(m, policy=_policy(max_memory_mb=4096, max_timeout_s=120)),  # type: ignore[arg-type]
+                                   model_format="skops") as tool:
         assert (tool.model.spec.format, tool.model.limits.memory_bytes, tool.model.limits.call_timeout_s) == (
             "skops", 4096 << 20, 120)
         preds = tool.predict(ds)

@@ -36,7 +36,7 @@ from harness.datasets import load_dataset
 from harness.errors import ConfigError, ToolConfigError
 from harness.manifest import load_manifest
 from harness.policy import Policy, load_policy
-from harness.tools import load_tool
+from harness.tools import load_tool, site_of
 from harness.tools.sklearn import SklearnTool, load_skops, untrusted_types
 from harness.tools.skops_trust import NEVER, allowlist, city_trusted
 from tests.conftest import MANIFEST, write_case
@@ -149,7 +149,7 @@ def test_a_manifest_trusting_eval_is_refused_and_the_payload_never_runs(tmp_path
     with pytest.raises(ToolConfigError, match="asks to trust"):
         load_tool(m)  # without a policy: the allowlist alone
     with pytest.raises(ToolConfigError, match="asks to trust"):  # nor with a live estimator (notebooks)
-        SklearnTool.from_manifest(m, LogisticRegression())
+        SklearnTool.from_config(m.adapter, site_of(m, LogisticRegression()))  # type: ignore[arg-type]
     assert not marker.exists()
 
 
@@ -196,7 +196,7 @@ def test_types_the_city_already_trusts_in_adapter_trusted_are_harmless(tmp_path:
 
 
 def test_a_skops_file_needing_untrusted_types_is_routed_to_the_sandbox_not_loaded(tmp_path: Path) -> None:
-    # needs H1b's SandboxedTool.from_manifest(manifest, policy=..., model_format="skops") (issue 12, section 1)
+    # needs H1b's SandboxedTool.from_config(config, site, model_format="skops") (issue 12, section 1)
     from harness.tools.sandboxed import SandboxedTool
 
     path, marker = _payload(tmp_path)

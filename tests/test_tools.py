@@ -89,3 +89,71 @@ def test_adapters_of_later_versions_are_named(tmp_path: Path) -> None:
         load_tool(m)
     assert "adapter kind 'http'" in str(e.value)
     assert "available: python, sklearn, predictions, responses" in str(e.value)
+
+
+# --- one adapter table (issue 13) -------------------------------------------------------------------------
+
+
+def test_the_manifest_schema_the_loader_and_the_error_locator_read_one_adapter_table(tmp_path: Path) -> None:
+    from typing import get_args
+
+    from harness.errors import ConfigError
+    from harness.tools.kinds import ADAPTERS, AVAILABLE, AdapterConfig
+
+    union = get_args(get_args(AdapterConfig)[0])
+    assert union == tuple(a.config for a in ADAPTERS.values())  # the schema: one config per row, in order
+    assert AVAILABLE == ("python", "sklearn", "predictions", "responses", "openai", "pickle", "mlflow")
+    # the locator drops the kind's tag from the path: "adapter.pathh", not "adapter.sklearn.pathh"
+    with pytest.raises(ConfigError) as e:
+        load_manifest(_manifest(tmp_path, "adapter:\n  kind: sklearn\n  pathh: m.skops\n"))
+    assert str(e.value).endswith("has 2 problem(s):\n  - adapter.path: required field is missing\n"
+                                 "  - adapter.pathh (line 20): unknown field (check the spelling)")
+    # the loader: a planned kind validates but is refused, naming the rule and the kind as data
+    m = load_manifest(_manifest(tmp_path, "adapter:\n  kind: http\n  url: http://127.0.0.1:1/score\n"))
+    with pytest.raises(ConfigError) as e:
+        load_tool(m)
+    assert str(e.value) == ("adapter kind 'http' in tool manifest 't' is not available in this version; available: "
+                            "python, sklearn, predictions, responses, openai, pickle, mlflow")
+    assert (e.value.rule, e.value.section, e.value.detail) == ("adapter-kind", None, "http")
+
+
+def test_an_adapter_is_built_from_its_own_config_and_the_site(tmp_path: Path) -> None:
+    from harness.tools import ToolSite
+    from harness.tools.configs import PredictionsAdapter
+    from harness.tools.predictions import PredictionsTool
+
+    config = PredictionsAdapter(kind="predictions", path="p.csv", label_column="y", label_map={1: "yes"})
+    with pytest.raises(ToolConfigError) as e:
+        PredictionsTool.from_config(config, ToolSite(tool_id="vendor-x", base_dir=tmp_path))
+    assert str(e.value) == f"predictions file {tmp_path / 'p.csv'} named by tool manifest 'vendor-x' does not exist"
+    (tmp_path / "p.csv").write_text("id,y\n1,1\n")
+    tool = PredictionsTool.from_config(config, ToolSite(tool_id="vendor-x", base_dir=tmp_path))
+    assert (tool.path, tool.name, tool.label_column, tool.label_map) == (tmp_path / "p.csv", "vendor-x", "y",
+                                                                        {1: "yes"})
+
+
+def test_a_refused_trust_names_its_rule_and_policy_section(tmp_path: Path) -> None:
+    sio.dump(LogisticRegression(), tmp_path / "m.skops")
+    with pytest.raises(ToolConfigError) as e:
+        load_tool(load_manifest(_manifest(
+            tmp_path, "adapter:\n  kind: sklearn\n  path: m.skops\n  trusted: [posix.system]\n")))
+    assert (e.value.rule, e.value.section, e.value.detail) == ("skops-trust", "1.3", "settings.sandbox.trusted_types")
+
+
+def test_no_adapter_imports_the_tools_package_or_the_tracking_layer() -> None:
+    """The loader (`harness/tools/__init__.py`) imports the adapters; an adapter importing it back, or reaching the
+    MLflow store itself (the pipeline downloads a model_uri), would close the cycle issue 13 removed."""
+    import ast
+
+    import harness.tools
+
+    folder = Path(harness.tools.__file__).parent
+    found = []
+    for path in sorted(folder.glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            found += [(path.name, n) for n in names if n == "harness.tools" or n.startswith("harness.tracking")]
+    assert len(list(folder.glob("*.py"))) >= 12 and found == []

@@ -7,7 +7,7 @@ the parent checks. It imports nothing heavy until the request says what to load.
 
 A `python` tool (format "python", the City's own callable) is imported with the harness's own lookup rules
 (`harness.tools.python.import_callable`) and called as the `python` adapter calls it in process: inside
-`_contained` (an `os._exit` or `sys.exit` becomes the tool's error, reported, not the end of the worker), its
+`contained` (an `os._exit` or `sys.exit` becomes the tool's error, reported, not the end of the worker), its
 output normalised by `as_predictions` (predictive) or the generative adapter's `_answers` rules, so the parent
 gets what it would have got in process.
 """
@@ -200,15 +200,15 @@ def plain_label(value: Any) -> Any:
 
 def call_python(fn: Any, request: dict[str, Any], op: str, frame: Any, scratch: Path, n: int) -> dict[str, Any]:
     """Call a `python` tool's callable as the adapter does in process and write what it returned; the status
-    to report. The tool's own exception propagates (`own_error_status`); so does the ToolError of `_contained`
+    to report. The tool's own exception propagates (`own_error_status`); so does the ToolError of `contained`
     or of the output rules, with the message the adapter would have raised in process."""
     import numpy as np
 
-    from harness.tools import as_predictions
-    from harness.tools.python import GenerativePythonTool, _contained
+    from harness.tools.base import as_predictions
+    from harness.tools.python import GenerativePythonTool, contained
 
     name = str(request.get("name"))
-    with _contained(name):
+    with contained(name):
         raw = fn(frame)
     if op == "generate":
         preds = GenerativePythonTool(fn=fn, name=name)._answers(raw, len(frame))

@@ -52,10 +52,10 @@ def tool_files(manifest: ToolManifest) -> dict[str, Path]:
         folder = manifest.resolve(a.path)  # type: ignore[union-attr, arg-type]
         paths += sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else [folder]
     elif kind == "python":
-        from harness.tools.python import _module_file
+        from harness.tools.python import module_file
 
         module = a.callable.partition(":")[0]  # type: ignore[union-attr]
-        found = _module_file(module, manifest.base_dir)
+        found = module_file(module, manifest.base_dir)
         if found is not None:
             paths.append(found)
     return {_label(manifest, p): p for p in paths}

@@ -19,7 +19,7 @@ scrubbed by `harness.sandbox.scrub`, issue 12, section 1; policy 1.3, 1.4), here
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -29,8 +29,7 @@ from harness.sandbox.scrub import scrub
 
 if TYPE_CHECKING:
     from harness.datasets import ReferenceDataset
-    from harness.manifest import ToolManifest
-    from harness.tools import Predictions
+    from harness.tools.base import Predictions
 
 SHOWN = 10  # the target's values named in a message (the City's data)
 QUOTED = 5  # the tool's labels named in a message (the tool's text)
@@ -171,7 +170,21 @@ def _quoted_list(values: list[Any]) -> str:
     return shown if len(values) <= QUOTED else f"{shown[:-1]}, ...] ({len(values)} values)"
 
 
-def check_labels(preds: Predictions, dataset: ReferenceDataset, manifest: ToolManifest) -> Predictions:
+class Declared(Protocol):
+    """What `check_labels` reads of a tool manifest (`harness.manifest.ToolManifest` is one). A protocol, so this
+    module, which the manifest's adapter configs use for `canonical`, never imports the manifest back."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def category(self) -> str: ...
+
+    @property
+    def adapter(self) -> Any: ...
+
+
+def check_labels(preds: Predictions, dataset: ReferenceDataset, manifest: Declared) -> Predictions:
     """The predictions unchanged when at least one of the tool's labels is a value of the target;
     a ToolConfigError (exit 2) when none is. Generative tools, datasets without a target and outputs
     with no label at all (left to the no_nan check) are not judged here."""
@@ -195,7 +208,8 @@ def check_labels(preds: Predictions, dataset: ReferenceDataset, manifest: ToolMa
     raise ToolConfigError(
         f"tool {manifest.id!r} outputs labels {_quoted_list(outputs)}{mapped} but the target column {target.column!r} "
         f"of dataset {dataset.name!r} has values {_listed(space)}; map them with adapter.label_map "
-        f"(e.g. {_example(outputs, space, target.positive)}) in tool.yaml"
+        f"(e.g. {_example(outputs, space, target.positive)}) in tool.yaml",
+        rule="label-space", detail=target.column,
     )
 
 

@@ -11,7 +11,7 @@ Why it is built this way:
   exact prompt and answer. The endpoint is part of the key (two servers may serve different models under one
   name) and errors are never cached (the next run retries them).
 - A cached answer is evidence about the tool version that gave it, and about no other (issue 11, policy
-  4.2): the key also holds the tool's identity (`tool_identity`: tool id, version and the sha256 of the
+  4.2): the key also holds the tool's identity (`ToolManifest.identity`: tool id, version and the sha256 of the
   manifest's content). A vendor who puts 0.5.0 behind the URL 0.4.0 used, under the same model name, gets
   0.5.0 asked, never 0.4.0's answers and verdict; an edited manifest is asked afresh too. (An `openai` tool
   has no file to hash: its artifacts are the endpoint's URL and model name, which the key holds directly;
@@ -61,13 +61,15 @@ import httpx
 import numpy as np
 
 from harness.errors import ToolConfigError, ToolError
-from harness.tools import Predictions, qa_items
+from harness.tools.base import Predictions, qa_items
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from harness.datasets import ReferenceDataset
     from harness.manifest import ToolManifest
+    from harness.tools.base import ToolSite
+    from harness.tools.configs import OpenAIAdapter
 
 DEFAULT_SYSTEM_PROMPT = (
     "You answer questions about City services for residents. Use only the context you are given: do not add "
@@ -112,21 +114,12 @@ def chat_messages(context: str, question: str, system_prompt: str = DEFAULT_SYST
     return [{"role": "system", "content": system_prompt}, {"role": "user", "content": user_message(context, question)}]
 
 
-def tool_identity(manifest: ToolManifest) -> dict[str, str]:
-    """Which tool version an answer is evidence about: its id, its version and the sha256 of the manifest's
-    content (canonical JSON of the validated manifest; the manifest object carries no file path, and the same
-    tool.yaml in another folder is the same tool)."""
-    text = json.dumps(manifest.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return {"tool": manifest.id, "version": manifest.version,
-            "manifest_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
-
-
 def cache_key(endpoint: str, model: str, messages: list[dict[str, str]], temperature: float, max_tokens: int,
               sample: int, *, identity: Mapping[str, str]) -> str:
     """sha256 of everything that determines an answer, and nothing else (never the key). The endpoint is part
     of it: two vendors (or two local servers) may serve different models under the same name ("default",
     "gpt-4o"), and one tool's cached answers must never become another tool's evidence. The tool's identity
-    (`tool_identity`) is part of it for the same reason across versions: a new version behind the same URL
+    (`ToolManifest.identity`) is part of it for the same reason across versions: a new version behind the same URL
     and model name must be asked, not handed its predecessor's answers. Required, so no caller can forget it."""
     payload = {"format": CACHE_FORMAT, "endpoint": endpoint.rstrip("/"), "model": model, "messages": messages,
                "temperature": float(temperature), "max_tokens": int(max_tokens), "sample": int(sample),
@@ -420,7 +413,7 @@ class OpenAITool:
                  progress: Progress | None = None, identity: Mapping[str, str] | None = None,
                  max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
                  run_deadline_s: float = DEFAULT_RUN_DEADLINE_S) -> None:
-        """`identity` is the tool version the answers are evidence about (`tool_identity`; `from_manifest`
+        """`identity` is the tool version the answers are evidence about (`ToolManifest.identity`; `from_config`
         always gives it); a tool built by hand, without a manifest, is identified by its name alone.
         `timeout_s` bounds each request whole, `max_response_bytes` each reply, and `run_deadline_s` the
         run: every `generate` of this object, from its first request (see the module docstring)."""
@@ -461,27 +454,23 @@ class OpenAITool:
         return f"OpenAITool(name={self.name!r}, base_url={self.base_url!r}, model={self.model!r}, api_key={key})"
 
     @classmethod
-    def from_manifest(cls, manifest: ToolManifest, *, use_cache: bool = True) -> OpenAITool:
-        from harness.manifest import OpenAIAdapter
-
-        a = manifest.adapter
-        if not isinstance(a, OpenAIAdapter):
-            raise ToolConfigError(f"tool manifest {manifest.id!r} has adapter kind {a.kind!r}, not 'openai'")
+    def from_config(cls, a: OpenAIAdapter, site: ToolSite) -> OpenAITool:
+        """The endpoint `a` names; its answers are keyed by `site.identity` (`ToolManifest.identity`)."""
         api_key = None
         if a.api_key_env:
             api_key = os.environ.get(a.api_key_env)
             if not api_key:
                 raise ToolConfigError(
-                    f"tool manifest {manifest.id!r} reads its API key from the environment variable "
+                    f"tool manifest {site.tool_id!r} reads its API key from the environment variable "
                     f"{a.api_key_env}, which is not set; export {a.api_key_env} (or remove adapter.api_key_env "
                     f"for a server that needs no key)")
         cache_dir = None
-        if a.cache and use_cache:
-            cache_dir = (manifest.resolve(a.cache_dir) if a.cache_dir else Path.cwd() / DEFAULT_CACHE_DIR).resolve()
-        return cls(name=manifest.id, base_url=a.base_url, model=a.model, temperature=a.temperature,
+        if a.cache and site.use_cache:
+            cache_dir = (site.resolve(a.cache_dir) if a.cache_dir else Path.cwd() / DEFAULT_CACHE_DIR).resolve()
+        return cls(name=site.tool_id, base_url=a.base_url, model=a.model, temperature=a.temperature,
                    max_tokens=a.max_tokens, timeout_s=a.timeout_s, max_retries=a.max_retries, backoff_s=a.backoff_s,
                    concurrency=a.concurrency, api_key=api_key, system_prompt=a.system_prompt, cache_dir=cache_dir,
-                   identity=tool_identity(manifest), max_response_bytes=a.max_response_bytes,
+                   identity=dict(site.identity), max_response_bytes=a.max_response_bytes,
                    run_deadline_s=a.run_deadline_s)
 
     # ------------------------------------------------------------------------------------------------

@@ -25,14 +25,15 @@ import pandas as pd
 from pandas.api.types import is_string_dtype
 
 from harness.errors import ToolConfigError
-from harness.tools import Predictions
+from harness.tools.base import Predictions
 from harness.tools.labels import apply_label_map
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from harness.datasets import ReferenceDataset
-    from harness.manifest import ToolManifest
+    from harness.tools.base import ToolSite
+    from harness.tools.configs import PredictionsAdapter
 
 
 @dataclass
@@ -46,12 +47,10 @@ class PredictionsTool:
     label_map: dict[Any, Any] | None = None  # the vendor's labels -> the card's target values
 
     @classmethod
-    def from_manifest(cls, manifest: ToolManifest) -> PredictionsTool:
-        a = manifest.adapter
-        path = manifest.existing_file(a.path, "predictions file")  # type: ignore[union-attr]
-        return cls(path=path, id_column=a.id_column, label_column=a.label_column,  # type: ignore[union-attr]
-                   score_column=a.score_column, name=manifest.id,  # type: ignore[union-attr]
-                   label_map=a.label_map)  # type: ignore[union-attr]
+    def from_config(cls, a: PredictionsAdapter, site: ToolSite) -> PredictionsTool:
+        path = site.existing_file(a.path, "predictions file")
+        return cls(path=path, id_column=a.id_column, label_column=a.label_column, score_column=a.score_column,
+                   name=site.tool_id, label_map=a.label_map)
 
     def predict(self, dataset: ReferenceDataset) -> Predictions:
         df = read_predictions(self.path, self.id_column)

@@ -12,7 +12,7 @@ below Python ends only the worker, and the assessment is recorded as ERROR (exit
 change the harness process's memory or environment. The adapter classes are the same either way: the worker
 answers with what the callable returned, normalised as in process, and raises the tool's own exception as
 such. A live callable passed in (`obj`: notebooks, tests) still runs in the harness process, inside
-`_contained`.
+`contained`.
 """
 from __future__ import annotations
 
@@ -31,21 +31,21 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from harness.errors import ToolConfigError, ToolError
-from harness.tools import Predictions, as_predictions, input_frame, qa_items
+from harness.tools.base import Predictions, as_predictions, input_frame, qa_items
 from harness.tools.labels import apply_label_map
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from harness.datasets import ReferenceDataset
-    from harness.manifest import ToolManifest
-    from harness.policy import Policy
-    from harness.sandbox import SandboxedModel
+    from harness.sandbox.host import SandboxedModel
+    from harness.tools.base import ToolSite
+    from harness.tools.configs import PythonAdapter
 
 MAX_WORKERS = 4  # worker processes of one tool at once: more only while callers abandoned calls still run
 
 
-def _module_file(module: str, base_dir: Path) -> Path | None:
+def module_file(module: str, base_dir: Path) -> Path | None:
     """`<base_dir>/<a>/<b>.py` (or its package `__init__.py`) for module `a.b`, when it exists."""
     rel = Path(*module.split("."))
     for candidate in (base_dir / rel.with_suffix(".py"), base_dir / rel / "__init__.py"):
@@ -84,7 +84,7 @@ def _load_from_file(module: str, path: Path, base_dir: Path) -> ModuleType:
 def import_callable(spec: str, base_dir: Path | None = None) -> Callable[..., Any]:
     """Resolve `module:function`: a file in `base_dir` (the manifest's folder) first, else a normal import."""
     module, _, attr = spec.partition(":")
-    path = _module_file(module, base_dir) if base_dir is not None else None
+    path = module_file(module, base_dir) if base_dir is not None else None
     if path is not None:
         obj: Any = _load_from_file(module, path, base_dir)  # type: ignore[arg-type]
     else:
@@ -107,10 +107,10 @@ def import_locations(spec: str, base_dir: Path) -> tuple[Path, ...]:
     manifest: the folders (a package) or the file (a module) the harness process would import it from, found
     without running any of its code (`find_spec` of the top-level name only). Empty when it lives in the Python
     runtime (the worker sees that anyway) or is not found (the worker then says so, as `import_callable` does)."""
-    from harness.sandbox import runtime_paths
+    from harness.sandbox.view import runtime_paths
 
     module = spec.partition(":")[0]
-    if _module_file(module, base_dir) is not None:
+    if module_file(module, base_dir) is not None:
         return ()
     try:
         found = importlib.util.find_spec(module.split(".")[0])
@@ -130,7 +130,7 @@ def import_locations(spec: str, base_dir: Path) -> tuple[Path, ...]:
 
 
 @contextmanager
-def _contained(name: str) -> Iterator[None]:
+def contained(name: str) -> Iterator[None]:
     """While the tool's code runs, it cannot end the harness: `sys.exit(0)` or `os._exit(0)` would make `harness
     assess` exit 0, the PASS code, with nothing recorded (issue 12). Both become the tool's ERROR instead. Used
     around a live callable in the harness process and around every call in the worker, where it gives the same
@@ -164,23 +164,24 @@ class WorkerCallable:
     still running (a caller such as the degradation suite abandons a call that hangs, and goes on) gets another
     worker, up to `MAX_WORKERS`, so one hung call does not hold up the rest, as it would not in process."""
 
-    def __init__(self, manifest: ToolManifest, *, policy: Policy | None = None, isolation: str | None = None):
-        from harness.sandbox import ModelSpec
+    def __init__(self, config: PythonAdapter, site: ToolSite, *, isolation: str | None = None):
+        from harness.sandbox.host import ModelSpec
         from harness.tools.sandboxed import worker_limits
 
+        policy = site.policy
         if policy is None:
             from harness.policy import load_policy
 
             policy = load_policy()
-        spec: str = manifest.adapter.callable  # type: ignore[union-attr]
+        spec: str = config.callable
         self.__name__ = self.__qualname__ = spec.partition(":")[2].rpartition(".")[2]
         self.spec = spec
-        self.name = manifest.id
-        self.generative = manifest.category == "generative"
-        folder = manifest.base_dir.resolve()
+        self.name = site.tool_id
+        self.generative = site.generative
+        folder = site.base_dir.resolve()
         self._model_spec = ModelSpec(format="python", path=folder, callable=spec,
                                      imports=import_locations(spec, folder))
-        self._limits = worker_limits(manifest, policy)
+        self._limits = worker_limits(site.tool_id, config, policy)
         self._isolation = isolation
         self._lock = threading.Lock()
         self._free = threading.Condition(self._lock)
@@ -196,7 +197,7 @@ class WorkerCallable:
         self._workers.append([first, False])
 
     def _new(self) -> SandboxedModel:
-        from harness.sandbox import SandboxedModel
+        from harness.sandbox.host import SandboxedModel
 
         return SandboxedModel(self._model_spec, name=self.name, isolation=self._isolation, limits=self._limits)
 
@@ -241,9 +242,9 @@ class WorkerCallable:
 
 
 def _guarded(fn: Callable[..., Any], name: str) -> AbstractContextManager[None]:
-    """`_contained` around a live callable; nothing around a `WorkerCallable`, whose code runs (contained) in the
+    """`contained` around a live callable; nothing around a `WorkerCallable`, whose code runs (contained) in the
     worker: patching `os._exit` of the harness process for it would only race with calls from other threads."""
-    return nullcontext() if isinstance(fn, WorkerCallable) else _contained(name)
+    return nullcontext() if isinstance(fn, WorkerCallable) else contained(name)
 
 
 @dataclass
@@ -252,17 +253,6 @@ class PythonTool:
     name: str
     kind: str = "python"
     label_map: dict[Any, Any] | None = None  # the callable's labels -> the card's target values
-
-    @classmethod
-    def from_manifest(cls, manifest: ToolManifest, obj: Any = None, *,
-                      policy: Policy | None = None) -> PythonTool | GenerativePythonTool:
-        """The adapter for `manifest`. With `obj`, that live callable, called in this process; without, the
-        manifest's callable, called in a worker process (`WorkerCallable`) bounded by the `policy`'s sandbox
-        limits (the default policy's when None)."""
-        fn = obj if obj is not None else WorkerCallable(manifest, policy=policy)
-        if manifest.category == "generative":
-            return GenerativePythonTool(fn=fn, name=manifest.id)
-        return cls(fn=fn, name=manifest.id, label_map=getattr(manifest.adapter, "label_map", None))
 
     def close(self) -> None:
         """End the worker of a tool loaded from its manifest; a live callable is left alone."""
@@ -347,3 +337,13 @@ class GenerativePythonTool:
             errors = [None] * n
         answers = ["" if e is not None else a for a, e in zip(answers, errors, strict=True)]
         return Predictions(labels=np.asarray(answers, dtype=object), answers=answers, errors=errors)
+
+
+def build(config: PythonAdapter, site: ToolSite) -> PythonTool | GenerativePythonTool:
+    """The adapter for a `python` config (the adapter table's builder). With `site.obj`, that live callable,
+    called in this process; without, the config's callable, called in a worker process (`WorkerCallable`)
+    bounded by the site's policy's sandbox limits (the default policy's when None)."""
+    fn = site.obj if site.obj is not None else WorkerCallable(config, site)
+    if site.generative:
+        return GenerativePythonTool(fn=fn, name=site.tool_id)
+    return PythonTool(fn=fn, name=site.tool_id, label_map=config.label_map)

@@ -8,14 +8,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from harness.errors import ToolConfigError
-from harness.tools import Predictions
+from harness.tools.base import Predictions
 from harness.yamlio import safe_jsonl
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from harness.datasets import ReferenceDataset
-    from harness.manifest import ToolManifest
+    from harness.tools.base import ToolSite
+    from harness.tools.configs import ResponsesAdapter
 
 
 @dataclass
@@ -27,10 +28,9 @@ class ResponsesTool:
     kind: str = "responses"
 
     @classmethod
-    def from_manifest(cls, manifest: ToolManifest) -> ResponsesTool:
-        a = manifest.adapter
-        path = manifest.existing_file(a.path, "responses file")  # type: ignore[union-attr]
-        return cls(path=path, id_field=a.id_field, answer_field=a.answer_field, name=manifest.id)  # type: ignore[union-attr]
+    def from_config(cls, a: ResponsesAdapter, site: ToolSite) -> ResponsesTool:
+        path = site.existing_file(a.path, "responses file")
+        return cls(path=path, id_field=a.id_field, answer_field=a.answer_field, name=site.tool_id)
 
     def read(self) -> dict[str, str]:
         """The vendor's answers by id. Each line is a vendor's input: over 1 MiB, nested past 64 levels or

@@ -13,12 +13,12 @@ vendor code without bubblewrap. Text labels outside the dataset's label space ar
 worker's error messages (`harness.sandbox.scrub`): they are bad output all the same, judged by
 `harness.tools.labels.check_labels` and the data-quality suite, but they cannot carry what the model found
 out verbatim into the reports.
+
+An `mlflow` config's `model_uri` is not fetched here: the pipeline downloads it first (`harness.pipeline.
+local_model`) and hands the folder over as `ToolSite.model_folder`, so no adapter reaches the store.
 """
 from __future__ import annotations
 
-import shutil
-import tempfile
-import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
@@ -26,9 +26,10 @@ from typing import TYPE_CHECKING, Any, get_args
 import numpy as np
 
 from harness.errors import ConfigError, ToolConfigError
-from harness.sandbox import Limits, ModelFormat, ModelSpec, SandboxedModel, choose_mode
+from harness.sandbox.host import Limits, ModelFormat, ModelSpec, SandboxedModel
+from harness.sandbox.mode import choose_mode
 from harness.sandbox.scrub import scrub
-from harness.tools import Predictions, input_frame
+from harness.tools.base import Predictions, input_frame
 from harness.tools.inputs import model_inputs
 from harness.tools.labels import Canonical, apply_label_map, canonical, label_space, raw_label
 
@@ -36,8 +37,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from harness.datasets import ReferenceDataset
-    from harness.manifest import MlflowAdapter, ToolManifest
     from harness.policy import Policy
+    from harness.tools.base import ToolSite
+    from harness.tools.configs import AdapterBase, MlflowAdapter, PickleAdapter, SklearnAdapter
 
 LABEL_CHARS = 64  # characters kept of a text label outside the label space
 SCRUBBED_LABEL = "[scrubbed label]"  # when scrubbing would turn a bad label into a valid one
@@ -55,7 +57,7 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
-def _limit(manifest: ToolManifest, adapter: Any, name: str, maximum: float, setting: str) -> float:
+def _limit(tool_id: str, adapter: Any, name: str, maximum: float, setting: str) -> float:
     """The manifest's value when within the policy's maximum; the maximum when the manifest has no such field
     (a skops file routed here) or leaves it at its default; a ToolConfigError naming both numbers when it
     asks for more."""
@@ -66,43 +68,42 @@ def _limit(manifest: ToolManifest, adapter: Any, name: str, maximum: float, sett
     if value > maximum:
         if value == field_info.default:  # not asked for: the manifest's default, capped by the analyst
             return maximum
-        raise ToolConfigError(f"tool manifest {manifest.id!r} asks for adapter.{name} {_number(value)}; the policy "
-                              f"allows at most {_number(maximum)} (settings.sandbox.{setting})")
+        raise ToolConfigError(f"tool manifest {tool_id!r} asks for adapter.{name} {_number(value)}; the policy "
+                              f"allows at most {_number(maximum)} (settings.sandbox.{setting})",
+                              rule="sandbox-limits", section="1.4", detail=f"settings.sandbox.{setting}")
     return value
 
 
-def worker_limits(manifest: ToolManifest, policy: Policy) -> Limits:
-    """The worker's limits: the manifest may ask for less than the policy's maxima, never more (issue 12). A
-    `python` tool's manifest has no such fields: its worker gets the maxima."""
-    adapter = manifest.adapter
-    memory = _limit(manifest, adapter, "memory_mb", _maximum(policy, "max_memory_mb", 8192), "max_memory_mb")
-    timeout = _limit(manifest, adapter, "timeout_s", _maximum(policy, "max_timeout_s", 600), "max_timeout_s")
+def worker_limits(tool_id: str, adapter: AdapterBase, policy: Policy) -> Limits:
+    """The worker's limits: the config may ask for less than the policy's maxima, never more (issue 12). A
+    `python` tool's config has no such fields: its worker gets the maxima."""
+    memory = _limit(tool_id, adapter, "memory_mb", _maximum(policy, "max_memory_mb", 8192), "max_memory_mb")
+    timeout = _limit(tool_id, adapter, "timeout_s", _maximum(policy, "max_timeout_s", 600), "max_timeout_s")
     return Limits(memory_bytes=int(memory) << 20, load_timeout_s=timeout, call_timeout_s=timeout)
 
 
-def _format(manifest: ToolManifest, model_format: str | None) -> ModelFormat:
+def _format(tool_id: str, a: AdapterBase, model_format: str | None) -> ModelFormat:
     """The format the worker loads: `model_format` when given (a `sklearn` adapter's skops file needing
     untrusted types is loaded as "skops"), else the adapter's own."""
-    a = manifest.adapter
     if a.kind not in ("pickle", "mlflow", "sklearn"):
-        raise ToolConfigError(f"adapter kind {a.kind!r} of tool manifest {manifest.id!r} is not a kind the sandboxed "
+        raise ToolConfigError(f"adapter kind {a.kind!r} of tool manifest {tool_id!r} is not a kind the sandboxed "
                               f"worker loads (pickle, mlflow, or sklearn with model_format='skops')")
     if model_format is not None and model_format not in get_args(ModelFormat):
-        raise ToolConfigError(f"model format {model_format!r} for tool manifest {manifest.id!r} is not one the "
+        raise ToolConfigError(f"model format {model_format!r} for tool manifest {tool_id!r} is not one the "
                               f"sandboxed worker loads; use one of {list(get_args(ModelFormat))}")
     if a.kind == "mlflow":
         if model_format not in (None, "mlflow"):
-            raise ToolConfigError(f"tool manifest {manifest.id!r} names an MLflow model, which loads only as format "
+            raise ToolConfigError(f"tool manifest {tool_id!r} names an MLflow model, which loads only as format "
                                   f"'mlflow', not {model_format!r}")
         return "mlflow"
     if model_format == "mlflow":
-        raise ToolConfigError(f"tool manifest {manifest.id!r} names a model file, which cannot load as format "
+        raise ToolConfigError(f"tool manifest {tool_id!r} names a model file, which cannot load as format "
                               f"'mlflow'; give an adapter of kind mlflow")
     if model_format is not None:
         return model_format  # type: ignore[return-value]
     if a.kind == "pickle":
         return a.format  # type: ignore[no-any-return]
-    raise ToolConfigError(f"adapter kind {a.kind!r} of tool manifest {manifest.id!r} runs in the sandboxed worker "
+    raise ToolConfigError(f"adapter kind {a.kind!r} of tool manifest {tool_id!r} runs in the sandboxed worker "
                           f"only with a model format (model_format='skops' for a skops file)")
 
 
@@ -128,20 +129,20 @@ def scrub_labels(labels: np.ndarray, allowed: set[Canonical] | None) -> np.ndarr
     return out if arr.dtype.kind == "O" else out.astype(str)
 
 
-def model_folder(manifest: ToolManifest, adapter: MlflowAdapter, dst: Path, tracking_uri: str | None = None) -> Path:
-    """A local MLflow model folder: the manifest's `path`, or `model_uri` downloaded into `dst` by the
-    (trusted) harness first, so the worker needs neither network nor credentials."""
+def model_folder(adapter: MlflowAdapter, site: ToolSite) -> Path:
+    """A local MLflow model folder: the config's `path`, or the folder the pipeline downloaded `model_uri` into
+    (`site.model_folder`), so the worker needs neither network nor credentials and the adapter no store."""
     if adapter.path is not None:
-        folder = manifest.resolve(adapter.path)
+        folder = site.resolve(adapter.path)
         if not (folder / "MLmodel").is_file():
-            raise ToolConfigError(f"MLflow model folder {folder} named by tool manifest {manifest.id!r} does not "
+            raise ToolConfigError(f"MLflow model folder {folder} named by tool manifest {site.tool_id!r} does not "
                                   f"exist or has no MLmodel file")
         return folder
-    assert adapter.model_uri is not None
-    from harness.tracking import resolve_uri
-    from harness.tracking.artifacts import download_model
-
-    return download_model(adapter.model_uri, resolve_uri(tracking_uri), dst)
+    if site.model_folder is None:
+        raise ToolConfigError(f"tool manifest {site.tool_id!r} names the MLflow model {adapter.model_uri!r}, which "
+                              f"is downloaded before the tool is built (harness.pipeline.local_model); pass the "
+                              f"folder as model_folder")
+    return site.model_folder
 
 
 @dataclass
@@ -158,44 +159,30 @@ class SandboxedTool:
     _allowed: set[Canonical] | None = None  # the label space of the dataset last predicted
 
     @classmethod
-    def from_manifest(cls, manifest: ToolManifest, *, policy: Policy | None = None, model_format: str | None = None,
-                      isolation: str | None = None, scratch_parent: Path | None = None,
-                      tracking_uri: str | None = None) -> SandboxedTool:
-        """The sandboxed tool for `manifest`. `policy` (the analyst's; the default policy when None) bounds
-        the worker and decides whether it may run without bubblewrap; `model_format` overrides the
+    def from_config(cls, a: PickleAdapter | MlflowAdapter | SklearnAdapter, site: ToolSite, *,
+                    model_format: str | None = None, isolation: str | None = None,
+                    scratch_parent: Path | None = None) -> SandboxedTool:
+        """The sandboxed tool for config `a`. The site's policy (the analyst's; the default policy when None)
+        bounds the worker and decides whether it may run without bubblewrap; `model_format` overrides the
         adapter's format (a `sklearn` adapter's skops file needing types outside the City's allowlist)."""
+        policy = site.policy
         if policy is None:
             from harness.policy import load_policy
 
             policy = load_policy()
-        a = manifest.adapter
-        fmt = _format(manifest, model_format)
-        limits = worker_limits(manifest, policy)
+        fmt = _format(site.tool_id, a, model_format)
+        limits = worker_limits(site.tool_id, a, policy)
         allow_fallback = policy.setting("sandbox", "allow_subprocess_fallback", False) is True
-        choose_mode(manifest.id, isolation, allow_fallback)  # refused before anything is downloaded
-        download: Path | None = None
+        choose_mode(site.tool_id, isolation, allow_fallback)
         if a.kind != "mlflow":
-            path = manifest.existing_file(a.path, "model file")
+            path = site.existing_file(a.path, "model file")  # type: ignore[union-attr, arg-type]
             spec = ModelSpec(format=fmt, path=path)
         else:
-            download = Path(tempfile.mkdtemp(prefix="harness-mlflow-model-")) if a.model_uri else None
-            try:
-                spec = ModelSpec(format="mlflow", path=model_folder(manifest, a, download or Path(), tracking_uri),
-                                 label_column=a.label_column, score_column=a.score_column)
-            except BaseException:
-                if download is not None:
-                    shutil.rmtree(download, ignore_errors=True)
-                raise
-        try:
-            model = SandboxedModel(spec, name=manifest.id, isolation=isolation, limits=limits,
-                                   scratch_parent=scratch_parent, allow_fallback=allow_fallback)
-        except BaseException:
-            if download is not None:
-                shutil.rmtree(download, ignore_errors=True)
-            raise
-        if download is not None:  # the downloaded copy goes with the worker
-            weakref.finalize(model, shutil.rmtree, download, True)
-        return cls(model=model, name=manifest.id, kind=a.kind, threshold=a.threshold, notes=model.notes,
+            spec = ModelSpec(format="mlflow", path=model_folder(a, site),  # type: ignore[arg-type]
+                             label_column=a.label_column, score_column=a.score_column)  # type: ignore[union-attr]
+        model = SandboxedModel(spec, name=site.tool_id, isolation=isolation, limits=limits,
+                               scratch_parent=scratch_parent, allow_fallback=allow_fallback)
+        return cls(model=model, name=site.tool_id, kind=a.kind, threshold=a.threshold, notes=model.notes,
                    label_map=a.label_map, input_names=a.input_columns, source=f"the model in {spec.path.name}")
 
     def input_columns(self, dataset: ReferenceDataset) -> list[str]:

@@ -4,7 +4,7 @@ holds is one the City trusts (`harness.tools.skops_trust`: the harness allowlist
 
 A plain pickle runs arbitrary code when loaded, so it is never accepted here. A skops file that needs any
 other type (a function, a vendor class) is not refused but run like a pickle, in the sandboxed worker
-(`load_tool` asks `runs_in_sandbox`). The manifest's `adapter.trusted` no longer widens anything: a type
+(its builder, `build`, asks `runs_in_sandbox`). The manifest's `adapter.trusted` no longer widens anything: a type
 on it that the City does not already trust is refused, since the vendor would be deciding what code runs.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from harness.errors import ToolConfigError, ToolError
-from harness.tools import Predictions, input_frame
+from harness.tools.base import Predictions, input_frame
 from harness.tools.inputs import model_inputs
 from harness.tools.labels import apply_label_map, canonical, raw_label
 from harness.tools.skops_trust import check_loaded, city_trusted, refuse_manifest_trust
@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from harness.datasets import ReferenceDataset
-    from harness.manifest import ToolManifest
-    from harness.policy import Policy
+    from harness.tools.base import Tool, ToolSite
+    from harness.tools.configs import SklearnAdapter
 
 
 def untrusted_types(path: Path, trusted: frozenset[str]) -> list[str]:
@@ -59,12 +59,11 @@ def load_skops(path: Path, trusted: Iterable[str]) -> Any:
     return obj
 
 
-def skops_path(manifest: ToolManifest, policy: Policy | None) -> Path:
-    """The manifest's skops file, once its `adapter.trusted` asks for nothing the City does not trust and
-    the file is not a pickle."""
-    adapter = manifest.adapter
-    refuse_manifest_trust(manifest.id, adapter.trusted, policy)  # type: ignore[union-attr]
-    path = manifest.existing_file(adapter.path, "model file")  # type: ignore[union-attr]
+def skops_path(config: SklearnAdapter, site: ToolSite) -> Path:
+    """The config's skops file, once its `trusted` asks for nothing the City (the site's policy) does not trust
+    and the file is not a pickle."""
+    refuse_manifest_trust(site.tool_id, config.trusted, site.policy)
+    path = site.existing_file(config.path, "model file")
     if path.suffix in (".pkl", ".pickle", ".joblib"):
         raise ToolConfigError(
             f"{path} is a pickle: it can run arbitrary code when loaded. Save the model with "
@@ -73,10 +72,20 @@ def skops_path(manifest: ToolManifest, policy: Policy | None) -> Path:
     return path
 
 
-def runs_in_sandbox(manifest: ToolManifest, policy: Policy | None = None) -> bool:
-    """True when the manifest's skops file holds a type the City does not trust: it is then loaded and called
-    only in the sandboxed worker, like a pickle. Refuses a manifest asking to trust more (ToolConfigError)."""
-    return bool(untrusted_types(skops_path(manifest, policy), city_trusted(policy)))
+def runs_in_sandbox(config: SklearnAdapter, site: ToolSite) -> bool:
+    """True when the config's skops file holds a type the City does not trust: it is then loaded and called
+    only in the sandboxed worker, like a pickle. Refuses a config asking to trust more (ToolConfigError)."""
+    return bool(untrusted_types(skops_path(config, site), city_trusted(site.policy)))
+
+
+def build(config: SklearnAdapter, site: ToolSite) -> Tool:
+    """The adapter for a `sklearn` config (the adapter table's builder): in the harness process when the City
+    trusts every type the file holds (or `site.obj` is a live estimator), else in the sandboxed worker."""
+    if site.obj is None and runs_in_sandbox(config, site):  # types the City does not trust: like a pickle
+        from harness.tools.sandboxed import SandboxedTool
+
+        return SandboxedTool.from_config(config, site, model_format="skops")
+    return SklearnTool.from_config(config, site)
 
 
 @dataclass
@@ -91,20 +100,19 @@ class SklearnTool:
     source: str = "the model"  # "the model in m.skops", for messages
 
     @classmethod
-    def from_manifest(cls, manifest: ToolManifest, obj: Any = None, *, policy: Policy | None = None) -> SklearnTool:
-        """The model in the manifest's skops file (or `obj`, a live estimator), loaded in the harness process;
-        `policy` adds its `settings.sandbox.trusted_types` to the harness allowlist."""
-        adapter = manifest.adapter
+    def from_config(cls, adapter: SklearnAdapter, site: ToolSite) -> SklearnTool:
+        """The model in the config's skops file (or `site.obj`, a live estimator), loaded in the harness
+        process; the site's policy adds its `settings.sandbox.trusted_types` to the harness allowlist."""
         source = "the model"
+        obj = site.obj
         if obj is None:
-            path = skops_path(manifest, policy)
-            obj = load_skops(path, city_trusted(policy))
+            path = skops_path(adapter, site)
+            obj = load_skops(path, city_trusted(site.policy))
             source = f"the model in {path.name}"
         else:
-            refuse_manifest_trust(manifest.id, adapter.trusted, policy)  # type: ignore[union-attr]
-        return cls(model=obj, name=manifest.id, threshold=adapter.threshold,  # type: ignore[union-attr]
-                   label_map=adapter.label_map, input_names=adapter.input_columns,  # type: ignore[union-attr]
-                   source=source)
+            refuse_manifest_trust(site.tool_id, adapter.trusted, site.policy)
+        return cls(model=obj, name=site.tool_id, threshold=adapter.threshold, label_map=adapter.label_map,
+                   input_names=adapter.input_columns, source=source)
 
     def input_columns(self, dataset: ReferenceDataset) -> list[str]:
         """The columns the model was fitted on (`feature_names_in_`), adapter.input_columns, or the card's

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from harness.policy import Policy
 
 SOURCE = "the harness allowlist (scikit-learn, numpy, scipy) plus the policy's settings.sandbox.trusted_types"
+SKOPS_TRUST = "skops-trust"  # the rule a refused adapter.trusted names (policy 1.3: the City's security standards)
 
 # modules no allowlisted type may come from, whatever a future scikit-learn does: they hold the functions and
 # classes that turn data into code (eval, partial, getattr, system, import_module, loads ...)
@@ -140,7 +141,8 @@ def refuse_manifest_trust(manifest_id: str, asked: Iterable[str], policy: Policy
     (listed), because the vendor would otherwise decide what code skops runs in the harness process."""
     extra = sorted(set(asked) - city_trusted(policy))
     if extra:
-        raise ToolConfigError(trust_refusal(manifest_id, extra))
+        raise ToolConfigError(trust_refusal(manifest_id, extra), rule=SKOPS_TRUST, section="1.3",
+                              detail="settings.sandbox.trusted_types")
 
 
 def trust_refusal(manifest_id: str, extra: list[str]) -> str:
@@ -180,5 +182,5 @@ def check_loaded(obj: Any, source: str, *, limit: int = 1_000_000) -> None:
             stack.extend(vars(o).values())
 
 
-__all__ = ["SOURCE", "allowlist", "check_loaded", "city_trusted", "policy_types", "refuse_manifest_trust",
-           "trust_refusal", "type_name"]
+__all__ = ["SKOPS_TRUST", "SOURCE", "allowlist", "check_loaded", "city_trusted", "policy_types",
+           "refuse_manifest_trust", "trust_refusal", "type_name"]
