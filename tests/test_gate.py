@@ -623,9 +623,9 @@ def test_deleting_the_last_record_is_reported(template: Template, uri: str) -> N
     assert not gate.gate(uri, "case-tool-6", "1.0").open
     # elsewhere (no anchor), the version's mirror tag still names the deleted record
     from harness.gate.log import _verify
-    from harness.tracking.registry import Registry
+    from harness.tracking import Store
 
-    reg = Registry(uri)
+    reg = Store(uri).registry
     _, v = _verify("case-tool-6", reg.versions(LOG), reg.versions("case-tool-6"), uri="elsewhere")
     assert v.first_break == (f"version 1.0's tags name decision record 6 (sha256 {last[:12]}...), which is not in "
                              "the decision log: it was deleted")

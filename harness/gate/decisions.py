@@ -30,7 +30,8 @@ from harness.gate.versions import _find
 
 if TYPE_CHECKING:
     from harness.policy import Policy
-    from harness.tracking.registry import Registry, RunFacts
+    from harness.tracking.registry import Registry
+    from harness.tracking.store import RunRecord
 
 
 def _state_of(book: _Book, version: str, what: str) -> dict[str, Any]:
@@ -50,7 +51,7 @@ def _closed_for_good(book: _Book, version: str, s: dict[str, Any], what: str, ve
                       f"{s['state']} version cannot be {verb}. Register a new version")
 
 
-def _evidence(book: _Book, version: str, s: dict[str, Any], run: RunFacts, what: str) -> None:
+def _evidence(book: _Book, version: str, s: dict[str, Any], run: RunRecord, what: str) -> None:
     """The run must be about exactly this version and manifest, under the current policy, and recent."""
     tool = book.tool
     run_tool, run_version = run.tags.get("harness.tool_id"), run.tags.get("harness.tool_version")
@@ -68,7 +69,7 @@ def _evidence(book: _Book, version: str, s: dict[str, Any], run: RunFacts, what:
 RANK = {"PASS": 0, "NEEDS_REVIEW": 1, "FAIL": 2}  # worse verdicts rank higher; ERROR is no evidence
 
 
-def _logged(book: _Book, version: str, run: RunFacts, what: str) -> Decision:
+def _logged(book: _Book, version: str, run: RunRecord, what: str) -> Decision:
     """The decision log's own record of the run (issue 11: decide from the log, not from tags). A run the log
     never recorded as an assessment of this version (a run made up with copied tags, or one recorded for
     another version) is no evidence; a verdict tag that disagrees with the logged verdict was edited."""
@@ -118,7 +119,7 @@ def _intact(reg: Registry, logged: Decision, what: str) -> None:
     digests are fixed by `evidence.json`, whose sha256 the assess record keeps (harness.tracking.evidence)."""
     from harness.tracking.evidence import check_run
 
-    problems = check_run(reg.uri, str(logged.run_id), (logged.details or {}).get("evidence_sha256"))
+    problems = check_run(reg.store, str(logged.run_id), (logged.details or {}).get("evidence_sha256"))
     if problems:
         raise _refuse(what, "intact-evidence", "3.2, 4.2", "; ".join(problems[:5])
                       + (f"; and {len(problems) - 5} more" if len(problems) > 5 else ""))
@@ -138,7 +139,7 @@ def _same_files(book: _Book, version: str, s: dict[str, Any], what: str) -> None
                       "changed tool is a new version: change `version` in the manifest and assess it")
 
 
-def _complete(run: RunFacts, what: str) -> None:
+def _complete(run: RunRecord, what: str) -> None:
     """A run still RUNNING was killed (or is still being recorded) before it was closed, and a FAILED run
     whose verdict is not ERROR failed while being recorded: neither is complete evidence (policy 3.2)."""
     if run.status == "RUNNING" or (run.status != "FINISHED" and run.tags.get("harness.verdict") != "ERROR"):
@@ -188,8 +189,8 @@ def _separate(person: str, role: str, book: _Book, version: str, s: dict[str, An
                       f"{person!r} started assessment run {logged.run_id}; the {role} must be someone else")
 
 
-def _get_run(reg: Registry, run_id: str, what: str) -> RunFacts:
-    run = reg.run(run_id)
+def _get_run(reg: Registry, run_id: str, what: str) -> RunRecord:
+    run = reg.store.run(run_id)
     if run is None:
         raise _refuse(what, "recorded-evidence", "4.2", f"there is no MLflow run {run_id!r} in {reg.uri}")
     return run
@@ -208,7 +209,7 @@ def _decided(reg: Registry, tool: str, version: str, d: Decision | None, *, alia
     if run_tag and d.run_id:
         from harness.tracking import APPROVED_TAG
 
-        reg.set_run_tag(d.run_id, APPROVED_TAG, run_tag)
+        reg.store.set_run_tag(d.run_id, APPROVED_TAG, run_tag)
     _mirror(reg, tool, number, d)
     return d
 

@@ -129,9 +129,9 @@ def _text(value: str | None) -> str:
 
 
 def _registry(uri: str) -> Registry:
-    from harness.tracking.registry import Registry
+    from harness.tracking.store import Store
 
-    return Registry(uri)
+    return Store(uri).registry
 
 
 def _policy(policy: Policy | None, uri: str | None = None) -> Policy:

@@ -290,9 +290,9 @@ def _attested(uri: str, book: _Book, fields: dict[str, Any], checked: dict[str, 
 
 
 def _registry_of(uri: str) -> Registry:
-    from harness.tracking.registry import Registry
+    from harness.tracking.store import Store
 
-    return Registry(uri)
+    return Store(uri).registry
 
 
 def _mirror(reg: Registry, tool: str, number: int | None, d: Decision) -> None:

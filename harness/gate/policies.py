@@ -224,7 +224,7 @@ def _load(reg: Registry, d: Decision) -> Policy:
     from harness.policy import load_policy
 
     label = f"the policy in force, {(d.details or {}).get('policy', d.version)} (policy log record {d.seq})"
-    data = reg.artifact_bytes(str(d.run_id), POLICY_FILE)
+    data = reg.store.artifact_bytes(str(d.run_id), POLICY_FILE)
     expected = str((d.details or {}).get("file_sha256"))
     if data is None:
         raise GateError(f"{label} cannot be loaded: {POLICY_FILE} of run {d.run_id} is missing from the store. "
@@ -333,10 +333,12 @@ def adopt(uri: str, policy_path: str | Path, *, by: str | None, reason: str, ack
         assert before.record is not None
         return before.record
     data = path.read_bytes()
-    run_id = reg.file_run(POLICY_LOG, f"policy {policy.name}@{policy.version}",
-                          {"harness.kind": "policy", "harness.policy": policy.label,
-                           "harness.policy_digest": policy.digest, "harness.policy.by": actor},
-                          {POLICY_FILE: data})
+    with reg.store.finished_run(POLICY_LOG, f"policy {policy.name}@{policy.version}",
+                                {"harness.kind": "policy", "harness.policy": policy.label,
+                                 "harness.policy_digest": policy.digest, "harness.policy.by": actor},
+                                what="a policy run") as run:
+        run.log_bytes(POLICY_FILE, data)  # byte for byte: anyone with the store fetches the adopted file back
+    run_id = run.run_id
 
     def build(book: _Book) -> dict[str, Any] | None:
         current = _in_force_of(reg, book)  # another adoption may have come first: judge against it

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from harness.tracking.registry import RunFacts
+    from harness.tracking.store import RunRecord
 
 
 SCHEMA = "harness.decision/1"
@@ -226,5 +226,5 @@ def log_name(tool: str) -> str:
     return tool + LOG_SUFFIX
 
 
-def _run_at(run: RunFacts) -> datetime:
+def _run_at(run: RunRecord) -> datetime:
     return datetime.fromtimestamp(run.start_ms / 1000, UTC)

@@ -115,14 +115,14 @@ def register_version(uri: str, manifest: ToolManifest, manifest_path: str | Path
             facts["harness.files_digest"] = files_digest
         facts["harness.artifacts_digest"] = combined(artifacts)
         if source_run is not None:
-            run = reg.run(source_run)
+            run = reg.store.run(source_run)
             if run is None:
                 raise GateError(f"no MLflow run {source_run!r} in {uri} to register {tool} {version} from")
-            if not reg.has_artifact(source_run, "inputs/tool.yaml"):
+            if not reg.store.has_artifact(source_run, "inputs/tool.yaml"):
                 _log_manifest(reg, source_run, path)
             run_id = source_run
         else:
-            run_id = reg.registration_run(tool, f"{tool} {version} registration", {
+            run_id = _registration_run(reg, tool, version, {
                 "harness.kind": "registration", "harness.tool_id": tool, "harness.tool_version": version,
                 "harness.manifest_digest": digest, "harness.submitter": submitter}, path, files)
         mine = reg.create_version(tool, facts, source=f"runs:/{run_id}/inputs/tool.yaml", run_id=run_id)
@@ -169,7 +169,24 @@ def _log_manifest(reg: Registry, run_id: str, path: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "tool.yaml"
         copy.write_bytes(path.read_bytes())
-        reg.log_file(run_id, copy, "inputs")
+        reg.store.log_file(run_id, copy, "inputs")
+
+
+def _registration_run(reg: Registry, tool: str, version: str, tags: dict[str, str], manifest_path: Path,
+                      files: dict[str, str] | None) -> str:
+    """A small finished run in the tool's submissions experiment holding the manifest (`inputs/tool.yaml`)
+    and the digests of the submitted files (`registration/files.json`), for a version no assessment
+    run carries yet."""
+    import json
+
+    from harness.tracking.runs import SUBMISSIONS
+
+    with reg.store.finished_run(tool, f"{tool} {version} registration", tags, part=SUBMISSIONS,
+                                what="a registration run") as run:
+        run.log_bytes("tool.yaml", manifest_path.read_bytes(), "inputs")
+        if files is not None:
+            run.log_bytes("files.json", json.dumps(files, indent=1, sort_keys=True).encode(), "registration")
+    return run.run_id
 
 
 def on_assessed(uri: str, manifest: ToolManifest, manifest_path: str | Path, run_id: str, verdict: str,
@@ -180,7 +197,7 @@ def on_assessed(uri: str, manifest: ToolManifest, manifest_path: str | Path, run
     `evidence` (`harness.tracking.evidence.evidence_of`) binds the record to the run's files and the tool's."""
     at = _now(now)
     reg = _registry(uri)
-    run = reg.run(run_id)
+    run = reg.store.run(run_id)
     if run is None:
         raise GateError(f"no MLflow run {run_id!r} in {uri} to record as an assessment")
     ev = dict(evidence or {})

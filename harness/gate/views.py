@@ -115,7 +115,7 @@ def _evidence_intact(uri: str, book: _Book, version: str) -> GateDecision | None
     bound = (approval.details or {}).get("evidence_sha256") if approval is not None else None
     if approval is None or not bound:
         return None
-    problems = check_run(uri, str(approval.run_id), bound)
+    problems = check_run(_registry(uri).store, str(approval.run_id), bound)
     if not problems:
         return None
     return GateDecision(False, f"{book.tool} {version} is closed: the evidence its approval rests on was altered "
@@ -317,9 +317,9 @@ def approved_baseline(uri: str, tool: str, version: str) -> tuple[str, dict[str,
         return None
     d = approvals[-1]
     bound = (d.details or {}).get("evidence_sha256")
-    problems = check_run(uri, str(d.run_id), bound) if bound else []
+    problems = check_run(reg.store, str(d.run_id), bound) if bound else []
     if problems:
         raise GateError(f"the approved run {d.run_id} of {tool} {version}, the baseline of a re-assessment, was "
                         f"altered after approval ({'; '.join(problems[:3])}); restore the store from its backup "
                         "(policy 3.2)")
-    return str(d.run_id), recorded_metrics(uri, str(d.run_id))
+    return str(d.run_id), recorded_metrics(reg.store, str(d.run_id))
