@@ -40,6 +40,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,8 @@ from harness.errors import ConfigError
 from harness.tracking.store import Store
 
 if TYPE_CHECKING:
+    import jinja2
+
     from harness.gate import InventoryRow, VersionStatus
     from harness.policy import Policy
 
@@ -565,9 +568,18 @@ def _leaks(text: str, forbidden: list[str]) -> list[str]:
     return [s for s in forbidden if s in text]
 
 
-def render_register_html(register: Register) -> str:
-    from harness.report.html import _environment
+@cache
+def _environment() -> jinja2.Environment:
+    """The register's own template environment (a public page, not an assessment report: it shares the
+    templates folder and the strict, escaping settings of `harness.report.html`, none of its helpers)."""
+    import jinja2
 
+    return jinja2.Environment(loader=jinja2.PackageLoader("harness", "report/templates"), autoescape=True,
+                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                              keep_trailing_newline=True)
+
+
+def render_register_html(register: Register) -> str:
     data = register.as_dict()
     return _environment().get_template(TEMPLATE).render(r=data, k=register.min_cell,
                                                         published_long=long_date(register.published + "T00:00:00"

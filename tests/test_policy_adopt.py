@@ -18,7 +18,7 @@ from harness import gate
 from harness.decision import RULES
 from harness.errors import GateError
 from harness.findings import Severity
-from harness.gate.log import _read
+from harness.gate.log import read_book
 from harness.gate.policies import PACKAGED, POLICY_FILE, POLICY_LOG
 from harness.policy import Policy, load_policy
 from harness.policy_check import policy_text
@@ -138,7 +138,7 @@ def test_every_threshold_advisory_is_refused_and_its_record_names_each(uri: str,
     assert [w.split()[1] for w in listed] == blocking
     d = gate.adopt(uri, path, by=ADMIN, reason="r" * 400, acknowledge_weakening="a" * 400)
     assert d.details["weakenings"] == listed and len(gate.canonical(d.record)) < gate.MAX_RECORD_CHARS
-    assert _read(Store(uri).registry, POLICY_LOG).verification.ok
+    assert read_book(Store(uri).registry, POLICY_LOG).verification.ok
 
 
 # -- the policy in force comes back byte for byte --------------------------------------------------------
@@ -236,7 +236,7 @@ def test_policy_log_verifies_after_several_adoptions_and_is_no_tool(uri: str, de
     assert third.details["weakenings"] == [] and third.details["replaces"] == load_policy(weak_file).label
     assert third.prev == second.sha256 and second.prev == first.sha256
     reg = Store(uri).registry
-    book = _read(reg, POLICY_LOG)
+    book = read_book(reg, POLICY_LOG)
     assert book.verification.ok and book.verification.records == 3 and book.verification.head == third.sha256
     assert [d.sha256 for d in gate.adoptions(uri)] == [first.sha256, second.sha256, third.sha256]
     assert gate.in_force(uri).record == third and gate.in_force(uri).policy == POLICY
