@@ -6,7 +6,7 @@ could approve a four-fifths failure under a copy of the default policy that keep
 but makes every threshold advisory. So a policy is in force only when a named policy administrator
 adopts it (`harness policy adopt`), and `approve` and `waive` judge against that policy (`check_current`).
 
-- The adoption is a record of a decision log like a tool's (`harness.gate.log._append`: the same hash
+- The adoption is a record of a decision log like a tool's (`harness.gate.writer.append_record`: the same hash
   chain, and whatever else `append_record` and `verify_chain` check), kept under the fixed id `POLICY_LOG`. That id
   cannot be a tool id (tool ids match `^[a-z0-9][a-z0-9._-]*$`), so no vendor can register a tool whose
   decision log is the policy log; its registered model is tagged `harness.kind=decision-log`, never
