@@ -106,3 +106,26 @@ def test_the_store_keeps_one_client_and_its_registry_uses_it(store: Store) -> No
     assert store.registry is store.registry
     assert store.registry.c is store.client
     assert store.registry.uri == store.uri
+
+
+def test_an_assessment_run_held_open_ends_as_closed_or_stays_running_when_dropped(store: Store, tmp_path: Path) -> None:
+    import gc
+
+    from harness.tracking import AssessmentRun
+
+    done = AssessmentRun(store, "store-tool", "kept")
+    done.record({"a.b.c": 1.0, "a.b.d": 0.5}, {"harness.kind": "pre-acquisition"},
+                [(_file(tmp_path, "assessment.json", "{}"), None)])
+    done.close(True)
+    errored = AssessmentRun(store, "store-tool", "error verdict")
+    errored.close(False)
+    dropped = AssessmentRun(store, "store-tool", "killed")
+    dropped_id = dropped.run_id
+    del dropped
+    gc.collect()
+    kept = store.run(done.run_id)
+    assert kept is not None
+    assert (kept.status, kept.metrics, kept.tags["harness.kind"]) == (
+        "FINISHED", {"a.b.c": 1.0, "a.b.d": 0.5}, "pre-acquisition")
+    assert store.artifact_text(done.run_id, "assessment.json") == "{}"
+    assert [store.run(r).status for r in (errored.run_id, dropped_id)] == ["FAILED", "RUNNING"]  # type: ignore[union-attr]

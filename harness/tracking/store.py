@@ -163,7 +163,9 @@ class Store:
                      what: str = "an MLflow run") -> Iterator[OpenRun]:
         """Create a run in `harness/<experiment>[/<part>]`, tag it, let the caller log to it, and mark it
         FINISHED; FAILED when the caller raises (the exception goes on) or calls `fail()`. The run exists in both
-        cases, so an incomplete run is part of the record but never taken for a complete one (policy 3.2)."""
+        cases, so an incomplete run is part of the record but never taken for a complete one (policy 3.2). A run
+        held open by hand (`AssessmentRun`) and dropped without being closed stays RUNNING, as after a kill:
+        never evidence either."""
         try:
             exp = self.experiment_id(experiment, part)
             run_id: str = self.client.create_run(exp, run_name=name).info.run_id
@@ -172,14 +174,18 @@ class Store:
         except Exception as e:
             raise TrackingError(f"cannot start {what} in {self.uri}: {type(e).__name__}: {e}") from None
         run = OpenRun(self, run_id)
-        ok = False
+        ok = abandoned = False
         try:
             if tags:
                 run.set_tags(tags)
             yield run
             ok = not run.failed
+        except GeneratorExit:  # never closed (held open by hand, then dropped): left as a killed process leaves it
+            abandoned = True
+            raise
         finally:
-            self.client.set_terminated(run_id, "FINISHED" if ok else "FAILED")
+            if not abandoned:
+                self.client.set_terminated(run_id, "FINISHED" if ok else "FAILED")
 
     def set_run_tag(self, run_id: str, key: str, value: str) -> None:
         self.client.set_tag(run_id, key, value)
