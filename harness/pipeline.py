@@ -149,7 +149,7 @@ def run_assessment(
     say("verifying datasets")
     refs = [load_dataset(d, data_dir) for d in datasets]
     current_frame = load_current(current, refs[0]) if current is not None else None
-    store = Store.open(tracking_uri)  # once: the run, the gate's reads and the baseline share its client
+    store = Store.open(tracking_uri)  # resolved and reached once; the assessment run is recorded through it
     uri = store.uri
     # who starts it (separation of duties, policy 4.1): on a server with authentication the login, checked
     # before anything runs; a `--by` or $HARNESS_USER naming someone else is refused (issue 12)
