@@ -334,7 +334,7 @@ def _distinct_group_keys(card: DatasetCard, column: str, values: pd.Series) -> N
     """Two groups whose names become the same MLflow metric key ("A+B" and "A_B": MLflow keys allow letters,
     digits and `_-./ ` only) would record one group's figures under the other's name and lose evidence: refused
     with both names before anything runs (issue 12)."""
-    from harness.tracking.runs import metric_key  # cheap: mlflow is imported inside tracking's functions only
+    from harness.names import metric_key
 
     seen: dict[str, str] = {}
     for value in values.dropna().astype(str).unique():

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from harness.manifest import ToolManifest
     from harness.policy import Policy
     from harness.tools import Tool
-from harness.tracking import AssessmentRun, check_reachable, resolve_uri
+from harness.tracking import AssessmentRun, Store, check_reachable, metrics_of, resolve_uri, tags_of
 
 
 def load_current(path: str | Path, reference: ReferenceDataset) -> pd.DataFrame:
@@ -75,10 +75,17 @@ def _in_force(tracking_uri: str | None) -> Policy:
     return in_force(uri).policy
 
 
-def _reachable(tracking_uri: str | None) -> str:
-    uri = resolve_uri(tracking_uri)
-    check_reachable(uri)
-    return uri
+def _reachable(tracking_uri: str | None) -> Store:
+    return Store.open(tracking_uri)
+
+
+def _tracked(result: AssessmentResult) -> tuple[dict[str, float], dict[str, str]]:
+    """The run's metrics and tags, from the result's plain parts (tracking does not import the assessment)."""
+    measured = [(m.key, s.dataset, m.value) for s in result.suites for m in s.measurements]
+    return metrics_of(measured, len(result.datasets) > 1), tags_of(
+        tool=result.tool, policy=result.policy, verdict=result.verdict.value, kind=result.kind,
+        suites=[s.suite for s in result.suites], seed=result.seed, datasets=result.datasets, extra=result.extra,
+        error=result.error)
 
 
 def _swapped(result: AssessmentResult, before: dict[str, str], after: dict[str, str]) -> AssessmentResult:
@@ -191,8 +198,8 @@ def run_assessment(
     say("verifying datasets")
     refs = [load_dataset(d, data_dir) for d in datasets]
     current_frame = load_current(current, refs[0]) if current is not None else None
-    uri = resolve_uri(tracking_uri)
-    check_reachable(uri)
+    store = Store.open(tracking_uri)  # resolved and reached once; the assessment run is recorded through it
+    uri = store.uri
     # who starts it (separation of duties, policy 4.1): on a server with authentication the login, checked
     # before anything runs; a `--by` or $HARNESS_USER naming someone else is refused (issue 12)
     who = actor_name(uri, submitter, "person starting the assessment", f"assessment of {manifest.id}")
@@ -228,7 +235,7 @@ def run_assessment(
 
     say("recording the assessment in MLflow")
     opening.join()
-    run = AssessmentRun(uri, manifest.id, f"{manifest.id} {manifest.version} {kind}")
+    run = AssessmentRun(store, manifest.id, f"{manifest.id} {manifest.version} {kind}")
     ok = False
     try:
         result = result.with_run_id(run.run_id)
@@ -255,7 +262,7 @@ def run_assessment(
         evidence_file = out_dir / EVIDENCE
         evidence_file.write_text(evidence_text(files), encoding="ascii")
         files.append((evidence_file, None))
-        run.record(result, files)
+        run.record(*_tracked(result), files)
         ok = True
     except OSError as e:
         raise TrackingError(f"could not write the reports or artifacts: {e}") from None
@@ -264,7 +271,8 @@ def run_assessment(
     say("recording the assessment in the approval gate")
     try:
         on_assessed(uri, manifest, manifest_path, run.run_id, result.verdict.value,
-                    evidence=evidence_of(result, evidence_file))
+                    evidence=evidence_of(evidence_file, suites=[s.suite for s in result.suites], policy=result.policy,
+                                         category=result.tool["category"], kind=result.kind, extra=result.extra))
     except GateError as e:  # the evidence is kept; say so, so nobody re-runs a costly assessment for nothing
         raise GateError(f"the assessment is recorded as run {run.run_id} (verdict {result.verdict.value}, reports in "
                         f"{out_dir}), but the approval gate could not record it: {e}") from None

@@ -24,6 +24,7 @@ from harness.gate import canonical, sha256_text
 
 if TYPE_CHECKING:
     from harness.policy import Policy
+    from harness.tracking.store import Store
 
 SCHEMA = "harness.plan/1"
 PLAN_TAG = "harness.plan"  # on an assessment run: the id of the plan it was held to
@@ -144,6 +145,7 @@ def make_plan(uri: str, tool: str, version: str, *, datasets: list[str], by: str
     from harness import gate
     from harness.registry import resolve
     from harness.tracking.plans import log_plan
+    from harness.tracking.store import Store
 
     what = f"plan of {tool} {version}"
     by = (by or "").strip()
@@ -171,7 +173,7 @@ def make_plan(uri: str, tool: str, version: str, *, datasets: list[str], by: str
                 datasets=tuple(facts), policy=policy.label, policy_digest=policy.digest,
                 seed=policy.seed if seed is None else int(seed), by=by, at=at.isoformat(timespec="seconds"),
                 assessments_before=before)
-    plan_id = log_plan(uri, tool, version, plan.text, plan.sha256, by=by)
+    plan_id = log_plan(Store(uri), tool, version, plan.text, plan.sha256, by=by)
     return replace(plan, plan_id=plan_id)
 
 
@@ -192,19 +194,20 @@ def _parse(text: str, where: str) -> dict[str, Any]:
     return doc
 
 
-def load_plan(uri: str, plan_id: str) -> Plan:
+def load_plan(store: Store, plan_id: str) -> Plan:
     """A stored plan, verified against the sha256 recorded when it was made."""
-    from harness.tracking.plans import PLAN_FILE, PLAN_KIND, PLAN_SHA_TAG, artifact_text, run_tags
+    from harness.tracking.plans import PLAN_FILE, PLAN_KIND, PLAN_SHA_TAG
 
-    found = run_tags(uri, plan_id)
+    found = store.run(plan_id)
     if found is None:
-        raise ConfigError(f"no plan {plan_id!r} in {uri}: give the id `harness plan` printed")
-    tags, status = found
+        raise ConfigError(f"no plan {plan_id!r} in {store.uri}: give the id `harness plan` printed")
+    tags, status = found.tags, found.status
     if tags.get("harness.kind") != PLAN_KIND:
-        raise ConfigError(f"run {plan_id} in {uri} is not a plan (its harness.kind is {tags.get('harness.kind')!r})")
+        raise ConfigError(f"run {plan_id} in {store.uri} is not a plan (its harness.kind is "
+                          f"{tags.get('harness.kind')!r})")
     if status != "FINISHED":
         raise ConfigError(f"plan {plan_id} was not stored completely (its run is {status}); make the plan again")
-    text = artifact_text(uri, plan_id, PLAN_FILE)
+    text = store.artifact_text(plan_id, PLAN_FILE)
     if text is None:
         raise ConfigError(f"plan {plan_id} has no {PLAN_FILE}: it was deleted; make the plan again")
     digest = sha256_text(text)
@@ -214,18 +217,16 @@ def load_plan(uri: str, plan_id: str) -> Plan:
     return Plan.from_document(_parse(text, f"plan {plan_id}"), plan_id=plan_id)
 
 
-def recorded_plan(uri: str, run_id: str) -> Plan:
+def recorded_plan(store: Store, run_id: str) -> Plan:
     """The plan an assessment run was held to, for repeating it: its recorded `inputs/plan.json` (with the
     id of the pre-registered plan it cited, if any); for a run older than recorded inputs, the plan is
     rebuilt from its tags (datasets by catalogue name, no manifest path)."""
-    from harness.tracking.plans import artifact_text, run_tags
-
-    found = run_tags(uri, run_id)
+    found = store.run(run_id)
     if found is None:
-        raise ConfigError(f"no MLflow run {run_id!r} in {uri}")
-    tags, _status = found
+        raise ConfigError(f"no MLflow run {run_id!r} in {store.uri}")
+    tags = found.tags
     plan_id = tags.get(PLAN_TAG)
-    text = artifact_text(uri, run_id, INPUTS_ARTIFACT)
+    text = store.artifact_text(run_id, INPUTS_ARTIFACT)
     if text is not None:
         digest = sha256_text(text)
         if digest != tags.get(INPUTS_TAG):
@@ -233,7 +234,7 @@ def recorded_plan(uri: str, run_id: str) -> Plan:
                               f"{digest[:12]}..., the run recorded {str(tags.get(INPUTS_TAG))[:12]}...")
         return Plan.from_document(_parse(text, f"{INPUTS_ARTIFACT} of run {run_id}"), plan_id=plan_id)
     if plan_id:
-        return load_plan(uri, plan_id)
+        return load_plan(store, plan_id)
     prefix = "harness.dataset."
     needed = ("harness.tool_id", "harness.tool_version", "harness.suites", "harness.policy_digest", "harness.seed",
               "harness.manifest_digest")

@@ -38,6 +38,7 @@ from harness.errors import ConfigError, GateError, HarnessError
 if TYPE_CHECKING:
     from harness.plan import Plan
     from harness.policy import Policy
+    from harness.tracking.store import Store
 
 KIND = "reassessment"
 EXIT = {"PASS": 0, "NEEDS_REVIEW": 3, "ERROR": 4, "FAIL": 1}
@@ -92,7 +93,7 @@ def select(uri: str, ref: str | None, *, due_only: bool, as_of: datetime | date 
 
     `due_only`: what `gate.due` lists by `as_of` (narrowed to `ref` when given). Otherwise `ref` names a
     version (TOOL:VERSION), or a tool whose versions in use are all re-assessed."""
-    from harness.tracking.registry import Registry
+    from harness.tracking.store import Store
 
     tool, version = gate.parse_ref(ref) if ref else (None, None)
     if not due_only and tool is None:
@@ -113,7 +114,7 @@ def select(uri: str, ref: str | None, *, due_only: bool, as_of: datetime | date 
                                        f"use, so there is no approval to re-assess ({vs.gate.reason}); assess it with "
                                        "`harness assess` and decide again"))
     pending: list[gate.VersionStatus] = []
-    for t in [tool] if tool is not None else Registry(uri).model_names("tool"):
+    for t in [tool] if tool is not None else Store(uri).registry.model_names("tool"):
         try:
             pending += [vs for vs in gate.status(uri, t, version) if _pending_suspension(vs)]
         except GateError:  # a tool registered by a process that stopped before its first record
@@ -126,11 +127,9 @@ def select(uri: str, ref: str | None, *, due_only: bool, as_of: datetime | date 
 
 
 @contextmanager
-def located_manifest(uri: str, tool: str, version: str, plan: Plan, registered: str) -> Iterator[Path]:
+def located_manifest(store: Store, tool: str, version: str, plan: Plan, registered: str) -> Iterator[Path]:
     """The manifest file of a registered version: where the approved run found it, if it is still there
     unchanged; else the bundle the vendor submitted, downloaded from MLflow (it carries the model files)."""
-    from harness.tracking.plans import download_folder
-    from harness.tracking.registry import Registry
 
     here = Path(plan.manifest) if plan.manifest else None
     problem = "no manifest path was recorded"
@@ -142,14 +141,13 @@ def located_manifest(uri: str, tool: str, version: str, plan: Plan, registered: 
         else:
             yield here
             return
-    reg = Registry(uri)
-    infos = [v for v in reg.versions(tool) if v.tags.get("harness.tool_version") == version]
-    source = reg.run(infos[0].run_id) if infos and infos[0].run_id else None
+    infos = [v for v in store.registry.versions(tool) if v.tags.get("harness.tool_version") == version]
+    source = store.run(infos[0].run_id) if infos and infos[0].run_id else None
     if source is not None and source.tags.get("harness.kind") == "submission":
         with tempfile.TemporaryDirectory(prefix="harness-reassess-") as tmp:
-            bundle = download_folder(uri, source.run_id, "bundle", Path(tmp))
-            path = bundle / "tool.yaml"
-            if path.is_file() and gate.manifest_digest(path) == registered:
+            bundle = store.download(source.run_id, "bundle", Path(tmp))
+            path = bundle / "tool.yaml" if bundle is not None else None
+            if path is not None and path.is_file() and gate.manifest_digest(path) == registered:
                 yield path
                 return
             problem += f"; the submitted bundle (run {source.run_id}) has no tool.yaml with the registered sha256"
@@ -180,8 +178,10 @@ def reassess_one(uri: str, tool: str, version: str, *, by: str, policy: Policy, 
     from harness.pipeline import run_assessment
     from harness.plan import recorded_plan
     from harness.tracking.evidence import check_run
+    from harness.tracking.store import Store
 
     say = progress or (lambda _m: None)
+    store = Store(uri)
     try:
         vs = gate.status(uri, tool, version)[0]
         if vs.state not in gate.USABLE or not vs.gate.open or vs.approval is None:
@@ -191,12 +191,12 @@ def reassess_one(uri: str, tool: str, version: str, *, by: str, policy: Policy, 
         # the plan repeated is the approved run's own, as it was written: re-hash its files against the digest
         # the approval keeps (issue 11), so an edited inputs/plan.json cannot narrow the re-assessment
         bound = (vs.approval.details or {}).get("evidence_sha256")
-        problems = check_run(uri, run_id, bound) if bound else []
+        problems = check_run(store, run_id, bound) if bound else []
         if problems:
             return Outcome(tool, version, "ERROR", "unchanged; still due",
                            _short(f"the evidence of approved run {run_id} was altered, so its plan cannot be "
                                   f"repeated (rule 'intact-evidence', policy 3.2, 4.3): {'; '.join(problems)}"))
-        plan = recorded_plan(uri, run_id)
+        plan = recorded_plan(store, run_id)
         if plan.policy_digest != policy.digest:
             return Outcome(tool, version, "ERROR", "unchanged; still due",
                            f"the current policy {policy.label} is not {plan.policy}, the policy approved run {run_id} "
@@ -207,7 +207,7 @@ def reassess_one(uri: str, tool: str, version: str, *, by: str, policy: Policy, 
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
             folder = Path(out) / tool / f"{version}-{stamp}"
         say(f"re-assessing {tool} {version}")
-        with located_manifest(uri, tool, version, plan, str(vs.submitted.manifest_digest)) as manifest:
+        with located_manifest(store, tool, version, plan, str(vs.submitted.manifest_digest)) as manifest:
             rec = run_assessment(manifest, [], plan=plan, policy_path=policy_path, tracking_uri=uri,
                                  data_dir=data_dir, kind=KIND, out=folder, submitter=by, progress=say,
                                  tool_obj=tool_obj, use_cache=False)

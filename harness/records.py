@@ -32,7 +32,7 @@ from harness.errors import ConfigError, GateError
 
 if TYPE_CHECKING:
     from harness.gate import Verification
-    from harness.tracking.export import RunRecord
+    from harness.tracking.store import RunRecord, Store
 
 SCHEMA = "harness.records/1"
 SUMS = "SHA256SUMS"
@@ -92,14 +92,12 @@ def _empty_folder(out: Path) -> None:
                           "the checksum manifest covers exactly what is in it")
 
 
-def _runs(uri: str, tool: str, cited: list[str]) -> list[RunRecord]:
+def _runs(store: Store, tool: str, cited: list[str]) -> list[RunRecord]:
     """The tool's experiment's runs, then any run cited from elsewhere, oldest first."""
-    from harness.tracking.export import run_record, tool_runs
-
-    runs = {r.run_id: r for r in tool_runs(uri, tool)}
+    runs = {r.run_id: r for r in store.runs(tool)}
     for run_id in cited:
         if run_id and run_id not in runs:
-            r = run_record(uri, run_id)
+            r = store.run(run_id)
             if r is not None:
                 runs[run_id] = r
     return sorted(runs.values(), key=lambda r: (r.start_ms, r.run_id))
@@ -108,13 +106,14 @@ def _runs(uri: str, tool: str, cited: list[str]) -> list[RunRecord]:
 def export_records(uri: str, tool: str, out: str | Path, *, now: datetime | None = None) -> RecordsExport:
     """Export every run, artifact and decision of `tool` from the store at `uri` into `out`."""
     from harness.gate import history, log_name
-    from harness.tracking.export import download_run_artifacts, model_aliases
-    from harness.tracking.registry import Registry
+    from harness.tracking.export import download_run_artifacts
+    from harness.tracking.store import Store
 
     at = (now or datetime.now(UTC)).astimezone(UTC)
     folder = Path(out)
     _empty_folder(folder)
-    reg = Registry(uri)
+    store = Store(uri)
+    reg = store.registry
     versions = reg.versions(tool)
     entries = reg.versions(log_name(tool))
     try:
@@ -123,7 +122,7 @@ def export_records(uri: str, tool: str, out: str | Path, *, now: datetime | None
     except GateError:  # no decision log: runs only (e.g. an assessment that never reached the gate)
         records, verification = (), None
     cited = [v.run_id for v in versions + entries if v.run_id] + [d.run_id for d in records if d.run_id]
-    runs = _runs(uri, tool, cited)
+    runs = _runs(store, tool, cited)
     if not runs and not versions and not entries:
         raise ConfigError(f"no tool {tool!r} in {uri}: it has no runs, no registered versions and no decision log "
                           "(check the tool id with `harness inventory`)")
@@ -135,14 +134,14 @@ def export_records(uri: str, tool: str, out: str | Path, *, now: datetime | None
         base = folder / "runs" / r.run_id
         info = r.as_dict()
         info["metrics"] = _jsonable_metrics(r.metrics)
-        files = download_run_artifacts(uri, r.run_id, base / "artifacts")
+        files = download_run_artifacts(store, r.run_id, base / "artifacts")
         info["artifacts"] = [p.relative_to(base / "artifacts").as_posix() for p in files]
         _write_json(base / "run.json", info)
         artifacts += len(files)
         listing.append({"run_id": r.run_id, "kind": r.kind, "status": r.status, "lifecycle_stage": r.lifecycle_stage,
                         "run_name": r.run_name, "start_ms": r.start_ms, "artifacts": len(files)})
     _write_json(folder / "registry" / "tool_versions.json",
-                {"model": tool, "aliases": model_aliases(uri, tool), "versions": [asdict(v) for v in versions]})
+                {"model": tool, "aliases": reg.aliases(tool), "versions": [asdict(v) for v in versions]})
     _write_json(folder / "decisions" / "log_entries.json", [asdict(v) for v in entries])
     evidence = _evidence_problems(records, folder)
     checked = None if verification is None else {

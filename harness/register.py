@@ -40,14 +40,18 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from harness.errors import ConfigError
+from harness.tracking.store import Store
 
 if TYPE_CHECKING:
+    import jinja2
+
     from harness.gate import InventoryRow, VersionStatus
     from harness.policy import Policy
 
@@ -461,13 +465,11 @@ def group_figures(assessment: dict[str, Any] | None, k: int) -> tuple[GroupFigur
 # -- building --------------------------------------------------------------------------------------------
 
 
-def _manifest(uri: str, vs: VersionStatus, assessment: dict[str, Any] | None) -> dict[str, Any]:
+def _manifest(store: Store, vs: VersionStatus, assessment: dict[str, Any] | None) -> dict[str, Any]:
     """The registered manifest (`inputs/tool.yaml` of the run the version was registered from), else the
     copy in the assessment, else the facts the submit record carries."""
-    from harness.tracking.export import read_artifact_text
-
     run_id = vs.submitted.run_id
-    text = read_artifact_text(uri, run_id, "inputs/tool.yaml") if run_id else None
+    text = store.artifact_text(run_id, "inputs/tool.yaml") if run_id else None
     if text:
         from harness.yamlio import safe_yaml
 
@@ -482,24 +484,23 @@ def _manifest(uri: str, vs: VersionStatus, assessment: dict[str, Any] | None) ->
     return dict(vs.manifest)
 
 
-def _assessment(uri: str, run_id: str | None) -> dict[str, Any] | None:
-    from harness.tracking.export import read_artifact_text
+def _assessment(store: Store, run_id: str | None) -> dict[str, Any] | None:
     from harness.yamlio import MAX_RECORD_JSON_BYTES, safe_json
 
-    text = read_artifact_text(uri, run_id, "assessment.json") if run_id else None
+    text = store.artifact_text(run_id, "assessment.json") if run_id else None
     # read back from the store, which anyone with access to it can rewrite (issue 12)
     return safe_json(text, f"assessment.json of run {run_id}", MAX_RECORD_JSON_BYTES) if text else None
 
 
-def _entry(uri: str, row: InventoryRow, k: int, now: datetime) -> RegisterEntry:
+def _entry(store: Store, row: InventoryRow, k: int, now: datetime) -> RegisterEntry:
     from harness.gate import status
 
-    vs = status(uri, row.tool, row.version, now=now)[0]
-    latest = _assessment(uri, vs.assessed.run_id) if vs.assessed else None
+    vs = status(store.uri, row.tool, row.version, now=now)[0]
+    latest = _assessment(store, vs.assessed.run_id) if vs.assessed else None
     completed = latest
     if vs.completed is not None and (vs.assessed is None or vs.completed.run_id != vs.assessed.run_id):
-        completed = _assessment(uri, vs.completed.run_id)
-    m = _manifest(uri, vs, latest or completed)
+        completed = _assessment(store, vs.completed.run_id)
+    m = _manifest(store, vs, latest or completed)
     disclosure = m.get("disclosure") if isinstance(m.get("disclosure"), dict) else {}
     kind = (vs.assessed.details or {}).get("kind") if vs.assessed else None
     return RegisterEntry(
@@ -535,7 +536,8 @@ def build_register(uri: str, *, feedback_url: str | None = None, policy: Policy 
     url = feedback_url_of(policy, feedback_url)
     k = min_cell_of(policy)
     rows = [r for r in inventory(uri, now=at, policy=policy) if published(r)]
-    entries = tuple(sorted((_entry(uri, r, k, at) for r in rows), key=lambda e: (e.name.casefold(), e.id)))
+    store = Store(uri)
+    entries = tuple(sorted((_entry(store, r, k, at) for r in rows), key=lambda e: (e.name.casefold(), e.id)))
     return Register(published=at.date().isoformat(), feedback_url=url, min_cell=k, entries=entries)
 
 
@@ -544,8 +546,6 @@ def forbidden_strings(uri: str, tools: list[str]) -> list[str]:
     runs and the runs their decision records cite) and the store's location."""
     from harness.gate import log_name
     from harness.tracking import artifact_root, sqlite_path
-    from harness.tracking.export import tool_runs
-    from harness.tracking.registry import Registry
 
     found: set[str] = {uri}
     db = sqlite_path(uri)
@@ -554,9 +554,10 @@ def forbidden_strings(uri: str, tools: list[str]) -> list[str]:
     root = artifact_root(uri)
     if root:
         found.add(root)
-    reg = Registry(uri)
+    store = Store(uri)
+    reg = store.registry
     for tool in tools:
-        found |= {r.run_id for r in tool_runs(uri, tool)}
+        found |= {r.run_id for r in store.runs(tool)}
         for v in reg.versions(tool) + reg.versions(log_name(tool)):
             if v.run_id:
                 found.add(v.run_id)
@@ -567,9 +568,18 @@ def _leaks(text: str, forbidden: list[str]) -> list[str]:
     return [s for s in forbidden if s in text]
 
 
-def render_register_html(register: Register) -> str:
-    from harness.report.html import _environment
+@cache
+def _environment() -> jinja2.Environment:
+    """The register's own template environment (a public page, not an assessment report: it shares the
+    templates folder and the strict, escaping settings of `harness.report.html`, none of its helpers)."""
+    import jinja2
 
+    return jinja2.Environment(loader=jinja2.PackageLoader("harness", "report/templates"), autoescape=True,
+                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                              keep_trailing_newline=True)
+
+
+def render_register_html(register: Register) -> str:
     data = register.as_dict()
     return _environment().get_template(TEMPLATE).render(r=data, k=register.min_cell,
                                                         published_long=long_date(register.published + "T00:00:00"

@@ -622,11 +622,11 @@ def test_deleting_the_last_record_is_reported(template: Template, uri: str) -> N
                              f"record 6, sha256 {last[:12]}..., and the log now ends at record 5)")
     assert not gate.gate(uri, "case-tool-6", "1.0").open
     # elsewhere (no anchor), the version's mirror tag still names the deleted record
-    from harness.gate.log import _verify
-    from harness.tracking.registry import Registry
+    from harness.gate.log import verify_chain
+    from harness.tracking import Store
 
-    reg = Registry(uri)
-    _, v = _verify("case-tool-6", reg.versions(LOG), reg.versions("case-tool-6"), uri="elsewhere")
+    reg = Store(uri).registry
+    _, v = verify_chain("case-tool-6", reg.versions(LOG), reg.versions("case-tool-6"), uri="elsewhere")
     assert v.first_break == (f"version 1.0's tags name decision record 6 (sha256 {last[:12]}...), which is not in "
                              "the decision log: it was deleted")
 

@@ -229,14 +229,14 @@ def test_an_account_name_cannot_approve(dual_store: Store, tmp_path: Path, accou
 
 
 def test_names_a_reader_takes_for_one_person() -> None:
-    from harness.gate.inputs import _same_person
+    from harness.gate.inputs import same_person
 
     same = [("Dana Analyst", "D. Analyst"), ("Dana Analyst", "dana.analyst@cabq.gov"), ("Dana Analyst", "Dana A"),
             ("Sam Seller, Example Vendor", "sam_seller@vendor.example"), ("dana", "DANA@cabq.gov")]
     different = [("Dana Analyst", "Dan Analyst"), ("Dana Analyst", "Omar Analyst"), ("D. Analyst", "O. Analyst"),
                  ("Dana", "D."), ("Dana Analyst", "Dana"), ("rita", "omar")]
-    assert [_same_person(a, b) for a, b in same] == [True] * len(same)
-    assert [_same_person(a, b) for a, b in different] == [False] * len(different)
+    assert [same_person(a, b) for a, b in same] == [True] * len(same)
+    assert [same_person(a, b) for a, b in different] == [False] * len(different)
 
 
 def test_a_refusal_carries_its_rule_section_and_detail_as_data(dual_store: Store, tmp_path: Path) -> None:

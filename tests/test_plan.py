@@ -18,6 +18,7 @@ from harness.errors import ConfigError, GateError
 from harness.manifest import load_manifest
 from harness.plan import Plan, PlannedDataset, differences, hold_to, load_plan, make_plan, recorded_plan
 from harness.policy import load_policy
+from harness.tracking import Store
 from tests.conftest import write_case
 
 POLICY = load_policy()
@@ -124,7 +125,7 @@ def test_a_plan_locks_what_the_registered_version_will_be_assessed_by(case: Case
     assert p.datasets == (PlannedDataset(name="case-21", ref=str(case.card.resolve()),
                                          sha256=sha(case.card.parent / "data.csv"), card_sha256=sha(case.card)),)
     assert (p.policy, p.policy_digest, p.manifest) == (POLICY.label, POLICY.digest, None)
-    assert load_plan(case.uri, str(p.plan_id)) == p
+    assert load_plan(Store(case.uri), str(p.plan_id)) == p
     [run] = [r for r in runs_of(case.uri, "case-tool-21") if r.info.run_id == p.plan_id]
     assert run.info.status == "FINISHED"
     assert {k: run.data.tags[k] for k in ("harness.kind", "harness.tool_id", "harness.tool_version", "harness.plan.by",
@@ -217,13 +218,13 @@ def test_an_assessment_that_keeps_to_its_plan_runs_and_cites_it(case: Case, tmp_
     assert differences(p, inputs) == []
     assert (inputs.by, inputs.manifest, inputs.at) == ("dana", str(case.tool.resolve()), result["started_at"])
     # the plan a re-assessment repeats: the recorded inputs, citing the plan; an edited record is refused
-    assert recorded_plan(case.uri, run.info.run_id) == replace(inputs, plan_id=p.plan_id)
-    assert recorded_plan(case.uri, run.info.run_id).plan_id == p.plan_id
+    assert recorded_plan(Store(case.uri), run.info.run_id) == replace(inputs, plan_id=p.plan_id)
+    assert recorded_plan(Store(case.uri), run.info.run_id).plan_id == p.plan_id
     from mlflow.tracking import MlflowClient
 
     MlflowClient(tracking_uri=case.uri).set_tag(run.info.run_id, "harness.inputs_sha256", "0" * 64)
     with pytest.raises(ConfigError) as e:
-        recorded_plan(case.uri, run.info.run_id)
+        recorded_plan(Store(case.uri), run.info.run_id)
     assert str(e.value) == (f"the recorded inputs of run {run.info.run_id} were altered: inputs/plan.json has sha256 "
                             f"{tags['harness.inputs_sha256'][:12]}..., the run recorded 000000000000...")
     # a second plan made now says it came after an assessment of the version
@@ -236,7 +237,7 @@ def test_the_plan_command_prints_the_id_and_an_altered_plan_is_refused(case: Cas
                             "--seed", "3", "--tracking-uri", case.uri)
     assert code == 0, err
     plan_id = out.split()[1]
-    p = load_plan(case.uri, plan_id)
+    p = load_plan(Store(case.uri), plan_id)
     assert out.startswith(f"plan {plan_id} for case-tool-21 1.0 fixed by pat at {p.at} (sha256 {p.sha256[:12]}...)\n")
     assert f"next: harness assess TOOL_YAML --plan {plan_id}\n" in out and p.seed == 3
     code, _out, err = invoke("plan", "case-tool-21", "--dataset", str(case.card), "--by", "pat",
@@ -270,13 +271,13 @@ def test_a_run_from_before_recorded_inputs_is_repeated_by_its_tags(tmp_path: Pat
             "harness.manifest_digest": A, "harness.dataset.adult": B, "harness.dataset.german-credit": C,
             "harness.submitter": "dana"}
     run = c.create_run(exp, tags=tags).info.run_id
-    assert recorded_plan(uri, run) == Plan(
+    assert recorded_plan(Store(uri), run) == Plan(
         tool="old-tool", version="3", manifest_digest=A, suites=("bias", "degradation"),
         datasets=(PlannedDataset("adult", "adult", B), PlannedDataset("german-credit", "german-credit", C)),
         policy=POLICY.label, policy_digest=POLICY.digest, seed=9, by="dana")
     c.delete_tag(run, "harness.seed")
     with pytest.raises(ConfigError, match=rf"^run {run} records no plan \(inputs/plan.json\) and lacks the tag\(s\) "
                                           r"\['harness.seed'\] to rebuild one; assess the tool again"):
-        recorded_plan(uri, run)
+        recorded_plan(Store(uri), run)
     with pytest.raises(ConfigError, match=rf"^no MLflow run 'nope' in {uri}$"):
-        recorded_plan(uri, "nope")
+        recorded_plan(Store(uri), "nope")

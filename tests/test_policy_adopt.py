@@ -18,11 +18,11 @@ from harness import gate
 from harness.decision import RULES
 from harness.errors import GateError
 from harness.findings import Severity
-from harness.gate.log import _read
+from harness.gate.log import read_book
 from harness.gate.policies import PACKAGED, POLICY_FILE, POLICY_LOG
 from harness.policy import Policy, load_policy
 from harness.policy_check import policy_text
-from harness.tracking.registry import Registry
+from harness.tracking import Store
 
 POLICY = load_policy()
 TEXT = policy_text(None)[0]
@@ -92,7 +92,7 @@ def test_weakened_copy_is_refused_without_acknowledgement(uri: str, weak_file: P
         with pytest.raises(GateError) as e:
             gate.adopt(uri, weak_file, by=ADMIN, reason="pilot", acknowledge_weakening=ack, now=WHEN)
         assert str(e.value) == weak_refusal(weak, none)
-    assert Registry(uri).versions(POLICY_LOG + " (decision log)") == []
+    assert Store(uri).registry.versions(POLICY_LOG + " (decision log)") == []
     assert gate.in_force(uri).record is None
     # after the default is adopted, the refusal names who adopted the policy in force and when
     gate.adopt(uri, _copy_default(weak_file), by=ADMIN, reason="the City's standard", now=WHEN)
@@ -122,7 +122,7 @@ def test_weakened_copy_adopted_with_acknowledgement_records_the_weakenings(uri: 
     now = gate.in_force(uri)
     assert now.policy == weak and now.record == d
     assert now.source == f"adopted by {ADMIN} on 2026-12-06 (policy log record 1)"
-    assert Registry(uri).run(str(d.run_id)).tags["harness.policy_digest"] == weak.digest  # type: ignore[union-attr]
+    assert Store(uri).run(str(d.run_id)).tags["harness.policy_digest"] == weak.digest  # type: ignore[union-attr]
 
 
 def test_every_threshold_advisory_is_refused_and_its_record_names_each(uri: str, tmp_path: Path) -> None:
@@ -138,7 +138,7 @@ def test_every_threshold_advisory_is_refused_and_its_record_names_each(uri: str,
     assert [w.split()[1] for w in listed] == blocking
     d = gate.adopt(uri, path, by=ADMIN, reason="r" * 400, acknowledge_weakening="a" * 400)
     assert d.details["weakenings"] == listed and len(gate.canonical(d.record)) < gate.MAX_RECORD_CHARS
-    assert _read(Registry(uri), POLICY_LOG).verification.ok
+    assert read_book(Store(uri).registry, POLICY_LOG).verification.ok
 
 
 # -- the policy in force comes back byte for byte --------------------------------------------------------
@@ -148,7 +148,7 @@ def test_in_force_is_the_adopted_file_byte_for_byte(uri: str, default_file: Path
     d = gate.adopt(uri, default_file, by=ADMIN, reason="the City's standard", now=WHEN)
     assert d.details["weakenings"] == [] and d.details["acknowledged"] is None
     assert d.details["replaces"] == POLICY.label and d.policy_digest == POLICY.digest
-    stored = Registry(uri).artifact_bytes(str(d.run_id), POLICY_FILE)
+    stored = Store(uri).artifact_bytes(str(d.run_id), POLICY_FILE)
     assert stored == default_file.read_bytes() and "# Default assessment standard" in stored.decode()
     assert d.details["file_sha256"] == sha(stored)
     now = gate.in_force(uri)
@@ -235,8 +235,8 @@ def test_policy_log_verifies_after_several_adoptions_and_is_no_tool(uri: str, de
     assert [d.seq for d in (first, second, third)] == [1, 2, 3]
     assert third.details["weakenings"] == [] and third.details["replaces"] == load_policy(weak_file).label
     assert third.prev == second.sha256 and second.prev == first.sha256
-    reg = Registry(uri)
-    book = _read(reg, POLICY_LOG)
+    reg = Store(uri).registry
+    book = read_book(reg, POLICY_LOG)
     assert book.verification.ok and book.verification.records == 3 and book.verification.head == third.sha256
     assert [d.sha256 for d in gate.adoptions(uri)] == [first.sha256, second.sha256, third.sha256]
     assert gate.in_force(uri).record == third and gate.in_force(uri).policy == POLICY
@@ -251,7 +251,7 @@ def test_policy_log_verifies_after_several_adoptions_and_is_no_tool(uri: str, de
 def test_broken_policy_log_is_an_error(uri: str, default_file: Path, weak_file: Path) -> None:
     gate.adopt(uri, default_file, by=ADMIN, reason="the City's standard", now=WHEN)
     gate.adopt(uri, weak_file, by=ADMIN, reason="pilot", acknowledge_weakening=ACK, now=WHEN)
-    Registry(uri).delete_version(POLICY_LOG + " (decision log)", 1)
+    Store(uri).registry.delete_version(POLICY_LOG + " (decision log)", 1)
     with pytest.raises(GateError) as e:
         gate.in_force(uri)
     assert str(e.value).startswith("the City's policy log fails verification (record(s) 1 missing: deleted from the "
@@ -283,7 +283,7 @@ def test_adoption_needs_a_person_a_reason_and_a_policy_the_harness_can_apply(uri
         f"policy file {typo}, line {line}: thresholds.bias.four_fifth.adverse_impact_ratio is produced by no installed "
         "suite: suite 'bias' does not measure 'four_fifth.adverse_impact_ratio' (did you mean "
         "four_fifths.adverse_impact_ratio?)")
-    assert Registry(uri).versions(POLICY_LOG + " (decision log)") == []
+    assert Store(uri).registry.versions(POLICY_LOG + " (decision log)") == []
 
 
 # -- every way a policy can be weaker, in one sentence ---------------------------------------------------

@@ -271,8 +271,8 @@ def test_a_run_interrupted_while_recorded_ends_failed_and_is_never_evidence(
     log = actions(uri, tool)
     record = AssessmentRun.record
 
-    def cut_short(self: AssessmentRun, result, files) -> None:  # tags and metrics written, artifacts not
-        record(self, result, [])
+    def cut_short(self: AssessmentRun, metrics, tags, files) -> None:  # tags and metrics written, artifacts not
+        record(self, metrics, tags, [])
         raise KeyboardInterrupt
 
     monkeypatch.setattr(AssessmentRun, "record", cut_short)

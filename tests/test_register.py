@@ -178,9 +178,9 @@ def test_verdicts_and_approvals_in_a_sentence(store: Store) -> None:
     assert data[LISTED]["approval"]["summary"] == "Not approved: awaiting assessment."
     assert data[LISTED]["group_figures"] == {"from_assessment_of": None, "groups": []}
     # RentRank is not listed, but its FAIL reads like this, from its real assessment
-    from harness.tracking.export import read_artifact_text
+    from harness.tracking import Store
 
-    vendor = json.loads(read_artifact_text(store.uri, store.runs[VENDOR], "assessment.json") or "{}")
+    vendor = json.loads(Store(store.uri).artifact_text(store.runs[VENDOR], "assessment.json") or "{}")
     assert verdict_sentence("FAIL", vendor["started_at"], vendor) == (
         f"Assessed on {long_date(store.started[VENDOR])}: did not pass: some groups are selected at less than "
         "four-fifths the rate of others (the four-fifths rule); its mistakes fall more often on some groups than "

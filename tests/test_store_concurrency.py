@@ -48,8 +48,8 @@ def _first_command(uri: str, i: int) -> tuple[str, str]:
     run, register the tool. ("ok", run id) or ("error", the exception)."""
     from mlflow.entities import Metric
 
-    from harness.tracking.registry import Registry
     from harness.tracking.runs import client, experiment_id
+    from harness.tracking.store import Store
 
     _BARRIER.wait(timeout=120)
     try:
@@ -57,7 +57,7 @@ def _first_command(uri: str, i: int) -> tuple[str, str]:
         run = c.create_run(experiment_id(c, uri, "race-tool"), run_name=f"first-{i}").info.run_id
         c.log_batch(run, metrics=[Metric("worker", float(i), 0, 0)])
         c.set_terminated(run, "FINISHED")
-        Registry(uri).ensure_model("race-tool", {"harness.kind": "tool"})
+        Store(uri).registry.ensure_model("race-tool", {"harness.kind": "tool"})
         return "ok", run
     except Exception as e:
         return "error", f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"

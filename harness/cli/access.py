@@ -23,10 +23,10 @@ def access_open_cmd(tool: str, tracking_uri: str | None) -> None:
     """Create TOOL's experiments and registered models on the server and grant every person the policy in force
     names in settings.gate.roles what their role calls for (vendors: their submissions only). Run it as an MLflow
     administrator before the vendor submits; run it again after the roles change."""
-    from harness.tracking import resolve_uri
+    from harness.tracking import Store
     from harness.tracking.access import open_tool
 
-    for g in open_tool(resolve_uri(tracking_uri), tool):
+    for g in open_tool(Store.open(tracking_uri, reach=False), tool):
         click.echo(f"{g.user} ({g.role}): {g.permission} on {g.kind.replace('_', ' ')} {g.name}")
 
 

@@ -109,11 +109,9 @@ def report(run_id: str, fmt: str, out: str | None, tracking_uri: str | None) -> 
     from harness.assessment import AssessmentResult
     from harness.cli.console import make_console
     from harness.report import render
-    from harness.tracking import check_reachable, load_assessment, resolve_uri
+    from harness.tracking import Store, load_assessment
 
-    uri = resolve_uri(tracking_uri)
-    check_reachable(uri)
-    text = render(AssessmentResult.from_dict(load_assessment(uri, run_id)), fmt)
+    text = render(AssessmentResult.from_dict(load_assessment(Store.open(tracking_uri), run_id)), fmt)
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(text, encoding="utf-8")

@@ -30,11 +30,12 @@ def submit(bundle: str, submitter: str | None, tracking_uri: str | None) -> None
     from harness.cli.console import make_console
     from harness.errors import ConfigError, GateError
     from harness.gate import register_version
-    from harness.tracking import check_reachable, resolve_uri
+    from harness.tracking import Store, check_reachable
     from harness.tracking.artifacts import log_submission, mark_submission_refused
 
     console = make_console()
-    uri = resolve_uri(tracking_uri)
+    store = Store.open(tracking_uri, reach=False)  # reached once the bundle is known to be valid
+    uri = store.uri
     with validate_bundle(bundle) as b:
         m = b.manifest
         from harness.gate.identity import acting, server_user
@@ -48,13 +49,13 @@ def submit(bundle: str, submitter: str | None, tracking_uri: str | None) -> None
         console.print(f"bundle {bundle}: valid; {len(b.files)} file(s), {len(b.evidence)} of them vendor evidence",
                       soft_wrap=True)
         check_reachable(uri)
-        run_id = log_submission(uri, m.id, m.version, b.root, b.files, submitter=who,
+        run_id = log_submission(store, m.id, m.version, b.root, b.files, submitter=who,
                                 archive_sha256=b.archive_sha256, source=str(bundle))
         try:
             ref = register_version(uri, m, b.manifest_path, submitter=who, files=b.files, source_run=run_id,
                                    resubmit=True)
         except GateError as e:
-            mark_submission_refused(uri, run_id, str(e))
+            mark_submission_refused(store, run_id, str(e))
             raise
     again = "" if ref.created else " (already registered with this manifest; files logged again)"
     console.print(f"registered {ref.tool} {ref.version} as submitted by {ref.submitter}{again}: model version "

@@ -49,13 +49,20 @@ Modules, one job each (this package re-exports every public name, so `harness.ga
 
 - `records`: the data model's constants, the value objects, canonical JSON and sha256.
 - `inputs`: what callers pass (references, persons, reasons, store, policy) and how a refusal reads.
-- `log`: reading, verifying and replaying the decision log; the one writer that appends; the mirror tags.
+- `log`: reading, verifying and replaying the decision log; `writer`: the one writer that appends, and the
+  mirror tags.
 - `versions`: registering tool versions, the pre-assessment check, recording assessments.
 - `signing`: the installation's Ed25519 key, trusted keys, and the anchor of each log's last record.
 - `binding`: is the tool on disk still the one assessed (manifest and artifact digests re-hashed)?
 - `decisions`: approve, waive, reject, suspend, retire and the rules each must meet.
 - `views`: gate, status, history, verification, inventory, due dates.
-- `policies`: the City's policy in force, adopted by a named administrator as a record of its own log.
+- `inforce`: the City's policy in force, read from its own log; `policies`: adopting one (by a named
+  administrator, as a record of that log) and what makes a policy weaker.
+
+The modules depend one way (issue 13): `inputs` (refusals, names of people, the store's registry) at the
+bottom, then `identity` and `roles`, `records`, `log` (reading and verifying), `inforce`, `writer` (the one
+writer of the log), and `versions`, `decisions`, `policies` and `views` on top. No module imports another's
+private names.
 """
 from __future__ import annotations
 
@@ -66,18 +73,19 @@ from harness.gate.decisions import (
     suspend,
     waive,
 )
+from harness.gate.inforce import (
+    POLICY_LOG,
+    InForce,
+    adoptions,
+    check_current,
+    in_force,
+)
 from harness.gate.inputs import (
     parse_ref,
     submitter_of,
 )
-from harness.gate.log import Build
 from harness.gate.policies import (
-    POLICY_LOG,
-    InForce,
     adopt,
-    adoptions,
-    check_current,
-    in_force,
     weakenings,
 )
 from harness.gate.records import (
@@ -125,6 +133,7 @@ from harness.gate.views import (
     status,
     verify_history,
 )
+from harness.gate.writer import Build
 
 __all__ = [
     "ACTIONS",

@@ -19,6 +19,7 @@ import os
 from dataclasses import dataclass
 
 from harness.errors import GateError
+from harness.gate.inputs import ACCOUNTS, named_person, person_key, refuse, submitter_of
 
 AUTHENTICATED = "mlflow-basic-auth"
 UNAUTHENTICATED = "unauthenticated"
@@ -86,25 +87,33 @@ def server_user(uri: str) -> str | None:
 def acting(uri: str, named: str | None, role: str, what: str) -> Identity:
     """The person recording `what`: the authenticated server user (a different name given is refused), else
     the name given (which must not be empty)."""
-    from harness.gate.inputs import _person, _refuse, person_key
 
     user = server_user(uri)
     if user is None:
-        return Identity(_person(named, role, what), UNAUTHENTICATED)
+        return Identity(named_person(named, role, what), UNAUTHENTICATED)
     given = (named or "").strip()
     if given and person_key(given) != person_key(user):
-        raise _refuse(what, "authenticated-identity", "2.3",
+        raise refuse(what, "authenticated-identity", "2.3",
                       f"you are signed in to the MLflow server as {user!r}, but the {role} is given as {given!r}; "
                       "on a server with authentication a decision is recorded only in the name of the person "
                       "who makes it. Leave the name out, or sign in as that person")
     return Identity(user, AUTHENTICATED)
 
 
+def not_an_account(who: Identity, role: str, what: str) -> None:
+    """An approval, waiver or adoption is a person's decision (policy 2.3): a typed account name ("root") says
+    nobody. A login the server confirmed is someone's password, whatever its name (the administrator who
+    adopts the City's first policy on a new server), so only unauthenticated names are refused."""
+    name = who.name
+    if not who.authenticated and person_key(name) in ACCOUNTS:
+        raise refuse(what, "accountable-person", "2.3", f"{name!r} is an account, not a person; the {role} must "
+                      "be named as the person who answers for the decision")
+
+
 def actor_name(uri: str, named: str | None, role: str, what: str) -> str:
     """Who starts an assessment or a submission: the authenticated server user (a different `--by`,
     `--submitter` or `$HARNESS_USER` is refused before anything runs), else `--by`, `$HARNESS_USER` or the
     login name (`inputs.submitter_of`)."""
-    from harness.gate.inputs import submitter_of
 
     if server_user(uri) is None:
         return submitter_of(named)

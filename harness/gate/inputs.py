@@ -1,7 +1,10 @@
-"""What callers hand the gate, made ready for the rules: a `TOOL[:VERSION]` reference, the person acting,
-a reason, the store URI and the policy (the packaged one when none is given, and its re-assessment
-intervals), and the one sentence a refusal takes (rule and policy section), so every refusal reads alike
-wherever it is raised."""
+"""What callers hand the gate, made ready for the rules: a `TOOL[:VERSION]` reference, the person acting
+and when two written names are one person, a reason, the store's registry and a policy's re-assessment
+intervals, and the one sentence a refusal takes (rule and policy section), so every refusal reads alike
+wherever it is raised.
+
+The bottom of the gate's small internal API: it imports no other gate module, so every other one (identity,
+roles, log, inforce, writer, then versions, decisions, policies and views on top) may use it."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -9,7 +12,6 @@ from typing import TYPE_CHECKING
 from harness.errors import GateError
 
 if TYPE_CHECKING:
-    from harness.gate.identity import Identity
     from harness.policy import Policy
     from harness.tracking.registry import Registry
 
@@ -37,15 +39,15 @@ def parse_ref(ref: str) -> tuple[str, str | None]:
     return tool, (version or None)
 
 
-def _refuse(what: str, rule: str, section: str, detail: str) -> GateError:
+def refuse(what: str, rule: str, section: str, detail: str) -> GateError:
     return GateError(f"{what} refused by rule '{rule}' (policy {section}): {detail}", rule=rule, section=section,
                      detail=detail)
 
 
-def _person(name: str | None, role: str, what: str) -> str:
+def named_person(name: str | None, role: str, what: str) -> str:
     name = (name or "").strip()
     if not name:
-        raise _refuse(what, "accountable-person", "2.3", f"the {role} must be named: a person answers for "
+        raise refuse(what, "accountable-person", "2.3", f"the {role} must be named: a person answers for "
                       "every decision")
     return name
 
@@ -98,7 +100,7 @@ def _initialled(a: list[str], b: list[str]) -> bool:
     return full
 
 
-def _same_person(a: str, b: str | None) -> bool:
+def same_person(a: str, b: str | None) -> bool:
     """One person by `person_key`, also when one of them added an affiliation after a comma ("Sam Seller,
     Example Vendor" and "Sam Seller"), wrote an e-mail address ("sam.seller@vendor.example") or an initial
     ("S. Seller"). On an embedded store a name is all there is; these are the ways a reader would take two
@@ -114,39 +116,15 @@ def _same_person(a: str, b: str | None) -> bool:
 ACCOUNTS = frozenset({"root", "admin", "administrator", "system", "unknown", "user", "nobody", "test", "dti"})
 
 
-def _not_an_account(who: Identity, role: str, what: str) -> None:
-    """An approval, waiver or adoption is a person's decision (policy 2.3): a typed account name ("root") says
-    nobody. A login the server confirmed is someone's password, whatever its name (the administrator who
-    adopts the City's first policy on a new server), so only unauthenticated names are refused."""
-    name = who.name
-    if not who.authenticated and person_key(name) in ACCOUNTS:
-        raise _refuse(what, "accountable-person", "2.3", f"{name!r} is an account, not a person; the {role} must "
-                      "be named as the person who answers for the decision")
-
-
-def _text(value: str | None) -> str:
+def stripped(value: str | None) -> str:
     return (value or "").strip()
 
 
-def _registry(uri: str) -> Registry:
-    from harness.tracking.registry import Registry
+def registry_at(uri: str) -> Registry:
+    from harness.tracking.store import Store
 
-    return Registry(uri)
-
-
-def _policy(policy: Policy | None, uri: str | None = None) -> Policy:
-    """The policy given, else the one in force in the store at `uri` (`harness policy adopt`), else the
-    packaged one."""
-    if policy is not None:
-        return policy
-    if uri is not None:
-        from harness.gate.policies import in_force
-
-        return in_force(uri).policy
-    from harness.policy import load_policy
-
-    return load_policy()
+    return Store(uri).registry
 
 
-def _interval(policy: Policy, tier: str) -> int:
+def reassessment_interval(policy: Policy, tier: str) -> int:
     return int(policy.reassessment_days.get(tier, min(policy.reassessment_days.values())))  # type: ignore[call-overload]

@@ -6,8 +6,8 @@ could approve a four-fifths failure under a copy of the default policy that keep
 but makes every threshold advisory. So a policy is in force only when a named policy administrator
 adopts it (`harness policy adopt`), and `approve` and `waive` judge against that policy (`check_current`).
 
-- The adoption is a record of a decision log like a tool's (`harness.gate.log._append`: the same hash
-  chain, and whatever else `_append` and `_verify` check), kept under the fixed id `POLICY_LOG`. That id
+- The adoption is a record of a decision log like a tool's (`harness.gate.writer.append_record`: the same hash
+  chain, and whatever else `append_record` and `verify_chain` check), kept under the fixed id `POLICY_LOG`. That id
   cannot be a tool id (tool ids match `^[a-z0-9][a-z0-9._-]*$`), so no vendor can register a tool whose
   decision log is the policy log; its registered model is tagged `harness.kind=decision-log`, never
   `tool`, so inventory, `reassess` and the gate never list it as a tool.
@@ -23,26 +23,30 @@ adopts it (`harness policy adopt`), and `approve` and `waive` judge against that
 from __future__ import annotations
 
 import hashlib
-import tempfile
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.errors import GateError
-from harness.gate.identity import acting
-from harness.gate.inputs import _interval, _not_an_account, _refuse, _registry, _text
-from harness.gate.log import _append, _Book, _read
-from harness.gate.records import DEFAULT_MAX_WAIVER_DAYS, DEFAULT_OVERDUE_GRACE_DAYS, Decision, _now, show_time
+from harness.gate.identity import acting, not_an_account
+from harness.gate.inforce import (
+    PACKAGED,
+    POLICY_FILE,
+    POLICY_LOG,
+    POLICY_STATE,
+    InForce,
+    adoptions,
+    check_current,
+    in_force,
+    in_force_of,
+)
+from harness.gate.inputs import reassessment_interval, refuse, registry_at, stripped
+from harness.gate.log import Book
+from harness.gate.records import DEFAULT_MAX_WAIVER_DAYS, DEFAULT_OVERDUE_GRACE_DAYS, Decision, now_utc
+from harness.gate.writer import append_record
 
 if TYPE_CHECKING:
     from harness.policy import Policy, Threshold
-    from harness.tracking.registry import Registry
 
-POLICY_LOG = "_city-policy"
-POLICY_STATE = "in force"
-POLICY_FILE = "policy.yaml"
-PACKAGED = "the harness's packaged policy (none adopted)"
 TIER_ORDER = ("high", "medium", "low")
 # strictness of the decision rules for a blocking violation (PASS does not depend on them: it needs the whole
 # interval on the passing side whatever the rule). `point` FAILs every violation of the point estimate, so
@@ -50,23 +54,6 @@ TIER_ORDER = ("high", "medium", "low")
 # stricter than the other for every finding (a check's own test can be weaker or stronger than its interval),
 # so a change to anything but `point` is listed as a weakening.
 STRICTEST_RULE = "point"
-
-
-@dataclass(frozen=True)
-class InForce:
-    """The policy approvals and waivers are judged against, the adoption record that put it in force (None
-    for the packaged policy) and where it came from, in words."""
-
-    policy: Policy
-    record: Decision | None
-    source: str
-
-    @property
-    def adopted(self) -> str:
-        """'adopted by Dana Admin on 2026-12-06', or that none was adopted."""
-        if self.record is None:
-            return "none has been adopted: the harness's packaged policy applies"
-        return f"adopted by {self.record.actor} on {show_time(self.record.at)}"
 
 
 # -- what is weaker --------------------------------------------------------------------------------------
@@ -156,7 +143,7 @@ def weakenings(old: Policy, new: Policy) -> list[str]:
         out.append(f"confidence_level raised from {c:g} to {d:g}: a violation must be more certain to FAIL, so "
                    "more violations are REVIEW")
     for tier in TIER_ORDER:
-        a, b = _interval(old, tier), _interval(new, tier)
+        a, b = reassessment_interval(old, tier), reassessment_interval(new, tier)
         if b > a:
             out.append(f"reassessment_days.{tier} lengthened from {a} to {b} days (policy 4.3)")
     for name, default, why in (("max_waiver_days", DEFAULT_MAX_WAIVER_DAYS, "a waiver may stay in force longer "
@@ -206,86 +193,6 @@ def _gate_weakenings(old: Policy, new: Policy) -> list[str]:
     return out
 
 
-# -- the policy in force ---------------------------------------------------------------------------------
-
-
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _broken_log(book: _Book, consequence: str) -> str:
-    return (f"the City's policy log fails verification ({book.verification.first_break}); {consequence}. "
-            f"Investigate with `harness history {POLICY_LOG} --verify` and restore the store from its backup "
-            "(policy 3.2)")
-
-
-def _load(reg: Registry, d: Decision) -> Policy:
-    """The adopted file, fetched from its run and checked against the record, byte for byte and by digest."""
-    from harness.policy import load_policy
-
-    label = f"the policy in force, {(d.details or {}).get('policy', d.version)} (policy log record {d.seq})"
-    data = reg.artifact_bytes(str(d.run_id), POLICY_FILE)
-    expected = str((d.details or {}).get("file_sha256"))
-    if data is None:
-        raise GateError(f"{label} cannot be loaded: {POLICY_FILE} of run {d.run_id} is missing from the store. "
-                        "Restore the store from its backup (policy 3.2)")
-    if _sha(data) != expected:
-        raise GateError(f"{label} cannot be trusted: {POLICY_FILE} of run {d.run_id} has sha256 "
-                        f"{_sha(data)[:12]}..., but the adoption record says {expected[:12]}...: the file was "
-                        "altered after adoption. Restore the store from its backup (policy 3.2)")
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / POLICY_FILE
-        path.write_bytes(data)
-        policy = load_policy(path)
-    if policy.digest != d.policy_digest:
-        raise GateError(f"{label} reads as digest {policy.digest[:12]}... with this harness, but was adopted with "
-                        f"{str(d.policy_digest)[:12]}...; re-adopt it with this harness (`harness policy adopt`)")
-    return policy
-
-
-def _in_force_of(reg: Registry, book: _Book) -> InForce:
-    adopted = [d for d in book.chain if d.action == "adopt"]
-    if not adopted:
-        from harness.policy import load_policy
-
-        return InForce(load_policy(), None, PACKAGED)
-    d = adopted[-1]
-    return InForce(_load(reg, d), d, f"adopted by {d.actor} on {show_time(d.at)} (policy log record {d.seq})")
-
-
-def _book(reg: Registry, consequence: str) -> _Book:
-    book = _read(reg, POLICY_LOG)
-    if not book.verification.ok:
-        raise GateError(_broken_log(book, consequence))
-    return book
-
-
-def in_force(uri: str) -> InForce:
-    """The policy in force: the latest adoption's file, loaded from the store and checked; the packaged
-    policy when none was adopted. A policy log that fails verification, or an adopted file that no longer
-    matches its record, is an error: nothing can be judged against a standard nobody can vouch for."""
-    reg = _registry(uri)
-    return _in_force_of(reg, _book(reg, "no policy is in force on a broken history"))
-
-
-def adoptions(uri: str) -> list[Decision]:
-    """Every adoption, oldest first (the verified chain)."""
-    book = _book(_registry(uri), "its adoptions cannot be listed")
-    return [d for d in book.chain if d.action == "adopt"]
-
-
-def check_current(uri: str, policy: Policy | None, what: str) -> Policy:
-    """The policy a decision is judged against: the one in force. A policy passed in is accepted only when it
-    is the one in force (same digest); anything else is refused (rule 'current-policy', 4.2)."""
-    current = in_force(uri)
-    if policy is None or policy.digest == current.policy.digest:
-        return current.policy
-    raise _refuse(what, "current-policy", "4.2",
-                  f"the policy given, {policy.label}, is not the policy in force; the policy in force is "
-                  f"{current.policy.label} ({current.adopted}); approvals and waivers are judged against the "
-                  "policy in force. Adopt this policy first with `harness policy adopt`")
-
-
 def adopt(uri: str, policy_path: str | Path, *, by: str | None, reason: str, acknowledge_weakening: str | None = None,
           now: datetime | None = None) -> Decision:
     """Put the policy file in force (policy 4.2) as a record of the policy log, by a named policy administrator
@@ -296,24 +203,24 @@ def adopt(uri: str, policy_path: str | Path, *, by: str | None, reason: str, ack
     from harness.policy_check import check_policy, describe, policy_text
     from harness.registry import load_suites
 
-    at = _now(now)
+    at = now_utc(now)
     path = Path(policy_path)
     policy = load_policy(path)
     what = f"adoption of policy {policy.label}"
     who = acting(uri, by, "policy administrator", what)
-    _not_an_account(who, "policy administrator", what)
+    not_an_account(who, "policy administrator", what)
     actor = who.name
-    if not _text(reason):
-        raise _refuse(what, "decision-reason", "3.1", "an adoption needs a reason: the City documents why its "
+    if not stripped(reason):
+        raise refuse(what, "decision-reason", "3.1", "an adoption needs a reason: the City documents why its "
                       "standard changed")
     text, source = policy_text(path)
     problems = check_policy(policy, load_suites(), text)
     if problems:
-        raise _refuse(what, "valid-policy", "4.2", f"the installed harness cannot apply it as written "
+        raise refuse(what, "valid-policy", "4.2", f"the installed harness cannot apply it as written "
                       f"({len(problems)} problem(s); `harness policy check {path}` lists them):\n"
                       + describe(problems, source))
-    ack = _text(acknowledge_weakening) or None
-    reg = _registry(uri)
+    ack = stripped(acknowledge_weakening) or None
+    reg = registry_at(uri)
 
     def judged(current: InForce) -> list[str] | None:
         """The weakenings against the policy in force; None when this policy is already in force."""
@@ -321,7 +228,7 @@ def adopt(uri: str, policy_path: str | Path, *, by: str | None, reason: str, ack
             return None
         weak = weakenings(current.policy, policy)
         if weak and ack is None:
-            raise _refuse(what, "acknowledged-weakening", "4.2",
+            raise refuse(what, "acknowledged-weakening", "4.2",
                           f"it is weaker than the policy in force, {current.policy.label} ({current.adopted}):\n"
                           + "\n".join(f"  - {w}" for w in weak)
                           + "\nIf that is intended, re-run with --acknowledge-weakening \"why\"; the record keeps "
@@ -333,22 +240,25 @@ def adopt(uri: str, policy_path: str | Path, *, by: str | None, reason: str, ack
         assert before.record is not None
         return before.record
     data = path.read_bytes()
-    run_id = reg.file_run(POLICY_LOG, f"policy {policy.name}@{policy.version}",
-                          {"harness.kind": "policy", "harness.policy": policy.label,
-                           "harness.policy_digest": policy.digest, "harness.policy.by": actor},
-                          {POLICY_FILE: data})
+    with reg.store.finished_run(POLICY_LOG, f"policy {policy.name}@{policy.version}",
+                                {"harness.kind": "policy", "harness.policy": policy.label,
+                                 "harness.policy_digest": policy.digest, "harness.policy.by": actor},
+                                what="a policy run") as run:
+        run.log_bytes(POLICY_FILE, data)  # byte for byte: anyone with the store fetches the adopted file back
+    run_id = run.run_id
 
-    def build(book: _Book) -> dict[str, Any] | None:
-        current = _in_force_of(reg, book)  # another adoption may have come first: judge against it
+    def build(book: Book) -> dict[str, Any] | None:
+        current = in_force_of(reg, book)  # another adoption may have come first: judge against it
         weak = judged(current)
         if weak is None:
             return None
         return {"action": "adopt", "version": f"{policy.name}@{policy.version}", "state": POLICY_STATE,
-                "actor": actor, "reason": _text(reason), "run_id": run_id, "policy_digest": policy.digest,
-                "details": {"policy": policy.label, "file_sha256": _sha(data), "replaces": current.policy.label,
+                "actor": actor, "reason": stripped(reason), "run_id": run_id, "policy_digest": policy.digest,
+                "details": {"policy": policy.label, "file_sha256": hashlib.sha256(data).hexdigest(),
+                            "replaces": current.policy.label,
                             "weakenings": weak, "acknowledged": ack}}
 
-    d = _append(reg, POLICY_LOG, build, at)
+    d = append_record(reg, POLICY_LOG, build, at)
     if d is None:
         record = in_force(uri).record
         assert record is not None

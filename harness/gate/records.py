@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from harness.tracking.registry import RunFacts
+    from harness.tracking.store import RunRecord
 
 
 SCHEMA = "harness.decision/1"
@@ -180,20 +180,20 @@ class DueItem:
 
     def as_dict(self) -> dict[str, Any]:
         return {"tool": self.tool, "version": self.version, "risk_tier": self.risk_tier, "state": self.state,
-                "last_assessed": _iso(self.last_assessed), "last_run": self.last_run, "due": _iso(self.due),
+                "last_assessed": iso(self.last_assessed), "last_run": self.last_run, "due": iso(self.due),
                 "interval_days": self.interval_days}
 
 
 # -- hashing, time and names -----------------------------------------------------------------------------
 
 
-def _now(now: datetime | None) -> datetime:
+def now_utc(now: datetime | None) -> datetime:
     if now is None:
         return datetime.now(UTC)
     return now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
 
 
-def _iso(dt: datetime) -> str:
+def iso(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat(timespec="seconds")
 
 
@@ -226,5 +226,5 @@ def log_name(tool: str) -> str:
     return tool + LOG_SUFFIX
 
 
-def _run_at(run: RunFacts) -> datetime:
+def run_started(run: RunRecord) -> datetime:
     return datetime.fromtimestamp(run.start_ms / 1000, UTC)

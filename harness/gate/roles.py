@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from harness.gate.inputs import person_key, refuse, same_person
+
 if TYPE_CHECKING:
     from harness.gate.identity import Identity
     from harness.policy import Policy
@@ -35,7 +37,6 @@ def roles(policy: Policy) -> dict[str, list[str]]:
 
 def held(policy: Policy, name: str) -> list[str]:
     """The roles `name` holds (compared as `person_key`, so spacing and case do not matter)."""
-    from harness.gate.inputs import person_key
 
     key = person_key(name)
     return [r for r, people in roles(policy).items() if any(person_key(p) == key for p in people)]
@@ -57,7 +58,6 @@ def authenticated_tiers(policy: Policy) -> list[str]:
 
 def check_may(policy: Policy, who: Identity, action: str, what: str) -> None:
     """Refuse a record by someone whose roles do not allow the action (only when the policy lists roles)."""
-    from harness.gate.inputs import _refuse
 
     if not roles(policy):
         return
@@ -65,16 +65,15 @@ def check_may(policy: Policy, who: Identity, action: str, what: str) -> None:
     mine = held(policy, who.name)
     if not set(mine) & set(allowed):
         holds = f"holds the role(s) {', '.join(mine)}" if mine else "holds no role"
-        raise _refuse(what, "role", "2.3",
+        raise refuse(what, "role", "2.3",
                       f"{who.name!r} {holds} in {policy.label}; recording '{action}' needs one of "
                       f"{', '.join(allowed) or 'no role (nobody may)'} (settings.gate.may.{action})")
 
 
 def check_authenticated(policy: Policy, who: Identity, tier: str, what: str) -> None:
-    from harness.gate.inputs import _refuse
 
     if tier in authenticated_tiers(policy) and not who.authenticated:
-        raise _refuse(what, "authenticated-identity", "2.3, 4.2",
+        raise refuse(what, "authenticated-identity", "2.3, 4.2",
                       f"{policy.label} requires an identity confirmed by the MLflow server to approve a {tier}-risk "
                       f"tool (settings.gate.authenticated_approval), and {who.name!r} is only a name typed on this "
                       "machine: record the decision on the City's tracking server with your own login (see "
@@ -85,11 +84,10 @@ def next_role(policy: Policy, who: Identity, required: list[str], signed: list[t
               what: str) -> str:
     """The role `who` signs for: one of the required roles not yet signed that they hold (or, with no roles
     set, the next one in order). `signed` is (person, role) of the earlier sign-offs on the same run."""
-    from harness.gate.inputs import _refuse, _same_person
 
     for person, role in signed:
-        if _same_person(who.name, person):
-            raise _refuse(what, "dual-signoff", "2.3, 4.1",
+        if same_person(who.name, person):
+            raise refuse(what, "dual-signoff", "2.3, 4.1",
                           f"{who.name!r} already signed this decision (as {role}); it awaits "
                           f"{', '.join(r for r in required if r not in {x for _, x in signed})} from someone else")
     open_roles = [r for r in required if r not in {x for _, x in signed}]
@@ -97,7 +95,7 @@ def next_role(policy: Policy, who: Identity, required: list[str], signed: list[t
         return open_roles[0]
     mine = [r for r in open_roles if r in held(policy, who.name)]
     if not mine:
-        raise _refuse(what, "dual-signoff", "2.3, 4.1",
+        raise refuse(what, "dual-signoff", "2.3, 4.1",
                       f"{who.name!r} holds {', '.join(held(policy, who.name)) or 'no role'}; this decision awaits "
                       f"{', '.join(open_roles)} (settings.gate.signoff)")
     return mine[0]

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import GateError
-from harness.gate.decisions import _state_of
-from harness.gate.inputs import _interval, _policy, _registry
-from harness.gate.log import _Book, _broken, _read
+from harness.gate.decisions import state_of
+from harness.gate.inforce import policy_of
+from harness.gate.inputs import reassessment_interval, registry_at
+from harness.gate.log import Book, broken_history, read_book
 from harness.gate.records import (
     ALIAS,
     DEFAULT_OVERDUE_GRACE_DAYS,
@@ -22,7 +23,7 @@ from harness.gate.records import (
     InventoryRow,
     Verification,
     VersionStatus,
-    _now,
+    now_utc,
     show_time,
 )
 
@@ -58,14 +59,14 @@ def _gate_of(tool: str, version: str, s: dict[str, Any], now: datetime) -> GateD
                         tool, version)
 
 
-def _status_of(book: _Book, version: str, now: datetime) -> VersionStatus:
+def _status_of(book: Book, version: str, now: datetime) -> VersionStatus:
     s = book.states[version]
     info = book.info(version)
     gate_answer = _gate_of(book.tool, version, s, now)
     lapsed = s["state"] == "waived" and s["decision"] is not None and now >= datetime.fromisoformat(
         s["decision"].expires)
     if not book.verification.ok:
-        gate_answer = GateDecision(False, _broken(book.tool, book.verification, "the gate is closed"),
+        gate_answer = GateDecision(False, broken_history(book.tool, book.verification, "the gate is closed"),
                                    book.tool, version)
     return VersionStatus(tool=book.tool, version=version, state=s["state"],
                          model_version=info.number if info else None, submitted=s["submitted"],
@@ -79,34 +80,34 @@ def gate(uri: str, tool: str, version: str | None = None, now: datetime | None =
     suspended, not overdue for re-assessment, on a history that verifies, whose mirror tags agree with the
     log, and whose files are still the ones assessed (re-hashed from `manifest`, else from where the
     assessment found them). Without a version, the version holding the alias `approved`."""
-    at = _now(now)
-    reg = _registry(uri)
+    at = now_utc(now)
+    reg = registry_at(uri)
     if tool not in reg.model_names("tool"):
         return GateDecision(False, f"{tool} is not registered in the tool registry: nothing is approved "
                                    "(policy 4.1)", tool, version)
     if version is None:
         number = reg.alias(tool, ALIAS)
-        book = _read(reg, tool)
+        book = read_book(reg, tool)
         match = [v for v in book.versions if v.number == number]
         if number is None or not match:
             return GateDecision(False, f"{tool} has no approved version: nothing is approved (policy 4.1)", tool)
         version = match[0].tags.get("harness.tool_version", "")
     else:
-        book = _read(reg, tool)
+        book = read_book(reg, tool)
     if version not in book.states:
         if not book.verification.ok:
-            return GateDecision(False, _broken(tool, book.verification, "the gate is closed"), tool, version)
+            return GateDecision(False, broken_history(tool, book.verification, "the gate is closed"), tool, version)
         return GateDecision(False, f"{tool} has no registered version {version!r}: nothing is approved "
                                    "(policy 4.1)", tool, version)
     vs = _status_of(book, version, at)
-    answer = _overdue(vs, _policy(policy, uri), at) or vs.gate
+    answer = _overdue(vs, policy_of(policy, uri), at) or vs.gate
     if not answer.open:
         return answer
     return (_mirrored(book, version, answer) or _evidence_intact(uri, book, version)
             or _files(book, version, answer, manifest))
 
 
-def _evidence_intact(uri: str, book: _Book, version: str) -> GateDecision | None:
+def _evidence_intact(uri: str, book: Book, version: str) -> GateDecision | None:
     """The approval's evidence is still the bytes its assessment wrote (evidence.json, whose digest the
     approval record keeps): a report or assessment.json rewritten after approval closes the gate."""
     from harness.tracking.evidence import check_run
@@ -115,7 +116,7 @@ def _evidence_intact(uri: str, book: _Book, version: str) -> GateDecision | None
     bound = (approval.details or {}).get("evidence_sha256") if approval is not None else None
     if approval is None or not bound:
         return None
-    problems = check_run(uri, str(approval.run_id), bound)
+    problems = check_run(registry_at(uri).store, str(approval.run_id), bound)
     if not problems:
         return None
     return GateDecision(False, f"{book.tool} {version} is closed: the evidence its approval rests on was altered "
@@ -123,7 +124,7 @@ def _evidence_intact(uri: str, book: _Book, version: str) -> GateDecision | None
                         book.tool, version)
 
 
-def _mirrored(book: _Book, version: str, answer: GateDecision) -> GateDecision | None:
+def _mirrored(book: Book, version: str, answer: GateDecision) -> GateDecision | None:
     """Tags are mirrors of the log: one that disagrees was edited (or a record deleted and the tag reset),
     so the gate closes and says which (issue 11)."""
     info = book.info(version)
@@ -136,7 +137,7 @@ def _mirrored(book: _Book, version: str, answer: GateDecision) -> GateDecision |
     return None
 
 
-def _files(book: _Book, version: str, answer: GateDecision, manifest: Path | None) -> GateDecision:
+def _files(book: Book, version: str, answer: GateDecision, manifest: Path | None) -> GateDecision:
     """The approved bytes: a model or outputs file overwritten after approval closes the gate, naming it."""
     from harness.errors import ConfigError
     from harness.gate.binding import bound, file_changes, manifest_path_of
@@ -179,20 +180,20 @@ def _overdue(vs: VersionStatus, policy: Policy, at: datetime) -> GateDecision | 
 
 def status(uri: str, tool: str, version: str | None = None, now: datetime | None = None) -> list[VersionStatus]:
     """Every version of a tool (or one), in the order they were submitted."""
-    at = _now(now)
-    book = _read(_registry(uri), tool)
+    at = now_utc(now)
+    book = read_book(registry_at(uri), tool)
     if not book.states:
         raise GateError(f"no tool {tool!r} is registered in {uri}"
                         + ("" if book.verification.ok else f" ({book.verification.first_break})"))
     if version is not None:
-        _state_of(book, version, f"status of {tool} {version}")
+        state_of(book, version, f"status of {tool} {version}")
         return [_status_of(book, version, at)]
     return [_status_of(book, v, at) for v in book.states]
 
 
 def history(uri: str, tool: str) -> History:
     """The decision log of a tool, in order, with its verification (the records up to the first break)."""
-    book = _read(_registry(uri), tool)
+    book = read_book(registry_at(uri), tool)
     if not book.entries:
         raise GateError(f"no decision history for tool {tool!r} in {uri}")
     return History(tool=tool, records=tuple(book.chain), verification=book.verification)
@@ -208,17 +209,17 @@ def _next_due(vs: VersionStatus, policy: Policy) -> tuple[datetime, int] | None:
     narrowed run does not count, issue 11) + the tier's interval."""
     if vs.state not in USABLE or not vs.gate.open or vs.covering is None:
         return None
-    days = _interval(policy, vs.manifest.get("risk_tier", "high"))
+    days = reassessment_interval(policy, vs.manifest.get("risk_tier", "high"))
     return datetime.fromisoformat(vs.covering.run_at) + timedelta(days=days), days
 
 
 def next_due(vs: VersionStatus, policy: Policy | None = None) -> datetime | None:
     """When a version in use falls due for re-assessment (policy 4.3); None when it is not in use."""
-    nd = _next_due(vs, _policy(policy))
+    nd = _next_due(vs, policy_of(policy))
     return nd[0] if nd else None
 
 
-def _shown_version(reg: Registry, book: _Book) -> str:
+def _shown_version(reg: Registry, book: Book) -> str:
     number = reg.alias(book.tool, ALIAS)
     for v in book.versions:
         if v.number == number and v.tags.get("harness.tool_version") in book.states:
@@ -226,7 +227,7 @@ def _shown_version(reg: Registry, book: _Book) -> str:
     return list(book.states)[-1]
 
 
-def _broken_row(tool: str, book: _Book) -> InventoryRow:
+def _broken_row(tool: str, book: Book) -> InventoryRow:
     """A tool whose decision log fails verification from its first record (e.g. records signed by a key this
     installation does not trust): listed from its version's tags, closed, and said to be broken, never dropped
     from the inventory (policy 6.2)."""
@@ -242,15 +243,15 @@ def inventory(uri: str, now: datetime | None = None, policy: Policy | None = Non
     """Every registered tool (policy 6.2): the version approved for use, else the latest submitted. When the
     policy log itself fails verification, every tool is still listed, each gate closed and no due date given:
     nothing can be judged against a standard nobody can vouch for, but nothing drops out of the inventory."""
-    at = _now(now)
+    at = now_utc(now)
     try:
-        in_force: Policy | None = _policy(policy, uri)
+        in_force: Policy | None = policy_of(policy, uri)
     except GateError:
         in_force = None
-    reg = _registry(uri)
+    reg = registry_at(uri)
     rows: list[InventoryRow] = []
     for tool in reg.model_names("tool"):
-        book = _read(reg, tool)
+        book = read_book(reg, tool)
         if not book.states:
             if not book.verification.ok and book.versions:  # a history broken at its first record stays listed
                 rows.append(_broken_row(tool, book))
@@ -273,17 +274,17 @@ def inventory(uri: str, now: datetime | None = None, policy: Policy | None = Non
 def due(uri: str, as_of: datetime | date | None = None, policy: Policy | None = None) -> list[DueItem]:
     """Versions in use whose re-assessment is due by `as_of` (a date includes the whole day), by the
     tier intervals of the policy (4.3), soonest first."""
-    policy = _policy(policy, uri)
+    policy = policy_of(policy, uri)
     if isinstance(as_of, datetime) or as_of is None:
-        at = _now(as_of)
+        at = now_utc(as_of)
         limit = at
     else:
         at = datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC)
         limit = at + timedelta(days=1) - timedelta(microseconds=1)
-    reg = _registry(uri)
+    reg = registry_at(uri)
     items: list[DueItem] = []
     for tool in reg.model_names("tool"):
-        book = _read(reg, tool)
+        book = read_book(reg, tool)
         for version in book.states:
             vs = _status_of(book, version, at)
             nd = _next_due(vs, policy)
@@ -306,20 +307,20 @@ def approved_baseline(uri: str, tool: str, version: str) -> tuple[str, dict[str,
     db = sqlite_path(uri)
     if db is not None and not db.is_file():
         return None  # no store yet: nothing approved, and looking must not create one
-    reg = _registry(uri)
+    reg = registry_at(uri)
     if tool not in reg.model_names("tool"):
         return None
-    book = _read(reg, tool)
+    book = read_book(reg, tool)
     if not book.verification.ok:
-        raise GateError(_broken(tool, book.verification, "no regression baseline can be read from it"))
+        raise GateError(broken_history(tool, book.verification, "no regression baseline can be read from it"))
     approvals = [d for d in book.chain if d.action == "approve" and d.version == version]
     if not approvals:
         return None
     d = approvals[-1]
     bound = (d.details or {}).get("evidence_sha256")
-    problems = check_run(uri, str(d.run_id), bound) if bound else []
+    problems = check_run(reg.store, str(d.run_id), bound) if bound else []
     if problems:
         raise GateError(f"the approved run {d.run_id} of {tool} {version}, the baseline of a re-assessment, was "
                         f"altered after approval ({'; '.join(problems[:3])}); restore the store from its backup "
                         "(policy 3.2)")
-    return str(d.run_id), recorded_metrics(uri, str(d.run_id))
+    return str(d.run_id), recorded_metrics(reg.store, str(d.run_id))

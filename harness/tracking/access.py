@@ -27,6 +27,7 @@ import os
 from dataclasses import dataclass
 
 from harness.errors import ConfigError, TrackingError
+from harness.tracking.store import Store
 
 GRANT = "/api/3.0/mlflow/users/permissions/grant"
 GET_PERMISSION = "/api/3.0/mlflow/users/permissions/get"
@@ -52,14 +53,13 @@ class Grant:
     permission: str
 
 
-def _resources(uri: str, tool: str) -> dict[str, tuple[str, str, str]]:
+def _resources(store: Store, tool: str) -> dict[str, tuple[str, str, str]]:
     """Create (when missing) and name the tool's and the policy log's resources: resource -> (kind, id, name)."""
     from harness.gate.policies import POLICY_LOG
     from harness.gate.records import log_name
-    from harness.tracking.registry import Registry
-    from harness.tracking.runs import EXPERIMENT_PREFIX, SUBMISSIONS, experiment_id
+    from harness.tracking.runs import EXPERIMENT_PREFIX, SUBMISSIONS
 
-    reg = Registry(uri)
+    reg = store.registry
     reg.ensure_model(tool, {"harness.kind": "tool", "harness.tool_id": tool},
                      description=f"{tool}: versions are tool versions (harness.gate)")
     reg.ensure_model(log_name(tool), {"harness.kind": "decision-log", "harness.tool_id": tool},
@@ -67,12 +67,12 @@ def _resources(uri: str, tool: str) -> dict[str, tuple[str, str, str]]:
     reg.ensure_model(log_name(POLICY_LOG), {"harness.kind": "decision-log", "harness.tool_id": POLICY_LOG},
                      description=f"Append-only, hash-chained decision log of {POLICY_LOG} (harness.gate).")
     return {
-        EVIDENCE: ("experiment", experiment_id(reg.c, uri, tool), EXPERIMENT_PREFIX + tool),
-        SUBMISSIONS_EXP: ("experiment", experiment_id(reg.c, uri, tool, SUBMISSIONS),
+        EVIDENCE: ("experiment", store.experiment_id(tool), EXPERIMENT_PREFIX + tool),
+        SUBMISSIONS_EXP: ("experiment", store.experiment_id(tool, SUBMISSIONS),
                           f"{EXPERIMENT_PREFIX}{tool}/{SUBMISSIONS}"),
         VERSIONS: ("registered_model", tool, tool),
         LOG: ("registered_model", log_name(tool), log_name(tool)),
-        POLICY_EXP: ("experiment", experiment_id(reg.c, uri, POLICY_LOG), EXPERIMENT_PREFIX + POLICY_LOG),
+        POLICY_EXP: ("experiment", store.experiment_id(POLICY_LOG), EXPERIMENT_PREFIX + POLICY_LOG),
         POLICY_LOG_MODEL: ("registered_model", log_name(POLICY_LOG), log_name(POLICY_LOG)),
     }
 
@@ -93,7 +93,7 @@ def plan(roles: dict[str, list[str]], resources: dict[str, tuple[str, str, str]]
     return sorted(best.values(), key=lambda g: (g.user, g.resource))
 
 
-def open_tool(uri: str, tool: str) -> list[Grant]:
+def open_tool(store: Store, tool: str) -> list[Grant]:
     """Create TOOL's records on the shared server and grant the people of the policy in force what their role
     calls for. Needs an MLflow administrator's login (MLFLOW_TRACKING_USERNAME / _PASSWORD); idempotent."""
     import httpx
@@ -102,6 +102,7 @@ def open_tool(uri: str, tool: str) -> list[Grant]:
     from harness.gate.policies import in_force
     from harness.gate.roles import roles
 
+    uri = store.uri
     if not uri.startswith(("http://", "https://")):
         raise ConfigError(f"{uri} is an embedded store: it has no users or permissions. `harness access open` is for "
                           "the City's tracking server with authentication (deploy/README.md)")
@@ -114,7 +115,7 @@ def open_tool(uri: str, tool: str) -> list[Grant]:
         raise ConfigError(f"{policy.label} names nobody in settings.gate.roles, so nobody would be granted anything; "
                           "adopt a policy that lists the City's MLflow users by role (deploy/create-users.py prints "
                           "the block)")
-    grants = plan(people, _resources(uri, tool))
+    grants = plan(people, _resources(store, tool))
     auth = (os.environ[USER_ENV], os.environ.get(PASSWORD_ENV, ""))
     for g in grants:
         r = httpx.post(uri.rstrip("/") + GRANT, auth=auth, timeout=30.0,

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.digests import sha256_file
 
 if TYPE_CHECKING:
-    from harness.assessment import AssessmentResult
+    from harness.tracking.store import Store
 
 EVIDENCE = "evidence.json"
 SCHEMA = "harness.evidence/1"
@@ -35,22 +36,24 @@ def evidence_text(files: list[tuple[Path, str | None]]) -> str:
                       ensure_ascii=True) + "\n"
 
 
-def evidence_of(result: AssessmentResult, evidence_file: Path) -> dict[str, Any]:
+def evidence_of(evidence_file: Path, *, suites: Iterable[str], policy: Mapping[str, Any], category: str, kind: str,
+                extra: Mapping[str, Any]) -> dict[str, Any]:
     """What the assess record keeps about the evidence: the two digests that fix every file, and the tool's
-    identity (its artifacts' digests; listed one by one when few enough to fit in the record)."""
+    identity (its artifacts' digests; listed one by one when few enough to fit in the record). Takes the
+    result's parts as plain data (`suites`: the suite names in order; `category`: the tool's)."""
     from harness.tools.artifacts import listed
 
     listing = json.loads(evidence_file.read_text(encoding="ascii"))["files"]
-    artifacts = result.extra.get("artifacts") or {}
-    suites = list(dict.fromkeys(s.suite for s in result.suites))
-    required = ((result.policy.get("document") or {}).get("required_suites") or {}).get(result.tool["category"], [])
+    artifacts = extra.get("artifacts") or {}
+    names = list(dict.fromkeys(suites))
+    required = ((policy.get("document") or {}).get("required_suites") or {}).get(category, [])
     return {"evidence_sha256": sha256_file(evidence_file), "assessment_sha256": listing.get("assessment.json"),
-            "artifacts_digest": result.extra.get("artifacts_digest"), "artifacts": listed(artifacts),
+            "artifacts_digest": extra.get("artifacts_digest"), "artifacts": listed(artifacts),
             # from the result itself, not from the run's tags (which anyone with store access can edit)
-            "suites": ",".join(suites), "policy": result.policy["label"], "policy_digest": result.policy["digest"],
-            "submitter": result.extra.get("submitter"), "kind": result.kind,
+            "suites": ",".join(names), "policy": policy["label"], "policy_digest": policy["digest"],
+            "submitter": extra.get("submitter"), "kind": kind,
             # whether it ran every suite its policy requires: only such a run moves the re-assessment clock
-            "complete": all(x in suites for x in required)}
+            "complete": all(x in names for x in required)}
 
 
 def check_folder(folder: Path, evidence_sha256: str | None, run_id: str) -> list[str]:
@@ -84,10 +87,10 @@ def check_folder(folder: Path, evidence_sha256: str | None, run_id: str) -> list
     return problems
 
 
-def check_run(uri: str, run_id: str, evidence_sha256: str | None) -> list[str]:
+def check_run(store: Store, run_id: str, evidence_sha256: str | None) -> list[str]:
     """Download a run's artifacts and re-hash them against its record's evidence digest."""
     from harness.tracking.export import download_run_artifacts
 
     with tempfile.TemporaryDirectory(prefix="harness-evidence-") as tmp:
-        download_run_artifacts(uri, run_id, Path(tmp))
+        download_run_artifacts(store, run_id, Path(tmp))
         return check_folder(Path(tmp), evidence_sha256, run_id)

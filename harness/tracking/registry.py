@@ -11,7 +11,8 @@ documented in `harness.gate`):
   itself, atomically (max + 1 inside one transaction, retried on a clash), and a version's tags are
   written in the same call that creates it: the only atomic append the registry offers, on SQLite and
   on a tracking server alike;
-- small registration runs (`harness.kind=registration`) that carry a manifest when no assessment run does.
+- small registration runs (`harness.kind=registration`) that carry a manifest when no assessment run does
+  (made with `Store.finished_run`; runs and artifacts are read through the `Store` this registry belongs to).
 
 MLflow's tag limits, checked for 3.17: model-version tag values up to 100,000 characters on the SQL
 stores (`MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH`), 5,000 bytes guaranteed on every backend (REST API
@@ -20,17 +21,27 @@ record under 5,000 characters for that reason.
 """
 from __future__ import annotations
 
-import json
-import tempfile
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.errors import TrackingError
-from harness.tracking.runs import SUBMISSIONS, client, experiment_id, sqlite_path
+from harness.tracking.runs import error_code
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
+
+
+class Opened(Protocol):
+    """What the registry needs of its `harness.tracking.store.Store` (named here, not imported: the store
+    imports this module to offer `store.registry`, and the dependency runs one way)."""
+
+    uri: str
+
+    @property
+    def exists(self) -> bool: ...
+
+    @property
+    def client(self) -> MlflowClient: ...
 
 PAGE = 1000
 
@@ -47,40 +58,22 @@ class VersionInfo:
     aliases: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class RunFacts:
-    """What the gate needs of a run: its tags and start time (the age of the evidence)."""
-
-    run_id: str
-    experiment_id: str
-    tags: dict[str, str]
-    start_ms: int
-    status: str
-    metrics: dict[str, float] = field(default_factory=dict)
-
-
-def _code(e: Exception) -> str:
-    return str(getattr(e, "error_code", ""))
-
-
 class Registry:
-    """One MLflow client for one store. Read calls on an embedded store that does not exist yet answer
-    "nothing there" instead of creating the SQLite file (looking must not create a store)."""
+    """The Model Registry of one `Store`, on its client (`store.registry`). Read calls on an embedded store that
+    does not exist yet answer "nothing there" instead of creating the SQLite file (looking must not create a
+    store)."""
 
-    def __init__(self, uri: str) -> None:
-        self.uri = uri
-        self._client: MlflowClient | None = None
+    def __init__(self, store: Opened) -> None:
+        self.store = store
+        self.uri = store.uri
 
     @property
     def exists(self) -> bool:
-        db = sqlite_path(self.uri)
-        return db is None or db.is_file()
+        return self.store.exists
 
     @property
     def c(self) -> MlflowClient:
-        if self._client is None:
-            self._client = client(self.uri)
-        return self._client
+        return self.store.client
 
     # -- registered models ---------------------------------------------------------------------------
 
@@ -90,16 +83,16 @@ class Registry:
             self.c.get_registered_model(name)
             return
         except Exception as e:
-            if _code(e) == "PERMISSION_DENIED":  # a server with authentication: missing or not yours to read
+            if error_code(e) == "PERMISSION_DENIED":  # a server with authentication: missing or not yours to read
                 raise TrackingError(f"you may not read registered model {name!r} on {self.uri} (it may not exist "
                                     "yet): on a shared server an administrator opens a tool's records first "
                                     f"(`harness access open {name.removesuffix(' (decision log)')}`)") from None
-            if _code(e) != "RESOURCE_DOES_NOT_EXIST":
+            if error_code(e) != "RESOURCE_DOES_NOT_EXIST":
                 raise TrackingError(f"cannot read registered model {name!r} in {self.uri}: {e}") from None
         try:
             self.c.create_registered_model(name, tags=tags, description=description)
         except Exception as e:
-            if _code(e) != "RESOURCE_ALREADY_EXISTS":
+            if error_code(e) != "RESOURCE_ALREADY_EXISTS":
                 raise TrackingError(f"cannot create registered model {name!r} in {self.uri}: {e}") from None
 
     def model_names(self, kind: str) -> list[str]:
@@ -168,92 +161,25 @@ class Registry:
         try:
             return int(self.c.get_model_version_by_alias(name, alias).version)
         except Exception as e:
-            if _code(e) in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST"):
+            if error_code(e) in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST"):
                 return None
             raise TrackingError(f"cannot read alias {alias!r} of {name!r} in {self.uri}: {e}") from None
 
     def set_alias(self, name: str, alias: str, number: int) -> None:
         self.c.set_registered_model_alias(name, alias, str(number))
 
-    # -- runs ----------------------------------------------------------------------------------------
-
-    def run(self, run_id: str) -> RunFacts | None:
+    def aliases(self, name: str) -> dict[str, int]:
+        """The aliases of a registered model (alias -> version number); {} when there is no such model.
+        Read from the model itself: MLflow's version search leaves `aliases` empty on some stores."""
         if not self.exists:
-            return None
+            return {}
         try:
-            r = self.c.get_run(run_id)
+            model = self.c.get_registered_model(name)
         except Exception as e:
-            if _code(e) in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-                return None
-            raise TrackingError(f"cannot read MLflow run {run_id!r} in {self.uri}: {e}") from None
-        return RunFacts(run_id=r.info.run_id, experiment_id=r.info.experiment_id, tags=dict(r.data.tags),
-                        start_ms=int(r.info.start_time or 0), status=r.info.status, metrics=dict(r.data.metrics))
-
-    def set_run_tag(self, run_id: str, key: str, value: str) -> None:
-        self.c.set_tag(run_id, key, value)
-
-    def has_artifact(self, run_id: str, path: str) -> bool:
-        folder = path.rsplit("/", 1)[0] if "/" in path else None
-        return any(a.path == path for a in self.c.list_artifacts(run_id, folder))
-
-    def log_file(self, run_id: str, local: Path, folder: str | None) -> None:
-        self.c.log_artifact(run_id, str(local), folder)
-
-    def registration_run(self, tool_id: str, run_name: str, tags: dict[str, str], manifest_path: Path,
-                         files: dict[str, str] | None) -> str:
-        """A small finished run in the tool's submissions experiment holding the manifest (`inputs/tool.yaml`)
-        and the digests of the submitted files (`registration/files.json`), for a version no assessment
-        run carries yet."""
-        from mlflow.entities import RunTag
-
-        exp = experiment_id(self.c, self.uri, tool_id, SUBMISSIONS)
-        run_id = self.c.create_run(exp, run_name=run_name).info.run_id
-        ok = False
-        try:
-            self.c.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
-            with tempfile.TemporaryDirectory() as tmp:
-                copy = Path(tmp) / "tool.yaml"
-                copy.write_bytes(manifest_path.read_bytes())
-                self.c.log_artifact(run_id, str(copy), "inputs")
-                if files is not None:
-                    listing = Path(tmp) / "files.json"
-                    listing.write_text(json.dumps(files, indent=1, sort_keys=True))
-                    self.c.log_artifact(run_id, str(listing), "registration")
-            ok = True
-        finally:
-            self.c.set_terminated(run_id, "FINISHED" if ok else "FAILED")
-        return run_id
-
-    def file_run(self, key: str, run_name: str, tags: dict[str, str], files: dict[str, bytes]) -> str:
-        """A small finished run in experiment `harness/<key>` holding `files` (artifact name -> bytes) exactly
-        as given, so a record can name a file anyone with the store fetches back byte for byte (e.g. the
-        policy in force, `harness.gate.policies`)."""
-        from mlflow.entities import RunTag
-
-        exp = experiment_id(self.c, self.uri, key)
-        run_id = self.c.create_run(exp, run_name=run_name).info.run_id
-        ok = False
-        try:
-            self.c.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
-            with tempfile.TemporaryDirectory() as tmp:
-                for name, data in files.items():
-                    (Path(tmp) / name).write_bytes(data)
-                    self.c.log_artifact(run_id, str(Path(tmp) / name))
-            ok = True
-        finally:
-            self.c.set_terminated(run_id, "FINISHED" if ok else "FAILED")
-        return run_id
-
-    def artifact_bytes(self, run_id: str, path: str) -> bytes | None:
-        """One artifact of a run, byte for byte; None when the run or the artifact is not there."""
-        if not self.exists:
-            return None
-        with tempfile.TemporaryDirectory() as tmp:
-            try:
-                local = Path(self.c.download_artifacts(run_id, path, tmp))
-            except Exception:
-                return None
-            return local.read_bytes() if local.is_file() else None
+            if error_code(e) == "RESOURCE_DOES_NOT_EXIST":
+                return {}
+            raise TrackingError(f"cannot read registered model {name!r} in {self.uri}: {e}") from None
+        return {str(k): int(v) for k, v in (model.aliases or {}).items()}
 
 
 def tags_text(tags: dict[str, Any]) -> dict[str, str]:

@@ -1,4 +1,6 @@
-"""Runs, metrics and artifacts of assessments (mlflow is imported only inside `harness.tracking`).
+"""The bottom of `harness.tracking`: where the store is (its URI), whether it can be used, its MLflow client and
+the tools' experiments (mlflow is imported only inside `harness.tracking`). `harness.tracking.store.Store` builds
+on these; the rest of the harness goes through the `Store`.
 
 One MLflow experiment per tool (`harness/<tool id>`), one run per assessment. The embedded store is a
 SQLite file with its artifact folder beside it (`mlruns/mlflow.db`, `mlruns/artifacts/`), created in the
@@ -7,24 +9,25 @@ working folder; a tracking server works the same through `--tracking-uri` (DESIG
 from __future__ import annotations
 
 import logging
-import math
 import os
-import re
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from harness.errors import TrackingError
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
-    from harness.assessment import AssessmentResult
-
 DEFAULT_STORE = Path("mlruns") / "mlflow.db"
 EXPERIMENT_PREFIX = "harness/"
+MISSING = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")  # MLflow's codes for "no such run"
+
+
+def error_code(e: Exception) -> str:
+    """MLflow's error code of an exception ("" for one that is not MLflow's)."""
+    return str(getattr(e, "error_code", ""))
 
 
 def resolve_uri(uri: str | None) -> str:
@@ -81,7 +84,7 @@ def check_reachable(uri: str) -> None:
             raise TrackingError(f"the MLflow tracking server at {uri} answered /health with HTTP {r.status_code}")
 
 
-def _quiet() -> None:
+def quiet() -> None:
     """MLflow announces table creation and artifact downloads on every command; analysts need none of it.
     Called after mlflow is imported, since mlflow sets its own logger levels on import."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -98,7 +101,7 @@ def client(uri: str) -> MlflowClient:
     `_alembic_tmp_*` table that broke the store for good, so on SQLite one process creates it under a lock."""
     from mlflow.tracking import MlflowClient
 
-    _quiet()
+    quiet()
     db = sqlite_path(uri)
     if db is None:  # a tracking server creates its own database
         return MlflowClient(tracking_uri=uri)
@@ -190,118 +193,4 @@ def experiment_id(c: MlflowClient, uri: str, tool_id: str, part: str | None = No
         return exp.experiment_id
 
 
-def metric_key(key: str) -> str:
-    return re.sub(r"[^\w\-./ ]", "_", key)
-
-
-def metrics_of(result: AssessmentResult) -> dict[str, float]:
-    """`<suite>.<check>.<metric>[.<group>]`; with several datasets the dataset name is appended."""
-    several = len(result.datasets) > 1
-    out: dict[str, float] = {}
-    for s in result.suites:
-        for m in s.measurements:
-            if m.value is None or not math.isfinite(m.value):
-                continue  # undefined for this data (e.g. a rate of a group with no positives)
-            key = metric_key(m.key + (f".{s.dataset}" if several else ""))
-            out[key] = float(m.value)
-    return out
-
-
-def tags_of(result: AssessmentResult) -> dict[str, str]:
-    from harness import __version__
-
-    tags = {
-        "harness.tool_id": result.tool["id"],
-        "harness.tool_version": str(result.tool["version"]),
-        "harness.verdict": result.verdict.value,
-        "harness.policy": result.policy["label"],
-        "harness.policy_digest": result.policy["digest"],
-        # the rule that turned measurements into this verdict (harness.decision), named on every run
-        "harness.decision_rule": str(result.policy.get("decision_rule") or
-                                     (result.policy.get("document") or {}).get("decision_rule") or "point"),
-        "harness.kind": result.kind,
-        "harness.version": __version__,
-        "harness.risk_tier": result.tool["risk_tier"],
-        "harness.category": result.tool["category"],
-        "harness.suites": ",".join(dict.fromkeys(s.suite for s in result.suites)),
-        "harness.seed": str(result.seed),
-    }
-    for d in result.datasets:
-        tags[f"harness.dataset.{d['name']}"] = d["sha256"]
-    for name, p in (result.extra.get("suite_provenance") or {}).items():  # which plugin build measured it
-        tags[f"harness.suite.{name}"] = f"{p.get('distribution')} {p.get('version')} ({p.get('entry_point')})"
-    # set by the pipeline: the approval gate matches a run to a registered version by the manifest's
-    # sha256 and keeps who started the assessment apart from who approves it (policy 2.3, 4.1); the plan
-    # it was held to and the sha256 of its recorded inputs/plan.json (harness.plan, policy 4.2, 4.3)
-    # and the combined sha256 of the tool's files (harness.tools.artifacts, issue 11)
-    for key in ("manifest_digest", "submitter", "plan", "inputs_sha256", "artifacts_digest"):
-        if result.extra.get(key):
-            tags[f"harness.{key}"] = str(result.extra[key])
-    if result.error:
-        # free text from the tool: masked before it is cut, so the cut never leaves half a value unrecognised
-        # (issue 12); the other tags are identifiers the gate compares (submitter, digests) and stay as they are
-        from harness.redact import mask_pii
-
-        tags["harness.error"] = mask_pii(str(result.error["message"]))[:4000]
-    return tags
-
-
-class AssessmentRun:
-    """An open MLflow run for one assessment. Created before the reports are written (they carry the
-    run id) and closed after every artifact is logged; a failure in between marks the run FAILED."""
-
-    def __init__(self, uri: str, tool_id: str, run_name: str) -> None:
-        self.uri = uri
-        self.client = client(uri)
-        try:
-            exp = experiment_id(self.client, uri, tool_id)
-            self.run_id: str = self.client.create_run(exp, run_name=run_name).info.run_id
-        except Exception as e:
-            raise TrackingError(f"cannot start an MLflow run in {uri}: {type(e).__name__}: {e}") from None
-
-    def record(self, result: AssessmentResult, files: list[tuple[Path, str | None]]) -> None:
-        """Log tags, metrics (in batches: single calls are 4x slower) and artifacts
-        (file, folder in the run or None for the root)."""
-        import time
-
-        from mlflow.entities import Metric, RunTag
-
-        now = int(time.time() * 1000)
-        metrics = [Metric(k, v, now, 0) for k, v in metrics_of(result).items()]
-        tags = [RunTag(k, v) for k, v in tags_of(result).items()]
-        for i in range(0, max(len(metrics), 1), 900):
-            self.client.log_batch(self.run_id, metrics=metrics[i:i + 900], tags=tags if i == 0 else [])
-        for f, folder in files:
-            self.client.log_artifact(self.run_id, str(f), folder)
-
-    def close(self, ok: bool) -> None:
-        self.client.set_terminated(self.run_id, "FINISHED" if ok else "FAILED")
-
-
-def load_assessment(uri: str, run_id: str) -> dict[str, Any]:
-    """Download and parse a run's `assessment.json` (to re-render reports)."""
-    c = client(uri)
-    try:
-        c.get_run(run_id)
-    except Exception:
-        raise TrackingError(f"no MLflow run {run_id!r} in {uri}") from None
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            path = c.download_artifacts(run_id, "assessment.json", tmp)
-        except Exception:
-            raise TrackingError(f"run {run_id!r} in {uri} has no assessment.json artifact") from None
-        from harness.yamlio import MAX_RECORD_JSON_BYTES, read_json
-
-        # the store can be rewritten like any file: a deep or huge record is bad input, not our crash (issue 12)
-        return read_json(Path(path), f"assessment.json of run {run_id}", MAX_RECORD_JSON_BYTES, error=TrackingError)
-
-
 APPROVED_TAG = "harness.approval"  # set to "approved" on a run by the approval gate (policy 4.1)
-
-
-def recorded_metrics(uri: str, run_id: str) -> dict[str, float]:
-    """A run's metrics as its own assessment.json has them (the bytes `harness.tracking.evidence` checks),
-    not as the run's metric table holds them: metrics can be logged again by anyone with store access."""
-    from harness.assessment import AssessmentResult
-
-    return metrics_of(AssessmentResult.from_dict(load_assessment(uri, run_id)))
