@@ -3,11 +3,9 @@ then run the tool and the suites, then record. Bad input stops before anything i
 a tool that fails mid-run is still recorded with verdict ERROR (policy 3.2: keep the record)."""
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
 import tempfile
-import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -102,21 +100,6 @@ def _swapped(result: AssessmentResult, before: dict[str, str], after: dict[str, 
                    error={"type": "ToolChanged", "message": message})
 
 
-def _open_in_background(uri: str) -> threading.Thread:
-    """Import MLflow and open an existing store while the tool and the suites run: about 2 s of a small
-    assessment otherwise spent after them (issue 13, section 5). The recording joins the thread before it
-    opens the store itself; a failure here is left for that opening to report."""
-    from harness.tracking.runs import warm
-
-    def work() -> None:
-        with contextlib.suppress(Exception):
-            warm(uri)
-
-    thread = threading.Thread(target=work, name="harness-open-store")
-    thread.start()
-    return thread
-
-
 def local_model(manifest: ToolManifest, uri: str, dst: Path) -> Path | None:
     """The local folder of an `mlflow` adapter's `model_uri`, downloaded from the store at `uri` into `dst`; None
     for a tool that names no `model_uri`. The pipeline, not the adapter, reaches the store: the sandboxed
@@ -208,7 +191,6 @@ def run_assessment(
     # stops before anything runs; the same digests are taken again after the run to catch a swap meanwhile
     artifacts = artifact_digests(manifest, tool_obj)
     preflight(uri, manifest, manifest_path, artifacts)
-    opening = _open_in_background(uri)
     tool = built_tool(manifest, tool_obj, uri, use_cache=use_cache, policy=policy)
     try:
         result = assess(manifest, tool, refs, suite_objs, policy, seed=seed, kind=kind, progress=say,
@@ -234,7 +216,6 @@ def run_assessment(
                                     **({"plan": locked.plan_id} if locked is not None and locked.plan_id else {})})
 
     say("recording the assessment in MLflow")
-    opening.join()
     run = AssessmentRun(store, manifest.id, f"{manifest.id} {manifest.version} {kind}")
     ok = False
     try:

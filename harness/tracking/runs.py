@@ -111,18 +111,6 @@ def client(uri: str) -> MlflowClient:
     return MlflowClient(tracking_uri=uri)  # the common case: the lock was held for one read of the schema
 
 
-def warm(uri: str) -> None:
-    """The slow part of opening `uri` that changes nothing, done ahead of time (`harness assess` runs it in a
-    thread while the tool and the suites run, issue 13 section 5): import MLflow and, when the store exists
-    already (or is a server), open it. A store not made yet is made only when a run is recorded, so an input
-    refused meanwhile still leaves no store behind."""
-    from mlflow.tracking import MlflowClient  # noqa: F401  (the import is most of the cost)
-
-    db = sqlite_path(uri)
-    if db is None or _initialised(db):
-        client(uri)
-
-
 @contextmanager
 def _creation_lock(db: Path) -> Iterator[None]:
     """An exclusive flock on `<db>.lock` beside the database (released by the kernel if its holder dies, so it
