@@ -307,6 +307,7 @@ def test_a_stored_assessment_record_rewritten_as_a_deep_document_is_refused(tmp_
     from mlflow.tracking import MlflowClient
 
     from harness.register import _assessment
+    from harness.tracking import Store
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     c = MlflowClient(tracking_uri=uri)
@@ -315,6 +316,6 @@ def test_a_stored_assessment_record_rewritten_as_a_deep_document_is_refused(tmp_
     (tmp_path / "assessment.json").write_text(DEEP)
     c.log_artifact(run, str(tmp_path / "assessment.json"))
     with pytest.raises(ConfigError) as e:
-        _assessment(uri, run)
+        _assessment(Store(uri), run)
     assert str(e.value) == (f"assessment.json of run {run} is not accepted: it nests arrays and objects more than "
                             "64 levels deep (a real document needs a few)")
