@@ -23,7 +23,7 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check harness test_suites tests benchmarks datasets examples
-	$(BIN)/python -m pytest -n 2 --durations=15 tests
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=15 tests
 	@if [ -f $(SHARED)/acceptance/contract.py ]; then \
 		$(BIN)/python $(SHARED)/acceptance/contract.py; \
 	elif [ "$$CI" = "true" ]; then echo "missing $(SHARED)/acceptance/contract.py" >&2; exit 1; \

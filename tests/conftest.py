@@ -3,15 +3,21 @@ that needs it is skipped with the reason when it is absent, except under CI, whe
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from tests.services import SERVER_GROUP, City
+
 ROOT = Path(__file__).resolve().parents[1]
 MIRROR = Path(os.environ.get("HARNESS_MIRROR", ROOT.parent / "shared" / "datasets"))
+GROUPS_ENV = "HARNESS_TEST_XDIST_GROUPS"  # where xdist workers write which tests share a worker
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -25,6 +31,64 @@ def pytest_configure(config: pytest.Config) -> None:
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     os.environ["HARNESS_SIGNING_KEY"] = str(folder / "signing.key")
     os.environ.pop("HARNESS_TRUSTED_KEYS", None)
+    if not hasattr(config, "workerinput"):  # the controller (or a run without xdist); workers inherit it
+        os.environ[GROUPS_ENV] = str(folder / "xdist-groups")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Which tests must share a worker under `pytest -n 2 --dist loadgroup` (the Makefile's `make test`): those that
+    name an xdist_group (the MLflow server tests: tests.services.SERVER_GROUP, one deployment per run), and each
+    module's tests that use a module-scoped fixture (five assessments in test_gate.py, two in test_gate_cli.py, ...),
+    so that the fixture is built once per run rather than once per worker. pytest-xdist 3.8 passes the groups to its
+    scheduler by renaming node ids, which pytest 9.2 no longer allows (pytest-dev/pytest-xdist#1386): a worker
+    writes them to the file the controller named in GROUPS_ENV instead, and `pytest_xdist_make_scheduler` reads it."""
+    groups: dict[str, str] = {}
+    for item in items:
+        names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                        for m in item.iter_markers("xdist_group")})
+        info = getattr(item, "_fixtureinfo", None)
+        defs = info.name2fixturedefs.values() if info is not None else ()
+        if not names and any(d and d[-1].scope in ("module", "class") for d in defs):
+            names = [item.nodeid.split("::", 1)[0]]
+            item.add_marker(pytest.mark.xdist_group(names[0]))
+        if names:
+            groups[item.nodeid] = "_".join(names)
+    target, worker = os.environ.get(GROUPS_ENV), os.environ.get("PYTEST_XDIST_WORKER")
+    if target and worker:
+        part, tmp = Path(f"{target}.{worker}"), Path(f"{target}.{worker}.tmp")
+        tmp.write_text(json.dumps(groups))
+        tmp.replace(part)  # whole or absent when the controller reads it
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)  # a hook of pytest-xdist (a dev dependency)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """--dist loadgroup with the groups the workers wrote (see pytest_collection_modifyitems), the MLflow server
+    tests' group (minutes of work on one worker) handed out first so that it never starts last and leaves the other
+    worker idle, then pytest-xdist's own order (larger groups first, then single tests in file order). None (xdist's
+    own scheduler) for any other --dist."""
+    if config.getoption("dist", None) != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    target = Path(os.environ[GROUPS_ENV])
+
+    class Groups(LoadGroupScheduling):
+        written: dict[str, str] | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self.written is None:  # the workers have collected (and written) before the first call
+                self.written = {}
+                for part in sorted(target.parent.glob(f"{target.name}.gw*[0-9]")):
+                    self.written.update(json.loads(part.read_text()))
+            return self.written.get(nodeid) or super()._split_scope(nodeid)
+
+        def _assign_work_unit(self, node: Any) -> None:
+            if SERVER_GROUP in self.workqueue:
+                self.workqueue.move_to_end(SERVER_GROUP, last=False)
+            super()._assign_work_unit(node)
+
+    return Groups(config, log)
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +105,17 @@ def adult(mirror: Path):
     from harness.datasets import load_dataset
 
     return load_dataset("adult", data_dir=mirror)
+
+
+@pytest.fixture(scope="session")
+def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
+    """The shared deployment (PostgreSQL, MLflow with basic-auth, tests.services.CITY_PEOPLE), started once per test
+    process and stopped at its end: about 25 s, paid once rather than by every test that needs a server. Tests that
+    use it are marked xdist_group(SERVER_GROUP), so under `--dist loadgroup` one worker starts it."""
+    from tests.services import city_deployment
+
+    with city_deployment(tmp_path_factory.mktemp("city")) as running:
+        yield running
 
 
 def write_case(folder: Path, *, n: int = 3000, disparity: float = 0.0, seed: int = 0,

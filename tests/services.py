@@ -22,10 +22,13 @@ loopback port and on a socket in that folder, and is stopped and removed at the 
 host's own cluster. PostgreSQL refuses to run as root, so under root the cluster belongs to the `postgres`
 system user (Debian's package creates it) and its programs run as that user through `setpriv`.
 
-An MLflow server with basic-auth takes about 20 s to start here: share one between checks (one test holding the
-scenario, or a module-scoped fixture; under `pytest -n 2` each worker that runs a test of the module starts its
-own). The server trusts a checked password for 30 s per worker (auth_cache_ttl_seconds, deploy/README.md): a
-changed password or deleted user may still work on another worker within that time.
+An MLflow server with basic-auth takes about 20 s to start here, so the tests share one: the session fixture
+`city` (tests/conftest.py, `city_deployment` below) starts the deployment once, retires the bootstrap admin
+password and creates CITY_PEOPLE; each test acts as its own people on a tool of its own, and is marked
+`xdist_group(SERVER_GROUP)` so that `pytest -n 2 --dist loadgroup` runs every server test on one worker (one
+deployment per run, not one per worker). Use `deployment(tmp_path)` only for a check that needs a fresh one. The
+server trusts a checked password for 30 s per worker (auth_cache_ttl_seconds, deploy/README.md): a changed
+password or deleted user may still work on another worker within that time.
 """
 from __future__ import annotations
 
@@ -61,6 +64,11 @@ GRANT_USER_PERMISSION = "/api/3.0/mlflow/users/permissions/grant"
 REVOKE_USER_PERMISSION = "/api/3.0/mlflow/users/permissions/revoke"
 GET_USER_PERMISSION = "/api/3.0/mlflow/users/permissions/get"
 CREATE_REGISTERED_MODEL = "/api/2.0/mlflow/registered-models/create"
+# the people of the tests' shared deployment (`city_deployment`), name -> role, as the City's policy lists them: a
+# policy one test adopts there names everyone, so that another test's people keep their role whatever the order
+CITY_PEOPLE = {"analyst": "dti", "reviewer": "department", "vendor": "vendor",  # tests/test_deploy.py
+               "dana": "dti", "rita": "dti", "omar": "department", "sam": "vendor"}  # tests/test_shared_deployment.py
+SERVER_GROUP = "mlflow-servers"  # the xdist_group of every test that starts or uses an MLflow server
 
 
 def free_port() -> int:
@@ -410,3 +418,24 @@ def deployment(tmp_path: Path, *, workers: int = 2) -> Iterator[Deployment]:
         with auth_mlflow_server(pg.uri("mlflow", "mlflow"), tmp_path / "artifacts", tmp_path, etc=etc,
                                 auth_db_uri=pg.uri("mlflow_auth", "mlflow"), workers=workers) as server:
             yield Deployment(pg=pg, server=server, etc=etc)
+
+
+@dataclass(frozen=True)
+class City:
+    """The tests' shared deployment, running: `deployment` as `deployment()` gives it, and `first_users` the first
+    run of deploy/create-users.py on it (which retired the bootstrap admin password and created CITY_PEOPLE), kept
+    for the test that checks what that first run does."""
+
+    deployment: Deployment
+    first_users: subprocess.CompletedProcess[str]
+
+
+@contextlib.contextmanager
+def city_deployment(tmp_path: Path) -> Iterator[City]:
+    """`deployment(tmp_path)` with CITY_PEOPLE created by create-users.py: what the session fixture `city` shares
+    between the tests that need a server with authentication (each with its own people and tool)."""
+    with deployment(tmp_path) as d:
+        first = d.create_users(*(f"{name}:{role}" for name, role in CITY_PEOPLE.items()))
+        if first.returncode != 0:
+            pytest.fail(f"deploy/create-users.py failed (exit {first.returncode}): {first.stderr.strip()}")
+        yield City(deployment=d, first_users=first)

@@ -297,9 +297,22 @@ def test_digests_are_json_ready(tmp_path: Path) -> None:
 
 
 def _harness(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    exe = str(Path(sys.executable).with_name("harness"))
-    return subprocess.run([exe, *args], capture_output=True, text=True, cwd=cwd, timeout=300,
-                          env={k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"})
+    """`harness ARGS` run in `cwd` without $MLFLOW_TRACKING_URI, in-process through click's CliRunner (a fresh
+    interpreter per call costs seconds of imports; issue 13), answered as the program's process would be. A bug
+    that escapes the command's own error handling is raised, not counted as an exit code."""
+    from click.testing import CliRunner
+
+    from harness.cli import main
+
+    here = Path.cwd()
+    os.chdir(cwd)
+    try:
+        r = CliRunner().invoke(main, list(args), env={"MLFLOW_TRACKING_URI": None}, prog_name="harness",
+                               catch_exceptions=False)
+    finally:
+        os.chdir(here)
+    return subprocess.CompletedProcess([str(Path(sys.executable).with_name("harness")), *args], r.exit_code,
+                                       r.stdout, r.stderr)
 
 
 def test_submit_refuses_a_bad_bundle_before_touching_the_store(tmp_path: Path) -> None:

@@ -1,4 +1,8 @@
-"""The command line as a user meets it: exit codes, one clear message, and what lands in MLflow."""
+"""The command line as a user meets it: exit codes, one clear message, and what lands in MLflow.
+
+The commands run in-process through click's CliRunner (issue 13: a fresh interpreter per call costs seconds of
+imports); a tool that raises runs as the installed program, since its exit code and its worker's PYTHONPATH are
+about the process, and the import check runs in a fresh interpreter, since it is about what a process loads."""
 from __future__ import annotations
 
 import json
@@ -15,8 +19,21 @@ from tests.conftest import write_case
 HARNESS = str(Path(sys.executable).with_name("harness"))
 
 
-def harness(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([HARNESS, *args], capture_output=True, text=True, cwd=cwd, timeout=300,
+def harness(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`harness ARGS` in-process, answered as the program's process would be (exit code, stdout, stderr kept apart),
+    `env` set for the call only. A bug that escapes the command's own error handling is raised, not counted as an
+    exit code (the subprocess's "no Traceback on stderr")."""
+    from click.testing import CliRunner
+
+    from harness.cli import main
+
+    r = CliRunner().invoke(main, list(args), env=env, prog_name="harness", catch_exceptions=False)
+    return subprocess.CompletedProcess([HARNESS, *args], r.exit_code, r.stdout, r.stderr)
+
+
+def harness_process(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The installed `harness` program in a process of its own."""
+    return subprocess.run([HARNESS, *args], capture_output=True, text=True, timeout=300,
                           env={**os.environ, **(env or {})})
 
 
@@ -205,8 +222,8 @@ def test_a_tool_that_raises_is_an_error_and_still_recorded(tmp_path: Path) -> No
         "def predict(frame):\n    raise RuntimeError('model server returned 503')\n")
     tool, card = write_case(tmp_path / "c", n=100, seed=30, kind="python")
     tool.write_text(tool.read_text().replace("{callable}", "flaky_tool:predict"))
-    r = harness("assess", str(tool), "--dataset", str(card), "--tracking-uri", store(tmp_path),
-                "--out", str(tmp_path / "o"), env={"PYTHONPATH": str(tmp_path / "mods")})
+    r = harness_process("assess", str(tool), "--dataset", str(card), "--tracking-uri", store(tmp_path),
+                        "--out", str(tmp_path / "o"), env={"PYTHONPATH": str(tmp_path / "mods")})
     assert r.returncode == 4, r.stdout + r.stderr
     assert "ERROR" in r.stdout
     from mlflow.tracking import MlflowClient

@@ -20,13 +20,15 @@ import requests
 from werkzeug.security import check_password_hash
 
 from tests.services import (
+    CITY_PEOPLE,
     DEPLOY,
+    SERVER_GROUP,
     AuthServer,
+    City,
     Deployment,
     client_env,
     create_model,
     create_user,
-    deployment,
     grant,
     permission,
     setup_postgres,
@@ -36,7 +38,10 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 UNITS = DEPLOY / "systemd"
 SCRIPTS = sorted(DEPLOY.glob("*.sh"))
-TOOL = "rental-screen-baseline"  # examples/rental_assistance/fair_tool.yaml
+EXAMPLES = ROOT / "examples" / "rental_assistance"
+# examples/rental_assistance/fair_tool.yaml under an id of its own: tests/test_shared_deployment.py assesses the
+# baseline itself on the same shared server
+TOOL = "rental-screen-deploy-check"
 
 
 def _units(path: Path) -> dict[str, dict[str, list[str]]]:
@@ -282,19 +287,17 @@ def _secrets_stay_secret(server: AuthServer, etc: Path, pgpass: str) -> None:
     assert [c for c in commands for s in secrets if s in c] == []
 
 
-def _users(d: Deployment) -> dict[str, tuple[str, str]]:
-    """create-users.py twice: the first run retires the bootstrap admin password and creates the three people, the
-    second (after a simulated crash of the first between its two steps) recovers and changes nothing. Returns each
-    person's (name, password)."""
+def _users(city: City) -> dict[str, tuple[str, str]]:
+    """create-users.py twice: the first run (the `city` fixture's, for every person of the shared deployment)
+    retired the bootstrap admin password and created the people, the second (after a simulated crash of the first
+    between its two steps) recovers and changes nothing. Returns each of this test's people's (name, password)."""
+    d, r = city.deployment, city.first_users
     people = ("analyst:dti", "reviewer:department", "vendor:vendor")
-    r = d.create_users(*people)
     assert r.returncode == 0, r.stderr
     passwords = d.etc / "initial-passwords"
-    assert r.stdout.splitlines()[:4] == [
+    assert r.stdout.splitlines()[:1 + len(CITY_PEOPLE)] == [
         f"changed the password of MLflow admin 'admin'; the new one is in {d.etc / 'admin-password'}",
-        f"analyst (dti): created (initial password in {passwords / 'analyst'})",
-        f"reviewer (department): created (initial password in {passwords / 'reviewer'})",
-        f"vendor (vendor): created (initial password in {passwords / 'vendor'})"]
+        *(f"{name} ({role}): created (initial password in {passwords / name})" for name, role in CITY_PEOPLE.items())]
     admin = d.admin
     assert admin[1] != d.server.admin[1]
     # as if the first run had stopped after the server took the new password but before the file was renamed
@@ -346,28 +349,36 @@ def _assessment_lands(d: Deployment, analyst: tuple[str, str], vendor: tuple[str
     for model in (TOOL, f"{TOOL} (decision log)"):
         create_model(d.url, d.admin, model)
         grant(d.url, d.admin, "analyst", "EDIT", registered_model=model)
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    manifest = (EXAMPLES / "fair_tool.yaml").read_text()
+    assert manifest.count("\nid: rental-screen-baseline\n") == 1
+    (bundle / "tool.yaml").write_text(manifest.replace("\nid: rental-screen-baseline\n", f"\nid: {TOOL}\n"))
+    shutil.copyfile(EXAMPLES / "fair_model.skops", bundle / "fair_model.skops")
     out = tmp_path / "assessment"
-    r = subprocess.run([str(BIN / "harness"), "assess", str(ROOT / "examples" / "rental_assistance" / "fair_tool.yaml"),
+    r = subprocess.run([str(BIN / "harness"), "assess", str(bundle / "tool.yaml"),
                         "--dataset", "rental-assistance", "--suite", "bias", "--by", analyst[0], "--out", str(out)],
                        capture_output=True, text=True, timeout=300, cwd=tmp_path, env=client_env(*analyst, d.url))
     assert r.returncode in (0, 1, 3), r.stdout + r.stderr
     result = json.loads((out / "assessment.json").read_text())
     row = d.store(f"SELECT r.status || '|' || t.value FROM runs r JOIN tags t ON t.run_uuid = r.run_uuid AND "
                   f"t.key = 'harness.verdict' WHERE r.run_uuid = '{result['run_id']}'")
-    assert row == f"FINISHED|{result['verdict']}"
+    assert (row, result["tool"]["id"]) == (f"FINISHED|{result['verdict']}", TOOL)
     get = f"{d.url}/api/2.0/mlflow/runs/get"
     assert requests.get(get, params={"run_id": result["run_id"]}, auth=vendor, timeout=30).status_code == 403
     assert requests.get(get, params={"run_id": result["run_id"]}, auth=analyst, timeout=30).status_code == 200
 
 
 @pytest.mark.slow
-def test_shared_deployment_on_postgresql_with_authentication(tmp_path: Path) -> None:
+@pytest.mark.xdist_group(SERVER_GROUP)
+def test_shared_deployment_on_postgresql_with_authentication(city: City, tmp_path: Path) -> None:
     """The README's shared deployment, end to end, with its own scripts: PostgreSQL set up, MLflow with basic-auth
     on it (the database password read from pgpass, in neither URI), people created, the vendor kept out, the
-    analyst's assessment recorded."""
-    with deployment(tmp_path) as d:
-        pgpass = _setup_is_repeatable(d)
-        _secrets_stay_secret(d.server, d.etc, pgpass)
-        people = _users(d)
-        _vendor_kept_out(d.url, d.admin, people["analyst"], people["vendor"])
-        _assessment_lands(d, people["analyst"], people["vendor"], tmp_path)
+    analyst's assessment recorded. The deployment is the session's shared one (`city`): this test's people are
+    analyst, reviewer and vendor, its tool TOOL."""
+    d = city.deployment
+    pgpass = _setup_is_repeatable(d)
+    _secrets_stay_secret(d.server, d.etc, pgpass)
+    people = _users(city)
+    _vendor_kept_out(d.url, d.admin, people["analyst"], people["vendor"])
+    _assessment_lands(d, people["analyst"], people["vendor"], tmp_path)

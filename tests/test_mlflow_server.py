@@ -21,7 +21,7 @@ import pytest
 from harness import gate
 from harness.tracking import metric_key
 from tests.conftest import single_user
-from tests.services import stop, wait_healthy
+from tests.services import SERVER_GROUP, stop, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "rental_assistance"
@@ -29,7 +29,7 @@ BIN = Path(sys.executable).parent
 TOOL = "rental-screen-baseline"
 READY_TIMEOUT_S = 90
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(SERVER_GROUP)]  # one worker runs the server tests
 
 
 def free_port() -> int:

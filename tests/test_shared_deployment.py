@@ -18,21 +18,23 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import client_env, deployment
+from tests.services import CITY_PEOPLE, SERVER_GROUP, City, client_env
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "rental_assistance"
 HARNESS = str(Path(sys.executable).with_name("harness"))
 TOOL = "rental-screen-baseline"
-PEOPLE = {"dana": "dti", "rita": "dti", "omar": "department", "sam": "vendor"}
+PEOPLE = {"dana": "dti", "rita": "dti", "omar": "department", "sam": "vendor"}  # this test's; the city has more
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(SERVER_GROUP)]
 
 
 def policy_with_roles(folder: Path) -> Path:
-    """The packaged policy, with the deployment's users in their roles: nothing else weakened."""
+    """The packaged policy, with every user of the deployment in their roles (those of the other tests on the shared
+    server too, who must keep theirs whichever test runs first): nothing else weakened."""
+    assert PEOPLE.items() <= CITY_PEOPLE.items()
     text = resources.files("harness.policies").joinpath("default.yaml").read_text()
-    roles = "".join(f"      {role}: [{', '.join(p for p, r in PEOPLE.items() if r == role)}]\n"
+    roles = "".join(f"      {role}: [{', '.join(p for p, r in CITY_PEOPLE.items() if r == role)}]\n"
                     for role in ("dti", "department", "vendor"))
     assert text.count("    roles: {}\n") == 1
     path = folder / "city-policy.yaml"
@@ -64,95 +66,97 @@ def ok(r: subprocess.CompletedProcess[str], *codes: int) -> str:
     return r.stdout
 
 
-def test_a_vendor_an_analyst_and_a_reviewer_on_the_citys_server(tmp_path: Path) -> None:
-    with deployment(tmp_path) as d:
-        made = d.create_users(*(f"{p}:{r}" for p, r in PEOPLE.items()))
-        assert made.returncode == 0, made.stderr
-        trusted = tmp_path / "trusted-keys"
-        admin = Person(d.admin[0], d.admin[1], d.url, tmp_path / "admin", trusted)
-        people = {p: Person(p, d.password(p), d.url, tmp_path / p, trusted) for p in PEOPLE}
-        lines = [admin.public_key()] + [people[p].public_key() + (" only=submit" if r == "vendor" else "")
-                                        for p, r in PEOPLE.items()]
-        trusted.write_text("\n".join(lines) + "\n")
-        dana, rita, omar, sam = (people[p] for p in ("dana", "rita", "omar", "sam"))
+def test_a_vendor_an_analyst_and_a_reviewer_on_the_citys_server(city: City, tmp_path: Path) -> None:
+    # the shared deployment (`city`): this test's people are PEOPLE, its tool TOOL
+    d = city.deployment
+    made = d.create_users(*(f"{p}:{r}" for p, r in PEOPLE.items()))  # the `city` fixture's run created them
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.splitlines()[:len(PEOPLE)] == [f"{p} ({r}): exists, unchanged" for p, r in PEOPLE.items()]
+    trusted = tmp_path / "trusted-keys"
+    admin = Person(d.admin[0], d.admin[1], d.url, tmp_path / "admin", trusted)
+    people = {p: Person(p, d.password(p), d.url, tmp_path / p, trusted) for p in PEOPLE}
+    lines = [admin.public_key()] + [people[p].public_key() + (" only=submit" if r == "vendor" else "")
+                                    for p, r in PEOPLE.items()]
+    trusted.write_text("\n".join(lines) + "\n")
+    dana, rita, omar, sam = (people[p] for p in ("dana", "rita", "omar", "sam"))
 
-        # the City's policy names who is who; the administrator opens the tool's records before the vendor comes
-        path = policy_with_roles(tmp_path)
-        ok(admin.run("policy", "adopt", str(path), "--reason", "the City's people and their roles",
-                     "--acknowledge-weakening", "who holds a role is the City's decision"))
-        opened = ok(admin.run("access", "open", TOOL))
-        assert f"sam (vendor): EDIT on experiment harness/{TOOL}/submissions" in opened
-        assert f"harness/{TOOL}\n" not in opened.replace(f"harness/{TOOL}/", "") or "sam (vendor): EDIT on " \
-            f"experiment harness/{TOOL}\n" not in opened
+    # the City's policy names who is who; the administrator opens the tool's records before the vendor comes
+    path = policy_with_roles(tmp_path)
+    ok(admin.run("policy", "adopt", str(path), "--reason", "the City's people and their roles",
+                 "--acknowledge-weakening", "who holds a role is the City's decision"))
+    opened = ok(admin.run("access", "open", TOOL))
+    assert f"sam (vendor): EDIT on experiment harness/{TOOL}/submissions" in opened
+    assert f"harness/{TOOL}\n" not in opened.replace(f"harness/{TOOL}/", "") or "sam (vendor): EDIT on " \
+        f"experiment harness/{TOOL}\n" not in opened
 
-        # the vendor submits with its own login; typing another name is refused
-        bundle = tmp_path / "bundle"
-        bundle.mkdir()
-        shutil.copyfile(EXAMPLES / "fair_tool.yaml", bundle / "tool.yaml")
-        shutil.copyfile(EXAMPLES / "fair_model.skops", bundle / "fair_model.skops")
-        r = sam.run("submit", str(bundle), "--submitter", "Dana")
-        assert r.returncode == 2 and "you are signed in to the MLflow server as 'sam'" in r.stdout + r.stderr
-        assert f"registered {TOOL} 1.0.0 as submitted by sam" in ok(sam.run("submit", str(bundle)))
+    # the vendor submits with its own login; typing another name is refused
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    shutil.copyfile(EXAMPLES / "fair_tool.yaml", bundle / "tool.yaml")
+    shutil.copyfile(EXAMPLES / "fair_model.skops", bundle / "fair_model.skops")
+    r = sam.run("submit", str(bundle), "--submitter", "Dana")
+    assert r.returncode == 2 and "you are signed in to the MLflow server as 'sam'" in r.stdout + r.stderr
+    assert f"registered {TOOL} 1.0.0 as submitted by sam" in ok(sam.run("submit", str(bundle)))
 
-        # the analyst cannot start a run in someone else's name, by flag or by $HARNESS_USER
-        for args, extra in ((["--by", "omar"], None), ([], {"HARNESS_USER": "omar"})):
-            r = dana.run("assess", str(bundle / "tool.yaml"), "--dataset", "rental-assistance", "--out",
-                         str(tmp_path / "x"), *args, extra=extra)
-            assert r.returncode == 2, r.stdout + r.stderr
-            assert "you are signed in to the MLflow server as 'dana', but the person starting the assessment is " \
-                   "given as 'omar'" in (r.stdout + r.stderr).replace("\n", " ")
-        ok(dana.run("assess", str(bundle / "tool.yaml"), "--dataset", "rental-assistance", "--out",
-                    str(tmp_path / "a")))
-        run = json.loads((tmp_path / "a" / "assessment.json").read_text())
-        assert run["verdict"] == "PASS" and run["extra"]["submitter"] == "dana"
-        run_id = run["run_id"]
+    # the analyst cannot start a run in someone else's name, by flag or by $HARNESS_USER
+    for args, extra in ((["--by", "omar"], None), ([], {"HARNESS_USER": "omar"})):
+        r = dana.run("assess", str(bundle / "tool.yaml"), "--dataset", "rental-assistance", "--out",
+                     str(tmp_path / "x"), *args, extra=extra)
+        assert r.returncode == 2, r.stdout + r.stderr
+        assert "you are signed in to the MLflow server as 'dana', but the person starting the assessment is " \
+               "given as 'omar'" in (r.stdout + r.stderr).replace("\n", " ")
+    ok(dana.run("assess", str(bundle / "tool.yaml"), "--dataset", "rental-assistance", "--out",
+                str(tmp_path / "a")))
+    run = json.loads((tmp_path / "a" / "assessment.json").read_text())
+    assert run["verdict"] == "PASS" and run["extra"]["submitter"] == "dana"
+    run_id = run["run_id"]
 
-        # the vendor: no approval, no waiver, and MLflow itself refuses it the evidence
-        r = sam.run("approve", f"{TOOL}:1.0.0", "--run", run_id, "--rationale", "mine is fine")
-        assert r.returncode == 2 and "rule 'role'" in r.stdout + r.stderr and "'sam' holds the role(s) vendor" in \
-            (r.stdout + r.stderr).replace("\n", " ")
-        r = sam.run("waive", f"{TOOL}:1.0.0", "--run", run_id, "--rationale", "r", "--conditions", "c",
-                    "--expires", "2027-01-01")
-        assert r.returncode == 2 and "rule 'role'" in r.stdout + r.stderr
-        probe = subprocess.run(
-            [sys.executable, "-c", "import sys; from mlflow.tracking import MlflowClient\n"
-             "c = MlflowClient()\n"
-             "for call in (lambda: c.log_metric(sys.argv[1], 'bias.x', 1.0), lambda: c.get_run(sys.argv[1]),\n"
-             "             lambda: c.set_tag(sys.argv[1], 'harness.verdict', 'PASS')):\n"
-             "    try:\n        call(); print('ALLOWED')\n"
-             "    except Exception as e:\n        print('REFUSED', getattr(e, 'error_code', type(e).__name__))\n",
-             run_id], capture_output=True, text=True, timeout=120, env=sam.env)
-        assert probe.stdout.split() == ["REFUSED", "PERMISSION_DENIED"] * 3, probe.stdout + probe.stderr
+    # the vendor: no approval, no waiver, and MLflow itself refuses it the evidence
+    r = sam.run("approve", f"{TOOL}:1.0.0", "--run", run_id, "--rationale", "mine is fine")
+    assert r.returncode == 2 and "rule 'role'" in r.stdout + r.stderr and "'sam' holds the role(s) vendor" in \
+        (r.stdout + r.stderr).replace("\n", " ")
+    r = sam.run("waive", f"{TOOL}:1.0.0", "--run", run_id, "--rationale", "r", "--conditions", "c",
+                "--expires", "2027-01-01")
+    assert r.returncode == 2 and "rule 'role'" in r.stdout + r.stderr
+    probe = subprocess.run(
+        [sys.executable, "-c", "import sys; from mlflow.tracking import MlflowClient\n"
+         "c = MlflowClient()\n"
+         "for call in (lambda: c.log_metric(sys.argv[1], 'bias.x', 1.0), lambda: c.get_run(sys.argv[1]),\n"
+         "             lambda: c.set_tag(sys.argv[1], 'harness.verdict', 'PASS')):\n"
+         "    try:\n        call(); print('ALLOWED')\n"
+         "    except Exception as e:\n        print('REFUSED', getattr(e, 'error_code', type(e).__name__))\n",
+         run_id], capture_output=True, text=True, timeout=120, env=sam.env)
+    assert probe.stdout.split() == ["REFUSED", "PERMISSION_DENIED"] * 3, probe.stdout + probe.stderr
 
-        # the analyst cannot approve her own run; one dti signature does not open a high-risk tool's gate
-        r = dana.run("approve", f"{TOOL}:1.0.0", "--run", run_id, "--rationale", "I ran it")
-        assert r.returncode == 2 and "separation-of-duties" in r.stdout + r.stderr
-        out = ok(rita.run("approve", f"{TOOL}:1.0.0", "--run", run_id, "--rationale", "every check passed"))
-        assert "signed (dti) the approve of" in out and "awaiting department" in out
-        assert "authenticated (MLflow server login)" in out
-        r = rita.run("gate", TOOL)
-        assert r.returncode == 1, r.stdout
-        out = ok(omar.run("approve", f"{TOOL}:1.0.0", "--run", run_id, "--rationale", "the department agrees"))
-        assert out.startswith(f"approved {TOOL} 1.0.0") and "by omar (authenticated" in out
-        assert ok(omar.run("gate", TOOL)).startswith(f"OPEN: {TOOL} 1.0.0 is approved by omar")
-        r = sam.run("gate", TOOL)  # the gate re-hashes the evidence, which the vendor may not read
-        assert r.returncode == 2 and "the MLflow server refused sam permission for this" in r.stderr
+    # the analyst cannot approve her own run; one dti signature does not open a high-risk tool's gate
+    r = dana.run("approve", f"{TOOL}:1.0.0", "--run", run_id, "--rationale", "I ran it")
+    assert r.returncode == 2 and "separation-of-duties" in r.stdout + r.stderr
+    out = ok(rita.run("approve", f"{TOOL}:1.0.0", "--run", run_id, "--rationale", "every check passed"))
+    assert "signed (dti) the approve of" in out and "awaiting department" in out
+    assert "authenticated (MLflow server login)" in out
+    r = rita.run("gate", TOOL)
+    assert r.returncode == 1, r.stdout
+    out = ok(omar.run("approve", f"{TOOL}:1.0.0", "--run", run_id, "--rationale", "the department agrees"))
+    assert out.startswith(f"approved {TOOL} 1.0.0") and "by omar (authenticated" in out
+    assert ok(omar.run("gate", TOOL)).startswith(f"OPEN: {TOOL} 1.0.0 is approved by omar")
+    r = sam.run("gate", TOOL)  # the gate re-hashes the evidence, which the vendor may not read
+    assert r.returncode == 2 and "the MLflow server refused sam permission for this" in r.stderr
 
-        history = json.loads(ok(omar.run("history", TOOL, "--verify", "--format", "json")))
-        assert [(r["action"], r["actor"], r["details"]["identity"]) for r in history["records"]] == [
-            ("submit", "sam", "mlflow-basic-auth"), ("assess", "dana", "mlflow-basic-auth"),
-            ("signoff", "rita", "mlflow-basic-auth"), ("approve", "omar", "mlflow-basic-auth")]
+    history = json.loads(ok(omar.run("history", TOOL, "--verify", "--format", "json")))
+    assert [(r["action"], r["actor"], r["details"]["identity"]) for r in history["records"]] == [
+        ("submit", "sam", "mlflow-basic-auth"), ("assess", "dana", "mlflow-basic-auth"),
+        ("signoff", "rita", "mlflow-basic-auth"), ("approve", "omar", "mlflow-basic-auth")]
 
-        # four concurrent assessments by the analyst all land, each with its assess record
-        procs = [subprocess.Popen([HARNESS, "assess", str(bundle / "tool.yaml"), "--dataset", "rental-assistance",
-                                   "--suite", "data_quality", "--out", str(tmp_path / f"c{i}")], cwd=dana.home,
-                                  env=dana.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for i in range(4)]
-        for p in procs:
-            stdout, stderr = p.communicate(timeout=900)
-            assert p.returncode in (0, 3), stdout + stderr
-        runs = {json.loads((tmp_path / f"c{i}" / "assessment.json").read_text())["run_id"] for i in range(4)}
-        assert len(runs) == 4
-        history = json.loads(ok(omar.run("history", TOOL, "--verify", "--format", "json")))
-        assert {r["run_id"] for r in history["records"] if r["action"] == "assess"} >= runs
-        assert ok(omar.run("gate", TOOL)).startswith("OPEN")  # narrowed runs are evidence, never a decision
+    # four concurrent assessments by the analyst all land, each with its assess record
+    procs = [subprocess.Popen([HARNESS, "assess", str(bundle / "tool.yaml"), "--dataset", "rental-assistance",
+                               "--suite", "data_quality", "--out", str(tmp_path / f"c{i}")], cwd=dana.home,
+                              env=dana.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(4)]
+    for p in procs:
+        stdout, stderr = p.communicate(timeout=900)
+        assert p.returncode in (0, 3), stdout + stderr
+    runs = {json.loads((tmp_path / f"c{i}" / "assessment.json").read_text())["run_id"] for i in range(4)}
+    assert len(runs) == 4
+    history = json.loads(ok(omar.run("history", TOOL, "--verify", "--format", "json")))
+    assert {r["run_id"] for r in history["records"] if r["action"] == "assess"} >= runs
+    assert ok(omar.run("gate", TOOL)).startswith("OPEN")  # narrowed runs are evidence, never a decision
