@@ -33,7 +33,7 @@ import threading
 import weakref
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal, NoReturn
 
 from harness.errors import ToolConfigError, ToolError
 from harness.sandbox.mode import choose_mode, choose_own_code_mode
@@ -298,7 +298,8 @@ class SandboxedModel:
         args = status.get("args")
         plain = isinstance(args, list) and all(isinstance(a, str | int | float | bool) or a is None for a in args)
         return rebuild_exception(kind, text, base=status.get("builtin") or "Exception",
-                                 args=[own_text(a) if isinstance(a, str) else a for a in args] if plain else None)
+                                 args=[own_text(a) if isinstance(a, str) else a for a in args]
+                                 if plain and isinstance(args, list) else None)
 
     def _ensure_started(self) -> None:
         if self._proc is not None and self._proc.poll() is None and self._info is not None:
@@ -342,7 +343,7 @@ class SandboxedModel:
                        f"{value_type_name(status.get('type'))}: {scrub(status.get('message'), MESSAGE_CHARS)}")
         self._info = parse_model_info(status)
 
-    def _load_failed(self, status: dict[str, Any]) -> None:
+    def _load_failed(self, status: dict[str, Any]) -> NoReturn:
         """A `python` tool's module that cannot be imported is bad input, as in process (ToolConfigError, with
         import_callable's message); one that ends or breaks while it loads is the tool's failure (ToolError)."""
         text = own_text(status.get("message"))
@@ -418,7 +419,7 @@ class SandboxedModel:
             return scrub(self._stderr.read().decode(errors="replace").strip(), STDERR_TAIL, tail=True)
         return ""
 
-    def _fail(self, message: str) -> Any:
+    def _fail(self, message: str) -> NoReturn:
         """Stop the worker (the next call starts a fresh one) and raise with its stderr tail."""
         tail = self._stderr_tail()
         if self._proc is not None:

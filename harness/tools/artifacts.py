@@ -24,6 +24,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.digests import sha256_file
+from harness.tools.configs import (
+    MlflowAdapter,
+    OpenAIAdapter,
+    PickleAdapter,
+    PredictionsAdapter,
+    PythonAdapter,
+    ResponsesAdapter,
+    SklearnAdapter,
+)
 
 if TYPE_CHECKING:
     from harness.manifest import ToolManifest
@@ -44,17 +53,16 @@ def tool_files(manifest: ToolManifest) -> dict[str, Path]:
     """label -> path of every file the manifest's adapter will read (existing or not: a missing file is
     reported by the adapter with its own message)."""
     a = manifest.adapter
-    kind = a.kind
     paths: list[Path] = []
-    if kind in ("sklearn", "pickle", "predictions", "responses"):
-        paths.append(manifest.resolve(a.path))  # type: ignore[union-attr]
-    elif kind == "mlflow" and getattr(a, "path", None):
-        folder = manifest.resolve(a.path)  # type: ignore[union-attr, arg-type]
+    if isinstance(a, SklearnAdapter | PickleAdapter | PredictionsAdapter | ResponsesAdapter):
+        paths.append(manifest.resolve(a.path))
+    elif isinstance(a, MlflowAdapter) and a.path:
+        folder = manifest.resolve(a.path)
         paths += sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else [folder]
-    elif kind == "python":
+    elif isinstance(a, PythonAdapter):
         from harness.tools.python import module_file
 
-        module = a.callable.partition(":")[0]  # type: ignore[union-attr]
+        module = a.callable.partition(":")[0]
         found = module_file(module, manifest.base_dir)
         if found is not None:
             paths.append(found)
@@ -71,15 +79,15 @@ def artifact_digests(manifest: ToolManifest, tool_obj: Any = None, *, ask_endpoi
     out: dict[str, str] = {}
     for label, path in tool_files(manifest).items():
         out[label] = sha256_file(path) if path.is_file() else "missing"
-    if a.kind == "mlflow" and getattr(a, "model_uri", None):
-        out["model_uri"] = str(a.model_uri)  # type: ignore[union-attr]
-    if a.kind == "python" and not out:
-        out.update(_installed_module(a.callable))  # type: ignore[union-attr]
-    if a.kind == "openai":
+    if isinstance(a, MlflowAdapter) and a.model_uri:
+        out["model_uri"] = str(a.model_uri)
+    if isinstance(a, PythonAdapter) and not out:
+        out.update(_installed_module(a.callable))
+    if isinstance(a, OpenAIAdapter):
         from harness.tools.openai import endpoint_facts
 
         out.update(endpoint_facts(manifest) if ask_endpoint else {
-            "endpoint.base_url": str(a.base_url).rstrip("/"), "endpoint.model": str(a.model)})  # type: ignore[union-attr]
+            "endpoint.base_url": str(a.base_url).rstrip("/"), "endpoint.model": str(a.model)})
     return out
 
 

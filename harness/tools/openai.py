@@ -62,6 +62,7 @@ import numpy as np
 
 from harness.errors import ToolConfigError, ToolError
 from harness.tools.base import Predictions, qa_items
+from harness.tools.configs import OpenAIAdapter
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -69,7 +70,6 @@ if TYPE_CHECKING:
     from harness.datasets import ReferenceDataset
     from harness.manifest import ToolManifest
     from harness.tools.base import ToolSite
-    from harness.tools.configs import OpenAIAdapter
 
 DEFAULT_SYSTEM_PROMPT = (
     "You answer questions about City services for residents. Use only the context you are given: do not add "
@@ -144,12 +144,13 @@ def endpoint_facts(manifest: ToolManifest) -> dict[str, str]:
     that cannot be asked is recorded as "unreachable: <why>" (the adapter reports it as the run's ERROR), and
     one that answers without a model list as "not reported: <why>"."""
     a = manifest.adapter
-    base_url = str(a.base_url).rstrip("/")  # type: ignore[union-attr]
+    assert isinstance(a, OpenAIAdapter)  # called for openai tools only
+    base_url = str(a.base_url).rstrip("/")
     env = getattr(a, "api_key_env", None)
     api_key = os.environ.get(env) if env else None
     timeout_s = min(float(getattr(a, "timeout_s", 10.0)), 10.0)
     limit = int(getattr(a, "max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES))
-    return {"endpoint.base_url": base_url, "endpoint.model": str(a.model),  # type: ignore[union-attr]
+    return {"endpoint.base_url": base_url, "endpoint.model": str(a.model),
             "endpoint.models": reported_models(base_url, api_key=api_key, timeout_s=timeout_s,
                                                max_response_bytes=limit)}
 

@@ -30,6 +30,7 @@ from harness.sandbox.host import Limits, ModelFormat, ModelSpec, SandboxedModel
 from harness.sandbox.mode import choose_mode
 from harness.sandbox.scrub import scrub
 from harness.tools.base import Predictions, input_frame
+from harness.tools.configs import PickleAdapter
 from harness.tools.inputs import model_inputs
 from harness.tools.labels import Canonical, apply_label_map, canonical, label_space, raw_label
 
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from harness.datasets import ReferenceDataset
     from harness.policy import Policy
     from harness.tools.base import ToolSite
-    from harness.tools.configs import AdapterBase, MlflowAdapter, PickleAdapter, SklearnAdapter
+    from harness.tools.configs import AdapterBase, MlflowAdapter, SklearnAdapter
 
 LABEL_CHARS = 64  # characters kept of a text label outside the label space
 SCRUBBED_LABEL = "[scrubbed label]"  # when scrubbing would turn a bad label into a valid one
@@ -101,8 +102,8 @@ def _format(tool_id: str, a: AdapterBase, model_format: str | None) -> ModelForm
                               f"'mlflow'; give an adapter of kind mlflow")
     if model_format is not None:
         return model_format  # type: ignore[return-value]
-    if a.kind == "pickle":
-        return a.format  # type: ignore[no-any-return]
+    if isinstance(a, PickleAdapter):  # the table's config of kind "pickle"
+        return a.format
     raise ToolConfigError(f"adapter kind {a.kind!r} of tool manifest {tool_id!r} runs in the sandboxed worker "
                           f"only with a model format (model_format='skops' for a skops file)")
 

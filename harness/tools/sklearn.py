@@ -124,7 +124,8 @@ class SklearnTool:
                             declared=self.input_names, model=self.source)
 
     def predict(self, dataset: ReferenceDataset) -> Predictions:
-        self._favorable = dataset.card.target.favorable_value
+        target = dataset.card.target  # None: keep the default, as the sandboxed adapter does
+        self._favorable = target.favorable_value if target is not None else 1
         return self.predict_frame(input_frame(dataset, self.input_columns(dataset)))
 
     def predict_frame(self, frame: pd.DataFrame) -> Predictions:

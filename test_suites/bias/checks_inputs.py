@@ -67,6 +67,7 @@ class Counterfactual(Check):
         cols, known = ctx.tool_inputs()
         card, frame = ctx.dataset.card, ctx.frame
         base = bias_data(ctx).y_pred
+        assert card.target is not None  # bias_data above read it
         fav = card.target.favorable_value
         rng = ctx.rng("bias.counterfactual")
         conf = ctx.policy.confidence_level

@@ -103,6 +103,7 @@ def bias_data(ctx: CheckContext) -> BiasData:
     if "bias" in ctx.cache:
         return ctx.cache["bias"]
     card = ctx.dataset.card
+    assert card.target is not None  # a binary-classification card must give one; QA goes to bias.generative
     fav = card.target.favorable_value
     y_true = ctx.dataset.y_favorable
     y_pred = matches(ctx.predictions.labels, fav).astype(np.int8)

@@ -64,8 +64,10 @@ def favourable(ctx: CheckContext, labels: np.ndarray) -> np.ndarray:
     `matches` runs on the few distinct labels, not on every row (text labels made it a hot spot)."""
     import pandas as pd
 
+    target = ctx.dataset.card.target
+    assert target is not None  # the suite runs on binary-classification cards, which must give a target
     codes, uniques = pd.factorize(np.asarray(labels), use_na_sentinel=True)
-    hit = np.append(matches(np.asarray(uniques), ctx.dataset.card.target.favorable_value), False)
+    hit = np.append(matches(np.asarray(uniques), target.favorable_value), False)
     return hit[codes].astype(np.int8)  # code -1 (a missing label) picks the appended False
 
 
