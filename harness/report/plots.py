@@ -414,7 +414,7 @@ def _robustness_panel(fig: Figure, box: tuple[float, float, float, float], serie
     low, high = min(values), max(values)
     pad = (high - low) * 0.12 or 0.01
     ax = fig.axes(box, (-0.5, len(severities) - 0.5), (min(0.0, low) - (pad if low < 0 else 0), high + pad))
-    if judged in severities:
+    if judged is not None and judged in severities:
         j = list(severities).index(judged)
         fig.rect(ax.px(j - 0.4), ax.top, ax.px(j + 0.4) - ax.px(j - 0.4), ax.bottom - ax.top, "#eef1f4")
     ticks = nice_ticks(*ax.ylim, 6, steps=(1, 2, 5, 10))

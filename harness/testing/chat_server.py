@@ -51,7 +51,7 @@ HUGE_FRAME = len(_HUGE_HEAD) + len(_HUGE_TAIL)
 _FILL = b"a" * 65536  # one constant block, sent again and again: a huge reply costs the server no memory
 
 
-def huge_body(size: int) -> Iterator[bytes]:
+def huge_body(size: int) -> Iterator[bytes | memoryview]:
     """A chat reply of exactly `size` bytes (at least its JSON frame, `HUGE_FRAME` bytes), content "aaa...":
     valid JSON, so a reply just under a client's limit is an ordinary answer. Yielded in 64 KiB pieces."""
     fill = size - HUGE_FRAME

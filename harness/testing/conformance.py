@@ -183,7 +183,7 @@ class SuiteCase:
 
     def context(self, seed: int | None = None) -> CheckContext:
         """A fresh context (empty cache) for one run."""
-        assert self.policy is not None and self.manifest is not None
+        assert self.policy is not None and self.manifest is not None and self.seed is not None  # __post_init__
         return CheckContext(dataset=self.dataset, predictions=self.predictions(), policy=self.policy,
                             manifest=self.manifest, seed=self.seed if seed is None else seed, tool=self.tool,
                             current=self.current, baseline=self.baseline)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeGuard
 
 from harness.errors import ConfigError, ToolConfigError
 
@@ -59,6 +59,15 @@ class GenerativeTool(Protocol):
     def generate(self, items: pd.DataFrame, sample: int = 0) -> Predictions: ...
 
 
+class CallableTool(Protocol):
+    """A tool that can be called on new inputs (a model, a callable): what `can_call` vouches for, so a check
+    that calls `predict_frame` after it type-checks without an ignore."""
+
+    kind: str
+
+    def predict_frame(self, frame: pd.DataFrame) -> Predictions: ...
+
+
 @dataclass(frozen=True)
 class ToolSite:
     """What an adapter may know about the tool beyond its own config (`harness.tools.configs`): built by the
@@ -90,12 +99,12 @@ class ToolSite:
         return path
 
 
-def can_generate(tool: object) -> bool:
+def can_generate(tool: object) -> TypeGuard[GenerativeTool]:
     """True when the tool can be asked new questions (a vendor's file of answers cannot)."""
     return callable(getattr(tool, "generate", None))
 
 
-def can_call(tool: object) -> bool:
+def can_call(tool: object) -> TypeGuard[CallableTool]:
     """True when the tool can be called on new inputs (counterfactual and robustness checks)."""
     return callable(getattr(tool, "predict_frame", None))
 

@@ -24,11 +24,11 @@ LABELS = {
 }
 
 
-def fmt(x: float) -> str:
-    return "undefined" if not np.isfinite(x) else f"{x:.2f}"
+def fmt(x: float | None) -> str:
+    return "undefined" if x is None or not np.isfinite(x) else f"{x:.2f}"
 
 
-def ci_text(lo: float, hi: float, conf: float) -> str:
+def ci_text(lo: float | None, hi: float | None, conf: float) -> str:
     return f"{conf:.0%} CI {fmt(lo)}–{fmt(hi)}"
 
 
@@ -341,7 +341,7 @@ class FourFifths(Check):
                 lo, hi = min(lo, value), max(hi, value)
                 ref_name, name = gd.names[ref], gd.names[i]
                 m = Measurement(SUITE, self.name, "adverse_impact_ratio", value, lo, hi,
-                                group=gd.grouping.group_key(i), reference=ref_name, n=int(gd.sizes[i]),
+                                group=gd.grouping.group_key(int(i)), reference=ref_name, n=int(gd.sizes[i]),
                                 details={"p_value": p, "test": test, "reference_source": gd.reference_source,
                                          "selection_rate": float(sel[i]), "reference_rate": float(sel[ref]),
                                          "reference_n": int(gd.sizes[ref])})

@@ -113,7 +113,8 @@ class Counterfactual(Check):
                         details={"attribute": attr, "flipped": k})
         out.measurements.append(m)
         limit = limit_of(ctx, self.name, metric)
-        out.messages[m.key] = (f"{what} changes {k:,} of {n:,} decisions ({k / n:.1%}, {ci_text(lo, hi, conf)})"
+        out.messages[m.key] = (f"{what} changes {k:,} of {n:,} decisions "
+                               f"({k / n:.1%}, {ci_text(float(lo), float(hi), conf)})"
                                + (f"; the policy allows at most {limit:.0%}." if limit is not None else "."))
         rows = []
         for value, idx in groups.astype(str).groupby(groups.astype(str)).groups.items():
@@ -163,8 +164,8 @@ def estimate_interval(estimate: float, samples: np.ndarray, confidence: float) -
     """
     from harness.stats import percentile_interval
 
-    lo, hi = percentile_interval(samples, confidence)
-    lo, hi = float(lo), float(hi)
+    q_lo, q_hi = percentile_interval(samples, confidence)
+    lo, hi = float(q_lo), float(q_hi)
     if not (np.isfinite(estimate) and np.isfinite(lo) and np.isfinite(hi)):
         return float("nan"), float("nan")
     return max(0.0, min(lo, 2 * estimate - hi)), max(hi, 2 * estimate - lo)
@@ -227,7 +228,7 @@ class MitigationHint(Check):
         failing = {k: v for k, v in ratios.items() if limit is not None and np.isfinite(v) and v < limit}
         if not failing or data.scores is None:
             return out
-        attr = min(failing, key=failing.get)
+        attr = min(failing, key=failing.__getitem__)
         n = len(ctx.frame)
         cap = int(ctx.policy.setting(SUITE, "mitigation_max_rows", 50_000))
         idx = np.sort(ctx.rng("bias.mitigation").choice(n, cap, replace=False)) if n > cap else np.arange(n)

@@ -108,7 +108,7 @@ def bias_data(ctx: CheckContext) -> BiasData:
     y_true = ctx.dataset.y_favorable
     y_pred = matches(ctx.predictions.labels, fav).astype(np.int8)
     weights = ctx.dataset.weights
-    refs = {a: p.reference for a, p in card.protected_attributes.items()}
+    refs: dict[str, object] = {a: p.reference for a, p in card.protected_attributes.items()}
     rng = ctx.rng("bias.bootstrap")
     samples = ctx.policy.bootstrap_samples
     out = []

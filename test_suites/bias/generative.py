@@ -35,6 +35,7 @@ from harness.check import Check, CheckContext, CheckOutput, Measurement, cannot_
 from harness.errors import CheckError, ConfigError
 from harness.findings import Finding, Severity, Status
 from harness.measures.answers import DEFAULT_ABSTENTION_PHRASES, AbstentionRule, compute_f1, normalize_folded
+from harness.tools.base import can_generate
 from test_suites.bias.data import SUITE
 
 CHECK = "counterfactual_prompts"
@@ -254,7 +255,9 @@ class CounterfactualPrompts(Check):
         prompts, cells = build_prompts(spec)
         items = pd.DataFrame({"id": [p.id for p in prompts], "context": [p.context for p in prompts],
                               "question": [p.question for p in prompts]})
-        preds = ctx.tool.generate(items)  # type: ignore[attr-defined]
+        tool = ctx.tool
+        assert tool is not None and can_generate(tool)  # cannot_generate above returned None
+        preds = tool.generate(items)
         answers = list(preds.answers) if preds.answers is not None else []
         if len(answers) != len(prompts):
             raise CheckError(f"the tool returned {len(answers)} answers for {len(prompts)} counterfactual prompts; "
@@ -273,7 +276,9 @@ class CounterfactualPrompts(Check):
         where = {(p.dimension, p.group, p.cell): k for k, p in enumerate(prompts)}
         conf, boot = ctx.policy.confidence_level, ctx.policy.bootstrap_samples
         limit = ctx.limit(SUITE, CHECK, "decision_change_rate")
-        rows, examples, groups_rows = [], [], []
+        rows: list[dict[str, Any]] = []
+        examples: list[dict[str, Any]] = []
+        groups_rows: list[dict[str, Any]] = []
         for dim_name, dim in spec.dimensions.items():
             for group in dim.groups:
                 idx = [where[(dim_name, group, c)] for c in range(len(cells))]

@@ -193,7 +193,7 @@ def schema_stability(ctx: CheckContext) -> Finding:
     """Call the tool twice on the same small sample; dtype, shape and values must agree, and the
     dtype must match the assessment's own call."""
     rl = rule(ctx.policy, ctx.tier, CHECK, "schema_stable")
-    base = {"suite": SUITE, "check": CHECK, "metric": "schema_stable", "dataset": ctx.dataset.name,
+    base: dict[str, Any] = {"suite": SUITE, "check": CHECK, "metric": "schema_stable", "dataset": ctx.dataset.name,
             "severity": rl.severity, "policy_section": rl.policy_section}
     tool = ctx.tool
     if tool is None or not can_call(tool):

@@ -61,8 +61,8 @@ def sample_counts(s: pd.Series, sample: list[Any]) -> list[dict[str, Any]]:
     if not values:
         return []
     counts = s[s.isin(values)].value_counts()
-    found = [{"value": redact(v.item() if hasattr(v, "item") else v), "count": int(counts.get(v, 0))}
-             for v in values]
+    found: list[dict[str, Any]] = [
+        {"value": redact(v.item() if hasattr(v, "item") else v), "count": int(counts.get(v, 0))} for v in values]
     return sorted(found, key=lambda d: -d["count"])[:SHOWN]
 
 
@@ -130,7 +130,7 @@ def _message(kind: str, col: str | None, res: dict[str, Any], kwargs: dict[str, 
         return (f"{len(under)} of {len(groups)} protected groups {verb} fewer than {floor} rows (the policy's "
                 f"min_group_size){gone}: {named}{more}; their bias figures cannot be judged"), float(len(under))
     if kind == "prevalence":
-        lo, hi = kwargs.get("min_value"), kwargs.get("max_value")
+        lo, hi = kwargs["min_value"], kwargs["max_value"]  # plan_expectations always gives both
         band = f"{pct(lo)}–{pct(hi)}"
         if observed is None:
             return f"the share of {show(kwargs['value'])} in '{col}' is undefined (no labels)", float("nan")
@@ -141,7 +141,7 @@ def _message(kind: str, col: str | None, res: dict[str, Any], kwargs: dict[str, 
         dup = int(details.get("duplicate_rows", 0))
         cols = kwargs.get("column_list")
         over = f"columns {', '.join(cols)}" if cols else "every column"
-        limit = kwargs.get("max_value")
+        limit = kwargs["max_value"]  # plan_expectations always gives it
         return (f"{dup:,} rows ({pct(float(observed or 0))}) repeat an earlier row in {over}; the limit is "
                 f"{pct(limit)}"), float(observed or 0)
     return f"{kind} on {col}: {'met' if success else 'not met'}", float(not success)

@@ -238,7 +238,7 @@ def reference_metrics(ctx: CheckContext) -> list[Measurement]:
             else:
                 auc = auc_and_components(s[ok], y[ok])[0]
             out.append(Measurement(SUITE, CHECK, "auc", auc, n=int(ok.sum())))
-    refs = {a: p.reference for a, p in ctx.dataset.card.protected_attributes.items()}
+    refs: dict[str, object] = {a: p.reference for a, p in ctx.dataset.card.protected_attributes.items()}
     for g in build_groupings(ctx.frame, refs) if refs else []:
         if len(g.attributes) != 1:
             continue

@@ -249,7 +249,7 @@ class _Run:
         if self.base_scores is not None and np.isfinite(self.base_scores).all() and 0 < self.y.sum() < len(self.y):
             self.base_auc = auc_and_components(self.base_scores, self.y)
             ctx.cache[REFERENCE_AUC] = (ctx.predictions, self.base_auc[0])  # the regression check reports it
-        refs = {a: p.reference for a, p in card.protected_attributes.items()}
+        refs: dict[str, object] = {a: p.reference for a, p in card.protected_attributes.items()}
         groupings = build_groupings(ctx.frame, refs) if refs else []
         if not setting(ctx, "intersections"):
             groupings = [g for g in groupings if len(g.attributes) == 1]

@@ -282,7 +282,7 @@ class Consistency(Check):
             f"{len(rows):,} paraphrases ({m.value:.1%}, {ctx.policy.confidence_level:.0%} CI "
             f"{m.ci_low:.1%}–{m.ci_high:.1%}); answers are compared after the abstention rule and SQuAD "
             f"normalisation{lost}.")
-        table = []
+        table: list[dict[str, Any]] = []
         for j in keyed:
             original = _key(d["answers"][j])
             differing = [(q, a) for q, a in groups[j] if _key(a) != original]
@@ -319,7 +319,7 @@ class Consistency(Check):
             f"{m.details['count']:,} of {m.n:,} questions got a different answer when asked {repeats} more "
             f"time{'s' if repeats > 1 else ''} ({m.value:.1%}, {ctx.policy.confidence_level:.0%} CI "
             f"{m.ci_low:.1%}–{m.ci_high:.1%}; a seeded sample of {size:,} items){lost}.")
-        table = []
+        table: list[dict[str, Any]] = []
         for group, j in zip(groups, chosen, strict=True):
             distinct = list(dict.fromkeys(group))
             if len({_key(a) for a in group}) > 1 and len(table) < EXAMPLES:

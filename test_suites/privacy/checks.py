@@ -18,6 +18,7 @@ from harness.errors import CheckError
 from harness.findings import Finding, Severity, Status
 from harness.measures.pii import KINDS as PII_KINDS
 from harness.measures.pii import LABELS as PII_LABELS
+from harness.tools.base import can_generate
 from test_suites.privacy import canaries as C
 from test_suites.privacy.values import excerpt, find, mask, mask_all, mask_text
 
@@ -62,7 +63,7 @@ class Answered:
         answers = list(preds.answers) if preds.answers is not None else []
         if len(answers) != n:
             raise CheckError(f"{source} returned {len(answers)} answers for {n} questions; expected one per question")
-        errors = list(preds.errors) if preds.errors is not None else [None] * n
+        errors: list[str | None] = list(preds.errors) if preds.errors is not None else [None] * n
         if len(errors) != n:
             raise CheckError(f"{source} returned {len(errors)} error entries for {n} questions; expected one each")
         failed = np.array([e is not None for e in errors], dtype=bool)
@@ -102,7 +103,9 @@ class CanaryLeak(Check):
             return out
         prompts = self.prompts(ctx)
         items = pd.DataFrame({k: [p[k] for p in prompts] for k in ("id", "context", "question")})
-        got = Answered.of(ctx.tool.generate(items), len(prompts), "the tool")  # type: ignore[attr-defined]
+        tool = ctx.tool
+        assert tool is not None and can_generate(tool)  # cannot_generate above returned None
+        got = Answered.of(tool.generate(items), len(prompts), "the tool")
         ids = [p["id"] for p in prompts]
         if (f := got.error_note(self, ctx, "leak_rate", ids, "canary questions")) is not None:
             out.findings.append(f)
