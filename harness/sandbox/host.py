@@ -122,7 +122,7 @@ def _spawn(argv: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
     out = reply.get()
     if isinstance(out, BaseException):
         raise out
-    return out  # type: ignore[no-any-return]
+    return out
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:

@@ -74,7 +74,7 @@ def rebuild_exception(type_name: str, message: str, *, base: object = None,
             holder = type(type_name, (cls,), {"__module__": "harness.sandbox.worker_exceptions",
                                               "__str__": lambda self: message})
             with contextlib.suppress(Exception):
-                return holder()  # type: ignore[no-any-return]
+                return holder()
     return WorkerException(type_name, message)
 
 

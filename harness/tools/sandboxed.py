@@ -176,11 +176,11 @@ class SandboxedTool:
         allow_fallback = policy.setting("sandbox", "allow_subprocess_fallback", False) is True
         choose_mode(site.tool_id, isolation, allow_fallback)
         if a.kind != "mlflow":
-            path = site.existing_file(a.path, "model file")  # type: ignore[union-attr, arg-type]
+            path = site.existing_file(a.path, "model file")
             spec = ModelSpec(format=fmt, path=path)
         else:
-            spec = ModelSpec(format="mlflow", path=model_folder(a, site),  # type: ignore[arg-type]
-                             label_column=a.label_column, score_column=a.score_column)  # type: ignore[union-attr]
+            spec = ModelSpec(format="mlflow", path=model_folder(a, site),
+                             label_column=a.label_column, score_column=a.score_column)
         model = SandboxedModel(spec, name=site.tool_id, isolation=isolation, limits=limits,
                                scratch_parent=scratch_parent, allow_fallback=allow_fallback)
         return cls(model=model, name=site.tool_id, kind=a.kind, threshold=a.threshold, notes=model.notes,
