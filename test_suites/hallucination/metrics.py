@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import collections
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -247,7 +247,7 @@ def _non_name_claims(text: str) -> tuple[list[Claim], list[tuple[int, int]]]:
     def free(a: int, b: int) -> bool:
         return all(b <= s or a >= e for s, e in taken)
 
-    def scan(kind: str, pattern: re.Pattern, key_fn) -> None:
+    def scan(kind: str, pattern: re.Pattern[str], key_fn: Callable[[re.Match[str]], Any]) -> None:
         for m in pattern.finditer(text):
             if not free(m.start(), m.end()):
                 continue
