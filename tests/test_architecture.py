@@ -151,7 +151,7 @@ TREE = {
     "harness/measures/counts.py": "import numpy as np\n",
     "harness/report/__init__.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import test_suites.a\n",
     "harness/report/view.py": "def f():\n    from test_suites import b\n    return b\n",
-    "harness/registry.py": "from .measures import counts\nfrom . import report\n",
+    "harness/plugins.py": "from .measures import counts\nfrom . import report\n",
     "test_suites/__init__.py": "",
     "test_suites/a/__init__.py": "from . import checks\nfrom .checks import X\n",
     "test_suites/a/checks.py": ("from harness.measures.counts import np\nfrom test_suites.a import data\n"
@@ -173,7 +173,7 @@ def test_relative_imports_resolve_as_python_does(tmp_path: Path) -> None:
                                                   "test_suites.b.metrics.gap", "test_suites.b.metrics.rate"]
     assert targets["test_suites/b/__init__.py"] == ["test_suites.a"]
     assert targets["test_suites/b/sub/deep.py"] == ["test_suites.a", "test_suites.a.data.f", "test_suites.b.metrics"]
-    assert targets["harness/registry.py"] == ["harness.measures.counts", "harness.report"]
+    assert targets["harness/plugins.py"] == ["harness.measures.counts", "harness.report"]
     known = modules(tmp_path)
     assert module_of("test_suites.b.metrics.gap", known) == "test_suites.b.metrics"
     assert module_of("harness.measures.counts.np", known) == "harness.measures.counts"

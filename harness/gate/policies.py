@@ -199,9 +199,9 @@ def adopt(uri: str, policy_path: str | Path, *, by: str | None, reason: str, ack
     (2.3) with a reason (3.1). Refused: a policy the installed harness cannot apply as written (`harness policy
     check`), and a policy weaker than the one in force without `acknowledge_weakening`. Adopting the policy
     already in force records nothing and returns its record."""
+    from harness.plugins import load_suites
     from harness.policy import load_policy
     from harness.policy_check import check_policy, describe, policy_text
-    from harness.registry import load_suites
 
     at = now_utc(now)
     path = Path(policy_path)

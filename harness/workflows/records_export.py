@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from harness.gate import Verification
     from harness.tracking.store import RunRecord, Store
 
-SCHEMA = "harness.records/1"
+SCHEMA = "harness.workflows.records_export/1"
 SUMS = "SHA256SUMS"
 MANIFEST = "manifest.json"
 

@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from harness.gate import InventoryRow, VersionStatus
     from harness.policy import Policy
 
-SCHEMA = "harness.register/1"
+SCHEMA = "harness.workflows.transparency/1"
 STANDARD = "UK Algorithmic Transparency Recording Standard v3.0 (March 2024), tier 1, with tier-2 context"
 PUBLISHED_STATUSES = ("in-use", "pilot")
 DEFAULT_MIN_CELL = 10
