@@ -324,3 +324,13 @@ def test_the_third_party_plugins_use_only_the_public_api() -> None:
             if imp.target.split(".")[0] == "harness" and not imp.target.startswith("harness.api."):
                 found.append(imp.where())
     assert found == []
+
+
+def test_only_the_tracking_layer_and_the_sandbox_worker_import_mlflow() -> None:
+    """A change of store stays in harness/tracking (README "Where everything is"); the sandbox worker loads an
+    MLflow model inside the box and is the one exception."""
+    allowed = ("harness/tracking/", "harness/sandbox/worker.py")
+    found = [imp.where() for package in PACKAGES for path in source_files(ROOT, package)
+             for imp in imports_of(ROOT, path)
+             if imp.target.split(".")[0] == "mlflow" and not imp.file.as_posix().startswith(allowed)]
+    assert found == []
