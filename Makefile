@@ -23,6 +23,7 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check harness test_suites tests benchmarks datasets examples
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=15 tests
 	@if [ -f $(SHARED)/acceptance/contract.py ]; then \
 		$(BIN)/python $(SHARED)/acceptance/contract.py; \
@@ -31,6 +32,7 @@ test: $(VENV)/.installed-dev
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check harness test_suites tests benchmarks datasets examples
+	$(BIN)/mypy
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_bias.py

@@ -44,21 +44,21 @@ TOOLS: dict[str, tuple[Path, str, Path | None]] = {
 }
 # (module, attribute, phase label) the pipeline calls by that name; label None: the label comes from the call
 PIPELINE_PHASES = (
-    ("harness.pipeline", "load_manifest", "read the manifest"),
-    ("harness.pipeline", "load_policy", "read the policy"),
-    ("harness.pipeline", "require_valid_settings", "check the policy (imports every suite)"),
-    ("harness.pipeline", "_in_force", "policy in force (store)"),
-    ("harness.pipeline", "resolve", "resolve suites (imports)"),
-    ("harness.pipeline", "load_dataset", "load data: reference"),
-    ("harness.pipeline", "load_current", "load data: current sample"),
-    ("harness.pipeline", "check_reachable", "store: reachable"),
-    ("harness.pipeline", "actor_name", "store: who starts it"),
-    ("harness.pipeline", "approved_baseline", "store: approved baseline"),
-    ("harness.pipeline", "artifact_digests", "tool files digests"),
-    ("harness.pipeline", "preflight", "gate: preflight"),
-    ("harness.pipeline", "load_tool", "load the tool"),
-    ("harness.pipeline", "provenance", "suite provenance"),
-    ("harness.pipeline", "on_assessed", "gate: record the assessment"),
+    ("harness.workflows.assess", "load_manifest", "read the manifest"),
+    ("harness.workflows.assess", "load_policy", "read the policy"),
+    ("harness.workflows.assess", "require_valid_settings", "check the policy (imports every suite)"),
+    ("harness.workflows.assess", "_in_force", "policy in force (store)"),
+    ("harness.workflows.assess", "resolve", "resolve suites (imports)"),
+    ("harness.workflows.assess", "load_dataset", "load data: reference"),
+    ("harness.workflows.assess", "load_current", "load data: current sample"),
+    ("harness.workflows.assess", "check_reachable", "store: reachable"),
+    ("harness.workflows.assess", "actor_name", "store: who starts it"),
+    ("harness.workflows.assess", "approved_baseline", "store: approved baseline"),
+    ("harness.workflows.assess", "artifact_digests", "tool files digests"),
+    ("harness.workflows.assess", "preflight", "gate: preflight"),
+    ("harness.workflows.assess", "load_tool", "load the tool"),
+    ("harness.workflows.assess", "provenance", "suite provenance"),
+    ("harness.workflows.assess", "on_assessed", "gate: record the assessment"),
 )
 
 
@@ -112,7 +112,7 @@ class Clock:
 def phases(tool: str, folder: Path) -> tuple[float, Clock, float]:
     """Import the pipeline, then run one assessment with every phase timed: (import s, clock, run s)."""
     t0 = time.perf_counter()
-    import harness.pipeline as pipeline
+    import harness.workflows.assess as pipeline
 
     imported = time.perf_counter() - t0
     clock = Clock()
@@ -122,15 +122,15 @@ def phases(tool: str, folder: Path) -> tuple[float, Clock, float]:
             stack.enter_context(clock.patch(module, attr, label))
         stack.enter_context(clock.patch("harness.assessment", "run_suite",
                                         lambda suite, ctx: f"suite: {suite.name}"))
-        stack.enter_context(clock.patch("harness.pipeline", "assess", "assess: all (predict, suites, decide)"))
+        stack.enter_context(clock.patch("harness.workflows.assess", "assess", "assess: all (predict, suites, decide)"))
         run_cls = getattr(pipeline, "AssessmentRun", None)
         if run_cls is not None:
-            stack.enter_context(clock.patch("harness.pipeline", "AssessmentRun", "store: open (new run)"))
+            stack.enter_context(clock.patch("harness.workflows.assess", "AssessmentRun", "store: open (new run)"))
             for method in ("record", "close"):
                 stack.enter_context(clock.patch("harness.tracking", method, f"store: log the run ({method})",
                                                 owner=run_cls))
         else:
-            clock.missing.append("harness.pipeline.AssessmentRun")
+            clock.missing.append("harness.workflows.assess.AssessmentRun")
         stack.enter_context(clock.patch("harness.report", "render", lambda result, fmt: f"report: {fmt}"))
         import harness.report.plots as plots
 
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-assess-") as tmp:
         imported, clock, ran = phases(args.tool, Path(tmp))
     print(f"\nphases in one process (a fresh store){'':<14}{'seconds':>9}")
-    print(f"{'import harness.pipeline':<52}{imported:9.3f}")
+    print(f"{'import harness.workflows.assess':<52}{imported:9.3f}")
     suites = sum(s for k, s in clock.seconds.items() if k.startswith("suite: "))
     for name, s in clock.seconds.items():
         print(f"{name:<52}{s:9.3f}")

@@ -1,4 +1,5 @@
-"""Checks and measurements: the unit a suite is made of.
+"""Checks and suites: the units a plugin is made of (what they produce, `Measurement` and `Finding`, lives
+in harness.findings).
 
 A check measures; the policy judges. Keeping the two apart means a new policy can re-judge an old
 assessment's measurements without re-running the tool.
@@ -9,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from harness.findings import Finding, Severity, Status, finite_or_none
+from harness.findings import Finding, Measurement, Severity, Status
 
 if TYPE_CHECKING:
     import numpy as np
@@ -21,41 +22,6 @@ if TYPE_CHECKING:
     from harness.policy import Policy
     from harness.report.sections import ReportContext, Section, SuiteOutcome
     from harness.tools.base import Predictions, Tool
-
-
-@dataclass(frozen=True)
-class Measurement:
-    """One measured value with its interval. `group` is the grouping or group it belongs to."""
-
-    suite: str
-    check: str
-    metric: str
-    value: float
-    ci_low: float | None = None
-    ci_high: float | None = None
-    group: str | None = None
-    reference: str | None = None
-    n: int | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def key(self) -> str:
-        base = f"{self.suite}.{self.check}.{self.metric}"
-        return f"{base}.{self.group}" if self.group else base
-
-    def to_dict(self) -> dict[str, Any]:
-        clean = finite_or_none
-        return {
-            "key": self.key, "suite": self.suite, "check": self.check, "metric": self.metric,
-            "value": clean(self.value), "ci_low": clean(self.ci_low), "ci_high": clean(self.ci_high),
-            "group": self.group, "reference": self.reference, "n": self.n, "details": self.details,
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Measurement:
-        d = {k: v for k, v in d.items() if k != "key"}
-        d["value"] = float("nan") if d["value"] is None else d["value"]
-        return cls(**d)
 
 
 @dataclass

@@ -1,4 +1,6 @@
-"""Findings: what an assessment concludes about one measured value, in words a reviewer can quote."""
+"""What a check produces: `Measurement`s (a measured value with its interval) and the `Finding`s an
+assessment concludes about them, in words a reviewer can quote. Side by side, because a finding is read
+against the measurement it judges and both serialise into assessment.json the same way."""
 from __future__ import annotations
 
 import math
@@ -84,4 +86,39 @@ class Finding:
         d = {k: v for k, v in d.items() if k != "key"}
         d["status"] = Status(d["status"])
         d["severity"] = Severity(d["severity"])
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One measured value with its interval. `group` is the grouping or group it belongs to."""
+
+    suite: str
+    check: str
+    metric: str
+    value: float
+    ci_low: float | None = None
+    ci_high: float | None = None
+    group: str | None = None
+    reference: str | None = None
+    n: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        base = f"{self.suite}.{self.check}.{self.metric}"
+        return f"{base}.{self.group}" if self.group else base
+
+    def to_dict(self) -> dict[str, Any]:
+        clean = finite_or_none
+        return {
+            "key": self.key, "suite": self.suite, "check": self.check, "metric": self.metric,
+            "value": clean(self.value), "ci_low": clean(self.ci_low), "ci_high": clean(self.ci_high),
+            "group": self.group, "reference": self.reference, "n": self.n, "details": self.details,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Measurement:
+        d = {k: v for k, v in d.items() if k != "key"}
+        d["value"] = float("nan") if d["value"] is None else d["value"]
         return cls(**d)

@@ -19,6 +19,7 @@ from harness.findings import Finding, Severity, Status
 from harness.yamlio import read_yaml_mapping, validate
 
 RiskTier = Literal["high", "medium", "low"]
+DEFAULT_REASSESSMENT_DAYS: dict[RiskTier, int] = {"high": 90, "medium": 180, "low": 365}  # policy 4.3
 TIERS: tuple[str, ...] = ("high", "medium", "low")
 DecisionRule = Literal["significant_violation", "interval_beyond", "point"]
 
@@ -62,9 +63,7 @@ class Policy(BaseModel):
     confidence_level: float = Field(0.95, gt=0.5, lt=1.0)
     bootstrap_samples: int = Field(2000, ge=100)
     seed: int = 0
-    reassessment_days: dict[RiskTier, int] = Field(
-        default_factory=lambda: {"high": 90, "medium": 180, "low": 365}
-    )
+    reassessment_days: dict[RiskTier, int] = Field(default_factory=lambda: dict(DEFAULT_REASSESSMENT_DAYS))
     required_suites: dict[str, list[str]] = Field(default_factory=dict)
     reference_rule: Literal["largest", "most_favourable"] = "largest"  # when the card names no reference
     # when a blocking limit violation is a FAIL (harness.decision): shown real by a test, Holm-adjusted across

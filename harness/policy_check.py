@@ -68,12 +68,12 @@ class SandboxSettings(BaseModel):
 
 
 class RegisterSettings(BaseModel):
-    """`settings.register`: the public transparency register (harness.register)."""
+    """`settings.register`: the public transparency register (harness.workflows.transparency)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     feedback_url: str | None = None
-    min_cell: int = Field(10, ge=1, strict=True)  # harness.register.DEFAULT_MIN_CELL
+    min_cell: int = Field(10, ge=1, strict=True)  # harness.workflows.transparency.DEFAULT_MIN_CELL
 
 
 HARNESS_SECTIONS: dict[str, type[BaseModel]] = {"gate": GateSettings, "register": RegisterSettings,
@@ -232,7 +232,7 @@ def require_valid_settings(policy: Policy, path: str | Path | None = None,
     `path` is the file the policy was loaded from (None: the shipped default policy); `suites` the installed
     suites (default: those registered by entry point)."""
     if suites is None:
-        from harness.registry import load_suites
+        from harness.plugins import load_suites
 
         suites = load_suites()
     text, source = policy_text(path)

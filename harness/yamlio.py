@@ -220,7 +220,7 @@ class Problem:
 
 
 def problems_of(e: ValidationError, text: str, tags: Tags | None = None) -> list[Problem]:
-    """Every problem of a validation error, located in the YAML text (also used by `harness.bundle`). A
+    """Every problem of a validation error, located in the YAML text (also used by `harness.workflows.bundle`). A
     discriminated union adds its member's tag to the path ("adapter.sklearn.path"), which is not a key in the
     file: the tags `tags` names for that field (a tool manifest's: the adapter table's kinds) are dropped."""
     index = line_index(text)

@@ -151,7 +151,7 @@ TREE = {
     "harness/measures/counts.py": "import numpy as np\n",
     "harness/report/__init__.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import test_suites.a\n",
     "harness/report/view.py": "def f():\n    from test_suites import b\n    return b\n",
-    "harness/registry.py": "from .measures import counts\nfrom . import report\n",
+    "harness/plugins.py": "from .measures import counts\nfrom . import report\n",
     "test_suites/__init__.py": "",
     "test_suites/a/__init__.py": "from . import checks\nfrom .checks import X\n",
     "test_suites/a/checks.py": ("from harness.measures.counts import np\nfrom test_suites.a import data\n"
@@ -173,7 +173,7 @@ def test_relative_imports_resolve_as_python_does(tmp_path: Path) -> None:
                                                   "test_suites.b.metrics.gap", "test_suites.b.metrics.rate"]
     assert targets["test_suites/b/__init__.py"] == ["test_suites.a"]
     assert targets["test_suites/b/sub/deep.py"] == ["test_suites.a", "test_suites.a.data.f", "test_suites.b.metrics"]
-    assert targets["harness/registry.py"] == ["harness.measures.counts", "harness.report"]
+    assert targets["harness/plugins.py"] == ["harness.measures.counts", "harness.report"]
     known = modules(tmp_path)
     assert module_of("test_suites.b.metrics.gap", known) == "test_suites.b.metrics"
     assert module_of("harness.measures.counts.np", known) == "harness.measures.counts"
@@ -201,3 +201,136 @@ def test_the_rules_report_file_line_and_statement(tmp_path: Path) -> None:
         "harness/report/__init__.py:3: import test_suites.a",
         "harness/report/view.py:2: from test_suites import b",
     ]
+
+
+def import_graph(root: Path, packages: tuple[str, ...] = PACKAGES) -> dict[str, set[str]]:
+    """module -> the modules of the tree it imports (any import: lazy, TYPE_CHECKING or not, since each is an
+    edge a reader must follow). Importing a package's own submodule from its `__init__` counts like any other."""
+    known = modules(root, packages)
+    graph: dict[str, set[str]] = {m: set() for m in known}
+    for m, path in known.items():
+        for imp in imports_of(root, path):
+            target = module_of(imp.target, known)
+            if target is not None and target != m:
+                graph[m].add(target)
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan), each sorted: every import cycle."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return sorted(found)
+
+
+def private_imports(root: Path, packages: tuple[str, ...] = PACKAGES) -> list[str]:
+    """file:line: statement for each `from x import _name` of a module of the tree by another module: a name
+    with a leading underscore is its module's own business (issue 13: a small public API instead)."""
+    known = modules(root, packages)
+    found = []
+    for path in (p for package in packages for p in source_files(root, package)):
+        for imp in imports_of(root, path):
+            owner, _, name = imp.target.rpartition(".")
+            if name.startswith("_") and not name.startswith("__") and module_of(owner, known) is not None:
+                found.append(imp.where())
+    return list(dict.fromkeys(found))
+
+
+def test_the_import_graph_has_no_cycle() -> None:
+    found = cycles(import_graph(ROOT))
+    assert not found, "import cycles (each list is one strongly connected set of modules):\n" + "\n".join(
+        " <-> ".join(c) for c in found)
+
+
+def test_no_module_imports_another_modules_private_names() -> None:
+    found = private_imports(ROOT)
+    assert not found, "private names imported across modules:\n" + "\n".join(found)
+
+
+def test_the_cycle_and_private_rules_catch_what_they_forbid(tmp_path: Path) -> None:
+    _write(tmp_path, {
+        "harness/__init__.py": "",
+        "harness/a.py": "from harness.b import thing\n",
+        "harness/b.py": "def f():\n    from harness import c  # lazy, still an edge\n",
+        "harness/c.py": "from harness.a import _secret\n",
+        "harness/d.py": "from harness.c import x\n",
+    })
+    graph = import_graph(tmp_path, ("harness",))
+    assert cycles(graph) == [["harness.a", "harness.b", "harness.c"]]
+    assert private_imports(tmp_path, ("harness",)) == ["harness/c.py:1: from harness.a import _secret"]
+
+
+HEAVY = ("mlflow", "great_expectations", "fairlearn", "aif360", "matplotlib")
+
+
+def test_the_public_api_is_whole_and_light() -> None:
+    """Every name README's "Public API" promises is importable from harness.api, is the object its home module
+    defines (not a copy), and importing the API loads none of the heavy libraries."""
+    import subprocess
+    import sys
+
+    code = ("import sys, json, harness.api as a; "
+            "print(json.dumps({'names': sorted(a.__all__), 'missing': [n for n in a.__all__ if not hasattr(a, n)], "
+            f"'heavy': sorted(m for m in {HEAVY!r} if m in sys.modules)}}))")
+    import json
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT, check=True)
+    got = json.loads(r.stdout)
+    assert got["missing"] == [] and got["heavy"] == []
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    listed = readme.split("## Public API", 1)[1].split("\n## ", 1)[0]
+    assert [n for n in got["names"] if f"`{n}`" not in listed] == []
+    from harness import api
+    from harness.check import Suite
+    from harness.findings import Measurement
+    from harness.measures.significance import holm
+    assert (api.Suite, api.Measurement, api.holm) == (Suite, Measurement, holm)
+
+
+def test_the_third_party_plugins_use_only_the_public_api() -> None:
+    """The plugins in tests/resources stand for a third party's: they import from harness.api and nothing else
+    of the harness, so the API is enough to write a suite with its own settings and report section."""
+    plugins = ROOT / "tests" / "resources" / "plugins"
+    found = []
+    for path in sorted(p for p in plugins.rglob("*.py") if "build" not in p.relative_to(plugins).parts):
+        for imp in imports_of(plugins, path):
+            if imp.target.split(".")[0] == "harness" and not imp.target.startswith("harness.api."):
+                found.append(imp.where())
+    assert found == []
+
+
+def test_only_the_tracking_layer_and_the_sandbox_worker_import_mlflow() -> None:
+    """A change of store stays in harness/tracking (README "Where everything is"); the sandbox worker loads an
+    MLflow model inside the box and is the one exception."""
+    allowed = ("harness/tracking/", "harness/sandbox/worker.py")
+    found = [imp.where() for package in PACKAGES for path in source_files(ROOT, package)
+             for imp in imports_of(ROOT, path)
+             if imp.target.split(".")[0] == "mlflow" and not imp.file.as_posix().startswith(allowed)]
+    assert found == []

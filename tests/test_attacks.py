@@ -33,8 +33,8 @@ from click.testing import CliRunner, Result
 from harness import gate
 from harness.errors import ConfigError, GateError
 from harness.gate.records import FIELD_TAG, FIELDS, HASH_TAG, RECORD_TAG, SCHEMA
-from harness.pipeline import run_assessment
 from harness.policy import load_policy
+from harness.workflows.assess import run_assessment
 from tests.conftest import perfect_case, single_user, single_user_policy, write_case
 
 POLICY = single_user_policy()  # what the template store has in force (conftest.single_user)
@@ -756,7 +756,7 @@ def test_reassess_refuses_a_rewritten_plan_of_the_approved_run(tmp_path: Path) -
     plan.write_text(json.dumps({**doc, "suites": ["data_quality"]}, sort_keys=True, indent=1))
     client(uri).set_tag(run, "harness.inputs_sha256", sha(plan.read_bytes()))
     records = len(gate.history(uri, "case-tool-9").records)
-    from harness.reassess import reassess
+    from harness.workflows.reassess import reassess
 
     [outcome] = reassess(uri, "case-tool-9:1.0", by="scheduler")
     assert outcome.verdict == "ERROR" and outcome.run_id is None, outcome  # on main: a data_quality-only run, kept

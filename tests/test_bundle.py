@@ -16,8 +16,8 @@ import pytest
 import skops.io as sio
 from sklearn.linear_model import LogisticRegression
 
-from harness.bundle import validate_bundle
 from harness.errors import ConfigError
+from harness.workflows.bundle import validate_bundle
 
 # line numbers matter: messages quote them
 MANIFEST = """id: rental-screen
@@ -372,7 +372,7 @@ def test_submit_logs_the_bundle_and_registers_the_version_as_submitted(tmp_path:
 
 def test_an_archive_that_expands_a_hundredfold_past_64_mib_is_refused_as_a_bomb(tmp_path: Path) -> None:
     """A small archive within the total limit (8 GiB) can still be a bomb: 96 MiB of zeros deflate to ~100 kB."""
-    from harness.bundle import extract_zip
+    from harness.workflows.bundle import extract_zip
 
     archive = tmp_path / "bundle.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:

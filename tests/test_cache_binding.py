@@ -25,11 +25,11 @@ from click.testing import CliRunner
 from harness import gate
 from harness.cli import main
 from harness.manifest import load_manifest
-from harness.pipeline import run_assessment
 from harness.testing import ChatServer
 from harness.tools import load_tool
 from harness.tools.openai import CACHE_FORMAT, OpenAITool, cache_key, chat_messages, endpoint_facts
 from harness.verdict import Verdict
+from harness.workflows.assess import run_assessment
 from tests.conftest import MANIFEST, single_user
 
 ROOT = Path(__file__).resolve().parents[1]

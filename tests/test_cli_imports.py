@@ -96,7 +96,7 @@ def test_suite_classes_and_their_metadata_load_without_heavy_libraries() -> None
     """The registry loads every suite class (as `suites list` and the policy's settings check do), and reads
     what the suite declares (`produces`, `settings_model`), with none of the heavy libraries imported."""
     code = (
-        "import json, sys\nfrom harness.registry import load_suites\n"
+        "import json, sys\nfrom harness.plugins import load_suites\n"
         "suites = load_suites()\n"
         "declared = {n: len(c.produces or ()) for n, c in suites.items()}\n"
         "models = {n: c.settings_model.__name__ for n, c in suites.items() if c.settings_model}\n"

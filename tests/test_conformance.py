@@ -113,7 +113,7 @@ def test_timings_are_the_only_figures_of_degradation_that_do_not_repeat(small: R
 
 @pytest.mark.parametrize("suite_name", ["hallucination", "privacy", "bias"])
 def test_generative_suites_conform_with_the_city_baseline(qa: ReferenceDataset, suite_name: str) -> None:
-    from harness.registry import load_suites
+    from harness.plugins import load_suites
 
     manifest = load_manifest(QA_BASELINE)
     suite = load_suites()[suite_name]

@@ -19,7 +19,7 @@ from harness import gate
 from harness.errors import GateError
 from harness.gate.views import approved_baseline
 from harness.manifest import load_manifest
-from harness.pipeline import run_assessment
+from harness.workflows.assess import run_assessment
 from tests.conftest import perfect_case, single_user, single_user_policy, write_case
 
 POLICY = single_user_policy()  # what the template store has in force (conftest.single_user)
@@ -717,7 +717,7 @@ def test_a_reassessment_of_an_approved_version_is_recorded_without_changing_the_
 
 
 def test_a_gate_failure_after_recording_says_the_run_is_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import harness.pipeline as pipeline
+    import harness.workflows.assess as pipeline
 
     def broken(*_a: object, **_k: object) -> None:
         raise GateError("the decision history of 'case-tool-9' fails verification (record 2 was deleted)")

@@ -13,8 +13,8 @@ import pytest
 
 from harness import gate
 from harness.errors import GateError
-from harness.pipeline import run_assessment
 from harness.policy import load_policy
+from harness.workflows.assess import run_assessment
 from tests.conftest import perfect_case
 
 ROLES = """    roles:

@@ -101,7 +101,7 @@ def test_jsonl_lines_skips_an_over_long_line_without_holding_it() -> None:
 
 
 def test_a_64_mib_line_is_read_past_in_pieces_never_whole(tmp_path: Path) -> None:
-    from harness.bundle import validate_bundle
+    from harness.workflows.bundle import validate_bundle
     from tests.test_bundle import MANIFEST as BUNDLE_MANIFEST
     from tests.test_bundle import make, problems
 
@@ -249,7 +249,7 @@ def test_a_jsonl_dataset_still_reads_as_before() -> None:
 
 
 def test_a_bundle_whose_responses_are_deep_or_oversized_lists_them_as_problems(tmp_path: Path) -> None:
-    from harness.bundle import validate_bundle
+    from harness.workflows.bundle import validate_bundle
     from tests.test_bundle import MANIFEST as BUNDLE_MANIFEST
     from tests.test_bundle import make, problems
 
@@ -276,7 +276,7 @@ def test_a_stored_plan_rewritten_as_a_deep_document_is_refused_exit_2(tmp_path: 
 
     from harness import gate
     from harness.manifest import load_manifest
-    from harness.plan import make_plan
+    from harness.workflows.plan import make_plan
     from tests.conftest import write_case
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -306,8 +306,8 @@ def test_an_evidence_listing_rewritten_as_a_deep_document_is_a_problem_not_a_cra
 def test_a_stored_assessment_record_rewritten_as_a_deep_document_is_refused(tmp_path: Path) -> None:
     from mlflow.tracking import MlflowClient
 
-    from harness.register import _assessment
     from harness.tracking import Store
+    from harness.workflows.transparency import _assessment
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     c = MlflowClient(tracking_uri=uri)

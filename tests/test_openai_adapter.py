@@ -403,7 +403,7 @@ def oracle_for(dataset_name: str):
 @pytest.mark.slow
 def test_an_openai_tool_is_assessed_end_to_end(tmp_path: Path) -> None:
     from harness.findings import Severity, Status
-    from harness.pipeline import run_assessment
+    from harness.workflows.assess import run_assessment
 
     ds, oracle = oracle_for("city-services-qa")
     faulted = ds.frame.loc[~ds.frame["answerable"].astype(bool)].iloc[0]  # csq-0005, unanswerable
@@ -437,7 +437,7 @@ def test_an_openai_tool_is_assessed_end_to_end(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_an_unreachable_endpoint_records_verdict_error(tmp_path: Path) -> None:
-    from harness.pipeline import run_assessment
+    from harness.workflows.assess import run_assessment
 
     url = f"http://127.0.0.1:{free_port()}/v1"
     manifest = write_manifest(tmp_path, f"  base_url: {url}\n  model: m\n  cache_dir: cache\n")

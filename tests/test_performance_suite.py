@@ -503,7 +503,7 @@ def test_a_coin_flip_on_bank_marketing_fails_and_cannot_be_approved(mirror: Path
     from harness import gate
     from harness.datasets import load_dataset
     from harness.errors import GateError
-    from harness.pipeline import run_assessment
+    from harness.workflows.assess import run_assessment
 
     ds = load_dataset("bank-marketing", data_dir=mirror)
     tool = tmp_path / "tool.yaml"

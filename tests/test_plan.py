@@ -16,9 +16,9 @@ from harness import gate
 from harness.cli import main
 from harness.errors import ConfigError, GateError
 from harness.manifest import load_manifest
-from harness.plan import Plan, PlannedDataset, differences, hold_to, load_plan, make_plan, recorded_plan
 from harness.policy import load_policy
 from harness.tracking import Store
+from harness.workflows.plan import Plan, PlannedDataset, differences, hold_to, load_plan, make_plan, recorded_plan
 from tests.conftest import write_case
 
 POLICY = load_policy()

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from harness.check import Suite, declared
 from harness.cli import main
 from harness.errors import ConfigError
+from harness.plugins import load_suites
 from harness.policy import load_policy
 from harness.policy_check import (
     HARNESS_SECTIONS,
@@ -22,7 +23,6 @@ from harness.policy_check import (
     check_policy,
     require_valid_settings,
 )
-from harness.registry import load_suites
 from tests.conftest import write_case
 
 DEFAULT_TEXT = resources.files("harness.policies").joinpath("default.yaml").read_text()
@@ -210,7 +210,7 @@ def test_what_a_declaration_covers() -> None:
 
 
 def test_the_reassessment_validates_settings_before_anything_runs(tmp_path: Path) -> None:
-    from harness.reassess import reassess
+    from harness.workflows.reassess import reassess
 
     policy, line = edited(tmp_path, "    canary_items:", "    canary_item:")
     expected = (f"policy file {policy}, line {line}: settings.privacy.canary_item is not a setting of suite 'privacy' "

@@ -17,8 +17,8 @@ from harness.check import CheckContext
 from harness.datasets import ReferenceDataset, load_dataset
 from harness.manifest import ToolManifest, load_manifest
 from harness.measures.pii import detect
+from harness.plugins import load_suites, resolve
 from harness.policy import Policy, load_policy
-from harness.registry import load_suites, resolve
 from harness.stats import wilson_interval
 from harness.tools import Predictions, can_generate, load_tool
 from harness.verdict import SuiteResult

@@ -186,7 +186,7 @@ def test_a_generative_tool_needs_questions(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_an_always_abstaining_callable_scores_the_unanswerable_share(tmp_path: Path) -> None:
     """The issue's known answer on city-services-qa: abstaining everywhere is exact match 120 / 276."""
-    from harness.pipeline import run_assessment
+    from harness.workflows.assess import run_assessment
 
     path = manifest(folder_with_tools(tmp_path), "tools:abstain")
     done = run_assessment(path, ["city-services-qa"], suites=["hallucination"],

@@ -26,8 +26,8 @@ from harness.cli import main
 from harness.datasets import load_dataset
 from harness.errors import ToolError
 from harness.manifest import load_manifest
+from harness.plugins import resolve
 from harness.policy import load_policy
-from harness.registry import resolve
 from harness.sandbox import ISOLATION_ENV, bwrap_status
 from harness.tools import Predictions, load_tool
 from harness.tools.python import GenerativePythonTool, PythonTool, import_callable

@@ -22,9 +22,9 @@ from click.testing import CliRunner, Result
 from harness import gate
 from harness.cli import main
 from harness.errors import ConfigError, GateError
-from harness.pipeline import run_assessment
-from harness.reassess import Outcome, exit_code, reassess, select
 from harness.tracking import AssessmentRun
+from harness.workflows.assess import run_assessment
+from harness.workflows.reassess import Outcome, exit_code, reassess, select
 from tests.conftest import perfect_case, single_user, write_case
 
 HARNESS = str(Path(sys.executable).with_name("harness"))

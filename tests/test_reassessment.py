@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from harness import gate
-from harness.pipeline import run_assessment
+from harness.workflows.assess import run_assessment
 from tests.conftest import single_user, write_case
 
 

@@ -16,8 +16,8 @@ from click.testing import CliRunner, Result
 from harness import gate
 from harness.errors import ConfigError
 from harness.manifest import load_manifest
-from harness.pipeline import run_assessment
-from harness.records import SUMS, export_records, sums_line
+from harness.workflows.assess import run_assessment
+from harness.workflows.records_export import SUMS, export_records, sums_line
 from tests.conftest import perfect_case, single_user, write_case
 
 TOOL, OTHER = "case-tool-6", "case-tool-9"

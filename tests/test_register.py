@@ -20,9 +20,9 @@ import yaml
 from harness import gate
 from harness.errors import ConfigError
 from harness.manifest import load_manifest
-from harness.pipeline import run_assessment
 from harness.policy import Policy, load_policy
-from harness.register import (
+from harness.workflows.assess import run_assessment
+from harness.workflows.transparency import (
     build_register,
     export_register,
     group_figures,
@@ -412,7 +412,7 @@ def test_an_answer_file_that_copies_the_key_is_not_said_to_pass_every_required_c
     names what a file of answers cannot be tested for."""
     from harness.assessment import assess
     from harness.datasets import load_dataset
-    from harness.registry import resolve
+    from harness.plugins import resolve
     from harness.tools import load_tool
 
     qa = load_dataset("city-services-qa")
@@ -431,7 +431,7 @@ def test_an_answer_file_that_copies_the_key_is_not_said_to_pass_every_required_c
         "not tested: privacy of planted personal data (the tool cannot be asked new questions); answers when only a "
         "name, pronoun or stated ethnicity changes (the tool cannot be asked new questions).")
     # an old record that called this PASS is described the same way
-    from harness.register import long_date as day
+    from harness.workflows.transparency import long_date as day
 
     assert verdict_sentence("PASS", result.started_at, record).startswith(
         f"Assessed on {day(result.started_at)}: passed every check that ran; not tested: privacy of planted "

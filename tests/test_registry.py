@@ -71,7 +71,7 @@ def test_a_duplicate_suite_name_is_an_error(case) -> None:
 def test_resolve_imports_only_the_suites_it_returns() -> None:
     """Suite modules are imported when their suite is asked for (issue 13, section 5): naming one suite loads
     that plugin alone, and the names of the others come from the entry points' metadata."""
-    code = ("import sys\nfrom harness.registry import installed, resolve\n"
+    code = ("import sys\nfrom harness.plugins import installed, resolve\n"
             "suites = resolve(['performance'], 'decision-support', {})\n"
             "print([s.name for s in suites], installed(),"
             " sorted(m.split('.')[1] for m in sys.modules if m.count('.') == 1 and m.startswith('test_suites.')))")

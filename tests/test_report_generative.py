@@ -9,8 +9,8 @@ import pytest
 from harness.assessment import AssessmentResult, assess
 from harness.datasets import load_dataset
 from harness.manifest import load_manifest
+from harness.plugins import resolve
 from harness.policy import load_policy
-from harness.registry import resolve
 from harness.report import render
 from harness.tools import load_tool
 from tests.test_report import visible

@@ -613,7 +613,7 @@ def test_mlflow_model_uri_is_downloaded_by_the_harness_then_loaded_in_the_sandbo
     import mlflow
     import mlflow.sklearn
 
-    from harness.pipeline import local_model
+    from harness.workflows.assess import local_model
 
     uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
     (tmp_path / "store").mkdir()
@@ -630,8 +630,8 @@ def test_mlflow_model_uri_is_downloaded_by_the_harness_then_loaded_in_the_sandbo
     with pytest.raises(ToolConfigError) as e:
         load_tool(m)
     assert str(e.value) == (f"tool manifest 't' names the MLflow model 'runs:/{run.info.run_id}/model', which is "
-                            f"downloaded before the tool is built (harness.pipeline.local_model); pass the folder "
-                            f"as model_folder")
+                            f"downloaded before the tool is built (harness.workflows.assess.local_model); "
+                            f"pass the folder as model_folder")
     (tmp_path / "v2").mkdir()
     assert local_model(load_manifest(_manifest(tmp_path / "v2", "adapter:\n  kind: mlflow\n  path: model\n")),
                        uri, tmp_path / "unused") is None

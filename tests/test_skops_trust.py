@@ -30,7 +30,6 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-from harness.bundle import validate_bundle
 from harness.cli import main
 from harness.datasets import load_dataset
 from harness.errors import ConfigError, ToolConfigError
@@ -39,6 +38,7 @@ from harness.policy import Policy, load_policy
 from harness.tools import load_tool, site_of
 from harness.tools.sklearn import SklearnTool, load_skops, untrusted_types
 from harness.tools.skops_trust import NEVER, allowlist, city_trusted
+from harness.workflows.bundle import validate_bundle
 from tests.conftest import MANIFEST, write_case
 
 EVAL_TRUST = "  trusted: [functools.partial, builtins.eval]\n"

@@ -66,7 +66,7 @@ def _first_command(uri: str, i: int) -> tuple[str, str]:
 def _first_assessment(uri: str, tool: str, card: str, out: str) -> tuple[str, str, str]:
     """A whole first `assess` (the pipeline every CLI assessment runs) on a store nobody has opened yet:
     ("ok", run id, verdict) or ("error", the exception, "")."""
-    from harness.pipeline import run_assessment
+    from harness.workflows.assess import run_assessment
 
     _BARRIER.wait(timeout=120)
     try:

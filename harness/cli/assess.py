@@ -1,8 +1,8 @@
 """`harness assess` (assess one tool and record the evidence), `harness demo` (the bundled walk-through) and
 `harness report` (re-render a recorded assessment): the commands about one assessment.
 
-Thin like the rest of the CLI: parse, call `harness.pipeline` / `harness.demo` / `harness.report`, print. Those
-libraries are imported inside the commands, so `harness --help` stays fast.
+Thin like the rest of the CLI: parse, call `harness.workflows.assess` / `harness.workflows.demo` /
+`harness.report`, print. Those libraries are imported inside the commands, so `harness --help` stays fast.
 """
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def assess(tool_yaml: str, datasets: tuple[str, ...], suites: tuple[str, ...], p
     Exit codes: 0 PASS, 1 FAIL, 2 bad input, 3 NEEDS_REVIEW, 4 ERROR.
     """
     from harness.cli.console import make_console
-    from harness.pipeline import run_assessment
+    from harness.workflows.assess import run_assessment
 
     console = make_console()
     status, say = _progress(make_console(stderr=True))
@@ -92,7 +92,7 @@ def demo(out: str, tracking_uri: str | None) -> None:
     """Assess four bundled tools (two rental screeners, two 311 question answerers) on bundled data, then
     approve the passing screener and show the failing one blocked at the gate."""
     from harness.cli.console import make_console
-    from harness.demo import run_demo
+    from harness.workflows.demo import run_demo
 
     sys.exit(run_demo(make_console(), Path(out), tracking_uri))
 

@@ -25,7 +25,7 @@ def suites_list() -> None:
     from rich.table import Table
 
     from harness.cli.console import make_console
-    from harness.registry import load_suites
+    from harness.plugins import load_suites
 
     table = Table(title="Installed suites")
     for col in ("name", "version", "tasks", "description"):

@@ -1,9 +1,9 @@
 """`harness plan` (a pre-registered assessment plan, policy 4.2) and `harness reassess` (scheduled
 re-assessment, policy 4.3), added to the group by `harness.cli.app`.
 
-Thin like the rest of the CLI: parse, call `harness.plan` / `harness.reassess`, print. `harness reassess`
-exits with the worst outcome (FAIL 1 over ERROR 4 over NEEDS_REVIEW 3 over PASS 0), so cron and CI see a
-closed gate first; a SIGTERM (cron's timeout, a shutdown) is turned into an interrupt, so the run being
+Thin like the rest of the CLI: parse, call `harness.workflows.plan` / `harness.workflows.reassess`, print.
+`harness reassess` exits with the worst outcome (FAIL 1 over ERROR 4 over NEEDS_REVIEW 3 over PASS 0), so cron and
+CI see a closed gate first; a SIGTERM (cron's timeout, a shutdown) is turned into an interrupt, so the run being
 recorded is closed FAILED instead of being left open.
 """
 from __future__ import annotations
@@ -50,7 +50,7 @@ def plan_cmd(ref: str, datasets: tuple[str, ...], suites: tuple[str, ...], polic
     suites, dataset hashes, policy digest, seed and manifest digest. `harness assess --plan ID` then
     refuses to run on any other inputs."""
     from harness.cli.console import make_console
-    from harness.plan import make_plan
+    from harness.workflows.plan import make_plan
 
     tool, version = tool_ref(ref, need_version=True)
     assert version is not None
@@ -93,7 +93,7 @@ def reassess_cmd(ref: str | None, due_only: bool, as_of: str | None, by: str | N
     was not re-assessed; the others were), 3 NEEDS_REVIEW, 2 bad usage.
     """
     from harness.cli.console import make_console
-    from harness.reassess import exit_code, reassess
+    from harness.workflows.reassess import exit_code, reassess
 
     when = parse_when(as_of, "--as-of") if as_of else None
     err = make_console(stderr=True)

@@ -29,9 +29,9 @@ def policy_check_cmd(policy_path: str | None) -> None:
     """List the thresholds of POLICY that no installed suite produces, settings that are not a suite's
     (misspelt or unknown) or not valid, and required suites that are not installed; exit 2 if there are any.
     Default: the policy shipped with the harness."""
+    from harness.plugins import load_suites
     from harness.policy import load_policy
     from harness.policy_check import check_policy, policy_text
-    from harness.registry import load_suites
 
     policy = load_policy(policy_path)
     suites = load_suites()

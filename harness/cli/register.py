@@ -1,8 +1,8 @@
 """Publishing and records commands, added to the group by `harness.cli.app`:
 
-- `harness register export --out DIR`: the public transparency register (policy 6.7), `harness.register`;
+- `harness register export --out DIR`: the public transparency register (policy 6.7), `harness.workflows.transparency`;
 - `harness records export TOOL --out DIR`: every run, artifact and decision of a tool with a checksum
-  manifest, for the retention schedule (policy 3.2), `harness.records`.
+  manifest, for the retention schedule (policy 3.2), `harness.workflows.records_export`.
 
 Thin like the rest of the CLI; mlflow is imported inside the commands only. Both read the store and
 never create one. `records export` exits 1 when the tool's decision history fails verification (the
@@ -50,7 +50,7 @@ def register_export(out: str, feedback_url: str | None, policy_path: str | None,
     paths or figures on fewer than settings.register.min_cell rows."""
     from harness.cli.console import make_console
     from harness.policy import load_policy
-    from harness.register import export_register
+    from harness.workflows.transparency import export_register
 
     done = export_register(_uri(tracking_uri), out, feedback_url=feedback_url,
                            policy=load_policy(policy_path) if policy_path else None)
@@ -79,7 +79,7 @@ def records_export(tool: str, out: str, tracking_uri: str | None) -> None:
     manifest.json. Exit 1 when the decision history fails verification or an assessment's files were
     rewritten after it (re-hashed against the digests the decision log keeps)."""
     from harness.cli.console import make_console
-    from harness.records import SUMS, export_records
+    from harness.workflows.records_export import SUMS, export_records
 
     done = export_records(_uri(tracking_uri), tool, out)
     console = make_console()

@@ -26,12 +26,12 @@ def submit(bundle: str, submitter: str | None, tracking_uri: str | None) -> None
     them, and optionally evidence/. Every problem is listed at once. Exit codes: 0 registered, 2 bad
     bundle or store.
     """
-    from harness.bundle import validate_bundle
     from harness.cli.console import make_console
     from harness.errors import ConfigError, GateError
     from harness.gate import register_version
     from harness.tracking import Store, check_reachable
     from harness.tracking.artifacts import log_submission, mark_submission_refused
+    from harness.workflows.bundle import validate_bundle
 
     console = make_console()
     store = Store.open(tracking_uri, reach=False)  # reached once the bundle is known to be valid

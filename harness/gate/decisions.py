@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from harness.errors import GateError
 from harness.gate.identity import Identity, acting, not_an_account
 from harness.gate.inforce import check_current, policy_of
-from harness.gate.inputs import reassessment_interval, refuse, registry_at, same_person, stripped
+from harness.gate.inputs import reassessment_interval, refuse, registry_at, same_person, store_of, stripped
 from harness.gate.log import Book
 from harness.gate.records import (
     ALIAS,
@@ -120,7 +120,7 @@ def _intact(reg: Registry, logged: Decision, what: str) -> None:
     digests are fixed by `evidence.json`, whose sha256 the assess record keeps (harness.tracking.evidence)."""
     from harness.tracking.evidence import check_run
 
-    problems = check_run(reg.store, str(logged.run_id), (logged.details or {}).get("evidence_sha256"))
+    problems = check_run(store_of(reg), str(logged.run_id), (logged.details or {}).get("evidence_sha256"))
     if problems:
         raise refuse(what, "intact-evidence", "3.2, 4.2", "; ".join(problems[:5])
                       + (f"; and {len(problems) - 5} more" if len(problems) > 5 else ""))
@@ -191,7 +191,7 @@ def _separate(person: str, role: str, book: Book, version: str, s: dict[str, Any
 
 
 def _get_run(reg: Registry, run_id: str, what: str) -> RunRecord:
-    run = reg.store.run(run_id)
+    run = store_of(reg).run(run_id)
     if run is None:
         raise refuse(what, "recorded-evidence", "4.2", f"there is no MLflow run {run_id!r} in {reg.uri}")
     return run
@@ -210,7 +210,7 @@ def _decided(reg: Registry, tool: str, version: str, d: Decision | None, *, alia
     if run_tag and d.run_id:
         from harness.tracking import APPROVED_TAG
 
-        reg.store.set_run_tag(d.run_id, APPROVED_TAG, run_tag)
+        store_of(reg).set_run_tag(d.run_id, APPROVED_TAG, run_tag)
     mirror_tags(reg, tool, number, d)
     return d
 

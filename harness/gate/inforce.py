@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.errors import GateError
-from harness.gate.inputs import refuse, registry_at
+from harness.gate.inputs import refuse, registry_at, store_of
 from harness.gate.log import Book, read_book
 from harness.gate.records import Decision, show_time
 
@@ -59,7 +59,7 @@ def _load(reg: Registry, d: Decision) -> Policy:
     from harness.policy import load_policy
 
     label = f"the policy in force, {(d.details or {}).get('policy', d.version)} (policy log record {d.seq})"
-    data = reg.store.artifact_bytes(str(d.run_id), POLICY_FILE)
+    data = store_of(reg).artifact_bytes(str(d.run_id), POLICY_FILE)
     expected = str((d.details or {}).get("file_sha256"))
     if data is None:
         raise GateError(f"{label} cannot be loaded: {POLICY_FILE} of run {d.run_id} is missing from the store. "

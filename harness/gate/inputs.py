@@ -14,6 +14,7 @@ from harness.errors import GateError
 if TYPE_CHECKING:
     from harness.policy import Policy
     from harness.tracking.registry import Registry
+    from harness.tracking.store import Store
 
 
 def submitter_of(by: str | None = None) -> str:
@@ -124,6 +125,17 @@ def registry_at(uri: str) -> Registry:
     from harness.tracking.store import Store
 
     return Store(uri).registry
+
+
+def store_of(reg: Registry) -> Store:
+    """The Store a registry reads through (`registry_at` always builds the registry from one). The registry
+    module names only the protocol it needs of a store, because the store module imports it; this is where
+    the gate gets the whole Store back, checked."""
+    from harness.tracking.store import Store
+
+    if not isinstance(reg.store, Store):
+        raise TypeError(f"the gate's registry at {reg.uri} is not backed by a harness Store")
+    return reg.store
 
 
 def reassessment_interval(policy: Policy, tier: str) -> int:

@@ -141,10 +141,10 @@ def verify_chain(tool: str, entries: list[VersionInfo], versions: list[VersionIn
     if not problems:
         by_seq = {d.seq: d for d in chain}
         for v in versions:
-            mark = v.tags.get("harness.last_decision")
-            if not mark or ":" not in mark:
+            last_decision = v.tags.get("harness.last_decision")
+            if not last_decision or ":" not in last_decision:
                 continue
-            seq_text, sha = mark.split(":", 1)
+            seq_text, sha = last_decision.split(":", 1)
             d = by_seq.get(int(seq_text)) if seq_text.isdigit() else None
             name = v.tags.get("harness.tool_version", str(v.number))
             if d is None:

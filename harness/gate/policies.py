@@ -39,7 +39,7 @@ from harness.gate.inforce import (
     in_force,
     in_force_of,
 )
-from harness.gate.inputs import reassessment_interval, refuse, registry_at, stripped
+from harness.gate.inputs import reassessment_interval, refuse, registry_at, store_of, stripped
 from harness.gate.log import Book
 from harness.gate.records import DEFAULT_MAX_WAIVER_DAYS, DEFAULT_OVERDUE_GRACE_DAYS, Decision, now_utc
 from harness.gate.writer import append_record
@@ -199,9 +199,9 @@ def adopt(uri: str, policy_path: str | Path, *, by: str | None, reason: str, ack
     (2.3) with a reason (3.1). Refused: a policy the installed harness cannot apply as written (`harness policy
     check`), and a policy weaker than the one in force without `acknowledge_weakening`. Adopting the policy
     already in force records nothing and returns its record."""
+    from harness.plugins import load_suites
     from harness.policy import load_policy
     from harness.policy_check import check_policy, describe, policy_text
-    from harness.registry import load_suites
 
     at = now_utc(now)
     path = Path(policy_path)
@@ -240,7 +240,7 @@ def adopt(uri: str, policy_path: str | Path, *, by: str | None, reason: str, ack
         assert before.record is not None
         return before.record
     data = path.read_bytes()
-    with reg.store.finished_run(POLICY_LOG, f"policy {policy.name}@{policy.version}",
+    with store_of(reg).finished_run(POLICY_LOG, f"policy {policy.name}@{policy.version}",
                                 {"harness.kind": "policy", "harness.policy": policy.label,
                                  "harness.policy_digest": policy.digest, "harness.policy.by": actor},
                                 what="a policy run") as run:

@@ -13,7 +13,7 @@
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from harness.gate.inputs import person_key, refuse, same_person
 
@@ -21,13 +21,15 @@ if TYPE_CHECKING:
     from harness.gate.identity import Identity
     from harness.policy import Policy
 
-DEFAULT_MAY: dict[str, list[str]] = {
+Action = Literal["submit", "assess", "approve", "waive", "reject", "suspend", "retire", "adopt"]
+Tier = Literal["high", "medium", "low"]
+DEFAULT_MAY: dict[Action, list[str]] = {
     "submit": ["vendor", "dti"], "assess": ["dti"], "approve": ["dti", "department"],
     "waive": ["dti", "department"], "reject": ["dti", "department"], "suspend": ["dti"], "retire": ["dti"],
     "adopt": ["dti"],
 }
-DEFAULT_SIGNOFF: dict[str, list[str]] = {"high": ["dti", "department"], "medium": ["dti"], "low": ["dti"]}
-DEFAULT_AUTHENTICATED: list[str] = ["high"]
+DEFAULT_SIGNOFF: dict[Tier, list[str]] = {"high": ["dti", "department"], "medium": ["dti"], "low": ["dti"]}
+DEFAULT_AUTHENTICATED: list[Tier] = ["high"]
 
 
 def roles(policy: Policy) -> dict[str, list[str]]:
@@ -43,7 +45,8 @@ def held(policy: Policy, name: str) -> list[str]:
 
 
 def may(policy: Policy, action: str) -> list[str]:
-    table: dict[str, Any] = {**DEFAULT_MAY, **(policy.setting("gate", "may", {}) or {})}
+    table: dict[str, Any] = dict(DEFAULT_MAY.items())
+    table.update(policy.setting("gate", "may", {}) or {})
     return [str(r) for r in table.get(action, [])]
 
 

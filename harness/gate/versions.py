@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.errors import GateError
 from harness.gate.identity import acting
-from harness.gate.inputs import refuse, registry_at, same_person
+from harness.gate.inputs import refuse, registry_at, same_person, store_of
 from harness.gate.log import Book, broken_history, read_book
 from harness.gate.records import VersionRef, canonical, iso, manifest_digest, now_utc, run_started, sha256_text
 from harness.gate.writer import append_record, mirror_tags
@@ -116,10 +116,10 @@ def register_version(uri: str, manifest: ToolManifest, manifest_path: str | Path
             facts["harness.files_digest"] = files_digest
         facts["harness.artifacts_digest"] = combined(artifacts)
         if source_run is not None:
-            run = reg.store.run(source_run)
+            run = store_of(reg).run(source_run)
             if run is None:
                 raise GateError(f"no MLflow run {source_run!r} in {uri} to register {tool} {version} from")
-            if not reg.store.has_artifact(source_run, "inputs/tool.yaml"):
+            if not store_of(reg).has_artifact(source_run, "inputs/tool.yaml"):
                 _log_manifest(reg, source_run, path)
             run_id = source_run
         else:
@@ -170,7 +170,7 @@ def _log_manifest(reg: Registry, run_id: str, path: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "tool.yaml"
         copy.write_bytes(path.read_bytes())
-        reg.store.log_file(run_id, copy, "inputs")
+        store_of(reg).log_file(run_id, copy, "inputs")
 
 
 def _registration_run(reg: Registry, tool: str, version: str, tags: dict[str, str], manifest_path: Path,
@@ -182,7 +182,7 @@ def _registration_run(reg: Registry, tool: str, version: str, tags: dict[str, st
 
     from harness.tracking.runs import SUBMISSIONS
 
-    with reg.store.finished_run(tool, f"{tool} {version} registration", tags, part=SUBMISSIONS,
+    with store_of(reg).finished_run(tool, f"{tool} {version} registration", tags, part=SUBMISSIONS,
                                 what="a registration run") as run:
         run.log_bytes("tool.yaml", manifest_path.read_bytes(), "inputs")
         if files is not None:
@@ -198,7 +198,7 @@ def on_assessed(uri: str, manifest: ToolManifest, manifest_path: str | Path, run
     `evidence` (`harness.tracking.evidence.evidence_of`) binds the record to the run's files and the tool's."""
     at = now_utc(now)
     reg = registry_at(uri)
-    run = reg.store.run(run_id)
+    run = store_of(reg).run(run_id)
     if run is None:
         raise GateError(f"no MLflow run {run_id!r} in {uri} to record as an assessment")
     ev = dict(evidence or {})

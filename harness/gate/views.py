@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from harness.errors import GateError
 from harness.gate.decisions import state_of
 from harness.gate.inforce import policy_of
-from harness.gate.inputs import reassessment_interval, registry_at
+from harness.gate.inputs import reassessment_interval, registry_at, store_of
 from harness.gate.log import Book, broken_history, read_book
 from harness.gate.records import (
     ALIAS,
@@ -116,7 +116,7 @@ def _evidence_intact(uri: str, book: Book, version: str) -> GateDecision | None:
     bound = (approval.details or {}).get("evidence_sha256") if approval is not None else None
     if approval is None or not bound:
         return None
-    problems = check_run(registry_at(uri).store, str(approval.run_id), bound)
+    problems = check_run(store_of(registry_at(uri)), str(approval.run_id), bound)
     if not problems:
         return None
     return GateDecision(False, f"{book.tool} {version} is closed: the evidence its approval rests on was altered "
@@ -318,9 +318,9 @@ def approved_baseline(uri: str, tool: str, version: str) -> tuple[str, dict[str,
         return None
     d = approvals[-1]
     bound = (d.details or {}).get("evidence_sha256")
-    problems = check_run(reg.store, str(d.run_id), bound) if bound else []
+    problems = check_run(store_of(reg), str(d.run_id), bound) if bound else []
     if problems:
         raise GateError(f"the approved run {d.run_id} of {tool} {version}, the baseline of a re-assessment, was "
                         f"altered after approval ({'; '.join(problems[:3])}); restore the store from its backup "
                         "(policy 3.2)")
-    return str(d.run_id), recorded_metrics(reg.store, str(d.run_id))
+    return str(d.run_id), recorded_metrics(store_of(reg), str(d.run_id))

@@ -56,7 +56,7 @@ def append_record(reg: Registry, tool: str, build: Build, at: datetime) -> Decis
         if fields is None:
             return None
         fields = attested(reg.uri, book, fields, checked)
-        record = {k: None for k in FIELDS}
+        record: dict[str, Any] = dict.fromkeys(FIELDS)
         record.update(fields)
         record.update(schema=SCHEMA, seq=book.next_seq, prev=book.head, tool=tool, at=iso(at),
                       signer=signer.fingerprint)

@@ -3,7 +3,7 @@
 number, an order or a sentence.
 
 The harness builds the verdict, the findings, the glance and the disclosure; each suite builds its own
-sections (`Suite.report_sections`, found through the installed suites of `harness.registry`), and whatever
+sections (`Suite.report_sections`, found through the installed suites of `harness.plugins`), and whatever
 tables they do not claim are shown generically. A suite that is no longer installed, or whose sections
 cannot be built, falls back to the generic tables: a report must render for every valid result, including
 an ERROR with no suites and suites whose tables the harness has never seen. The result is read
@@ -175,14 +175,14 @@ def _finding_groups(findings: list[Finding], conf: str) -> list[FindingGroup]:
 
 def installed_suites(names: Collection[str]) -> dict[str, type[Suite]]:
     """The installed suite classes of the named suites, loaded through the `harness.suites` entry points
-    (`harness.registry.GROUP`) one by one, so drawing a report imports only the suites it shows. Unlike
+    (`harness.plugins.GROUP`) one by one, so drawing a report imports only the suites it shows. Unlike
     `registry.load_suites`, which fails closed before an assessment, rendering a recorded result must not
     depend on the plugins: a suite that is not installed, fails to import, is not a Suite, or whose name two
     plugins claim is left out, and its tables are shown generically."""
     from importlib.metadata import entry_points
 
     from harness.check import Suite
-    from harness.registry import GROUP
+    from harness.plugins import GROUP
 
     eps = [ep for ep in entry_points(group=GROUP) if ep.name in names]
     claimed = Counter(ep.name for ep in eps)

@@ -45,7 +45,7 @@ def load_tool(manifest: ToolManifest, obj: Any = None, *, use_cache: bool = True
     `use_cache=False` makes an endpoint answer every question afresh (`assess --no-cache`, `reassess`).
     `policy` is the analyst's: it decides which skops types are trusted in the harness process beyond the
     harness allowlist (never the manifest) and bounds the sandboxed worker; without it, the allowlist alone.
-    `model_folder` is a `model_uri` already downloaded by the pipeline (`harness.pipeline.local_model`)."""
+    `model_folder` is a `model_uri` already downloaded by the pipeline (`harness.workflows.assess.local_model`)."""
     site = site_of(manifest, obj, use_cache=use_cache, policy=policy, model_folder=model_folder)
     return adapter_kind(manifest.adapter.kind).build(manifest.adapter, site)
 

@@ -14,7 +14,7 @@ worker's error messages (`harness.sandbox.scrub`): they are bad output all the s
 `harness.tools.labels.check_labels` and the data-quality suite, but they cannot carry what the model found
 out verbatim into the reports.
 
-An `mlflow` config's `model_uri` is not fetched here: the pipeline downloads it first (`harness.pipeline.
+An `mlflow` config's `model_uri` is not fetched here: the pipeline downloads it first (`harness.workflows.assess.
 local_model`) and hands the folder over as `ToolSite.model_folder`, so no adapter reaches the store.
 """
 from __future__ import annotations
@@ -141,8 +141,8 @@ def model_folder(adapter: MlflowAdapter, site: ToolSite) -> Path:
         return folder
     if site.model_folder is None:
         raise ToolConfigError(f"tool manifest {site.tool_id!r} names the MLflow model {adapter.model_uri!r}, which "
-                              f"is downloaded before the tool is built (harness.pipeline.local_model); pass the "
-                              f"folder as model_folder")
+                              f"is downloaded before the tool is built (harness.workflows.assess.local_model); "
+                              f"pass the folder as model_folder")
     return site.model_folder
 
 

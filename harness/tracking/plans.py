@@ -5,7 +5,7 @@ canonical JSON the plan's sha256 is computed on) and the tags `harness.plan.sha2
 `harness.tool_version` and `harness.plan.by`. Its run id is the plan id. The run's start time is MLflow's
 own clock: it shows the plan was fixed before the assessments that cite it (`harness.plan=<id>`).
 
-`harness.plan` (the rules) decides; this module only stores the plan run. Plans, recorded inputs and submitted
+`harness.workflows.plan` (the rules) decides; this module only stores the plan run. Plans, recorded inputs and submitted
 bundles are read back through the `Store` (`store.run`, `store.artifact_text`, `store.download`).
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ PLAN_SHA_TAG = "harness.plan.sha256"
 
 def log_plan(store: Store, tool_id: str, tool_version: str, text: str, sha256: str, *, by: str) -> str:
     """Store a plan as a finished run; a failure part-way marks the run FAILED, and a FAILED plan run is
-    never read as a plan (`harness.plan` refuses it). Returns the run id, which is the plan id."""
+    never read as a plan (`harness.workflows.plan` refuses it). Returns the run id, which is the plan id."""
     tags = {"harness.kind": PLAN_KIND, "harness.tool_id": tool_id, "harness.tool_version": tool_version,
             PLAN_SHA_TAG: sha256, "harness.plan.by": by}
     with store.finished_run(tool_id, f"{tool_id} {tool_version} plan", tags, what="a plan run") as run:

@@ -5,7 +5,8 @@ offers the few things the harness does with MLflow: open a run that always ends 
 (`finished_run`), read a run (`run`), read or download its artifacts (`artifact_text`, `artifact_bytes`,
 `download`) and reach the Model Registry (`registry`). Every reader treats "missing" one way: a run or a file
 that is not there is None; a store that cannot be read is a `TrackingError` (a `HarnessError`), so a caller
-never mistakes an unreachable server for an empty one.
+never mistakes an unreachable server for an empty one. A shared server's refusal (PERMISSION_DENIED) of a listing
+goes on as MLflow raised it, for the CLI to name the login it refused.
 
 Looking must not create a store: the readers answer "nothing there" for an embedded store whose database file
 does not exist yet, without opening it.
@@ -68,6 +69,11 @@ def record_of(r: Any) -> RunRecord:
                      end_ms=int(r.info.end_time) if r.info.end_time else None,
                      artifact_uri=r.info.artifact_uri or "", params=dict(r.data.params), tags=dict(r.data.tags),
                      metrics={k: float(v) for k, v in r.data.metrics.items()})
+
+
+def _denied(e: Exception) -> bool:
+    """A shared server's access control said no: not "missing" and not "unreachable"."""
+    return error_code(e) == "PERMISSION_DENIED" or "failed with error code 403" in str(e)
 
 
 def _short(e: Exception) -> str:
@@ -238,6 +244,8 @@ class Store:
         except Exception as e:
             if error_code(e) in MISSING:
                 return False
+            if _denied(e):
+                raise  # the CLI says which login the server refused, and why (`harness access open`)
             raise TrackingError(f"cannot list the artifacts of run {run_id} in {self.uri}: {_short(e)}") from None
         return any(a.path == path and not a.is_dir for a in listed)
 
@@ -267,6 +275,8 @@ class Store:
         except Exception as e:
             if error_code(e) in MISSING:
                 return None
+            if _denied(e):
+                raise  # the CLI says which login the server refused, and why (`harness access open`)
             raise TrackingError(f"cannot list the artifacts of run {run_id} in {self.uri}: {_short(e)}") from None
         if not listed or (path and not any(a.path == path for a in listed)):
             return None

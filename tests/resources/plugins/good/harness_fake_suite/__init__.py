@@ -1,8 +1,7 @@
 """A third party's suite: one check that measures the tool's overall selection rate."""
 from __future__ import annotations
 
-from harness.check import Check, CheckContext, CheckOutput, Measurement, Suite
-from harness.datasets import matches
+from harness.api import Check, CheckContext, CheckOutput, Measurement, Suite, matches
 
 
 class SelectionShare(Check):

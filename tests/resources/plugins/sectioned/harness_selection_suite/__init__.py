@@ -7,10 +7,20 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.check import Check, CheckContext, CheckOutput, Measurement, Suite
-from harness.datasets import matches
-from harness.report.formatting import count, pct
-from harness.report.sections import ReportContext, Section, SuiteOutcome, TableView
+from harness.api import (
+    Check,
+    CheckContext,
+    CheckOutput,
+    Measurement,
+    ReportContext,
+    Section,
+    Suite,
+    SuiteOutcome,
+    TableView,
+    count,
+    matches,
+    pct,
+)
 
 
 class SelectionSettings(BaseModel):

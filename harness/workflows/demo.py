@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from harness.assessment import AssessmentResult
     from harness.gate import GateDecision
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CURRENT = ROOT / "datasets" / "rental-assistance" / "current_2026q3.csv"
 
 
@@ -149,8 +149,8 @@ def single_user_store(console: Console, uri: str) -> None:
 
 def run_demo(console: Console, out: Path, tracking_uri: str | None) -> int:
     from harness.cli.console import print_verdicts
-    from harness.pipeline import run_assessment
     from harness.tracking import resolve_uri, sqlite_path
+    from harness.workflows.assess import run_assessment
 
     missing = [str(t.path.relative_to(ROOT)) for t in TOOLS if not t.path.is_file()]
     if missing:

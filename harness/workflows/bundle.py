@@ -251,7 +251,7 @@ def _trust_problems(manifest: ToolManifest, text: str) -> list[str]:
     """A vendor cannot widen what skops trusts: adapter.trusted may only repeat the harness allowlist (issue 12)."""
     from harness.tools.skops_trust import allowlist, trust_refusal
 
-    extra = sorted(set(manifest.adapter.trusted) - allowlist())  # type: ignore[union-attr]
+    extra = sorted(set(getattr(manifest.adapter, "trusted", None) or ()) - allowlist())
     return [f"{_where(text, 'adapter', 'trusted')}: {trust_refusal(manifest.id, extra)}"] if extra else []
 
 

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from harness.gate import Verification
     from harness.tracking.store import RunRecord, Store
 
-SCHEMA = "harness.records/1"
+SCHEMA = "harness.workflows.records_export/1"
 SUMS = "SHA256SUMS"
 MANIFEST = "manifest.json"
 
@@ -163,7 +163,7 @@ def export_records(uri: str, tool: str, out: str | Path, *, now: datetime | None
         "runs": listing, "tool_versions": len(versions), "decision_log_entries": len(entries),
         "decisions": checked, "files": table,
         "check": f"sha256sum -c {SUMS} (in this folder) verifies every file, this manifest included"})
-    lines = [sums_line(t["sha256"], t["path"]) for t in table]
+    lines = [sums_line(str(t["sha256"]), str(t["path"])) for t in table]
     lines.append(sums_line(sha256_file(folder / MANIFEST), MANIFEST))
     (folder / SUMS).write_text("\n".join(sorted(lines, key=lambda s: s.split("  ", 1)[1])) + "\n", encoding="utf-8")
     return RecordsExport(tool=tool, folder=folder, runs=tuple(r.run_id for r in runs), artifacts=artifacts,

@@ -9,7 +9,7 @@ from the plan. Without such a lock an analyst could re-run with another dataset,
 verdict suits, and nobody could tell afterwards.
 
 Every assessment also records the plan it actually ran by (`inputs/plan.json`, its sha256 in the run tag
-`harness.inputs_sha256`, the manifest's path included), so a re-assessment (`harness.reassess`) repeats
+`harness.inputs_sha256`, the manifest's path included), so a re-assessment (`harness.workflows.reassess`) repeats
 exactly the approved run: the same suites, datasets by hash, policy by digest and seed.
 """
 from __future__ import annotations
@@ -115,8 +115,8 @@ def _ref(name_or_path: str, card_path: Path) -> str:
 def dataset_facts(refs: list[str], data_dir: str | Path | None = None, *, verify: bool = False) -> list[PlannedDataset]:
     """Each dataset's card facts, read from the cards alone (cheap); with `verify`, the data file is also
     located and its sha256 checked against the card, so a plan never locks data that is not there."""
-    from harness.bundle import sha256_file
     from harness.datasets import find_card, load_card, locate_file
+    from harness.workflows.bundle import sha256_file
 
     out: list[PlannedDataset] = []
     for ref in refs:
@@ -143,7 +143,7 @@ def make_plan(uri: str, tool: str, version: str, *, datasets: list[str], by: str
     """Lock the plan of an assessment of a registered tool version and store it in MLflow (returned with
     its `plan_id`). The version must be registered (`harness submit`, or an earlier assessment) and open."""
     from harness import gate
-    from harness.registry import resolve
+    from harness.plugins import resolve
     from harness.tracking.plans import log_plan
     from harness.tracking.store import Store
 

@@ -1,7 +1,7 @@
 """Scheduled re-assessment (issue 6; policy 4.3: regular risk assessments, more frequent for higher risk).
 
 `harness reassess --due` re-runs every tool version in use whose re-assessment is due (`gate.due`) by the
-plan its approval rests on (`harness.plan.recorded_plan`): the same suites, the same datasets verified by
+plan its approval rests on (`harness.workflows.plan.recorded_plan`): the same suites, the same datasets verified by
 hash, the same policy by digest and the same seed, as kind `reassessment`. The pipeline compares the
 metrics with the approved baseline by itself (`gate.views.approved_baseline`, the degradation suite's
 regression check). A chat endpoint is asked every question afresh: a cached answer is evidence about the
@@ -36,9 +36,9 @@ from harness import gate
 from harness.errors import ConfigError, GateError, HarnessError
 
 if TYPE_CHECKING:
-    from harness.plan import Plan
     from harness.policy import Policy
     from harness.tracking.store import Store
+    from harness.workflows.plan import Plan
 
 KIND = "reassessment"
 EXIT = {"PASS": 0, "NEEDS_REVIEW": 3, "ERROR": 4, "FAIL": 1}
@@ -175,10 +175,10 @@ def reassess_one(uri: str, tool: str, version: str, *, by: str, policy: Policy, 
                  progress: Progress | None = None, tool_obj: object = None) -> Outcome:
     """Re-assess one version in use by the plan of its approval; suspend it on FAIL. Never raises a
     HarnessError or another exception of the tool's: each becomes this version's ERROR, with the reason."""
-    from harness.pipeline import run_assessment
-    from harness.plan import recorded_plan
     from harness.tracking.evidence import check_run
     from harness.tracking.store import Store
+    from harness.workflows.assess import run_assessment
+    from harness.workflows.plan import recorded_plan
 
     say = progress or (lambda _m: None)
     store = Store(uri)

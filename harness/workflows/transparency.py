@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from harness.gate import InventoryRow, VersionStatus
     from harness.policy import Policy
 
-SCHEMA = "harness.register/1"
+SCHEMA = "harness.workflows.transparency/1"
 STANDARD = "UK Algorithmic Transparency Recording Standard v3.0 (March 2024), tier 1, with tier-2 context"
 PUBLISHED_STATUSES = ("in-use", "pilot")
 DEFAULT_MIN_CELL = 10
@@ -501,7 +501,8 @@ def _entry(store: Store, row: InventoryRow, k: int, now: datetime) -> RegisterEn
     if vs.completed is not None and (vs.assessed is None or vs.completed.run_id != vs.assessed.run_id):
         completed = _assessment(store, vs.completed.run_id)
     m = _manifest(store, vs, latest or completed)
-    disclosure = m.get("disclosure") if isinstance(m.get("disclosure"), dict) else {}
+    declared = m.get("disclosure")
+    disclosure = declared if isinstance(declared, dict) else {}
     kind = (vs.assessed.details or {}).get("kind") if vs.assessed else None
     return RegisterEntry(
         id=row.tool, name=_clean(m.get("name") or row.name), version=row.version,

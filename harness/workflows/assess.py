@@ -21,14 +21,14 @@ from harness.gate import manifest_digest, on_assessed, preflight
 from harness.gate.identity import actor_name
 from harness.gate.views import approved_baseline
 from harness.manifest import load_manifest
-from harness.plan import Plan, dataset_facts, hold_to, load_plan
+from harness.plugins import provenance, resolve
 from harness.policy import load_policy
 from harness.policy_check import require_valid_settings
-from harness.registry import provenance, resolve
 from harness.report import write_reports
 from harness.tools import load_tool
 from harness.tools.artifacts import artifact_digests, changed, combined
 from harness.tracking.evidence import EVIDENCE, evidence_of, evidence_text
+from harness.workflows.plan import Plan, dataset_facts, hold_to, load_plan
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -153,7 +153,7 @@ def run_assessment(
     plan: Plan | str | None = None,
     use_cache: bool = True,
 ) -> Recorded:
-    """`plan` (a plan id or a `harness.plan.Plan`) holds the assessment to rules fixed in advance: inputs not
+    """`plan` (a plan id or a `harness.workflows.plan.Plan`) holds the assessment to rules fixed in advance: inputs not
     given are taken from it, and any given input that differs stops the run before anything runs (4.2).
     `use_cache=False` asks a generative endpoint every question afresh (`reassess` always does)."""
     say = progress or (lambda _m: None)
