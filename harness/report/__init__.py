@@ -31,10 +31,16 @@ def render(result: AssessmentResult, fmt: str) -> str:
 
 def write_reports(result: AssessmentResult, out_dir: Path) -> list[Path]:
     """Write assessment.json, report.md and report.html into `out_dir`; return their paths."""
+    from harness.report.html import html_of
+    from harness.report.markdown import markdown_of
+    from harness.report.view import build_view
+
     out_dir.mkdir(parents=True, exist_ok=True)
+    view = build_view(result)  # masked and laid out once; both renderers read it and neither changes it
+    texts = {"json": render(result, "json"), "md": markdown_of(view), "html": html_of(view)}
     paths = []
     for fmt in FORMATS:
         path = out_dir / FILENAMES[fmt]
-        path.write_text(render(result, fmt), encoding="utf-8")
+        path.write_text(texts[fmt], encoding="utf-8")
         paths.append(path)
     return paths

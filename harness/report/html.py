@@ -91,7 +91,11 @@ def _plots(view: ReportView) -> dict[str, list[tuple[str, str]]]:
 
 
 def render_html(result: AssessmentResult) -> str:
-    view = build_view(result)
+    return html_of(build_view(result))
+
+
+def html_of(view: ReportView) -> str:
+    """The HTML of a built view (`write_reports` builds the view once for both renderers)."""
     return _environment().get_template(TEMPLATE).render(
         v=view, plots=_plots(view), guide=how_to_read(view), many_passes=MANY_PASSES,
     )

@@ -9,16 +9,16 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from harness.report.formatting import DASH, num
+from harness.report.formatting import DASH
 from harness.report.sections import GroupRow, TableView
-from harness.report.view import build_view, how_to_read
+from harness.report.view import ReportView, build_view, how_to_read
 
 if TYPE_CHECKING:
     from harness.assessment import AssessmentResult
 
 _TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
 
-__all__ = ["md", "md_cell", "num", "render_markdown"]  # num: harness.report.plots reads it from here
+__all__ = ["markdown_of", "md", "md_cell", "render_markdown"]
 
 
 def md(text: Any) -> str:
@@ -66,7 +66,11 @@ def _md_table_view(t: TableView) -> list[str]:
 
 def render_markdown(result: AssessmentResult) -> str:
     """GitHub-flavoured Markdown: the HTML report's content and order, without the plots."""
-    v = build_view(result)
+    return markdown_of(build_view(result))
+
+
+def markdown_of(v: ReportView) -> str:
+    """The Markdown of a built view (`write_reports` builds the view once for both renderers)."""
     out: list[str] = [f"# AI risk assessment: {md(v.title)}", ""]
     if v.subtitle:
         out += [md(v.subtitle), ""]

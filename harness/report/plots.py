@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from harness.report.drawing import Axes, Figure, nice_ticks, text_width, tick_decimals
-from harness.report.markdown import num as _num  # one definition of "a usable number" for every format
+from harness.report.formatting import num as _num  # one definition of "a usable number" for every format
 
 Row = Mapping[str, Any]
 Handle = tuple[Callable[[float, float], None], str]

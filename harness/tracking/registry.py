@@ -65,7 +65,10 @@ class Registry:
 
     def __init__(self, store: Opened) -> None:
         self.store = store
-        self.uri = store.uri
+
+    @property
+    def uri(self) -> str:
+        return self.store.uri
 
     @property
     def exists(self) -> bool:

@@ -234,20 +234,25 @@ class Store:
             if not token:
                 return out
 
-    def has_artifact(self, run_id: str, path: str) -> bool:
-        """Whether the run has the file `path` (False for a missing run or a folder)."""
+    def _siblings(self, run_id: str, path: str) -> list[Any] | None:
+        """The artifacts listed beside `path` (its folder's listing); None when the store or the run is not
+        there. The one place "missing" is decided for every artifact reader."""
         if not self.exists:
-            return False
+            return None
         folder = path.rsplit("/", 1)[0] if "/" in path else None
         try:
-            listed = self.client.list_artifacts(run_id, folder)
+            return list(self.client.list_artifacts(run_id, folder))
         except Exception as e:
             if error_code(e) in MISSING:
-                return False
+                return None
             if _denied(e):
                 raise  # the CLI says which login the server refused, and why (`harness access open`)
             raise TrackingError(f"cannot list the artifacts of run {run_id} in {self.uri}: {_short(e)}") from None
-        return any(a.path == path and not a.is_dir for a in listed)
+
+    def has_artifact(self, run_id: str, path: str) -> bool:
+        """Whether the run has the file `path` (False for a missing run or a folder)."""
+        listed = self._siblings(run_id, path)
+        return listed is not None and any(a.path == path and not a.is_dir for a in listed)
 
     def artifact_bytes(self, run_id: str, path: str) -> bytes | None:
         """One artifact of a run, byte for byte; None when the run or the file is not there."""
@@ -267,17 +272,7 @@ class Store:
     def download(self, run_id: str, path: str, dst: Path) -> Path | None:
         """Download a file or folder of a run's artifacts (`""`: all of them) into `dst`, keeping the run's
         layout; returns its local path, or None when the run or the path is not there."""
-        if not self.exists:
-            return None
-        folder = path.rsplit("/", 1)[0] if "/" in path else None
-        try:
-            listed = self.client.list_artifacts(run_id, folder)
-        except Exception as e:
-            if error_code(e) in MISSING:
-                return None
-            if _denied(e):
-                raise  # the CLI says which login the server refused, and why (`harness access open`)
-            raise TrackingError(f"cannot list the artifacts of run {run_id} in {self.uri}: {_short(e)}") from None
+        listed = self._siblings(run_id, path)
         if not listed or (path and not any(a.path == path for a in listed)):
             return None
         dst.mkdir(parents=True, exist_ok=True)
