@@ -129,3 +129,23 @@ def test_an_assessment_run_held_open_ends_as_closed_or_stays_running_when_droppe
         "FINISHED", {"a.b.c": 1.0, "a.b.d": 0.5}, "pre-acquisition")
     assert store.artifact_text(done.run_id, "assessment.json") == "{}"
     assert [store.run(r).status for r in (errored.run_id, dropped_id)] == ["FAILED", "RUNNING"]  # type: ignore[union-attr]
+
+
+def test_the_gate_gets_back_the_very_store_its_registry_reads_and_nothing_else(tmp_path: Path) -> None:
+    """inputs.store_of hands the gate the Store behind a registry; a registry built on a look-alike object
+    (anything with a uri, exists and client, which is all the registry's protocol asks) is refused, not trusted."""
+    from harness.gate.inputs import registry_at, store_of
+    from harness.tracking.registry import Registry
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    reg = registry_at(uri)
+    assert isinstance(store_of(reg), Store) and store_of(reg) is reg.store and store_of(reg).uri == uri == reg.uri
+
+    class LookAlike:
+        uri = "sqlite:///elsewhere.db"
+        exists = True
+        client = None
+
+    refusal = r"^the gate's registry at sqlite:///elsewhere.db is not backed by a harness Store$"
+    with pytest.raises(TypeError, match=refusal):
+        store_of(Registry(LookAlike()))
