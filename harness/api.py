@@ -37,6 +37,9 @@ from harness.manifest import ToolManifest, load_manifest
 from harness.measures.answers import compute_exact, compute_f1, is_abstention, normalize_answer
 from harness.measures.counts import Grouping, bootstrap_counts, build_groupings, confusion_counts
 from harness.measures.pii import PiiCount, detect, scan
+from harness.measures.proxies import AUC as PROXY_AUC
+from harness.measures.proxies import CRAMERS_V as PROXY_CRAMERS_V
+from harness.measures.proxies import ProxyScore, detect_proxies
 from harness.measures.significance import holm, homogeneity_test, selection_test
 from harness.policy import Policy, load_policy
 from harness.report.formatting import count, pct
@@ -47,6 +50,8 @@ from harness.verdict import SuiteResult, Verdict
 from harness.workflows.assess import Recorded, run_assessment
 
 __all__ = [
+    "PROXY_AUC",
+    "PROXY_CRAMERS_V",
     "AssessmentResult",
     "Check",
     "CheckContext",
@@ -63,6 +68,7 @@ __all__ = [
     "PiiCount",
     "Policy",
     "Predictions",
+    "ProxyScore",
     "Recorded",
     "ReferenceDataset",
     "ReportContext",
@@ -86,6 +92,7 @@ __all__ = [
     "confusion_counts",
     "count",
     "detect",
+    "detect_proxies",
     "holm",
     "homogeneity_test",
     "is_abstention",
@@ -96,6 +103,7 @@ __all__ = [
     "normalize_answer",
     "pct",
     "percentile_interval",
+    "proxy_strength",
     "run_assessment",
     "scan",
     "selection_test",

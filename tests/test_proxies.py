@@ -12,7 +12,7 @@ from scipy.stats.contingency import association
 from sklearn.metrics import normalized_mutual_info_score, roc_auc_score
 
 from harness.datasets import ReferenceDataset, load_dataset
-from test_suites.bias.proxies import (
+from harness.measures.proxies import (
     AUC,
     CRAMERS_V,
     contingency_table,

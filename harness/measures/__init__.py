@@ -10,6 +10,8 @@ one suite uses, or that a third-party suite would otherwise have to copy. Today:
 - `significance`: tests of equal rates between groups (Fisher, two-proportion z, chi-square, Monte Carlo) and
   Holm's step-down adjustment across a family of tests;
 - `pii`: the personal-data patterns and the column scan (counts, never values);
+- `proxies`: how well one feature predicts a protected attribute (Cramér's V, folded one-feature AUC), which the
+  bias suite reports and the explainability suite checks a model's reliance against;
 - `answers`: answer normalisation and token F1 (the official SQuAD 2.0 script) and abstention detection.
 
 The interval estimates every suite uses (Wilson, percentile, MOVER, effective sample size) are in

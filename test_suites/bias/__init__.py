@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.check import Check, CheckContext, Suite
+from harness.measures.proxies import AUC, CRAMERS_V
 from test_suites.bias.checks import (
     DemographicParity,
     EqualizedOdds,
@@ -22,7 +23,6 @@ from test_suites.bias.checks_inputs import Counterfactual, IndividualFairness, M
 from test_suites.bias.checks_scores import ScoreMetrics
 from test_suites.bias.generative import CounterfactualPrompts
 from test_suites.bias.metrics import RATES
-from test_suites.bias.proxies import AUC, CRAMERS_V
 
 
 class BiasSettings(BaseModel):

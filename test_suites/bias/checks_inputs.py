@@ -9,12 +9,12 @@ import numpy as np
 from harness.check import Check, CheckContext, CheckOutput, Measurement
 from harness.datasets import matches
 from harness.findings import finite_or_none
+from harness.measures.proxies import AUC, CRAMERS_V, detect_proxies
 from harness.tools import can_call
 from test_suites.bias import individual as I
 from test_suites.bias import metrics as M
 from test_suites.bias.checks import ci_text, limit_of
 from test_suites.bias.data import SUITE, bias_data, note
-from test_suites.bias.proxies import AUC, CRAMERS_V, detect_proxies
 
 if TYPE_CHECKING:
     import pandas as pd
