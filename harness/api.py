@@ -39,7 +39,7 @@ from harness.measures.counts import Grouping, bootstrap_counts, build_groupings,
 from harness.measures.pii import PiiCount, detect, scan
 from harness.measures.proxies import AUC as PROXY_AUC
 from harness.measures.proxies import CRAMERS_V as PROXY_CRAMERS_V
-from harness.measures.proxies import ProxyScore, detect_proxies
+from harness.measures.proxies import ProxyScore, detect_proxies, proxy_strength
 from harness.measures.significance import holm, homogeneity_test, selection_test
 from harness.policy import Policy, load_policy
 from harness.report.formatting import count, pct
