@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from harness import __version__
 from harness.check import CheckContext, CheckOutput, Measurement
@@ -24,7 +24,8 @@ from harness.verdict import SuiteResult, Verdict, decide
 if TYPE_CHECKING:
     import pandas as pd
 
-    from harness.check import Suite
+    from harness.background import Pending
+    from harness.check import Check, Suite
     from harness.datasets import ReferenceDataset
     from harness.manifest import ToolManifest
     from harness.policy import Policy
@@ -120,15 +121,71 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def run_suite(suite: Suite, ctx: CheckContext) -> SuiteResult:
-    """Run every check of a suite; a check that raises becomes an ERROR finding, not a crash."""
+def _check_key(check: Check) -> str:
+    return f"{type(check).__module__}.{type(check).__qualname__}:{check!r}"
+
+
+class DataChecks:
+    """The data-only checks (`Check.data_only`) of every suite and dataset, started before the tool is loaded
+    so that their imports and work overlap the tool's (`harness.background`); each suite takes its outcomes
+    when it runs. A check the suite no longer lists when it runs (its list depends on the context) is simply
+    run there; an outcome nobody takes is dropped."""
+
+    def __init__(self) -> None:
+        self._started: dict[tuple[str, str], tuple[list[str], Pending[list[CheckOutput | Exception]]]] = {}
+
+    @classmethod
+    def start(cls, datasets: list[ReferenceDataset], suites: list[Suite], policy: Policy, manifest: ToolManifest,
+              seed: int | None = None) -> DataChecks:
+        from harness.background import submit
+        from harness.check import run_data_checks
+
+        early = cls()
+        seed = policy.seed if seed is None else seed
+        for ds in datasets:
+            ctx = CheckContext(dataset=ds, predictions=cast("Predictions", None), policy=policy, manifest=manifest,
+                               seed=seed)
+            for suite in suites:
+                if suite.applies_to(ds):
+                    continue
+                try:
+                    checks = [c for c in suite.checks(ctx) if c.data_only]
+                except Exception:  # the suite decides with the full context when it runs
+                    continue
+                if checks:
+                    early._started[(ds.name, suite.name)] = ([_check_key(c) for c in checks],
+                                                             submit(run_data_checks, checks, ctx))
+        return early
+
+    def take(self, dataset: str, suite: str) -> dict[str, CheckOutput | Exception]:
+        """The outcomes of `suite`'s data-only checks on `dataset`, by check key (waits for them)."""
+        started = self._started.pop((dataset, suite), None)
+        if started is None:
+            return {}
+        keys, pending = started
+        return dict(zip(keys, pending.result(), strict=True))
+
+    def cancel(self) -> None:
+        for _keys, pending in self._started.values():
+            pending.cancel()
+        self._started.clear()
+
+
+def run_suite(suite: Suite, ctx: CheckContext, early: DataChecks | None = None) -> SuiteResult:
+    """Run every check of a suite; a check that raises becomes an ERROR finding, not a crash. A data-only
+    check started early (`DataChecks`) contributes its outcome in its place in the suite's order, so the result
+    is the one running it here would give."""
     findings: list[Finding] = []
     measurements: list[Measurement] = []
     tables: dict[str, list[dict[str, Any]]] = {}
     artifacts: dict[str, Any] = {}
+    outcomes = early.take(ctx.dataset.name, suite.name) if early is not None else {}
     for check in suite.checks(ctx):
         try:
-            out: CheckOutput = check.run(ctx)
+            done = outcomes.get(_check_key(check))
+            if isinstance(done, Exception):
+                raise done
+            out: CheckOutput = done if done is not None else check.run(ctx)
         except Exception as e:  # one broken check must not hide the others' evidence
             findings.append(Finding(
                 suite=suite.name, check=check.name, metric="error", status=Status.ERROR,
@@ -176,9 +233,11 @@ def assess(
     current: pd.DataFrame | None = None,
     baseline: dict[str, float] | None = None,
     baseline_run: str | None = None,
+    early: DataChecks | None = None,
 ) -> AssessmentResult:
     """Run the assessment. A tool that fails to predict yields verdict ERROR with the error kept,
-    so the attempt is still recorded (policy 3.2)."""
+    so the attempt is still recorded (policy 3.2). `early`: the data-only checks the pipeline started before
+    loading the tool (`DataChecks.start`, same datasets, suites, policy, manifest and seed)."""
     say = progress or (lambda _msg: None)
     seed = policy.seed if seed is None else seed
     started, t0 = _now(), time.perf_counter()
@@ -194,6 +253,8 @@ def assess(
             raise  # the user's input is wrong (a missing id, a bad file): exit 2, nothing to record
         except ToolError as e:
             error = {"type": type(e).__name__, "message": str(e), "dataset": ds.name}
+            if early is not None:
+                early.cancel()
             break
         ctx = CheckContext(dataset=ds, predictions=preds, policy=policy, manifest=manifest, seed=seed, tool=tool,
                            current=current, baseline=baseline, baseline_run=baseline_run)
@@ -204,7 +265,7 @@ def assess(
                                            dataset=ds.name, skipped_reason=reason))
                 continue
             say(f"suite {suite.name} on {ds.name}")
-            results.append(run_suite(suite, ctx))
+            results.append(run_suite(suite, ctx, early))
         here = [r for r in results if r.dataset == ds.name]
         for suite in suites:
             extra = suite.after_all(ctx, here)

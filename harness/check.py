@@ -132,6 +132,11 @@ class Check:
     name: ClassVar[str]
     description: ClassVar[str] = ""
     policy_section: ClassVar[str] = ""
+    data_only: ClassVar[bool] = False
+    """True when `run` reads only the data, the policy, the tier and the seed (`ctx.dataset`, `ctx.policy`,
+    `ctx.manifest`, `ctx.seed`): never the tool, its predictions, the current sample, the baseline or
+    `ctx.cache`. The harness may then start it before the tool is loaded, in a second process
+    (`harness.background`), with a context whose `predictions` and `tool` are None."""
 
     def __init__(self, **params: Any) -> None:
         self.params = params
@@ -142,6 +147,19 @@ class Check:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
         return f"{type(self).__name__}({args})"
+
+
+def run_data_checks(checks: Sequence[Check], ctx: CheckContext) -> list[CheckOutput | Exception]:
+    """Each data-only check's output, or the exception it raised (kept per check, so one broken check
+    becomes its own ERROR finding, as in `harness.assessment.run_suite`). Module-level: the background worker
+    imports it by name."""
+    outcomes: list[CheckOutput | Exception] = []
+    for check in checks:
+        try:
+            outcomes.append(check.run(ctx))
+        except Exception as e:  # handed back to run_suite, which records it
+            outcomes.append(e)
+    return outcomes
 
 
 def declared(produces: frozenset[str] | None, name: str) -> bool:

@@ -31,6 +31,9 @@ def pytest_configure(config: pytest.Config) -> None:
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     os.environ["HARNESS_SIGNING_KEY"] = str(folder / "signing.key")
     os.environ.pop("HARNESS_TRUSTED_KEYS", None)
+    # the two xdist workers already use both cores: assessments run their data-only checks in place, not in a
+    # third process (harness.background); tests/test_background.py switches it on for its own tests
+    os.environ.setdefault("HARNESS_BACKGROUND", "0")
     if not hasattr(config, "workerinput"):  # the controller (or a run without xdist); workers inherit it
         os.environ[GROUPS_ENV] = str(folder / "xdist-groups")
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from harness.assessment import AssessmentResult, assess, jsonable
+from harness.assessment import AssessmentResult, DataChecks, assess, jsonable
 from harness.datasets import load_dataset
 from harness.errors import GateError, TrackingError
 from harness.gate import manifest_digest, on_assessed, preflight
@@ -181,25 +181,32 @@ def run_assessment(
     say("verifying datasets")
     refs = [load_dataset(d, data_dir) for d in datasets]
     current_frame = load_current(current, refs[0]) if current is not None else None
-    store = Store.open(tracking_uri)  # resolved and reached once; the assessment run is recorded through it
-    uri = store.uri
-    # who starts it (separation of duties, policy 4.1): on a server with authentication the login, checked
-    # before anything runs; a `--by` or $HARNESS_USER naming someone else is refused (issue 12)
-    who = actor_name(uri, submitter, "person starting the assessment", f"assessment of {manifest.id}")
-    baseline = approved_baseline(uri, manifest.id, str(manifest.version))
-    # the bytes this version is made of (issue 11): a changed manifest or model under a registered version
-    # stops before anything runs; the same digests are taken again after the run to catch a swap meanwhile
-    artifacts = artifact_digests(manifest, tool_obj)
-    preflight(uri, manifest, manifest_path, artifacts)
-    tool = built_tool(manifest, tool_obj, uri, use_cache=use_cache, policy=policy)
+    # the checks that read only the data (Great Expectations) start now, in a second process when a core is
+    # spare, so that their imports and work overlap the store, the tool's load and the checks that call it
+    # (harness.background); whatever stops the run before they are collected drops them
+    early = DataChecks.start(refs, suite_objs, policy, manifest, seed)
     try:
-        result = assess(manifest, tool, refs, suite_objs, policy, seed=seed, kind=kind, progress=say,
-                        current=current_frame, baseline=baseline[1] if baseline else None,
-                        baseline_run=baseline[0] if baseline else None)
-    finally:  # a sandboxed tool's worker process ends with the assessment, not at garbage collection
-        close = getattr(tool, "close", None)
-        if callable(close):
-            close()
+        store = Store.open(tracking_uri)  # resolved and reached once; the assessment run is recorded through it
+        uri = store.uri
+        # who starts it (separation of duties, policy 4.1): on a server with authentication the login, checked
+        # before anything runs; a `--by` or $HARNESS_USER naming someone else is refused (issue 12)
+        who = actor_name(uri, submitter, "person starting the assessment", f"assessment of {manifest.id}")
+        baseline = approved_baseline(uri, manifest.id, str(manifest.version))
+        # the bytes this version is made of (issue 11): a changed manifest or model under a registered version
+        # stops before anything runs; the same digests are taken again after the run to catch a swap meanwhile
+        artifacts = artifact_digests(manifest, tool_obj)
+        preflight(uri, manifest, manifest_path, artifacts)
+        tool = built_tool(manifest, tool_obj, uri, use_cache=use_cache, policy=policy)
+        try:
+            result = assess(manifest, tool, refs, suite_objs, policy, seed=seed, kind=kind, progress=say,
+                            current=current_frame, baseline=baseline[1] if baseline else None,
+                            baseline_run=baseline[0] if baseline else None, early=early)
+        finally:  # a sandboxed tool's worker process ends with the assessment, not at garbage collection
+            close = getattr(tool, "close", None)
+            if callable(close):
+                close()
+    finally:
+        early.cancel()
     # who started it and which manifest: the approval gate's separation of duties and version match
     inputs = replace(inputs, by=who, at=result.started_at)
     result = _swapped(result, artifacts, artifact_digests(manifest, tool_obj))

@@ -16,6 +16,7 @@ class Expectations(Check):
     run, and turns every expectation result into a finding (policy 4.2: data quality standards)."""
 
     name = "expectations"
+    data_only = True  # the card, the policy and the frame: started beside the tool's load (harness.background)
     description = ("Schema, key columns, identity, declared sets and ranges, row count, protected-group "
                    "representation, label prevalence and duplicate rows, validated with Great Expectations.")
     policy_section = "4.2"
@@ -38,6 +39,7 @@ class PersonalData(Check):
     column, kind and count, never a value; declared `pii_columns` are never read."""
 
     name = "pii"
+    data_only = True
     description = ("Undeclared SSNs, e-mail addresses, phone numbers, payment cards and street addresses in "
                    "text columns.")
     policy_section = "1.2"
