@@ -34,6 +34,9 @@ def pytest_configure(config: pytest.Config) -> None:
     # the two xdist workers already use both cores: assessments run their data-only checks in place, not in a
     # third process (harness.background); tests/test_background.py switches it on for its own tests
     os.environ.setdefault("HARNESS_BACKGROUND", "0")
+    # new embedded stores are copies of one migrated template (harness.tracking.template), kept for this run
+    # only, never in the user's cache; the workers and their subprocesses inherit the controller's folder
+    os.environ.setdefault("HARNESS_CACHE_DIR", str(folder / "cache"))
     if not hasattr(config, "workerinput"):  # the controller (or a run without xdist); workers inherit it
         os.environ[GROUPS_ENV] = str(folder / "xdist-groups")
 

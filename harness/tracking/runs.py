@@ -101,12 +101,15 @@ def client(uri: str) -> MlflowClient:
     `_alembic_tmp_*` table that broke the store for good, so on SQLite one process creates it under a lock."""
     from mlflow.tracking import MlflowClient
 
+    from harness.tracking.template import seed
+
     quiet()
     db = sqlite_path(uri)
     if db is None:  # a tracking server creates its own database
         return MlflowClient(tracking_uri=uri)
     with _creation_lock(db):
         if not _initialised(db):
+            seed(db)  # a copy of the migrated empty schema when there is a good one (harness.tracking.template)
             return MlflowClient(tracking_uri=uri)  # the others wait, then find the store ready
     return MlflowClient(tracking_uri=uri)  # the common case: the lock was held for one read of the schema
 
