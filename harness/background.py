@@ -151,4 +151,19 @@ def submit(fn: Callable[..., T], *args: Any) -> Pending[T]:
         return Pending(fn, args, None)
 
 
-__all__ = ["ENV", "Pending", "enabled", "shutdown", "submit", "usable_cores"]
+def _warm(modules: tuple[str, ...]) -> None:
+    import importlib
+
+    for name in modules:
+        importlib.import_module(name)
+
+
+def prestart(*modules: str) -> None:
+    """Start the worker now and have it import `modules`, so that it is ready when the first call comes: a
+    command calls this before its own heavy imports, which then overlap the worker's (a no-op when the worker
+    would not be used)."""
+    if enabled():
+        submit(_warm, modules)
+
+
+__all__ = ["ENV", "Pending", "enabled", "prestart", "shutdown", "submit", "usable_cores"]

@@ -27,8 +27,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from scipy import stats as st
-
 from harness.findings import Finding, Severity, Status
 from harness.measures.significance import holm
 from harness.stats import z_value
@@ -79,6 +77,8 @@ def interval_p_value(f: Finding, confidence: float) -> float | None:
     se = abs(bound - value) / z_value(confidence)
     if se == 0:
         return 0.0
+    from scipy import stats as st  # imported when a finding is tested, not with the module (~1 s)
+
     return float(min(1.0, 2 * st.norm.sf(abs(value - f.threshold) / se)))
 
 

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 
 def z_value(confidence: float) -> float:
+    from scipy import stats  # here, not at the top: scipy.stats takes ~1 s to import and the harness's light
+    # paths (policy, decision rule, the pipeline before the suites run) import this module
+
     return float(stats.norm.ppf(0.5 + confidence / 2))
 
 

@@ -67,15 +67,24 @@ def assess(tool_yaml: str, datasets: tuple[str, ...], suites: tuple[str, ...], p
 
     Exit codes: 0 PASS, 1 FAIL, 2 bad input, 3 NEEDS_REVIEW, 4 ERROR.
     """
+    from harness.background import prestart
+
+    prestart("pandas", "harness.check")  # the data-only checks' process starts while this one imports
     from harness.cli.console import make_console
     from harness.workflows.assess import run_assessment
 
     console = make_console()
     status, say = _progress(make_console(stderr=True))
-    with status:
-        rec = run_assessment(tool_yaml, list(datasets), suites=list(suites) or None, policy_path=policy_path,
-                             tracking_uri=tracking_uri, data_dir=data_dir, seed=seed, out=out, progress=say,
-                             current=current, submitter=by, plan=plan_id, use_cache=not no_cache)
+    try:
+        with status:
+            rec = run_assessment(tool_yaml, list(datasets), suites=list(suites) or None, policy_path=policy_path,
+                                 tracking_uri=tracking_uri, data_dir=data_dir, seed=seed, out=out, progress=say,
+                                 current=current, submitter=by, plan=plan_id, use_cache=not no_cache)
+    except BaseException:
+        from harness.background import shutdown
+
+        shutdown()  # bad input exits at once, not after the worker's imports
+        raise
     from harness.cli.console import print_verdicts
 
     print_verdicts(console, [rec.result])

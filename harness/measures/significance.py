@@ -10,7 +10,6 @@ suite's four-fifths tests, the degradation suite's drift tests and the decision 
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 __all__ = ["CHI_SQUARE", "FISHER", "MONTE_CARLO", "Z_TEST", "holm", "homogeneity_test", "selection_test"]
 
@@ -37,6 +36,8 @@ Z_TEST = "two-proportion z-test"
 
 def selection_test(selected_a: float, n_a: float, selected_b: float, n_b: float) -> tuple[float, str]:
     """Two-sided p-value that groups a and b have the same selection rate, and the test used."""
+    from scipy import stats  # here, not with the module: `holm` (the decision rule's) needs only numpy
+
     table = np.array([[selected_a, n_a - selected_a], [selected_b, n_b - selected_b]], dtype=float)
     if n_a <= 0 or n_b <= 0:
         return float("nan"), Z_TEST
@@ -82,6 +83,8 @@ def homogeneity_test(successes: np.ndarray, totals: np.ndarray, rng: np.random.G
         sims = rng.multivariate_hypergeometric(np.rint(n).astype(np.int64), round(hits), size=draws)
         null = _chi_square(sims.astype(float), n, hits / total)
         return float((1 + np.sum(null >= stat - 1e-9)) / (draws + 1)), MONTE_CARLO
+    from scipy import stats
+
     return float(stats.chi2.sf(stat, len(n) - 1)), CHI_SQUARE
 
 
