@@ -5,6 +5,7 @@ re-render every report without the tool, the data or the suites.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -133,6 +134,9 @@ class DataChecks:
 
     def __init__(self) -> None:
         self._started: dict[tuple[str, str], tuple[list[str], Pending[list[CheckOutput | Exception]]]] = {}
+        self.idle: Callable[[], object] | None = None
+        """Work the caller needs later anyway, done (once) instead of waiting idle for the worker: the pipeline
+        opens the tracking store here. Its errors are left for the later use to raise."""
 
     @classmethod
     def start(cls, datasets: list[ReferenceDataset], suites: list[Suite], policy: Policy, manifest: ToolManifest,
@@ -163,6 +167,10 @@ class DataChecks:
         if started is None:
             return {}
         keys, pending = started
+        if self.idle is not None and not pending.done():
+            idle, self.idle = self.idle, None
+            with contextlib.suppress(Exception):  # raised again, where it belongs, when the work is used
+                idle()
         return dict(zip(keys, pending.result(), strict=True))
 
     def cancel(self) -> None:

@@ -105,6 +105,11 @@ class Pending(Generic[T]):
                 shutdown()  # a broken pool is not reused; the next submit starts a fresh one
         return self._fn(*self._args)
 
+    def done(self) -> bool:
+        """True when `result()` will not wait for the worker (a deferred call has not run yet, but it is not
+        waiting for anything either)."""
+        return self._future is None or self._future.done()
+
     def cancel(self) -> None:
         """Drop the call; one already running in the worker stops the worker (a fresh one starts on demand)."""
         if self._future is not None and not self._future.done() and not self._future.cancel():

@@ -156,3 +156,40 @@ def _plain(result: Any) -> str:
     for r in gx["results"]:
         r["expectation_config"].pop("id")  # a fresh UUID per expectation object
     return json.dumps(out, sort_keys=True)
+
+
+class Sleepy(Check):
+    name = "sleepy"
+    data_only = True
+
+    def run(self, ctx: CheckContext) -> CheckOutput:
+        time.sleep(1.0)
+        return CheckOutput(measurements=[Measurement("t", self.name, "n", float(len(ctx.frame)))])
+
+
+class Slow:
+    """A suite of one slow data-only check (only what DataChecks and run_suite read of a Suite)."""
+
+    name = "slow"
+    version = "1"
+
+    def applies_to(self, ds: Any) -> str | None:
+        return None
+
+    def checks(self, ctx: CheckContext) -> list[Check]:
+        return [Sleepy()]
+
+
+@pytest.mark.parametrize("switch", ["1", "0"])
+def test_while_the_worker_finishes_the_caller_does_its_own_work_once(switch: str, on: Any,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(background.ENV, switch)
+    ds = load_dataset("rental-assistance")
+    manifest = load_manifest(ROOT / "examples" / "rental_assistance" / "fair_tool.yaml")
+    early = DataChecks.start([ds], [Slow()], load_policy(), manifest)  # type: ignore[list-item]
+    calls: list[int] = []
+    early.idle = lambda: calls.append(1)
+    got = early.take(ds.name, "slow")
+    assert [o.measurements[0].value for o in got.values()] == [float(len(ds.frame))]  # type: ignore[union-attr]
+    assert calls == ([1] if switch == "1" else [])  # in place, nothing is waited for
+    assert early.take(ds.name, "slow") == {} and calls == ([1] if switch == "1" else [])

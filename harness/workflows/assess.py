@@ -188,6 +188,7 @@ def run_assessment(
     try:
         store = Store.open(tracking_uri)  # resolved and reached once; the assessment run is recorded through it
         uri = store.uri
+        early.idle = lambda: store.client  # MLflow's import and the store's opening, while the worker finishes
         # who starts it (separation of duties, policy 4.1): on a server with authentication the login, checked
         # before anything runs; a `--by` or $HARNESS_USER naming someone else is refused (issue 12)
         who = actor_name(uri, submitter, "person starting the assessment", f"assessment of {manifest.id}")
