@@ -21,12 +21,12 @@ from harness.tools.configs import OpenAIAdapter
 from harness.tools.openai import (
     DEFAULT_SYSTEM_PROMPT,
     OpenAITool,
-    _retry_after,
     cache_key,
     chat_messages,
     parse_user_message,
     user_message,
 )
+from harness.tools.transport import retry_after
 from harness.verdict import Verdict
 from tests.conftest import MANIFEST
 
@@ -115,12 +115,12 @@ def test_retry_after_is_read_as_seconds_or_an_http_date_and_capped() -> None:
     def r(value: str) -> httpx.Response:
         return httpx.Response(429, headers={"Retry-After": value})
 
-    assert _retry_after(r("2")) == 2.0
-    assert _retry_after(r("0.25")) == 0.25
-    assert _retry_after(r("3600")) == 60.0
-    assert _retry_after(r("Wed, 21 Oct 2015 07:28:00 GMT")) == 0.0  # a date in the past: no wait
-    assert _retry_after(r("soon")) is None
-    assert _retry_after(httpx.Response(429)) is None
+    assert retry_after(r("2")) == 2.0
+    assert retry_after(r("0.25")) == 0.25
+    assert retry_after(r("3600")) == 60.0
+    assert retry_after(r("Wed, 21 Oct 2015 07:28:00 GMT")) == 0.0  # a date in the past: no wait
+    assert retry_after(r("soon")) is None
+    assert retry_after(httpx.Response(429)) is None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -326,7 +326,7 @@ def test_an_openai_manifest_validates_with_its_defaults(tmp_path: Path, monkeypa
     assert t.system_prompt == DEFAULT_SYSTEM_PROMPT
     assert t.cache is not None and t.cache.root == (tmp_path / ".harness" / "cache" / "openai").resolve()
     # a cache_dir in the manifest is relative to the manifest's folder
-    m2 = load_manifest(write_manifest(tmp_path / "sub", "  base_url: http://h/v1\n  model: x\n  cache_dir: c\n"))
+    m2 = load_manifest(write_manifest(tmp_path / "sub", "  base_url: http://[::1]/v1\n  model: x\n  cache_dir: c\n"))
     assert load_tool(m2).cache.root == (tmp_path / "sub" / "c").resolve()  # type: ignore[union-attr]
 
 
