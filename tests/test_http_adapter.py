@@ -143,7 +143,7 @@ def test_labels_are_mapped_before_they_are_judged(case, server: ScoringServer, t
     """A vendor answering "yes"/"no" with a label_map is read in the target's values; a label the map does not name
     is that row's error. With no map, labels none of which is a target value are left to the label check, which
     refuses the tool whole and proposes a map (not thousands of row errors)."""
-    ds, model = case
+    ds, _ = case
     server.faults = [Fault.tamper("^a00", label="yes"), Fault.tamper("^a001", label="no"),
                      Fault.tamper("^a00123$", label="unsure")]
     preds = tool(server, tmp_path, '  label_map: {"yes": 1, "no": 0}\n').predict(ds)
@@ -408,9 +408,9 @@ def test_row_paths_read_what_they_say() -> None:
     path = parse("output.results[*].scores.1")
     assert [path.value(r) for r in path.results(reply)] == [0.8, 0.4]
     assert parse("[*]").results([1, 0]) == [1, 0] and parse("[*]").value(1) == 1
-    with pytest.raises(Missing, match="no 'output.result'"):
+    with pytest.raises(Missing, match=r"no 'output\.result'"):
         parse("output.result[*].label").results(reply)
-    with pytest.raises(Missing, match="output.results.x is an object, not a list"):
+    with pytest.raises(Missing, match=r"output\.results\.x is an object, not a list"):
         parse("output.results.x[*]").results({"output": {"results": {"x": {}}}})
     for bad in ("predictions", "a[*].b[*]", "a.[*]", "a[*]b", "a..b[*]", "a[*]."):
         with pytest.raises(ValueError):

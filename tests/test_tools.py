@@ -165,3 +165,17 @@ def test_no_adapter_imports_the_tools_package_or_the_tracking_layer() -> None:
                      else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
             found += [(path.name, n) for n in names if n == "harness.tools" or n.startswith("harness.tracking")]
     assert len(list(folder.glob("*.py"))) >= 12 and found == []
+
+
+def test_the_readme_lists_every_adapter_kind_with_its_keys() -> None:
+    """The README's adapter table is the reader's copy of `harness.tools.kinds.ADAPTERS`: a kind added there, or a
+    config key, is listed here too."""
+    from harness.tools.kinds import ADAPTERS
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip().strip("`"): line for line in readme.splitlines()
+            if line.startswith("| `") and line.count("|") == 4}
+    assert set(ADAPTERS) <= set(rows)
+    missing = {k: [f for f in a.config.model_fields if f not in ("kind", "label_map", "input_columns", "trusted")
+                   and f"`{f}`" not in rows[k]] for k, a in ADAPTERS.items()}
+    assert {k: v for k, v in missing.items() if v} == {}
