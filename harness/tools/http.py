@@ -53,13 +53,14 @@ from harness.tools.inputs import model_inputs
 from harness.tools.labels import apply_label_map, canonical, label_space, quoted
 from harness.tools.rowpaths import Missing, RowPath, parse
 from harness.tools.transport import (
+    NO_KEY_NAMED,
     Compressed,
     TooLarge,
     client_for,
     origin,
     read_body,
     send,
-    until,
+    without_credentials,
 )
 
 if TYPE_CHECKING:
@@ -68,7 +69,6 @@ if TYPE_CHECKING:
     from harness.tools.configs import HttpAdapter
 
 REDACTED = "[redacted]"
-PROBE_TIMEOUT_S = 10.0  # the request without credentials ends within this (or timeout_s, if shorter)
 SHOWN_ERRORS = 5  # rows named in a whole-call error message
 
 Progress = Callable[[str], None]
@@ -152,8 +152,7 @@ class HttpTool:
         self.api_key_header = api_key_header
         self.__api_key = api_key  # name-mangled and never printed: see __repr__ and _scrub
         self.answers_without_credentials: bool | None = None
-        self.credentials_probe = ("no API key is named (adapter.api_key_env), so none was withheld"
-                                  if api_key is None else "not asked yet")
+        self.credentials_probe = NO_KEY_NAMED if api_key is None else "not asked yet"
         self._probed = api_key is None
         self._classes: set[Any] | None = None  # the dataset's label space, canonical; known after predict()
         self._classes_shown: list[Any] = []
@@ -431,31 +430,14 @@ class HttpTool:
 
     def _probe_credentials(self, run_at: float) -> None:
         """Once, when the manifest names a key: POST an empty batch without it (no City data leaves without
-        credentials) and keep what the endpoint did (see the module docstring). Never raises."""
+        credentials) and keep what the endpoint did (`transport.without_credentials`). Never raises."""
         with self._lock:
             if self._probed:
                 return
             self._probed = True
-        at = min(time.monotonic() + min(self.timeout_s, PROBE_TIMEOUT_S), run_at)
         empty = json.dumps({self.records_key: []}).encode("utf-8")
-        try:
-            with client_for(self.url, timeout_s=self.timeout_s) as bare, until(at), \
-                    bare.stream("POST", self.url, content=empty, headers={"Content-Type": "application/json"}) as r:
-                status = r.status_code
-        except httpx.HTTPError as e:
-            self.credentials_probe = self._scrub(f"not known: a request without credentials to {self.shown} got no "
-                                                 f"reply ({type(e).__name__})")
-            return
-        if 200 <= status < 300:
-            self.answers_without_credentials = True
-            self.credentials_probe = (f"{self.shown} answered a request without credentials (HTTP {status}), though "
-                                      f"the manifest names an API key")
-        elif status in (401, 403):
-            self.answers_without_credentials = False
-            self.credentials_probe = f"{self.shown} refused a request without credentials (HTTP {status})"
-        else:
-            self.credentials_probe = (f"not known: {self.shown} answered a request without credentials with HTTP "
-                                      f"{status}, neither a result nor a refusal")
+        answered, why = without_credentials(self.url, empty, timeout_s=self.timeout_s, run_at=run_at)
+        self.answers_without_credentials, self.credentials_probe = answered, self._scrub(why)
 
 
 def _labels_array(labels: list[Any]) -> np.ndarray:

@@ -23,7 +23,10 @@ Why it is built this way:
   run, how many answers were asked for and how many the cache supplied; the pipeline records it in
   assessment.json (`extra.cache`) and the reports say it in one line.
 - The API key is read from the environment variable the manifest names, held in memory only, and scrubbed
-  from every message; it never reaches the cache, a log or a report.
+  from every message; it never reaches the cache, a log or a report. When the manifest names one, the adapter
+  asks one question without it (`CREDENTIALS_CHECK`, no City data) before the run and keeps what happened as
+  `answers_without_credentials` (True / False / None, the reason in `credentials_probe`): an endpoint that
+  answers anyone fails policy 1.3 ("authentication"), which the security suite reports.
 - City data goes only where the policy allows (issue 14, policy 1.3, 1.4): the base URL is held to the endpoint
   rules (`harness.tools.endpoint`: TLS for any host but loopback, the host on `settings.endpoints.allowed_hosts`)
   when the adapter is built, and by `endpoint_facts` before it asks for the model list, so neither a question nor
@@ -66,6 +69,7 @@ from harness.tools.endpoint import allowed_hosts, endpoint_problems, require_end
 from harness.tools.transport import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_RUN_DEADLINE_S,
+    NO_KEY_NAMED,
     Compressed,
     TooLarge,
     client_for,
@@ -74,6 +78,7 @@ from harness.tools.transport import (
     read_body,
     send,
     until,
+    without_credentials,
 )
 
 if TYPE_CHECKING:
@@ -98,6 +103,8 @@ MAX_REASON_CHARS = 200  # of a reason recorded instead of the endpoint's model l
 # MAX_RETRY_AFTER_S, DEFAULT_MAX_RESPONSE_BYTES (1 MiB: an answer is a few KB) and DEFAULT_RUN_DEADLINE_S come
 # from harness.tools.transport, shared with the http adapter
 REDACTED = "[redacted]"
+CREDENTIALS_CHECK = ("This is a connection check; it holds no data.", "Reply OK.")
+"""The question asked without the API key (context, question): no City data, one token of answer."""
 
 _CONTEXT = "Context:\n"
 _QUESTION = "\n\nQuestion: "
@@ -277,6 +284,10 @@ class OpenAITool:
         self.__api_key = api_key  # name-mangled and never printed: see __repr__ and _scrub
         self._probed = False
         self._probe_lock = threading.Lock()
+        # what the endpoint does without the key the manifest names (see `_probe_credentials`), for the security suite
+        self.answers_without_credentials: bool | None = None
+        self.credentials_probe = NO_KEY_NAMED if api_key is None else "not asked yet"
+        self._credentials_probed = api_key is None
         self._sleep: Callable[[float], None] = time.sleep  # the wait between retries (tests record it)
         self._stats_lock = threading.Lock()
         self._answers = 0  # over every generate() of this run: answers asked for ...
@@ -408,6 +419,20 @@ class OpenAITool:
                 pass  # reachable but unwell: the items will say how
             self._probed = True
 
+    def _probe_credentials(self, run_at: float) -> None:
+        """Once, when the manifest names a key: ask one question that carries no City data without the key, and
+        keep whether the endpoint answered (`transport.without_credentials`). Never raises."""
+        with self._probe_lock:
+            if self._credentials_probed:
+                return
+            self._credentials_probed = True
+        body = {"model": self.model, "messages": chat_messages(CREDENTIALS_CHECK[0], CREDENTIALS_CHECK[1],
+                                                               self.system_prompt), "max_tokens": 1,
+                "temperature": 0}
+        answered, why = without_credentials(self.url, json.dumps(body).encode("utf-8"), timeout_s=self.timeout_s,
+                                            run_at=run_at)
+        self.answers_without_credentials, self.credentials_probe = answered, self._scrub(why)
+
     def _ask_all(self, todo: list[tuple[int, list[dict[str, str]], str]], ids: list[str], answers: list[str],
                  errors: list[str | None], sample: int, cached: int) -> None:
         total = len(todo) + cached
@@ -419,6 +444,7 @@ class OpenAITool:
             return
         with self._client() as client:
             self._probe(client, run_at)
+            self._probe_credentials(run_at)
             with ThreadPoolExecutor(max_workers=min(self.concurrency, len(todo)),
                                     thread_name_prefix=f"openai-{self.name}") as pool:
                 futures = {pool.submit(self._ask, client, ids[i], messages, run_at): (i, messages, key)

@@ -253,6 +253,35 @@ def tls_failure(e: BaseException) -> str | None:
     return text if "CERTIFICATE_VERIFY_FAILED" in text or "SSL:" in text else None
 
 
+NO_KEY_NAMED = "no API key is named (adapter.api_key_env), so none was withheld"
+PROBE_TIMEOUT_S = 10.0  # the request without credentials ends within this (or the adapter's timeout_s, if shorter)
+
+
+def without_credentials(url: str, body: bytes, *, timeout_s: float, run_at: float | None = None,
+                        ) -> tuple[bool | None, str]:
+    """POST `body` (which must hold no City data) to `url` once, with no credentials and no retry, and say what
+    the endpoint did: (True, why) when it answered 2xx, (False, why) when it refused with 401 or 403, (None, why)
+    otherwise. An endpoint that answers for anyone though the manifest names a key fails policy 1.3
+    ("authentication"); the adapters keep this as `answers_without_credentials` for the security suite."""
+    shown = origin(url)
+    at = time.monotonic() + min(timeout_s, PROBE_TIMEOUT_S)
+    if run_at is not None:
+        at = min(at, run_at)
+    try:
+        with client_for(url, timeout_s=timeout_s) as bare, until(at), \
+                bare.stream("POST", url, content=body, headers={"Content-Type": "application/json"}) as r:
+            status = r.status_code
+    except httpx.HTTPError as e:
+        return None, f"not known: a request without credentials to {shown} got no reply ({type(e).__name__})"
+    if 200 <= status < 300:
+        return True, (f"{shown} answered a request without credentials (HTTP {status}), though the manifest names an "
+                      f"API key")
+    if status in (401, 403):
+        return False, f"{shown} refused a request without credentials (HTTP {status})"
+    return None, (f"not known: {shown} answered a request without credentials with HTTP {status}, neither a result "
+                  f"nor a refusal")
+
+
 def not_asked(run_deadline_s: float) -> str:
     """Why a request was never made: the run was out of time before it."""
     return f"not asked: the run's deadline of {run_deadline_s:g} s passed (adapter.run_deadline_s)"
