@@ -75,8 +75,10 @@ def test_the_model_behind_an_endpoint_is_assessed_exactly_as_the_model_itself(
     assert not any(f.suite == "tool" for f in b.findings)  # every row answered: no row_errors finding
 
     # the key is named in the manifest and nowhere else: not in a report, an artifact, the MLflow store or a log
-    leaked = [p for p in (tmp_path / "served").rglob("*") if p.is_file() and KEY.encode() in p.read_bytes()]
-    assert leaked == []
+    written = [p for p in (tmp_path / "served").rglob("*") if p.is_file()]
+    assert {"mlflow.db", "report.html", "report.md", "evidence.json"} <= {p.name for p in written}
+    assert sum(p.name == "assessment.json" for p in written) == 2  # the report folder's and the store's copy
+    assert [p for p in written if KEY.encode() in p.read_bytes()] == []
     record = json.loads((served.out_dir / "assessment.json").read_text())
     assert record["tool"]["adapter"]["api_key_env"] == "RENTAL_SCORING_KEY"
     assert record["extra"]["artifacts"] == {"endpoint.url": url}
