@@ -14,8 +14,10 @@ Three groups:
   answer normalisation), so that two suites measure a rate, a p-value or "personal data" the same way;
 - running an assessment from a notebook: `load_manifest`, `load_dataset`, `load_policy`,
   `run_assessment`, `AssessmentResult`, `Verdict`;
-- tools in code: `Predictions`, `Tool`, `GenerativeTool`; and the errors a user can cause (`HarnessError`
-  and its kinds), which the command line turns into exit code 2 or 4.
+- tools in code: `Predictions`, `Tool`, `GenerativeTool`, and the endpoint rules every network adapter is held
+  to (`endpoint_problems`, `require_endpoint`, `EndpointProblem`: TLS, the policy's allow-list; policy 1.3, 1.4),
+  which the security suite reports; and the errors a user can cause (`HarnessError` and its kinds), which the
+  command line turns into exit code 2 or 4.
 """
 from __future__ import annotations
 
@@ -46,6 +48,7 @@ from harness.report.formatting import count, pct
 from harness.report.sections import ReportContext, Section, SuiteOutcome, TableView
 from harness.stats import percentile_interval, wilson_interval
 from harness.tools.base import GenerativeTool, Predictions, Tool
+from harness.tools.endpoint import EndpointProblem, endpoint_problems, require_endpoint
 from harness.verdict import SuiteResult, Verdict
 from harness.workflows.assess import Recorded, run_assessment
 
@@ -59,6 +62,7 @@ __all__ = [
     "CheckOutput",
     "ConfigError",
     "DatasetError",
+    "EndpointProblem",
     "Finding",
     "GateError",
     "GenerativeTool",
@@ -93,6 +97,7 @@ __all__ = [
     "count",
     "detect",
     "detect_proxies",
+    "endpoint_problems",
     "holm",
     "homogeneity_test",
     "is_abstention",
@@ -104,6 +109,7 @@ __all__ = [
     "pct",
     "percentile_interval",
     "proxy_strength",
+    "require_endpoint",
     "run_assessment",
     "scan",
     "selection_test",

@@ -173,6 +173,12 @@ class DataChecks:
                 idle()
         return dict(zip(keys, pending.result(), strict=True))
 
+    def discard(self, dataset: str) -> None:
+        """Forget what was started on `dataset`: the checks will run in place on the data as it now is (the rows
+        a tool answered, `answered_rows`), not on the data they were started with."""
+        for key in [k for k in self._started if k[0] == dataset]:
+            self._started.pop(key)[1].cancel()
+
     def cancel(self) -> None:
         for _keys, pending in self._started.values():
             pending.cancel()
@@ -264,6 +270,11 @@ def assess(
             if early is not None:
                 early.cancel()
             break
+        # rows the tool gave no usable output for (an endpoint's per-row errors): every check sees the answered
+        # rows only, and the rows left out are one blocking ERROR finding (see answered_rows)
+        ds, preds, unanswered = answered_rows(ds, preds, manifest.category)
+        if unanswered is not None and early is not None:
+            early.discard(ds.name)
         ctx = CheckContext(dataset=ds, predictions=preds, policy=policy, manifest=manifest, seed=seed, tool=tool,
                            current=current, baseline=baseline, baseline_run=baseline_run)
         for suite in suites:
@@ -280,6 +291,8 @@ def assess(
             if extra is not None:
                 i = next(i for i, r in enumerate(results) if r.dataset == ds.name and r.suite == suite.name)
                 results[i] = merge_output(results[i], extra, ctx)
+        if unanswered is not None:
+            results.append(unanswered)
     notes = [str(n) for n in getattr(tool, "notes", None) or []]
     isolation = isolation_result(notes, [d.name for d in datasets])
     if isolation is not None:
@@ -302,6 +315,51 @@ def assess(
         duration_s=round(time.perf_counter() - t0, 3), error=error,
         extra={"tool_notes": notes} if notes else {},
     )
+
+
+UNANSWERED_SHOWN = 5  # rows named in the finding's message and details
+
+
+def answered_rows(ds: ReferenceDataset, preds: Predictions, category: str,
+                  ) -> tuple[ReferenceDataset, Predictions, SuiteResult | None]:
+    """The dataset and predictions restricted to the rows a predictive tool answered, and a `tool` result with one
+    blocking ERROR finding naming the rows it did not (None, and the inputs unchanged, when it answered every row).
+
+    A predictive tool reports rows it has no usable output for in `Predictions.errors` (the `http` adapter: a batch
+    that failed after its retries, a result missing for its id, a label outside the classes). No check may read a
+    placeholder as a decision, so every check sees the answered rows only (ids and row numbers kept). And the rows
+    left out are blocking (a blocking ERROR counts as FAIL): a vendor must not pass by failing exactly the rows
+    that would show a disparity. Generative tools report failed items through their own suites
+    (`harness.check.unanswered`), so they pass through unchanged."""
+    import numpy as np
+    import pandas as pd
+
+    errors = preds.errors
+    if category == "generative" or preds.answers is not None or errors is None or all(e is None for e in errors):
+        return ds, preds, None
+    keep = np.array([e is None for e in errors], dtype=bool)
+    if len(keep) != len(ds.frame):
+        raise ToolError(f"the tool returned {len(keep):,} row errors for {len(ds.frame):,} rows; expected one per row")
+    ids = ds.ids.astype(str).to_numpy()
+    bad = np.flatnonzero(~keep)
+    first = [{"id": str(ids[i]), "error": str(errors[i])} for i in bad[:UNANSWERED_SHOWN]]
+    named = ", ".join(f["id"] for f in first) + (", ..." if len(bad) > UNANSWERED_SHOWN else "")
+    n, k = len(keep), len(bad)
+    finding = Finding(
+        suite="tool", check="outputs", metric="row_errors", status=Status.ERROR, severity=Severity.BLOCKING,
+        policy_section="4.2", dataset=ds.name, value=k / n, threshold=0.0, greater_is_better=False, n=n,
+        message=(f"The tool gave no usable output for {k:,} of {n:,} rows ({k / n:.1%}: {named}; first error: "
+                 f"{errors[bad[0]]}). "
+                 f"Every other figure is computed on the {n - k:,} rows it answered; since the rows left out could be "
+                 f"the ones that would show a disparity, this counts as a failure until the tool answers every row."),
+        details={"rows": k, "of": n, "first": first})
+    result = SuiteResult(suite="tool", suite_version=__version__, dataset=ds.name, findings=(finding,))
+    labels = np.asarray(preds.labels)[keep]
+    if labels.dtype == object:  # the dtype the labels would have had with no row missing (0/1 as int64)
+        labels = pd.Series(labels.tolist(), dtype=None).to_numpy() if len(labels) else labels
+    scores = None if preds.scores is None else np.asarray(preds.scores)[keep]
+    answered = replace(ds, frame=ds.frame.loc[keep])
+    return answered, replace(preds, labels=labels, scores=scores, errors=None), result
 
 
 def isolation_result(notes: list[str], datasets: list[str]) -> SuiteResult | None:

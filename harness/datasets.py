@@ -151,7 +151,11 @@ class ReferenceDataset:
 
         if self.card.id_column:
             return self.frame[self.card.id_column]
-        return pd.Series(np.arange(len(self.frame)), name="row")
+        index = self.frame.index
+        if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+            return pd.Series(np.arange(len(self.frame)), name="row")
+        # the rows of a subset keep their numbers (harness.assessment.answered_rows keeps the rows a tool answered)
+        return pd.Series(np.asarray(index), name="row")
 
     @property
     def y_favorable(self) -> np.ndarray:

@@ -193,3 +193,13 @@ def test_while_the_worker_finishes_the_caller_does_its_own_work_once(switch: str
     assert [o.measurements[0].value for o in got.values()] == [float(len(ds.frame))]  # type: ignore[union-attr]
     assert calls == ([1] if switch == "1" else [])  # in place, nothing is waited for
     assert early.take(ds.name, "slow") == {} and calls == ([1] if switch == "1" else [])
+
+
+def test_data_changed_after_the_start_means_the_checks_run_in_place(on: Any) -> None:
+    """A tool that left rows unanswered: the checks see the answered rows only (harness.assessment.answered_rows),
+    so what was started on the whole dataset is not used."""
+    ds = load_dataset("rental-assistance")
+    manifest = load_manifest(ROOT / "examples" / "rental_assistance" / "fair_tool.yaml")
+    early = DataChecks.start([ds], [Slow()], load_policy(), manifest)  # type: ignore[list-item]
+    early.discard(ds.name)
+    assert early.take(ds.name, "slow") == {}

@@ -24,13 +24,8 @@ from harness.testing import ChatServer, Fault
 from harness.testing.chat_server import HUGE_FRAME, huge_body
 from harness.tools import load_tool
 from harness.tools.configs import OpenAIAdapter
-from harness.tools.openai import (
-    DEFAULT_MAX_RESPONSE_BYTES,
-    DEFAULT_RUN_DEADLINE_S,
-    MAX_RETRY_AFTER_S,
-    OpenAITool,
-    reported_models,
-)
+from harness.tools.openai import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_RUN_DEADLINE_S, OpenAITool, reported_models
+from harness.tools.transport import MAX_RETRY_AFTER_S
 from tests.conftest import MANIFEST
 from tests.test_openai_adapter import echo, expected, frame
 from tests.test_openai_adapter import tool as adapter_tool

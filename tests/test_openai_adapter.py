@@ -21,12 +21,12 @@ from harness.tools.configs import OpenAIAdapter
 from harness.tools.openai import (
     DEFAULT_SYSTEM_PROMPT,
     OpenAITool,
-    _retry_after,
     cache_key,
     chat_messages,
     parse_user_message,
     user_message,
 )
+from harness.tools.transport import retry_after
 from harness.verdict import Verdict
 from tests.conftest import MANIFEST
 
@@ -115,12 +115,12 @@ def test_retry_after_is_read_as_seconds_or_an_http_date_and_capped() -> None:
     def r(value: str) -> httpx.Response:
         return httpx.Response(429, headers={"Retry-After": value})
 
-    assert _retry_after(r("2")) == 2.0
-    assert _retry_after(r("0.25")) == 0.25
-    assert _retry_after(r("3600")) == 60.0
-    assert _retry_after(r("Wed, 21 Oct 2015 07:28:00 GMT")) == 0.0  # a date in the past: no wait
-    assert _retry_after(r("soon")) is None
-    assert _retry_after(httpx.Response(429)) is None
+    assert retry_after(r("2")) == 2.0
+    assert retry_after(r("0.25")) == 0.25
+    assert retry_after(r("3600")) == 60.0
+    assert retry_after(r("Wed, 21 Oct 2015 07:28:00 GMT")) == 0.0  # a date in the past: no wait
+    assert retry_after(r("soon")) is None
+    assert retry_after(httpx.Response(429)) is None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -326,7 +326,7 @@ def test_an_openai_manifest_validates_with_its_defaults(tmp_path: Path, monkeypa
     assert t.system_prompt == DEFAULT_SYSTEM_PROMPT
     assert t.cache is not None and t.cache.root == (tmp_path / ".harness" / "cache" / "openai").resolve()
     # a cache_dir in the manifest is relative to the manifest's folder
-    m2 = load_manifest(write_manifest(tmp_path / "sub", "  base_url: http://h/v1\n  model: x\n  cache_dir: c\n"))
+    m2 = load_manifest(write_manifest(tmp_path / "sub", "  base_url: http://[::1]/v1\n  model: x\n  cache_dir: c\n"))
     assert load_tool(m2).cache.root == (tmp_path / "sub" / "c").resolve()  # type: ignore[union-attr]
 
 
@@ -373,6 +373,9 @@ def test_the_api_key_is_sent_but_never_stored_or_shown(tmp_path: Path, monkeypat
         assert preds.errors[2] == (f"item 'q2': HTTP 500 from {url}/chat/completions: the answer function raised "
                                    "ValueError: quota exceeded for key [redacted]; gave up after 1 attempt")
         assert KEY not in repr(t)
+        # asked once without the key (a question with no City data): refused, as it should be
+        assert t.answers_without_credentials is False  # type: ignore[attr-defined]
+        assert server.attempts["Reply OK."] == 1
         written = [p.read_text() for p in (tmp_path / "cache").rglob("*") if p.is_file()]
         assert len(written) == 3 and not any(KEY in text for text in written)
 
@@ -384,6 +387,26 @@ def test_the_api_key_is_sent_but_never_stored_or_shown(tmp_path: Path, monkeypat
         assert str(e.value) == (f"tool 'chat-tool': every one of the 1 items failed; the first: item 'q4': HTTP 401 "
                                 f"from {url}/chat/completions: Incorrect API key provided.")
         assert "sk-wrong" not in str(e.value)
+
+
+def test_an_endpoint_that_answers_without_the_key_is_recorded(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The manifest names a key, the server checks none: the adapter's one key-less question (issue 14; no City
+    data in it) is answered, which the security suite reports. A manifest without a key asks nothing of the kind."""
+    monkeypatch.setenv("CHAT_TOOL_KEY", KEY)
+    with ChatServer(echo) as url:
+        adapter = f"  base_url: {url}\n  model: m\n  api_key_env: CHAT_TOOL_KEY\n  cache: false\n"
+        keyed = load_tool(load_manifest(write_manifest(tmp_path / "k", adapter)))
+        assert keyed.credentials_probe == "not asked yet"  # type: ignore[attr-defined]
+        keyed.generate(frame(2))  # type: ignore[attr-defined]
+        assert keyed.answers_without_credentials is True  # type: ignore[attr-defined]
+        assert keyed.credentials_probe == (f"{url.removesuffix('/v1')} answered a request without credentials "  # type: ignore[attr-defined]
+                                           f"(HTTP 200), though the manifest names an API key")
+        plain = load_tool(load_manifest(write_manifest(tmp_path / "p", f"  base_url: {url}\n  model: m\n"
+                                                                        f"  cache: false\n")))
+        plain.generate(frame(2))  # type: ignore[attr-defined]
+        assert plain.answers_without_credentials is None  # type: ignore[attr-defined]
+        assert plain.credentials_probe == "no API key is named (adapter.api_key_env), so none was withheld"  # type: ignore[attr-defined]
 
 
 # --------------------------------------------------------------------------------------------------

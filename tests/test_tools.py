@@ -81,14 +81,19 @@ def test_predictions_follow_the_dataset_order(tmp_path: Path) -> None:
     assert preds.labels.tolist() == expected
 
 
-def test_adapters_of_later_versions_are_named(tmp_path: Path) -> None:
+def test_a_kind_the_table_plans_but_cannot_build_is_named(tmp_path: Path) -> None:
+    """A row without a builder (a kind DESIGN.md names that a later version implements) validates but is refused by
+    the loader, naming the kinds this version can load; `http` was one until issue 14."""
     from harness.errors import ConfigError
+    from harness.tools import ToolSite
+    from harness.tools.configs import HttpAdapter
+    from harness.tools.kinds import AdapterKind
 
-    m = load_manifest(_manifest(tmp_path, "adapter:\n  kind: http\n  url: http://127.0.0.1:1/score\n"))
+    planned = AdapterKind("http", HttpAdapter, None, "planned")
     with pytest.raises(ConfigError) as e:
-        load_tool(m)
+        planned.build(HttpAdapter(kind="http", url="http://127.0.0.1:1/score"), ToolSite(tool_id="t"))
     assert "adapter kind 'http'" in str(e.value)
-    assert "available: python, sklearn, predictions, responses" in str(e.value)
+    assert "available: python, sklearn, predictions, responses, openai, pickle, mlflow, http" in str(e.value)
 
 
 # --- one adapter table (issue 13) -------------------------------------------------------------------------
@@ -102,19 +107,22 @@ def test_the_manifest_schema_the_loader_and_the_error_locator_read_one_adapter_t
 
     union = get_args(get_args(AdapterConfig)[0])
     assert union == tuple(a.config for a in ADAPTERS.values())  # the schema: one config per row, in order
-    assert AVAILABLE == ("python", "sklearn", "predictions", "responses", "openai", "pickle", "mlflow")
+    assert AVAILABLE == ("python", "sklearn", "predictions", "responses", "openai", "pickle", "mlflow", "http")
     # the locator drops the kind's tag from the path: "adapter.pathh", not "adapter.sklearn.pathh"
     with pytest.raises(ConfigError) as e:
         load_manifest(_manifest(tmp_path, "adapter:\n  kind: sklearn\n  pathh: m.skops\n"))
     assert str(e.value).endswith("has 2 problem(s):\n  - adapter.path: required field is missing\n"
                                  "  - adapter.pathh (line 20): unknown field (check the spelling)")
-    # the loader: a planned kind validates but is refused, naming the rule and the kind as data
+    # the loader: the http kind (a planned row until issue 14) builds its adapter from its config
+    from harness.tools.http import HttpTool
+
     m = load_manifest(_manifest(tmp_path, "adapter:\n  kind: http\n  url: http://127.0.0.1:1/score\n"))
+    tool = load_tool(m)
+    assert isinstance(tool, HttpTool) and (tool.kind, tool.url, tool.name) == ("http", "http://127.0.0.1:1/score", "t")
+    # ... and the locator drops its tag too
     with pytest.raises(ConfigError) as e:
-        load_tool(m)
-    assert str(e.value) == ("adapter kind 'http' in tool manifest 't' is not available in this version; available: "
-                            "python, sklearn, predictions, responses, openai, pickle, mlflow")
-    assert (e.value.rule, e.value.section, e.value.detail) == ("adapter-kind", None, "http")
+        load_manifest(_manifest(tmp_path, "adapter:\n  kind: http\n  url: http://127.0.0.1:1/score\n  verify: false\n"))
+    assert str(e.value).endswith("has 1 problem(s):\n  - adapter.verify (line 21): unknown field (check the spelling)")
 
 
 def test_an_adapter_is_built_from_its_own_config_and_the_site(tmp_path: Path) -> None:
@@ -157,3 +165,17 @@ def test_no_adapter_imports_the_tools_package_or_the_tracking_layer() -> None:
                      else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
             found += [(path.name, n) for n in names if n == "harness.tools" or n.startswith("harness.tracking")]
     assert len(list(folder.glob("*.py"))) >= 12 and found == []
+
+
+def test_the_readme_lists_every_adapter_kind_with_its_keys() -> None:
+    """The README's adapter table is the reader's copy of `harness.tools.kinds.ADAPTERS`: a kind added there, or a
+    config key, is listed here too."""
+    from harness.tools.kinds import ADAPTERS
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip().strip("`"): line for line in readme.splitlines()
+            if line.startswith("| `") and line.count("|") == 4}
+    assert set(ADAPTERS) <= set(rows)
+    missing = {k: [f for f in a.config.model_fields if f not in ("kind", "label_map", "input_columns", "trusted")
+                   and f"`{f}`" not in rows[k]] for k, a in ADAPTERS.items()}
+    assert {k: v for k, v in missing.items() if v} == {}

@@ -103,7 +103,8 @@ def weakenings(old: Policy, new: Policy) -> list[str]:
 
     Listed: a threshold removed, made advisory for a tier where it blocked, its limit loosened for a tier
     (respecting `greater_is_better`) or its direction reversed; a suite no longer required for a category; a
-    longer re-assessment interval (4.3); a higher `settings.gate.max_waiver_days` or `overdue_grace_days`;
+    longer re-assessment interval (4.3); a higher `settings.gate.max_waiver_days` or `overdue_grace_days`; a host
+    added to `settings.endpoints.allowed_hosts` (one removed is stricter);
     `decision_rule` changed to anything but `point` (see STRICTEST_RULE); `reference_rule` from
     `most_favourable` to `largest` (ratios against the largest group are never lower than against the
     most favoured one). Some changes weaken either way and are always listed: `min_group_size` (lowered:
@@ -154,7 +155,12 @@ def weakenings(old: Policy, new: Policy) -> list[str]:
         if b > a:
             out.append(f"settings.gate.{name} raised from {a} to {b}: {why}")
     out += _gate_weakenings(old, new)
-    for section in sorted((set(old.settings) | set(new.settings)) - {"gate", "register"}):
+    was_hosts, now_hosts = (list(p.setting("endpoints", "allowed_hosts", []) or []) for p in (old, new))
+    added = [h for h in now_hosts if h not in was_hosts]
+    if added:
+        out.append(f"settings.endpoints.allowed_hosts now also allows {', '.join(added)}: City data may be sent to "
+                   f"more hosts (policy 1.3, 1.4)")
+    for section in sorted((set(old.settings) | set(new.settings)) - {"endpoints", "gate", "register"}):
         was, now = old.settings.get(section, {}), new.settings.get(section, {})
         for key in sorted(set(was) | set(now)):
             if was.get(key) == now.get(key):

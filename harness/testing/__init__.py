@@ -6,11 +6,12 @@ scikit-learn's `check_estimator`).
   raise a `ConformanceError` naming each one broken, or return the failures with `on_fail=None`;
   `suite_checks()` / `adapter_checks()` yield the rules one by one for a pytest parametrisation.
 - `ChatServer`, a real chat-completions server on loopback with fault injection, so a generative adapter
-  or check is tested over real HTTP.
+  or check is tested over real HTTP; `ScoringServer`, a JSON scoring endpoint serving a scikit-learn model,
+  for the `http` adapter. Both are built on `harness.testing.loopback` (the server, TLS, the API key, `Fault`).
 """
 from __future__ import annotations
 
-from harness.testing.chat_server import ChatServer, Fault
+from harness.testing.chat_server import ChatServer
 from harness.testing.conformance import (
     AdapterCase,
     ConformanceError,
@@ -21,8 +22,10 @@ from harness.testing.conformance import (
     check_suite,
     suite_checks,
 )
+from harness.testing.loopback import Fault
+from harness.testing.scoring_server import ScoringServer
 
 __all__ = [
-    "AdapterCase", "ChatServer", "ConformanceError", "ConformanceFailure", "Fault", "SuiteCase", "adapter_checks",
-    "check_adapter", "check_suite", "suite_checks",
+    "AdapterCase", "ChatServer", "ConformanceError", "ConformanceFailure", "Fault", "ScoringServer", "SuiteCase",
+    "adapter_checks", "check_adapter", "check_suite", "suite_checks",
 ]

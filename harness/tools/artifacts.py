@@ -13,7 +13,8 @@ What each adapter reads:
 - `python`: the module file next to the manifest that holds the callable (an installed module is named by
   its module name and, when it has one, its file's digest);
 - `openai`: no file; the endpoint's facts (base URL, model name, the model list the endpoint reports) are
-  recorded by the adapter (`harness.tools.openai.endpoint_facts`) and bound the same way.
+  recorded by the adapter (`harness.tools.openai.endpoint_facts`) and bound the same way;
+- `http`: no file; the scoring URL is the version's identity (`endpoint.url`).
 A live object handed to the pipeline (a notebook's estimator) has no bytes to bind: it is recorded as such.
 """
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.digests import sha256_file
 from harness.tools.configs import (
+    HttpAdapter,
     MlflowAdapter,
     OpenAIAdapter,
     PickleAdapter,
@@ -36,6 +38,7 @@ from harness.tools.configs import (
 
 if TYPE_CHECKING:
     from harness.manifest import ToolManifest
+    from harness.policy import Policy
 
 LIVE_OBJECT = "live object passed to the pipeline (no file to hash)"
 MAX_LISTED_CHARS = 1500  # a decision record is at most 5,000 bytes: more files are bound by the combined digest
@@ -69,10 +72,12 @@ def tool_files(manifest: ToolManifest) -> dict[str, Path]:
     return {_label(manifest, p): p for p in paths}
 
 
-def artifact_digests(manifest: ToolManifest, tool_obj: Any = None, *, ask_endpoint: bool = True) -> dict[str, str]:
+def artifact_digests(manifest: ToolManifest, tool_obj: Any = None, *, ask_endpoint: bool = True,
+                     policy: Policy | None = None) -> dict[str, str]:
     """label -> sha256 (or a fact, for what has no file) of everything that makes up the tool. `ask_endpoint`
     False leaves out what only the endpoint can say (not part of the identity), for a check that must not
-    make a network call."""
+    make a network call; an endpoint the endpoint rules of `policy` forbid is never asked either
+    (`harness.tools.endpoint`; the packaged default policy when None)."""
     if tool_obj is not None:
         return {"tool": LIVE_OBJECT}
     a = manifest.adapter
@@ -86,8 +91,10 @@ def artifact_digests(manifest: ToolManifest, tool_obj: Any = None, *, ask_endpoi
     if isinstance(a, OpenAIAdapter):
         from harness.tools.openai import endpoint_facts
 
-        out.update(endpoint_facts(manifest) if ask_endpoint else {
+        out.update(endpoint_facts(manifest, policy) if ask_endpoint else {
             "endpoint.base_url": str(a.base_url).rstrip("/"), "endpoint.model": str(a.model)})
+    if isinstance(a, HttpAdapter):
+        out["endpoint.url"] = str(a.url)
     return out
 
 

@@ -162,8 +162,58 @@ class MlflowAdapter(ModelConfig):
         return self
 
 
-class PlannedAdapter(AdapterBase):
-    """Adapter kinds named in DESIGN.md that later issues implement; accepted so manifests validate."""
+class HttpAdapter(ModelConfig):
+    """A vendor's JSON scoring endpoint (`harness.tools.http`): rows are POSTed in batches as
+    `{records_key: [{id_field: <row id>, <feature>: <value>, ...}, ...]}` to `url`, and each row's label (and score)
+    is read from the reply by `label_path` (`score_path`), paths of `harness.tools.rowpaths` (`predictions[*].label`).
+    With `id_path` results are matched to rows by id (a row the reply leaves out is that row's error); without it, by
+    position, so a reply with one result too few or too many fails its whole batch.
+
+    The URL is held to the endpoint rules (`harness.tools.endpoint`: https:// for any host but loopback, the host on
+    the policy's `settings.endpoints.allowed_hosts`) before anything is sent; certificates are always verified and
+    redirects never followed (there is no switch for either). The API key is named, never written: `api_key_env`
+    is the environment variable holding it, sent as `Authorization: Bearer <key>`, or as the bare key in the header
+    `api_key_header` names (e.g. `x-api-key`). Bounds as for `openai`: `timeout_s` per request whole,
+    `max_response_bytes` per reply, `run_deadline_s` for the run, at most `max_retries` retries of a batch (429,
+    5xx, timeouts, lost connections) with backoff from `backoff_s`, honouring Retry-After up to 60 s."""
 
     kind: Literal["http"]
-    model_config = ConfigDict(extra="allow", frozen=True)
+    url: str = Field(pattern=r"^https?://\S+$", description="e.g. https://scoring.vendor.example/v2/score")
+    records_key: str = Field("instances", min_length=1)
+    id_field: str | None = Field("id", min_length=1)
+    label_path: str = "predictions[*].label"
+    score_path: str | None = None
+    id_path: str | None = None
+    api_key_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    api_key_header: str = Field("Authorization", pattern=r"^[A-Za-z0-9-]+$")
+    batch_size: int = Field(100, ge=1, le=10_000)
+    concurrency: int = Field(4, ge=1, le=64)
+    timeout_s: float = Field(30.0, gt=0)
+    max_retries: int = Field(3, ge=0, le=10)
+    backoff_s: float = Field(0.5, ge=0, le=60)
+    run_deadline_s: float = Field(3600.0, gt=0, le=86_400)
+    max_response_bytes: int = Field(4_194_304, ge=1024, le=67_108_864)
+
+    @field_validator("label_path", "score_path", "id_path")
+    @classmethod
+    def _a_row_path(cls, v: str | None) -> str | None:
+        if v is not None:
+            from harness.tools.rowpaths import parse
+
+            parse(v)
+        return v
+
+    @model_validator(mode="after")
+    def _one_list(self) -> HttpAdapter:
+        from harness.tools.rowpaths import parse
+
+        lists = {name: parse(p).list_text for name, p in (("label_path", self.label_path),
+                                                            ("score_path", self.score_path),
+                                                            ("id_path", self.id_path)) if p is not None}
+        if len(set(lists.values())) > 1:
+            raise ValueError(f"label_path, score_path and id_path must name one list of results (each row's values "
+                             f"are read from one result); they name {lists}")
+        if self.id_path is not None and self.id_field is None:
+            raise ValueError("id_path matches results to rows by id, so id_field must name where each row's id is "
+                             "sent")
+        return self

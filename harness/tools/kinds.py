@@ -18,10 +18,10 @@ from pydantic import Field
 from harness.errors import ConfigError
 from harness.tools.configs import (
     AdapterBase,
+    HttpAdapter,
     MlflowAdapter,
     OpenAIAdapter,
     PickleAdapter,
-    PlannedAdapter,
     PredictionsAdapter,
     PythonAdapter,
     ResponsesAdapter,
@@ -71,7 +71,8 @@ ADAPTERS: dict[str, AdapterKind] = {a.kind: a for a in (
                 "a pickle, joblib or cloudpickle model, loaded only in the sandboxed worker"),
     AdapterKind("mlflow", MlflowAdapter, "harness.tools.sandboxed:SandboxedTool.from_config",
                 "an MLflow model folder or model_uri, loaded only in the sandboxed worker"),
-    AdapterKind("http", PlannedAdapter, None, "planned: a plain HTTP endpoint"),
+    AdapterKind("http", HttpAdapter, "harness.tools.http:HttpTool.from_config",
+                "a vendor's JSON scoring endpoint: rows POSTed in batches, labels and scores read by JSON path"),
 )}
 
 AVAILABLE: tuple[str, ...] = tuple(k for k, a in ADAPTERS.items() if a.builder is not None)

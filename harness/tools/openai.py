@@ -23,19 +23,24 @@ Why it is built this way:
   run, how many answers were asked for and how many the cache supplied; the pipeline records it in
   assessment.json (`extra.cache`) and the reports say it in one line.
 - The API key is read from the environment variable the manifest names, held in memory only, and scrubbed
-  from every message; it never reaches the cache, a log or a report.
+  from every message; it never reaches the cache, a log or a report. When the manifest names one, the adapter
+  asks one question without it (`CREDENTIALS_CHECK`, no City data) before the run and keeps what happened as
+  `answers_without_credentials` (True / False / None, the reason in `credentials_probe`): an endpoint that
+  answers anyone fails policy 1.3 ("authentication"), which the security suite reports.
+- City data goes only where the policy allows (issue 14, policy 1.3, 1.4): the base URL is held to the endpoint
+  rules (`harness.tools.endpoint`: TLS for any host but loopback, the host on `settings.endpoints.allowed_hosts`)
+  when the adapter is built, and by `endpoint_facts` before it asks for the model list, so neither a question nor
+  the API key is sent to a host nobody approved.
 - An endpoint is the vendor's machine, so nothing it sends may hang the assessment or fill the harness's memory
   (issue 12, hardening: a reply at 1 byte/s hung a run, `Retry-After: 3600` meant hours, 200 MB replies took
-  6.7 GB). `timeout_s` bounds a whole request, not each read: every socket read and write of a request is
-  given only the time left until its deadline (`_DeadlineBackend`), so a reply trickled a byte at a time,
-  headers included, ends at `timeout_s`. A reply is read as a stream and abandoned past `max_response_bytes`
-  (a Content-Length over it is refused before the body), so an item holds at most that much; the harness
-  asks for an uncompressed reply and does not decode a compressed one, so a gzip bomb cannot grow past the
-  limit. No wait between attempts exceeds MAX_RETRY_AFTER_S: a server asking for longer is treated as down
-  for that item, at once. And the run has a deadline (`run_deadline_s`, from the first request, over every
-  `generate` of the run): an attempt under way when it passes is cut there, and items not yet asked are
-  not asked, each with an error saying so, while the items answered keep their answers. The same bounds
-  hold for `GET /models` (the probe and `endpoint_facts`).
+  6.7 GB). `timeout_s` bounds a whole request, not each read; a reply is read as a stream and abandoned past
+  `max_response_bytes`, and a compressed one is not decoded; no wait between attempts exceeds MAX_RETRY_AFTER_S
+  (a server asking for longer is treated as down for that item, at once); a redirect is not followed. The
+  client, the bounds and the retry loop are `harness.tools.transport`, shared with the `http` adapter. And the
+  run has a deadline (`run_deadline_s`, from the first request, over every `generate` of the run): an attempt
+  under way when it passes is cut there, and items not yet asked are not asked, each with an error saying so,
+  while the items answered keep their answers. The same bounds hold for `GET /models` (the probe and
+  `endpoint_facts`).
 
 The prompt format lives here once (`user_message` / `parse_user_message`); the loopback server in
 `harness.testing.chat_server` parses prompts with the same functions.
@@ -48,27 +53,40 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpcore
 import httpx
 import numpy as np
 
 from harness.errors import ToolConfigError, ToolError
 from harness.tools.base import Predictions, qa_items
 from harness.tools.configs import OpenAIAdapter
+from harness.tools.endpoint import allowed_hosts, endpoint_problems, require_endpoint
+from harness.tools.transport import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_RUN_DEADLINE_S,
+    NO_KEY_NAMED,
+    Compressed,
+    TooLarge,
+    client_for,
+    error_text,
+    not_asked,
+    read_body,
+    send,
+    until,
+    without_credentials,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from harness.datasets import ReferenceDataset
     from harness.manifest import ToolManifest
+    from harness.policy import Policy
     from harness.tools.base import ToolSite
 
 DEFAULT_SYSTEM_PROMPT = (
@@ -82,10 +100,11 @@ abstain with a phrase the hallucination suite recognises as an abstention."""
 DEFAULT_CACHE_DIR = Path(".harness") / "cache" / "openai"  # under the working folder; `.harness/` is git-ignored
 CACHE_FORMAT = 2  # 2: the key holds the tool's identity (tool id, version, manifest sha256)
 MAX_REASON_CHARS = 200  # of a reason recorded instead of the endpoint's model list
-MAX_RETRY_AFTER_S = 60.0  # the longest wait between attempts; a server asking for longer is down for this item
-DEFAULT_MAX_RESPONSE_BYTES = 1 << 20  # 1 MiB, adapter.max_response_bytes (at most 16 MiB): an answer is a few KB
-DEFAULT_RUN_DEADLINE_S = 3600.0  # adapter.run_deadline_s (at most 24 h)
+# MAX_RETRY_AFTER_S, DEFAULT_MAX_RESPONSE_BYTES (1 MiB: an answer is a few KB) and DEFAULT_RUN_DEADLINE_S come
+# from harness.tools.transport, shared with the http adapter
 REDACTED = "[redacted]"
+CREDENTIALS_CHECK = ("This is a connection check; it holds no data.", "Reply OK.")
+"""The question asked without the API key (context, question): no City data, one token of answer."""
 
 _CONTEXT = "Context:\n"
 _QUESTION = "\n\nQuestion: "
@@ -128,31 +147,35 @@ def cache_key(endpoint: str, model: str, messages: list[dict[str, str]], tempera
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _is_local(base_url: str) -> bool:
-    return httpx.URL(base_url).host in {"localhost", "127.0.0.1", "::1"}
-
-
 def _clip(text: str, limit: int = MAX_REASON_CHARS) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-def endpoint_facts(manifest: ToolManifest) -> dict[str, str]:
+def endpoint_facts(manifest: ToolManifest, policy: Policy | None = None) -> dict[str, str]:
     """What identifies an endpoint tool where a file tool has its digests (harness.tools.artifacts): the base
     URL and model name the manifest gives, and the models the endpoint itself reports at GET /models (sorted,
     comma-joined), which is what an auditor can compare with the vendor's claims. It never raises: an endpoint
-    that cannot be asked is recorded as "unreachable: <why>" (the adapter reports it as the run's ERROR), and
-    one that answers without a model list as "not reported: <why>"."""
+    that cannot be asked is recorded as "unreachable: <why>" (the adapter reports it as the run's ERROR), one
+    that answers without a model list as "not reported: <why>", and one the endpoint rules forbid under `policy`
+    (the packaged default when None) as "not asked: <rule>": the key is never sent there (the adapter refuses
+    the tool when it is built)."""
     a = manifest.adapter
     assert isinstance(a, OpenAIAdapter)  # called for openai tools only
     base_url = str(a.base_url).rstrip("/")
+    facts = {"endpoint.base_url": base_url, "endpoint.model": str(a.model)}
+    try:
+        problems = endpoint_problems(f"{base_url}/models", allowed_hosts(policy))
+    except ToolConfigError as e:
+        return {**facts, "endpoint.models": f"not asked: {_clip(str(e))}"}
+    if problems:
+        return {**facts, "endpoint.models": f"not asked: {problems[0].rule}: {_clip(problems[0].message)}"}
     env = getattr(a, "api_key_env", None)
     api_key = os.environ.get(env) if env else None
     timeout_s = min(float(getattr(a, "timeout_s", 10.0)), 10.0)
     limit = int(getattr(a, "max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES))
-    return {"endpoint.base_url": base_url, "endpoint.model": str(a.model),
-            "endpoint.models": reported_models(base_url, api_key=api_key, timeout_s=timeout_s,
-                                               max_response_bytes=limit)}
+    return {**facts, "endpoint.models": reported_models(base_url, api_key=api_key, timeout_s=timeout_s,
+                                                        max_response_bytes=limit)}
 
 
 def reported_models(base_url: str, *, api_key: str | None = None, timeout_s: float = 10.0,
@@ -165,163 +188,29 @@ def reported_models(base_url: str, *, api_key: str | None = None, timeout_s: flo
     def scrub(text: str) -> str:
         return _clip(text.replace(api_key, REDACTED) if api_key else text)
 
-    headers = {"Accept-Encoding": "identity", **({"Authorization": f"Bearer {api_key}"} if api_key else {})}
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     try:
-        with _bounded_client(headers=headers, timeout=httpx.Timeout(timeout_s),
-                             trust_env=not _is_local(base_url)) as client, \
-                _until(time.monotonic() + timeout_s), client.stream("GET", url) as r:
+        with client_for(url, headers=headers, timeout_s=timeout_s) as client, \
+                until(time.monotonic() + timeout_s), client.stream("GET", url) as r:
             status, reason = r.status_code, r.reason_phrase
             try:
-                body = _body(r, max_response_bytes)
-            except _TooLarge:
+                body = read_body(r, max_response_bytes)
+            except TooLarge:
                 return f"not reported: the reply from {url} was larger than {max_response_bytes:,} bytes"
-            except _Compressed as e:
+            except Compressed as e:
                 return f"not reported: the reply from {url} is compressed (Content-Encoding: {e}) and was not read"
     except httpx.TimeoutException:
         return f"unreachable: no reply from {url} within {timeout_s:g} s"
     except Exception as e:  # recording a fact must never stop the assessment; the adapter reports the endpoint
         return scrub(f"unreachable: {type(e).__name__}: {e}")
     if status >= 400:
-        return scrub(f"not reported: HTTP {status} from {url}: {_error_text(body, reason)}")
+        return scrub(f"not reported: HTTP {status} from {url}: {error_text(body, reason)}")
     try:
         listed = json.loads(body)["data"]
         ids = sorted({str(m["id"]) for m in listed})
     except (ValueError, KeyError, TypeError):
         return f"not reported: the reply from {url} is not an OpenAI model list"
     return ",".join(ids) if ids else f"not reported: {url} lists no model"
-
-
-# --------------------------------------------------------------------------------------------------
-# Bounds on what an endpoint can cost: time (a deadline per request) and memory (a limit per reply)
-
-_LOCAL = threading.local()  # .at: the monotonic time by which this thread's current request must end
-
-
-@contextmanager
-def _until(at: float) -> Iterator[None]:
-    """Every socket operation this thread makes inside the block ends by `at` (time.monotonic()): what turns
-    httpx's per-read timeout into a deadline for the whole request (see `_DeadlineBackend`)."""
-    before = getattr(_LOCAL, "at", None)
-    _LOCAL.at = at
-    try:
-        yield
-    finally:
-        _LOCAL.at = before
-
-
-def _left(timeout: float | None, timed_out: type[Exception]) -> float | None:
-    """The timeout for one socket operation: httpx's, shortened to the time left before the deadline; raises
-    `timed_out` (an httpcore timeout, which httpx maps to its own) once the deadline has passed."""
-    at = getattr(_LOCAL, "at", None)
-    if at is None:
-        return timeout
-    left = at - time.monotonic()
-    if left <= 0:
-        raise timed_out("the request's deadline passed")
-    return left if timeout is None else min(timeout, left)
-
-
-class _DeadlineStream(httpcore.NetworkStream):
-    """A connection whose every read and write is given only the time left before the thread's deadline: a
-    server sending a byte just before each read would time out never pauses long enough for httpx to notice,
-    and would otherwise hold the request as long as it likes (headers included, before any response object
-    exists that the adapter could watch)."""
-
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
-        self._inner = inner
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _left(timeout, httpcore.ReadTimeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, _left(timeout, httpcore.WriteTimeout))
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
-                  timeout: float | None = None) -> httpcore.NetworkStream:
-        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname,
-                                                     _left(timeout, httpcore.ConnectTimeout)))
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
-class _DeadlineBackend(httpcore.NetworkBackend):
-    """httpcore's network backend, handing out `_DeadlineStream` connections."""
-
-    def __init__(self, inner: httpcore.NetworkBackend) -> None:
-        self._inner = inner
-
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                    socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
-        return _DeadlineStream(self._inner.connect_tcp(host, port, _left(timeout, httpcore.ConnectTimeout),
-                                                       local_address, socket_options))
-
-    def connect_unix_socket(self, path: str, timeout: float | None = None,
-                            socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
-        return _DeadlineStream(self._inner.connect_unix_socket(path, _left(timeout, httpcore.ConnectTimeout),
-                                                               socket_options))
-
-    def sleep(self, seconds: float) -> None:
-        self._inner.sleep(seconds)
-
-
-def _bounded_client(**kwargs: Any) -> httpx.Client:
-    """An httpx.Client whose connections all honour `_until`, the direct one and any proxy's from the
-    environment. httpx has no public way to choose httpcore's network backend, so each transport's pool is
-    given one here; if a new httpx lays its transports out otherwise, this refuses rather than run without
-    deadlines (tests/test_chat_limits.py fails first)."""
-    client = httpx.Client(**kwargs)
-    transports = [client._transport, *(t for t in client._mounts.values() if t is not None)]
-    pools = [getattr(t, "_pool", None) for t in transports]
-    if not pools or any(not isinstance(getattr(p, "_network_backend", None), httpcore.NetworkBackend)
-                        for p in pools):
-        client.close()
-        raise RuntimeError(f"httpx {httpx.__version__} / httpcore {httpcore.__version__} hold their connections "
-                           f"differently from what harness.tools.openai expects: request deadlines cannot be "
-                           f"enforced, so no request is made")
-    for pool in pools:
-        if not isinstance(pool._network_backend, _DeadlineBackend):  # type: ignore[union-attr]
-            pool._network_backend = _DeadlineBackend(pool._network_backend)  # type: ignore[union-attr]
-    return client
-
-
-class _TooLarge(Exception):
-    """The body passed the size limit; the rest of it is not read."""
-
-
-class _Compressed(Exception):
-    """The body came with a Content-Encoding the harness did not ask for; it is not decoded."""
-
-
-def _body(r: httpx.Response, limit: int) -> bytearray:
-    """The body of a streamed response, read only while it stays within `limit` bytes: a Content-Length over the
-    limit is refused before reading, and a body without one is counted as it arrives (`_TooLarge`). Compressed
-    bodies are refused (`_Compressed`): the harness asks for none, and decoding a few KB can make gigabytes."""
-    encoding = r.headers.get("content-encoding", "").strip().lower()
-    if encoding not in ("", "identity"):
-        raise _Compressed(encoding)
-    declared = r.headers.get("content-length", "").strip()
-    if declared.isdigit() and int(declared) > limit:
-        raise _TooLarge
-    body = bytearray()
-    for chunk in r.iter_raw():
-        if len(body) + len(chunk) > limit:
-            raise _TooLarge
-        body += chunk
-    return body
-
-
-def _error_body(r: httpx.Response, limit: int) -> str:
-    """The server's explanation of an HTTP error, from a body read within the limit."""
-    try:
-        return _error_text(_body(r, limit), r.reason_phrase)
-    except _TooLarge:
-        return f"its body was larger than {limit:,} bytes"
-    except _Compressed as e:
-        return f"its body is compressed (Content-Encoding: {e}) and was not read"
 
 
 class ExchangeCache:
@@ -360,48 +249,6 @@ class ExchangeCache:
             warnings.warn(f"could not write the exchange cache {p}: {e}", HarnessWarning, stacklevel=2)
 
 
-def _asked_wait(response: httpx.Response) -> float | None:
-    """Seconds the server asks us to wait (Retry-After as seconds or an HTTP date), as asked: the caller
-    decides what a long ask means (`OpenAITool._ask` gives up on the item)."""
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds()
-        except (TypeError, ValueError):
-            return None
-    return max(seconds, 0.0) if seconds == seconds else None  # NaN: no usable ask
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """Seconds the server asks us to wait, capped at MAX_RETRY_AFTER_S."""
-    seconds = _asked_wait(response)
-    return None if seconds is None else min(seconds, MAX_RETRY_AFTER_S)
-
-
-def _error_text(body: bytes | bytearray, reason: str) -> str:
-    """The server's own explanation: OpenAI's {"error": {"message": ...}}, else the start of the body (which
-    the caller has read within its size limit), else the status line's reason."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        data = None
-    if isinstance(data, dict):
-        err = data.get("error", data.get("detail"))
-        if isinstance(err, dict) and isinstance(err.get("message"), str):
-            return err["message"]
-        if isinstance(err, str):
-            return err
-    text = " ".join(bytes(body[:800]).decode("utf-8", errors="replace").split())[:200]
-    return text or reason
-
-
-def _attempts(n: int) -> str:
-    return f"{n} attempt{'s' if n != 1 else ''}"
-
 
 class OpenAITool:
     """Asks a chat-completions endpoint each grounded question; see the module docstring for why."""
@@ -437,6 +284,10 @@ class OpenAITool:
         self.__api_key = api_key  # name-mangled and never printed: see __repr__ and _scrub
         self._probed = False
         self._probe_lock = threading.Lock()
+        # what the endpoint does without the key the manifest names (see `_probe_credentials`), for the security suite
+        self.answers_without_credentials: bool | None = None
+        self.credentials_probe = NO_KEY_NAMED if api_key is None else "not asked yet"
+        self._credentials_probed = api_key is None
         self._sleep: Callable[[float], None] = time.sleep  # the wait between retries (tests record it)
         self._stats_lock = threading.Lock()
         self._answers = 0  # over every generate() of this run: answers asked for ...
@@ -456,7 +307,9 @@ class OpenAITool:
 
     @classmethod
     def from_config(cls, a: OpenAIAdapter, site: ToolSite) -> OpenAITool:
-        """The endpoint `a` names; its answers are keyed by `site.identity` (`ToolManifest.identity`)."""
+        """The endpoint `a` names, once its base URL passes the endpoint rules of the site's policy (before any
+        request); its answers are keyed by `site.identity` (`ToolManifest.identity`)."""
+        require_endpoint(f"{str(a.base_url).rstrip('/')}/chat/completions", site.policy, tool_id=site.tool_id)
         api_key = None
         if a.api_key_env:
             api_key = os.environ.get(a.api_key_env)
@@ -528,13 +381,9 @@ class OpenAITool:
         return f"{self.base_url}/chat/completions"
 
     def _client(self) -> httpx.Client:
-        # no compression: a compressed reply is not decoded (`_body`), so a small one cannot grow past the limit
-        headers = {"Accept-Encoding": "identity",
-                   **({"Authorization": f"Bearer {self.__api_key}"} if self.__api_key else {})}
-        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
-        # a proxy from HTTP(S)_PROXY is right for a hosted service but never for a server on this machine
-        return _bounded_client(headers=headers, timeout=httpx.Timeout(self.timeout_s), limits=limits,
-                               trust_env=not _is_local(self.base_url))
+        # no compression asked for (a compressed reply is not decoded), no proxy for a server on this machine
+        headers = {"Authorization": f"Bearer {self.__api_key}"} if self.__api_key else {}
+        return client_for(self.base_url, headers=headers, timeout_s=self.timeout_s, concurrency=self.concurrency)
 
     def _start_clock(self) -> float:
         """When the run's deadline passes: `run_deadline_s` after this object first asks the endpoint."""
@@ -545,7 +394,7 @@ class OpenAITool:
 
     @property
     def _not_asked(self) -> str:
-        return f"not asked: the run's deadline of {self.run_deadline_s:g} s passed (adapter.run_deadline_s)"
+        return not_asked(self.run_deadline_s)
 
     def _scrub(self, text: str) -> str:
         return text.replace(self.__api_key, REDACTED) if self.__api_key else text
@@ -559,7 +408,7 @@ class OpenAITool:
                 return
             at = min(time.monotonic() + min(self.timeout_s, 10.0), run_at)
             try:
-                with _until(at), client.stream("GET", f"{self.base_url}/models"):
+                with until(at), client.stream("GET", f"{self.base_url}/models"):
                     pass
             except (httpx.ConnectError, httpx.ConnectTimeout) as e:
                 raise ToolError(self._scrub(
@@ -569,6 +418,20 @@ class OpenAITool:
             except httpx.HTTPError:
                 pass  # reachable but unwell: the items will say how
             self._probed = True
+
+    def _probe_credentials(self, run_at: float) -> None:
+        """Once, when the manifest names a key: ask one question that carries no City data without the key, and
+        keep whether the endpoint answered (`transport.without_credentials`). Never raises."""
+        with self._probe_lock:
+            if self._credentials_probed:
+                return
+            self._credentials_probed = True
+        body = {"model": self.model, "messages": chat_messages(CREDENTIALS_CHECK[0], CREDENTIALS_CHECK[1],
+                                                               self.system_prompt), "max_tokens": 1,
+                "temperature": 0}
+        answered, why = without_credentials(self.url, json.dumps(body).encode("utf-8"), timeout_s=self.timeout_s,
+                                            run_at=run_at)
+        self.answers_without_credentials, self.credentials_probe = answered, self._scrub(why)
 
     def _ask_all(self, todo: list[tuple[int, list[dict[str, str]], str]], ids: list[str], answers: list[str],
                  errors: list[str | None], sample: int, cached: int) -> None:
@@ -581,6 +444,7 @@ class OpenAITool:
             return
         with self._client() as client:
             self._probe(client, run_at)
+            self._probe_credentials(run_at)
             with ThreadPoolExecutor(max_workers=min(self.concurrency, len(todo)),
                                     thread_name_prefix=f"openai-{self.name}") as pool:
                 futures = {pool.submit(self._ask, client, ids[i], messages, run_at): (i, messages, key)
@@ -611,62 +475,28 @@ class OpenAITool:
 
     def _ask(self, client: httpx.Client, item_id: str, messages: list[dict[str, str]],
              run_at: float) -> tuple[str | None, str | None, dict[str, Any]]:
-        """(answer, None, reply details) or (None, error text, {}). Retries 429, 5xx, timeouts and lost
-        connections with exponential backoff (honouring Retry-After up to MAX_RETRY_AFTER_S; a longer ask
-        ends the item); other 4xx, malformed and oversized replies are answers from the server and are not
-        retried. Each attempt ends by `timeout_s` or the run's deadline (`run_at`), whichever comes first, and
-        no wait is begun that would end past the run's deadline."""
+        """(answer, None, reply details) or (None, error text, {}): one request through the shared retry loop
+        (`harness.tools.transport.send`: 429, 5xx, timeouts and lost connections retried with backoff, within
+        `timeout_s` per attempt and the run's deadline); malformed and oversized replies are answers from the
+        server and are not retried."""
         body = {"model": self.model, "messages": messages, "temperature": self.temperature,
                 "max_tokens": self.max_tokens}
         url = self.url
-        deadline = f"the run's deadline of {self.run_deadline_s:g} s"
-        attempt = 0
-        cause = ""
-        while True:
-            now = time.monotonic()
-            if now >= run_at:
-                if attempt == 0:
-                    return None, f"item {item_id!r}: {self._not_asked}", {}
-                return None, f"item {item_id!r}: {cause}; gave up after {_attempts(attempt)}: {deadline} passed", {}
-            attempt += 1
-            at = min(now + self.timeout_s, run_at)
-            wait: float | None = None
-            try:
-                with _until(at), client.stream("POST", url, json=body) as r:
-                    if r.status_code == 429 or r.status_code >= 500:
-                        cause = f"HTTP {r.status_code} from {url}: {_error_body(r, self.max_response_bytes)}"
-                        wait = _asked_wait(r)
-                        if wait is not None and wait > MAX_RETRY_AFTER_S:
-                            return None, (f"item {item_id!r}: {cause}; the server asked to wait {wait:.6g} s, more "
-                                          f"than the {MAX_RETRY_AFTER_S:g} s the harness waits (gave up after "
-                                          f"{_attempts(attempt)})"), {}
-                    elif r.status_code >= 400:
-                        return None, (f"item {item_id!r}: HTTP {r.status_code} from {url}: "
-                                      f"{_error_body(r, self.max_response_bytes)}"), {}
-                    else:
-                        return self._read(r, item_id, url)
-            except httpx.TimeoutException:
-                if at >= run_at:  # the run's deadline, not timeout_s, ended this attempt
-                    return None, (f"item {item_id!r}: no reply from {url} before {deadline} passed "
-                                  f"({_attempts(attempt)})"), {}
-                cause = f"no reply from {url} within {self.timeout_s:g} s"
-            except httpx.TransportError as e:
-                cause = f"lost the connection to {url} ({type(e).__name__}: {e})"
-            if attempt > self.max_retries:
-                return None, f"item {item_id!r}: {cause}; gave up after {_attempts(attempt)}", {}
-            pause = min(wait if wait is not None else self.backoff_s * 2 ** (attempt - 1), MAX_RETRY_AFTER_S)
-            if time.monotonic() + pause >= run_at:
-                return None, (f"item {item_id!r}: {cause}; gave up after {_attempts(attempt)}: {deadline} would "
-                              f"pass before the next"), {}
-            self._sleep(pause)
+        sent = send(client, "POST", url, json=body, read=lambda r: self._read(r, item_id, url),
+                    timeout_s=self.timeout_s, max_retries=self.max_retries, backoff_s=self.backoff_s, run_at=run_at,
+                    run_deadline_s=self.run_deadline_s, max_response_bytes=self.max_response_bytes,
+                    sleep=self._sleep)
+        if sent.value is not None:
+            return sent.value
+        return None, f"item {item_id!r}: {sent.error}", {}
 
     def _read(self, r: httpx.Response, item_id: str, url: str) -> tuple[str | None, str | None, dict[str, Any]]:
         try:
-            body = _body(r, self.max_response_bytes)
-        except _TooLarge:
+            body = read_body(r, self.max_response_bytes)
+        except TooLarge:
             return None, (f"item {item_id!r}: the reply from {url} was larger than {self.max_response_bytes:,} "
                           f"bytes (adapter.max_response_bytes)"), {}
-        except _Compressed as e:
+        except Compressed as e:
             return None, (f"item {item_id!r}: the reply from {url} is compressed (Content-Encoding: {e}) though the "
                           f"harness asked for none (Accept-Encoding: identity); it is not decoded"), {}
         try:

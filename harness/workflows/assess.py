@@ -195,7 +195,7 @@ def run_assessment(
         baseline = approved_baseline(uri, manifest.id, str(manifest.version))
         # the bytes this version is made of (issue 11): a changed manifest or model under a registered version
         # stops before anything runs; the same digests are taken again after the run to catch a swap meanwhile
-        artifacts = artifact_digests(manifest, tool_obj)
+        artifacts = artifact_digests(manifest, tool_obj, policy=policy)
         preflight(uri, manifest, manifest_path, artifacts)
         tool = built_tool(manifest, tool_obj, uri, use_cache=use_cache, policy=policy)
         try:
@@ -210,7 +210,7 @@ def run_assessment(
         early.cancel()
     # who started it and which manifest: the approval gate's separation of duties and version match
     inputs = replace(inputs, by=who, at=result.started_at)
-    result = _swapped(result, artifacts, artifact_digests(manifest, tool_obj))
+    result = _swapped(result, artifacts, artifact_digests(manifest, tool_obj, policy=policy))
     cache = getattr(tool, "cache_stats", None)
     from harness.gate.identity import AUTHENTICATED, UNAUTHENTICATED, server_user
 
