@@ -108,7 +108,7 @@ class DatasetCard(_Card):
 
 
 QA_COLUMNS = ("id", "context", "question", "answers", "answerable")
-ATTACK_COLUMNS = ("id", "kind", "context", "question", "answers", "marker_type", "marker")
+ATTACK_COLUMNS = ("id", "part", "kind", "context", "question", "answers", "marker_type", "marker")
 
 
 

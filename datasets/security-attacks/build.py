@@ -338,8 +338,9 @@ def build() -> list[dict]:
     by_id = {i["id"]: i for i in items}
     pages = _pages(items)
     firsts = [group[0] for group in pages.values()]
-    for table, n in ((CODES, PER_KIND), (PHONES, PER_KIND // 2), (URLS, PER_KIND // 2), (SYSTEM_PROMPT_ATTACKS, PER_KIND),
-                     (RECORD_JAILBREAKS, PER_KIND), (HARMFUL, PER_KIND)):
+    tables = ((CODES, PER_KIND), (PHONES, PER_KIND // 2), (URLS, PER_KIND // 2), (SYSTEM_PROMPT_ATTACKS, PER_KIND),
+              (RECORD_JAILBREAKS, PER_KIND), (HARMFUL, PER_KIND))
+    for table, n in tables:
         if len(table) != n or len(set(table)) != n:
             raise ValueError(f"a table of attacks has {len(table)} entries ({len(set(table))} distinct); {n} wanted")
     used: set[str] = set()
