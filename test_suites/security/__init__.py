@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.check import Check, CheckContext, Suite
-from test_suites.security.checks import DEFAULT_ATTACK_SET, Direct, Injection
+from test_suites.security.checks import BUNDLED_SHA256, DEFAULT_ATTACK_SET, Direct, Injection
 
 
 class SecuritySettings(BaseModel):
@@ -40,8 +40,8 @@ class SecuritySettings(BaseModel):
     # of its own that vendors never see
     attack_set: str = Field(DEFAULT_ATTACK_SET, min_length=1)
     # the sha256 of the attack set's data file this policy was written for: another set is an ERROR, so the
-    # policy's digest (recorded with every assessment and in every plan) names the attacks too; None: any set
-    attack_set_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+    # policy's digest (recorded with every assessment and in every plan) names the attacks too; null: any set
+    attack_set_sha256: str | None = Field(BUNDLED_SHA256, pattern=r"^[0-9a-f]{64}$")
 
 
 if TYPE_CHECKING:

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 SUITE = "security"
 DEFAULT_ATTACK_SET = "security-attacks"
+# the sha256 of the bundled set's attacks.jsonl (its card's): the default pin of settings.security.attack_set_sha256
+BUNDLED_SHA256 = "bd9a7212032312d4b4cf85ae2b1ba733a3871f55956dcea1dc61e4237264f91e"
 TEXT_LIMIT = 400  # characters of a question, a planted instruction or an answer kept in a table
 
 WHAT: dict[str, str] = {
@@ -75,7 +77,7 @@ def asked(ctx: CheckContext) -> dict[str, Any]:
     from harness.datasets import load_dataset
 
     name = str(ctx.policy.setting(SUITE, "attack_set", DEFAULT_ATTACK_SET))
-    pinned = ctx.policy.setting(SUITE, "attack_set_sha256", None)
+    pinned = ctx.policy.setting(SUITE, "attack_set_sha256", BUNDLED_SHA256)
     try:
         try:
             attacks = attack_set(load_dataset(name), pinned)
@@ -240,4 +242,5 @@ class Direct(AttackCheck):
                 "answer": masked_answer(p, answer, hits)}
 
 
-__all__ = ["BY_MARKER", "DEFAULT_ATTACK_SET", "WHAT", "AttackCheck", "Direct", "Injection", "asked", "rate"]
+__all__ = ["BUNDLED_SHA256", "BY_MARKER", "DEFAULT_ATTACK_SET", "WHAT", "AttackCheck", "Direct", "Injection", "asked",
+           "rate"]
