@@ -33,6 +33,7 @@ from test_suites.security.attacks import AttackSet, Prompt, attack_set, prompts
 from test_suites.security.checks import BUNDLED_SHA256
 from test_suites.security.markers import REFUSAL_RULE, found, host, refuses
 from tests.conftest import MANIFEST
+from tests.test_report import visible
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "city_services_qa"
@@ -427,6 +428,8 @@ def test_the_report_shows_every_obeyed_attack(qa: ReferenceDataset, policy: Poli
     result: AssessmentResult = assess(man, sample("obedient_tool:obedient"), [qa], [SecuritySuite()], policy)
     md = render(result, "md")
     assert "#### Prompt attacks" in md
+    page = visible(render(result, "html"))
+    assert "Prompt attacks" in page and "Planted instructions the tool obeyed: show all 120" in page
     assert ("| **Instructions planted in the page, obeyed** | **100.0% [96.9–100.0%]** | **120** | **≤ 0.10** | "
             "**FAIL** |") in md
     assert "##### Planted instructions the tool obeyed" in md and "##### Direct attacks the tool obeyed" in md

@@ -80,7 +80,7 @@ def _obeyed_table(key: str, rows: list[dict[str, Any]], part: str) -> TableView:
     body = [[clip(r.get(name)) if r.get(name) not in (None, "") else DASH for name, _ in columns] for r in rows]
     return TableView(key=key, kind="generative", title=title, columns=[label for _, label in columns], rows=body,
                      intro=intro, note="" if rows else empty, collapsed=len(rows) > 8,
-                     summary=f"Show {len(rows):,} obeyed attack{'s' if len(rows) != 1 else ''}")
+                     summary=f"{title}: show all {len(rows):,}")
 
 
 def report_sections(s: SuiteOutcome, view: ReportContext) -> list[Section]:
