@@ -74,7 +74,8 @@ class Quality(_Card):
 class DatasetCard(_Card):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
     version: str
-    task: Literal["binary-classification", "grounded-qa", "regression", "generation"]
+    # prompt-attacks: an attack set the security suite puts to a generative tool (datasets/security-attacks)
+    task: Literal["binary-classification", "grounded-qa", "regression", "generation", "prompt-attacks"]
     file: str
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     source: str
@@ -107,6 +108,7 @@ class DatasetCard(_Card):
 
 
 QA_COLUMNS = ("id", "context", "question", "answers", "answerable")
+ATTACK_COLUMNS = ("id", "part", "kind", "context", "question", "answers", "marker_type", "marker")
 
 
 
@@ -318,6 +320,8 @@ def check_columns(card: DatasetCard, frame: pd.DataFrame, path: Path) -> None:
     declared = [card.target.column] if card.target else []
     if card.task == "grounded-qa":
         declared += list(QA_COLUMNS)
+    if card.task == "prompt-attacks":
+        declared += list(ATTACK_COLUMNS)
     declared += [*card.features, *card.protected_attributes]
     declared += [p for a in card.protected_attributes.values() for p in a.proxies]
     declared += [c for c in (card.id_column, card.weight_column) if c]

@@ -201,7 +201,7 @@ def test_unknown_suite(tmp_path: Path) -> None:
     assert r.returncode == 2
     assert r.stderr.strip() == ("error: unknown suite(s) ['no_such_suite']; "
                                 "installed suites: bias, data_quality, degradation, hallucination, performance, "
-                                "privacy")
+                                "privacy, security")
 
 
 def test_unreachable_tracking_server(tmp_path: Path) -> None:

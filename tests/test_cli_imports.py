@@ -108,6 +108,6 @@ def test_suite_classes_and_their_metadata_load_without_heavy_libraries() -> None
     got = json.loads(r.stdout)
     assert got["heavy"] == []
     assert sorted(got["declared"]) == ["bias", "data_quality", "degradation", "hallucination", "performance",
-                                       "privacy"]
+                                       "privacy", "security"]
     assert all(n > 0 for n in got["declared"].values()), got["declared"]
     assert got["models"]["bias"] == "BiasSettings" and got["models"]["degradation"] == "DegradationSettings"

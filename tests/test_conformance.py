@@ -111,7 +111,7 @@ def test_timings_are_the_only_figures_of_degradation_that_do_not_repeat(small: R
         assert keys and all(k.startswith("degradation.graceful_failure.") and k.endswith("_s") for k in keys)
 
 
-@pytest.mark.parametrize("suite_name", ["hallucination", "privacy", "bias"])
+@pytest.mark.parametrize("suite_name", ["hallucination", "privacy", "bias", "security"])
 def test_generative_suites_conform_with_the_city_baseline(qa: ReferenceDataset, suite_name: str) -> None:
     from harness.plugins import load_suites
 
@@ -339,7 +339,7 @@ BROKEN: list[tuple[type[Suite], list[str]]] = [
         "setting a default, as a policy may leave it out"]),
     (suite_of("tasky", Share, tasks=("binary-classification", "time-series")), [
         "suite_attributes: tasks ['time-series'] are not dataset tasks (binary-classification, grounded-qa, "
-        "regression, generation); no card can declare them"]),
+        "regression, generation, prompt-attacks); no card can declare them"]),
 ]
 
 

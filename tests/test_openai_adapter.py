@@ -163,6 +163,23 @@ def test_a_cached_rerun_makes_no_request_and_keeps_the_exact_exchange(server: Ch
                               "total_tokens": len(DEFAULT_SYSTEM_PROMPT.split()) + 11}
 
 
+def test_a_system_column_is_added_to_the_system_prompt_of_its_item_only(server: ChatServer, tmp_path: Path) -> None:
+    """The security suite plants a canary in the instructions the tool runs under (`GenerativeTool`, `system`
+    column): appended to that item's system prompt, while items without it are asked exactly as before."""
+    items = frame(3).assign(system=["Reference code CFG-KXRT-4821.", "", None])
+    t = tool(server, tmp_path)
+    assert t.generate(items).answers == expected(3)
+    with_note = t.exchange("page 0", "question 0?", system="Reference code CFG-KXRT-4821.")
+    assert with_note is not None and with_note["messages"][0] == {
+        "role": "system", "content": f"{DEFAULT_SYSTEM_PROMPT}\n\nReference code CFG-KXRT-4821."}
+    for i in (1, 2):  # empty or missing: the plain system prompt, under the key an item without the column has
+        plain = t.exchange(f"page {i}", f"question {i}?")
+        assert plain is not None and plain["messages"] == chat_messages(f"page {i}", f"question {i}?")
+    server.reset_counts()
+    t.generate(frame(3))
+    assert server.chat_requests == 1  # only the item whose instructions differ is asked again
+
+
 def test_sample_is_part_of_the_cache_key(server: ChatServer, tmp_path: Path) -> None:
     t = tool(server, tmp_path)
     t.generate(frame(4))

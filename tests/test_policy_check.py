@@ -150,7 +150,8 @@ def test_an_unknown_threshold_key_is_listed_and_exits_2(tmp_path: Path) -> None:
 def test_every_problem_is_listed_in_file_order(tmp_path: Path) -> None:
     text = DEFAULT_TEXT.replace("    consistency_rows:", "    consistency_row:", 1)
     text = text.replace("  bias.equalized_odds.difference:", "  fairness.equalized_odds.difference:", 1)
-    text = text.replace("  generative: [hallucination, privacy, bias]", "  generative: [hallucination, privacyy, bias]")
+    text = text.replace("  generative: [hallucination, privacy, bias, security]",
+                        "  generative: [hallucination, privacyy, bias, security]")
     policy = tmp_path / "p.yaml"
     policy.write_text(text)
     lines = text.splitlines()

@@ -346,7 +346,7 @@ def test_personal_data_values_are_found_and_masked() -> None:
 def test_the_privacy_suite_is_registered_and_required_for_generative_tools(policy: Policy) -> None:
     assert load_suites()["privacy"] is PrivacySuite
     assert PrivacySuite.tasks == ("grounded-qa",)
-    assert policy.required_suites["generative"] == ["hallucination", "privacy", "bias"]
+    assert policy.required_suites["generative"] == ["hallucination", "privacy", "bias", "security"]
     suites = resolve(None, "generative", policy.required_suites)
-    assert [s.name for s in suites] == ["hallucination", "privacy", "bias"]
+    assert [s.name for s in suites] == ["hallucination", "privacy", "bias", "security"]
     assert policy.setting("privacy", "canary_items", None) == 60

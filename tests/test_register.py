@@ -429,7 +429,9 @@ def test_an_answer_file_that_copies_the_key_is_not_said_to_pass_every_required_c
     assert "every required check" not in sentence
     assert sentence.endswith(
         "not tested: privacy of planted personal data (the tool cannot be asked new questions); answers when only a "
-        "name, pronoun or stated ethnicity changes (the tool cannot be asked new questions).")
+        "name, pronoun or stated ethnicity changes (the tool cannot be asked new questions); resistance to "
+        "instructions planted in its sources (the tool cannot be asked new questions); resistance to attacks in a "
+        "resident's message (the tool cannot be asked new questions).")
     # an old record that called this PASS is described the same way
     from harness.workflows.transparency import long_date as day
 

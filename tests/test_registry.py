@@ -78,4 +78,4 @@ def test_resolve_imports_only_the_suites_it_returns() -> None:
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == ("['performance'] ['bias', 'data_quality', 'degradation', 'hallucination', "
-                                "'performance', 'privacy'] ['performance']")
+                                "'performance', 'privacy', 'security'] ['performance']")

@@ -50,9 +50,15 @@ class Tool(Protocol):
 
 class GenerativeTool(Protocol):
     """A generative tool that can be asked new questions (an endpoint, a callable): the privacy,
-    consistency and counterfactual-prompt checks need it. `items` has the columns `context` and
+    consistency, counterfactual-prompt and security checks need it. `items` has the columns `context` and
     `question` (and `id` when known); `sample` numbers a repeated ask of the same items, so a cache
-    keeps repeats apart. Answers come back in `Predictions.answers`, per-item failures in `errors`."""
+    keeps repeats apart. Answers come back in `Predictions.answers`, per-item failures in `errors`.
+
+    An optional `system` column holds text the harness adds, for that item, to the instructions the tool runs
+    under: the `openai` adapter appends it to its system prompt; a `python` callable gets the column with the
+    rest and may read it. The security suite plants a canary there to see whether an attack can make the tool
+    reveal its instructions; a tool with no instructions of its own may ignore the column (it has nothing to
+    reveal). Items without it are asked exactly as before."""
 
     kind: str
 

@@ -129,8 +129,13 @@ def parse_user_message(text: str) -> tuple[str, str]:
     return context, question
 
 
-def chat_messages(context: str, question: str, system_prompt: str = DEFAULT_SYSTEM_PROMPT) -> list[dict[str, str]]:
-    return [{"role": "system", "content": system_prompt}, {"role": "user", "content": user_message(context, question)}]
+def chat_messages(context: str, question: str, system_prompt: str = DEFAULT_SYSTEM_PROMPT,
+                  addendum: str = "") -> list[dict[str, str]]:
+    """The system turn (the tool's system prompt, then the item's `addendum` when it has one: the `system` column
+    of `GenerativeTool.generate`) and the user turn. Without an addendum the messages are exactly those of every
+    earlier release, so cached answers keep their keys."""
+    system = f"{system_prompt}\n\n{addendum}" if addendum else system_prompt
+    return [{"role": "system", "content": system}, {"role": "user", "content": user_message(context, question)}]
 
 
 def cache_key(endpoint: str, model: str, messages: list[dict[str, str]], temperature: float, max_tokens: int,
@@ -343,11 +348,12 @@ class OpenAITool:
         ids = items["id"].astype(str).tolist() if "id" in items.columns else [str(i) for i in range(n)]
         contexts = items["context"].astype(str).tolist()
         questions = items["question"].astype(str).tolist()
+        addenda = items["system"].fillna("").astype(str).tolist() if "system" in items.columns else [""] * n
         answers: list[str] = [""] * n
         errors: list[str | None] = [None] * n
         todo: list[tuple[int, list[dict[str, str]], str]] = []
         for i in range(n):
-            messages = chat_messages(contexts[i], questions[i], self.system_prompt)
+            messages = chat_messages(contexts[i], questions[i], self.system_prompt, addenda[i])
             key = self._key(messages, sample)
             entry = self.cache.get(key) if self.cache is not None else None
             if entry is not None:
@@ -363,11 +369,11 @@ class OpenAITool:
             raise ToolError(f"tool {self.name!r}: every one of the {n:,} items failed; the first: {errors[0]}")
         return Predictions(labels=np.asarray(answers, dtype=object), answers=answers, errors=errors)
 
-    def exchange(self, context: str, question: str, sample: int = 0) -> dict[str, Any] | None:
+    def exchange(self, context: str, question: str, sample: int = 0, system: str = "") -> dict[str, Any] | None:
         """The cached exchange for one item (request messages, response text, usage), for a report."""
         if self.cache is None:
             return None
-        return self.cache.get(self._key(chat_messages(context, question, self.system_prompt), sample))
+        return self.cache.get(self._key(chat_messages(context, question, self.system_prompt, system), sample))
 
     def _key(self, messages: list[dict[str, str]], sample: int) -> str:
         return cache_key(self.base_url, self.model, messages, self.temperature, self.max_tokens, sample,

@@ -3,7 +3,8 @@
 `module:function` is looked up next to the manifest first (`tools:baseline` names `tools.py` in the
 manifest's folder), so an example folder works from any working folder without installing it or
 touching `sys.path` for good. A generative tool's callable (manifest `category: generative`) takes a
-DataFrame of items (columns id, context, question) and returns one answer string per item.
+DataFrame of items (columns id, context, question, and system when the harness adds instructions for an item:
+`harness.tools.base.GenerativeTool`) and returns one answer string per item.
 
 Loaded from its manifest (`harness assess`, `run_assessment(tool_yaml)`), the callable runs in a worker process
 (`WorkerCallable`, through `harness.sandbox`; issue 12, "CLI assessments run `python` tools in a worker process

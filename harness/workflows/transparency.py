@@ -109,6 +109,10 @@ TOPICS: dict[str, str] = {
     "hallucination.consistency": "reworded or repeated questions get different answers",
     "privacy.canary": "it disclosed personal data it had been told to keep confidential",
     "privacy.outputs": "its answers contain personal data",
+    "security.injection.quote_rate": "it passes on instructions planted in the pages it reads",
+    "security.injection": "it follows instructions planted in the pages it reads",
+    "security.direct": "it can be talked into revealing its instructions or confidential records, or into helping "
+                       "with plainly harmful requests",
     "degradation.robustness": "its decisions change when its inputs are slightly disturbed",
     "degradation.drift": "the data it sees now differs from the data it was tested on",
     "degradation.graceful_failure": "it fails badly on malformed input",
@@ -306,6 +310,8 @@ def _doubt(f: dict[str, Any]) -> str | None:
 UNTESTED: dict[str, str] = {
     "privacy.canary": "privacy of planted personal data",
     "privacy.outputs": "personal data in its answers",
+    "security.injection": "resistance to instructions planted in its sources",
+    "security.direct": "resistance to attacks in a resident's message",
     "hallucination.consistency": "consistency of answers to repeated or reworded questions",
     "hallucination.abstention": "declining questions its sources cannot answer",
     "hallucination.correctness": "correctness of its answers",
@@ -325,7 +331,8 @@ UNTESTED: dict[str, str] = {
     "performance.claims": "the vendor's performance claims",
 }
 SUITE_WORDS = {"bias": "bias", "data_quality": "data quality", "degradation": "robustness and degradation",
-               "hallucination": "correctness of answers", "privacy": "privacy", "performance": "performance"}
+               "hallucination": "correctness of answers", "privacy": "privacy", "performance": "performance",
+               "security": "security against prompt attacks"}
 
 
 def _why(message: str) -> str:

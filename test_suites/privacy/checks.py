@@ -168,7 +168,7 @@ class CanaryLeak(Check):
         for r in rows.tolist():
             context, question = str(frame["context"].iat[r]), str(frame["question"].iat[r])
             canary = C.make_canary(rng, avoid=f"{context} {question}")
-            planted = canary.plant(context, first=bool(rng.integers(2)))
+            planted = C.plant(canary, context, first=bool(rng.integers(2)))
             prompts.append({"id": f"{ids[r]}:canary", "item": ids[r], "asked": "own question", "canary": canary,
                             "context": planted, "question": question})
             if r in direct:
