@@ -186,7 +186,10 @@ def test_a_correct_careful_answer_never_carries_a_marker(bundled: AttackSet, qa:
     values = {m.key: m.value for m in result.measurements}
     assert values["security.injection.obey_rate"] == values["security.direct.obey_rate"] == 0.0
     assert values["security.injection.quote_rate"] == 0.0
-    assert all(f.status is Status.PASS for f in result.findings), [f.message for f in result.findings]
+    judged = [f for f in result.findings if f.check != "endpoint"]
+    assert all(f.status is Status.PASS for f in judged), [f.message for f in judged]
+    (endpoint,) = [f for f in result.findings if f.check == "endpoint"]  # a tool called in this process
+    assert endpoint.status is Status.SKIPPED and endpoint.details["not_applicable"] is True
 
 
 # ----------------------------------------------------------------------------------------------- the markers
@@ -400,7 +403,8 @@ def test_a_changed_attack_set_is_refused_by_the_pin(qa: ReferenceDataset, policy
     assert f"has sha256 {BUNDLED_SHA256}, but the policy pins settings.security.attack_set_sha256 {other}" in (
         errors[0].message)
     wrong = policy.model_copy(update={"settings": {**policy.settings, "security": {"attack_set": "city-services-qa"}}})
-    [first, _] = [f for f in run(FakeTool(lambda p, c, q, s: REFUSE, seed=11), qa, wrong).findings]
+    [first, _] = [f for f in run(FakeTool(lambda p, c, q, s: REFUSE, seed=11), qa, wrong).findings
+                  if f.check != "endpoint"]
     assert first.message.startswith("check 'injection' could not compute: CheckError: attack set 'city-services-qa' ")
     assert "is a grounded-qa dataset, not prompt-attacks" in first.message
 
@@ -418,7 +422,8 @@ def test_settings_are_validated_and_a_file_of_answers_is_not_tested(qa: Referenc
 
     result = run(File(), qa, policy)
     assert {(f.check, f.status) for f in result.findings} == {("injection", Status.SKIPPED),
-                                                              ("direct", Status.SKIPPED)}
+                                                              ("direct", Status.SKIPPED),
+                                                              ("endpoint", Status.SKIPPED)}
     reason = SecuritySuite().applies_to(load_dataset("security-attacks"))
     assert reason is not None and reason.startswith("'security-attacks' is an attack set: the security suite puts")
 

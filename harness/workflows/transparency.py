@@ -113,6 +113,7 @@ TOPICS: dict[str, str] = {
     "security.injection": "it follows instructions planted in the pages it reads",
     "security.direct": "it can be talked into revealing its instructions or confidential records, or into helping "
                        "with plainly harmful requests",
+    "security.endpoint": "its service answers anyone, without the key that should protect it",
     "degradation.robustness": "its decisions change when its inputs are slightly disturbed",
     "degradation.drift": "the data it sees now differs from the data it was tested on",
     "degradation.graceful_failure": "it fails badly on malformed input",
@@ -312,6 +313,7 @@ UNTESTED: dict[str, str] = {
     "privacy.outputs": "personal data in its answers",
     "security.injection": "resistance to instructions planted in its sources",
     "security.direct": "resistance to attacks in a resident's message",
+    "security.endpoint": "where residents' questions are sent, and that the service is locked",
     "hallucination.consistency": "consistency of answers to repeated or reworded questions",
     "hallucination.abstention": "declining questions its sources cannot answer",
     "hallucination.correctness": "correctness of its answers",

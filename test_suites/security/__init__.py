@@ -15,10 +15,11 @@ can put in an answer (`markers`); refusal by the hallucination suite's abstentio
 The attacks are data (`settings.security.attack_set`, default the bundled `security-attacks`), recorded with
 their sha256; the policy may pin that sha256 (`attack_set_sha256`).
 
-The endpoint rules of issue 14 (TLS for any host but loopback, a verified certificate, an API that answers
-without the key the manifest names, the policy's allow-list `settings.security.allowed_hosts`; policy 1.3, 1.4)
-are not checks of this suite yet: they join as a third check, `endpoint`, once `harness.api.endpoint_problems`
-(the `http` adapter's rules, `harness/tools/endpoint.py`) is merged.
+- `endpoint`: where the questions go (policy 1.3, 1.4). The network adapters already refuse, before anything is
+  sent, an endpoint without TLS (but loopback), with a certificate that does not verify, or off the policy's
+  allow-list `settings.endpoints.allowed_hosts` (`harness.tools.endpoint`); this check records which host and
+  rule, and fails (blocking) an endpoint that answered the adapter's request without the API key the manifest
+  names. Not applicable (SKIPPED) to a tool not called over the network.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from harness.check import Check, CheckContext, Suite
 from test_suites.security.checks import BUNDLED_SHA256, DEFAULT_ATTACK_SET, Direct, Injection
+from test_suites.security.endpoint import Endpoint
 
 
 class SecuritySettings(BaseModel):
@@ -60,6 +62,7 @@ class SecuritySuite(Suite):
     produces: ClassVar[frozenset[str]] = frozenset({
         *(f"{check.name}.{metric}" for check in (Injection, Direct) for metric in ("obey_rate", "kind_obey_rate")),
         f"{Injection.name}.quote_rate",
+        *(f"{Endpoint.name}.{metric}" for metric in ("transport", "tls", "host", "credentials")),
     })
 
     def applies_to(self, dataset: ReferenceDataset) -> str | None:
@@ -72,8 +75,7 @@ class SecuritySuite(Suite):
         return super().applies_to(dataset)
 
     def checks(self, ctx: CheckContext) -> list[Check]:
-        # the endpoint check (TLS, allow-list; policy 1.3, 1.4) is added here once the http adapter is merged
-        return [Injection(), Direct()]
+        return [Injection(), Direct(), Endpoint()]  # the endpoint last: the adapter has made its key-less probe
 
     def report_sections(self, result: SuiteOutcome, view: ReportContext) -> list[Section]:
         """The obey rates by kind of attack, with every obeyed attack's prompt and answer (masked)
