@@ -9,12 +9,12 @@ import numpy as np
 from harness.check import Check, CheckContext, CheckOutput, Measurement
 from harness.datasets import matches
 from harness.findings import finite_or_none
-from harness.measures.proxies import AUC, CRAMERS_V, detect_proxies
+from harness.measures.proxies import AUC, CRAMERS_V, score_proxies
 from harness.tools import can_call
 from test_suites.bias import individual as I
 from test_suites.bias import metrics as M
 from test_suites.bias.checks import ci_text, limit_of
-from test_suites.bias.data import SUITE, bias_data, note
+from test_suites.bias.data import SUITE, bias_data, column_codes, note
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,7 +36,7 @@ class Proxies(Check):
         limits = {m: lim for m in (CRAMERS_V, AUC) if (lim := limit_of(ctx, self.name, m)) is not None}
         scope = "an input of the tool" if known else "a feature of the dataset (the tool's own inputs are unknown)"
         rows = []
-        for s in detect_proxies(ctx.frame, features, protected, limits):
+        for s in score_proxies(column_codes(ctx), features, protected, limits):
             m = Measurement(SUITE, self.name, s.measure, s.value, group=f"{s.feature}.{s.protected}", n=s.n,
                             details={"feature": s.feature, "protected": s.protected,
                                      "nmi": finite_or_none(s.nmi) if s.nmi is not None else None})
@@ -76,19 +76,18 @@ class Counterfactual(Check):
             values = frame[attr]
             ref = spec.reference if spec.reference is not None else values.mode().iloc[0]
             if attr in cols:
-                changed = frame[cols].copy()
+                changed = frame[cols]  # copy-on-write: setting a column below leaves the dataset's frame alone
                 changed[attr] = flip(values, ref)
-                self._record(out, ctx, "flip_rate", attr, attr, changed, base, values, fav, conf,
+                self._record(out, ctx, "flip_rate", attr, attr, changed, base, fav, conf,
                              f"Changing only {attr} (to '{ref}', and '{ref}' to the next largest group; every "
                              f"other input kept)")
                 ran = True
             for proxy in spec.proxies:
                 if proxy not in cols:
                     continue
-                pool = frame.loc[matches(values, ref), proxy].to_numpy()
-                changed = frame[cols].copy()
-                changed[proxy] = rng.choice(pool, size=len(frame), replace=True)
-                self._record(out, ctx, "proxy_flip_rate", proxy, attr, changed, base, values, fav, conf,
+                changed = frame[cols]
+                changed[proxy] = redraw(frame[proxy], reference_rows(ctx, attr, ref), rng)
+                self._record(out, ctx, "proxy_flip_rate", proxy, attr, changed, base, fav, conf,
                              f"Redrawing only {proxy}, a declared proxy for {attr}, as it is distributed among "
                              f"'{ref}' applicants (every other input kept)")
                 ran = True
@@ -101,7 +100,7 @@ class Counterfactual(Check):
         return out
 
     def _record(self, out: CheckOutput, ctx: CheckContext, metric: str, column: str, attr: str,
-                changed: pd.DataFrame, base: np.ndarray, groups: pd.Series, fav: Any, conf: float,
+                changed: pd.DataFrame, base: np.ndarray, fav: Any, conf: float,
                 what: str) -> None:
         from harness.stats import wilson_interval
 
@@ -116,15 +115,62 @@ class Counterfactual(Check):
         out.messages[m.key] = (f"{what} changes {k:,} of {n:,} decisions "
                                f"({k / n:.1%}, {ci_text(float(lo), float(hi), conf)})"
                                + (f"; the policy allows at most {limit:.0%}." if limit is not None else "."))
+        codes, names = text_groups(ctx, attr)
+        kept = codes >= 0
+        codes = codes[kept].astype(np.intp)
+        sizes = np.bincount(codes, minlength=len(names))
+        # per group: rows, flips, favourable decisions before and after; counts, so k / n is the float
+        # that the mean of the group's 0/1 values is
+        counts = [np.bincount(codes, weights=v[kept], minlength=len(names)) for v in (flips, base, new)]
         rows = []
-        for value, idx in groups.astype(str).groupby(groups.astype(str)).groups.items():
-            f = flips[np.asarray(idx)]
-            glo, ghi = wilson_interval(int(f.sum()), len(f), conf)
-            rows.append({"group": value, "n": len(f), "flip_rate": float(f.mean()),
+        for i, value in enumerate(names):
+            n_g, k_g = int(sizes[i]), int(counts[0][i])
+            glo, ghi = wilson_interval(k_g, n_g, conf)
+            rows.append({"group": value, "n": n_g, "flip_rate": k_g / n_g,
                          "flip_rate_low": float(glo), "flip_rate_high": float(ghi),
-                         "favourable_before": float(base[np.asarray(idx)].mean()),
-                         "favourable_after": float(new[np.asarray(idx)].mean())})
+                         "favourable_before": int(counts[1][i]) / n_g, "favourable_after": int(counts[2][i]) / n_g})
         out.tables[f"{SUITE}.counterfactual.{metric}.{column}"] = rows
+
+
+def text_groups(ctx: CheckContext, attr: str) -> tuple[np.ndarray, list[str]]:
+    """The groups `frame[attr].astype(str).groupby(...)` forms: codes of the sorted distinct texts, -1 for a
+    missing value (groupby drops it). A text column's codes are the bias checks' shared ones."""
+    import pandas as pd
+
+    values = ctx.frame[attr]
+    if isinstance(values.dtype, pd.StringDtype):  # astype(str) changes nothing but the missing-value marker
+        codes, uniques = column_codes(ctx).sorted(attr)
+    else:
+        codes, uniques = pd.factorize(values.astype(str), sort=True)
+    return codes, [str(u) for u in uniques]
+
+
+def reference_rows(ctx: CheckContext, attr: str, reference: Any) -> np.ndarray:
+    """Positions of the rows whose `attr` matches the reference (`matches`, which is elementwise, applied to
+    the column's distinct values and spread by their codes, so a million strings are not stripped)."""
+    import pandas as pd
+
+    values = ctx.frame[attr]
+    if not isinstance(values.dtype, pd.StringDtype):
+        return np.flatnonzero(matches(values, reference))
+    codes, uniques = column_codes(ctx).factorized(attr)
+    hit = np.append(matches(pd.Series(uniques, dtype=values.dtype), reference),
+                    matches(pd.Series([None], dtype=values.dtype), reference))  # the last: a missing value
+    return np.flatnonzero(hit[codes])
+
+
+def redraw(column: pd.Series, pool: np.ndarray, rng: np.random.Generator) -> Any:
+    """A new value for every row, drawn with replacement from the column's values at the `pool` rows: the
+    draws of `rng.choice(column.to_numpy()[pool], len(column))`, taken from the column's own array, so a
+    text column stays text without a million Python strings being made and parsed back (0.4 s)."""
+    if len(pool) == 0:  # rng.choice's own error for an empty population, as before
+        return rng.choice(column.to_numpy()[pool], size=len(column), replace=True)
+    rows = pool[rng.choice(len(pool), size=len(column), replace=True)]
+    import pandas as pd
+
+    if isinstance(column.dtype, pd.StringDtype) or (isinstance(column.dtype, np.dtype) and column.dtype.kind in "biuf"):
+        return column.array.take(rows)  # an array, set by position as the numpy draws were
+    return column.to_numpy()[rows]
 
 
 def flip(values: pd.Series, reference: Any) -> pd.Series:
@@ -139,6 +185,10 @@ def flip(values: pd.Series, reference: Any) -> pd.Series:
     if not others:
         return values
     # with two levels this is a swap; with more, others[0] is the largest non-reference group
+    if isinstance(values.dtype, pd.StringDtype):  # the two texts taken by position: no million-string array
+        two = pd.array([others[0], ref], dtype=values.dtype)
+        return pd.Series(two.take((text != ref).to_numpy(dtype=bool, na_value=True).astype(np.intp)),
+                         index=values.index)
     typed = pd.Series(np.where(text == ref, others[0], ref), index=values.index)
     if pd.api.types.is_numeric_dtype(values):
         typed = pd.to_numeric(typed)
@@ -197,7 +247,8 @@ class IndividualFairness(Check):
             return out
         cols, _ = ctx.tool_inputs()
         try:  # features for the sampled rows only: the kNN searches within the sample
-            x, y = I.consistency_inputs(ctx.frame, cols, data.y_pred, rows, ctx.rng("bias.consistency"))
+            x, y = I.consistency_inputs(ctx.frame, cols, data.y_pred, rows, ctx.rng("bias.consistency"),
+                                        codes=column_codes(ctx))
         except ValueError as e:
             out.findings.append(note(self, ctx, "consistency", f"kNN consistency was not computed: {e}"))
             return out
@@ -232,7 +283,8 @@ class MitigationHint(Check):
         n = len(ctx.frame)
         cap = int(ctx.policy.setting(SUITE, "mitigation_max_rows", 50_000))
         idx = np.sort(ctx.rng("bias.mitigation").choice(n, cap, replace=False)) if n > cap else np.arange(n)
-        groups = ctx.frame[attr].astype(str).to_numpy()[idx]
+        column = ctx.frame[attr] if n <= cap else ctx.frame[attr].iloc[idx]  # the sample's rows, not a million
+        groups = column.astype(str).to_numpy()
         scores, y, before = data.scores[idx], data.y_true[idx], data.y_pred[idx]
         if (why := hint_unavailable_reason(scores, y, groups)) is not None:
             out.findings.append(note(self, ctx, "ratio_after", f"no mitigation hint for {attr}: {why}"))
