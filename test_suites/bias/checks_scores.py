@@ -39,7 +39,7 @@ class ScoreMetrics(Check):
         index = S.global_index(scores, by_score)
         for gd in data.groupings:
             g, n_groups = gd.grouping, len(gd.grouping.labels)
-            prepared = S.group_sort(scores, g.codes, n_groups, by_score)
+            prepared = S.group_sort(scores, g.codes, n_groups, index=index)
             auc, var = S.delong_auc_by_group(scores, data.y_true, g.codes, n_groups, prepared=prepared)
             se = np.sqrt(var)
             ece, table = S.calibration_by_group(scores, data.y_true, g.codes, n_groups, bins, conf, score_bins)

@@ -24,6 +24,7 @@ group * n_bins + bin. A Python loop runs over groups at most, never over rows.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -60,10 +61,17 @@ def _prepare(scores: np.ndarray, codes: np.ndarray, n_groups: int,
         y_arr = np.asarray(y_true).ravel()
         if y_arr.shape != s.shape:
             raise ValueError(f"scores and y_true differ in length: {s.size} vs {y_arr.size}")
-        if y_arr.dtype != bool and not np.isin(y_arr, (0, 1)).all():
+        if y_arr.dtype != bool and not _binary(y_arr):
             raise ValueError("y_true must be binary (0/1 or bool)")
         y = y_arr.astype(bool)
     return s, c.astype(np.int32), y  # int32: half the memory of int64 at a million rows
+
+
+def _binary(y: np.ndarray) -> bool:
+    """Every value 0 or 1: for integers, their range (two passes, no hashing); else `np.isin`."""
+    if np.issubdtype(y.dtype, np.integer):
+        return y.size == 0 or (int(y.min()) >= 0 and int(y.max()) <= 1)
+    return bool(np.isin(y, (0, 1)).all())
 
 
 def _group_sort(s: np.ndarray, c: np.ndarray, n_groups: int,
@@ -96,15 +104,34 @@ class GroupSort:
     g_sorted: np.ndarray
     block: np.ndarray
     first: np.ndarray
+    # with a GlobalIndex: each sorted row's position in the global score order, and the codes in that order
+    perm: np.ndarray | None = None
+    by_score_codes: np.ndarray | None = None
 
 
 def group_sort(scores: np.ndarray, codes: np.ndarray, n_groups: int,
-               by_score: np.ndarray | None = None) -> GroupSort:
+               by_score: np.ndarray | None = None, index: GlobalIndex | None = None) -> GroupSort:
+    """Rows sorted by (group, score) and their tie blocks. With `index` (the global score order, shared
+    by every grouping) the sorted scores are read from the index's sorted copy through the stable group
+    permutation, which moves forward within each group, instead of being gathered from random rows, and
+    the sorted group codes are each code repeated its group's size: the same arrays, three random
+    gathers of a million rows fewer per grouping."""
     s, c, _ = _prepare(scores, codes, n_groups)
-    order, sizes, starts = _group_sort(s, c, n_groups, by_score)
-    s_sorted, g_sorted = s[order], c[order]
+    if index is None:
+        order, sizes, starts = _group_sort(s, c, n_groups, by_score)
+        s_sorted, g_sorted = s[order], c[order]
+        block, first = _tie_blocks(s_sorted, g_sorted)
+        return GroupSort(order, sizes, starts, s_sorted, g_sorted, block, first)
+    small = np.int16 if n_groups <= np.iinfo(np.int16).max else np.int64
+    by_score_codes = c[index.by_score]
+    perm = np.argsort(by_score_codes.astype(small), kind="stable").astype(np.int32)
+    order = index.by_score[perm].astype(np.int32, copy=False)
+    s_sorted = index.s_sorted[perm]
+    sizes = np.bincount(c, minlength=n_groups)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    g_sorted = np.repeat(np.arange(n_groups, dtype=c.dtype), sizes)
     block, first = _tie_blocks(s_sorted, g_sorted)
-    return GroupSort(order, sizes, starts, s_sorted, g_sorted, block, first)
+    return GroupSort(order, sizes, starts, s_sorted, g_sorted, block, first, perm, by_score_codes)
 
 
 @dataclass(frozen=True)
@@ -114,9 +141,17 @@ class GlobalIndex:
     where a `searchsorted` per block costs O(n log m)."""
 
     by_score: np.ndarray
-    pos_of_row: np.ndarray
+    s_sorted: np.ndarray    # the scores in that order
     run_start: np.ndarray   # per global position: first position of its tie run
     run_end: np.ndarray     # per global position: last position of its tie run
+
+    @cached_property
+    def pos_of_row(self) -> np.ndarray:
+        """Each row's position in the global order (the inverse of `by_score`): only for a group sort made
+        without this index, whose blocks do not carry their global positions."""
+        pos = np.empty(self.by_score.size, dtype=np.int32)
+        pos[self.by_score] = np.arange(self.by_score.size, dtype=np.int32)
+        return pos
 
 
 def global_index(scores: np.ndarray, by_score: np.ndarray) -> GlobalIndex:
@@ -128,9 +163,7 @@ def global_index(scores: np.ndarray, by_score: np.ndarray) -> GlobalIndex:
     run = np.cumsum(new, dtype=np.int32) - 1
     starts = np.flatnonzero(new).astype(np.int32)
     ends = (np.append(starts[1:], n) - 1).astype(np.int32)
-    pos_of_row = np.empty(n, dtype=np.int32)
-    pos_of_row[by_score] = np.arange(n, dtype=np.int32)
-    return GlobalIndex(np.asarray(by_score), pos_of_row, starts[run], ends[run])
+    return GlobalIndex(np.asarray(by_score), s_sorted, starts[run], ends[run])
 
 
 def _tie_blocks(s_sorted: np.ndarray, g_sorted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -373,8 +406,10 @@ def ks_by_group(scores: np.ndarray, codes: np.ndarray, n_groups: int, reference:
     # everything is evaluated once per tie block (distinct value within a group), not per row; in
     # place where possible and int32 where counts allow, since at a million rows each array is 4-8 MB
     if index is not None:  # reference rows at or below each block's value, by cumulative count
-        cum = np.cumsum(np.asarray(codes)[index.by_score] == reference, dtype=np.int32)
-        pos = index.pos_of_row[gs.order[first]]
+        in_score_order = gs.by_score_codes if gs.by_score_codes is not None else np.asarray(codes)[index.by_score]
+        cum = np.cumsum(in_score_order == reference, dtype=np.int32)
+        # each block's first row's global position: read off the group sort's permutation when it has one
+        pos = gs.perm[first] if gs.perm is not None else index.pos_of_row[gs.order[first]]
         ref_le = cum[index.run_end[pos]]
         start = index.run_start[pos]
         del pos
