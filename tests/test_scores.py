@@ -289,3 +289,41 @@ def test_ks_with_a_global_index_equals_scipy_with_ties() -> None:
                 continue
             expected = ks_2samp(scores[codes == g], scores[codes == ref]).statistic
             assert stat[g] == pytest.approx(expected, abs=1e-12), (ref, g)
+
+
+@pytest.mark.parametrize("decimals", [2, None])
+def test_group_sorts_read_off_the_global_order_are_the_same(data, decimals: int | None) -> None:
+    """A group sort made from the shared global order (the scores check's path) has the same arrays as one made
+    alone, and AUC, DeLong variance and KS read from it are the same floats, with ties (rounded scores) or
+    without; KS takes each block's global position from the permutation instead of a per-row inverse."""
+    from test_suites.bias.scores import global_index, group_sort
+
+    scores, y, codes = data
+    if decimals is None:
+        scores = scores + np.random.default_rng(3).normal(0, 1e-4, scores.size).clip(-0.004, 0.004)
+    by_score = np.argsort(scores).astype(np.int32)
+    index = global_index(scores, by_score)
+    alone, shared = group_sort(scores, codes, G, by_score), group_sort(scores, codes, G, index=index)
+    for name in ("order", "sizes", "starts", "s_sorted", "g_sorted", "block", "first"):
+        got, want = getattr(shared, name), getattr(alone, name)
+        assert got.dtype == want.dtype and got.tobytes() == want.tobytes(), name
+    assert shared.perm is not None and (index.pos_of_row[shared.order] == shared.perm).all()
+    for prepared in (alone, shared):
+        auc, var = delong_auc_by_group(scores, y, codes, G, prepared=prepared)
+        want_auc, want_var = delong_auc_by_group(scores, y, codes, G)
+        assert auc.tobytes() == want_auc.tobytes() and var.tobytes() == want_var.tobytes()
+        for ref in (0, 9):
+            got_ks = ks_by_group(scores, codes, G, ref, prepared=prepared, index=index)
+            want_ks = ks_by_group(scores, codes, G, ref)
+            np.testing.assert_array_equal(got_ks[0], want_ks[0])
+            np.testing.assert_array_equal(got_ks[1], want_ks[1])
+
+
+def test_binary_labels_are_checked_without_hashing() -> None:
+    from test_suites.bias.scores import _binary
+
+    assert _binary(np.array([0, 1, 1], dtype=np.int8)) and _binary(np.array([], dtype=np.int64))
+    assert not _binary(np.array([0, 2])) and not _binary(np.array([-1, 0]))
+    assert _binary(np.array([0.0, 1.0])) and not _binary(np.array([0.0, 0.5]))
+    with pytest.raises(ValueError, match="binary"):
+        delong_auc_by_group(np.array([0.1, 0.2]), np.array([0, 2]), np.array([0, 0]), 1)

@@ -389,15 +389,16 @@ def score_proxies(columns: ColumnCodes, features: Iterable[str], protected_attri
                   limits: Mapping[str, float]) -> list[ProxyScore]:
     """`detect_proxies` on a frame's shared `ColumnCodes` (harness.measures.coding): text columns another
     measure has coded already are not coded again. The same scores, in the same order."""
+    import pandas as pd
+
     protected = _Protected.of(columns, list(protected_attributes))
     scores: list[ProxyScore] = []
     for feature in features:
         values = columns.frame[feature]
-        import pandas as pd
-
         shared = not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)
         enc = _encode_feature(values, columns.factorized(feature) if shared else None)
-        scores += [s.with_limit(limits.get(s.measure)) for s in protected.scores(feature, enc) if s.protected != feature]
+        scores += [s.with_limit(limits.get(s.measure)) for s in protected.scores(feature, enc)
+                   if s.protected != feature]
     return sorted(scores, key=_rank_key)
 
 

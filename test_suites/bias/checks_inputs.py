@@ -208,7 +208,10 @@ def redraw(column: pd.Series, pool: np.ndarray, size: int, rng: np.random.Genera
     rows = pool[rng.choice(len(pool), size=size, replace=True)]
     import pandas as pd
 
-    if isinstance(column.dtype, pd.StringDtype) or (isinstance(column.dtype, np.dtype) and column.dtype.kind in "biuf"):
+    # the dtypes that come back from numpy draws as they were: numbers, and pandas' default text (which is what
+    # a million drawn strings were parsed back into); any other column is drawn as numpy values, as before
+    if column.dtype == pd.StringDtype(na_value=np.nan) or (isinstance(column.dtype, np.dtype)
+                                                           and column.dtype.kind in "biuf"):
         return column.array.take(rows)  # an array, set by position as the numpy draws were
     return column.to_numpy()[rows]
 
@@ -324,7 +327,7 @@ class MitigationHint(Check):
         cap = int(ctx.policy.setting(SUITE, "mitigation_max_rows", 50_000))
         idx = np.sort(ctx.rng("bias.mitigation").choice(n, cap, replace=False)) if n > cap else np.arange(n)
         column = ctx.frame[attr] if n <= cap else ctx.frame[attr].iloc[idx]  # the sample's rows, not a million
-        groups = column.astype(str).to_numpy()
+        groups = column.astype(str).reset_index(drop=True)  # text, as the hint's groups are
         scores, y, before = data.scores[idx], data.y_true[idx], data.y_pred[idx]
         if (why := hint_unavailable_reason(scores, y, groups)) is not None:
             out.findings.append(note(self, ctx, "ratio_after", f"no mitigation hint for {attr}: {why}"))
