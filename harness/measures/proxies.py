@@ -6,8 +6,11 @@ is an advisory check that can run before any model is assessed: a strong proxy s
 not that the tool is biased.
 
 Two measures, chosen so each is a standard, closed-form statistic (no model fitting, so the result
-does not depend on a learner's settings; 1,000,000 rows x 20 features, half of them numeric, take
-about two seconds, dominated by one sort per numeric column):
+does not depend on a learner's settings). No row is sorted: a column is coded once (a bincount of small
+integers, else one factorize, or the frame's shared `ColumnCodes` for text), a numeric column's ranks
+come from its values' counts, and one bincount per feature counts it against every protected attribute
+(the bias benchmark's 10 features x 2 attributes at a million rows: about 0.15 s, from 0.46 s with a
+sort per numeric column):
 
 - categorical features (non-numeric, or numeric with at most `MAX_CATEGORICAL_LEVELS` distinct
   values): Cramér's V of the feature x protected contingency table, the plain (not bias-corrected)

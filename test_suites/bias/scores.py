@@ -64,7 +64,7 @@ def _prepare(scores: np.ndarray, codes: np.ndarray, n_groups: int,
         if y_arr.dtype != bool and not _binary(y_arr):
             raise ValueError("y_true must be binary (0/1 or bool)")
         y = y_arr.astype(bool)
-    return s, c.astype(np.int32), y  # int32: half the memory of int64 at a million rows
+    return s, c.astype(np.int32, copy=False), y  # int32: half the memory of int64 at a million rows
 
 
 def _binary(y: np.ndarray) -> bool:
