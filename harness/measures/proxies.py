@@ -209,6 +209,7 @@ class _Encoded:
     size: int                         # codes 0..size-1 (a numeric column's codes may include absent values)
     ranks: np.ndarray | None = None   # numeric: mid-rank of each code (ties averaged, 1-based)
     n: int = 0                        # rows scored
+    rows: np.ndarray | None = None    # categorical: the codes in category order, when codes are not 0..levels-1
 
 
 def _midranks(counts: np.ndarray) -> np.ndarray:
@@ -226,10 +227,8 @@ def _categorical(values: pd.Series) -> _Encoded:
 def _small_integers(values: pd.Series) -> _Encoded | None:
     """A column of numpy integers spanning fewer values than it has rows, coded without hashing: the value
     minus the minimum is its code, a bincount gives every value's count and the sorted order for free.
-    None for any other column. A category (few distinct values) still gets `encode_categorical`'s codes,
-    in order of first appearance, read off a prefix of the column that holds every value."""
-    import pandas as pd
-
+    None for any other column. A category (few distinct values) keeps these codes too; its tables' rows
+    are then taken in `encode_categorical`'s order, the order in which the values first appear (`rows`)."""
     if not isinstance(values.dtype, np.dtype) or values.dtype.kind not in "iu" or len(values) == 0:
         return None
     v = values.to_numpy()
@@ -241,15 +240,24 @@ def _small_integers(values: pd.Series) -> _Encoded | None:
     levels = int(np.count_nonzero(counts))
     if levels > MAX_CATEGORICAL_LEVELS:
         return _Encoded(False, levels, dense, len(counts), _midranks(counts), len(v))
-    prefix = 1024
-    while True:  # every value appears in the first `prefix` rows, in the order it first appears in all of them
-        _, first = pd.factorize(v[:prefix])
-        if len(first) == levels or prefix >= len(v):
-            break
-        prefix *= 8
-    lookup = np.zeros(len(counts), dtype=np.int64)
-    lookup[np.asarray(first) - lo] = np.arange(levels)
-    return _Encoded(True, levels, lookup[dense], levels, n=len(v))
+    return _Encoded(True, levels, dense, len(counts), n=len(v), rows=_first_appearance(v, lo, counts))
+
+
+FIRST_ROWS = 4096  # rows that hold most values' first appearance
+
+
+def _first_appearance(v: np.ndarray, lo: int, counts: np.ndarray) -> np.ndarray:
+    """The values present in `v` (as offsets from `lo`), in the order they first appear: those of the first
+    FIRST_ROWS rows in their order there, then any rarer value by the position of its first row (one scan
+    each, at most MAX_CATEGORICAL_LEVELS of them)."""
+    import pandas as pd
+
+    _, seen = pd.factorize(v[:FIRST_ROWS])
+    order = [int(x) - lo for x in seen]
+    known = set(order)
+    later = [int(i) for i in np.flatnonzero(counts) if int(i) not in known]
+    order += sorted(later, key=lambda i: int(np.argmax(v == lo + i)))
+    return np.asarray(order, dtype=np.intp)
 
 
 def _encode_feature(values: pd.Series, coded: tuple[np.ndarray, pd.Index] | None = None) -> _Encoded:
@@ -322,17 +330,17 @@ class _Protected:
                 for i in range(len(self.levels))]
 
     def tables(self, enc: _Encoded) -> list[np.ndarray]:
-        """A categorical feature's enc.size x levels contingency table (integer counts) with each attribute."""
+        """A categorical feature's levels x k contingency table (integer counts) with each attribute, its rows
+        in category order (`enc.rows`: a small-integer column is counted by value, then reordered)."""
         codes, kept = self._kept(enc)
-        joint = self._joint_table(codes, kept, enc.size)
-        if joint is not None:
-            return joint
-        out = []
-        for g, k in zip(self.codes, self.levels, strict=True):
-            key = codes.astype(np.int64) * k
-            key += g if kept is None else g[kept]
-            out.append(np.bincount(key, minlength=enc.size * k).reshape(enc.size, k))
-        return out
+        out = self._joint_table(codes, kept, enc.size)
+        if out is None:
+            out = []
+            for g, k in zip(self.codes, self.levels, strict=True):
+                key = codes.astype(np.int64) * k
+                key += g if kept is None else g[kept]
+                out.append(np.bincount(key, minlength=enc.size * k).reshape(enc.size, k))
+        return out if enc.rows is None else [t[enc.rows] for t in out]
 
     def rank_sums(self, enc: _Encoded) -> list[tuple[np.ndarray, np.ndarray]]:
         """A numeric feature's (rank sum, size) of each group of each attribute, as floats. A rank sum adds
