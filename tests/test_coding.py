@@ -82,3 +82,19 @@ def test_groupings_from_shared_codes_are_the_groupings() -> None:
     # a missing value is a group of its own, last, in the single attribute and in every intersection
     text = build_groupings(frame, refs)[0]
     assert text.labels[-1] == ("missing",) and (text.codes == len(text.labels) - 1).sum() == frame["text"].isna().sum()
+
+
+def test_consistency_features_from_shared_codes_are_the_same_bits() -> None:
+    """kNN consistency's one-hot columns read off the shared codes equal get_dummies' (via Categorical),
+    for pandas' text dtypes with missing values, an all-missing text column, and the other kinds."""
+    from test_suites.bias.individual import numeric_feature_matrix
+
+    frame = kinds_frame()
+    frame["python_str"] = frame["text"].astype(pd.StringDtype("python", na_value=np.nan))
+    frame["empty_text"] = pd.Series([None] * len(frame), dtype="str")
+    columns = ["income", "text", "string_na", "python_str", "empty_text", "qmark", "id", "obj", "cat", "flag"]
+    codes = ColumnCodes(frame)
+    for rows in (np.sort(np.random.default_rng(1).choice(len(frame), 700, replace=False)), np.arange(len(frame))):
+        want = numeric_feature_matrix(frame, columns, rows)
+        got = numeric_feature_matrix(frame, columns, rows, codes=codes)
+        assert got.dtype == want.dtype and got.shape == want.shape and got.tobytes() == want.tobytes()
