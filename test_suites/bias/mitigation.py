@@ -270,12 +270,14 @@ def predict_thresholds(rules: tuple[GroupThreshold, ...], scores: np.ndarray, gr
     its group (0 for a group without a rule), then 1 where it is at least a uniform draw of
     `np.random.RandomState(seed)`, one per row in row order."""
     s = np.asarray(scores, dtype=np.float64)
-    names = np.asarray(groups.astype(str)) if isinstance(groups, pd.Series) else np.asarray(groups).astype(str)
+    text = groups.astype(str) if isinstance(groups, pd.Series) else pd.Series(np.asarray(groups)).astype(str)
+    codes, names = pd.factorize(text)
+    code_of = {str(g): i for i, g in enumerate(names)}
     positive = 0.0 * s
     for r in rules:
         if r.operator0 != ">" or r.operator1 != ">" or r.p_ignore:
             raise ValueError(f"predict_thresholds takes demographic-parity rules (score > t), not {r.describe()!r}")
-        rows = names == r.group
+        rows = codes == code_of.get(r.group, -2)
         positive[rows] = (r.p0 * (s > r.threshold0) + r.p1 * (s > r.threshold1))[rows]
     return (positive >= np.random.RandomState(seed).rand(len(positive))) * 1
 
