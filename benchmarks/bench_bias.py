@@ -179,6 +179,18 @@ def counts_engine(frame: pd.DataFrame, y: np.ndarray, pred: np.ndarray, samples:
         bootstrap_counts(rows, samples, rng)
 
 
+def continuous_scores_time(frame: pd.DataFrame, labels: np.ndarray, scores: np.ndarray) -> float:
+    """The scores check on scores made distinct (a jitter far below any threshold's resolution), the shared
+    counts built first: the cost of a tool whose scores are continuous, where no tie blocks can be counted."""
+    from test_suites.bias.checks_scores import ScoreMetrics
+    from test_suites.bias.data import bias_data
+
+    jitter = np.random.default_rng(3).uniform(-1e-9, 1e-9, len(scores))
+    ctx = make_context(frame, labels, np.clip(scores + jitter, 0.0, 1.0))
+    bias_data(ctx)
+    return median_time(lambda: ScoreMetrics().run(ctx))
+
+
 def run_whole_suite(ctx: Any) -> Any:
     from harness.assessment import run_suite
     from test_suites.bias import BiasSuite
@@ -371,6 +383,7 @@ def bench(n: int, with_fairlearn: bool) -> dict[str, float]:
     suite = statistics.median(suite_runs)
     features = frame[FEATURES]
     predict = median_time(lambda: ctx.tool.predict_frame(features))
+    continuous = continuous_scores_time(frame, labels, scores)
     mem = measure_memory(n)
     fl = fairlearn_time(frame, y, pred) if with_fairlearn else float("nan")
 
@@ -410,6 +423,8 @@ def bench(n: int, with_fairlearn: bool) -> dict[str, float]:
     print(f"{'sum of the above (medians)':<40} {total:>7.3f} {'':>7} {total / suite:>6.0%}")
     print(f"   the tool's own predict_frame on {n:,} rows: {predict:.3f} s a call (the counterfactual check calls "
           "it once per flip)")
+    print(f"   the scores check counts tie blocks when the scores take few distinct values (here); with every score "
+          f"distinct it sorts the rows: {continuous:.3f} s")
 
     print(f"\n{'memory of one suite run (fresh process)':<44} {'MiB':>9} {'x frame':>8}")
     fb = mem["frame_bytes"]
