@@ -540,3 +540,65 @@ def test_individual_fairness_check_consistency_equals_the_full_matrix_estimate()
                                             5000, ctx.rng("bias.consistency"))
     assert m.value == expected and m.n == 5000
     assert m.details == {"neighbours": 5, "sampled": True, "features": features}
+
+
+# (h) the neighbours are the ball tree's, found faster
+
+def ball_tree_means(x: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
+    """What consistency used (and aif360 uses): the ball tree's k nearest rows, queried with the same rows."""
+    from sklearn.neighbors import NearestNeighbors
+
+    _, idx = NearestNeighbors(n_neighbors=k, algorithm="ball_tree").fit(x).kneighbors(x)
+    return np.asarray(y, dtype=np.float64)[idx].mean(axis=1)
+
+
+def tied_and_untied(seed: int) -> dict[str, np.ndarray]:
+    """Feature matrices where neighbours are unique (continuous), tied at every distance (a coarse integer
+    grid, one-hot categories), duplicated (every row four times) and mixed (z-scores beside indicators)."""
+    rng = np.random.default_rng(seed)
+    mixed = numeric_feature_matrix(mixed_frame(600, seed), ["income", "text", "obj", "flag", "cat"])
+    return {"continuous": rng.normal(size=(600, 6)), "grid": rng.integers(0, 3, size=(600, 4)).astype(float),
+            "duplicates": np.repeat(rng.normal(size=(150, 3)), 4, axis=0),
+            "one_hot": np.eye(5)[rng.integers(0, 5, 600)], "mixed": mixed}
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_neighbour_means_are_the_ball_trees_on_tied_and_untied_data(seed: int) -> None:
+    from test_suites.bias.individual import nearest_neighbour_means
+
+    for name, x in tied_and_untied(seed).items():
+        y = (np.random.default_rng(seed + 7).random(len(x)) < 0.4).astype(np.int64)
+        for k in (1, 5, 10):
+            got = nearest_neighbour_means(x, y.astype(np.float64), k)
+            assert got.tobytes() == ball_tree_means(x, y, k).tobytes(), (name, k)
+            assert consistency(x, y, k) == float(1 - np.mean(np.abs(y - ball_tree_means(x, y, k)))), (name, k)
+
+
+def test_tied_rows_go_to_the_ball_tree_and_only_they(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the k-th and (k+1)-th distances tie, the neighbours are not unique and the ball tree's choice
+    is kept; where they differ, the brute-force search's set is the only possible one."""
+    import sklearn.neighbors
+
+    from test_suites.bias import individual
+
+    queried: list[int] = []
+    real = sklearn.neighbors.NearestNeighbors
+
+    class Counting(real):  # type: ignore[misc, valid-type]
+        def kneighbors(self, X=None, n_neighbors=None, return_distance=True):  # type: ignore[no-untyped-def]
+            if self.algorithm == "ball_tree":
+                queried.append(len(X))
+            return super().kneighbors(X, n_neighbors, return_distance)
+
+    monkeypatch.setattr(sklearn.neighbors, "NearestNeighbors", Counting)
+    data = tied_and_untied(3)
+    individual.nearest_neighbour_means(data["continuous"], np.zeros(600), 5)
+    assert queried == []
+    individual.nearest_neighbour_means(data["duplicates"], np.zeros(600), 5)  # every row has 3 exact twins
+    assert queried == [600]
+    queried.clear()
+    individual.nearest_neighbour_means(data["duplicates"], np.zeros(600), 3)  # itself and its 3 twins: 4 at 0
+    assert queried == [600]
+    queried.clear()
+    individual.nearest_neighbour_means(data["duplicates"], np.zeros(600), 4)  # exactly the 4 copies, then a gap
+    assert queried == []

@@ -26,10 +26,14 @@ from sklearn.metrics import accuracy_score
 from harness.datasets import load_dataset
 from test_suites.bias.mitigation import (
     SCORE_COLUMN,
+    GroupThreshold,
     ParityFigures,
     _ScorePassthrough,
+    _thresholds,
+    fit_demographic_parity,
     hint_unavailable_reason,
     parity_figures,
+    predict_thresholds,
     threshold_optimizer_hint,
 )
 
@@ -196,3 +200,50 @@ def test_hint_figures_before_and_after_are_metricframes_exactly(demo: Demo, hint
                             accuracy=getattr(hint, f"accuracy_{side}"),
                             selection_rates=getattr(hint, f"selection_rates_{side}"))
         assert _same(got, want), side
+
+
+# ---------------------------------------------------------------- the threshold fit is fairlearn's, on arrays
+
+def _fairlearn_fit(scores: np.ndarray, y: np.ndarray, groups: pd.Series, seed: int, grid_size: int = 1000):
+    """The oracle: fairlearn's own ThresholdOptimizer, its rules (as GroupThresholds) and its decisions."""
+    optimizer = ThresholdOptimizer(estimator=_ScorePassthrough(), constraints="demographic_parity",
+                                   objective="accuracy_score", grid_size=grid_size, prefit=True,
+                                   predict_method="predict_proba")
+    x = pd.DataFrame({SCORE_COLUMN: scores})
+    optimizer.fit(x, y, sensitive_features=groups)
+    return _thresholds(optimizer), np.asarray(optimizer.predict(x, sensitive_features=groups, random_state=seed))
+
+
+def _scored(n: int, decimals: int | None, groups: int, seed: int) -> tuple[np.ndarray, np.ndarray, pd.Series]:
+    """Scores that separate the outcomes somewhat, per group base rates that differ, and (with `decimals`)
+    scores rounded so that many rows tie and their midpoints are the thresholds."""
+    rng = np.random.default_rng(seed)
+    g = pd.Series(rng.choice(np.array(["Asian", "Black", "Hispanic", "White", "Other"])[:groups], n))
+    y = (rng.random(n) < 0.35 + 0.15 * (g == "White").to_numpy()).astype(int)
+    s = np.clip(rng.normal(0.4 + 0.2 * y, 0.2), 0, 1)
+    return (np.round(s, decimals) if decimals is not None else s), y, g
+
+
+@pytest.mark.parametrize(("n", "decimals", "groups", "grid"), [
+    (4000, None, 4, 1000), (4000, 2, 4, 1000), (4000, 1, 3, 37), (300, None, 2, 1000), (20_000, 3, 5, 1000),
+    (2000, 0, 2, 10),  # scores 0 or 1 only: two points per curve
+])
+def test_the_fit_and_decisions_are_fairlearns_exactly(n: int, decimals: int | None, groups: int, grid: int) -> None:
+    scores, y, g = _scored(n, decimals, groups, seed=n + groups)
+    want_rules, want_decisions = _fairlearn_fit(scores, y, g, seed=7, grid_size=grid)
+    rules = fit_demographic_parity(scores, y, g, grid)
+    assert rules == want_rules  # every probability and threshold, to the bit
+    np.testing.assert_array_equal(predict_thresholds(rules, scores, g, seed=7), want_decisions)
+
+
+def test_the_demo_hint_is_fairlearns_fit(demo: Demo, hint) -> None:
+    groups = demo.race.astype(str).reset_index(drop=True)
+    rules, _ = _fairlearn_fit(demo.scores, demo.y, groups, seed=0)
+    assert hint.thresholds == rules
+    assert len(rules) == 5 and all(t.operator0 == t.operator1 == ">" for t in rules)
+
+
+def test_predicting_refuses_rules_it_cannot_apply() -> None:
+    rule = GroupThreshold(group="a", p0=0.5, operator0="<", threshold0=0.3, p1=0.5, operator1=">", threshold1=0.4)
+    with pytest.raises(ValueError, match="demographic-parity rules"):
+        predict_thresholds((rule,), np.array([0.1]), pd.Series(["a"]), seed=0)

@@ -26,7 +26,8 @@ from harness.policy_check import (
 from tests.conftest import write_case
 
 DEFAULT_TEXT = resources.files("harness.policies").joinpath("default.yaml").read_text()
-BIAS_SETTINGS = "consistency_rows, consistency_neighbors, calibration_bins, mitigation_max_rows"
+BIAS_SETTINGS = ("consistency_rows, consistency_neighbors, calibration_bins, mitigation_max_rows, "
+                 "counterfactual_max_rows")
 
 
 def invoke(*args: str) -> tuple[int, str, str]:

@@ -12,14 +12,20 @@ from scipy.stats.contingency import association
 from sklearn.metrics import normalized_mutual_info_score, roc_auc_score
 
 from harness.datasets import ReferenceDataset, load_dataset
+from harness.measures.coding import ColumnCodes
 from harness.measures.proxies import (
     AUC,
     CRAMERS_V,
+    MAX_CATEGORICAL_LEVELS,
+    ProxyScore,
     contingency_table,
     cramers_v,
     detect_proxies,
     encode_categorical,
+    folded_auc,
+    normalized_mutual_info,
     proxy_strength,
+    score_proxies,
 )
 
 LIMITS = {CRAMERS_V: 0.3, AUC: 0.7}
@@ -162,3 +168,117 @@ def test_undefined_scores_are_reported_not_flagged() -> None:
     s = proxy_strength(frame, "race", "race")  # the pair is skipped by detect_proxies, scored here
     assert s.value == pytest.approx(1.0)
     assert detect_proxies(frame, ["race"], ["race"], LIMITS) == []
+
+
+# ---------------------------------------------------------------- the fast coding gives the sorted ranks' scores
+
+def reference_detect_proxies(frame: pd.DataFrame, features: list[str], protected: list[str],
+                             limits: dict[str, float]) -> list[ProxyScore]:
+    """detect_proxies as it was (commit 3365921), verbatim in substance: each numeric column sorted by
+    value (np.argsort) for its mid-ranks, one bincount of per-row ranks per pair, one contingency bincount
+    per categorical pair. The oracle for the coded version, which must give the same floats."""
+    def encode(values: pd.Series) -> tuple[bool, int, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+        if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+            codes, k = encode_categorical(values)
+            return True, k, codes, None, None
+        x = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        missing = np.isnan(x)
+        order = np.flatnonzero(~missing)[np.argsort(x[~missing])] if missing.any() else np.argsort(x)
+        xs = x[order]
+        starts = np.flatnonzero(np.r_[True, xs[1:] != xs[:-1]]) if len(xs) else np.array([], dtype=np.int64)
+        if len(starts) <= MAX_CATEGORICAL_LEVELS:
+            codes, k = encode_categorical(values)
+            return True, k, codes, None, None
+        ends = np.r_[starts[1:], len(xs)]
+        return False, len(starts), None, order, np.repeat((starts + 1 + ends) / 2.0, ends - starts)
+
+    groups = {p: encode_categorical(frame[p]) for p in protected}
+    out = []
+    for feature in features:
+        categorical, levels, codes, order, ranks = encode(frame[feature])
+        for p in protected:
+            if p == feature:
+                continue
+            g, k = groups[p]
+            if categorical:
+                assert codes is not None
+                table = contingency_table(codes, levels, g, k)
+                s = ProxyScore(feature, p, CRAMERS_V, cramers_v(table), len(g), nmi=normalized_mutual_info(table),
+                               levels=levels)
+            else:
+                assert order is not None and ranks is not None
+                s = ProxyScore(feature, p, AUC, folded_auc(ranks, g[order], k), len(order), levels=levels)
+            out.append(s.with_limit(limits.get(s.measure)))
+    return sorted(out, key=lambda s: (math.isnan(s.strength), 0.0 if math.isnan(s.strength) else -s.strength))
+
+
+def bits(scores: list[ProxyScore]) -> list[tuple]:
+    """Every field, floats as their bytes (NaN equal to NaN, -0.0 apart from 0.0)."""
+    return [tuple(np.float64(v).tobytes() if isinstance(v, float) else v for v in vars(s).values()) for s in scores]
+
+
+def numeric_kinds(n: int, seed: int) -> pd.DataFrame:
+    """Every numeric path of the coding: small-range ints (ranked, and categories whose last value first
+    appears late in the column), wide ints, ints beyond float64's exact range, unsigned ints, floats with
+    ties, NaN and -0.0, a nullable integer, a float with few levels, booleans; and protected attributes
+    with "?" and NaN, one with many levels."""
+    rng = np.random.default_rng(seed)
+    late = np.zeros(n, dtype=np.int64)
+    late[-3:] = [7, 8, 9]  # three values appear only in the last rows: the prefix that orders them must grow
+    zeros = np.round(rng.normal(0, 1, n), 1)
+    zeros[rng.random(n) < 0.2] = -0.0
+    zeros[rng.random(n) < 0.05] = np.nan
+    return pd.DataFrame({
+        "race": rng.choice(np.array(["a", "b", "c", "?"]), n, p=[0.5, 0.3, 0.15, 0.05]),
+        "sex": pd.array(np.where(rng.random(n) < 0.05, None, rng.choice(["F", "M"], n)), dtype="str"),
+        "zip": rng.choice(np.array([f"z{i:03d}" for i in range(300)]), n),
+        "small": rng.integers(0, 60, n), "late": late, "wide": rng.integers(0, 10 * n, n),
+        "huge": 2**60 + rng.integers(0, 40, n).astype(np.int64), "unsigned": rng.integers(0, 30, n).astype(np.uint16),
+        "ties": np.round(rng.normal(0, 1, n), 2), "zeros": zeros,
+        "nullable": pd.array(np.where(rng.random(n) < 0.1, None, rng.integers(0, 50, n)), dtype="Int64"),
+        "levels": rng.integers(0, 5, n) * 0.25, "flag": rng.random(n) < 0.4,
+        "continuous": rng.normal(0, 1, n),
+    })
+
+
+NUMERIC_KINDS = ["small", "late", "wide", "huge", "unsigned", "ties", "zeros", "nullable", "levels", "flag",
+                 "continuous", "zip", "sex"]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_coded_scores_are_the_sorted_ranks_scores_bit_for_bit(seed: int) -> None:
+    frame = numeric_kinds(20_000, seed)
+    for protected in (["race", "sex"], ["race", "sex", "zip"], ["sex"]):
+        want = reference_detect_proxies(frame, NUMERIC_KINDS, protected, LIMITS)
+        assert bits(detect_proxies(frame, NUMERIC_KINDS, protected, LIMITS)) == bits(want)
+        assert bits(score_proxies(ColumnCodes(frame), NUMERIC_KINDS, protected, LIMITS)) == bits(want)
+    for feature in NUMERIC_KINDS:
+        want = reference_detect_proxies(frame, [feature], ["race"], {})[0]
+        assert bits([proxy_strength(frame, feature, "race")]) == bits([want])
+
+
+def test_every_table_path_gives_the_same_scores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One joint bincount for all attributes, one bincount per attribute, per-row ranks: the same floats."""
+    import harness.measures.proxies as P
+
+    frame = numeric_kinds(8_000, 3)
+    want = bits(reference_detect_proxies(frame, NUMERIC_KINDS, ["race", "sex"], LIMITS))
+    monkeypatch.setattr(P, "JOINT_MAX_GROUPS", 1)  # no joint code: a table (or ranks) per attribute
+    assert bits(detect_proxies(frame, NUMERIC_KINDS, ["race", "sex"], LIMITS)) == want
+
+
+def test_shared_codes_are_used_and_not_recomputed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """score_proxies on the bias checks' ColumnCodes hashes no text column another measure has coded, and
+    leaves the ones it codes for the next measure."""
+    frame = numeric_kinds(5_000, 4)
+    codes = ColumnCodes(frame)
+    codes.factorized("race")
+    hashed: list[int] = []
+    real = pd.factorize
+    monkeypatch.setattr(pd, "factorize", lambda values, *a, **k: hashed.append(len(values)) or real(values, *a, **k))
+    scores = score_proxies(codes, ["zip", "small"], ["race"], LIMITS)
+    assert hashed == [len(frame)]  # zip; race was coded, small is a bincount of small integers
+    codes.factorized("zip")
+    assert hashed == [len(frame)]
+    monkeypatch.setattr(pd, "factorize", real)
+    assert bits(scores) == bits(reference_detect_proxies(frame, ["zip", "small"], ["race"], LIMITS))

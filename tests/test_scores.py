@@ -2,7 +2,10 @@
 closed-form cases and a coverage simulation."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 from sklearn.calibration import calibration_curve
@@ -289,3 +292,131 @@ def test_ks_with_a_global_index_equals_scipy_with_ties() -> None:
                 continue
             expected = ks_2samp(scores[codes == g], scores[codes == ref]).statistic
             assert stat[g] == pytest.approx(expected, abs=1e-12), (ref, g)
+
+
+@pytest.mark.parametrize("decimals", [2, None])
+def test_group_sorts_read_off_the_global_order_are_the_same(data, decimals: int | None) -> None:
+    """A group sort made from the shared global order (the scores check's path) has the same arrays as one made
+    alone, and AUC, DeLong variance and KS read from it are the same floats, with ties (rounded scores) or
+    without; KS takes each block's global position from the permutation instead of a per-row inverse."""
+    from test_suites.bias.scores import global_index, group_sort
+
+    scores, y, codes = data
+    if decimals is None:
+        scores = scores + np.random.default_rng(3).normal(0, 1e-4, scores.size).clip(-0.004, 0.004)
+    by_score = np.argsort(scores).astype(np.int32)
+    index = global_index(scores, by_score)
+    alone, shared = group_sort(scores, codes, G, by_score), group_sort(scores, codes, G, index=index)
+    for name in ("order", "sizes", "starts", "s_sorted", "g_sorted", "block", "first"):
+        got, want = getattr(shared, name), getattr(alone, name)
+        assert got.dtype == want.dtype and got.tobytes() == want.tobytes(), name
+    assert shared.perm is not None and (index.pos_of_row[shared.order] == shared.perm).all()
+    for prepared in (alone, shared):
+        auc, var = delong_auc_by_group(scores, y, codes, G, prepared=prepared)
+        want_auc, want_var = delong_auc_by_group(scores, y, codes, G)
+        assert auc.tobytes() == want_auc.tobytes() and var.tobytes() == want_var.tobytes()
+        for ref in (0, 9):
+            got_ks = ks_by_group(scores, codes, G, ref, prepared=prepared, index=index)
+            want_ks = ks_by_group(scores, codes, G, ref)
+            np.testing.assert_array_equal(got_ks[0], want_ks[0])
+            np.testing.assert_array_equal(got_ks[1], want_ks[1])
+
+
+def test_binary_labels_are_checked_without_hashing() -> None:
+    from test_suites.bias.scores import _binary
+
+    assert _binary(np.array([0, 1, 1], dtype=np.int8)) and _binary(np.array([], dtype=np.int64))
+    assert not _binary(np.array([0, 2])) and not _binary(np.array([-1, 0]))
+    assert _binary(np.array([0.0, 1.0])) and not _binary(np.array([0.0, 0.5]))
+    with pytest.raises(ValueError, match="binary"):
+        delong_auc_by_group(np.array([0.1, 0.2]), np.array([0, 2]), np.array([0, 0]), 1)
+
+
+def test_counted_blocks_give_the_sorted_blocks_figures(data) -> None:
+    """With few distinct scores the blocks are counted (one bincount of group x value), not sorted: AUC,
+    DeLong variance and KS (statistic and p-value) are the same floats as from the row sort, on 12 groups
+    of 1 to 3,000 rows, one without positives, and an empty one."""
+    from test_suites.bias.scores import ValueBlocks, ValueRanks
+
+    scores, y, codes = data
+    ranks = ValueRanks.of(scores, 1000)
+    assert ranks is not None and len(ranks.values) == len(np.unique(scores)) <= 101
+    for n_groups in (G, G + 1):  # the last: a group with no rows
+        blocks = ValueBlocks.of(ranks, codes, n_groups, y)
+        auc, var = delong_auc_by_group(scores, y, codes, n_groups, prepared=blocks)
+        want_auc, want_var = delong_auc_by_group(scores, y, codes, n_groups)
+        assert auc.tobytes() == want_auc.tobytes() and var.tobytes() == want_var.tobytes()
+        for ref in (0, 5, ALL_NEGATIVE):
+            got = ks_by_group(scores, codes, n_groups, ref, prepared=blocks)
+            want = ks_by_group(scores, codes, n_groups, ref)
+            assert got[0].tobytes() == want[0].tobytes() and got[1].tobytes() == want[1].tobytes()
+        # exact p-values need the rows: the counted blocks are set aside, not misread
+        exact = ks_by_group(scores, codes, n_groups, 0, method="exact", prepared=blocks)
+        np.testing.assert_array_equal(exact[1], ks_by_group(scores, codes, n_groups, 0, method="exact")[1])
+    np.testing.assert_array_equal(ranks.bins(10), calibration_bins(scores, 10))
+
+
+def calibration_bins(scores: np.ndarray, n_bins: int) -> np.ndarray:
+    from test_suites.bias.scores import score_bins
+
+    return score_bins(scores, n_bins)
+
+
+def test_value_ranks_only_for_few_distinct_scores() -> None:
+    from test_suites.bias.scores import ValueRanks
+
+    rng = np.random.default_rng(2)
+    continuous = rng.random(50_000)
+    assert ValueRanks.of(continuous, 5_000) is None  # the first rows alone hold too many values
+    late = np.r_[np.zeros(30_000), rng.random(20_000)]
+    assert ValueRanks.of(late, 5_000) is None  # found by hashing every row
+    zeros = np.r_[np.zeros(10), -np.zeros(10), np.full(5, 0.5)]
+    r = ValueRanks.of(zeros, 10)
+    assert r is not None and r.values.tolist() == [0.0, 0.5] and r.ranks.tolist() == [0] * 20 + [1] * 5
+    assert ValueRanks.of(np.array([0.1, np.nan]), 10) is None
+
+
+def test_the_score_check_gives_the_same_figures_counted_or_sorted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole scores check (AUC, intervals, ECE, KS, reliability tables, messages) on rounded scores,
+    once through counted blocks and once forced through the sort."""
+    import json
+
+    from harness.check import CheckContext
+    from harness.datasets import DatasetCard, ReferenceDataset
+    from harness.manifest import ToolManifest
+    from harness.policy import load_policy
+    from harness.tools import Predictions
+    from test_suites.bias import scores as S
+    from test_suites.bias.checks_scores import ScoreMetrics
+
+    rng = np.random.default_rng(9)
+    n = 40_000
+    frame = pd.DataFrame({"sex": rng.choice(["F", "M"], n), "race": rng.choice(["A", "B", "C", "D"], n),
+                          "y": rng.integers(0, 2, n)})
+    scores = np.round(np.clip(rng.normal(0.35 + 0.3 * frame["y"], 0.2), 0, 1), 3)
+    card = DatasetCard(name="s", version="1", task="binary-classification", file="x.csv", sha256="0" * 64,
+                       source="generated", license="CC0-1.0", target={"column": "y", "positive": 1},
+                       features=["sex"], protected_attributes={"sex": {"reference": "M"}, "race": {"reference": "A"}})
+    ds = ReferenceDataset(card=card, card_path=Path("card.yaml"), data_path=Path("x.csv"), frame=frame, sha256="0")
+    manifest = ToolManifest.model_validate({
+        "id": "t", "name": "t", "version": "1", "vendor": "v", "department": "d", "category": "predictive",
+        "status": "proposed", "risk_tier": "high", "intended_use": "x", "automation_level": "x",
+        "human_oversight": "x", "disclosure": {k: "x" for k in ("model_type", "training_data_source",
+                                                                 "data_access_basis", "known_limitations",
+                                                                 "bias_mitigation")},
+        "adapter": {"kind": "python", "callable": "numpy:zeros"}})
+
+    def run() -> str:
+        ctx = CheckContext(dataset=ds, predictions=Predictions(labels=(scores > 0.5).astype(int), scores=scores),
+                           policy=load_policy(), manifest=manifest, seed=1)
+        out = ScoreMetrics().run(ctx)
+        return json.dumps({"m": [repr(vars(m)) for m in out.measurements], "t": repr(out.tables),
+                           "msg": out.messages}, sort_keys=True)
+
+    calls: list[object] = []
+    real = S.ValueBlocks.of
+    monkeypatch.setattr(S.ValueBlocks, "of", staticmethod(lambda *a: calls.append(a) or real(*a)))
+    counted = run()
+    assert len(calls) == 3  # sex, race, sex x race
+    monkeypatch.setattr(S.ValueRanks, "of", staticmethod(lambda *a: None))
+    assert run() == counted

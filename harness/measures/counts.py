@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from harness.measures.coding import ColumnCodes
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -46,11 +48,9 @@ def _safe(value: str) -> str:
     return re.sub(r"[^\w\- /]", "_", str(value)).strip() or "_"
 
 
-def _encode(values: pd.Series) -> tuple[np.ndarray, list[str]]:
-    """Sorted integer codes; a missing value is a group of its own ("missing"), never dropped."""
-    import pandas as pd
-
-    codes, uniques = pd.factorize(values, sort=True)
+def _encode(codes: np.ndarray, uniques: pd.Index) -> tuple[np.ndarray, list[str]]:
+    """Sorted integer codes (`pd.factorize(values, sort=True)`); a missing value is a group of its own
+    ("missing"), never dropped."""
     labels = [str(u) for u in uniques]
     if (codes < 0).any():
         codes = np.where(codes < 0, len(labels), codes)
@@ -58,10 +58,14 @@ def _encode(values: pd.Series) -> tuple[np.ndarray, list[str]]:
     return codes.astype(np.int64), labels
 
 
-def build_groupings(frame: pd.DataFrame, references: dict[str, object]) -> list[Grouping]:
-    """Each protected attribute alone, then every intersection of two or more of them."""
+def build_groupings(frame: pd.DataFrame, references: dict[str, object], *,
+                    codes: ColumnCodes | None = None) -> list[Grouping]:
+    """Each protected attribute alone, then every intersection of two or more of them. `codes` (the
+    frame's shared `ColumnCodes`, see harness.measures.coding) saves coding the attributes again when
+    another measure has; the groupings are the same."""
+    codes = codes if codes is not None else ColumnCodes(frame)
     attrs = list(references)
-    coded = {a: _encode(frame[a]) for a in attrs}
+    coded = {a: _encode(*codes.sorted(a)) for a in attrs}
     out: list[Grouping] = []
     for size in range(1, len(attrs) + 1):
         for combo in combinations(attrs, size):

@@ -6,8 +6,11 @@ is an advisory check that can run before any model is assessed: a strong proxy s
 not that the tool is biased.
 
 Two measures, chosen so each is a standard, closed-form statistic (no model fitting, so the result
-does not depend on a learner's settings; 1,000,000 rows x 20 features, half of them numeric, take
-about two seconds, dominated by one sort per numeric column):
+does not depend on a learner's settings). No row is sorted: a column is coded once (a bincount of small
+integers, else one factorize, or the frame's shared `ColumnCodes` for text), a numeric column's ranks
+come from its values' counts, and one bincount per feature counts it against every protected attribute
+(the bias benchmark's 10 features x 2 attributes at a million rows: about 0.15 s, from 0.46 s with a
+sort per numeric column):
 
 - categorical features (non-numeric, or numeric with at most `MAX_CATEGORICAL_LEVELS` distinct
   values): Cramér's V of the feature x protected contingency table, the plain (not bias-corrected)
@@ -37,6 +40,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from harness.measures.coding import ColumnCodes
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -106,8 +111,15 @@ def encode_categorical(values: pd.Series) -> tuple[np.ndarray, int]:
     factorize hashes each row once; the "?" test runs on the distinct values only."""
     import pandas as pd
 
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return _with_missing(*pd.factorize(values, use_na_sentinel=True))
+
+
+def _with_missing(codes: np.ndarray, uniques: Iterable[object]) -> tuple[np.ndarray, int]:
+    """`encode_categorical` from factorize's output (codes, -1 for NaN, and the distinct values)."""
+    uniques = list(uniques)
     missing = np.array([isinstance(u, str) and u.strip() == "?" for u in uniques], dtype=bool)
+    if not missing.any() and not (codes < 0).any():  # nothing to merge: the codes as they are
+        return codes.astype(np.int64), len(uniques)
     remap = np.empty(len(uniques) + 1, dtype=np.int64)   # last slot: factorize's -1 (NaN)
     kept = int((~missing).sum())
     remap[:-1][~missing] = np.arange(kept)
@@ -169,9 +181,12 @@ def folded_auc(ranks: np.ndarray, groups: np.ndarray, k: int) -> float:
     in any common order. A group's rank sum R_g gives its Mann-Whitney U, and AUC = (R_g - n_g (n_g
     + 1) / 2) / (n_g (n - n_g)) is the tie-as-half AUC of `roc_auc_score`. One bincount for all groups.
     Groups that are all or none of the rows are skipped (no contrast); NaN when no group has one."""
-    n = len(ranks)
     sizes = np.bincount(groups, minlength=k).astype(np.float64)
-    rank_sums = np.bincount(groups, weights=ranks, minlength=k)
+    return _folded_auc(np.bincount(groups, weights=ranks, minlength=k), sizes, len(ranks))
+
+
+def _folded_auc(rank_sums: np.ndarray, sizes: np.ndarray, n: int) -> float:
+    """`folded_auc` from each group's rank sum and size (floats) among n ranked rows."""
     ok = (sizes > 0) & (sizes < n)
     if not ok.any():
         return math.nan
@@ -185,59 +200,188 @@ def folded_auc(ranks: np.ndarray, groups: np.ndarray, k: int) -> float:
 
 @dataclass(frozen=True)
 class _Encoded:
-    """One feature column, encoded once for all protected attributes."""
+    """One feature column, encoded once for all protected attributes: a code per row (-1 where a numeric
+    value is missing) and, for a numeric column, the mid-rank of each code's value among the scored rows."""
 
     categorical: bool
-    levels: int
-    codes: np.ndarray | None = None   # categorical: a code per row
-    order: np.ndarray | None = None   # numeric: the non-missing rows, in ascending order of value
-    ranks: np.ndarray | None = None   # numeric: the mid-rank of each row of `order`
+    levels: int                       # categories, or distinct numeric values
+    codes: np.ndarray
+    size: int                         # codes 0..size-1 (a numeric column's codes may include absent values)
+    ranks: np.ndarray | None = None   # numeric: mid-rank of each code (ties averaged, 1-based)
+    n: int = 0                        # rows scored
+    rows: np.ndarray | None = None    # categorical: the codes in category order, when codes are not 0..levels-1
 
 
-def _encode_feature(values: pd.Series) -> _Encoded:
-    """Categorical codes, or (numeric) the rows sorted by value with their mid-ranks.
+def _midranks(counts: np.ndarray) -> np.ndarray:
+    """Mid-ranks of values held by `counts` rows each, in ascending order of value: the 1-based ranks
+    start+1..end of a run of equal values averaged, (start + 1 + end) / 2, from integer positions."""
+    ends = np.cumsum(counts)
+    return (ends - counts + 1 + ends) / 2.0
 
-    A numeric column is sorted once; the sort gives both its number of distinct values (is it a
-    category?) and the tie-averaged ranks, in sorted order so they need not be scattered back."""
+
+def _categorical(values: pd.Series) -> _Encoded:
+    codes, k = encode_categorical(values)
+    return _Encoded(True, k, codes, k, n=len(codes))
+
+
+def _small_integers(values: pd.Series) -> _Encoded | None:
+    """A column of numpy integers spanning fewer values than it has rows, coded without hashing: the value
+    minus the minimum is its code, a bincount gives every value's count and the sorted order for free.
+    None for any other column. A category (few distinct values) keeps these codes too; its tables' rows
+    are then taken in `encode_categorical`'s order, the order in which the values first appear (`rows`)."""
+    if not isinstance(values.dtype, np.dtype) or values.dtype.kind not in "iu" or len(values) == 0:
+        return None
+    v = values.to_numpy()
+    lo, hi = int(v.min()), int(v.max())
+    if hi - lo >= max(len(v), 1024) or max(abs(lo), abs(hi)) >= 2**53:  # wide, or not exact as float64
+        return None
+    dense = (v - lo).astype(np.intp)
+    counts = np.bincount(dense, minlength=hi - lo + 1)
+    levels = int(np.count_nonzero(counts))
+    if levels > MAX_CATEGORICAL_LEVELS:
+        return _Encoded(False, levels, dense, len(counts), _midranks(counts), len(v))
+    return _Encoded(True, levels, dense, len(counts), n=len(v), rows=_first_appearance(v, lo, counts))
+
+
+FIRST_ROWS = 4096  # rows that hold most values' first appearance
+
+
+def _first_appearance(v: np.ndarray, lo: int, counts: np.ndarray) -> np.ndarray:
+    """The values present in `v` (as offsets from `lo`), in the order they first appear: those of the first
+    FIRST_ROWS rows in their order there, then any rarer value by the position of its first row (one scan
+    each, at most MAX_CATEGORICAL_LEVELS of them)."""
+    import pandas as pd
+
+    _, seen = pd.factorize(v[:FIRST_ROWS])
+    order = [int(x) - lo for x in seen]
+    known = set(order)
+    later = [int(i) for i in np.flatnonzero(counts) if int(i) not in known]
+    order += sorted(later, key=lambda i: int(np.argmax(v == lo + i)))
+    return np.asarray(order, dtype=np.intp)
+
+
+def _encode_feature(values: pd.Series, coded: tuple[np.ndarray, pd.Index] | None = None) -> _Encoded:
+    """Categorical codes, or (numeric) each row's value code and the values' mid-ranks.
+
+    A numeric column is coded once (a bincount for small integers, else one factorize); its number of
+    distinct values decides whether it is a category, and the codes' counts in ascending order of value
+    give the tie-averaged ranks, so no row is sorted. `coded` is `pd.factorize(values)`, when shared."""
     import pandas as pd
 
     if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
-        codes, k = encode_categorical(values)
-        return _Encoded(True, k, codes=codes)
+        if coded is None:
+            return _categorical(values)
+        codes, k = _with_missing(*coded)
+        return _Encoded(True, k, codes, k, n=len(codes))
+    small = _small_integers(values)
+    if small is not None:
+        return small
     x = values.to_numpy(dtype=np.float64, na_value=np.nan)
-    missing = np.isnan(x)
-    if missing.any():
-        kept = np.flatnonzero(~missing)
-        order = kept[np.argsort(x[kept])]
-    else:
-        order = np.argsort(x)
-    xs = x[order]
-    starts = np.flatnonzero(np.r_[True, xs[1:] != xs[:-1]]) if len(xs) else np.array([], dtype=np.int64)
-    if len(starts) <= MAX_CATEGORICAL_LEVELS:
-        codes, k = encode_categorical(values)
-        return _Encoded(True, k, codes=codes)
-    ends = np.r_[starts[1:], len(xs)]
-    ranks = np.repeat((starts + 1 + ends) / 2.0, ends - starts)   # 1-based ranks start+1..end, averaged
-    return _Encoded(False, len(starts), order=order, ranks=ranks)
+    codes, uniques = pd.factorize(x)                      # equal values (0.0 and -0.0 too) share a code; NaN -1
+    if len(uniques) <= MAX_CATEGORICAL_LEVELS:
+        return _categorical(values)
+    counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
+    order = np.argsort(uniques)
+    ranks = np.empty(len(uniques))
+    ranks[order] = _midranks(counts[order])
+    return _Encoded(False, len(uniques), codes, len(uniques), ranks, int(counts.sum()))
 
 
-def _score(feature: str, protected: str, enc: _Encoded, groups: np.ndarray, k: int) -> ProxyScore:
-    if enc.categorical:
-        assert enc.codes is not None
-        table = contingency_table(enc.codes, enc.levels, groups, k)
-        return ProxyScore(feature, protected, CRAMERS_V, cramers_v(table), len(groups),
-                          nmi=normalized_mutual_info(table), levels=enc.levels)
-    assert enc.order is not None and enc.ranks is not None
-    value = folded_auc(enc.ranks, groups[enc.order], k)
-    return ProxyScore(feature, protected, AUC, value, len(enc.order), levels=enc.levels)
+@dataclass(frozen=True)
+class _Protected:
+    """The protected attributes' `encode_categorical` codes and, when their combinations are few, one joint
+    code per row, so that one bincount per feature counts it against every attribute at once."""
+
+    names: list[str]
+    codes: list[np.ndarray]
+    levels: list[int]
+    joint: np.ndarray | None
+
+    @staticmethod
+    def of(columns: ColumnCodes, names: list[str]) -> _Protected:
+        coded = [_with_missing(*columns.factorized(p)) for p in names]
+        codes, levels = [c for c, _ in coded], [k for _, k in coded]
+        joint = None
+        if names and math.prod(levels) <= JOINT_MAX_GROUPS:
+            joint = np.zeros(len(columns), dtype=np.int64)
+            for c, k in zip(codes, levels, strict=True):
+                joint *= k
+                joint += c
+        return _Protected(names, codes, levels, joint)
+
+    def _kept(self, enc: _Encoded) -> tuple[np.ndarray, np.ndarray | None]:
+        """The feature's codes of the scored rows, and which rows those are (None: all of them)."""
+        if enc.n == len(enc.codes):
+            return enc.codes, None
+        kept = enc.codes >= 0
+        return enc.codes[kept], kept
+
+    def _joint_table(self, codes: np.ndarray, kept: np.ndarray | None, size: int) -> list[np.ndarray] | None:
+        """Per attribute, the size x levels table of row counts from ONE bincount against the joint code,
+        summed over the other attributes (integer counts, so each table is exact); None when there is no
+        joint code or its table would outgrow the rows."""
+        total = math.prod(self.levels)
+        if self.joint is None or size * total > max(len(codes), 1 << 16):
+            return None
+        key = codes.astype(np.int64) * total
+        key += self.joint if kept is None else self.joint[kept]
+        joint = np.bincount(key, minlength=size * total).reshape(size, *self.levels)
+        return [joint.sum(axis=tuple(j + 1 for j in range(len(self.levels)) if j != i))
+                for i in range(len(self.levels))]
+
+    def tables(self, enc: _Encoded) -> list[np.ndarray]:
+        """A categorical feature's levels x k contingency table (integer counts) with each attribute, its rows
+        in category order (`enc.rows`: a small-integer column is counted by value, then reordered)."""
+        codes, kept = self._kept(enc)
+        out = self._joint_table(codes, kept, enc.size)
+        if out is None:
+            out = []
+            for g, k in zip(self.codes, self.levels, strict=True):
+                key = codes.astype(np.int64) * k
+                key += g if kept is None else g[kept]
+                out.append(np.bincount(key, minlength=enc.size * k).reshape(enc.size, k))
+        return out if enc.rows is None else [t[enc.rows] for t in out]
+
+    def rank_sums(self, enc: _Encoded) -> list[tuple[np.ndarray, np.ndarray]]:
+        """A numeric feature's (rank sum, size) of each group of each attribute, as floats. A rank sum adds
+        half-integers below 2**52 (n (n + 1) / 2 for up to 95 million rows), exact in any order, so it
+        equals `folded_auc`'s bincount of per-row ranks to the bit, whether it comes from the counts of
+        each value (few distinct values) or from each row's rank (many)."""
+        assert enc.ranks is not None
+        codes, kept = self._kept(enc)
+        joint = self._joint_table(codes, kept, enc.size)
+        if joint is not None:
+            return [((t * enc.ranks[:, None]).sum(axis=0), t.sum(axis=0).astype(np.float64)) for t in joint]
+        ranks = enc.ranks[codes]
+        out = []
+        for g, k in zip(self.codes, self.levels, strict=True):
+            rows = g if kept is None else g[kept]
+            out.append((np.bincount(rows, weights=ranks, minlength=k),
+                        np.bincount(rows, minlength=k).astype(np.float64)))
+        return out
+
+    def scores(self, feature: str, enc: _Encoded) -> list[ProxyScore]:
+        """The feature scored against every attribute (itself included, if it is one)."""
+        if enc.categorical:
+            out = []
+            for p, table in zip(self.names, self.tables(enc), strict=True):
+                t = table.astype(np.float64)
+                out.append(ProxyScore(feature, p, CRAMERS_V, cramers_v(t), enc.n, nmi=normalized_mutual_info(t),
+                                      levels=enc.levels))
+            return out
+        return [ProxyScore(feature, p, AUC, _folded_auc(sums, sizes, enc.n), enc.n, levels=enc.levels)
+                for p, (sums, sizes) in zip(self.names, self.rank_sums(enc), strict=True)]
+
+
+JOINT_MAX_GROUPS = 256  # combinations of protected values counted in one joint table
 
 
 def proxy_strength(frame: pd.DataFrame, feature: str, protected: str) -> ProxyScore:
     """How well `feature` alone predicts `protected` (see the module docstring for the measures).
     The score is not judged (no limit; its message says so); `detect_proxies` or
     `ProxyScore.with_limit` judge it against the policy's limit."""
-    groups, k = encode_categorical(frame[protected])
-    return _score(feature, protected, _encode_feature(frame[feature]), groups, k).with_limit(None)
+    score = _Protected.of(ColumnCodes(frame), [protected]).scores(feature, _encode_feature(frame[feature]))[0]
+    return score.with_limit(None)
 
 
 def detect_proxies(frame: pd.DataFrame, features: Iterable[str], protected_attributes: Iterable[str],
@@ -246,20 +390,26 @@ def detect_proxies(frame: pd.DataFrame, features: Iterable[str], protected_attri
     undefined scores last), each judged against `limits[measure]` (e.g. {"cramers_v": 0.3,
     "auc": 0.7}; a measure missing from `limits` is reported without a judgement).
 
-    Each column is encoded once (factorize, or one rank sort) and reused across pairs, so the cost is
-    one pass per column plus one bincount per pair. A protected attribute listed as a feature is
-    skipped against itself."""
-    protected = list(protected_attributes)
-    encoded_protected = {p: encode_categorical(frame[p]) for p in protected}
+    Each column is encoded once (factorize, or a bincount of small integers) and reused across pairs, so
+    the cost is one pass per column plus one bincount per feature. A protected attribute listed as a
+    feature is skipped against itself."""
+    return score_proxies(ColumnCodes(frame), features, protected_attributes, limits)
+
+
+def score_proxies(columns: ColumnCodes, features: Iterable[str], protected_attributes: Iterable[str],
+                  limits: Mapping[str, float]) -> list[ProxyScore]:
+    """`detect_proxies` on a frame's shared `ColumnCodes` (harness.measures.coding): text columns another
+    measure has coded already are not coded again. The same scores, in the same order."""
+    import pandas as pd
+
+    protected = _Protected.of(columns, list(protected_attributes))
     scores: list[ProxyScore] = []
     for feature in features:
-        enc = _encode_feature(frame[feature])
-        for p in protected:
-            if p == feature:
-                continue
-            groups, k = encoded_protected[p]
-            s = _score(feature, p, enc, groups, k)
-            scores.append(s.with_limit(limits.get(s.measure)))
+        values = columns.frame[feature]
+        shared = not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)
+        enc = _encode_feature(values, columns.factorized(feature) if shared else None)
+        scores += [s.with_limit(limits.get(s.measure)) for s in protected.scores(feature, enc)
+                   if s.protected != feature]
     return sorted(scores, key=_rank_key)
 
 

@@ -2,6 +2,7 @@
 counterfactual flips, individual fairness, and what post-processing could reach (a mitigation hint)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -9,12 +10,12 @@ import numpy as np
 from harness.check import Check, CheckContext, CheckOutput, Measurement
 from harness.datasets import matches
 from harness.findings import finite_or_none
-from harness.measures.proxies import AUC, CRAMERS_V, detect_proxies
+from harness.measures.proxies import AUC, CRAMERS_V, score_proxies
 from harness.tools import can_call
 from test_suites.bias import individual as I
 from test_suites.bias import metrics as M
 from test_suites.bias.checks import ci_text, limit_of
-from test_suites.bias.data import SUITE, bias_data, note
+from test_suites.bias.data import SUITE, bias_data, column_codes, note
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,7 +37,7 @@ class Proxies(Check):
         limits = {m: lim for m in (CRAMERS_V, AUC) if (lim := limit_of(ctx, self.name, m)) is not None}
         scope = "an input of the tool" if known else "a feature of the dataset (the tool's own inputs are unknown)"
         rows = []
-        for s in detect_proxies(ctx.frame, features, protected, limits):
+        for s in score_proxies(column_codes(ctx), features, protected, limits):
             m = Measurement(SUITE, self.name, s.measure, s.value, group=f"{s.feature}.{s.protected}", n=s.n,
                             details={"feature": s.feature, "protected": s.protected,
                                      "nmi": finite_or_none(s.nmi) if s.nmi is not None else None})
@@ -66,29 +67,30 @@ class Counterfactual(Check):
             return out
         cols, known = ctx.tool_inputs()
         card, frame = ctx.dataset.card, ctx.frame
-        base = bias_data(ctx).y_pred
-        assert card.target is not None  # bias_data above read it
+        assert card.target is not None  # bias_data below reads it
         fav = card.target.favorable_value
         rng = ctx.rng("bias.counterfactual")
         conf = ctx.policy.confidence_level
+        sample = Sample.of(ctx)
+        base = bias_data(ctx).y_pred if sample.rows is None else bias_data(ctx).y_pred[sample.rows]
+        inputs = frame[cols] if sample.rows is None else frame[cols].iloc[sample.rows]
         ran = False
         for attr, spec in card.protected_attributes.items():
             values = frame[attr]
             ref = spec.reference if spec.reference is not None else values.mode().iloc[0]
             if attr in cols:
-                changed = frame[cols].copy()
-                changed[attr] = flip(values, ref)
-                self._record(out, ctx, "flip_rate", attr, attr, changed, base, values, fav, conf,
+                changed = inputs.copy(deep=False)  # copy-on-write: the dataset's frame is never changed
+                changed[attr] = sample.take(flip(values, ref))  # flipped as the whole column is: same levels
+                self._record(out, ctx, "flip_rate", attr, attr, changed, base, fav, conf, sample,
                              f"Changing only {attr} (to '{ref}', and '{ref}' to the next largest group; every "
                              f"other input kept)")
                 ran = True
             for proxy in spec.proxies:
                 if proxy not in cols:
                     continue
-                pool = frame.loc[matches(values, ref), proxy].to_numpy()
-                changed = frame[cols].copy()
-                changed[proxy] = rng.choice(pool, size=len(frame), replace=True)
-                self._record(out, ctx, "proxy_flip_rate", proxy, attr, changed, base, values, fav, conf,
+                changed = inputs.copy(deep=False)
+                changed[proxy] = redraw(frame[proxy], reference_rows(ctx, attr, ref), len(changed), rng)
+                self._record(out, ctx, "proxy_flip_rate", proxy, attr, changed, base, fav, conf, sample,
                              f"Redrawing only {proxy}, a declared proxy for {attr}, as it is distributed among "
                              f"'{ref}' applicants (every other input kept)")
                 ran = True
@@ -101,7 +103,7 @@ class Counterfactual(Check):
         return out
 
     def _record(self, out: CheckOutput, ctx: CheckContext, metric: str, column: str, attr: str,
-                changed: pd.DataFrame, base: np.ndarray, groups: pd.Series, fav: Any, conf: float,
+                changed: pd.DataFrame, base: np.ndarray, fav: Any, conf: float, sample: Sample,
                 what: str) -> None:
         from harness.stats import wilson_interval
 
@@ -109,22 +111,109 @@ class Counterfactual(Check):
         flips = new != base
         n, k = len(flips), int(flips.sum())
         lo, hi = wilson_interval(k, n, conf)
-        m = Measurement(SUITE, self.name, metric, k / n, float(lo), float(hi), group=column, n=n,
-                        details={"attribute": attr, "flipped": k})
+        details: dict[str, Any] = {"attribute": attr, "flipped": k}
+        if sample.rows is not None:
+            details.update(sampled=True, rows=sample.total)
+        m = Measurement(SUITE, self.name, metric, k / n, float(lo), float(hi), group=column, n=n, details=details)
         out.measurements.append(m)
         limit = limit_of(ctx, self.name, metric)
         out.messages[m.key] = (f"{what} changes {k:,} of {n:,} decisions "
-                               f"({k / n:.1%}, {ci_text(float(lo), float(hi), conf)})"
+                               f"({k / n:.1%}, {ci_text(float(lo), float(hi), conf)}{sample.words()})"
                                + (f"; the policy allows at most {limit:.0%}." if limit is not None else "."))
+        codes, names = text_groups(ctx, attr)
+        codes = sample.take(codes)
+        kept = codes >= 0
+        codes = codes[kept].astype(np.intp)
+        sizes = np.bincount(codes, minlength=len(names))
+        # per group: rows, flips, favourable decisions before and after; counts, so k / n is the float
+        # that the mean of the group's 0/1 values is
+        counts = [np.bincount(codes, weights=v[kept], minlength=len(names)) for v in (flips, base, new)]
         rows = []
-        for value, idx in groups.astype(str).groupby(groups.astype(str)).groups.items():
-            f = flips[np.asarray(idx)]
-            glo, ghi = wilson_interval(int(f.sum()), len(f), conf)
-            rows.append({"group": value, "n": len(f), "flip_rate": float(f.mean()),
+        for i, value in enumerate(names):
+            n_g, k_g = int(sizes[i]), int(counts[0][i])
+            if n_g == 0:  # a group the sample missed
+                continue
+            glo, ghi = wilson_interval(k_g, n_g, conf)
+            rows.append({"group": value, "n": n_g, "flip_rate": k_g / n_g,
                          "flip_rate_low": float(glo), "flip_rate_high": float(ghi),
-                         "favourable_before": float(base[np.asarray(idx)].mean()),
-                         "favourable_after": float(new[np.asarray(idx)].mean())})
+                         "favourable_before": int(counts[1][i]) / n_g, "favourable_after": int(counts[2][i]) / n_g})
         out.tables[f"{SUITE}.counterfactual.{metric}.{column}"] = rows
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The rows the counterfactual check flips: all of them, or, above the policy's
+    `bias.counterfactual_max_rows`, a seeded uniform sample of that many (sorted positions).
+
+    A flip rate is a proportion over rows, so a uniform sample estimates it without bias and its Wilson
+    interval, computed on the sample's count, is an interval for the whole data's rate (conservative: it
+    ignores the finite-population correction). What the sample saves is the tool's own cost: one call per
+    flip on the whole data (seconds for a real model at a million rows, minutes for an endpoint). Every
+    dataset the harness ships is below the cap and flipped whole, with the same draws as before."""
+
+    rows: np.ndarray | None
+    total: int
+
+    @staticmethod
+    def of(ctx: CheckContext) -> Sample:
+        n = len(ctx.frame)
+        cap = int(ctx.policy.setting(SUITE, "counterfactual_max_rows", 100_000))
+        if n <= cap:
+            return Sample(None, n)
+        return Sample(np.sort(ctx.rng("bias.counterfactual.sample").choice(n, cap, replace=False)), n)
+
+    def take(self, values: Any) -> Any:
+        """The sampled rows of a column (a Series keeps the sample's index) or of an array."""
+        if self.rows is None:
+            return values
+        return values.iloc[self.rows] if hasattr(values, "iloc") else values[self.rows]
+
+    def words(self) -> str:
+        return "" if self.rows is None else f", on a seeded sample of {len(self.rows):,} of {self.total:,} rows"
+
+
+def text_groups(ctx: CheckContext, attr: str) -> tuple[np.ndarray, list[str]]:
+    """The groups `frame[attr].astype(str).groupby(...)` forms: codes of the sorted distinct texts, -1 for a
+    missing value (groupby drops it). A text column's codes are the bias checks' shared ones."""
+    import pandas as pd
+
+    values = ctx.frame[attr]
+    if isinstance(values.dtype, pd.StringDtype):  # astype(str) changes nothing but the missing-value marker
+        codes, uniques = column_codes(ctx).sorted(attr)
+    else:
+        codes, uniques = pd.factorize(values.astype(str), sort=True)
+    return codes, [str(u) for u in uniques]
+
+
+def reference_rows(ctx: CheckContext, attr: str, reference: Any) -> np.ndarray:
+    """Positions of the rows whose `attr` matches the reference (`matches`, which is elementwise, applied to
+    the column's distinct values and spread by their codes, so a million strings are not stripped)."""
+    import pandas as pd
+
+    values = ctx.frame[attr]
+    if not isinstance(values.dtype, pd.StringDtype):
+        return np.flatnonzero(matches(values, reference))
+    codes, uniques = column_codes(ctx).factorized(attr)
+    hit = np.append(matches(pd.Series(uniques, dtype=values.dtype), reference),
+                    matches(pd.Series([None], dtype=values.dtype), reference))  # the last: a missing value
+    return np.flatnonzero(hit[codes])
+
+
+def redraw(column: pd.Series, pool: np.ndarray, size: int, rng: np.random.Generator) -> Any:
+    """`size` new values, drawn with replacement from the column's values at the `pool` rows: the draws of
+    `rng.choice(column.to_numpy()[pool], size)`, taken from the column's own array, so a text column stays
+    text without a million Python strings being made and parsed back (0.4 s at a million rows)."""
+    if len(pool) == 0:  # rng.choice's own error for an empty population, as before
+        return rng.choice(column.to_numpy()[pool], size=size, replace=True)
+    rows = pool[rng.choice(len(pool), size=size, replace=True)]
+    import pandas as pd
+
+    # the dtypes that come back from numpy draws as they were: numbers, and pandas' default text (which is what
+    # a million drawn strings were parsed back into); any other column is drawn as numpy values, as before
+    if column.dtype == pd.StringDtype(na_value=np.nan) or (isinstance(column.dtype, np.dtype)
+                                                           and column.dtype.kind in "biuf"):
+        return column.array.take(rows)  # an array, set by position as the numpy draws were
+    return column.to_numpy()[rows]
 
 
 def flip(values: pd.Series, reference: Any) -> pd.Series:
@@ -139,6 +228,10 @@ def flip(values: pd.Series, reference: Any) -> pd.Series:
     if not others:
         return values
     # with two levels this is a swap; with more, others[0] is the largest non-reference group
+    if isinstance(values.dtype, pd.StringDtype):  # the two texts taken by position: no million-string array
+        two = pd.array([others[0], ref], dtype=values.dtype)
+        return pd.Series(two.take((text != ref).to_numpy(dtype=bool, na_value=True).astype(np.intp)),
+                         index=values.index)
     typed = pd.Series(np.where(text == ref, others[0], ref), index=values.index)
     if pd.api.types.is_numeric_dtype(values):
         typed = pd.to_numeric(typed)
@@ -197,7 +290,8 @@ class IndividualFairness(Check):
             return out
         cols, _ = ctx.tool_inputs()
         try:  # features for the sampled rows only: the kNN searches within the sample
-            x, y = I.consistency_inputs(ctx.frame, cols, data.y_pred, rows, ctx.rng("bias.consistency"))
+            x, y = I.consistency_inputs(ctx.frame, cols, data.y_pred, rows, ctx.rng("bias.consistency"),
+                                        codes=column_codes(ctx))
         except ValueError as e:
             out.findings.append(note(self, ctx, "consistency", f"kNN consistency was not computed: {e}"))
             return out
@@ -232,7 +326,8 @@ class MitigationHint(Check):
         n = len(ctx.frame)
         cap = int(ctx.policy.setting(SUITE, "mitigation_max_rows", 50_000))
         idx = np.sort(ctx.rng("bias.mitigation").choice(n, cap, replace=False)) if n > cap else np.arange(n)
-        groups = ctx.frame[attr].astype(str).to_numpy()[idx]
+        column = ctx.frame[attr] if n <= cap else ctx.frame[attr].iloc[idx]  # the sample's rows, not a million
+        groups = column.astype(str).reset_index(drop=True)  # text, as the hint's groups are
         scores, y, before = data.scores[idx], data.y_true[idx], data.y_pred[idx]
         if (why := hint_unavailable_reason(scores, y, groups)) is not None:
             out.findings.append(note(self, ctx, "ratio_after", f"no mitigation hint for {attr}: {why}"))

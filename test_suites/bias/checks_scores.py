@@ -34,12 +34,21 @@ class ScoreMetrics(Check):
         conf = ctx.policy.confidence_level
         z = float(stats.norm.ppf(0.5 + conf / 2))
         bins = int(ctx.policy.setting(SUITE, "calibration_bins", 10))
-        score_bins = S.score_bins(scores, bins)
-        by_score = np.argsort(scores).astype(np.int32)  # one float sort, shared by every grouping's AUC and KS
-        index = S.global_index(scores, by_score)
+        # few distinct scores (at most rows / groups): each grouping's tie blocks are counted, no row is sorted;
+        # else one float sort, shared by every grouping's AUC and KS. The same figures either way.
+        most_groups = max(len(gd.grouping.labels) for gd in data.groupings)
+        ranks = S.ValueRanks.of(scores, len(scores) // most_groups)
+        index = None
+        if ranks is None:
+            score_bins = S.score_bins(scores, bins)
+            index = S.global_index(scores, np.argsort(scores).astype(np.int32))
+        else:
+            score_bins = ranks.bins(bins)
         for gd in data.groupings:
             g, n_groups = gd.grouping, len(gd.grouping.labels)
-            prepared = S.group_sort(scores, g.codes, n_groups, by_score)
+            prepared: S.GroupSort | S.ValueBlocks = (
+                S.group_sort(scores, g.codes, n_groups, index=index) if ranks is None
+                else S.ValueBlocks.of(ranks, g.codes, n_groups, data.y_true))
             auc, var = S.delong_auc_by_group(scores, data.y_true, g.codes, n_groups, prepared=prepared)
             se = np.sqrt(var)
             ece, table = S.calibration_by_group(scores, data.y_true, g.codes, n_groups, bins, conf, score_bins)

@@ -10,6 +10,7 @@ from harness.check import Check, CheckContext
 from harness.check import note as check_note
 from harness.datasets import matches
 from harness.findings import Finding, Status
+from harness.measures.coding import ColumnCodes
 from harness.measures.counts import Grouping, bootstrap_counts, build_groupings, confusion_counts
 from test_suites.bias import metrics as M
 
@@ -98,6 +99,13 @@ def _weighted_boot(rows: np.ndarray, counts: np.ndarray, samples: int, rng: np.r
     return draws * mean_w
 
 
+def column_codes(ctx: CheckContext) -> ColumnCodes:
+    """The assessed frame's columns, each coded once for every bias check (harness.measures.coding)."""
+    if "bias.columns" not in ctx.cache:
+        ctx.cache["bias.columns"] = ColumnCodes(ctx.frame)
+    return ctx.cache["bias.columns"]
+
+
 def bias_data(ctx: CheckContext) -> BiasData:
     """Counts, bootstrap draws and references for every grouping, computed once per dataset."""
     if "bias" in ctx.cache:
@@ -112,7 +120,7 @@ def bias_data(ctx: CheckContext) -> BiasData:
     rng = ctx.rng("bias.bootstrap")
     samples = ctx.policy.bootstrap_samples
     out = []
-    for g in build_groupings(ctx.frame, refs):
+    for g in build_groupings(ctx.frame, refs, codes=column_codes(ctx)):
         rows = confusion_counts(g.codes, len(g.labels), y_true, y_pred)
         squares = None
         if weights is None:

@@ -34,6 +34,8 @@ from harness.measures.counts import FN, FP, TN, TP
 if TYPE_CHECKING:
     import pandas as pd
 
+    from harness.measures.coding import ColumnCodes
+
 # benefit b = yhat - y + 1 of each cell, in the [TN, FP, FN, TP] order of `harness.measures.counts`
 BENEFIT = np.zeros(4)
 BENEFIT[[TN, FP, FN, TP]] = [1.0, 2.0, 0.0, 1.0]
@@ -130,24 +132,64 @@ def consistency(features: np.ndarray, y_pred: np.ndarray, n_neighbors: int = 5) 
     """aif360's `BinaryLabelDatasetMetric.consistency(n_neighbors)`: 1 - mean |yhat_i - mean yhat
     over the n_neighbors nearest rows of x_i|, 1 when similar people get the same decision.
 
-    As aif360 does, neighbours come from sklearn's `NearestNeighbors(algorithm="ball_tree")` fitted
+    As aif360 does, neighbours are those of sklearn's `NearestNeighbors(algorithm="ball_tree")` fitted
     on the features and queried with the same rows, so each row is (barring exact duplicates, where
     the tie is broken by the tree) its own first neighbour and only n_neighbors - 1 others count.
     aif360 uses whatever feature matrix the dataset holds, protected attributes included and
     unscaled; the figure depends on that choice (see `numeric_feature_matrix`), and it costs a kNN
-    query per row, so large data go through `consistency_sample`.
+    query per row, so large data go through `consistency_sample`. The neighbours are found as
+    `nearest_neighbour_means` finds them: the ball tree's, faster.
     """
-    from sklearn.neighbors import NearestNeighbors
-
     x = np.asarray(features, dtype=np.float64)
     y = np.asarray(y_pred, dtype=np.float64).ravel()
     if x.ndim != 2 or x.shape[0] != y.shape[0]:
         raise ValueError(f"features must be rows x columns matching y_pred: {x.shape} vs {y.shape}")
     if x.shape[0] == 0:
         return float("nan")
-    nbrs = NearestNeighbors(n_neighbors=n_neighbors, algorithm="ball_tree").fit(x)
-    _, indices = nbrs.kneighbors(x)
-    return float(1.0 - np.mean(np.abs(y - y[indices].mean(axis=1))))
+    return float(1.0 - np.mean(np.abs(y - nearest_neighbour_means(x, y, n_neighbors))))
+
+
+# Largest rounding error of a squared distance from sklearn's brute-force search (|x|^2 - 2 x.y + |y|^2 in
+# float64), relative to |x|^2 + |y|^2: about (features + 2) x 2**-53; 1e-9 leaves a margin of 10**5 for 100
+# features. A row whose k-th and (k+1)-th squared distances are closer than twice this goes to the ball tree.
+DISTANCE_ROUNDING = 1e-9
+
+
+def nearest_neighbour_means(x: np.ndarray, y: np.ndarray, n_neighbors: int) -> np.ndarray:
+    """Each row's mean of `y` over its n_neighbors nearest rows (itself included), the same floats as the
+    ball tree aif360 uses gives, at a fraction of its cost in many dimensions.
+
+    Why not the ball tree alone: with the bias benchmark's 23 columns (one-hot neighbourhoods) its query of
+    5,000 rows took 0.5 s, a quarter of the bias suite at a million rows; a brute-force search (sklearn's,
+    one matrix product per block of rows) takes a fifth of that. The two may disagree only where the
+    neighbours are not unique: a tie at the k-th distance, which the ball tree breaks its own way. So a
+    row's brute-force neighbours are kept when its k-th and (k+1)-th squared distances differ by more than
+    twice their rounding error (DISTANCE_ROUNDING): then every kept row is strictly nearer than every other
+    row, whatever the rounding, and the set is the one any exact search returns. The other rows (exact
+    duplicates, equal distances on one-hot columns) are queried on the ball tree itself, as before. The
+    mean of 0/1 decisions over the same set is the same float in any order, so `consistency` is unchanged
+    to the bit (tests/test_individual_fairness.py compares it with the ball tree alone on tied and
+    untied data)."""
+    from sklearn.neighbors import NearestNeighbors
+    from threadpoolctl import threadpool_limits
+
+    n = x.shape[0]
+    k = int(n_neighbors)
+    if n <= k:  # no (k+1)-th neighbour to compare with; the ball tree (or its error for n < k) as before
+        tree = NearestNeighbors(n_neighbors=k, algorithm="ball_tree").fit(x)
+        return y[tree.kneighbors(x)[1]].mean(axis=1)
+    # one OpenMP thread: on a shared machine a team of threads waiting for each other cost 0.4 s at 5,000 rows
+    # against 0.2 s for one, and 30 ms against 3 ms for 600 rows (the tests' sizes)
+    with threadpool_limits(limits=1, user_api="openmp"):
+        dist, idx = NearestNeighbors(n_neighbors=k + 1, algorithm="brute").fit(x).kneighbors(x)
+    means = y[idx[:, :k]].mean(axis=1)
+    squares = np.einsum("ij,ij->i", x, x)
+    bound = DISTANCE_ROUNDING * (squares + squares.max())
+    unsure = np.flatnonzero(np.square(dist[:, k]) - np.square(dist[:, k - 1]) <= 2 * bound)
+    if unsure.size:
+        tree = NearestNeighbors(n_neighbors=k, algorithm="ball_tree").fit(x)
+        means[unsure] = y[tree.kneighbors(x[unsure])[1]].mean(axis=1)
+    return means
 
 
 def consistency_rows(n: int, max_rows: int,
@@ -183,7 +225,8 @@ def consistency_sample(features: np.ndarray, y_pred: np.ndarray, n_neighbors: in
 
 
 def consistency_inputs(frame: pd.DataFrame, columns: list[str], y_pred: np.ndarray, max_rows: int,
-                       rng: np.random.Generator | int | None = None) -> tuple[np.ndarray, np.ndarray]:
+                       rng: np.random.Generator | int | None = None, *,
+                       codes: ColumnCodes | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The features and decisions that `consistency_sample(numeric_feature_matrix(frame, columns),
     y_pred, k, max_rows, rng)` passes to `consistency`, without building the full matrix.
 
@@ -192,11 +235,12 @@ def consistency_inputs(frame: pd.DataFrame, columns: list[str], y_pred: np.ndarr
     numbers are the same bit for bit. At 1M rows and 5,000 sampled this avoids a 1M x features
     float64 matrix and its one-hot parts (about 400 MiB for the bias benchmark's 23 columns, three
     times the frame; issue 13, section 5). Raises numeric_feature_matrix's ValueError for a missing
-    numeric value anywhere in the data, sampled or not, as the full matrix did.
+    numeric value anywhere in the data, sampled or not, as the full matrix did. `codes`: the frame's
+    shared column codes (see `numeric_feature_matrix`).
     """
     y = np.asarray(y_pred).ravel()
     rows = consistency_rows(len(frame), max_rows, rng)
-    x = numeric_feature_matrix(frame, columns, rows)
+    x = numeric_feature_matrix(frame, columns, rows, codes=codes)
     return x, (y if rows is None else y[rows])
 
 
@@ -213,14 +257,20 @@ def _indicator_rows(text: pd.Series, rows: np.ndarray) -> np.ndarray:
     cat = pd.Categorical(text, ordered=False)
     if len(cat.categories) == 0:  # all missing: get_dummies' own empty result, whatever its dtype
         return pd.get_dummies(text.iloc[rows], dtype=float).to_numpy()
-    codes = np.asarray(cat.codes)[rows]
-    out = np.zeros((len(codes), len(cat.categories)), dtype=np.float64)
-    known = np.flatnonzero(codes >= 0)
-    out[known, codes[known]] = 1.0
+    return _indicators(np.asarray(cat.codes), len(cat.categories), rows)
+
+
+def _indicators(codes: np.ndarray, levels: int, rows: np.ndarray) -> np.ndarray:
+    """The kept rows' one-hot matrix of `codes` (0..levels-1, -1 for missing: no 1.0)."""
+    kept = codes[rows]
+    out = np.zeros((len(kept), levels), dtype=np.float64)
+    known = np.flatnonzero(kept >= 0)
+    out[known, kept[known]] = 1.0
     return out
 
 
-def numeric_feature_matrix(frame: pd.DataFrame, columns: list[str], rows: np.ndarray | None = None) -> np.ndarray:
+def numeric_feature_matrix(frame: pd.DataFrame, columns: list[str], rows: np.ndarray | None = None, *,
+                           codes: ColumnCodes | None = None) -> np.ndarray:
     """Rows x features matrix for distance-based metrics: non-numeric columns one-hot encoded
     (pandas `get_dummies`, float), numeric ones standardised to z-scores (population SD), so no
     column dominates Euclidean distance by its units alone (fnlwgt in the hundreds of thousands
@@ -234,7 +284,9 @@ def numeric_feature_matrix(frame: pd.DataFrame, columns: list[str], rows: np.nda
     means, SDs, the missing-value check and the category levels are still taken from every row, one
     column at a time, with the same arithmetic, and the z-score of a row depends on nothing but its
     value and those two scalars. Memory is then one column of the data at a time plus the kept rows
-    (`consistency_inputs`).
+    (`consistency_inputs`). With `rows`, a text column (pandas' string dtypes) takes its levels from
+    `codes`, the frame's shared column codes when given: `pd.factorize(values, sort=True)` is what the
+    Categorical behind get_dummies computes, so the indicators are the same, without coding the column again.
     """
     import pandas as pd
 
@@ -251,6 +303,8 @@ def numeric_feature_matrix(frame: pd.DataFrame, columns: list[str], rows: np.nda
             parts.append(((kept - v.mean()) / sd if sd > 0 else np.zeros_like(kept))[:, None])
         elif rows is None:
             parts.append(pd.get_dummies(values.astype("string"), dtype=float).to_numpy())
+        elif codes is not None and isinstance(values.dtype, pd.StringDtype) and len(codes.sorted(col)[1]):
+            parts.append(_indicators(codes.sorted(col)[0], len(codes.sorted(col)[1]), rows))
         else:
             parts.append(_indicator_rows(values.astype("string"), rows))
     if not parts:

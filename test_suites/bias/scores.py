@@ -24,6 +24,7 @@ group * n_bins + bin. A Python loop runs over groups at most, never over rows.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -60,10 +61,17 @@ def _prepare(scores: np.ndarray, codes: np.ndarray, n_groups: int,
         y_arr = np.asarray(y_true).ravel()
         if y_arr.shape != s.shape:
             raise ValueError(f"scores and y_true differ in length: {s.size} vs {y_arr.size}")
-        if y_arr.dtype != bool and not np.isin(y_arr, (0, 1)).all():
+        if y_arr.dtype != bool and not _binary(y_arr):
             raise ValueError("y_true must be binary (0/1 or bool)")
         y = y_arr.astype(bool)
-    return s, c.astype(np.int32), y  # int32: half the memory of int64 at a million rows
+    return s, c.astype(np.int32, copy=False), y  # int32: half the memory of int64 at a million rows
+
+
+def _binary(y: np.ndarray) -> bool:
+    """Every value 0 or 1: for integers, their range (two passes, no hashing); else `np.isin`."""
+    if np.issubdtype(y.dtype, np.integer):
+        return y.size == 0 or (int(y.min()) >= 0 and int(y.max()) <= 1)
+    return bool(np.isin(y, (0, 1)).all())
 
 
 def _group_sort(s: np.ndarray, c: np.ndarray, n_groups: int,
@@ -96,15 +104,121 @@ class GroupSort:
     g_sorted: np.ndarray
     block: np.ndarray
     first: np.ndarray
+    # with a GlobalIndex: each sorted row's position in the global score order, and the codes in that order
+    perm: np.ndarray | None = None
+    by_score_codes: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class ValueRanks:
+    """Each row's score as the rank of its value among the distinct scores (0 the lowest), for scores that
+    take few distinct values: rounded probabilities, a points scale, a vendor's file with two decimals."""
+
+    ranks: np.ndarray       # per row, int32
+    values: np.ndarray      # the distinct scores, ascending
+
+    @staticmethod
+    def of(scores: np.ndarray, max_values: int) -> ValueRanks | None:
+        """The ranks, or None when the scores take more than `max_values` distinct values (or one is NaN).
+        A look at the first rows comes first: when they alone hold too many values, or nearly as many values
+        as rows (continuous scores), hashing every row would only find more, and the caller's sort is
+        cheaper. Either answer gives the same figures; the look only saves time."""
+        import pandas as pd
+
+        s = np.asarray(scores, dtype=float).ravel()
+        head = s[:PROBE_ROWS]
+        if len(pd.unique(head)) > min(max_values, 0.9 * len(head)) and len(head) < len(s):
+            return None  # nearly every score distinct so far: continuous scores, most likely
+        codes, uniques = pd.factorize(s)                  # equal values (0.0 and -0.0 too) share a code
+        if len(uniques) > max_values or (codes < 0).any():
+            return None
+        values = np.asarray(uniques, dtype=float)
+        order = np.argsort(values)                        # distinct values: the order is unique
+        rank = np.empty(len(values), dtype=np.int32)
+        rank[order] = np.arange(len(values), dtype=np.int32)
+        return ValueRanks(rank[codes], values[order])
+
+    def bins(self, n_bins: int) -> np.ndarray:
+        """`score_bins` of every row, computed once per distinct value."""
+        return score_bins(self.values, n_bins)[self.ranks]
+
+
+PROBE_ROWS = 20_000
+
+
+@dataclass(frozen=True)
+class ValueBlocks:
+    """One grouping's tie blocks counted rather than sorted: with U distinct scores, one bincount of
+    group x U + rank gives the rows (and another the positives) of every (group, score) pair, in ascending
+    (group, score) order, which is the order of the blocks a sort by (group, score) finds. The blocks, their
+    first rows and the reference group's counts below each value are the same integers `group_sort` gives,
+    so AUC, DeLong variance and KS come out as the same floats (tests/test_scores.py), without a float sort
+    of the rows; a score check reads these when the scores take at most rows / groups distinct values."""
+
+    sizes: np.ndarray               # rows per group
+    starts: np.ndarray              # each group's first row in (group, score) order
+    block_group: np.ndarray         # per block, int32
+    first: np.ndarray               # each block's first row in (group, score) order, int32
+    positives: np.ndarray           # per block, int32
+    negatives: np.ndarray           # per block, int32
+    group_first_block: np.ndarray   # the first block of each non-empty group
+    n: int
+    counts: np.ndarray              # rows per (group, value): groups x U
+    block_value: np.ndarray         # each block's value rank
+
+    @staticmethod
+    def of(ranks: ValueRanks, codes: np.ndarray, n_groups: int, y_true: np.ndarray) -> ValueBlocks:
+        u = len(ranks.values)
+        y = np.asarray(y_true).ravel()
+        if y.dtype != bool and not _binary(y):
+            raise ValueError("y_true must be binary (0/1 or bool)")
+        key = np.asarray(codes).astype(np.int64) * u
+        key += ranks.ranks
+        counts = np.bincount(key, minlength=n_groups * u)
+        positives = np.bincount(key[y.astype(bool)], minlength=n_groups * u)
+        cells = np.flatnonzero(counts)
+        rows = counts[cells]
+        pos = positives[cells].astype(np.int32)
+        block_group = (cells // u).astype(np.int32)
+        table = counts.reshape(n_groups, u)
+        sizes = table.sum(axis=1)
+        present = np.flatnonzero(sizes > 0)
+        return ValueBlocks(sizes=sizes, starts=np.concatenate([[0], np.cumsum(sizes)[:-1]]),
+                           block_group=block_group, first=(np.cumsum(rows) - rows).astype(np.int32),
+                           positives=pos, negatives=rows.astype(np.int32) - pos,
+                           group_first_block=np.searchsorted(block_group, present), n=int(rows.sum()),
+                           counts=table, block_value=cells % u)
+
+    def reference_counts(self, reference: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per block, the reference group's rows with a score at most, and strictly below, its value."""
+        ref = self.counts[reference]
+        at_most = np.cumsum(ref)[self.block_value]
+        return at_most, at_most - ref[self.block_value]
 
 
 def group_sort(scores: np.ndarray, codes: np.ndarray, n_groups: int,
-               by_score: np.ndarray | None = None) -> GroupSort:
+               by_score: np.ndarray | None = None, index: GlobalIndex | None = None) -> GroupSort:
+    """Rows sorted by (group, score) and their tie blocks. With `index` (the global score order, shared
+    by every grouping) the sorted scores are read from the index's sorted copy through the stable group
+    permutation, which moves forward within each group, instead of being gathered from random rows, and
+    the sorted group codes are each code repeated its group's size: the same arrays, three random
+    gathers of a million rows fewer per grouping."""
     s, c, _ = _prepare(scores, codes, n_groups)
-    order, sizes, starts = _group_sort(s, c, n_groups, by_score)
-    s_sorted, g_sorted = s[order], c[order]
+    if index is None:
+        order, sizes, starts = _group_sort(s, c, n_groups, by_score)
+        s_sorted, g_sorted = s[order], c[order]
+        block, first = _tie_blocks(s_sorted, g_sorted)
+        return GroupSort(order, sizes, starts, s_sorted, g_sorted, block, first)
+    small = np.int16 if n_groups <= np.iinfo(np.int16).max else np.int64
+    by_score_codes = c[index.by_score]
+    perm = np.argsort(by_score_codes.astype(small), kind="stable").astype(np.int32)
+    order = index.by_score[perm].astype(np.int32, copy=False)
+    s_sorted = index.s_sorted[perm]
+    sizes = np.bincount(c, minlength=n_groups)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    g_sorted = np.repeat(np.arange(n_groups, dtype=c.dtype), sizes)
     block, first = _tie_blocks(s_sorted, g_sorted)
-    return GroupSort(order, sizes, starts, s_sorted, g_sorted, block, first)
+    return GroupSort(order, sizes, starts, s_sorted, g_sorted, block, first, perm, by_score_codes)
 
 
 @dataclass(frozen=True)
@@ -114,9 +228,17 @@ class GlobalIndex:
     where a `searchsorted` per block costs O(n log m)."""
 
     by_score: np.ndarray
-    pos_of_row: np.ndarray
+    s_sorted: np.ndarray    # the scores in that order
     run_start: np.ndarray   # per global position: first position of its tie run
     run_end: np.ndarray     # per global position: last position of its tie run
+
+    @cached_property
+    def pos_of_row(self) -> np.ndarray:
+        """Each row's position in the global order (the inverse of `by_score`): only for a group sort made
+        without this index, whose blocks do not carry their global positions."""
+        pos = np.empty(self.by_score.size, dtype=np.int32)
+        pos[self.by_score] = np.arange(self.by_score.size, dtype=np.int32)
+        return pos
 
 
 def global_index(scores: np.ndarray, by_score: np.ndarray) -> GlobalIndex:
@@ -128,9 +250,7 @@ def global_index(scores: np.ndarray, by_score: np.ndarray) -> GlobalIndex:
     run = np.cumsum(new, dtype=np.int32) - 1
     starts = np.flatnonzero(new).astype(np.int32)
     ends = (np.append(starts[1:], n) - 1).astype(np.int32)
-    pos_of_row = np.empty(n, dtype=np.int32)
-    pos_of_row[by_score] = np.arange(n, dtype=np.int32)
-    return GlobalIndex(np.asarray(by_score), pos_of_row, starts[run], ends[run])
+    return GlobalIndex(np.asarray(by_score), s_sorted, starts[run], ends[run])
 
 
 def _tie_blocks(s_sorted: np.ndarray, g_sorted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -150,7 +270,7 @@ def _tie_blocks(s_sorted: np.ndarray, g_sorted: np.ndarray) -> tuple[np.ndarray,
 
 def delong_auc_by_group(scores: np.ndarray, y_true: np.ndarray, codes: np.ndarray,
                         n_groups: int, by_score: np.ndarray | None = None,
-                        prepared: GroupSort | None = None) -> tuple[np.ndarray, np.ndarray]:
+                        prepared: GroupSort | ValueBlocks | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per-group ROC AUC and its DeLong variance from one sort; (auc (G,), variance (G,)).
 
     AUC is the Mann-Whitney probability that a random positive of the group scores above a random
@@ -174,19 +294,24 @@ def delong_auc_by_group(scores: np.ndarray, y_true: np.ndarray, codes: np.ndarra
 
     AUC is NaN for a group without both classes; the variance is also NaN when a class has one row
     (its sample variance is undefined)."""
+    if isinstance(prepared, ValueBlocks):  # the blocks' positives were counted from these labels
+        return _delong(prepared.sizes, prepared.block_group, prepared.positives, prepared.negatives, n_groups)
     s, c, y = _prepare(scores, codes, n_groups, y_true)
     assert y is not None
-    auc = np.full(n_groups, np.nan)
-    var = np.full(n_groups, np.nan)
     if s.size == 0:
-        return auc, var
+        return np.full(n_groups, np.nan), np.full(n_groups, np.nan)
     gs = prepared if prepared is not None else group_sort(s, c, n_groups, by_score)
-    sizes, g_sorted, block, first = gs.sizes, gs.g_sorted, gs.block, gs.first
     y_sorted = y[gs.order]
-    n_blocks = first.size
-    block_group = g_sorted[first]
-    pos_b = np.bincount(block, weights=y_sorted, minlength=n_blocks).astype(np.int32)
-    neg_b = np.bincount(block, minlength=n_blocks).astype(np.int32) - pos_b
+    n_blocks = gs.first.size
+    pos_b = np.bincount(gs.block, weights=y_sorted, minlength=n_blocks).astype(np.int32)
+    neg_b = np.bincount(gs.block, minlength=n_blocks).astype(np.int32) - pos_b
+    return _delong(gs.sizes, gs.g_sorted[gs.first], pos_b, neg_b, n_groups)
+
+
+def _delong(sizes: np.ndarray, block_group: np.ndarray, pos_b: np.ndarray, neg_b: np.ndarray,
+            n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """`delong_auc_by_group` from the tie blocks in (group, score) order: each block's group and its
+    positives and negatives (int32). Whatever produced the blocks, the same integers give the same floats."""
     n_pos = np.bincount(block_group, weights=pos_b, minlength=n_groups).astype(np.int64)
     n_neg = sizes - n_pos
     # negatives strictly below each block within its group: global exclusive cumsum minus the
@@ -331,7 +456,7 @@ def calibration_by_group(scores: np.ndarray, y_true: np.ndarray, codes: np.ndarr
 
 def ks_by_group(scores: np.ndarray, codes: np.ndarray, n_groups: int, reference: int,
                 method: str = "asymp", by_score: np.ndarray | None = None,
-                prepared: GroupSort | None = None,
+                prepared: GroupSort | ValueBlocks | None = None,
                 index: GlobalIndex | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Two-sample Kolmogorov-Smirnov statistic and p-value of each group's scores against the reference
     group's: (stat (G,), pvalue (G,)); NaN for the reference group itself and for empty groups (all NaN
@@ -356,7 +481,6 @@ def ks_by_group(scores: np.ndarray, codes: np.ndarray, n_groups: int, reference:
     better for larger p). It is somewhat approximate for tiny groups. method="exact" or "auto" instead
     calls `ks_2samp` per group for the p-value only (exact for groups up to 10,000 rows under "auto";
     slower, O(n*m) per group)."""
-    from scipy import stats
 
     if method not in ("asymp", "exact", "auto"):
         raise ValueError("method must be 'asymp', 'exact' or 'auto'")
@@ -364,6 +488,16 @@ def ks_by_group(scores: np.ndarray, codes: np.ndarray, n_groups: int, reference:
         raise ValueError(f"reference must lie in 0..{n_groups - 1}")
     stat = np.full(n_groups, np.nan)
     pvalue = np.full(n_groups, np.nan)
+    if isinstance(prepared, ValueBlocks) and method != "asymp":  # exact p-values need the rows themselves
+        prepared = None
+    if isinstance(prepared, ValueBlocks):
+        vb = prepared
+        if vb.sizes[reference] == 0:
+            return stat, pvalue
+        ref_le, ref_lt = vb.reference_counts(reference)
+        present = _ks_statistic(stat, vb.sizes, vb.starts, vb.block_group, vb.first, vb.n, vb.group_first_block,
+                                ref_le, ref_lt, reference)
+        return stat, _ks_pvalues(stat, pvalue, vb.sizes, present, reference, method, None, None)
     gs = prepared if prepared is not None else group_sort(scores, codes, n_groups, by_score)
     sizes, starts, s_sorted, g_sorted, block, first = gs.sizes, gs.starts, gs.s_sorted, gs.g_sorted, gs.block, gs.first
     n_ref = int(sizes[reference])
@@ -373,8 +507,10 @@ def ks_by_group(scores: np.ndarray, codes: np.ndarray, n_groups: int, reference:
     # everything is evaluated once per tie block (distinct value within a group), not per row; in
     # place where possible and int32 where counts allow, since at a million rows each array is 4-8 MB
     if index is not None:  # reference rows at or below each block's value, by cumulative count
-        cum = np.cumsum(np.asarray(codes)[index.by_score] == reference, dtype=np.int32)
-        pos = index.pos_of_row[gs.order[first]]
+        in_score_order = gs.by_score_codes if gs.by_score_codes is not None else np.asarray(codes)[index.by_score]
+        cum = np.cumsum(in_score_order == reference, dtype=np.int32)
+        # each block's first row's global position: read off the group sort's permutation when it has one
+        pos = gs.perm[first] if gs.perm is not None else index.pos_of_row[gs.order[first]]
         ref_le = cum[index.run_end[pos]]
         start = index.run_start[pos]
         del pos
@@ -387,16 +523,26 @@ def ks_by_group(scores: np.ndarray, codes: np.ndarray, n_groups: int, reference:
         ref_le = np.searchsorted(ref, value, side="right")
         ref_lt = np.searchsorted(ref, value, side="left")
         del value
-    block_group = g_sorted[first]
+    present = _ks_statistic(stat, sizes, starts, g_sorted[first], first, s_sorted.size,
+                            block[starts[np.flatnonzero(sizes > 0)]], ref_le, ref_lt, reference)
+    return stat, _ks_pvalues(stat, pvalue, sizes, present, reference, method, s_sorted, starts)
+
+
+def _ks_statistic(stat: np.ndarray, sizes: np.ndarray, starts: np.ndarray, block_group: np.ndarray,
+                  first: np.ndarray, n: int, seg: np.ndarray, ref_le: np.ndarray, ref_lt: np.ndarray,
+                  reference: int) -> np.ndarray:
+    """`ks_by_group`'s statistic, written into `stat`, from the tie blocks in (group, score) order: each
+    block's group and first row, the first block of each non-empty group (`seg`), the n rows, and the
+    reference rows at or below (`ref_le`) and strictly below (`ref_lt`) each block's value. Returns the
+    non-empty groups. The same integers give the same floats, whichever way the blocks were found."""
+    n_ref = int(sizes[reference])
     group_start = starts.astype(np.int32)[block_group]
     group_size = sizes.astype(np.float64)[block_group]
-    del block_group
     present = np.flatnonzero(sizes > 0)
-    seg = block[starts[present]]                               # first block of each present group
     # D+ = max over blocks of F_g(value) - F_ref(value), right-continuous
     diff = np.empty(first.size, dtype=np.float64)
     diff[:-1] = first[1:]
-    diff[-1:] = s_sorted.size                                  # one past each block's last row
+    diff[-1:] = n                                              # one past each block's last row
     diff -= group_start
     diff /= group_size                                         # F_g at the block's value
     diff -= np.multiply(ref_le, 1.0 / n_ref)
@@ -413,7 +559,16 @@ def ks_by_group(scores: np.ndarray, codes: np.ndarray, n_groups: int, reference:
     del diff
     stat[present] = np.maximum(np.maximum(d_plus, d_minus), 0.0)
     stat[reference] = np.nan
+    return present
 
+
+def _ks_pvalues(stat: np.ndarray, pvalue: np.ndarray, sizes: np.ndarray, present: np.ndarray, reference: int,
+                method: str, s_sorted: np.ndarray | None, starts: np.ndarray | None) -> np.ndarray:
+    """`ks_by_group`'s p-values, written into `pvalue` (see its docstring); the rows are needed only by
+    the exact methods."""
+    from scipy import stats
+
+    n_ref = int(sizes[reference])
     others = present[present != reference]
     if method == "asymp":
         m = np.maximum(sizes[others], n_ref).astype(float)
@@ -426,7 +581,9 @@ def ks_by_group(scores: np.ndarray, codes: np.ndarray, n_groups: int, reference:
             p[~small] = stats.kstwobign.sf(np.sqrt(en[~small]) * stat[others][~small])
         pvalue[others] = np.clip(p, 0.0, 1.0)
     else:
+        assert s_sorted is not None and starts is not None
+        ref = s_sorted[starts[reference]:starts[reference] + n_ref]
         for g in others:
             rows = s_sorted[starts[g]:starts[g] + sizes[g]]
             pvalue[g] = float(stats.ks_2samp(rows, ref, method=method).pvalue)
-    return stat, pvalue
+    return pvalue
