@@ -12,7 +12,9 @@ one suite uses, or that a third-party suite would otherwise have to copy. Today:
 - `pii`: the personal-data patterns and the column scan (counts, never values);
 - `proxies`: how well one feature predicts a protected attribute (Cramér's V, folded one-feature AUC), which the
   bias suite reports and the explainability suite checks a model's reliance against;
-- `answers`: answer normalisation and token F1 (the official SQuAD 2.0 script) and abstention detection.
+- `answers`: answer normalisation and token F1 (the official SQuAD 2.0 script) and abstention detection;
+- `perturb`: seeded input damage (Gaussian noise, redrawn categories, removed values), which the degradation
+  suite measures robustness with and the explainability suite tests the stability of reason codes under.
 
 The interval estimates every suite uses (Wilson, percentile, MOVER, effective sample size) are in
 `harness.stats`. A measure used by one suite only stays in that suite. Nothing here imports a suite, mlflow
