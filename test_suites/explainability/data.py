@@ -55,7 +55,7 @@ class Sample:
     total: int                      # rows in the dataset
     inputs: tuple[str, ...]         # the columns the tool reads
     inputs_known: bool              # False: the card's features stand in for unknown inputs
-    frame: pd.DataFrame             # the tool's inputs on the sampled rows (index 0..n-1)
+    frame: pd.DataFrame             # the tool's inputs on the sampled rows, with the dataset's own row labels
     decisions: np.ndarray           # 1 = favourable, from the assessment's predictions
     scores: np.ndarray | None
     outcome: np.ndarray             # the card's target, 1 = favourable
@@ -92,7 +92,7 @@ def sample(ctx: CheckContext, size: int | None = None, salt: str = SAMPLE) -> Sa
     inputs, known = ctx.tool_inputs()
     preds = ctx.predictions
     out = Sample(rows=rows, total=len(ctx.frame), inputs=tuple(inputs), inputs_known=known,
-                 frame=ctx.frame.iloc[rows][inputs].reset_index(drop=True),
+                 frame=ctx.frame.iloc[rows][inputs],
                  decisions=favourable(ctx, np.asarray(preds.labels)[rows]),
                  scores=None if preds.scores is None else np.asarray(preds.scores, dtype=float)[rows],
                  outcome=ctx.dataset.y_favorable[rows])

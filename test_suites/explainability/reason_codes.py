@@ -203,7 +203,7 @@ class ReasonCodes(Check):
                                      f"every one of the {s.n:,} sampled decisions changed under the noise, so no "
                                      f"decision could be explained twice", status=Status.INSUFFICIENT))
             return
-        strength = strengths(predict, noisy.iloc[kept].reset_index(drop=True), self.reference(ctx, s),
+        strength = strengths(predict, noisy.iloc[kept], self.reference(ctx, s),
                              labels[kept], None if scores is None else scores[kept])
         again = top_reasons(strength, cols, settings.reason_count)
         values = np.array([overlap(reasons[i], again[k]) for k, i in enumerate(kept)])

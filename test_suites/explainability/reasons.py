@@ -62,9 +62,9 @@ def strengths(predict: Callable[[pd.DataFrame], tuple[np.ndarray, np.ndarray | N
     copies = []
     for c in cols:
         occluded = frame.copy()
-        occluded[c] = pd.Series([reference[c]] * n, dtype=frame[c].dtype)
+        occluded[c] = pd.Series([reference[c]] * n, index=frame.index, dtype=frame[c].dtype)
         copies.append(occluded)
-    labels, new_scores = predict(pd.concat(copies, ignore_index=True))
+    labels, new_scores = predict(pd.concat(copies))  # each copy keeps the rows' own labels
     if scores is not None and new_scores is not None:
         before, after = log_odds(scores), log_odds(new_scores)
     else:

@@ -49,7 +49,7 @@ class Encoded:
     def __init__(self, frames: list[pd.DataFrame], numeric: set[str]) -> None:
         import pandas as pd
 
-        whole = pd.concat(frames, ignore_index=True)
+        whole = pd.concat(frames, ignore_index=True)  # the values only: the labels do not matter here
         self.columns = list(whole.columns)
         self.dtypes = {c: whole[c].dtype for c in self.columns}
         self.levels = {c: pd.Index(pd.unique(whole[c].dropna())) for c in self.columns if c not in numeric}
@@ -105,7 +105,7 @@ class ShapValues(Check):
         cols = list(s.inputs)
         background = ctx.frame.iloc[seeded_rows(ctx, "explainability.shap_background", settings.shap_background)][cols]
         numeric = {c for c in cols if is_numeric(ctx.frame[c], ctx.dataset.card.columns.get(c))}
-        enc = Encoded([background.reset_index(drop=True), s.frame], numeric)
+        enc = Encoded([background, s.frame], numeric)
         predict = predictor(ctx, tool)
         use_scores = s.scores is not None
 
@@ -114,7 +114,7 @@ class ShapValues(Check):
             return np.asarray(scores if use_scores and scores is not None else labels, dtype=float)
 
         seed = int(ctx.rng("explainability.shap").integers(0, np.iinfo(np.int32).max))
-        bg = enc.encode(background.reset_index(drop=True))
+        bg = enc.encode(background)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             explainer = shap.PermutationExplainer(f, shap.maskers.Independent(bg, max_samples=len(bg)), seed=seed)
