@@ -332,7 +332,8 @@ def test_the_null_a_model_fitted_on_shuffled_sex_is_never_failed(adult: Referenc
         frame["sex"] = rng.permutation(frame["sex"].to_numpy())
         tool = NumpyLogistic.fitted(frame.iloc[:3000], adult.y_favorable[rows][:3000])
         held = replace(adult, frame=frame.iloc[3000:].reset_index(drop=True))
-        f = finding(assess(tool, held, policy, suite=Reliance()), "explainability.protected_reliance.decision_share.sex")
+        result = assess(tool, held, policy, suite=Reliance())
+        f = finding(result, "explainability.protected_reliance.decision_share.sex")
         statuses.append(f.status)
         shares.append(f.value)
     assert statuses.count(Status.FAIL) == 0
