@@ -17,8 +17,6 @@ from harness.check import Check, CheckContext, CheckOutput, Measurement, note
 from harness.findings import Finding, Severity, Status
 from harness.measures.disparity import disparity_interval
 from harness.measures.perturb import is_numeric, perturb, plan_columns
-from harness.measures.significance import homogeneity_test
-from harness.stats import wilson_interval
 from test_suites.explainability.data import (
     NO_EXPLANATIONS,
     Sample,
@@ -99,6 +97,9 @@ class ReasonCodes(Check):
                sens: Sensitive) -> None:
         """The share of decisions whose top reason is a protected attribute or a proxy, overall, and for each
         protected attribute its gap between groups with a test of equal shares."""
+        from harness.measures.significance import homogeneity_test  # scipy: loaded when the check runs
+        from harness.stats import wilson_interval
+
         conf = ctx.policy.confidence_level
         top = [r[0] if r else None for r in reasons]
         flagged = np.array([t is not None and t in sens.features for t in top], dtype=bool)

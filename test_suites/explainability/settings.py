@@ -32,8 +32,8 @@ class ExplainabilitySettings(BaseModel):
     stability_noise: float = Field(0.1, gt=0, le=1, description="Gaussian noise, in standard deviations of each "
                                                                 "numeric input, under which reasons must hold (the "
                                                                 "degradation suite's noise at its low severity)")
-    shap_rows: int = Field(100, ge=0, description="decisions given SHAP values when the shap package is installed; "
-                                                  "0 turns SHAP off")
+    shap_rows: int = Field(50, ge=0, description="decisions given SHAP values when the shap package is installed "
+                                                 "(about two tool calls each); 0 turns SHAP off")
     shap_background: int = Field(50, ge=1, description="reference rows SHAP's masker draws replacement values from")
 
 
