@@ -500,6 +500,26 @@ def test_a_vendors_reason_codes_are_compared_between_groups_and_unknown_codes_na
                             "supplied as a file") for r in reasons)
 
 
+def test_a_reason_cell_is_split_on_the_separator_and_an_empty_one_gives_no_reason() -> None:
+    from harness.tools.predictions import reason_codes
+
+    assert reason_codes(" rent_burden ; income_pct_ami;", ";") == ("rent_burden", "income_pct_ami")
+    assert reason_codes("a|b", "|") == ("a", "b") and reason_codes("a|b", ";") == ("a|b",)
+    assert reason_codes(float("nan"), ";") == () == reason_codes(None, ";") == reason_codes(" ", ";")
+
+
+def test_groups_too_small_to_compare_are_insufficient_not_passed(city: ReferenceDataset,
+                                                                  models: dict[str, SklearnTool]) -> None:
+    """40 decisions split into three races: no two groups reach the policy's 30, so the gap is not judged."""
+    policy = FAST.model_copy(update={"settings": {**FAST.settings, "explainability": {
+        **FAST.settings["explainability"], "reason_rows": 40}}})
+    f = finding(assess(models["proxy"], city, policy), "explainability.reason_codes.sensitive_share_gap.race")
+    assert (f.status, f.severity) == (Status.INSUFFICIENT, Severity.ADVISORY)
+    assert f.message == ("Fewer than two groups of race have 30 sampled decisions (the policy's min_group_size), so "
+                         "whether its reasons differ between groups cannot be judged; raise "
+                         "settings.explainability.reason_rows.")
+
+
 def test_a_reason_column_the_file_lacks_is_named(tmp_path: Path) -> None:
     tool, ds = predictions_case(tmp_path, ["income"])
     tool.reason_column = "reasons"

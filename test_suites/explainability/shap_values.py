@@ -4,8 +4,9 @@
 Optional, not a dependency: shap pulls in numba and llvmlite (about 200 MB) and matplotlib, its import took
 1.3 to 2.0 s on the reference machine on top of scikit-learn, its first explanation in a process compiles numba
 code (45 s there, on a busy machine), and its permutation explainer calls the tool about twice per explained row
-(40 rows of a small scikit-learn pipeline: 6 s). Without it the check is SKIPPED with the reason (advisory: it caps no verdict), and the
-suite's judged findings rest on permutation importance and occlusion, which need no extra package.
+(40 rows of a small scikit-learn pipeline: 6 s). Without it the check is SKIPPED with the reason (advisory: it
+caps no verdict), and the suite's judged findings rest on permutation importance and occlusion, which need no
+extra package.
 
 Any tool the harness can call qualifies ("where the model allows": the explainer needs only predictions), so
 shap's model-agnostic `PermutationExplainer` is used, on the tool's favourable score (its decision, 0 or 1,
