@@ -29,6 +29,7 @@ from harness.tools.sklearn import SklearnTool
 from harness.verdict import SuiteResult, Verdict, decide
 from test_suites.explainability import ExplainabilitySettings, ExplainabilitySuite
 from test_suites.explainability.checks import ProtectedReliance
+from test_suites.explainability.data import sample as explained_sample
 from test_suites.explainability.importance import permutation_importance, repeat_interval, scorer
 from test_suites.explainability.reasons import log_odds, overlap, reference_values, strengths, top_reasons
 from test_suites.explainability.shap_values import NOT_INSTALLED, load_shap
@@ -154,7 +155,7 @@ def test_the_importance_check_reports_scikit_learns_figures(city: ReferenceDatas
     ctx = context(tool, city)
     result = run_suite(ExplainabilitySuite(), ctx)
     about = result.tables["explainability.importance.about"][0]
-    sample = ctx.cache["explainability.sample.None"]
+    sample = explained_sample(ctx)  # the check's own (cached) sample
     assert (about["rows"], about["of_rows"], about["repeats"]) == (1000, 3000, 5)
     assert about["sampled"] == "on a seeded sample of 1,000 of 3,000 rows"
     X = sample.frame
@@ -570,3 +571,12 @@ def test_the_rental_vendor_is_flagged_for_neighbourhood_and_the_baseline_is_not(
     fair = results["fair_tool.yaml"]
     assert {f.status for f in fair.findings if f.severity is Severity.BLOCKING} == {Status.PASS}
     assert verdict(fair)[0] is Verdict.PASS
+
+
+def test_the_public_register_says_what_an_explainability_finding_means() -> None:
+    from harness.workflows.transparency import topic_of
+
+    assert topic_of("explainability.proxy_reliance.decision_share.neighbourhood") == (
+        "its decisions rest on an input that stands in for a protected characteristic (such as neighbourhood)")
+    assert topic_of("explainability.protected_reliance.decision_share.sex") == (
+        "its decisions rest on a protected characteristic")

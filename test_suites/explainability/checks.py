@@ -12,6 +12,7 @@ from test_suites.explainability.data import (
     NO_EXPLANATIONS,
     NOT_CALLABLE,
     Importance,
+    Sensitive,
     callable_tool,
     importance,
     sensitive,
@@ -95,7 +96,7 @@ class GlobalImportance(Check):
         return out
 
 
-def sensitivity(feature: str, sens: Any) -> str:
+def sensitivity(feature: str, sens: Sensitive) -> str:
     """'protected attribute', 'proxy for race (Cramér's V with race 0.65 (limit 0.30))', or ''."""
     if feature in sens.protected:
         return "protected attribute"

@@ -83,7 +83,7 @@ def seeded_rows(ctx: CheckContext, salt: str, size: int) -> np.ndarray:
 
 def sample(ctx: CheckContext, size: int | None = None, salt: str = SAMPLE) -> Sample:
     """The suite's sample (`settings.max_rows` rows, cached), or another seeded one of `size` rows."""
-    key = f"{salt}.{size}"
+    key = f"{salt}.{'default' if size is None else size}"
     if key in ctx.cache:
         cached: Sample = ctx.cache[key]
         return cached
