@@ -223,11 +223,11 @@ def degradation_floor(ctx: Any) -> dict[str, float]:
     suite: the latency batches and malformed cases of the graceful-failure check (one generator, in the
     suite's order), every perturbed copy of the robustness check, and the drift check's current sample,
     each built by the suite's own code with the suite's seeds. No suite can do less than this."""
+    from harness.measures.perturb import KINDS as PERTURBATIONS
+    from harness.measures.perturb import perturb, plan_columns
     from harness.tools import input_frame
     from test_suites.degradation.common import setting, tool_inputs
     from test_suites.degradation.graceful import malformed_cases
-    from test_suites.degradation.perturb import KINDS as PERTURBATIONS
-    from test_suites.degradation.perturb import perturb, plan_columns
     from test_suites.degradation.robustness import severities
 
     card, tool = ctx.dataset.card, ctx.tool

@@ -476,10 +476,10 @@ def test_a_pass_on_a_narrowed_run_is_no_evidence_for_an_approval(template: Templ
     assert partial.verdict.value == "PASS"
     run = str(partial.run_id)
     required = POLICY.required_suites["decision-support"]
-    assert required == ["bias", "data_quality", "degradation", "performance"]
-    detail = (f"run {run} ran data_quality, but {LABEL} requires bias, data_quality, degradation, performance for a "
-              "decision-support tool; missing: bias, degradation, performance. Assess it with every required suite "
-              "(leave out --suite)")
+    assert required == ["bias", "data_quality", "degradation", "explainability", "performance"]
+    detail = (f"run {run} ran data_quality, but {LABEL} requires bias, data_quality, degradation, explainability, "
+              "performance for a decision-support tool; missing: bias, degradation, explainability, performance. "
+              "Assess it with every required suite (leave out --suite)")
     with pytest.raises(GateError) as e:
         gate.approve(uri, BIASED, "1.0", run_id=run, reviewer="rita", rationale="the latest run passed")
     assert str(e.value) == refused("complete-evidence", "4.2", f"approval of {BIASED} 1.0", detail)
@@ -502,7 +502,7 @@ def every_threshold_advisory(folder: Path) -> Path:
     from harness.policy import single_user_policy_text
 
     text = single_user_policy_text()
-    assert text.count("    severity: blocking\n") == 24 and text.count("max_waiver_days: 90 ") == 1
+    assert text.count("    severity: blocking\n") == 30 and text.count("max_waiver_days: 90 ") == 1
     path = folder / "city-policy.yaml"
     path.write_text(text.replace("    severity: blocking\n", "    severity: advisory\n")
                     .replace("max_waiver_days: 90 ", "max_waiver_days: 40000 "))
@@ -536,7 +536,7 @@ def test_a_self_made_policy_neither_approves_a_fail_nor_gets_adopted_unannounced
             ", ".join(tiers)
         if tiers:
             weakenings.append(f"threshold {key} is advisory instead of blocking for {where}")
-    assert len(weakenings) == 24 and weakenings[1] == ("threshold bias.four_fifths.adverse_impact_ratio is advisory "
+    assert len(weakenings) == 30 and weakenings[1] == ("threshold bias.four_fifths.adverse_impact_ratio is advisory "
                                                        "instead of blocking for all risk tiers")
     weakenings.append("settings.gate.max_waiver_days raised from 90 to 40000: a waiver may stay in force longer "
                       "(policy 4.2)")
@@ -752,7 +752,7 @@ def test_reassess_refuses_a_rewritten_plan_of_the_approved_run(tmp_path: Path) -
     gate.approve(uri, "case-tool-9", "1.0", run_id=run, reviewer="rita", rationale="findings monitored")
     plan = artifact_dir(uri, run) / "inputs" / "plan.json"
     doc = json.loads(plan.read_text())
-    assert doc["suites"] == ["bias", "data_quality", "degradation", "performance"]
+    assert doc["suites"] == ["bias", "data_quality", "degradation", "explainability", "performance"]
     plan.write_text(json.dumps({**doc, "suites": ["data_quality"]}, sort_keys=True, indent=1))
     client(uri).set_tag(run, "harness.inputs_sha256", sha(plan.read_bytes()))
     records = len(gate.history(uri, "case-tool-9").records)

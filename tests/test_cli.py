@@ -200,8 +200,8 @@ def test_unknown_suite(tmp_path: Path) -> None:
                 "--tracking-uri", store(tmp_path))
     assert r.returncode == 2
     assert r.stderr.strip() == ("error: unknown suite(s) ['no_such_suite']; "
-                                "installed suites: bias, data_quality, degradation, hallucination, performance, "
-                                "privacy, security")
+                                "installed suites: bias, data_quality, degradation, explainability, hallucination, "
+                                "performance, privacy, security")
 
 
 def test_unreachable_tracking_server(tmp_path: Path) -> None:

@@ -80,7 +80,7 @@ def test_suites_list_imports_no_heavy_library() -> None:
     they are imported; that is cheap because their checks import the heavy libraries where they run."""
     result, out = probe("suites list")
     assert result["heavy"] == {}
-    for text in ("bias", "data_quality", "degradation", "hallucination", "performance", "privacy",
+    for text in ("bias", "data_quality", "degradation", "explainability", "hallucination", "performance", "privacy",
                  "binary-classification, grounded-qa", "Great Expectations validation of the dataset card"):
         assert text in out
 
@@ -107,7 +107,7 @@ def test_suite_classes_and_their_metadata_load_without_heavy_libraries() -> None
     assert r.returncode == 0, r.stderr
     got = json.loads(r.stdout)
     assert got["heavy"] == []
-    assert sorted(got["declared"]) == ["bias", "data_quality", "degradation", "hallucination", "performance",
-                                       "privacy", "security"]
+    assert sorted(got["declared"]) == ["bias", "data_quality", "degradation", "explainability", "hallucination",
+                                       "performance", "privacy", "security"]
     assert all(n > 0 for n in got["declared"].values()), got["declared"]
     assert got["models"]["bias"] == "BiasSettings" and got["models"]["degradation"] == "DegradationSettings"

@@ -111,6 +111,20 @@ def test_timings_are_the_only_figures_of_degradation_that_do_not_repeat(small: R
         assert keys and all(k.startswith("degradation.graceful_failure.") and k.endswith("_s") for k in keys)
 
 
+@pytest.mark.parametrize("tool_kind", [None, "predictions", "python"])
+def test_explainability_conforms(small: ReferenceDataset, case_files: tuple[Path, Path], tool_kind: str | None) -> None:
+    """Without a tool and with a file of outputs the suite only says why it cannot explain; with a callable every
+    check has work to do."""
+    from test_suites.explainability import ExplainabilitySuite
+
+    tool = {None: None, "predictions": load_tool(load_manifest(case_files[0])),
+            "python": PythonTool(fn=rule, name="rule")}[tool_kind]
+    assert check_suite(ExplainabilitySuite, small, tool, on_fail=None) == []
+    if tool_kind == "python":
+        run = SuiteCase(ExplainabilitySuite(), small, tool).run()
+        assert {m.check for m in run.result.measurements} >= {"importance", "protected_reliance", "reason_codes"}
+
+
 @pytest.mark.parametrize("suite_name", ["hallucination", "privacy", "bias", "security"])
 def test_generative_suites_conform_with_the_city_baseline(qa: ReferenceDataset, suite_name: str) -> None:
     from harness.plugins import load_suites

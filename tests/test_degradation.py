@@ -17,6 +17,7 @@ from harness.check import Check, CheckContext, Suite
 from harness.datasets import DatasetCard, ReferenceDataset, load_dataset
 from harness.findings import Severity, Status
 from harness.manifest import ToolManifest, load_manifest
+from harness.measures.perturb import perturb, plan_columns
 from harness.policy import Policy, load_policy
 from harness.stats import wilson_interval
 from harness.tools import Predictions, load_tool
@@ -34,7 +35,6 @@ from test_suites.degradation.calls import (
     timed_call,
 )
 from test_suites.degradation.drift import NO_CURRENT, Drift, psi
-from test_suites.degradation.perturb import perturb, plan_columns
 from test_suites.degradation.robustness import (
     Effect,
     Robustness,

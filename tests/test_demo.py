@@ -28,6 +28,13 @@ def test_demo_fails_the_vendor_and_careless_tools_and_passes_the_baselines(tmp_p
     baseline = json.loads((tmp_path / "reports/demo/fair_tool/assessment.json").read_text())
     assert vendor["verdict"] == "FAIL"
     assert baseline["verdict"] == "PASS"
+    # the explainability suite names the proxy the vendor's decisions rest on; the baseline reads none
+    failed = {f["key"]: f["message"] for s in vendor["suites"] if s["suite"] == "explainability"
+              for f in s["findings"] if f["status"] == "FAIL" and f["severity"] == "blocking"}
+    assert list(failed) == ["explainability.proxy_reliance.decision_share.neighbourhood"]
+    assert failed["explainability.proxy_reliance.decision_share.neighbourhood"].startswith(
+        "Scrambling neighbourhood (a proxy for race) changes 10.9% of the tool's decisions")
+    assert [s["status"] for s in baseline["suites"] if s["suite"] == "explainability"] == ["PASS"]
     # the generative pair on city-services-qa (figures: tests/test_sample_qa_tools.py)
     assert ("quickanswer: FAIL" in out and "city-qa-baseline: NEEDS_REVIEW" in out)
     assert ("hallucination rate 100.0% (120 of 120 unanswerable questions answered anyway; limit 15% for a "

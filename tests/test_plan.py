@@ -229,7 +229,8 @@ def test_an_assessment_that_keeps_to_its_plan_runs_and_cites_it(case: Case, tmp_
                             f"{tags['harness.inputs_sha256'][:12]}..., the run recorded 000000000000...")
     # a second plan made now says it came after an assessment of the version
     later = make_plan(case.uri, "case-tool-21", "1.0", datasets=[str(case.card)], by="pat")
-    assert (later.assessments_before, later.suites) == (1, ("bias", "data_quality", "degradation", "performance"))
+    assert (later.assessments_before, later.suites) == (1, ("bias", "data_quality", "degradation", "explainability",
+                                                            "performance"))
 
 
 def test_the_plan_command_prints_the_id_and_an_altered_plan_is_refused(case: Case) -> None:

@@ -131,7 +131,7 @@ def test_every_threshold_advisory_is_refused_and_its_record_names_each(uri: str,
     path = tmp_path / "all-advisory.yaml"
     path.write_text(TEXT.replace("    severity: blocking\n", "    severity: advisory\n"))
     blocking = [k for k, t in POLICY.thresholds.items() if t.severity == "blocking"]
-    assert len(blocking) == 28
+    assert len(blocking) == 30
     with pytest.raises(GateError) as e:
         gate.adopt(uri, path, by=ADMIN, reason="pilot")
     listed = [line[4:] for line in str(e.value).splitlines() if line.startswith("  - ")]
@@ -336,7 +336,8 @@ def test_weakenings_of_the_rules() -> None:
 
     assert change() == []
     suites = {**POLICY.required_suites, "predictive": ["bias", "data_quality"]}
-    assert change(required_suites=suites) == ["required_suites.predictive no longer requires degradation, performance"]
+    assert change(required_suites=suites) == [
+        "required_suites.predictive no longer requires degradation, explainability, performance"]
     assert change(required_suites={k: v for k, v in POLICY.required_suites.items() if k != "generative"}) == [
         "required_suites.generative no longer requires hallucination, privacy, bias, security"]
     assert change(reassessment_days={"high": 120, "medium": 180, "low": 30}) == [

@@ -171,8 +171,9 @@ def test_verdicts_and_approvals_in_a_sentence(store: Store) -> None:
     assert data[SMALL]["assessment"]["summary"] == (
         f"Assessed on {long_date(store.started[SMALL])}: no check that ran failed, but a reviewer must weigh: some "
         "groups are too small in the test data for the tests to judge; not tested: data quality tests (it was not "
-        "run); robustness and degradation tests (it was not run); performance tests (it was not run); decisions when "
-        "only a protected characteristic changes (the tool's outputs were supplied as a file).")
+        "run); robustness and degradation tests (it was not run); explainability tests (it was not run); performance "
+        "tests (it was not run); decisions when only a protected characteristic changes (the tool's outputs were "
+        "supplied as a file).")
     assert data[SMALL]["approval"]["summary"] == "Not approved: assessed, awaiting a decision."
     assert data[LISTED]["assessment"] == {"date": None, "verdict": None, "summary": "Not yet assessed."}
     assert data[LISTED]["approval"]["summary"] == "Not approved: awaiting assessment."
@@ -185,7 +186,7 @@ def test_verdicts_and_approvals_in_a_sentence(store: Store) -> None:
         f"Assessed on {long_date(store.started[VENDOR])}: did not pass: some groups are selected at less than "
         "four-fifths the rate of others (the four-fifths rule); its mistakes fall more often on some groups than "
         "on others. Not tested: data quality tests (it was not run); robustness and degradation tests (it was not "
-        "run); performance tests (it was not run).")
+        "run); explainability tests (it was not run); performance tests (it was not run).")
 
 
 def test_groups_of_fewer_than_k_rows_are_suppressed(store: Store) -> None:

@@ -77,5 +77,5 @@ def test_resolve_imports_only_the_suites_it_returns() -> None:
             " sorted(m.split('.')[1] for m in sys.modules if m.count('.') == 1 and m.startswith('test_suites.')))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == ("['performance'] ['bias', 'data_quality', 'degradation', 'hallucination', "
-                                "'performance', 'privacy', 'security'] ['performance']")
+    assert r.stdout.strip() == ("['performance'] ['bias', 'data_quality', 'degradation', 'explainability', "
+                                "'hallucination', 'performance', 'privacy', 'security'] ['performance']")

@@ -15,6 +15,8 @@ one suite uses, or that a third-party suite would otherwise have to copy. Today:
 - `answers`: answer normalisation and token F1 (the official SQuAD 2.0 script) and abstention detection;
 - `canaries`: made-up resident records (invalid SSNs, example.org e-mails, 555-01xx phones) and where an answer
   discloses one, which the privacy suite plants in pages and the security suite's jailbreaks ask for.
+- `perturb`: seeded input damage (Gaussian noise, redrawn categories, removed values), which the degradation
+  suite measures robustness with and the explainability suite tests the stability of reason codes under.
 
 The interval estimates every suite uses (Wilson, percentile, MOVER, effective sample size) are in
 `harness.stats`. A measure used by one suite only stays in that suite. Nothing here imports a suite, mlflow

@@ -33,6 +33,9 @@ class Predictions:
     # per item, why a generative tool gave no answer (timeout, HTTP 500, malformed reply), else None;
     # the answer of an errored item is "" and checks leave it out and report it as an ERROR finding
     errors: list[str | None] | None = None
+    # per row, the reasons a vendor's file gives for the decision (input names, most important first; empty: no
+    # reason given), from adapter.reason_column; None when the tool gives none (the explainability suite)
+    reasons: list[tuple[str, ...]] | None = None
 
     def __len__(self) -> int:
         return len(self.labels)

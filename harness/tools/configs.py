@@ -86,6 +86,10 @@ class PredictionsAdapter(Labelled):
     id_column: str = "id"
     label_column: str = "prediction"
     score_column: str | None = None
+    # the vendor's reasons for each decision: input names, most important first, joined by reason_separator
+    # ("income_pct_ami; rent_burden"); the explainability suite reads them, since a file cannot be asked why
+    reason_column: str | None = None
+    reason_separator: str = Field(";", min_length=1)
 
 
 class ResponsesAdapter(AdapterBase):

@@ -45,16 +45,20 @@ class PredictionsTool:
     name: str
     kind: str = "predictions"
     label_map: dict[Any, Any] | None = None  # the vendor's labels -> the card's target values
+    reason_column: str | None = None
+    reason_separator: str = ";"
 
     @classmethod
     def from_config(cls, a: PredictionsAdapter, site: ToolSite) -> PredictionsTool:
         path = site.existing_file(a.path, "predictions file")
         return cls(path=path, id_column=a.id_column, label_column=a.label_column, score_column=a.score_column,
-                   name=site.tool_id, label_map=a.label_map)
+                   name=site.tool_id, label_map=a.label_map, reason_column=a.reason_column,
+                   reason_separator=a.reason_separator)
 
     def predict(self, dataset: ReferenceDataset) -> Predictions:
         df = read_predictions(self.path, self.id_column)
         wanted = [self.id_column, self.label_column] + ([self.score_column] if self.score_column else [])
+        wanted += [self.reason_column] if self.reason_column else []
         missing = [c for c in wanted if c not in df.columns]
         if missing:
             raise ToolConfigError(
@@ -83,7 +87,18 @@ class PredictionsTool:
                     f"predictions file {self.path}: column {self.score_column!r} has missing or non-numeric "
                     f"scores for {int(np.isnan(scores).sum())} ids"
                 )
-        return Predictions(labels=labels, scores=scores)
+        reasons = None
+        if self.reason_column:
+            reasons = [reason_codes(v, self.reason_separator) for v in df[self.reason_column].take(at).to_numpy()]
+        return Predictions(labels=labels, scores=scores, reasons=reasons)
+
+
+def reason_codes(value: Any, separator: str) -> tuple[str, ...]:
+    """One cell of a reason-codes column ("income_pct_ami; rent_burden") as its codes, most important first,
+    each stripped; an empty or missing cell gives none (the vendor gave no reason for that decision)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ()
+    return tuple(code.strip() for code in str(value).split(separator) if code.strip())
 
 
 def read_predictions(path: Path, id_column: str) -> pd.DataFrame:

@@ -59,8 +59,8 @@ DEMO_ANALYST = "Dana Analyst (demo)"
 DEMO_REVIEWER = "Rita Reviewer (demo)"
 APPROVE = ("rental_assistance", "fair_tool.yaml")  # approved on its assessment: the gate opens
 REFUSE = ("rental_assistance", "vendor_tool.yaml")  # a FAIL cannot be approved: the gate stays closed
-RATIONALE = ("No required bias, data-quality or degradation check failed on the synthetic rental-assistance data; "
-             "caseworkers decide every application (demo approval).")
+RATIONALE = ("No required bias, data-quality, degradation or explainability check failed on the synthetic "
+             "rental-assistance data; caseworkers decide every application (demo approval).")
 TOOLS: tuple[DemoTool, ...] = (
     DemoTool("rental_assistance", "vendor_tool.yaml", "rental-assistance", frozenset({"FAIL"}), CURRENT),
     DemoTool("rental_assistance", "fair_tool.yaml", "rental-assistance", PASS_OR_REVIEW, CURRENT),

@@ -120,6 +120,16 @@ TOPICS: dict[str, str] = {
     "degradation.regression": "it performs worse than when it was approved",
     "data_quality.outputs": "its outputs are incomplete or malformed",
     "data_quality": "the test data has quality problems",
+    "explainability.protected_reliance": "its decisions rest on a protected characteristic",
+    "explainability.proxy_reliance": "its decisions rest on an input that stands in for a protected characteristic "
+                                     "(such as neighbourhood)",
+    "explainability.reason_codes.stability": "the reasons it gives for a decision change when its inputs are "
+                                             "slightly disturbed",
+    "explainability.reason_codes.sensitive_share_gap": "a protected characteristic, or an input that stands in for "
+                                                       "one, is the main reason for its decisions more often in "
+                                                       "some groups",
+    "explainability.reason_codes.unknown_codes": "the reasons it gives for decisions name things the test data "
+                                                 "does not hold",
 }
 
 
@@ -331,10 +341,13 @@ UNTESTED: dict[str, str] = {
     "performance.baselines": "whether it does better than trivial rules",
     "performance.per_group": "whether it works for every group",
     "performance.claims": "the vendor's performance claims",
+    "explainability.explanations": "what its decisions rest on and the reasons for them",
+    "explainability.protected_reliance": "whether its decisions rest on a protected characteristic",
+    "explainability.proxy_reliance": "whether its decisions rest on an input that stands in for one",
 }
 SUITE_WORDS = {"bias": "bias", "data_quality": "data quality", "degradation": "robustness and degradation",
                "hallucination": "correctness of answers", "privacy": "privacy", "performance": "performance",
-               "security": "security against prompt attacks"}
+               "security": "security against prompt attacks", "explainability": "explainability"}
 
 
 def _why(message: str) -> str:

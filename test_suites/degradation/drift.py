@@ -31,6 +31,7 @@ import numpy as np
 
 from harness.check import CheckContext, CheckOutput, Measurement
 from harness.findings import Finding, Severity, Status
+from harness.measures.perturb import is_numeric
 from test_suites.degradation.calls import call_tool
 from test_suites.degradation.common import (
     SUITE,
@@ -44,7 +45,6 @@ from test_suites.degradation.common import (
     skipped,
     tool_inputs,
 )
-from test_suites.degradation.perturb import is_numeric
 
 if TYPE_CHECKING:
     import pandas as pd

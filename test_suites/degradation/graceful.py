@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from harness.check import CheckContext, CheckOutput, Measurement
+from harness.measures.perturb import ColumnPlan, plan_columns
 from harness.tools import input_frame
 from test_suites.degradation.calls import (
     CLEAR_ERROR,
@@ -38,7 +39,6 @@ from test_suites.degradation.common import (
     skipped,
     tool_inputs,
 )
-from test_suites.degradation.perturb import ColumnPlan, plan_columns
 
 if TYPE_CHECKING:
     import pandas as pd

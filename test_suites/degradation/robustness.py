@@ -22,6 +22,7 @@ from harness.errors import ConfigError
 from harness.findings import Finding, Severity, Status
 from harness.measures.counts import Grouping, build_groupings
 from harness.measures.disparity import disparity_interval
+from harness.measures.perturb import KINDS, ColumnPlan, describe, perturb, plan_columns
 from harness.tools import input_frame
 from test_suites.degradation.calls import CLEAR_ERROR, HANG, PROBLEM_WORDS, CallOutcome, call_tool
 from test_suites.degradation.common import (
@@ -41,7 +42,6 @@ from test_suites.degradation.common import (
     skipped,
     tool_inputs,
 )
-from test_suites.degradation.perturb import KINDS, ColumnPlan, describe, perturb, plan_columns
 
 
 def severities(ctx: CheckContext) -> dict[str, float]:

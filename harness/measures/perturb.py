@@ -1,4 +1,6 @@
-"""Perturbations of a tool's inputs, vectorised and seeded.
+"""Perturbations of a tool's inputs, vectorised and seeded: the degradation suite's robustness check measures
+how decisions change under them, and the explainability suite whether a decision is still explained the same
+way (moved here from the degradation suite unchanged, so both suites perturb alike without importing each other).
 
 Three kinds, each at a `level` in [0, 1] (the policy's severities):
 
