@@ -37,12 +37,13 @@ def _cli_imports(module: str) -> set[str]:
 
 def test_command_modules_import_common_and_console_only() -> None:
     assert sorted(p.stem for p in CLI.glob("*.py")) == sorted(
-        ["__init__", "app", "common", "console", *COMMAND_MODULES])
+        ["__init__", "app", "common", "console", "process", *COMMAND_MODULES])
     for module in COMMAND_MODULES:
         assert _cli_imports(module) <= {"harness.cli.common", "harness.cli.console"}, module
     assert _cli_imports("common") == set()
     assert _cli_imports("console") == {"harness.cli.common"}
     assert _cli_imports("app") == {f"harness.cli.{m}" for m in COMMAND_MODULES}
+    assert _cli_imports("process") == {"harness.cli.app"}  # the program's entry point, above the group
 
 
 @pytest.mark.parametrize("module", COMMAND_MODULES)
