@@ -102,11 +102,20 @@ class FindingChange:
 
 @dataclass(frozen=True)
 class DatasetMatch:
-    """A dataset by name in each run and whether the two runs assessed the same bytes (same sha256)."""
+    """The dataset of run A put beside the dataset of run B (by name; when each run assessed one dataset, those
+    two, whatever their names) and whether the two runs assessed the same bytes (the same sha256)."""
 
-    name: str
+    a_name: str | None
+    b_name: str | None
     a_sha256: str | None
     b_sha256: str | None
+
+    @property
+    def name(self) -> str:
+        """The dataset's name, or "A's / B's" when the two differ."""
+        if self.a_name is None or self.b_name is None or self.a_name == self.b_name:
+            return str(self.a_name or self.b_name)
+        return f"{self.a_name} / {self.b_name}"
 
     @property
     def same(self) -> bool:
@@ -119,9 +128,9 @@ class DatasetMatch:
         if self.b_sha256 is None:
             return "only run A assessed it"
         if not self.same:
-            return (f"different data (sha256 {self.a_sha256[:12]}... in A, {self.b_sha256[:12]}... in B): "
-                    "differences are not comparable")
-        return "the same data in both runs"
+            return (f"different data (sha256 {self.a_sha256[:12]}... in A, {self.b_sha256[:12]}... in B): the "
+                    "runs' figures are shown, their differences are not comparable")
+        return "the same data in both runs (sha256 " + self.a_sha256[:12] + "...)"
 
 
 @dataclass(frozen=True)
@@ -169,8 +178,8 @@ class Comparison:
             "a": asdict(self.a) | {"suites": list(self.a.suites)},
             "b": asdict(self.b) | {"suites": list(self.b.suites)},
             "difference_method": dict(self.method),
-            "datasets": [{"name": d.name, "a_sha256": d.a_sha256, "b_sha256": d.b_sha256, "same": d.same}
-                         for d in self.datasets],
+            "datasets": [{"name": d.name, "a_name": d.a_name, "b_name": d.b_name, "a_sha256": d.a_sha256,
+                          "b_sha256": d.b_sha256, "same": d.same} for d in self.datasets],
             "metrics": [{"suite": r.suite, "dataset": r.dataset, "key": r.key, "a": figure(r.a), "b": figure(r.b),
                          "difference": None if r.difference is None else asdict(r.difference), "note": r.note}
                         for r in self.metrics],
@@ -224,6 +233,27 @@ def _headline(suite: Mapping[str, Any], patterns: Iterable[str]) -> dict[str, Fi
     return out
 
 
+def _datasets(doc_a: Mapping[str, Any], doc_b: Mapping[str, Any]) -> tuple[DatasetMatch, ...]:
+    """Each run's datasets paired: by name, or, when each run assessed exactly one, those two (a tool on a new
+    version of its reference data, or two tools on different data, are still put side by side: figure by figure,
+    without differences unless the bytes are the same)."""
+    sha_a = {str(d["name"]): str(d["sha256"]) for d in doc_a.get("datasets") or []}
+    sha_b = {str(d["name"]): str(d["sha256"]) for d in doc_b.get("datasets") or []}
+    if len(sha_a) == 1 and len(sha_b) == 1:
+        (na, ha), (nb, hb) = next(iter(sha_a.items())), next(iter(sha_b.items()))
+        return (DatasetMatch(na, nb, ha, hb),)
+    return tuple(DatasetMatch(n if n in sha_a else None, n if n in sha_b else None, sha_a.get(n), sha_b.get(n))
+                 for n in dict.fromkeys([*sha_a, *sha_b]))
+
+
+def _match(names: Mapping[str, DatasetMatch], dataset: str, side: int) -> DatasetMatch:
+    """The pair a suite result's dataset belongs to (a dataset missing from the run's list is compared to nothing)."""
+    found = names.get(dataset)
+    if found is not None:
+        return found
+    return DatasetMatch(dataset, None, None, None) if side == 0 else DatasetMatch(None, dataset, None, None)
+
+
 def _difference(a: Figure | None, b: Figure | None, data: DatasetMatch) -> tuple[Difference | None, str]:
     if a is None or b is None:
         return None, f"measured only in run {'B' if a is None else 'A'}"
@@ -238,13 +268,14 @@ def _difference(a: Figure | None, b: Figure | None, data: DatasetMatch) -> tuple
     return Difference(value, low, high), ""
 
 
-def _findings(doc: Mapping[str, Any]) -> dict[tuple[str, str, str, int], Mapping[str, Any]]:
+def _findings(doc: Mapping[str, Any], names: Mapping[str, DatasetMatch],
+              side: int) -> dict[tuple[str, str, str, int], Mapping[str, Any]]:
     """Each finding by (suite, dataset, key, occurrence): a key can repeat within a suite (one SKIPPED finding per
     perturbation that could not run), and the n-th of them in one run is matched with the n-th in the other."""
     out: dict[tuple[str, str, str, int], Mapping[str, Any]] = {}
     for s in doc.get("suites") or []:
         for f in s.get("findings") or []:
-            base = (str(s["suite"]), str(s["dataset"]), str(f["key"]))
+            base = (str(s["suite"]), _match(names, str(s["dataset"]), side).name, str(f["key"]))
             i = 0
             while (*base, i) in out:
                 i += 1
@@ -257,26 +288,25 @@ def compare(doc_a: Mapping[str, Any], doc_b: Mapping[str, Any],
     """Run A and run B (their `assessment.json` documents) side by side. `headlines` maps a suite name to its
     `Suite.headline` patterns; a suite missing from it shows every measurement one of its findings judges."""
     headlines = headlines or {}
-    sha_a = {str(d["name"]): str(d["sha256"]) for d in doc_a.get("datasets") or []}
-    sha_b = {str(d["name"]): str(d["sha256"]) for d in doc_b.get("datasets") or []}
-    datasets = tuple(DatasetMatch(n, sha_a.get(n), sha_b.get(n)) for n in dict.fromkeys([*sha_a, *sha_b]))
-    by_name = {d.name: d for d in datasets}
+    datasets = _datasets(doc_a, doc_b)
+    side_of = ({d.a_name: d for d in datasets if d.a_name is not None},
+               {d.b_name: d for d in datasets if d.b_name is not None})
 
     figures: dict[tuple[str, str], tuple[dict[str, Figure], dict[str, Figure]]] = {}
     for side, doc in enumerate((doc_a, doc_b)):
         for s in doc.get("suites") or []:
-            where = (str(s["suite"]), str(s["dataset"]))
+            where = (str(s["suite"]), _match(side_of[side], str(s["dataset"]), side).name)
             pair = figures.setdefault(where, ({}, {}))
             pair[side].update(_headline(s, headlines.get(where[0], ())))
+    by_name = {d.name: d for d in datasets}
     metrics: list[MetricRow] = []
     for (suite, dataset), (in_a, in_b) in figures.items():
-        data = by_name.get(dataset, DatasetMatch(dataset, None, None))
         for key in dict.fromkeys([*in_a, *in_b]):
             a, b = in_a.get(key), in_b.get(key)
-            diff, note = _difference(a, b, data)
+            diff, note = _difference(a, b, by_name[dataset])
             metrics.append(MetricRow(suite, dataset, key, a, b, diff, note))
 
-    fa, fb = _findings(doc_a), _findings(doc_b)
+    fa, fb = _findings(doc_a, side_of[0], 0), _findings(doc_b, side_of[1], 1)
     changed: list[FindingChange] = []
     unchanged = 0
     for ident in dict.fromkeys([*fa, *fb]):

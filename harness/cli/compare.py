@@ -68,10 +68,10 @@ def print_comparison(console: Console, c: Comparison) -> None:
         for col in ("run A", "run B", "B - A"):
             table.add_column(col, no_wrap=True, justify="right")
         for r in c.rows(suite):
-            fa, fb, d = figure_text(r.a), figure_text(r.b), difference_text(r)
+            fa, fb, diff = figure_text(r.a), figure_text(r.b), difference_text(r)
             cells = [_label(escape(r.label)), *([escape(r.dataset)] if several else []),
                      "\n".join(x for x in fa if x), "\n".join(x for x in fb if x),
-                     "\n".join(escape(x) for x in d if x)]
+                     "\n".join(escape(x) for x in diff if x)]
             table.add_row(*cells)
         console.print(table)
     if c.changed:
