@@ -106,6 +106,8 @@ def test_difference_bounds_by_hand() -> None:
     # a = 0.50 [0.40, 0.60], b = 0.30 [0.25, 0.40]: a - b = 0.20, from 0.40 - 0.40 = 0.00 to 0.60 - 0.25 = 0.35
     value, low, high = difference_bounds(0.50, 0.40, 0.60, 0.30, 0.25, 0.40)
     assert (value, low, high) == pytest.approx((0.20, 0.00, 0.35), abs=1e-12)
+    # the README's figure for two independent estimates of equal precision: 2 Phi(1.96 * 2 / sqrt 2) - 1
+    assert 2 * stats.norm.cdf(1.959963984540054 * 2 / math.sqrt(2)) - 1 == pytest.approx(0.9944, abs=1e-4)
 
 
 @pytest.mark.parametrize("rho", [-1.0, -0.5, 0.0, 0.9])
