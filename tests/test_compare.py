@@ -328,3 +328,46 @@ def test_runs_of_different_suites(runs: Runs, store_copy: str) -> None:
     assert r.stderr == (f"error: the runs assessed different suites (run A {runs.a}: performance, bias; run B "
                         f"{d}: performance): compare runs of the same suites, or re-assess one with --suite for "
                         "each of the other's\n")
+
+
+def _doc(run: str, datasets: dict[str, str], measurements: dict[str, list[tuple[str, float, float | None]]],
+         statuses: dict[str, list[tuple[str, str]]]) -> dict[str, Any]:
+    """A minimal assessment.json: per dataset, measurements (key under "s.c.", value, half-width or None) and
+    findings (key, status) of one suite "s"."""
+    return {"schema": "harness.assessment/9", "run_id": run, "verdict": "PASS", "tool": {"id": run, "version": "1"},
+            "policy": {"label": "p", "document": {"confidence_level": 0.95}},
+            "datasets": [{"name": n, "sha256": h} for n, h in datasets.items()],
+            "suites": [{"suite": "s", "dataset": n,
+                        "measurements": [{"suite": "s", "check": "c", "metric": k, "group": None, "value": v,
+                                          "ci_low": None if w is None else v - w,
+                                          "ci_high": None if w is None else v + w}
+                                         for k, v, w in measurements.get(n, [])],
+                        "findings": [{"key": f"s.c.{k}", "status": st, "value": 1.0} for k, st in statuses.get(n, [])]}
+                       for n in datasets]}
+
+
+def test_pairing_notes_and_repeated_findings_by_hand() -> None:
+    """Two datasets pair by name (x the same bytes, y not); a figure without an interval gets a difference without
+    one; a figure in one run only gets none; a finding key that repeats is matched occurrence by occurrence."""
+    from harness.comparison import Difference, compare
+
+    a = _doc("A", {"x": "h1", "y": "h2"}, {"x": [("m", 0.5, 0.1), ("n", 3.0, None), ("o", 0.2, 0.1)],
+                                            "y": [("m", 0.4, 0.1)]},
+             {"x": [("m", "PASS"), ("k", "SKIPPED"), ("k", "SKIPPED")]})
+    b = _doc("B", {"x": "h1", "y": "h3"}, {"x": [("m", 0.75, 0.05), ("n", 5.0, None)], "y": [("m", 0.1, 0.1)]},
+             {"x": [("m", "FAIL"), ("k", "SKIPPED"), ("k", "PASS")]})
+    c = compare(a, b, {"s": ("c",)})
+    got = {(r.dataset, r.key): (r.difference, r.note) for r in c.metrics}
+    d = got[("x", "s.c.m")][0]
+    assert d is not None and (d.value, d.low, d.high) == pytest.approx((0.25, 0.10, 0.40), abs=1e-12)  # (0.75 - 0.5,
+    # 0.70 - 0.60, 0.80 - 0.40)
+    assert got[("x", "s.c.n")] == (Difference(2.0), "no interval: run A's figure has none")
+    assert got[("x", "s.c.o")] == (None, "measured only in run A")
+    assert got[("y", "s.c.m")] == (None, "not comparable: the runs assessed different data")
+    assert [(f.key, f.change) for f in c.changed] == [("s.c.m", "PASS -> FAIL"), ("s.c.k", "SKIPPED -> PASS")]
+    assert c.unchanged == 1
+    # one dataset each: paired whatever the names
+    one = compare(_doc("A", {"x": "h1"}, {"x": [("m", 0.5, 0.1)]}, {}),
+                  _doc("B", {"z": "h1"}, {"z": [("m", 0.5, 0.1)]}, {}), {"s": ("c",)})
+    assert [(d.name, d.same) for d in one.datasets] == [("x / z", True)]
+    assert one.metrics[0].difference is not None and one.metrics[0].difference.value == 0.0
