@@ -36,7 +36,9 @@ def difference_text(row: MetricRow) -> tuple[str, str]:
     if d is None:
         return DASH, row.note
     if d.low is None or d.high is None:
-        return _bound(d.value, signed=True), row.note
+        counts = all(f is not None and f.value is not None and f.value.is_integer() and abs(f.value) >= 2
+                     for f in (row.a, row.b))  # a row count: written as one, like fmt_value writes it
+        return (f"{int(d.value):+,}" if counts else _bound(d.value, signed=True)), row.note
     return _bound(d.value, signed=True), f"[{_bound(d.low, signed=True)}, {_bound(d.high, signed=True)}]"
 
 
