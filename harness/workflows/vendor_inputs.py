@@ -38,6 +38,9 @@ MAX_CODES = 50
 """A column with at most this many distinct values that determines the target (or a protected attribute) on every
 row is a recoding of it, not a feature; one with more (an amount, a score) can separate any rows and says
 nothing by doing so."""
+MIN_ROWS_PER_CODE = 10
+"""...and only when its values repeat, at least this many rows each on average: in a handful of rows any column
+with a few values separates the outcomes by chance."""
 FORMATS = {".csv": "csv", ".jsonl": "jsonl"}
 
 
@@ -57,15 +60,16 @@ class ToolInputs:
 
 
 def gives_away(column: pd.Series, truth: pd.Series) -> bool:
-    """Whether `column` is `truth` in another spelling: it has at most MAX_CODES distinct values (missing is one)
-    and each of them goes with a single value of `truth`, which has two or more. A copy, a renamed copy, "yes"/"no"
+    """Whether `column` is `truth` in another spelling: it has at most MAX_CODES distinct values (missing is one),
+    MIN_ROWS_PER_CODE rows each on average, and each of them goes with a single value of `truth`, which has two or
+    more. A copy, a renamed copy, "yes"/"no"
     for 1/0 and a many-to-one recoding ("approved-A", "approved-B", "denied") all are."""
     import numpy as np
     import pandas as pd
 
     col_codes, col_values = pd.factorize(column, use_na_sentinel=False)
     truth_codes, truth_values = pd.factorize(truth, use_na_sentinel=False)
-    if len(truth_values) < 2 or len(col_values) > MAX_CODES:
+    if len(truth_values) < 2 or len(col_values) > min(MAX_CODES, len(column) // MIN_ROWS_PER_CODE):
         return False
     pairs = np.unique(col_codes.astype(np.int64) * len(truth_values) + truth_codes)
     return len(pairs) == len(col_values)
