@@ -45,7 +45,7 @@ def check(tool_yaml: str, dataset: str, rows: int | None, suites: tuple[str, ...
     def say(line: str) -> None:  # a tool's labels and the data's names are not rich markup
         console.print(line, markup=False)
 
-    run = dry_run(tool_yaml, dataset, rows=rows or DEFAULT_ROWS, suites=list(suites) or None,
+    run = dry_run(tool_yaml, dataset, rows=DEFAULT_ROWS if rows is None else rows, suites=list(suites) or None,
                   policy_path=policy_path, data_dir=data_dir)
     say(f"{Path(tool_yaml).name}: {run.tool} {run.version} ({run.category}, adapter {run.kind}): manifest valid")
     scored = "every row" if run.rows_scored == run.rows_total else f"{run.rows_scored:,} of {run.rows_total:,} rows"

@@ -27,6 +27,7 @@ from harness.errors import ConfigError, ToolConfigError
 if TYPE_CHECKING:
     from harness.datasets import ReferenceDataset
     from harness.manifest import ToolManifest
+    from harness.policy import Policy
     from harness.tools import Predictions, Tool
 
 DEFAULT_ROWS = 20
@@ -108,6 +109,23 @@ def _answers(answers: list[str]) -> str:
     return f"{len(answers):,} text answers, {declined:,} of them declining (\"I don't know\" or empty)"
 
 
+def _skops_note(manifest: ToolManifest, policy: Policy) -> list[str]:
+    """Where a skops model runs: in the harness process when the City trusts every type it holds (the harness list,
+    `harness.tools.skops_trust`, plus the policy's `settings.sandbox.trusted_types`), else in the sandboxed worker,
+    naming the types that send it there (a tree's node store, a function)."""
+    if manifest.adapter.kind != "sklearn":
+        return []
+    from harness.tools.sklearn import untrusted_types
+    from harness.tools.skops_trust import city_trusted
+
+    path = manifest.resolve(manifest.adapter.path)  # type: ignore[attr-defined]
+    others = untrusted_types(path, city_trusted(policy))
+    if not others:
+        return [f"{path.name} loads in the harness process: every type it holds is one the City trusts"]
+    return [f"{path.name} runs in the sandboxed worker: it holds {others}, which the City does not trust in the "
+            "harness process (settings.sandbox.trusted_types in the policy can add them; adapter.trusted cannot)"]
+
+
 def _input_problems(tool: Tool, dataset: ReferenceDataset, given: set[str]) -> tuple[list[str] | None, list[str]]:
     """The columns the tool reads, and a problem when one is not among `given`, the inputs the card gives tools
     (the export a vendor scores: `harness datasets export-inputs`)."""
@@ -171,7 +189,7 @@ def dry_run(manifest_path: str | Path, dataset_name: str, *, rows: int = DEFAULT
         elif errors:
             problems.append(f"the tool failed {len(errors)} of {len(preds.labels)} items (first: {errors[0]})")
         problems += [str(f) for f in check_adapter(tool, sample, on_fail=None)]
-        notes = [str(n) for n in getattr(tool, "notes", None) or []]
+        notes = [*_skops_note(manifest, policy), *(str(n) for n in getattr(tool, "notes", None) or [])]
     finally:
         close = getattr(tool, "close", None)
         if callable(close):
