@@ -207,3 +207,31 @@ def test_a_generative_tool_on_tabular_data_is_refused(tmp_path: Path, empty_cwd:
                     "(binary-classification) has no column(s) ['context', 'question']; assess it on a grounded-qa "
                     "dataset such as city-services-qa")
 
+
+
+@pytest.mark.slow  # the sandboxed worker: about 9 s
+@pytest.mark.usefixtures("bwrap")
+def test_a_tree_model_is_said_to_run_in_the_sandbox_and_adapter_trusted_cannot_change_it(tmp_path: Path,
+                                                                                         empty_cwd: Path) -> None:
+    from sklearn.tree import DecisionTreeClassifier
+
+    folder = tmp_path / "case"
+    _, card = write_case(folder, n=200, seed=19)
+    frame = pd.read_csv(folder / "data.csv")
+    sio.dump(DecisionTreeClassifier(max_depth=2, random_state=0).fit(frame[["income"]], frame["approved"]),
+             folder / "tree.skops")
+    tool = folder / "tree.yaml"
+    tool.write_text(MANIFEST.format(id="tree") + "adapter:\n  kind: sklearn\n  path: tree.skops\n")
+    code, text = _check(str(tool), "--dataset", str(card))
+    assert code == 0, text
+    assert ("note: tree.skops runs in the sandboxed worker: it holds ['sklearn.tree._tree.Tree'], which the City does "
+            "not trust in the harness process (settings.sandbox.trusted_types in the policy can add them; "
+            "adapter.trusted cannot)") in text
+    tool.write_text(tool.read_text() + "  trusted: [sklearn.tree._tree.Tree]\n")
+    code, text = _check(str(tool), "--dataset", str(card))
+    assert code == 2
+    assert text == ("error: tool manifest 'tree' asks to trust ['sklearn.tree._tree.Tree'] in adapter.trusted; only the "
+                    "City decides which types are trusted: the harness allowlist (scikit-learn, numpy, scipy) plus "
+                    "the policy's settings.sandbox.trusted_types. Remove them from adapter.trusted: a model that needs "
+                    "other types runs in the sandboxed worker")
+    assert _files(empty_cwd) == []
