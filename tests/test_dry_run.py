@@ -230,8 +230,8 @@ def test_a_tree_model_is_said_to_run_in_the_sandbox_and_adapter_trusted_cannot_c
     tool.write_text(tool.read_text() + "  trusted: [sklearn.tree._tree.Tree]\n")
     code, text = _check(str(tool), "--dataset", str(card))
     assert code == 2
-    assert text == ("error: tool manifest 'tree' asks to trust ['sklearn.tree._tree.Tree'] in adapter.trusted; only the "
-                    "City decides which types are trusted: the harness allowlist (scikit-learn, numpy, scipy) plus "
+    assert text == ("error: tool manifest 'tree' asks to trust ['sklearn.tree._tree.Tree'] in adapter.trusted; only "
+                    "the City decides which types are trusted: the harness allowlist (scikit-learn, numpy, scipy) plus "
                     "the policy's settings.sandbox.trusted_types. Remove them from adapter.trusted: a model that needs "
                     "other types runs in the sandboxed worker")
     assert _files(empty_cwd) == []
