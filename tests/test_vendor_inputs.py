@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from harness.cli import main
 from harness.datasets import load_dataset
 from harness.workflows.vendor_inputs import gives_away, tool_inputs
-from tests.conftest import write_card, write_case
+from tests.conftest import ROOT, write_card, write_case
 
 RENTAL_FEATURES = ["household_size", "has_children", "monthly_income", "income_pct_ami", "rent", "rent_burden",
                    "months_in_arrears", "eviction_notice", "neighbourhood"]
@@ -167,3 +167,39 @@ def test_bad_outputs_are_one_clear_error(tmp_path: Path) -> None:
     assert hashlib.sha256(ds.data_path.read_bytes()).hexdigest() == before == ds.card.sha256
     code, text = _export("no-such-data", "--out", str(tmp_path / "x.csv"))
     assert code == 2 and text.startswith("error: no dataset named 'no-such-data'")
+
+
+def _readme_labels() -> dict[str, tuple[str, list[str], str]]:
+    """README's "labels a tool must output" table: dataset -> (target column, values, favourable), as written."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("| dataset | target column | a tool outputs one of | favourable |", 1)[1].split("\n\n", 1)[0]
+    rows: dict[str, tuple[str, list[str], str]] = {}
+    for line in table.strip().splitlines()[1:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        for name in cells[0].split(", "):
+            rows[name.strip("`")] = (cells[1].strip("`"), [v.strip("`") for v in cells[2].split(", ")],
+                                     cells[3].strip("`"))
+    return rows
+
+
+def test_the_readme_lists_the_labels_every_card_expects(mirror: Path) -> None:
+    """The README's table is the reader's copy of what `check_labels` holds a tool to: for every card of the
+    catalogue, its target column, the target's values (`label_space`, from the card and the data) and the favourable
+    value; the question-answering cards ask for text."""
+    import yaml
+
+    from harness.datasets import list_cards, load_card
+    from harness.tools.labels import canonical, label_space
+
+    rows = _readme_labels()
+    cards = {c.parent.name: load_card(c) for c in list_cards() if c.parent.parent == ROOT / "datasets"}
+    assert sorted(rows) == sorted(cards)
+    for name, card in cards.items():
+        column, values, favourable = rows[name]
+        if card.target is None:
+            assert (column, values) == ("none", ["a text answer per item id"]), name
+            continue
+        space = label_space(load_dataset(name, mirror))
+        assert column == card.target.column, name
+        assert [canonical(yaml.safe_load(v)) for v in values] == [canonical(v) for v in space], name
+        assert canonical(yaml.safe_load(favourable)) == canonical(card.target.favorable_value), name
