@@ -20,7 +20,7 @@ from harness.cli.common import LOGIN_NOTE, PERSON_RULES, person_option
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = ROOT / "harness" / "cli"
-COMMAND_MODULES = ["access", "assess", "catalogue", "gate", "keys", "plan", "policy", "register", "submit"]
+COMMAND_MODULES = ["access", "assess", "catalogue", "gate", "keys", "plan", "policy", "register", "submit", "vendor"]
 
 
 def _cli_imports(module: str) -> set[str]:
@@ -58,7 +58,7 @@ def test_each_command_module_imports_first(module: str) -> None:
 
 def test_the_group_holds_every_command_once() -> None:
     assert sorted(main.commands) == [
-        "access", "approve", "assess", "datasets", "demo", "due", "gate", "history", "inventory", "keys", "plan",
+        "access", "approve", "assess", "check", "datasets", "demo", "due", "gate", "history", "inventory", "keys", "plan",
         "policy", "reassess", "records", "register", "reject", "report", "retire", "status", "submit", "suites",
         "suspend", "waive"]
 

@@ -1,5 +1,6 @@
 """`harness suites list`, `harness datasets list` and `harness datasets show`: what is installed and what the
-catalogue holds.
+catalogue holds; `harness datasets export-inputs` (what a vendor is given to score) and `harness datasets draft`
+(a card measured from a CSV, for the analyst to finish), issue 15, section 5.
 
 `suites list` and `datasets list` are what people run to find their way, so they answer at once: they read the
 suite classes and the cards (YAML) and import none of mlflow, Great Expectations, fairlearn, aif360 or
@@ -103,8 +104,11 @@ def datasets_show(name: str, data_dir: str | None) -> None:
             line += f"; {answerable.mean():.1%} answerable ({int((~answerable).sum()):,} unanswerable)"
         console.print(line)
         return
+    from harness.tools.labels import label_space
+
     y = ds.y_favorable
     console.print(f"\nverified sha256; {len(ds.frame):,} rows; favourable outcome rate {y.mean():.1%}")
+    console.print(f"a tool outputs one of {label_space(ds)!r} per row", markup=False)
     for attr in card.protected_attributes:
         col = ds.frame[attr].astype(str)
         parts = [f"{g} {int((col == g).sum()):,} ({y[(col == g).to_numpy()].mean():.1%})"
