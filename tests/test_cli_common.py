@@ -58,9 +58,9 @@ def test_each_command_module_imports_first(module: str) -> None:
 
 def test_the_group_holds_every_command_once() -> None:
     assert sorted(main.commands) == [
-        "access", "approve", "assess", "check", "datasets", "demo", "due", "gate", "history", "inventory", "keys", "plan",
-        "policy", "reassess", "records", "register", "reject", "report", "retire", "status", "submit", "suites",
-        "suspend", "waive"]
+        "access", "approve", "assess", "check", "datasets", "demo", "due", "gate", "history", "inventory", "keys",
+        "plan", "policy", "reassess", "records", "register", "reject", "report", "retire", "status", "submit",
+        "suites", "suspend", "waive"]
 
 
 def _probe(rule: str, flag: str = "--by") -> click.Command:
