@@ -8,6 +8,7 @@ it is returned (`scrub`), since a server may echo what it was sent.
 """
 from __future__ import annotations
 
+import email.policy
 import os
 import smtplib
 import ssl
@@ -22,6 +23,9 @@ from harness.notify.message import body, document, document_bytes, subject
 from harness.notify.settings import CommandChannel, EmailChannel, WebhookChannel
 
 MAX_ERROR_CHARS = 300
+# headers are not folded below RFC 5322's limit of 998 characters: Python folds a subject longer than 78 before its
+# first word, which readers then show with a leading blank
+HEADERS = email.policy.SMTP.clone(max_line_length=998)
 MAX_WEBHOOK_REPLY_BYTES = 64 << 10  # the reply of a webhook is not read, only its status; a big one is cut off
 
 
@@ -83,7 +87,7 @@ def send_command(n: Notice, c: CommandChannel) -> Delivery:
 
 def email_message(n: Notice, c: EmailChannel) -> EmailMessage:
     """The e-mail: subject, plain-text body, the notice's key in a header (for filters and threading)."""
-    msg = EmailMessage()
+    msg = EmailMessage(policy=HEADERS)
     msg["Subject"] = subject(n)
     msg["From"] = c.sender
     msg["To"] = ", ".join(c.to)
@@ -113,7 +117,7 @@ def send_email(n: Notice, c: EmailChannel) -> Delivery:
                 smtp.starttls(context=ssl.create_default_context())
                 smtp.ehlo()
             if user is not None and password is not None:
-                smtp.login(user, password)
+                _login(smtp, user, password, server)
             refused = smtp.send_message(email_message(n, c))
     except MissingSecret as e:
         return Delivery(c.label, c.kind, False, f"{e}; nothing was sent")
@@ -131,8 +135,26 @@ def send_email(n: Notice, c: EmailChannel) -> Delivery:
     return Delivery(c.label, c.kind, True)
 
 
+class _NoMechanism(smtplib.SMTPException):
+    pass
+
+
+def _login(smtp: smtplib.SMTP, user: str, password: str, server: str) -> None:
+    """One login attempt, PLAIN or LOGIN (never CRAM-MD5, whose hash of the password is weak): smtplib's `login` tries
+    every mechanism in turn, and a server that drops the connection after a refused first try leaves only a timeout
+    to report instead of the refusal."""
+    offered = smtp.esmtp_features.get("auth", "").upper().split()
+    mechanism = next((m for m in ("PLAIN", "LOGIN") if m in offered), None)
+    if mechanism is None:
+        raise _NoMechanism(f"offers no PLAIN or LOGIN login (it offers {offered or 'none'}); nothing was sent")
+    smtp.user, smtp.password = user, password
+    smtp.auth(mechanism, getattr(smtp, f"auth_{mechanism.lower()}"), initial_response_ok=True)
+
+
 def _smtp_error(c: EmailChannel, server: str, e: smtplib.SMTPException) -> Delivery:
-    if isinstance(e, smtplib.SMTPAuthenticationError):
+    if isinstance(e, _NoMechanism):
+        what = str(e)
+    elif isinstance(e, smtplib.SMTPAuthenticationError):
         what = f"refused the login of the user in {c.username_env} (SMTP {e.smtp_code})"
     elif isinstance(e, smtplib.SMTPServerDisconnected):
         what = "closed the connection"

@@ -50,7 +50,8 @@ class _Channel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     name: str | None = None  # how the sent-log and messages name it; default: its kind (unique per policy)
-    on: list[EventKind] | None = None  # the events this channel is told of; default: the section's `on`
+    # the events this channel is told of; default: the section's `events`. Not `on`: YAML 1.1 reads `on` as true
+    events: list[EventKind] | None = None
 
     @property
     def label(self) -> str:
@@ -153,7 +154,7 @@ class NotifySettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    on: list[EventKind] = Field(default_factory=lambda: cast("list[EventKind]", list(EVENTS)))
+    events: list[EventKind] = Field(default_factory=lambda: cast("list[EventKind]", list(EVENTS)))
     lapse_days: int = Field(14, ge=0, le=365, strict=True)
     repeat_days: int | None = Field(None, ge=1, le=365, strict=True)
     channels: list[Channel] = Field(default_factory=list)
@@ -168,8 +169,8 @@ class NotifySettings(BaseModel):
         return self
 
     def channels_for(self, event: str) -> list[CommandChannel | EmailChannel | WebhookChannel]:
-        """The channels told of `event`: those whose own `on` (else the section's) lists it."""
-        return [c for c in self.channels if event in (c.on if c.on is not None else self.on)]
+        """The channels told of `event`: those whose own `events` (else the section's) lists it."""
+        return [c for c in self.channels if event in (c.events if c.events is not None else self.events)]
 
     def secret_names(self) -> list[str]:
         """The environment variables holding secrets: their values are scrubbed from every message and record."""
