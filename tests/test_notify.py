@@ -87,8 +87,8 @@ def test_a_webhook_to_a_host_off_the_allow_list_is_refused_when_the_policy_loads
         load_with(tmp_path, notify, allowed=["hooks.city.example"])
     line = (tmp_path / "policy.yaml").read_text().splitlines().index("settings:") + 1
     assert str(e.value) == (
-        f"policy file {tmp_path / 'policy.yaml'} has 1 problem(s):\n  - settings (line {line}): settings.notify.channels.0 "
-        "(webhook): the webhook host hooks.evil.example is not on the policy's allow-list "
+        f"policy file {tmp_path / 'policy.yaml'} has 1 problem(s):\n  - settings (line {line}): "
+        "settings.notify.channels.0 (webhook): the webhook host hooks.evil.example is not on the policy's allow-list "
         "(settings.endpoints.allowed_hosts lists ['hooks.city.example']); sending notices to a host the City has not "
         "approved is a data egress (policy 1.3, 1.4): add the host to settings.endpoints.allowed_hosts in the policy, "
         "or correct the URL")
@@ -224,9 +224,10 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
 def mail_channel(port: int, **kw: Any) -> Any:
     from harness.notify.settings import EmailChannel
 
-    return EmailChannel.model_validate({"kind": "email", "host": "127.0.0.1", "port": port, "from": "harness@city.example",
-                                        "to": ["dti@city.example", "housing@city.example"], "starttls": False,
-                                        "timeout_s": 5, **kw})
+    return EmailChannel.model_validate({"kind": "email", "host": "127.0.0.1", "port": port,
+                                        "from": "harness@city.example", "to": ["dti@city.example",
+                                                                               "housing@city.example"],
+                                        "starttls": False, "timeout_s": 5, **kw})
 
 
 def test_an_email_reaches_a_real_smtp_server_with_its_exact_content(smtp: tuple[Inbox, int],

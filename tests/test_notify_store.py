@@ -34,7 +34,7 @@ pytestmark = pytest.mark.slow
 
 PASSWORD = "pw-Zq8-never-shown"
 TOKEN = "tok-Hq3-never-shown"
-RECORDER = ("import sys, pathlib, itertools\n"
+RECORDER = ("import sys, pathlib\n"
             "d = pathlib.Path(sys.argv[1]); d.mkdir(exist_ok=True)\n"
             "n = len(list(d.iterdir()))\n"
             "(d / f'{n:03d}.json').write_bytes(sys.stdin.buffer.read())\n")
@@ -200,7 +200,8 @@ def test_a_suspension_notifies_through_the_policy_in_force(store0: Store0, uri: 
     got = json.loads(filed[0].read_text())
     d = gate.history(uri, "case-tool-6").records[-1]
     assert (len(filed), got["event"], got["tool"], got["by"], got["reason"], got["key"]) == (
-        1, "suspended", "case-tool-6", "omar", "the Q3 audit found a proxy for race", f"suspended:case-tool-6:1.0:{d.seq}")
+        1, "suspended", "case-tool-6", "omar", "the Q3 audit found a proxy for race",
+        f"suspended:case-tool-6:1.0:{d.seq}")
     assert got["subject"] == "[AI Risk Harness] Suspended: Generated case tool (case-tool-6 1.0) may not be used"
     # a channel that fails is one line, after the record, which stands
     lines: list[str] = []

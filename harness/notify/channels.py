@@ -171,7 +171,7 @@ def send_webhook(n: Notice, c: WebhookChannel, allowed_hosts: tuple[str, ...]) -
     """POST the notice as JSON through the bounded client, retrying 429 and 5xx as the adapters do; sent on 2xx.
     The endpoint rules are checked again here (the policy's allow-list), so no other path can reach a host the
     policy did not approve."""
-    from harness.tools.endpoint import endpoint_problems
+    from harness.egress import endpoint_problems
     from harness.tools.transport import client_for, origin, send
 
     problems = endpoint_problems(c.url, allowed_hosts)

@@ -12,11 +12,12 @@ Off by default: a policy without `settings.notify`, or with no channels, sends n
   is sent, never written in the policy, a record or a log. Credentials are never sent over a connection that is
   not encrypted: `username_env` without STARTTLS is refused unless the server is this machine's loopback.
 - `webhook`: an HTTPS POST of the notice as JSON, held to the endpoint rules every adapter is held to
-  (`harness.tools.endpoint`: https except loopback, the host on `settings.endpoints.allowed_hosts`, no disguised
-  host), through the bounded client of `harness.tools.transport` (a deadline per request, a capped reply, no
-  redirect followed). A bearer token comes from the environment variable `token_env` names.
+  (`harness.tools.endpoint`, whose rules are `harness.egress`: https except loopback, the host on
+  `settings.endpoints.allowed_hosts`, no disguised host), through the bounded client of `harness.tools.transport`
+  (a deadline per request, a capped reply, no redirect followed). A bearer token comes from the environment
+  variable `token_env` names.
 
-A webhook to a host off the allow-list is refused when the policy is loaded (`Policy` calls `check_webhooks`), so
+A webhook to a host off the allow-list is refused when the policy is loaded (`Policy` calls `notify_problems`), so
 a policy that would send notices somewhere the City has not approved is never in force.
 """
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from harness.tools.endpoint import endpoint_problems, is_loopback, url_host
+from harness.egress import endpoint_problems, is_loopback, url_host
 
 EventKind = Literal["fail", "suspended", "waiver-lapsing", "approval-lapsing", "reassessment-overdue"]
 EVENTS: tuple[str, ...] = ("fail", "suspended", "waiver-lapsing", "approval-lapsing", "reassessment-overdue")
@@ -202,7 +203,7 @@ def notify_problems(settings: Mapping[str, Any]) -> list[str]:
     valid or absent. What `Policy` runs when a policy is loaded."""
     from pydantic import ValidationError
 
-    from harness.tools.endpoint import EndpointSettings
+    from harness.egress import EndpointSettings
 
     if "notify" not in settings:
         return []
