@@ -337,8 +337,9 @@ def due_cmd(as_of: str | None, notify: bool, fmt: str, policy_path: str | None, 
 
 
 def _send_due(uri: str, policy: Policy, when: datetime | date | None, *, quiet: bool) -> None:
-    """`due --notify`: send, say what was sent (on stdout for a table, else on stderr so that JSON and CSV stay
-    parseable), and exit 4 when any notice could not be sent."""
+    """`due --notify`: send; say what was sent under a table (with JSON or CSV, nothing: stdout stays parseable and
+    stderr holds failures only, one line each, from `harness.notify.send`); exit 4 when any notice could not be
+    sent."""
     from datetime import timedelta
 
     from harness.notify.send import send_due
@@ -347,16 +348,17 @@ def _send_due(uri: str, policy: Policy, when: datetime | date | None, *, quiet: 
     if isinstance(when, date) and not isinstance(when, datetime):  # a date counts the whole day, as `due` does
         when = datetime(when.year, when.month, when.day, tzinfo=UTC) + timedelta(days=1, microseconds=-1)
     outcomes = send_due(Store(uri), policy, when)
-    console = _out(stderr=quiet)
-    for o in outcomes:
-        n = o.notice
-        if o.sent:
-            console.print(f"notified: {n.event} of {n.tool} {n.version} through {', '.join(o.sent)}")
-        if o.already:
-            console.print(f"already notified: {n.event} of {n.tool} {n.version} through {', '.join(o.already)} "
-                          "(not sent again)")
-    if not outcomes:
-        console.print("no notice is due")
+    if not quiet:
+        console = _out()
+        for o in outcomes:
+            n = o.notice
+            if o.sent:
+                console.print(f"notified: {n.event} of {n.tool} {n.version} through {', '.join(o.sent)}")
+            if o.already:
+                console.print(f"already notified: {n.event} of {n.tool} {n.version} through {', '.join(o.already)} "
+                              "(not sent again)")
+        if not outcomes:
+            console.print("no notice is due")
     if any(o.failed for o in outcomes):
         sys.exit(4)
 
