@@ -345,3 +345,21 @@ def test_a_command_that_fails_or_is_missing_is_one_clear_error(tmp_path: Path) -
     assert d.error == f"the command {str(tmp_path / 'no-such-program')!r} was not found"
     d = send_command(FAIL, command(sys.executable, "-c", "import time; time.sleep(5)", timeout_s=0.3))
     assert d.error == f"the command {sys.executable!r} did not finish within 0.3 s"
+
+
+def test_telling_fewer_people_is_a_weakening_and_telling_more_is_not() -> None:
+    from harness.gate import weakenings
+
+    mail = {"kind": "email", "host": "smtp.city.example", "from": "a@city.example", "to": ["b@city.example"]}
+    page = {"kind": "command", "argv": ["page"], "events": ["fail", "suspended"]}
+    old = policy_with({"channels": [mail, page]})
+    assert weakenings(load_policy(), old) == []  # notices added: nobody judges a tool more leniently
+    assert weakenings(old, policy_with({"channels": [mail, page, {"kind": "webhook", "url": "http://127.0.0.1:9/"}]})
+                      ) == []
+    assert weakenings(old, policy_with({"lapse_days": 3, "channels": [mail, {**page, "events": ["fail"]}]})) == [
+        "settings.notify no longer tells channel(s) command of suspended: fewer people are told (policy 4.2, 4.3)",
+        "settings.notify.lapse_days lowered from 14 to 3: a lapse is announced later"]
+    assert weakenings(old, load_policy()) == [
+        f"settings.notify no longer tells channel(s) {who} of {event}: fewer people are told (policy 4.2, 4.3)"
+        for event, who in (("fail", "email, command"), ("suspended", "email, command"), ("waiver-lapsing", "email"),
+                           ("approval-lapsing", "email"), ("reassessment-overdue", "email"))]
