@@ -363,3 +363,31 @@ def test_telling_fewer_people_is_a_weakening_and_telling_more_is_not() -> None:
         f"settings.notify no longer tells channel(s) {who} of {event}: fewer people are told (policy 4.2, 4.3)"
         for event, who in (("fail", "email, command"), ("suspended", "email, command"), ("waiver-lapsing", "email"),
                            ("approval-lapsing", "email"), ("reassessment-overdue", "email"))]
+
+
+def test_starttls_verifies_the_certificate_so_a_self_signed_server_gets_no_password(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server on the path that offers STARTTLS with a certificate nobody trusts: the harness stops at the handshake,
+    before the login, so the password never leaves (a client that skipped verification would hand it over)."""
+    import ssl
+
+    from aiosmtpd.controller import Controller
+
+    from tests.test_endpoint import self_signed
+
+    cert, key = self_signed(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True)
+    controller.start()
+    try:
+        monkeypatch.setenv("MAIL_USER", "harness-mailer")
+        monkeypatch.setenv("MAIL_PASSWORD", "pw-Zq8-never-shown")
+        d = send_email(FAIL, mail_channel(port, starttls=True, username_env="MAIL_USER", password_env="MAIL_PASSWORD"))
+    finally:
+        controller.stop()
+    assert d.error is not None and d.error.startswith(f"STARTTLS with the SMTP server 127.0.0.1:{port} failed (")
+    assert d.error.endswith("); nothing was sent") and "certificate" in d.error
+    assert inbox.messages == [] and inbox.logins == []
