@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from harness.findings import Finding, Severity, Status
 from harness.yamlio import read_yaml_mapping, validate
@@ -73,6 +74,20 @@ class Policy(BaseModel):
     settings: dict[str, dict[str, Any]] = Field(default_factory=dict)  # per suite, e.g. bias.consistency_rows
     thresholds: dict[str, Threshold] = Field(default_factory=dict)
     citations: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("settings")
+    @classmethod
+    def _notices_valid_and_allowed(cls, v: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """`settings.notify` is checked when the policy is loaded, webhooks against this policy's own allow-list
+        (harness.notify.settings): a policy that would send notices to a host the City has not approved is never in
+        force. Imported only when the section is there, so loading a policy without it stays light."""
+        if "notify" in v:
+            from harness.notify.settings import notify_problems
+
+            problems = notify_problems(v)
+            if problems:
+                raise PydanticCustomError("notify", "{problems}", {"problems": "; ".join(problems)})
+        return v
 
     @model_validator(mode="after")
     def _keys_are_metric_paths(self) -> Policy:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from harness.gate import Decision
+    from harness.policy import Policy
 
 
 def _out(stderr: bool = False) -> Console:
@@ -231,8 +232,12 @@ def suspend_cmd(ref: str, by: str | None, reason: str, run_id: str | None, track
 
     tool, version = tool_ref(ref, need_version=True)
     assert version is not None
-    d = suspend(store_uri(tracking_uri, write=True), tool, version, by=by, reason=reason, run_id=run_id)
+    uri = store_uri(tracking_uri, write=True)
+    d = suspend(uri, tool, version, by=by, reason=reason, run_id=run_id)
     _recorded("suspended", tool, version, d)
+    from harness.notify.send import notify_suspension
+
+    notify_suspension(uri, d)  # settings.notify of the policy in force; a failure to send is one line on stderr
 
 
 @click.command("retire")
@@ -294,22 +299,68 @@ def inventory_cmd(fmt: str, policy_path: str | None, tracking_uri: str | None) -
 @click.command("due")
 @click.option("--as-of", "as_of", default=None, help="Date (YYYY-MM-DD, the whole day counts) or ISO date-time. "
               "Default: now.")
+@click.option("--notify", is_flag=True,
+              help="Also send what is due through the policy's settings.notify channels: re-assessments overdue, and "
+                   "approvals and waivers lapsing within settings.notify.lapse_days. A notice already sent through a "
+                   "channel is not sent again (unless settings.notify.repeat_days have passed). Exit 4 when a notice "
+                   "could not be sent (each failure is one line on stderr).")
 @format_option("table", "json", "csv", default="table")
 @judged_policy_option
 @tracking_option
 @handle_errors
-def due_cmd(as_of: str | None, fmt: str, policy_path: str | None, tracking_uri: str | None) -> None:
+def due_cmd(as_of: str | None, notify: bool, fmt: str, policy_path: str | None, tracking_uri: str | None) -> None:
     """Tool versions in use whose re-assessment is due by the tier intervals (policy 4.3)."""
     from harness.gate import due
 
-    items = due(store_uri(tracking_uri, write=False), parse_when(as_of, "--as-of") if as_of else None,
-                policy=policy_or_default(policy_path))
+    when = parse_when(as_of, "--as-of") if as_of else None
+    uri = store_uri(tracking_uri, write=notify)
+    policy = policy_or_default(policy_path)
+    if notify:
+        from harness.gate.inforce import policy_of
+        from harness.notify.send import settings_of
+
+        policy = policy_of(policy, uri)
+        if not settings_of(policy).channels:
+            raise ConfigError(f"--notify: the policy {policy.label} has no settings.notify channels, so nothing can be "
+                              "sent; add a command, email or webhook channel to settings.notify (see the default "
+                              "policy's comments)")
+    items = due(uri, when, policy=policy)
     rows = [i.as_dict() for i in items]
     if fmt == "table" and not rows:
         _out().print(f"nothing is due by {as_of or 'now'}")
-        return
-    _emit(rows, fmt, "Re-assessments due (policy 4.3)",
-          ["tool", "version", "risk_tier", "state", "last_assessed", "last_run", "due", "interval_days"])
+    else:
+        _emit(rows, fmt, "Re-assessments due (policy 4.3)",
+              ["tool", "version", "risk_tier", "state", "last_assessed", "last_run", "due", "interval_days"])
+    if notify:
+        assert policy is not None
+        _send_due(uri, policy, when, quiet=fmt != "table")
+
+
+def _send_due(uri: str, policy: Policy, when: datetime | date | None, *, quiet: bool) -> None:
+    """`due --notify`: send; say what was sent under a table (with JSON or CSV, nothing: stdout stays parseable and
+    stderr holds failures only, one line each, from `harness.notify.send`); exit 4 when any notice could not be
+    sent."""
+    from datetime import timedelta
+
+    from harness.notify.send import send_due
+    from harness.tracking import Store
+
+    if isinstance(when, date) and not isinstance(when, datetime):  # a date counts the whole day, as `due` does
+        when = datetime(when.year, when.month, when.day, tzinfo=UTC) + timedelta(days=1, microseconds=-1)
+    outcomes = send_due(Store(uri), policy, when)
+    if not quiet:
+        console = _out()
+        for o in outcomes:
+            n = o.notice
+            if o.sent:
+                console.print(f"notified: {n.event} of {n.tool} {n.version} through {', '.join(o.sent)}")
+            if o.already:
+                console.print(f"already notified: {n.event} of {n.tool} {n.version} through {', '.join(o.already)} "
+                              "(not sent again)")
+        if not outcomes:
+            console.print("no notice is due")
+    if any(o.failed for o in outcomes):
+        sys.exit(4)
 
 
 def _emit(rows: list[dict[str, Any]], fmt: str, title: str, columns: list[str]) -> None:

@@ -113,7 +113,8 @@ def weakenings(old: Policy, new: Policy) -> list[str]:
     unless the rule is `point`). A suite's settings change (e.g. `hallucination.max_error_share`) is listed
     too, since the harness cannot tell their direction: the administrator says why in the acknowledgement.
     Not listed: `seed`, `bootstrap_samples`, `settings.register` (what is published, not how tools are judged),
-    texts, and added thresholds or suites (stricter)."""
+    texts, and added thresholds or suites (stricter). `settings.notify` is listed only where fewer people are told
+    (`_notify_weakenings`)."""
     from harness.decision import RULES
 
     out: list[str] = []
@@ -160,7 +161,8 @@ def weakenings(old: Policy, new: Policy) -> list[str]:
     if added:
         out.append(f"settings.endpoints.allowed_hosts now also allows {', '.join(added)}: City data may be sent to "
                    f"more hosts (policy 1.3, 1.4)")
-    for section in sorted((set(old.settings) | set(new.settings)) - {"endpoints", "gate", "register"}):
+    out += _notify_weakenings(old, new)
+    for section in sorted((set(old.settings) | set(new.settings)) - {"endpoints", "gate", "notify", "register"}):
         was, now = old.settings.get(section, {}), new.settings.get(section, {})
         for key in sorted(set(was) | set(now)):
             if was.get(key) == now.get(key):
@@ -170,6 +172,27 @@ def weakenings(old: Policy, new: Policy) -> list[str]:
                 frm, to = (repr(d[key]) if key in d else "the suite's default" for d in (was, now))
                 change += f" from {frm} to {to}"
             out.append(f"settings.{section}.{key} {change}: the harness cannot tell whether this is weaker")
+    return out
+
+
+def _notify_weakenings(old: Policy, new: Policy) -> list[str]:
+    """Fewer people told (issue 15): a channel no longer told of an event it was told of, or a shorter warning before
+    a lapse. A channel added, or one of the same name sent elsewhere, is not listed: notices do not judge tools."""
+    if old.settings.get("notify") == new.settings.get("notify"):
+        return []
+    from harness.notify.settings import EVENTS, notify_settings
+
+    a, b = notify_settings(old.settings), notify_settings(new.settings)
+    out = []
+    for event in EVENTS:
+        still = {c.label for c in b.channels_for(event)}
+        lost = [c.label for c in a.channels_for(event) if c.label not in still]
+        if lost:
+            out.append(f"settings.notify no longer tells channel(s) {', '.join(lost)} of {event}: fewer people are "
+                       "told (policy 4.2, 4.3)")
+    if b.lapse_days < a.lapse_days:
+        out.append(f"settings.notify.lapse_days lowered from {a.lapse_days} to {b.lapse_days}: a lapse is announced "
+                   "later")
     return out
 
 

@@ -7,7 +7,8 @@ scikit-learn's `check_estimator`).
   `suite_checks()` / `adapter_checks()` yield the rules one by one for a pytest parametrisation.
 - `ChatServer`, a real chat-completions server on loopback with fault injection, so a generative adapter
   or check is tested over real HTTP; `ScoringServer`, a JSON scoring endpoint serving a scikit-learn model,
-  for the `http` adapter. Both are built on `harness.testing.loopback` (the server, TLS, the API key, `Fault`).
+  for the `http` adapter; `WebhookServer`, a receiver of `settings.notify` webhooks. All are built on
+  `harness.testing.loopback` (the server, TLS, the API key, `Fault`).
 """
 from __future__ import annotations
 
@@ -24,8 +25,9 @@ from harness.testing.conformance import (
 )
 from harness.testing.loopback import Fault
 from harness.testing.scoring_server import ScoringServer
+from harness.testing.webhook_server import WebhookServer
 
 __all__ = [
     "AdapterCase", "ChatServer", "ConformanceError", "ConformanceFailure", "Fault", "ScoringServer", "SuiteCase",
-    "adapter_checks", "check_adapter", "check_suite", "suite_checks",
+    "WebhookServer", "adapter_checks", "check_adapter", "check_suite", "suite_checks",
 ]

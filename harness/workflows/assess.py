@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
     from harness.datasets import ReferenceDataset
     from harness.manifest import ToolManifest
+    from harness.notify.send import Outcome
     from harness.policy import Policy
     from harness.tools import Tool
 from harness.tracking import AssessmentRun, Store, check_reachable, metrics_of, resolve_uri, tags_of
@@ -133,6 +134,7 @@ class Recorded:
     result: AssessmentResult
     out_dir: Path
     tracking_uri: str
+    notice: Outcome | None = None  # the FAIL notice (settings.notify), sent after everything was recorded
 
 
 def run_assessment(
@@ -265,4 +267,8 @@ def run_assessment(
     except GateError as e:  # the evidence is kept; say so, so nobody re-runs a costly assessment for nothing
         raise GateError(f"the assessment is recorded as run {run.run_id} (verdict {result.verdict.value}, reports in "
                         f"{out_dir}), but the approval gate could not record it: {e}") from None
-    return Recorded(result=result, out_dir=out_dir, tracking_uri=uri)
+    # last, once the run and the gate's record are complete: a notice that cannot be sent changes neither (a line on
+    # stderr says so; harness.notify.send)
+    from harness.notify.send import notify_failure
+
+    return Recorded(result=result, out_dir=out_dir, tracking_uri=uri, notice=notify_failure(store, result, policy))

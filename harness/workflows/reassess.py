@@ -236,12 +236,16 @@ def _suspend(uri: str, tool: str, version: str, *, by: str, run_id: str, because
     if late:
         what += " (the suspension had not been recorded when that run ended)"
     try:
-        gate.suspend(uri, tool, version, by=by, reason=reason, run_id=run_id, policy=policy)
+        d = gate.suspend(uri, tool, version, by=by, reason=reason, run_id=run_id, policy=policy)
     except HarnessError as e:
         if gate.status(uri, tool, version)[0].state != "suspended":
             return Outcome(tool, version, "FAIL", f"NOT suspended: {e}; suspend it by hand (`harness suspend`)",
                            because, run_id)
         what = "suspended by someone else meanwhile: the gate is closed"
+    else:
+        from harness.notify.send import notify_suspension
+
+        notify_suspension(uri, d, policy)  # after the record; a failure to send is a line on stderr, nothing more
     return Outcome(tool, version, "FAIL", what, because, run_id)
 
 
