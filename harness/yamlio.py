@@ -18,7 +18,13 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def line_index(text: str) -> dict[tuple[str, ...], int]:
-    """Map each key path in the document to its 1-based line number."""
+    """Map each key path in the document to its 1-based line number (a copy of the index kept per text: every
+    assessment checks its policy's settings against the policy's text)."""
+    return dict(_line_index(text))
+
+
+@functools.lru_cache(maxsize=16)
+def _line_index(text: str) -> dict[tuple[str, ...], int]:
     lines: dict[tuple[str, ...], int] = {}
 
     def walk(node: yaml.Node, path: tuple[str, ...]) -> None:
