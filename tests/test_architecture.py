@@ -12,6 +12,7 @@ are resolved against the importing module's package, as Python does.
 from __future__ import annotations
 
 import ast
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,7 +69,14 @@ def resolve_relative(module: str, is_package: bool, level: int, name: str | None
 
 
 def imports_of(root: Path, path: Path) -> list[Import]:
-    """Every import in a file (module level, in functions, under TYPE_CHECKING), in source order."""
+    """Every import in a file (module level, in functions, under TYPE_CHECKING), in source order. Each file is
+    parsed once per version (several rules here read the whole tree)."""
+    stat = path.stat()
+    return list(_imports_of(root, path, stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=4096)
+def _imports_of(root: Path, path: Path, _mtime_ns: int, _size: int) -> tuple[Import, ...]:
     source = path.read_text(encoding="utf-8")
     tree = ast.parse(source, filename=str(path))
     module = module_name(root, path)
@@ -85,7 +93,7 @@ def imports_of(root: Path, path: Path) -> list[Import]:
                     else node.module or "")
             targets = [f"{base}.{alias.name}" if alias.name != "*" else base for alias in node.names]
         out.extend(Import(rel, node.lineno, module, t, statement) for t in targets)
-    return sorted(out, key=lambda i: (i.line, i.target))
+    return tuple(sorted(out, key=lambda i: (i.line, i.target)))
 
 
 def module_of(target: str, known: dict[str, Path] | set[str]) -> str | None:
