@@ -572,6 +572,9 @@ def test_worker_ends_when_closed_and_leaves_no_scratch(tmp_path: Path) -> None:
 
 
 
+VENDOR_REQUIREMENTS = ["scikit-learn", "numpy", "pandas"]  # the MLflow models' requirements.txt (not installed here)
+
+
 @pytest.mark.slow
 def test_mlflow_model_folder_is_loaded_with_pyfunc_in_the_sandbox(tmp_path: Path, bwrap: None,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
@@ -581,7 +584,8 @@ def test_mlflow_model_folder_is_loaded_with_pyfunc_in_the_sandbox(tmp_path: Path
     ds = _dataset(tmp_path / "data")
     model = _fitted(ds)
     X = ds.frame[["sex", "race", "income"]]
-    mlflow.sklearn.save_model(model, tmp_path / "vendor" / "model")
+    # requirements given, as a vendor may: MLflow would otherwise infer them in a process of its own (5 s)
+    mlflow.sklearn.save_model(model, tmp_path / "vendor" / "model", pip_requirements=VENDOR_REQUIREMENTS)
     m = load_manifest(_manifest(tmp_path / "vendor", "adapter:\n  kind: mlflow\n  path: model\n"))
     tool = load_tool(m)
     try:
@@ -623,7 +627,7 @@ def test_mlflow_model_uri_is_downloaded_by_the_harness_then_loaded_in_the_sandbo
     mlflow.set_tracking_uri(uri)
     exp = mlflow.create_experiment("vendor", artifact_location=(tmp_path / "store" / "artifacts").as_uri())
     with mlflow.start_run(experiment_id=exp) as run:
-        mlflow.sklearn.log_model(model, name="model")
+        mlflow.sklearn.log_model(model, name="model", pip_requirements=VENDOR_REQUIREMENTS)
     (tmp_path / "vendor").mkdir()
     m = load_manifest(_manifest(tmp_path / "vendor",
                                 f"adapter:\n  kind: mlflow\n  model_uri: runs:/{run.info.run_id}/model\n"))
