@@ -2,6 +2,7 @@
 path and line in the file, so an analyst can fix a manifest in one pass."""
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Collection, Iterator, Mapping
