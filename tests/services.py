@@ -344,10 +344,20 @@ def permission(uri: str, admin_creds: tuple[str, str], name: str, *, experiment_
     return str(r.json()["permission"])
 
 
+CLIENT_DROP = ("MLFLOW_TRACKING_", "HARNESS_USER", "HARNESS_DATA_DIR")  # what a person's own settings replace
+
+
 def client_env(name: str, password: str, uri: str) -> dict[str, str]:
     """The environment of a `harness` subprocess acting as MLflow user `name` against the server at `uri`."""
-    drop = ("MLFLOW_TRACKING_", "HARNESS_USER", "HARNESS_DATA_DIR")
-    return {**{k: v for k, v in os.environ.items() if not k.startswith(drop)},
+    return {**{k: v for k, v in os.environ.items() if not k.startswith(CLIENT_DROP)},
+            "MLFLOW_TRACKING_URI": uri, "MLFLOW_TRACKING_USERNAME": name, "MLFLOW_TRACKING_PASSWORD": password,
+            "COLUMNS": "250"}
+
+
+def client_overrides(name: str, password: str, uri: str) -> dict[str, str | None]:
+    """`client_env` as changes to this process's environment (None: unset), for an in-process `harness` command
+    (click's CliRunner(env=...)) acting as MLflow user `name`."""
+    return {**{k: None for k in os.environ if k.startswith(CLIENT_DROP)},
             "MLFLOW_TRACKING_URI": uri, "MLFLOW_TRACKING_USERNAME": name, "MLFLOW_TRACKING_PASSWORD": password,
             "COLUMNS": "250"}
 

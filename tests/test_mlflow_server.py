@@ -1,11 +1,13 @@
 """The harness against a real shared `mlflow server` (issue 6, "Shared server"): a SQLite backend and its own
 artifact folder in a temporary folder, on a free loopback port, driven only through the command line with
-`--tracking-uri http://127.0.0.1:PORT`, the way departments share one store. A vendor submits a bundle, DTI
+`--tracking-uri http://127.0.0.1:PORT`, the way departments share one store (one command after another in this
+process, with click's CliRunner; the concurrent assessments as processes of their own). A vendor submits a bundle, DTI
 fixes a plan and assesses, a reviewer approves, the deployment gate opens, the scheduled re-assessment
 runs from the bundle as the server keeps it; then four assessments started at once must all land, each
 with its own run id, tags, metrics and decision record (nothing lost, nothing mixed)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -14,11 +16,14 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from harness import gate
+from harness.cli import main
 from harness.tracking import metric_key
 from tests.conftest import single_user
 from tests.services import SERVER_GROUP, stop, wait_healthy
@@ -64,9 +69,20 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         log.close()
 
 
-def harness(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / "harness"), *args], capture_output=True, text=True, timeout=300, cwd=cwd,
-                          env=_env())
+@dataclass(frozen=True)
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def harness(*args: str, cwd: Path) -> Ran:
+    """`harness ARGS` in this process, run from `cwd` without the caller's store, user or data folder."""
+    drop: dict[str, str | None] = {k: None for k in ("MLFLOW_TRACKING_URI", "HARNESS_USER", "HARNESS_DATA_DIR")}
+    with contextlib.chdir(cwd):
+        r = CliRunner().invoke(main, list(args), env={**drop, "COLUMNS": "250"}, prog_name="harness",
+                               catch_exceptions=False)
+    return Ran(r.exit_code, r.stdout, r.stderr)
 
 
 def assessed(folder: Path) -> dict:
