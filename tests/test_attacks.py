@@ -36,6 +36,7 @@ from harness.gate.records import FIELD_TAG, FIELDS, HASH_TAG, RECORD_TAG, SCHEMA
 from harness.policy import load_policy
 from harness.workflows.assess import run_assessment
 from tests.conftest import perfect_case, single_user, single_user_policy, write_case
+from tests.workers import first_key
 
 POLICY = single_user_policy()  # what the template store has in force (conftest.single_user)
 LABEL = POLICY.label
@@ -802,13 +803,6 @@ def test_people_keys() -> None:
     assert person_key("Omar") != person_key("Dana")
 
 
-def _first_key(path: str) -> str:
-    os.environ["HARNESS_SIGNING_KEY"] = path
-    from harness.gate.signing import load_signer
-
-    return load_signer().fingerprint
-
-
 def test_processes_making_the_first_key_at_once_all_get_the_same_whole_key(tmp_path: Path) -> None:
     """The first decisions of a new installation, at once (cron and an analyst): one key is made, none of them
     reads it half-written, and the key file is never replaced."""
@@ -816,7 +810,7 @@ def test_processes_making_the_first_key_at_once_all_get_the_same_whole_key(tmp_p
 
     path = str(tmp_path / "keys" / "signing.key")
     with multiprocessing.get_context("spawn").Pool(4) as pool:
-        prints = pool.map(_first_key, [path] * 8)
+        prints = pool.map(first_key, [path] * 8)
     assert len(set(prints)) == 1 and prints[0].startswith("ed25519:")
     assert sorted(p.name for p in (tmp_path / "keys").iterdir()) == ["signing.key", "signing.pub"]
     assert oct((tmp_path / "keys" / "signing.key").stat().st_mode & 0o777) == "0o600"

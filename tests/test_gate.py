@@ -21,6 +21,7 @@ from harness.gate.views import approved_baseline
 from harness.manifest import load_manifest
 from harness.workflows.assess import run_assessment
 from tests.conftest import perfect_case, single_user, single_user_policy, write_case
+from tests.workers import register_many
 
 POLICY = single_user_policy()  # what the template store has in force (conftest.single_user)
 LABEL = POLICY.label
@@ -634,11 +635,6 @@ def test_deleting_the_last_record_is_reported(template: Template, uri: str) -> N
 # -- concurrency -----------------------------------------------------------------------------------------------
 
 
-def _register_many(args: tuple[str, list[str]]) -> list[int]:
-    uri, paths = args
-    return [gate.register_version(uri, load_manifest(p), p, submitter="vendor-co").model_version for p in paths]
-
-
 @pytest.mark.slow
 def test_concurrent_registrations_and_decisions_lose_nothing(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -649,7 +645,7 @@ def test_concurrent_registrations_and_decisions_lose_nothing(tmp_path: Path) -> 
     distinct = [[str(other_version(tool, f"w{w}.{i}")) for i in range(3)] for w in range(4)]
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(4) as pool:
-        numbers = pool.map(_register_many, [(uri, same + d) for d in distinct])
+        numbers = pool.map(register_many, [(uri, same + d) for d in distinct])
     assert all(n[:3] == [1, 1, 1] for n in numbers)  # one version string, one model version, whoever asked
     rows = gate.status(uri, "case-tool-41")
     assert sorted(r.version for r in rows) == sorted(["1.0"] + [f"w{w}.{i}" for w in range(4) for i in range(3)])

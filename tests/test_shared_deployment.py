@@ -194,9 +194,10 @@ def test_a_vendor_an_analyst_and_a_reviewer_on_the_citys_server(city: City, tmp_
         ("submit", "sam", "mlflow-basic-auth"), ("assess", "dana", "mlflow-basic-auth"),
         ("signoff", "rita", "mlflow-basic-auth"), ("approve", "omar", "mlflow-basic-auth")]
 
-    # four concurrent assessments by the analyst all land, each with its assess record
+    # four concurrent assessments by the analyst all land, each with its assess record (one suite each, the
+    # cheapest to start: what is tested is the recording, not the suite)
     procs = [subprocess.Popen([HARNESS, "assess", str(bundle / "tool.yaml"), "--dataset", "rental-assistance",
-                               "--suite", "data_quality", "--out", str(tmp_path / f"c{i}")], cwd=dana.home,
+                               "--suite", "performance", "--out", str(tmp_path / f"c{i}")], cwd=dana.home,
                               env=dana.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for i in range(4)]
     for p in procs:
