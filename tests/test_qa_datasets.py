@@ -104,3 +104,23 @@ def test_cli_shows_qa_dataset():
     result = CliRunner().invoke(main, ["datasets", "list"], env={"COLUMNS": "250"})
     assert result.exit_code == 0, result.output
     assert "city-services-qa" in result.output
+
+
+def test_cli_show_tells_missing_data_from_wrong_data(tmp_path):
+    """A card whose file is not on this machine is shown (exit 0); a file that is not the card's is an error
+    (exit 2): a swapped data file must not read as 'shown' in a script or a cron job."""
+    from click.testing import CliRunner
+
+    from harness.cli import main
+
+    card = tmp_path / "card.yaml"
+    card.write_text("name: b\nversion: '1'\ntask: binary-classification\nfile: d.csv\nsha256: " + "ab" * 32 + "\n"
+                    "source: https://example.org\nlicense: CC0-1.0\nfeatures: [x]\nprotected_attributes: {}\n"
+                    "target: {column: y, positive: 1}\n")
+    shown = CliRunner().invoke(main, ["datasets", "show", str(card)])
+    assert shown.exit_code == 0, shown.output
+    assert "data not loaded:" in shown.output and "'d.csv' of dataset 'b' is missing" in shown.output
+    (tmp_path / "d.csv").write_text("x,y\n1,0\n2,1\n")
+    swapped = CliRunner().invoke(main, ["datasets", "show", str(card)])
+    assert swapped.exit_code == 2, swapped.output
+    assert f"does not match dataset card {card}" in swapped.output

@@ -72,7 +72,7 @@ def datasets_list() -> None:
 def datasets_show(name: str, data_dir: str | None) -> None:
     """Show a dataset's card and, when its file is available, verify it and summarise its groups."""
     from harness.cli.console import make_console
-    from harness.datasets import find_card, load_card, load_dataset
+    from harness.datasets import find_card, load_card, load_dataset, locate_file
 
     console = make_console()
     path = find_card(name)
@@ -93,10 +93,11 @@ def datasets_show(name: str, data_dir: str | None) -> None:
     if card.description:
         console.print(f"\n{card.description.strip()}")
     try:
-        ds = load_dataset(name, data_dir)
-    except HarnessError as e:
+        locate_file(card, path, data_dir)
+    except HarnessError as e:  # a card whose data is not on this machine is still worth reading: not an error
         console.print(f"\n[yellow]data not loaded:[/] {e}")
         return
+    ds = load_dataset(name, data_dir)  # a file that is there but is not the card's (sha256, columns): exit 2
     if card.target is None:
         line = f"\nverified sha256; {len(ds.frame):,} items"
         if "answerable" in ds.frame.columns and len(ds.frame):
