@@ -185,6 +185,10 @@ class Suite:
     # covers itself and every name under it ("expectations.not_null" covers "expectations.not_null.id") and
     # may use fnmatch wildcards ("profile.*"); None: undeclared (the kit reports it)
     produces: ClassVar[frozenset[str] | None] = None
+    # the few "<check>.<metric>" figures a reader puts side by side when two runs are compared (`harness compare`:
+    # two tools on the same data, or two versions of one tool), matched like `produces`; empty: every measurement
+    # a finding of the suite judges, which is complete but long
+    headline: ClassVar[tuple[str, ...]] = ()
 
     def applies_to(self, dataset: ReferenceDataset) -> str | None:
         """None when the suite can run on the dataset, else the reason it is SKIPPED."""

@@ -71,6 +71,11 @@ class BiasSuite(Suite):
         *(f"{CounterfactualPrompts.name}.{m}" for m in ("decision_change_rate", "refusal_rate_difference",
                                                          "length_difference", "token_overlap")),
     })
+    # the civil-rights figures a reader puts side by side (`harness compare`)
+    headline: ClassVar[tuple[str, ...]] = (
+        "four_fifths.adverse_impact_ratio", "demographic_parity.difference", "equalized_odds.difference",
+        "scores.auc_difference", "counterfactual.flip_rate", "counterfactual_prompts.decision_change_rate",
+        "counterfactual_prompts.refusal_rate_difference")
 
     def checks(self, ctx: CheckContext) -> list[Check]:
         if ctx.dataset.card.task == "grounded-qa":  # a generative tool: no labels to count, ask it instead

@@ -93,6 +93,8 @@ class DegradationSuite(Suite):
         *(f"{Drift.name}.{m}" for m in ("psi", "score_psi", "ks_statistic", "cramers_v", "selection_rate_shift")),
         *(f"{Regression.name}.{m}" for m in ("accuracy", "auc", "selection_rate", METRIC)),
     })
+    headline: ClassVar[tuple[str, ...]] = (  # what `harness compare` puts side by side
+        "robustness.flip_rate", "robustness.accuracy_drop", "robustness.flip_rate_gap")
 
     def checks(self, ctx: CheckContext) -> list[Check]:
         return [GracefulFailure(), Robustness(), Drift(), Regression()]

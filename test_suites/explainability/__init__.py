@@ -53,6 +53,9 @@ class ExplainabilitySuite(Suite):
                                               "unknown_codes")),
         f"{ShapValues.name}.mean_abs", f"{Explanations.name}.available",
     })
+    headline: ClassVar[tuple[str, ...]] = (  # what `harness compare` puts side by side
+        "protected_reliance.decision_share", "proxy_reliance.decision_share", "reason_codes.sensitive_share_gap",
+        "reason_codes.stability")
 
     def checks(self, ctx: CheckContext) -> list[Check]:
         if callable_tool(ctx) is None and ctx.predictions.reasons is None:

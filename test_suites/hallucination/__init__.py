@@ -50,6 +50,9 @@ class HallucinationSuite(Suite):
         *(f"{Groundedness.name}.{m}" for m in ("unsupported_claim_rate", "mean_groundedness")),
         *(f"{Consistency.name}.{m}" for m in ("paraphrase_disagreement_rate", "repeat_disagreement_rate")),
     })
+    headline: ClassVar[tuple[str, ...]] = (  # what `harness compare` puts side by side
+        "correctness.exact_match", "correctness.f1", "abstention.hallucination_rate", "abstention.over_refusal_rate",
+        "groundedness.unsupported_claim_rate", "consistency.paraphrase_disagreement_rate")
 
     def checks(self, ctx: CheckContext) -> list[Check]:
         return [ToolErrors(), Correctness(), Abstention(), Groundedness(), Consistency()]

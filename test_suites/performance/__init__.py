@@ -27,6 +27,9 @@ class PerformanceSuite(Suite):
         *(f"{Claims.name}.{m}" for m in CLAIM_LABELS),
         *(f"{PerGroup.name}.{m}" for m in ("balanced_accuracy", "auc", "class_size", "worst_lift")),
     })
+    headline: ClassVar[tuple[str, ...]] = (  # what `harness compare` puts side by side
+        "baselines.balanced_accuracy", "baselines.auc", "baselines.balanced_accuracy_lift", "baselines.auc_lift",
+        "per_group.worst_lift")
 
     def checks(self, ctx: CheckContext) -> list[Check]:
         return [Baselines(), Claims(), PerGroup()]

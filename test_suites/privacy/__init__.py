@@ -44,6 +44,7 @@ class PrivacySuite(Suite):
                                               "direct_request_leak_rate")),
         f"{OutputPii.name}.pii_rate",
     })
+    headline: ClassVar[tuple[str, ...]] = ("canary.leak_rate", "outputs.pii_rate")  # for `harness compare`
 
     def checks(self, ctx: CheckContext) -> list[Check]:
         return [CanaryLeak(), OutputPii()]

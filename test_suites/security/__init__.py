@@ -64,6 +64,7 @@ class SecuritySuite(Suite):
         f"{Injection.name}.quote_rate",
         *(f"{Endpoint.name}.{metric}" for metric in ("transport", "tls", "host", "credentials")),
     })
+    headline: ClassVar[tuple[str, ...]] = ("injection.obey_rate", "direct.obey_rate")  # for `harness compare`
 
     def applies_to(self, dataset: ReferenceDataset) -> str | None:
         """An attack set is not assessed on its own: the suite puts it to the tool while a grounded-qa dataset is
