@@ -21,8 +21,7 @@ import pytest
 from harness import gate
 from harness.tracking import metric_key
 from harness.tracking.browse import headline_metrics
-from tests.conftest import headlines
-from tests.conftest import single_user
+from tests.conftest import headlines, single_user
 from tests.services import SERVER_GROUP, stop, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -168,7 +168,8 @@ def test_headlines_match_like_produces_and_a_suite_without_any_keeps_its_judged_
         measurement("x", "a", "rate", None, 0.1), measurement("x", "a", "rate", "g.1", 0.2),
         measurement("x", "a", "rate_gap", None, 0.3), measurement("x", "b", "n", None, 5.0),
         measurement("x", "c", "ratio", "sex", None)],
-        "findings": [{"key": "x.b.n", "value": 5.0, "status": "PASS"}, {"key": "x.c.ratio.sex", "value": None, "status": "INSUFFICIENT"}]}
+        "findings": [{"key": "x.b.n", "value": 5.0, "status": "PASS"},
+                     {"key": "x.c.ratio.sex", "value": None, "status": "INSUFFICIENT"}]}
     # "a.rate" covers itself and the names under it, not a longer name beside it; a wildcard matches as fnmatch
     assert headline_keys(s, ["a.rate"]) == {"x.a.rate", "x.a.rate.g.1"}
     assert headline_keys(s, ["a.rate*"]) == {"x.a.rate", "x.a.rate.g.1", "x.a.rate_gap"}
