@@ -20,7 +20,9 @@ Measured = tuple[str, str, "float | None"]  # (measurement key, dataset name, va
 
 
 def metrics_of(measured: Iterable[Measured], several_datasets: bool) -> dict[str, float]:
-    """`<suite>.<check>.<metric>[.<group>]`; with several datasets the dataset name is appended."""
+    """`<suite>.<check>.<metric>[.<group>]`; with several datasets the dataset name is appended. Every measurement:
+    the names the regression rules match (`recorded_metrics`); the run's MLflow metrics are the headline subset
+    (`harness.tracking.browse.headline_metrics`), the rest are in its tables."""
     out: dict[str, float] = {}
     for key, dataset, value in measured:
         if value is None or not math.isfinite(value):
