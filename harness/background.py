@@ -56,7 +56,8 @@ def _worker_pool() -> ProcessPoolExecutor | None:
             import multiprocessing
 
             try:
-                _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+                _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                            initializer=_worker_init)
             except (OSError, ValueError):
                 return None
             atexit.register(shutdown)
@@ -77,6 +78,19 @@ def shutdown() -> None:
     for worker in workers:
         if worker.is_alive():
             worker.terminate()
+    pool.shutdown(wait=True)  # the worker is stopped: this only waits (milliseconds) for the pool to close its queues
+
+
+def _worker_init() -> None:
+    """In the worker, before any call: give tqdm (Great Expectations draws progress bars with it) a lock of this
+    process's threads instead of the named semaphore it creates by default. The worker may be stopped with
+    SIGTERM, which unlinks no semaphore, and Python's resource tracker would then print "There appear to be 1
+    leaked semaphore objects" on the user's terminal after every assessment. Only this process writes bars."""
+    try:
+        from tqdm import tqdm
+    except ImportError:  # tqdm comes with Great Expectations and MLflow; without it there is no lock to make
+        return
+    tqdm.set_lock(threading.RLock())
 
 
 class Pending(Generic[T]):

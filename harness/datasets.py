@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.digests import sha256_file
 from harness.errors import DatasetError
-from harness.yamlio import read_yaml_mapping, validate
+from harness.yamlio import line_index, read_yaml_mapping, validate
 
 if TYPE_CHECKING:
     import numpy as np
@@ -227,8 +227,42 @@ def find_card(name_or_path: str) -> Path:
     )
 
 
+DRAFT_MARKER = "TODO"
+"""What `harness datasets draft` writes where only the analyst can answer (the target, the protected attributes,
+the licence, ...): a card with a value or key starting with it is a draft, refused by `load_card`."""
+
+
+def draft_fields(data: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """The key paths of a card's mapping still holding the draft marker, as a value or as a key (a protected
+    attribute named TODO), in document order."""
+    found: list[tuple[str, ...]] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            here = (*path, str(key))
+            if isinstance(key, str) and key.startswith(DRAFT_MARKER):
+                found.append(here)
+            else:
+                found += draft_fields(value, here)
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            found += draft_fields(value, (*path, str(i)))
+    elif isinstance(data, str) and data.strip().startswith(DRAFT_MARKER):
+        found.append(path)
+    return found
+
+
 def load_card(path: Path) -> DatasetCard:
+    """The card at `path`, validated. A draft (`harness datasets draft`) whose TODO placeholders are not all
+    filled in is refused, naming each with its line: a card drafted from a file knows its hash and columns but
+    not which column is the outcome, who is protected or whether the City may use the data (policy 1.2, 4.2), and
+    a guess there would make every figure of an assessment wrong without a sign."""
     data, text = read_yaml_mapping(path, "dataset card", DatasetError)
+    todo = draft_fields(data)
+    if todo:
+        index = line_index(text)
+        where = ", ".join(f"{'.'.join(p)} (line {index[p]})" if p in index else ".".join(p) for p in todo)
+        raise DatasetError(f"dataset card {path} is a draft: fill in {where}, still {DRAFT_MARKER}, before it is used",
+                           rule="card-draft", detail=".".join(todo[0]))
     return validate(DatasetCard, data, text, f"dataset card {path}", DatasetError)
 
 

@@ -88,3 +88,17 @@ def effective_size(weights_sum: np.ndarray | float, weights_sq_sum: np.ndarray |
     w, w2 = np.asarray(weights_sum, dtype=float), np.asarray(weights_sq_sum, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(w2 > 0, w**2 / np.where(w2 > 0, w2, 1), 0.0)
+
+
+def difference_bounds(a: float, a_low: float, a_high: float, b: float, b_low: float,
+                      b_high: float) -> tuple[float, float, float]:
+    """`a - b` and an interval for it from each estimate's own interval, when nothing is known about how the two
+    estimates move together: two assessment runs on the same rows, whose per-row outputs are not recorded, so no
+    paired resampling is possible (`harness compare`). The interval is `a_low - b_high` to `a_high - b_low`: it
+    holds the difference whenever both intervals hold their values, so it covers at least `1 - 2 alpha` whatever
+    the dependence (Bonferroni); for estimates that are close to normal it covers at least `1 - alpha`, since the
+    standard error of a difference is never more than the sum of the two (it is exact when the estimates are
+    perfectly negatively correlated). The usual combination for independent estimates (Newcombe's
+    `mover_difference`, the root of the summed squares) is narrower and would be too narrow when two tools' errors
+    on the same rows move in opposite directions."""
+    return a - b, a_low - b_high, a_high - b_low

@@ -20,7 +20,8 @@ from harness.cli.common import LOGIN_NOTE, PERSON_RULES, person_option
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = ROOT / "harness" / "cli"
-COMMAND_MODULES = ["access", "assess", "catalogue", "gate", "keys", "plan", "policy", "register", "submit"]
+COMMAND_MODULES = ["access", "assess", "catalogue", "compare", "gate", "keys", "plan", "policy", "register", "submit",
+                   "vendor"]
 
 
 def _cli_imports(module: str) -> set[str]:
@@ -37,12 +38,13 @@ def _cli_imports(module: str) -> set[str]:
 
 def test_command_modules_import_common_and_console_only() -> None:
     assert sorted(p.stem for p in CLI.glob("*.py")) == sorted(
-        ["__init__", "app", "common", "console", *COMMAND_MODULES])
+        ["__init__", "app", "common", "console", "process", *COMMAND_MODULES])
     for module in COMMAND_MODULES:
         assert _cli_imports(module) <= {"harness.cli.common", "harness.cli.console"}, module
     assert _cli_imports("common") == set()
     assert _cli_imports("console") == {"harness.cli.common"}
     assert _cli_imports("app") == {f"harness.cli.{m}" for m in COMMAND_MODULES}
+    assert _cli_imports("process") == {"harness.cli.app"}  # the program's entry point, above the group
 
 
 @pytest.mark.parametrize("module", COMMAND_MODULES)
@@ -58,9 +60,9 @@ def test_each_command_module_imports_first(module: str) -> None:
 
 def test_the_group_holds_every_command_once() -> None:
     assert sorted(main.commands) == [
-        "access", "approve", "assess", "datasets", "demo", "due", "gate", "history", "inventory", "keys", "plan",
-        "policy", "reassess", "records", "register", "reject", "report", "retire", "status", "submit", "suites",
-        "suspend", "waive"]
+        "access", "approve", "assess", "check", "compare", "datasets", "demo", "due", "gate", "history", "inventory",
+        "keys", "plan", "policy", "reassess", "records", "register", "reject", "report", "retire", "status", "submit",
+        "suites", "suspend", "waive"]
 
 
 def _probe(rule: str, flag: str = "--by") -> click.Command:

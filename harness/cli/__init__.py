@@ -1,6 +1,8 @@
-"""The `harness` command line (`harness.cli:main`, also `python -m harness`).
+"""The `harness` command line (the click group `harness.cli:main`; the program `harness` and `python -m harness`
+run it through `harness.cli.process:run`, which leaves the process without tearing it down).
 
 - `app`: the click group; it adds the commands of every module below.
+- `process`: the program's entry point and its quick, orderly exit.
 - `common`: the error handler, the shared options (`--tracking-uri`, `--policy`, `--format`, ...), the styles and
   the flags that name a person (`person_option`).
 - `console`: the masking rich console and the verdict table.

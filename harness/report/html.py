@@ -40,6 +40,12 @@ def _environment() -> jinja2.Environment:
     )
 
 
+def template(name: str) -> jinja2.Template:
+    """A template of `harness/report/templates` in the report's environment (autoescape, strict, cached): the
+    comparison page (`harness.report.comparison`) is drawn by the same machinery as the report."""
+    return _environment().get_template(name)
+
+
 def _draw(table: TableView, salt: str, ratio_limit: float | None) -> list[str | None]:
     """The SVGs that go with one table, by its kind (None for a plot with nothing to draw)."""
     from harness.report import plots
