@@ -12,8 +12,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from harness.check import headline_keys
 from harness.tracking import Store, metrics_of, recorded_metrics
-from harness.tracking.browse import DIGEST_CHARS, EXPERIMENT_KIND, NOTE, headline_keys, headline_metrics, tables
+from harness.tracking.browse import DIGEST_CHARS, EXPERIMENT_KIND, NOTE, headline_metrics, tables
 from harness.workflows.assess import run_assessment
 from harness.workflows.transparency import verdict_sentence
 from tests.conftest import headlines, write_case

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.check import declared
+from harness.check import headline_keys
 from harness.names import metric_key
 
 if TYPE_CHECKING:
@@ -47,22 +47,6 @@ FINDING_COLUMNS = ("key", "dataset", "status", "severity", "value", "ci_low", "c
                    "policy_section", "message")
 
 Headlines = Mapping[str, Iterable[str]]  # suite name -> its `Suite.headline` patterns
-
-
-def headline_keys(suite: Mapping[str, Any], patterns: Iterable[str]) -> set[str]:
-    """The keys of a suite result's (`assessment.json` form) headline measurements: those its `Suite.headline`
-    patterns match (on `<check>.<metric>[.<group>]`, as `harness.check.declared` matches `produces`), or, for a
-    suite that names none, every measurement one of its findings judges. The same figures `harness compare`
-    shows, so the metrics tab and a comparison never disagree on what matters."""
-    wanted = frozenset(patterns)
-    judged = {f["key"] for f in suite.get("findings") or [] if f.get("judged_by_policy", True)
-              and f.get("value") is not None}
-    out: set[str] = set()
-    for m in suite.get("measurements") or []:
-        key = str(m["key"])
-        if declared(wanted, key.removeprefix(f"{m['suite']}.")) if wanted else key in judged:
-            out.add(key)
-    return out
 
 
 def _metric_name(key: str, dataset: str, several: bool) -> str:
@@ -170,4 +154,4 @@ def dataset_inputs(datasets: Iterable[Mapping[str, Any]]) -> list[DatasetInput]:
 
 
 __all__ = ["DIGEST_CHARS", "EXPERIMENT_KIND", "LOGGED_ARTIFACTS", "NOTE", "TABLES", "UI_QUERY", "browse_tags",
-           "data_input", "dataset_inputs", "headline_keys", "headline_metrics", "tables", "write_tables"]
+           "data_input", "dataset_inputs", "headline_metrics", "tables", "write_tables"]
