@@ -6,7 +6,7 @@ assessment's measurements without re-running the tool.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -168,6 +168,25 @@ def declared(produces: frozenset[str] | None, name: str) -> bool:
     from fnmatch import fnmatchcase
 
     return any(name == p or name.startswith(p + ".") or fnmatchcase(name, p) for p in produces or ())
+
+
+def headline_keys(suite: Mapping[str, Any], patterns: Iterable[str]) -> set[str]:
+    """The keys of a suite result's (`assessment.json` form) headline measurements: those its `Suite.headline`
+    patterns match on `<check>.<metric>[.<group>]` (as `declared` matches `produces`), or, for a suite that names
+    none, every measurement one of its findings judges with a value. `harness compare` puts these side by side
+    and they are the run's MLflow metrics (`harness.tracking.browse`), so the two never disagree on what matters."""
+    import math
+
+    wanted = frozenset(patterns)
+    judged = {f["key"] for f in suite.get("findings") or [] if f.get("judged_by_policy", True)
+              and isinstance(f.get("value"), int | float) and not isinstance(f.get("value"), bool)
+              and math.isfinite(f["value"])}
+    out: set[str] = set()
+    for m in suite.get("measurements") or []:
+        name = f"{m['check']}.{m['metric']}" + (f".{m['group']}" if m.get("group") else "")
+        if declared(wanted, name) if wanted else f"{m['suite']}.{name}" in judged:
+            out.add(f"{m['suite']}.{name}")
+    return out
 
 
 class Suite:

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from harness.check import declared
+from harness.check import headline_keys
 from harness.stats import difference_bounds
 
 SCHEMA = "harness.comparison/1"
@@ -219,14 +219,11 @@ def suite_names(doc: Mapping[str, Any]) -> tuple[str, ...]:
 def _headline(suite: Mapping[str, Any], patterns: Iterable[str]) -> dict[str, Figure]:
     """The suite result's headline measurements by key: those `patterns` match (`Suite.headline`), or, for a suite
     that names none, every measurement a finding of the suite judges."""
-    wanted = frozenset(patterns)
-    judged = {f["key"] for f in suite.get("findings") or [] if f.get("judged_by_policy", True)
-              and _num(f.get("value")) is not None}
+    wanted = headline_keys(suite, patterns)
     out: dict[str, Figure] = {}
     for m in suite.get("measurements") or []:
-        name = f"{m['check']}.{m['metric']}" + (f".{m['group']}" if m.get("group") else "")
-        key = f"{m['suite']}.{name}"
-        if declared(wanted, name) if wanted else key in judged:
+        key = f"{m['suite']}.{m['check']}.{m['metric']}" + (f".{m['group']}" if m.get("group") else "")
+        if key in wanted:
             n = m.get("n")
             out[key] = Figure(value=_num(m.get("value")), low=_num(m.get("ci_low")), high=_num(m.get("ci_high")),
                               n=int(n) if isinstance(n, int | float) and not isinstance(n, bool) else None)

@@ -285,3 +285,11 @@ def no_bwrap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     bwrap_status.cache_clear()
     yield
     bwrap_status.cache_clear()
+
+
+def headlines(names: list[str]) -> dict[str, tuple[str, ...]]:
+    """The installed suites' `Suite.headline` patterns, as the pipeline hands them to the MLflow layer."""
+    from harness.plugins import load_suite
+
+    return {name: tuple(load_suite(name).headline) for name in names}
+

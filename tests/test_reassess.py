@@ -271,8 +271,8 @@ def test_a_run_interrupted_while_recorded_ends_failed_and_is_never_evidence(
     log = actions(uri, tool)
     record = AssessmentRun.record
 
-    def cut_short(self: AssessmentRun, metrics, tags, files) -> None:  # tags and metrics written, artifacts not
-        record(self, metrics, tags, [])
+    def cut_short(self: AssessmentRun, metrics, tags, files, **kw) -> None:  # tags and metrics written, files not
+        record(self, metrics, tags, [], **kw)
         raise KeyboardInterrupt
 
     monkeypatch.setattr(AssessmentRun, "record", cut_short)

@@ -102,12 +102,12 @@ def test_every_run_artifact_and_decision_is_exported_with_checksums(store: Store
     assert run["params"] == {} and run["status"] == "FINISHED" and run["kind"] == "pre-acquisition"
     assert (run["tags"]["harness.verdict"], run["tags"]["harness.submitter"], run["tags"]["harness.approval"]) == (
         "PASS", "dana", "approved")
-    assert run["metrics"]["bias.demographic_parity.ratio.sex"] == mlflow_run.data.metrics[
-        "bias.demographic_parity.ratio.sex"]
+    assert run["metrics"]["bias.demographic_parity.difference.sex"] == mlflow_run.data.metrics[
+        "bias.demographic_parity.difference.sex"]
     # every artifact MLflow holds, byte for byte the files the pipeline logged
     logged = artifact_paths(uri_of(store.root), store.run)
     assert {"assessment.json", "report.html", "report.md", "inputs/case-6.card.yaml", "inputs/policy.yaml",
-            "inputs/tool.yaml"} <= set(logged)
+            "inputs/tool.yaml", "tables/bias-case-6.json", "tables/findings.json"} <= set(logged)
     assert run["artifacts"] == logged and done.artifacts == len(logged)
     for name in ("assessment.json", "report.html", "report.md", "inputs/tool.yaml", "inputs/policy.yaml"):
         assert sha(out / "runs" / store.run / "artifacts" / name) == sha(store.out / name), name

@@ -6,6 +6,8 @@ in one place.
   FINISHED or FAILED (`finished_run`), the readers of runs and artifacts, and `store.registry`.
 - `harness.tracking.runs`: the bottom layer: the store's URI, its reachability, the client and experiments.
 - `harness.tracking.assessments`: assessment runs, their tags and metrics, from plain data.
+- `harness.tracking.browse`: what the MLflow UI shows of an assessment: the verdict sentence as the description,
+  the reference datasets as dataset inputs, the headline metrics and the per-suite tables, the classic view.
 - `harness.tracking.registry`: the Model Registry (tool versions, version tags, aliases, the decision
   log of the approval gate), used by `harness.gate`.
 - `harness.tracking.artifacts`, `.plans`, `.export`, `.evidence`, `.access`: submissions, plans, the records

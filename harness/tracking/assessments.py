@@ -20,7 +20,9 @@ Measured = tuple[str, str, "float | None"]  # (measurement key, dataset name, va
 
 
 def metrics_of(measured: Iterable[Measured], several_datasets: bool) -> dict[str, float]:
-    """`<suite>.<check>.<metric>[.<group>]`; with several datasets the dataset name is appended."""
+    """`<suite>.<check>.<metric>[.<group>]`; with several datasets the dataset name is appended. Every measurement:
+    the names the regression rules match (`recorded_metrics`); the run's MLflow metrics are the headline subset
+    (`harness.tracking.browse.headline_metrics`), the rest are in its tables."""
     out: dict[str, float] = {}
     for key, dataset, value in measured:
         if value is None or not math.isfinite(value):
@@ -92,9 +94,14 @@ class AssessmentRun:
         self.run: OpenRun = self._open.enter_context(store.finished_run(tool_id, run_name, {}))
         self.run_id = self.run.run_id
 
-    def record(self, metrics: dict[str, float], tags: dict[str, str], files: list[tuple[Path, str | None]]) -> None:
-        """Log tags, metrics and artifacts (file, folder in the run or None for the root)."""
+    def record(self, metrics: dict[str, float], tags: dict[str, str], files: list[tuple[Path, str | None]],
+               datasets: Iterable[Mapping[str, Any]] = ()) -> None:
+        """Log tags, metrics, the reference datasets as dataset inputs (`browse.data_input`: a reference to the
+        file, never its rows) and artifacts (file, folder in the run or None for the root)."""
+        from harness.tracking.browse import dataset_inputs
+
         self.run.log_metrics(metrics, tags)
+        self.run.log_inputs(dataset_inputs(datasets))
         for f, folder in files:
             self.run.log_file(f, folder)
 

@@ -171,17 +171,32 @@ def experiment_id(c: MlflowClient, uri: str, tool_id: str, part: str | None = No
             raise TrackingError(f"you may not read experiment {name!r} on {uri}: on a shared server an administrator "
                                 f"opens a tool's records first (`harness access open {tool_id}`)") from None
         raise
+    from harness.tracking.browse import EXPERIMENT_KIND
+
+    kind, classic = EXPERIMENT_KIND
     if exp is not None:
+        if kind not in exp.tags:  # made before issue 15: opens in the classic view from now on too
+            _tag_experiment(c, exp.experiment_id, kind, classic)
         return exp.experiment_id
     root = artifact_root(uri)
     location = (f"{root}/{tool_id}" + (f"/{part}" if part else "")) if root else None
-    try:
-        return c.create_experiment(name, artifact_location=location, tags={"harness.tool_id": tool_id})
+    try:  # the classic (machine-learning) view of the MLflow UI, not the GenAI one (harness.tracking.browse)
+        return c.create_experiment(name, artifact_location=location, tags={"harness.tool_id": tool_id, kind: classic})
     except Exception:  # another process created it first
         exp = c.get_experiment_by_name(name)
         if exp is None:
             raise
         return exp.experiment_id
+
+
+def _tag_experiment(c: MlflowClient, experiment: str, key: str, value: str) -> None:
+    """Set a tag that only changes how the UI shows an experiment: a login that may write runs there but not
+    edit the experiment (a vendor's, on a shared server) leaves it as it is."""
+    try:
+        c.set_experiment_tag(experiment, key, value)
+    except Exception as e:
+        if error_code(e) != "PERMISSION_DENIED" and "403" not in str(e):
+            raise
 
 
 APPROVED_TAG = "harness.approval"  # set to "approved" on a run by the approval gate (policy 4.1)

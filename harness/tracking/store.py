@@ -107,6 +107,11 @@ class OpenRun:
         for i in range(0, max(len(rows), 1), BATCH):
             self.store.client.log_batch(self.run_id, metrics=rows[i:i + BATCH], tags=first if i == 0 else [])
 
+    def log_inputs(self, datasets: list[Any]) -> None:
+        """MLflow dataset inputs (`harness.tracking.browse.dataset_inputs`): the run page's "Datasets"."""
+        if datasets:
+            self.store.client.log_inputs(self.run_id, datasets=datasets)
+
     def log_file(self, local: Path, folder: str | None = None) -> None:
         self.store.client.log_artifact(self.run_id, str(local), folder)
 

@@ -38,7 +38,9 @@ if TYPE_CHECKING:
     from harness.notify.send import Outcome
     from harness.policy import Policy
     from harness.tools import Tool
-from harness.tracking import AssessmentRun, Store, check_reachable, metrics_of, resolve_uri, tags_of
+from harness.tracking import AssessmentRun, Store, check_reachable, resolve_uri, tags_of
+from harness.tracking.browse import Headlines, browse_tags, data_input, headline_metrics, write_tables
+from harness.workflows.transparency import verdict_sentence
 
 
 def load_current(path: str | Path, reference: ReferenceDataset) -> pd.DataFrame:
@@ -78,13 +80,24 @@ def _reachable(tracking_uri: str | None) -> Store:
     return Store.open(tracking_uri)
 
 
-def _tracked(result: AssessmentResult) -> tuple[dict[str, float], dict[str, str]]:
-    """The run's metrics and tags, from the result's plain parts (tracking does not import the assessment)."""
-    measured = [(m.key, s.dataset, m.value) for s in result.suites for m in s.measurements]
-    return metrics_of(measured, len(result.datasets) > 1), tags_of(
+def _tracked(result: AssessmentResult, doc: dict[str, Any], headlines: Headlines,
+             tables: list[tuple[Path, str]]) -> tuple[dict[str, float], dict[str, str]]:
+    """The run's metrics and tags, from the result's plain parts (tracking does not import the assessment): each
+    suite's headline figures as metrics (the rest are in `tables`), and the verdict sentence as the run's
+    description (issue 15)."""
+    sentence = verdict_sentence(result.verdict.value, result.started_at, doc, result.kind)
+    return headline_metrics(doc, headlines), tags_of(
         tool=result.tool, policy=result.policy, verdict=result.verdict.value, kind=result.kind,
         suites=[s.suite for s in result.suites], seed=result.seed, datasets=result.datasets, extra=result.extra,
-        error=result.error)
+        error=result.error) | browse_tags(sentence, tables)
+
+
+def _data_inputs(refs: list[ReferenceDataset]) -> list[dict[str, Any]]:
+    """The reference datasets as MLflow dataset inputs will show them (a reference to the file, never its rows)."""
+    return [data_input(name=ds.name, sha256=ds.sha256, rows=len(ds.frame), path=ds.data_path,
+                          columns={str(c): str(t) for c, t in ds.frame.dtypes.items()},
+                          card=ds.card.model_dump(mode="json"), card_artifact=f"inputs/{ds.name}.card.yaml")
+            for ds in refs]
 
 
 def _swapped(result: AssessmentResult, before: dict[str, str], after: dict[str, str]) -> AssessmentResult:
@@ -250,10 +263,14 @@ def run_assessment(
                 path = folder / f"{name}.json"
                 path.write_text(json.dumps(jsonable(content), indent=1, allow_nan=False))
                 files.append((path, f"artifacts/{suite.suite}-{suite.dataset}"))
+        doc = result.to_dict()  # what assessment.json holds: the tables carry its numbers
+        headlines = {s.name: tuple(s.headline) for s in suite_objs}
+        table_files = write_tables(doc, headlines, out_dir)
+        files += [(p, folder) for p, folder in table_files]
         evidence_file = out_dir / EVIDENCE
         evidence_file.write_text(evidence_text(files), encoding="ascii")
         files.append((evidence_file, None))
-        run.record(*_tracked(result), files)
+        run.record(*_tracked(result, doc, headlines, table_files), files, datasets=_data_inputs(refs))
         ok = True
     except OSError as e:
         raise TrackingError(f"could not write the reports or artifacts: {e}") from None

@@ -150,6 +150,7 @@ def single_user_store(console: Console, uri: str) -> None:
 def run_demo(console: Console, out: Path, tracking_uri: str | None) -> int:
     from harness.cli.console import print_verdicts
     from harness.tracking import resolve_uri, sqlite_path
+    from harness.tracking.browse import UI_QUERY
     from harness.workflows.assess import run_assessment
 
     missing = [str(t.path.relative_to(ROOT)) for t in TOOLS if not t.path.is_file()]
@@ -182,7 +183,8 @@ def run_demo(console: Console, out: Path, tracking_uri: str | None) -> int:
         console.print("Browse the evidence in the MLflow UI (telemetry off, listening on this machine only):\n"
                       f"  MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true {mlflow_cmd} ui --backend-store-uri "
                       f"sqlite:///{db.resolve().as_posix()} --host 127.0.0.1 --port 5000\n"
-                      "  then open http://127.0.0.1:5000 (experiments harness/<tool id>)",
+                      f"  then open http://127.0.0.1:5000/#/experiments?{UI_QUERY} (experiments harness/<tool id>; "
+                      "the query opens MLflow's machine-learning view, where the runs, their datasets and tables are)",
                       soft_wrap=True)  # a command to copy: never broken across lines
     else:
         console.print(f"The runs are on the tracking server {uri}.")
