@@ -24,7 +24,8 @@ def test_exit_code_is_pythons(code: object, status: int, capsys: pytest.CaptureF
 
 
 def test_leave_joins_threads_runs_atexit_flushes_and_keeps_the_code(tmp_path: Path) -> None:
-    """A thread still writing finishes, atexit handlers run, buffered output is not lost, the code is kept."""
+    """A thread still writing finishes, an idle pool's thread is told to stop (joined without that, it waited
+    forever: a SIGTERM'd `harness reassess` hung), atexit handlers run, buffered output is kept, and the code."""
     script = textwrap.dedent(f"""
         import atexit, sys, threading, time
         from harness.cli.process import leave
@@ -33,6 +34,9 @@ def test_leave_joins_threads_runs_atexit_flushes_and_keeps_the_code(tmp_path: Pa
             time.sleep(0.3)
             open(out + "/thread", "w").write("done")
         threading.Thread(target=slow).start()
+        from concurrent.futures import ThreadPoolExecutor
+        idle = ThreadPoolExecutor(max_workers=1)  # left open, as MLflow leaves its artifact upload pool
+        idle.submit(int).result()
         atexit.register(lambda: open(out + "/atexit", "w").write("ran"))
         sys.stdout.write("no newline, still buffered")
         leave(3)

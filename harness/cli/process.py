@@ -6,7 +6,8 @@ mlflow, pandas, scikit-learn and GX one object at a time. The operating system f
 once. So, once the command has returned, this module does what an orderly exit must do and skips the rest:
 
 1. stops the background worker (`harness.background.shutdown`), if one was started;
-2. waits for every other non-daemon thread, as Python's own exit does (a thread still writing must finish);
+2. stops idle pool threads and waits for every other non-daemon thread, as Python's own exit does (a thread
+   still writing must finish);
 3. runs the `atexit` handlers (logging's flush, MLflow's, the sandbox's), in Python's order;
 4. flushes stdout and stderr, and ends the process with the command's exit code (`os._exit`).
 
@@ -53,10 +54,12 @@ def leave(code: int) -> None:
     background = sys.modules.get("harness.background")
     if background is not None:  # imported only by commands that may have started a worker
         background.shutdown()
-    current = threading.current_thread()
-    for thread in threading.enumerate():
-        if thread is not current and not thread.daemon:
-            thread.join()
+    # Python's own first exit step: it tells idle pool threads to stop (concurrent.futures registers that with
+    # threading, e.g. MLflow's artifact upload pool), then joins every non-daemon thread; joining them without
+    # that first would wait forever on an idle pool's threads
+    shutdown = getattr(threading, "_shutdown", None)
+    if shutdown is not None and threading.current_thread() is threading.main_thread():
+        shutdown()
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a closed pipe (`harness ... | head`), a closed stream
