@@ -189,11 +189,20 @@ def _untested(result: AssessmentResult, titles: Mapping[str, Mapping[str, str]],
 
 
 def _tested(result: AssessmentResult) -> list[str]:
+    """The suites that ran (a SKIPPED suite is never listed), by the data they ran on: "bias, data quality and
+    performance on rental-assistance"."""
     by_suite: dict[str, list[str]] = {}
     for s in result.suites:
         if not s.skipped_reason:
             by_suite.setdefault(s.suite, []).append(s.dataset)
-    return [f"{suite_title(name)} (on {', '.join(dict.fromkeys(data))})" for name, data in by_suite.items()]
+    by_data: dict[tuple[str, ...], list[str]] = {}
+    for name, data in by_suite.items():
+        by_data.setdefault(tuple(dict.fromkeys(data)), []).append(suite_title(name))
+    return [f"{_and(names)} on {_and(list(data))}" for data, names in by_data.items()]
+
+
+def _and(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _sentence(result: AssessmentResult, reasons: list[Reason], not_tested: list[Untested]) -> str:
@@ -211,7 +220,7 @@ def _sentence(result: AssessmentResult, reasons: list[Reason], not_tested: list[
                     "again (policy 4.2).")
         titles = [_lower_first(r.title) for r in failed]
         listed = titles[:3] + ([f"{len(titles) - 3} more"] if len(titles) > 3 else [])
-        named = listed[0] if len(listed) == 1 else ", ".join(listed[:-1]) + " and " + listed[-1]
+        named = _and(listed)
         return (f"{name} failed {len(failed)} blocking check{'s' if len(failed) != 1 else ''}, so it may not be "
                 f"used unless it is remediated and assessed again (policy 4.2): {named}.")
     if verdict == "NEEDS_REVIEW":
