@@ -25,6 +25,10 @@ _RANK = {Status.FAIL: 0, Status.ERROR: 0, Status.REVIEW: 1, Status.INSUFFICIENT:
 _VERB = {Status.FAIL: "failed", Status.ERROR: "could not be computed", Status.REVIEW: "need a reviewer's judgement",
          Status.INSUFFICIENT: "had too little data to judge"}
 _INTERSECTION = re.compile(r"\b([A-Za-z][A-Za-z0-9]*)_x_([A-Za-z][A-Za-z0-9_]*)\b")
+# a significance sentence a check wrote itself (records made before the run-level decision rule): the summary
+# states significance once, in its own words
+_SIGNIFICANCE = re.compile(r"\s*The difference[^().]*? is statistically significant \([^()]*\)\.")
+_P_VALUE = re.compile(r"\bp (?:=|<) ?(\d+(?:\.\d+)?(?:e[-+]?\d+)?)\b")
 SKIP_REASON_CHARS = 140  # a SKIPPED check's reason is cut here in the summary (the report keeps it whole)
 
 
@@ -108,6 +112,8 @@ def _measured(f: Finding) -> str:
     text = " ".join(str(measured if isinstance(measured, str) and measured else f.message or "").split())
     if f.group and text.lower().startswith(f"{f.group.lower()}: "):
         text = text[len(f.group) + 2:]
+    text = _SIGNIFICANCE.sub("", text)
+    text = _P_VALUE.sub(lambda m: plain_p(float(m.group(1))), text)
     text = text[:1].upper() + text[1:]
     return humane(text if text.endswith((".", "!", "?")) else text + ".")
 

@@ -42,7 +42,7 @@ def _rests_on(d: Decision, run_id: str | None) -> str:
 
 
 def _next_due(vs: VersionStatus, uri: str, now: datetime) -> str:
-    from harness.gate import in_force, next_due, show_time
+    from harness.gate import in_force, next_due
     from harness.gate.inputs import reassessment_interval
 
     policy = in_force(uri).policy
@@ -52,7 +52,7 @@ def _next_due(vs: VersionStatus, uri: str, now: datetime) -> str:
         return "none scheduled: the tool is not approved for use"
     days = reassessment_interval(policy, tier)
     late = " (overdue)" if due < now else ""
-    return f"{show_time(due)}{late}: {tier}-risk tools are re-assessed every {days} days (policy 4.3)"
+    return f"{due.date().isoformat()}{late}: {tier}-risk tools are re-assessed every {days} days (policy 4.3)"
 
 
 def decision_of(uri: str, result: AssessmentResult, now: datetime | None = None) -> DecisionView:

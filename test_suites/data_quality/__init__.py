@@ -37,6 +37,7 @@ class DataQualitySuite(Suite):
         "expectations": "The reference data matches its description",
         "pii": "Undeclared personal data in the reference data",
         "outputs": "The tool's outputs are well formed",
+        "profile": "A profile of the reference data (counts, no judgement)",
     }
     tasks: ClassVar[tuple[str, ...]] = ("binary-classification",)
     settings_model: ClassVar[type[BaseModel]] = DataQualitySettings
