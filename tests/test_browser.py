@@ -66,7 +66,8 @@ for (const el of document.body.querySelectorAll('*')) {
     const ox = getComputedStyle(p).overflowX;
     if (ox === 'auto' || ox === 'scroll' || ox === 'hidden') { clipped = true; break; }
   }
-  if (!clipped && (r.right > width + 1 || r.left < -1)) out.push(el.tagName + '.' + el.className + ' ' + r.left + '-' + r.right);
+  if (!clipped && (r.right > width + 1 || r.left < -1))
+    out.push(el.tagName + '.' + el.className + ' ' + r.left + '-' + r.right);
 }
 return {width: width, scrollWidth: document.documentElement.scrollWidth, wide: out.slice(0, 10)};
 """
@@ -153,8 +154,8 @@ def _result(name: str) -> AssessmentResult:
 
 
 WAIVED = DecisionView(
-    state="waived", headline="Waived by Chief Information Officer on 2026-12-01 10:00 UTC, on this assessment: the City "
-    "accepts the risk under conditions until 2027-02-28 (policy 4.2).",
+    state="waived", headline="Waived by Chief Information Officer on 2026-12-01 10:00 UTC, on this assessment: the "
+    "City accepts the risk under conditions until 2027-02-28 (policy 4.2).",
     rows=[("By", "Chief Information Officer, authenticated (MLflow login)"), ("When", "2026-12-01 10:00 UTC"),
           ("Rationale", "The programme opens in January and no other tool is ready; the vendor has committed to "
                         "retraining without the neighbourhood input by February."),

@@ -175,8 +175,8 @@ def test_a_waiver_says_its_conditions_and_when_it_expired(assessed: Assessed, ur
     result = AssessmentResult.from_dict(load_assessment(Store(uri), assessed.run))
     after = decision_of(uri, result, now=datetime.fromisoformat(expires + "T00:00:00+00:00") + timedelta(hours=1))
     assert after.state == "waiver expired" and not after.approved
-    assert re.fullmatch(rf"The waiver by cio on {WHEN} expired on {expires}: the tool may not be used \(policy 4\.2\)\.",
-                        after.headline), after.headline
+    expected = rf"The waiver by cio on {WHEN} expired on {expires}: the tool may not be used \(policy 4\.2\)\."
+    assert re.fullmatch(expected, after.headline), after.headline
 
 
 @pytest.mark.slow

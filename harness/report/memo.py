@@ -161,7 +161,8 @@ def memo_html(m: MemoView) -> str:
 
 def memo_pdf(m: MemoView, page_size: str = "A4") -> bytes:
     """The memo as PDF, through WeasyPrint (Pango and HarfBuzz from the system: `make sysdeps`)."""
-    return pdf_document(memo_html(m), page_size).write_pdf()  # type: ignore[no-any-return]
+    data: bytes = pdf_document(memo_html(m), page_size).write_pdf()
+    return data
 
 
 def pdf_document(html: str, page_size: str = "A4") -> Any:
