@@ -62,7 +62,11 @@ def logged(uri: str, run: str, name: str = "memo.md") -> str:
 
 
 def decision_section(md: str) -> str:
-    return md[md.index("## Decision"):md.index("## The record")]
+    """The memo's decision, its heading's "(as of <when>)" checked and taken out."""
+    section = md[md.index("## Decision"):md.index("## The record")]
+    heading = section.splitlines()[0]
+    assert re.fullmatch(rf"## Decision: [a-z ]+ \(as of {WHEN}\)", heading), heading
+    return re.sub(r" \(as of [^)]*\)", "", section, count=1)
 
 
 def run_at(uri: str) -> datetime:

@@ -65,9 +65,9 @@ def _md_table_view(t: TableView) -> list[str]:
     return [*out, ""]
 
 
-def summary_markdown(summary: Summary, limit: int | None = None) -> list[str]:
+def summary_markdown(summary: Summary, limit: int | None = None, brief: bool = False) -> list[str]:
     """The plain summary's reasons and what was not tested, as Markdown lines (the report shows every reason;
-    the memo the first `limit`)."""
+    the memo the first `limit`, and with `brief` names the checks that did not apply without saying why)."""
     out: list[str] = []
     shown = summary.reasons[:limit] if limit is not None else summary.reasons
     if shown:
@@ -82,7 +82,10 @@ def summary_markdown(summary: Summary, limit: int | None = None) -> list[str]:
         out += [f"- **{md(u.what)}** ({md(u.where)}): {md(u.why)}"
                 + (" *Required: the verdict can be at best NEEDS REVIEW.*" if u.required else "")
                 for u in summary.not_tested] + [""]
-    if summary.not_applicable:
+    if summary.not_applicable and brief:
+        named = "; ".join(f"{md(u.what)} ({md(u.where)})" for u in summary.not_applicable)
+        out += [f"Did not apply to this tool: {named}. The full report says why.", ""]
+    elif summary.not_applicable:
         out += ["Did not apply to this tool:", ""]
         out += [f"- **{md(u.what)}** ({md(u.where)}): {md(u.why)}" for u in summary.not_applicable] + [""]
     return out

@@ -58,7 +58,7 @@ UNKNOWN = DecisionView(state="unknown", headline="The decision was not read: thi
 class MemoView:
     title: str
     subtitle: str
-    facts: list[tuple[str, str]]  # purpose, category, risk tier, department, ...
+    facts: list[tuple[str, str]]  # purpose, category, risk tier, oversight (version, vendor, department: subtitle)
     verdict: str
     verdict_title: str
     summary: Summary
@@ -98,8 +98,6 @@ def build_memo(result: AssessmentResult, decision: DecisionView | None = None, *
         ("Purpose", text_or(tool.get("intended_use"))),
         ("Category", text_or(tool.get("category"))),
         ("Risk tier", text_or(tool.get("risk_tier"))),
-        ("Department", text_or(tool.get("department"))),
-        ("Vendor", text_or(tool.get("vendor"))),
         ("Human oversight", text_or(tool.get("human_oversight"))),
     ]
     record = [
@@ -126,17 +124,15 @@ def memo_markdown(m: MemoView) -> str:
         out += [md(m.subtitle), ""]
     out += [f"- **{label}:** {md(value)}" for label, value in m.facts] + [""]
     out += [f"## Verdict: {m.verdict_title}", "", md(m.summary.sentence), ""]
-    out += summary_markdown(m.summary, limit=m.top)
     if m.summary.tested:
         out += [f"Tested: {md('; '.join(m.summary.tested))}.", ""]
+    out += summary_markdown(m.summary, limit=m.top, brief=True)
     d = m.decision
-    out += [f"## Decision: {md(d.state)}", "", md(d.headline), ""]
+    out += [f"## Decision: {md(d.state)}" + (f" (as of {md(d.as_of)})" if d.as_of else ""), "", md(d.headline), ""]
     out += [f"- **{label}:** {md(value)}" for label, value in d.rows]
     if d.gate:
         out.append(f"- **Gate now:** {md(d.gate)}")
     out += [f"- **Next re-assessment:** {md(d.next_due)}"]
-    if d.as_of:
-        out.append(f"- **As of:** {md(d.as_of)}")
     out += ["", "## The record", ""]
     out += [f"- **{label}:** {md(value)}" for label, value in m.record]
     out += [f"- **Full report:** {md(m.report)} (every finding, figure and table; `harness report {md(m.run_id)}` "

@@ -75,9 +75,11 @@ def decision_of(uri: str, result: AssessmentResult, now: datetime | None = None)
     d, approval = vs.decision, vs.approval
     rows: list[tuple[str, str]] = []
     if d is None:
+        # the gate's "not approved; no decision yet" would say the headline again: shown only when it says more
+        said = "not approved;" in answer.reason and not answer.open
         return DecisionView(
             state="none yet", headline=f"No decision yet: {name} is not approved and may not be used (policy 4.1).",
-            gate=gate_now, next_due=_next_due(vs, uri, at), as_of=as_of)
+            gate="" if said else gate_now, next_due=_next_due(vs, uri, at), as_of=as_of)
     rows.append(("By", f"{d.actor}, {identity_label((d.details or {}).get('identity'))}"))
     rows.append(("When", show_time(d.at)))
     if d.action == "approve":
