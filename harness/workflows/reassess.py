@@ -236,7 +236,10 @@ def _suspend(uri: str, tool: str, version: str, *, by: str, run_id: str, because
     if late:
         what += " (the suspension had not been recorded when that run ended)"
     try:
-        gate.suspend(uri, tool, version, by=by, reason=reason, run_id=run_id, policy=policy)
+        d = gate.suspend(uri, tool, version, by=by, reason=reason, run_id=run_id, policy=policy)
+        from harness.workflows.memo import refresh_after
+
+        refresh_after(uri, d)  # the memos of this run and of the approved one say "suspended" (issue 15)
     except HarnessError as e:
         if gate.status(uri, tool, version)[0].state != "suspended":
             return Outcome(tool, version, "FAIL", f"NOT suspended: {e}; suspend it by hand (`harness suspend`)",
