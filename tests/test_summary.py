@@ -7,6 +7,7 @@ import html as htmllib
 import io
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -186,3 +187,15 @@ def test_piped_console_is_120_wide_and_breaks_no_word(v2: AssessmentResult,
             "the rate of 'White'") in out
     monkeypatch.setenv("COLUMNS", "90")
     assert make_console().width == 90
+
+
+def test_an_error_tested_nothing() -> None:
+    ran = SuiteResult(suite="hallucination", suite_version="2", dataset="city")
+    result = _result((ran,), Verdict.ERROR, ["the endpoint refused the connection"])
+    result = replace(result, error={"type": "ToolError", "message": "the endpoint refused the connection"})
+    s = build_view(result).summary
+    assert s.sentence == ("The assessment of 311 Helper 1.0 could not complete (ToolError), so nothing was judged and "
+                          "this run cannot support an approval (policy 4.2).")
+    assert s.tested == [] and s.reasons == []
+    assert [(u.what, u.why) for u in s.not_tested] == [
+        ("Every check", "the assessment could not complete: the endpoint refused the connection")]

@@ -67,15 +67,7 @@ class MemoView:
     assessed: str
     report: str  # where the full report is: a relative link beside the memo, or a path
     record: list[tuple[str, str]]  # run id, policy, data, harness version: for the public record
-    top: int = TOP_REASONS
-
-    @property
-    def reasons(self) -> list[Any]:
-        return self.summary.reasons[: self.top]
-
-    @property
-    def more_reasons(self) -> int:
-        return max(0, len(self.summary.reasons) - self.top)
+    top: int = TOP_REASONS  # reasons shown; the rest are counted ("2 more checks: see the full report")
 
 
 def _glance(view: ReportView, label: str) -> str:

@@ -164,7 +164,12 @@ def _untested(result: AssessmentResult, titles: Mapping[str, Mapping[str, str]],
     capped = _capped(result)
     not_tested: list[Untested] = []
     ran = {s.suite for s in result.suites}
-    if result.error is None:
+    if result.error is not None:  # an ERROR judged nothing, whatever suites it lists
+        e = result.error
+        why = str(e.get("message") or "no message") if isinstance(e, dict) else str(e)
+        not_tested.append(Untested("Every check", "every dataset", _short("the assessment could not complete: " + why),
+                                   True))
+    else:
         category = (result.tool or {}).get("category", "")
         not_tested += [Untested(f"The {suite_title(name)} suite", "every dataset", "this run left it out, although "
                                 f"the policy requires it for {category} tools (policy 6.4)", True)
@@ -195,8 +200,10 @@ def _untested(result: AssessmentResult, titles: Mapping[str, Mapping[str, str]],
 
 
 def _tested(result: AssessmentResult) -> list[str]:
-    """The suites that ran (a SKIPPED suite is never listed), by the data they ran on: "bias, data quality and
-    performance on rental-assistance"."""
+    """The suites that ran (a SKIPPED suite is never listed, nor anything of an ERROR), by the data they ran on:
+    "bias, data quality and performance on rental-assistance"."""
+    if result.error is not None:
+        return []
     by_suite: dict[str, list[str]] = {}
     for s in result.suites:
         if not s.skipped_reason:
