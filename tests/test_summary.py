@@ -16,7 +16,7 @@ import pytest
 from harness.assessment import AssessmentResult
 from harness.findings import Finding, Severity, Status
 from harness.report import render
-from harness.report.memo import build_memo, memo_html, memo_markdown
+from harness.report.memo import DecisionView, build_memo, memo_html, memo_markdown
 from harness.report.summary import check_title, humane, plain_p
 from harness.report.view import build_view
 from harness.verdict import SuiteResult, Verdict
@@ -143,6 +143,17 @@ def test_a_memo_made_without_the_store_claims_no_decision(v2: AssessmentResult) 
     md, html = memo_markdown(memo), memo_html(memo)
     assert "## Decision: unknown" in md and "Approved by" not in md and "Approved by" not in html
     assert "<script" not in html and not re.search(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", html)
+
+
+def test_people_s_words_in_a_decision_are_masked(v2: AssessmentResult) -> None:
+    """A rationale typed by a reviewer is free text: a resident's details in it never reach the memo."""
+    decision = DecisionView(state="waived", headline="Waived by cio.", rows=[
+        ("Rationale", "the applicant at 505-768-2000 (SSN 123-45-6789) complained"),
+        ("Conditions", "write to jane.doe@example.org monthly")], gate="OPEN: waived")
+    md = memo_markdown(build_memo(v2, decision))
+    assert "- **Rationale:** the applicant at ***-***-2000 (SSN ***-**-6789) complained" in md
+    assert "- **Conditions:** write to j***@example.org monthly" in md
+    assert "123-45-6789" not in md and "505-768-2000" not in md and "jane.doe" not in md
 
 
 def test_a_check_without_a_title_is_named_from_its_name() -> None:

@@ -11,7 +11,7 @@ Markdown, self-contained HTML (no scripts, no external links) and PDF (WeasyPrin
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -86,6 +86,7 @@ def build_memo(result: AssessmentResult, decision: DecisionView | None = None, *
 
     view = view or build_view(result)
     tool = mask_tree(dict(result.tool or {}))
+    decision = _masked(decision or UNKNOWN)
     facts = [
         ("Purpose", text_or(tool.get("intended_use"))),
         ("Category", text_or(tool.get("category"))),
@@ -100,9 +101,18 @@ def build_memo(result: AssessmentResult, decision: DecisionView | None = None, *
         ("Harness", text_or(result.harness_version)),
     ]
     return MemoView(title=view.title, subtitle=view.subtitle, facts=facts, verdict=view.verdict,
-                    verdict_title=view.verdict_title, summary=view.summary, decision=decision or UNKNOWN,
+                    verdict_title=view.verdict_title, summary=view.summary, decision=decision,
                     run_id=text_or(result.run_id, "not recorded"), assessed=_glance(view, "Date"), report=report,
                     record=record)
+
+
+def _masked(d: DecisionView) -> DecisionView:
+    """The decision's free text (a rationale, conditions, a reason) is typed by people: masked like every other
+    string a report shows (issue 12), so a resident's phone number in a rationale never reaches the memo."""
+    from harness.redact import mask_pii
+
+    return replace(d, headline=mask_pii(d.headline), rows=[(k, mask_pii(v)) for k, v in d.rows],
+                   gate=mask_pii(d.gate))
 
 
 # -- renderers ------------------------------------------------------------------------------------------
