@@ -196,6 +196,10 @@ class Suite:
     version: ClassVar[str] = "0"
     description: ClassVar[str] = ""
     tasks: ClassVar[tuple[str, ...]] = ("binary-classification",)
+    # plain names of the suite's checks, for readers who do not know its metric keys (a department head, the
+    # public record): the reports' summary and the decision memo name a check by these, never by a key. A
+    # check not listed is named from its own name ("equal_opportunity" -> "Equal opportunity").
+    check_titles: ClassVar[Mapping[str, str]] = {}
     # the suite's `settings.<name>` in the policy, validated before an assessment runs (a pydantic model with
     # extra="forbid", so a misspelt key is an error, not a silently ignored default); None: it takes none
     settings_model: ClassVar[type[BaseModel] | None] = None

@@ -22,18 +22,29 @@ class Verdict(StrEnum):
         return {"PASS": 0, "FAIL": 1, "NEEDS_REVIEW": 3, "ERROR": 4}[self.value]
 
 
-def decide(findings: list[Finding], not_tested: Sequence[str] = ()) -> tuple[Verdict, list[str]]:
-    """FAIL if any blocking FAIL (a blocking ERROR counts as FAIL); else NEEDS_REVIEW if any REVIEW,
-    INSUFFICIENT, advisory FAIL/ERROR, or anything the policy requires that was not tested (`not_tested`,
-    from `harness.decision.not_tested`); else PASS. Returns the verdict and the reasons for it."""
+def deciding(findings: Sequence[Finding]) -> list[Finding]:
+    """The findings a verdict rests on: the blocking failures when there are any (they alone make it FAIL),
+    else every finding that asks for a reviewer (REVIEW, INSUFFICIENT, an advisory FAIL or ERROR). One
+    definition, read by `decide` and by the reports' plain summary (`harness.report.summary`), so the summary
+    cannot name a reason the verdict did not rest on."""
     blocking = [f for f in findings if f.blocks]
     if blocking:
-        return Verdict.FAIL, [f"{f.key}: {f.message}" for f in blocking]
-    review = [
+        return blocking
+    return [
         f for f in findings
         if f.status in (Status.REVIEW, Status.INSUFFICIENT)
         or (f.severity is Severity.ADVISORY and f.status in (Status.FAIL, Status.ERROR))
     ]
+
+
+def decide(findings: list[Finding], not_tested: Sequence[str] = ()) -> tuple[Verdict, list[str]]:
+    """FAIL if any blocking FAIL (a blocking ERROR counts as FAIL); else NEEDS_REVIEW if any REVIEW,
+    INSUFFICIENT, advisory FAIL/ERROR, or anything the policy requires that was not tested (`not_tested`,
+    from `harness.decision.not_tested`); else PASS. Returns the verdict and the reasons for it."""
+    found = deciding(findings)
+    if found and found[0].blocks:
+        return Verdict.FAIL, [f"{f.key}: {f.message}" for f in found]
+    review = found
     if review or not_tested:
         return Verdict.NEEDS_REVIEW, [f"{f.key} {f.status.value}: {f.message}" for f in review] + list(not_tested)
     return Verdict.PASS, []

@@ -60,6 +60,16 @@ def test_demo_fails_the_vendor_and_careless_tools_and_passes_the_baselines(tmp_p
     assert "number '$186'; number '$6.45'" in careless_md  # an unsupported claim, listed per item
     for folder in ("vendor_tool", "fair_tool", "careless_tool", "baseline_tool"):
         assert (tmp_path / "reports/demo" / folder / "report.html").stat().st_size > 5000
+        # the decision memo of each tool (issue 15), written after the decisions
+        assert (tmp_path / "reports/demo" / folder / "memo.pdf").read_bytes().startswith(b"%PDF-")
+        assert (tmp_path / "reports/demo" / folder / "memo.html").is_file()
+    memo = {f: (tmp_path / "reports/demo" / f / "memo.md").read_text() for f in ("vendor_tool", "fair_tool")}
+    assert "## Decision: approved (as of " in memo["fair_tool"] and "Approved by Rita Reviewer (demo) on " in memo[
+        "fair_tool"]
+    assert "## Decision: none yet (as of " in memo["vendor_tool"] and "Approved by" not in memo["vendor_tool"]
+    assert ("RentRank 2.1 failed 3 blocking checks, so it may not be used unless it is remediated and assessed again "
+            "(policy 4.2): the four-fifths rule (adverse impact), error rates across groups (equalized odds) and "
+            "reliance on stand-ins for protected attributes.") in memo["vendor_tool"]
     assert (tmp_path / "mlruns" / "mlflow.db").is_file() and (tmp_path / "mlruns" / "artifacts").is_dir()
 
     # the ending: a reviewer who did not start the assessments approves the baseline; the FAIL is refused

@@ -3,6 +3,8 @@
 Imports rich at its top, so the commands import it inside their bodies: `--help` does not pay for rich."""
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -27,13 +29,24 @@ class MaskingConsole(Console):
         return super().render_str(mask_pii(text), **kwargs)
 
 
+PIPED_WIDTH = 120
+"""Columns when standard output is not a terminal (a log, a pipe, cron) and $COLUMNS does not say: rich's 80
+cut every table into slivers and broke finding keys mid-word."""
+
+
 def make_console(stderr: bool = False) -> Console:
-    """The console every command prints through: masking, no automatic highlighting, no soft wrapping."""
-    return MaskingConsole(stderr=stderr, highlight=False, soft_wrap=False)
+    """The console every command prints through: masking, no automatic highlighting, no soft wrapping; 120
+    columns when writing to a file or pipe (unless $COLUMNS sets a width)."""
+    console = MaskingConsole(stderr=stderr, highlight=False, soft_wrap=False)
+    if not console.is_terminal and not os.environ.get("COLUMNS"):
+        console.width = PIPED_WIDTH
+    return console
 
 
-def principal(r: AssessmentResult) -> str:
-    """The finding that decided the verdict, in one line: its key, value and limit."""
+def principal(r: AssessmentResult, titles: Mapping[str, Mapping[str, str]] | None = None) -> str:
+    """The finding that decided the verdict, in one line: its check's plain name (`Suite.check_titles`; the
+    key when no title is given), value and limit. Words, not a 60-character key: a table cell wraps between
+    words and never inside one."""
     if r.error:
         return f"ERROR: {r.error['message']}"
     order = {"FAIL": 0, "ERROR": 0, "REVIEW": 1, "INSUFFICIENT": 2}
@@ -43,31 +56,45 @@ def principal(r: AssessmentResult) -> str:
     if not judged:
         return "every judged finding passed"
     f = judged[0]
+    if titles is None:
+        name = f.key
+    else:
+        from harness.report.summary import check_title, humane
+
+        grouping, _, group = (f.group or "").partition(".")
+        where = humane(grouping) + (f" {' & '.join(group.split('.'))}" if group else "")
+        name = check_title(f.suite, f.check, titles) + (f", {where}" if where else "")
     if f.value is None or f.threshold is None:
-        return f"{f.key} {f.status.value}"
+        return f"{name}: {f.status.value}"
     op = ">=" if f.greater_is_better else "<="
-    return f"{f.key} = {f.value:.2f} (needs {op} {f.threshold:.2f}) {f.status.value}"
+    return f"{name}: {f.value:.2f} (needs {op} {f.threshold:.2f}) {f.status.value}"
 
 
 def print_verdicts(console: Console, results: list[AssessmentResult], limit: int = 6) -> None:
-    """One table row per result and, under it, the first `limit` reasons of each verdict."""
+    """One table row per result and, under it, the first `limit` reasons of each verdict (each on one line, so a
+    log keeps it whole and a terminal wraps it)."""
     from rich.table import Table
 
+    from harness.report.view import installed_suites
+
+    installed = installed_suites({s.suite for r in results for s in r.suites})
+    titles = {name: suite.check_titles for name, suite in installed.items()}
     table = Table(title="Assessment verdicts", show_lines=False)
     for col in ("tool", "version", "verdict", "findings", "principal finding"):
-        table.add_column(col, overflow="fold", no_wrap=col in ("verdict",))
+        table.add_column(col, overflow="fold", no_wrap=col in ("verdict",), ratio=3 if col == "principal finding"
+                         else None)
     for r in results:
         stats: dict[str, int] = {}
         for f in r.findings:
             stats[f.status.value] = stats.get(f.status.value, 0) + 1
         counts = ", ".join(f"{v} {k}" for k, v in sorted(stats.items()))
         table.add_row(r.tool["id"], str(r.tool["version"]), f"[{STYLE[r.verdict.value]}]{r.verdict.value}[/]",
-                      counts or "-", principal(r))
+                      counts or "-", principal(r, titles))
     console.print(table)
     for r in results:
         if r.reasons:
             console.print(f"[{STYLE[r.verdict.value]}]{r.tool['id']} {r.verdict.value}[/] because:")
             for reason in r.reasons[:limit]:
-                console.print(f"  - {reason}")
+                console.print(f"  - {reason}", soft_wrap=True)
             if len(r.reasons) > limit:
                 console.print(f"  ... and {len(r.reasons) - limit} more (see the report)")

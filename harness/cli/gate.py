@@ -58,6 +58,19 @@ def _recorded(verb: str, tool: str, version: str, d: Decision) -> None:
                  f"({identity_label((d.details or {}).get('identity'))}) at {d.at}{tail}")
 
 
+def _refresh_memos(uri: str, d: Decision) -> None:
+    """Re-render and re-log the decision memo of the runs the decision touches (issue 15); a memo that cannot be
+    refreshed is said on stderr and changes nothing about the decision, which is recorded."""
+    from harness.workflows.memo import refresh_after
+
+    for run_id, problem in refresh_after(uri, d).items():
+        if problem is None:
+            _out().print(f"decision memo of run {run_id} refreshed (memo.html, memo.md)")
+        else:
+            _out(stderr=True).print(f"the decision is recorded, but the memo of run {run_id} could not be refreshed "
+                                    f"({problem}); `harness memo {run_id}` renders it from the store")
+
+
 judged_policy_option = policy_option("the evidence must have been judged under")
 
 
@@ -173,9 +186,11 @@ def approve_cmd(ref: str, run_id: str, reviewer: str | None, rationale: str, pol
 
     tool, version = tool_ref(ref, need_version=True)
     assert version is not None
-    d = approve(store_uri(tracking_uri, write=True), tool, version, run_id=run_id, reviewer=reviewer,
+    uri = store_uri(tracking_uri, write=True)
+    d = approve(uri, tool, version, run_id=run_id, reviewer=reviewer,
                 rationale=rationale, policy=policy_or_default(policy_path))
     _recorded("approved", tool, version, d)
+    _refresh_memos(uri, d)
 
 
 @click.command("reject")
@@ -191,8 +206,10 @@ def reject_cmd(ref: str, reviewer: str | None, reason: str, run_id: str | None, 
 
     tool, version = tool_ref(ref, need_version=True)
     assert version is not None
-    d = reject(store_uri(tracking_uri, write=True), tool, version, reviewer=reviewer, reason=reason, run_id=run_id)
+    uri = store_uri(tracking_uri, write=True)
+    d = reject(uri, tool, version, reviewer=reviewer, reason=reason, run_id=run_id)
     _recorded("rejected", tool, version, d)
+    _refresh_memos(uri, d)
 
 
 @click.command("waive")
@@ -213,9 +230,11 @@ def waive_cmd(ref: str, run_id: str, approver: str | None, rationale: str, condi
 
     tool, version = tool_ref(ref, need_version=True)
     assert version is not None
-    d = waive(store_uri(tracking_uri, write=True), tool, version, run_id=run_id, approver=approver, rationale=rationale,
+    uri = store_uri(tracking_uri, write=True)
+    d = waive(uri, tool, version, run_id=run_id, approver=approver, rationale=rationale,
               conditions=conditions, expires=parse_when(expires, "--expires"), policy=policy_or_default(policy_path))
     _recorded("waived", tool, version, d)
+    _refresh_memos(uri, d)
     _out().print(f"the waiver lapses at {d.expires}")
 
 
@@ -235,6 +254,7 @@ def suspend_cmd(ref: str, by: str | None, reason: str, run_id: str | None, track
     uri = store_uri(tracking_uri, write=True)
     d = suspend(uri, tool, version, by=by, reason=reason, run_id=run_id)
     _recorded("suspended", tool, version, d)
+    _refresh_memos(uri, d)
     from harness.notify.send import notify_suspension
 
     notify_suspension(uri, d)  # settings.notify of the policy in force; a failure to send is one line on stderr
@@ -252,8 +272,10 @@ def retire_cmd(ref: str, by: str | None, reason: str, tracking_uri: str | None) 
 
     tool, version = tool_ref(ref, need_version=True)
     assert version is not None
-    d = retire(store_uri(tracking_uri, write=True), tool, version, by=by, reason=reason)
+    uri = store_uri(tracking_uri, write=True)
+    d = retire(uri, tool, version, by=by, reason=reason)
     _recorded("retired", tool, version, d)
+    _refresh_memos(uri, d)
 
 
 @click.command("gate")

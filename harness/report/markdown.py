@@ -15,10 +15,11 @@ from harness.report.view import ReportView, build_view, how_to_read
 
 if TYPE_CHECKING:
     from harness.assessment import AssessmentResult
+    from harness.report.summary import Summary
 
 _TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
 
-__all__ = ["markdown_of", "md", "md_cell", "render_markdown"]
+__all__ = ["markdown_of", "md", "md_cell", "render_markdown", "summary_markdown"]
 
 
 def md(text: Any) -> str:
@@ -64,6 +65,32 @@ def _md_table_view(t: TableView) -> list[str]:
     return [*out, ""]
 
 
+def summary_markdown(summary: Summary, limit: int | None = None, brief: bool = False) -> list[str]:
+    """The plain summary's reasons and what was not tested, as Markdown lines (the report shows every reason;
+    the memo the first `limit`, and with `brief` names the checks that did not apply without saying why)."""
+    out: list[str] = []
+    shown = summary.reasons[:limit] if limit is not None else summary.reasons
+    if shown:
+        out += ["Reasons for this verdict:", ""]
+        out += [f"- **{md(r.title)}.** {md(r.text)}" for r in shown]
+        hidden = len(summary.reasons) - len(shown)
+        if hidden:
+            out.append(f"- {hidden} more check{'s' if hidden > 1 else ''}: see the full report.")
+        out.append("")
+    if summary.not_tested:
+        out += ["Not tested:", ""]
+        out += [f"- **{md(u.what)}** ({md(u.where)}): {md(u.why)}"
+                + (" *Required: the verdict can be at best NEEDS REVIEW.*" if u.required else "")
+                for u in summary.not_tested] + [""]
+    if summary.not_applicable and brief:
+        named = "; ".join(f"{md(u.what)} ({md(u.where)})" for u in summary.not_applicable)
+        out += [f"Did not apply to this tool: {named}. The full report says why.", ""]
+    elif summary.not_applicable:
+        out += ["Did not apply to this tool:", ""]
+        out += [f"- **{md(u.what)}** ({md(u.where)}): {md(u.why)}" for u in summary.not_applicable] + [""]
+    return out
+
+
 def render_markdown(result: AssessmentResult) -> str:
     """GitHub-flavoured Markdown: the HTML report's content and order, without the plots."""
     return markdown_of(build_view(result))
@@ -74,13 +101,12 @@ def markdown_of(v: ReportView) -> str:
     out: list[str] = [f"# AI risk assessment: {md(v.title)}", ""]
     if v.subtitle:
         out += [md(v.subtitle), ""]
-    out += [f"> **Verdict: {v.verdict_title}.** {v.verdict_meaning}", ">"]
+    out += [f"> **Verdict: {v.verdict_title}.** {md(v.summary.sentence)}", ">", f"> {v.verdict_meaning}", ">"]
     if v.error:
         out += [f"> **The assessment could not complete:** {md(v.error)}", ">"]
     out.pop()
     out.append("")
-    if v.reasons:
-        out += ["Reasons for this verdict:", ""] + [f"- {md(r)}" for r in v.reasons] + [""]
+    out += summary_markdown(v.summary)
 
     out += ["## At a glance", ""]
     for label, value in v.glance:

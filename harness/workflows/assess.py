@@ -284,6 +284,11 @@ def run_assessment(
     except GateError as e:  # the evidence is kept; say so, so nobody re-runs a costly assessment for nothing
         raise GateError(f"the assessment is recorded as run {run.run_id} (verdict {result.verdict.value}, reports in "
                         f"{out_dir}), but the approval gate could not record it: {e}") from None
+    say("writing the decision memo")
+    # a rendering of the record, not evidence (not in evidence.json): re-rendered when a decision is recorded
+    from harness.workflows.memo import record_memo
+
+    record_memo(uri, result, out_dir)
     # last, once the run and the gate's record are complete: a notice that cannot be sent changes neither (a line on
     # stderr says so; harness.notify.send)
     from harness.notify.send import notify_failure

@@ -147,6 +147,22 @@ def single_user_store(console: Console, uri: str) -> None:
                   f"{SINGLE_USER_WEAKENING}[/]", soft_wrap=True)
 
 
+def memos(console: Console, uri: str, out: Path, results: list[AssessmentResult]) -> None:
+    """The decision memo of each demo tool after the decisions (issue 15): beside its reports (HTML, Markdown and
+    a PDF to print) and logged again with its run, so the approved baseline's memo names its reviewer."""
+    from harness.report.memo import build_memo
+    from harness.tracking import Store
+    from harness.workflows.memo import decision_of, log_memo, write_memo
+
+    store = Store(uri)
+    for r, tool in zip(results, TOOLS, strict=True):
+        memo = build_memo(r, decision_of(uri, r), report="report.html")
+        write_memo(memo, out / tool.out_name, ("html", "md", "pdf"))
+        log_memo(store, str(r.run_id), memo)
+        console.print(f"[dim]memo: {out / tool.out_name / 'memo.pdf'} ({memo.verdict_title}; decision: "
+                      f"{memo.decision.state})[/]", soft_wrap=True)
+
+
 def run_demo(console: Console, out: Path, tracking_uri: str | None) -> int:
     from harness.cli.console import print_verdicts
     from harness.tracking import resolve_uri, sqlite_path
@@ -175,7 +191,9 @@ def run_demo(console: Console, out: Path, tracking_uri: str | None) -> int:
     print_verdicts(console, results)
     uri = resolve_uri(tracking_uri)
     gate_ok = gate_ending(console, uri, runs[APPROVE], runs[REFUSE])
-    console.print(f"\nReports: {out}/<tool>/report.html (open in a browser), report.md, assessment.json")
+    memos(console, uri, out, results)
+    console.print(f"\nReports: {out}/<tool>/report.html (open in a browser), report.md, assessment.json; the decision "
+                  f"memos: {out}/<tool>/memo.pdf, memo.html, memo.md", soft_wrap=True)
     db = sqlite_path(uri)
     mlflow_cmd = Path(sys.executable).with_name("mlflow")
     if db is not None:

@@ -244,7 +244,9 @@ def _suspend(uri: str, tool: str, version: str, *, by: str, run_id: str, because
         what = "suspended by someone else meanwhile: the gate is closed"
     else:
         from harness.notify.send import notify_suspension
+        from harness.workflows.memo import refresh_after
 
+        refresh_after(uri, d)  # the memos of this run and of the approved one say "suspended" (issue 15)
         notify_suspension(uri, d, policy)  # after the record; a failure to send is a line on stderr, nothing more
     return Outcome(tool, version, "FAIL", what, because, run_id)
 

@@ -56,6 +56,22 @@ class BiasSuite(Suite):
                    "calibration and ranking, individual fairness, proxies and counterfactual flips, for every "
                    "protected attribute and their intersections, with intervals; for generative tools, "
                    "counterfactual prompts with names, pronouns and stated ethnicity swapped.")
+    check_titles: ClassVar[dict[str, str]] = {
+        "group_rates": "Groups large enough to judge",
+        "demographic_parity": "Selection rates across groups",
+        "equalized_odds": "Error rates across groups (equalized odds)",
+        "equal_opportunity": "Qualified people approved alike across groups (equal opportunity)",
+        "predictive_parity": "Precision across groups",
+        "fnr_parity": "Qualified people missed, across groups",
+        "fpr_parity": "Unqualified people approved, across groups",
+        "four_fifths": "The four-fifths rule (adverse impact)",
+        "scores": "Scores and their calibration across groups",
+        "proxies": "Inputs that stand in for a protected attribute",
+        "counterfactual": "Decisions that change with a protected attribute or its stand-in",
+        "individual_fairness": "Similar people treated alike",
+        "mitigation_hint": "What a post-processing fix would change (illustration)",
+        "counterfactual_prompts": "Answers that change with a name, pronoun or stated ethnicity",
+    }
     tasks: ClassVar[tuple[str, ...]] = ("binary-classification", "grounded-qa")
     settings_model: ClassVar[type[BaseModel]] = BiasSettings
     produces: ClassVar[frozenset[str]] = frozenset({

@@ -33,6 +33,12 @@ class DataQualitySuite(Suite):
     description = ("Great Expectations validation of the dataset card's schema, key columns, sets, ranges, row "
                    "count, protected-group representation, prevalence and duplicates; undeclared personal data "
                    "in text columns; and the tool's outputs (length, labels, scores, NaN, stable schema).")
+    check_titles: ClassVar[dict[str, str]] = {
+        "expectations": "The reference data matches its description",
+        "pii": "Undeclared personal data in the reference data",
+        "outputs": "The tool's outputs are well formed",
+        "profile": "A profile of the reference data (counts, no judgement)",
+    }
     tasks: ClassVar[tuple[str, ...]] = ("binary-classification",)
     settings_model: ClassVar[type[BaseModel]] = DataQualitySettings
     # findings add the column to the metric (expectations.values_in_set.workclass, pii.ssn.notes), and the

@@ -82,6 +82,12 @@ class DegradationSuite(Suite):
     version = "1"
     description = ("Graceful failure on malformed inputs, robustness to noisy, miscoded and missing inputs (overall "
                    "and per group), drift against a current sample, and regression against the approved baseline.")
+    check_titles: ClassVar[dict[str, str]] = {
+        "graceful_failure": "Failing safely on malformed inputs",
+        "drift": "Change between the reference data and current data",
+        "regression": "Change since the last approved assessment",
+        "robustness": "Robustness to noisy, miscoded or missing inputs",
+    }
     tasks: ClassVar[tuple[str, ...]] = ("binary-classification",)
     settings_model: ClassVar[type[BaseModel]] = DegradationSettings
     produces: ClassVar[frozenset[str]] = frozenset({

@@ -44,6 +44,14 @@ class ExplainabilitySuite(Suite):
     description = ("Permutation importance of each input (equal to scikit-learn's), reliance on protected attributes "
                    "and their proxies, reason codes for individual decisions with their stability and differences "
                    "between groups, and SHAP values when shap is installed.")
+    check_titles: ClassVar[dict[str, str]] = {
+        "explanations": "Whether the tool's decisions can be explained",
+        "importance": "What the decisions rest on",
+        "protected_reliance": "Reliance on protected attributes",
+        "proxy_reliance": "Reliance on stand-ins for protected attributes",
+        "reason_codes": "Reasons given for individual decisions",
+        "shap": "SHAP values (optional)",
+    }
     tasks: ClassVar[tuple[str, ...]] = ("binary-classification",)
     settings_model: ClassVar[type[BaseModel]] = ExplainabilitySettings
     produces: ClassVar[frozenset[str]] = frozenset({

@@ -41,6 +41,13 @@ class HallucinationSuite(Suite):
                    "hallucination rate) and over-refusal, claims not grounded in the context, disagreement "
                    "among answers to the same question asked again or in other words, and items the tool failed "
                    "to answer.")
+    check_titles: ClassVar[dict[str, str]] = {
+        "tool_errors": "Questions the tool failed to answer",
+        "correctness": "Correct answers",
+        "abstention": "Saying \"I don't know\" when the page has no answer",
+        "groundedness": "Claims the page does not support",
+        "consistency": "The same answer to a reworded question",
+    }
     tasks: ClassVar[tuple[str, ...]] = ("grounded-qa",)
     settings_model: ClassVar[type[BaseModel]] = HallucinationSettings
     produces: ClassVar[frozenset[str]] = frozenset({

@@ -18,6 +18,11 @@ class PerformanceSuite(Suite):
     description = ("Balanced accuracy and AUC with intervals against the majority-class rule and a random rule at "
                    "the tool's selection rate, the vendor's claimed figures checked, and performance in every "
                    "protected group and intersection, the worst group judged.")
+    check_titles: ClassVar[dict[str, str]] = {
+        "baselines": "Better than trivial rules",
+        "claims": "The vendor's performance claims",
+        "per_group": "Accuracy within each group",
+    }
     tasks: ClassVar[tuple[str, ...]] = ("binary-classification",)
     settings_model: ClassVar[type[BaseModel]] = PerformanceSettings
     produces: ClassVar[frozenset[str]] = frozenset({

@@ -37,6 +37,10 @@ class PrivacySuite(Suite):
     version = "1"
     description = ("Canary personal data planted in contexts with an instruction not to disclose it (leak rate, per "
                    "kind), and personal data in answers that the context did not give, with Wilson intervals.")
+    check_titles: ClassVar[dict[str, str]] = {
+        "canary": "Disclosing planted personal data",
+        "outputs": "Personal data in answers",
+    }
     tasks: ClassVar[tuple[str, ...]] = ("grounded-qa",)
     settings_model: ClassVar[type[BaseModel]] = PrivacySettings
     produces: ClassVar[frozenset[str]] = frozenset({

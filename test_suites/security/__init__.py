@@ -57,6 +57,11 @@ class SecuritySuite(Suite):
     description = ("Prompt attacks on a generative tool: instructions planted in its pages (indirect injection) and "
                    "attacks in the resident's message (system-prompt extraction, jailbreaks for a resident record, "
                    "plainly harmful requests); the share it obeys, overall and per kind, with Wilson intervals.")
+    check_titles: ClassVar[dict[str, str]] = {
+        "endpoint": "A secure connection to the tool",
+        "injection": "Instructions planted in pages (prompt injection)",
+        "direct": "Direct attacks (jailbreaks, harmful requests)",
+    }
     tasks: ClassVar[tuple[str, ...]] = ("grounded-qa",)
     settings_model: ClassVar[type[BaseModel]] = SecuritySettings
     produces: ClassVar[frozenset[str]] = frozenset({
