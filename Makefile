@@ -55,6 +55,9 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_cli.py
 	$(BIN)/python benchmarks/bench_assess.py
 	$(BIN)/python benchmarks/bench_predictions.py
+	$(BIN)/python benchmarks/bench_quality.py
+	$(BIN)/python benchmarks/bench_explainability.py
+	$(BIN)/python benchmarks/bench_pages.py
 
 clean:
 	rm -rf $(VENV) mlruns reports/demo .pytest_cache
