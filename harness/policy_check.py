@@ -42,7 +42,8 @@ class GateSettings(BaseModel):
     # who is who (harness.gate.roles): role -> user names; action -> roles; tier -> roles that sign; tiers that
     # need a server-confirmed identity to approve
     roles: dict[str, list[str]] = Field(default_factory=dict)
-    may: dict[Literal["submit", "assess", "approve", "waive", "reject", "suspend", "retire", "adopt"], list[str]] = (
+    may: dict[Literal["submit", "assess", "approve", "waive", "reject", "suspend", "retire", "adopt", "plan"],
+              list[str]] = (
         Field(default_factory=lambda: dict(DEFAULT_MAY)))
     signoff: dict[Literal["high", "medium", "low"], list[str]] = Field(default_factory=lambda: dict(DEFAULT_SIGNOFF))
     authenticated_approval: list[Literal["high", "medium", "low"]] = Field(
