@@ -180,3 +180,11 @@ def load_manifest(path: str | Path) -> ToolManifest:
     data.pop("base_dir", None)
     manifest = validate(ToolManifest, data, text, f"tool manifest {p}", tags=UNION_TAGS)
     return manifest.model_copy(update={"base_dir": p.resolve().parent})
+
+
+def load_records(path: str | Path) -> Records:
+    """A `records:` block on its own (the mapping, not under a `records:` key), for a tool entered in the inventory
+    before it has a manifest (`harness inventory add --records FILE`); problems are listed with their lines."""
+    p = Path(path)
+    data, text = read_yaml_mapping(p, "records file")
+    return validate(Records, data, text, f"records file {p}")
