@@ -3,6 +3,7 @@ records, extensions kept apart from the real fields and written back where they 
 key still refused with its line. No store: these are the file format's rules."""
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -64,7 +65,7 @@ def test_a_manifest_without_records_dumps_as_before(tmp_path: Path) -> None:
 def test_extension_fields_are_kept_and_written_back_where_they_stood(tmp_path: Path) -> None:
     path = manifest(tmp_path, RECORDS + "x-procurement: {contract: C-2026-77, renewed: 2026-01-05}\nx-notes: [a, b]\n")
     m = load_manifest(path)
-    assert m.extensions == {"x-procurement": {"contract": "C-2026-77", "renewed": __import__("datetime").date(2026, 1, 5)},
+    assert m.extensions == {"x-procurement": {"contract": "C-2026-77", "renewed": date(2026, 1, 5)},
                             "x-notes": ["a", "b"]}
     dumped = m.model_dump(mode="json")
     assert dumped["x-procurement"] == {"contract": "C-2026-77", "renewed": "2026-01-05"}
