@@ -145,8 +145,8 @@ def test_an_approved_entry_says_what_the_tool_does_and_what_was_found(store: Sto
         "department": "Housing and Homelessness",
         "vendor": "City Department of Technology and Innovation (in-house)",
         "category": "decision-support", "category_label": "Decision support", "phase": "approved",
-        "phase_label": "Approved for use", "declared_phase": "proposed", "declared_phase_label": "Proposed (not in use)",
-        "risk_tier": "high", "records": None,
+        "phase_label": "Approved for use", "declared_phase": "proposed",
+        "declared_phase_label": "Proposed (not in use)", "risk_tier": "high", "records": None,
         "automation_level": "Recommends only; a caseworker reviews the documents and decides every application.",
         "human_oversight": "Caseworkers decide every case and may override the flag without giving a reason. The "
                            "programme manager reviews overrides and a random 5 % of decisions monthly.",
