@@ -3,15 +3,31 @@
 The disclosure block is required in full: the policy's transparency clause says systems "should
 disclose model type, training source, and legal access to data" and document their limitations, and
 policy 2.1 requires vendors to be questioned on bias mitigation.
+
+The `records:` block holds what policy 1.2 asks departments to keep (what data is collected, how it is used and
+why, a privacy impact assessment where one was done), the retention period (3.2), a department contact, and
+whether the tool serves the public and where that use is disclosed (2.4). It is optional, so older manifests
+still load. Extension fields, keys starting with `x-` at the top level or inside `records:`, are kept and
+exported but never interpreted: they are held apart from the real fields (`ToolManifest.extensions`), so
+`x-risk_tier` is never `risk_tier`. Any other unknown key is refused with its line, as before.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from harness.tools.kinds import ADAPTERS, AdapterConfig
 from harness.yamlio import read_yaml_mapping, validate
@@ -22,6 +38,73 @@ UNION_TAGS = {"adapter": frozenset(ADAPTERS)}
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+EXTENSION_PREFIX = "x-"
+EXTENSIONS = "x-"
+"""The one key the extension fields are gathered under while validating (a key starting with `x-` itself, so a
+manifest that writes it is gathered with the others and can never set the field directly)."""
+
+
+class _Extensible(_Strict):
+    """A strict block that also keeps `x-` keys, uninterpreted, in `extensions` (and writes them back at their
+    own level when dumped, so a record of the manifest round-trips). Unknown keys without the prefix are still
+    `extra_forbidden`, which `harness.yamlio` reports with their line."""
+
+    extensions: dict[str, Any] = Field(default_factory=dict, alias="x-")  # EXTENSIONS
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_extensions(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        kept = {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith(EXTENSION_PREFIX))}
+        kept[EXTENSIONS] = {k: v for k, v in data.items() if isinstance(k, str) and k.startswith(EXTENSION_PREFIX)}
+        return kept
+
+    @model_serializer(mode="wrap")
+    def _spread_extensions(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        out = dict(handler(self))
+        extensions = out.pop("extensions", None) or out.pop(EXTENSIONS, None) or {}
+        return {**out, **extensions}
+
+
+_MAILBOX = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
+
+
+class Contact(_Strict):
+    """Who in the department answers for the tool: a role and its mailbox (a team or role address such as
+    ai-housing@cabq.gov), never a person's own details; the register publishes only a City mailbox."""
+
+    role: str = Field(min_length=1, description="a role or team, e.g. 'Housing AI program lead'")
+    email: str = Field(pattern=_MAILBOX.pattern, description="the role's mailbox")
+
+
+class Records(_Extensible):
+    """What policy 1.2 (data collected, how it is used and why; privacy impact assessments), 3.2 (retention) and
+    2.4 (disclosure of AI in public-facing services) ask a department to keep about a tool."""
+
+    data_collected: list[str] = Field(min_length=1, description="each kind of data the tool collects or uses")
+    purpose: str = Field(min_length=1, description="how the data is used and why")
+    retention: str = Field(min_length=1, description="retention period and the schedule it follows (3.2)")
+    privacy_impact_assessment: str | None = Field(
+        None, min_length=1, description="reference of the privacy impact assessment, where one was done (1.2)")
+    contact: Contact
+    public_facing: bool
+    public_disclosure: str | None = Field(
+        None, min_length=1, description="where the AI use is disclosed to the public (2.4): a page or notice")
+
+    @field_validator("data_collected", mode="before")
+    @classmethod
+    def _one_kind_as_list(cls, v: object) -> object:
+        return [v] if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _disclosed_when_public(self) -> Records:
+        if self.public_facing and not self.public_disclosure:
+            raise ValueError("a public-facing tool must say where its AI use is disclosed to the public "
+                             "(public_disclosure: a page or notice; policy 2.4)")
+        return self
 
 
 class Disclosure(_Strict):
@@ -45,7 +128,7 @@ class Claims(_Strict):
     precision: float | None = Field(None, ge=0, le=1)
 
 
-class ToolManifest(_Strict):
+class ToolManifest(_Extensible):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", description="lower-case slug, used as the MLflow name")
     name: str = Field(min_length=1)
     version: str = Field(min_length=1)
@@ -60,6 +143,7 @@ class ToolManifest(_Strict):
     disclosure: Disclosure
     adapter: AdapterConfig  # one config per kind in the adapter table (`harness.tools.kinds`)
     claims: Claims | None = None
+    records: Records | None = None
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     @field_validator("version", mode="before")
@@ -67,6 +151,13 @@ class ToolManifest(_Strict):
     def _version_as_text(cls, v: object) -> object:
         # `version: 1.0` in YAML is a float; keep what the user wrote as text
         return str(v) if isinstance(v, int | float) else v
+
+    @model_serializer(mode="wrap")
+    def _spread_extensions(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        out = super()._spread_extensions(handler)
+        if out.get("records", ...) is None:  # a manifest without records dumps as it did before the block existed
+            del out["records"]
+        return out
 
     def identity(self) -> dict[str, str]:
         """Which tool version an answer is evidence about: its id, its version and the sha256 of the manifest's
@@ -89,3 +180,11 @@ def load_manifest(path: str | Path) -> ToolManifest:
     data.pop("base_dir", None)
     manifest = validate(ToolManifest, data, text, f"tool manifest {p}", tags=UNION_TAGS)
     return manifest.model_copy(update={"base_dir": p.resolve().parent})
+
+
+def load_records(path: str | Path) -> Records:
+    """A `records:` block on its own (the mapping, not under a `records:` key), for a tool entered in the inventory
+    before it has a manifest (`harness inventory add --records FILE`); problems are listed with their lines."""
+    p = Path(path)
+    data, text = read_yaml_mapping(p, "records file")
+    return validate(Records, data, text, f"records file {p}")

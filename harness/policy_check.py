@@ -42,7 +42,8 @@ class GateSettings(BaseModel):
     # who is who (harness.gate.roles): role -> user names; action -> roles; tier -> roles that sign; tiers that
     # need a server-confirmed identity to approve
     roles: dict[str, list[str]] = Field(default_factory=dict)
-    may: dict[Literal["submit", "assess", "approve", "waive", "reject", "suspend", "retire", "adopt"], list[str]] = (
+    may: dict[Literal["submit", "assess", "approve", "waive", "reject", "suspend", "retire", "adopt", "plan"],
+              list[str]] = (
         Field(default_factory=lambda: dict(DEFAULT_MAY)))
     signoff: dict[Literal["high", "medium", "low"], list[str]] = Field(default_factory=lambda: dict(DEFAULT_SIGNOFF))
     authenticated_approval: list[Literal["high", "medium", "low"]] = Field(
@@ -76,6 +77,9 @@ class RegisterSettings(BaseModel):
 
     feedback_url: str | None = None
     min_cell: int = Field(10, ge=1, strict=True)  # harness.workflows.transparency.DEFAULT_MIN_CELL
+    # the mail domains whose addresses the register publishes as a tool's contact (records.contact.email); any
+    # other address is left out: a contact is a City role mailbox, never a person's own (policy 1.2, 6.7)
+    contact_domains: list[str] = Field(default_factory=lambda: ["cabq.gov"])  # transparency.CONTACT_DOMAINS
 
 
 HARNESS_SECTIONS: dict[str, type[BaseModel]] = {"endpoints": EndpointSettings, "gate": GateSettings,

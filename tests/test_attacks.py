@@ -773,9 +773,9 @@ def test_a_store_whose_records_no_trusted_key_signed_is_listed_as_broken_and_clo
     signer = load_signer().fingerprint
     monkeypatch.setenv("HARNESS_SIGNING_KEY", str(tmp_path / "elsewhere" / "signing.key"))  # no key there
     rows = {r.tool: r for r in gate.inventory(uri)}
-    assert {t: (r.approval, r.gate_open, r.version, r.name) for t, r in rows.items()} == {
-        BIASED: ("history broken", False, "1.0", "Generated case tool"),
-        REVIEW: ("history broken", False, "1.0", "Generated case tool")}
+    assert {t: (r.approval, r.status, r.gate_open, r.version, r.name) for t, r in rows.items()} == {
+        BIASED: ("history broken", "history broken", False, "1.0", "Generated case tool"),
+        REVIEW: ("history broken", "history broken", False, "1.0", "Generated case tool")}
     first_break = (f"record 1 (submit of 1.0) was not written by a trusted harness installation: it is signed by "
                    f"{signer}, which is not this installation's key nor one listed in HARNESS_TRUSTED_KEYS; it was "
                    "added or rewritten through the MLflow API")

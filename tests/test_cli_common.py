@@ -104,6 +104,7 @@ def test_person_option_fills_the_parameter_named_after_the_flag() -> None:
     (["approve"], "--reviewer", "decides"), (["reject"], "--reviewer", "decides"),
     (["waive"], "--approver", "decides"), (["suspend"], "--by", "decides"), (["retire"], "--by", "decides"),
     (["policy", "adopt"], "--by", "decides"), (["submit"], "--submitter", "submits"),
+    (["inventory", "add"], "--by", "decides"),
 ])
 def test_every_people_flag_follows_its_rule(argv: list[str], flag: str, rule: str) -> None:
     """Each command's person flag carries its rule's environment variable, requirement and help sentence."""

@@ -676,11 +676,13 @@ def test_inventory_and_due_dates(template: Template, uri: str) -> None:
     six = rows["case-tool-6"]
     assert six.as_dict() == {
         "tool": "case-tool-6", "name": "Generated case tool", "version": "1.0", "department": "Housing",
-        "vendor": "Test Vendor", "category": "decision-support", "risk_tier": "high", "status": "proposed",
-        "latest_verdict": "PASS", "latest_run": template.runs["pass"], "assessed_at": ran.isoformat(),
+        "vendor": "Test Vendor", "category": "decision-support", "risk_tier": "high",
+        # the decision log's lifecycle state, not the manifest's `status: proposed` (issue 16)
+        "status": "approved", "declared_status": "proposed", "latest_verdict": "PASS",
+        "latest_run": template.runs["pass"], "assessed_at": ran.isoformat(),
         "approval": "approved", "gate_open": True, "next_due": (ran + timedelta(days=90)).date().isoformat()}
-    assert (rows["case-tool-1"].approval, rows["case-tool-1"].next_due) == (
-        "waived", (fail_ran + timedelta(days=90)).date().isoformat())
+    assert (rows["case-tool-1"].approval, rows["case-tool-1"].status, rows["case-tool-1"].next_due) == (
+        "waived", "waived", (fail_ran + timedelta(days=90)).date().isoformat())
     assert (rows["case-tool-2"].approval, rows["case-tool-2"].latest_verdict, rows["case-tool-2"].next_due) == (
         "assessed", "NEEDS_REVIEW", None)
     assert (rows["case-tool-3"].latest_verdict, rows["case-tool-3"].gate_open) == ("ERROR", False)

@@ -137,12 +137,14 @@ def test_the_demo_ends_with_one_tool_approved_and_one_blocked(assessed: Assessed
     assert rows[FAIR] == {
         "tool": FAIR, "name": "Rental Assistance Screening Baseline", "version": "1.0.0",
         "department": "Housing and Homelessness", "vendor": "City Department of Technology and Innovation (in-house)",
-        "category": "decision-support", "risk_tier": "high", "status": "proposed", "latest_verdict": "PASS",
+        "category": "decision-support", "risk_tier": "high", "status": "approved", "declared_status": "proposed",
+        "latest_verdict": "PASS",
         "latest_run": assessed.fair_run, "assessed_at": rows[FAIR]["assessed_at"], "approval": "approved",
         "gate_open": True, "next_due": (ran + timedelta(days=90)).date().isoformat()}
-    assert {k: rows[VENDOR][k] for k in ("vendor", "latest_verdict", "approval", "gate_open", "next_due")} == {
-        "vendor": "Example Analytics", "latest_verdict": "FAIL", "approval": "assessed", "gate_open": False,
-        "next_due": None}
+    assert {k: rows[VENDOR][k] for k in ("vendor", "latest_verdict", "status", "approval", "gate_open",
+                                         "next_due")} == {
+        "vendor": "Example Analytics", "latest_verdict": "FAIL", "status": "assessed", "approval": "assessed",
+        "gate_open": False, "next_due": None}
     r = harness("inventory", "--format", "csv", "--tracking-uri", uri)
     table = list(csv.DictReader(io.StringIO(r.stdout)))
     assert [(t["tool"], t["approval"], t["gate_open"]) for t in table] == [

@@ -136,8 +136,8 @@ def test_every_run_artifact_and_decision_is_exported_with_checksums(store: Store
     # the checksums: every file but SHA256SUMS itself is listed once, and each digest is right
     listed = [line.split("  ", 1)[1] for line in (out / SUMS).read_text().splitlines()]
     on_disk = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and p.name != SUMS)
-    # the artifacts, run.json, tool_versions.json, log_entries.json, history.json and manifest.json
-    assert listed == on_disk and "manifest.json" in listed and len(listed) == done.files - 1 == len(logged) + 5
+    # the artifacts, run.json, tool_versions.json, log_entries.json, history.json, records.json and manifest.json
+    assert listed == on_disk and "manifest.json" in listed and len(listed) == done.files - 1 == len(logged) + 6
     assert check_sums(out) == []
     manifest = json.loads((out / "manifest.json").read_text())
     assert {f["path"]: f["sha256"] for f in manifest["files"]} == {
@@ -147,7 +147,7 @@ def test_every_run_artifact_and_decision_is_exported_with_checksums(store: Store
     if shutil.which("sha256sum"):
         r = subprocess.run(["sha256sum", "--strict", "-c", SUMS], cwd=out, capture_output=True, text=True)
         assert r.returncode == 0, r.stdout + r.stderr
-        assert r.stdout.count(": OK\n") == len(logged) + 5
+        assert r.stdout.count(": OK\n") == len(logged) + 6
 
 
 def test_a_changed_file_fails_the_check(store: Store, tmp_path: Path) -> None:
@@ -228,6 +228,6 @@ def test_the_command_line(store: Store, tmp_path: Path) -> None:
     head = gate.verify_history(uri_of(store.root), TOOL).head
     n = len(artifact_paths(uri_of(store.root), store.run))
     assert r.stdout == (f"exported 1 run(s), {n} artifact(s) and 3 decision record(s) of {TOOL} to {tmp_path / 'r'} "
-                        f"({n + 6} files; check with `sha256sum -c {SUMS}`)\n"
+                        f"({n + 7} files; check with `sha256sum -c {SUMS}`)\n"
                         f"decision history verified: 3 records, head sha256 {head}\n"
                         "evidence verified: every assessment's files match the digests its record keeps\n")

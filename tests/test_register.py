@@ -123,9 +123,11 @@ def entries(data: dict) -> dict[str, dict]:
 
 def test_the_register_lists_tools_in_use_in_pilot_or_approved(store: Store) -> None:
     reg = build_register(store.uri, feedback_url=FEEDBACK)
-    # the baseline is proposed but approved; RentRank is proposed and not approved: not listed
-    assert [(e.id, e.phase, e.approval_state) for e in reg.entries] == [
-        (LISTED, "in-use", "submitted"), (SMALL, "pilot", "assessed"), (FAIR, "proposed", "approved")]
+    # the baseline is proposed but approved; RentRank is proposed and not approved: not listed. The phase is the
+    # decision log's lifecycle state (issue 16), what the manifest declares stands beside it
+    assert [(e.id, e.phase, e.declared_phase, e.approval_state) for e in reg.entries] == [
+        (LISTED, "submitted", "in-use", "submitted"), (SMALL, "assessed", "pilot", "assessed"),
+        (FAIR, "approved", "proposed", "approved")]
     assert reg.min_cell == 10 and reg.feedback_url == FEEDBACK
 
 
@@ -142,8 +144,9 @@ def test_an_approved_entry_says_what_the_tool_does_and_what_was_found(store: Sto
                        "published points rule, so caseworkers can check eligible-looking applications first.",
         "department": "Housing and Homelessness",
         "vendor": "City Department of Technology and Innovation (in-house)",
-        "category": "decision-support", "category_label": "Decision support", "phase": "proposed",
-        "phase_label": "Proposed (not in use)", "risk_tier": "high",
+        "category": "decision-support", "category_label": "Decision support", "phase": "approved",
+        "phase_label": "Approved for use", "declared_phase": "proposed",
+        "declared_phase_label": "Proposed (not in use)", "risk_tier": "high", "records": None,
         "automation_level": "Recommends only; a caseworker reviews the documents and decides every application.",
         "human_oversight": "Caseworkers decide every case and may override the flag without giving a reason. The "
                            "programme manager reviews overrides and a random 5 % of decisions monthly.",

@@ -302,20 +302,61 @@ def gate_cmd(ref: str, at: str | None, manifest: str | None, tracking_uri: str |
     sys.exit(0 if answer.open else 1)
 
 
-@click.command("inventory")
+@click.group("inventory", invoke_without_command=True)
 @format_option("table", "json", "csv", default="table")
 @judged_policy_option
 @tracking_option
+@click.pass_context
 @handle_errors
-def inventory_cmd(fmt: str, policy_path: str | None, tracking_uri: str | None) -> None:
-    """Every registered tool (policy 6.2): department, vendor, category, risk tier, status, latest verdict,
-    approval state and next re-assessment date."""
+def inventory_cmd(ctx: click.Context, fmt: str, policy_path: str | None, tracking_uri: str | None) -> None:
+    """Every tool in the inventory (policy 6.2): department, vendor, category, risk tier, status (the lifecycle
+    state from the decision log: planned, in-development, submitted, assessed, approved, waived, suspended,
+    rejected, retired), latest verdict, approval state and next re-assessment date. `inventory add` enters a
+    planned or in-development tool."""
+    if ctx.invoked_subcommand is not None:
+        return
     from harness.gate import inventory
 
     rows = [r.as_dict() for r in inventory(store_uri(tracking_uri, write=False), policy=policy_or_default(policy_path))]
     _emit(rows, fmt, "AI tool inventory (policy 6.2)",
           ["tool", "version", "department", "vendor", "category", "risk_tier", "status", "latest_verdict",
            "approval", "gate_open", "next_due"])
+
+
+@inventory_cmd.command("add")
+@click.argument("tool")
+@click.option("--name", required=True, help="The tool's name.")
+@click.option("--department", required=True, help="The department that plans or develops it.")
+@click.option("--category", required=True, type=click.Choice(["predictive", "generative", "decision-support"]),
+              help="Policy 6.4 category.")
+@click.option("--status", "status", required=True, type=click.Choice(["planned", "in-development"]),
+              help="Its stage (policy 6.2); once a version is submitted, the gate records the rest.")
+@click.option("--vendor", default=None, help="The supplier, if known.")
+@click.option("--records", "records_path", default=None, type=click.Path(dir_okay=False),
+              help="A YAML file holding the tool's records (the manifest's `records:` block: data_collected, purpose, "
+                   "retention, privacy_impact_assessment, contact, public_facing, public_disclosure; policy 1.2, 2.4).")
+@click.option("--update", is_flag=True, help="Change the entry of a tool already planned (never back from "
+              "in-development to planned). Without it, an id already in the inventory is refused.")
+@person_option("--by", "Who reports the tool.", "decides")
+@tracking_option
+@handle_errors
+def inventory_add_cmd(tool: str, name: str, department: str, category: str, status: str, vendor: str | None,
+                      records_path: str | None, update: bool, by: str | None, tracking_uri: str | None) -> None:
+    """Enter TOOL in the inventory as planned or in development, without a submission (policy 6.2). The same entry
+    again records nothing."""
+    from harness.gate import add_planned
+    from harness.manifest import load_records
+
+    records = load_records(records_path) if records_path else None
+    d = add_planned(store_uri(tracking_uri, write=True), tool, name=name, department=department, category=category,
+                    status=status, by=by, vendor=vendor, records=records, update=update)
+    if d is None:
+        _out().print(f"{tool} is already in the inventory as {status} with these facts: nothing recorded")
+        return
+    from harness.gate.identity import identity_label
+
+    _out().print(f"entered {tool} in the inventory as {d.state}: decision record {d.seq} (sha256 {d.sha256[:12]}...) "
+                 f"by {d.actor} ({identity_label((d.details or {}).get('identity'))}) at {d.at}")
 
 
 @click.command("due")

@@ -19,8 +19,9 @@ Data model (all in MLflow, through `harness.tracking.registry`; nothing here imp
   (sorted keys, ASCII) in the tag `harness.decision.record`, its sha256 in `harness.decision.sha256`,
   and each field again as a readable tag `harness.decision.<field>`. A record holds `seq`, `prev` (the
   sha256 of the previous record; 64 zeros for the first), `action` (submit, assess, approve, reject,
-  waive, suspend, retire), `tool`, `version`, `state` (after the decision), `actor` (who), `at` (when,
-  UTC ISO), `reason` (why), `run_id` and `run_at` (the run it rests on and when it ran), `verdict`,
+  waive, suspend, retire; plan: a tool entered as planned or in development, with no version), `tool`,
+  `version`, `state` (after the decision), `actor` (who), `at` (when, UTC ISO), `reason` (why), `run_id` and
+  `run_at` (the run it rests on and when it ran), `verdict`,
   `policy_digest`, `manifest_digest`, `conditions` and `expires` (waivers), `details`, and `signer` (the
   fingerprint of the installation key whose Ed25519 signature over the canonical JSON is in the tag
   `harness.decision.signature`, `signing`). An assess record's details keep what the evidence is bound to:
@@ -55,6 +56,7 @@ Modules, one job each (this package re-exports every public name, so `harness.ga
 - `signing`: the installation's Ed25519 key, trusted keys, and the anchor of each log's last record.
 - `binding`: is the tool on disk still the one assessed (manifest and artifact digests re-hashed)?
 - `decisions`: approve, waive, reject, suspend, retire and the rules each must meet.
+- `planned`: a tool entered in the inventory as planned or in development, before any version (policy 6.2).
 - `views`: gate, status, history, verification, inventory, due dates.
 - `inforce`: the City's policy in force, read from its own log; `policies`: adopting one (by a named
   administrator, as a record of that log) and what makes a policy weaker.
@@ -84,6 +86,7 @@ from harness.gate.inputs import (
     parse_ref,
     submitter_of,
 )
+from harness.gate.planned import add_planned
 from harness.gate.policies import (
     adopt,
     weakenings,
@@ -98,6 +101,7 @@ from harness.gate.records import (
     FIELDS,
     GENESIS,
     HASH_TAG,
+    LIFECYCLE,
     LOG_SUFFIX,
     MAX_RECORD_CHARS,
     MAX_TEXT_CHARS,
@@ -145,6 +149,7 @@ __all__ = [
     "FIELD_TAG",
     "GENESIS",
     "HASH_TAG",
+    "LIFECYCLE",
     "LOG_SUFFIX",
     "MAX_RECORD_CHARS",
     "MAX_TEXT_CHARS",
@@ -163,6 +168,7 @@ __all__ = [
     "Verification",
     "VersionRef",
     "VersionStatus",
+    "add_planned",
     "adopt",
     "adoptions",
     "approve",

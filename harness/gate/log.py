@@ -51,6 +51,11 @@ class Book:
     def head(self) -> str:
         return self.chain[-1].sha256 if self.chain else GENESIS
 
+    @property
+    def plan(self) -> Decision | None:
+        """The latest inventory entry of the tool as planned or in development (`harness.gate.planned`)."""
+        return next((d for d in reversed(self.chain) if d.action == "plan"), None)
+
 
 def field_tags(record: dict[str, Any]) -> dict[str, str]:
     out: dict[str, str] = {}
@@ -163,6 +168,8 @@ def verify_chain(tool: str, entries: list[VersionInfo], versions: list[VersionIn
 def _replay(chain: list[Decision]) -> dict[str, dict[str, Any]]:
     states: dict[str, dict[str, Any]] = {}
     for d in chain:
+        if d.action == "plan":  # the tool's state before any version exists (`Book.plan`), not a version's
+            continue
         s = states.setdefault(d.version, {"submitted": d, "submitters": [], "assessed": None, "completed": None,
                                           "covering": None,
                                           "decision": None, "approval": None, "state": d.state,

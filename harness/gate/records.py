@@ -17,8 +17,14 @@ if TYPE_CHECKING:
 SCHEMA = "harness.decision/1"
 GENESIS = "0" * 64
 STATES = ("submitted", "assessed", "approved", "rejected", "waived", "suspended", "retired")
-ACTIONS = ("submit", "assess", "signoff", "approve", "reject", "waive", "suspend", "retire", "adopt")
-# adopt: policy log; signoff: one of several signatures an approval or waiver needs (harness.gate.roles)
+PLANNED_STATES = ("planned", "in-development")
+"""A tool reported before any version is submitted (policy 6.2, `harness.gate.planned`): a tool's state, not a
+version's, so it never enters the replayed version states the gate decides on."""
+LIFECYCLE = (*PLANNED_STATES, "submitted", "assessed", "approved", "waived", "suspended", "rejected", "retired")
+"""Every state the inventory shows, in lifecycle order, all read from the decision log."""
+ACTIONS = ("submit", "assess", "signoff", "approve", "reject", "waive", "suspend", "retire", "adopt", "plan")
+# adopt: policy log; signoff: one of several signatures an approval or waiver needs (harness.gate.roles);
+# plan: a planned or in-development tool entered in the inventory (harness.gate.planned)
 FIELDS = ("schema", "seq", "prev", "tool", "version", "action", "state", "actor", "at", "reason", "run_id",
           "run_at", "verdict", "policy_digest", "manifest_digest", "conditions", "expires", "details", "signer")
 ALIAS = "approved"
@@ -144,16 +150,19 @@ class History:
 
 @dataclass(frozen=True)
 class InventoryRow:
-    """One tool in the City's inventory of AI tools (policy 6.2)."""
+    """One tool in the City's inventory of AI tools (policy 6.2). `status` is the lifecycle state from the decision
+    log (`LIFECYCLE`, or "history broken"), never the manifest's `status` field, which a vendor writes; that one is
+    kept as `declared_status` (None for a tool with no manifest yet). `version` is None for a planned tool."""
 
     tool: str
     name: str
-    version: str
+    version: str | None
     department: str
     vendor: str
     category: str
     risk_tier: str
     status: str
+    declared_status: str | None
     latest_verdict: str | None
     latest_run: str | None
     assessed_at: str | None

@@ -4,7 +4,7 @@
 - `roles`: role name -> the MLflow user names that hold it (`dti: [dana]`). Empty (the packaged policy) means
   no role is checked: the store has no user list to check against.
 - `may`: action -> the roles that may record it (submit, assess, approve, waive, reject, suspend, retire,
-  adopt). Checked on every record when `roles` is set.
+  adopt, plan). Checked on every record when `roles` is set.
 - `signoff`: tier -> the roles that must each sign an approval (or waiver) before it takes effect. The last
   signature makes it; the earlier ones are `signoff` records. When `roles` is empty, the roles are counted:
   as many different people as roles listed.
@@ -21,12 +21,13 @@ if TYPE_CHECKING:
     from harness.gate.identity import Identity
     from harness.policy import Policy
 
-Action = Literal["submit", "assess", "approve", "waive", "reject", "suspend", "retire", "adopt"]
+Action = Literal["submit", "assess", "approve", "waive", "reject", "suspend", "retire", "adopt", "plan"]
 Tier = Literal["high", "medium", "low"]
 DEFAULT_MAY: dict[Action, list[str]] = {
     "submit": ["vendor", "dti"], "assess": ["dti"], "approve": ["dti", "department"],
     "waive": ["dti", "department"], "reject": ["dti", "department"], "suspend": ["dti"], "retire": ["dti"],
     "adopt": ["dti"],
+    "plan": ["dti", "department"],  # policy 6.2: departments report planned tools, DTI coordinates the inventory
 }
 DEFAULT_SIGNOFF: dict[Tier, list[str]] = {"high": ["dti", "department"], "medium": ["dti"], "low": ["dti"]}
 DEFAULT_AUTHENTICATED: list[Tier] = ["high"]

@@ -231,18 +231,31 @@ def _broken_row(tool: str, book: Book) -> InventoryRow:
     """A tool whose decision log fails verification from its first record (e.g. records signed by a key this
     installation does not trust): listed from its version's tags, closed, and said to be broken, never dropped
     from the inventory (policy 6.2)."""
-    t = book.versions[-1].tags
-    return InventoryRow(tool=tool, name=t.get("harness.name", ""), version=t.get("harness.tool_version", ""),
+    t = book.versions[-1].tags if book.versions else {}
+    return InventoryRow(tool=tool, name=t.get("harness.name", ""), version=t.get("harness.tool_version") or None,
                         department=t.get("harness.department", ""), vendor=t.get("harness.vendor", ""),
                         category=t.get("harness.category", ""), risk_tier=t.get("harness.risk_tier", ""),
-                        status=t.get("harness.status", ""), latest_verdict=None, latest_run=None, assessed_at=None,
-                        approval="history broken", gate_open=False, next_due=None)
+                        status="history broken", declared_status=t.get("harness.status") or None,
+                        latest_verdict=None, latest_run=None, assessed_at=None, approval="history broken",
+                        gate_open=False, next_due=None)
+
+
+def _planned_row(tool: str, plan: Decision) -> InventoryRow:
+    """A tool entered as planned or in development (`harness.gate.planned`): no version, nothing assessed, closed."""
+    d = plan.details or {}
+    return InventoryRow(tool=tool, name=str(d.get("name") or ""), version=None,
+                        department=str(d.get("department") or ""), vendor=str(d.get("vendor") or ""),
+                        category=str(d.get("category") or ""), risk_tier="", status=str(plan.state),
+                        declared_status=None, latest_verdict=None, latest_run=None, assessed_at=None,
+                        approval=str(plan.state), gate_open=False, next_due=None)
 
 
 def inventory(uri: str, now: datetime | None = None, policy: Policy | None = None) -> list[InventoryRow]:
-    """Every registered tool (policy 6.2): the version approved for use, else the latest submitted. When the
-    policy log itself fails verification, every tool is still listed, each gate closed and no due date given:
-    nothing can be judged against a standard nobody can vouch for, but nothing drops out of the inventory."""
+    """Every registered tool (policy 6.2): the version approved for use, else the latest submitted, else the tool
+    as planned or in development. Its `status` is the lifecycle state the decision log replays to, never the
+    manifest's `status` field (a vendor's word: `declared_status`). When the policy log itself fails
+    verification, every tool is still listed, each gate closed and no due date given: nothing can be judged
+    against a standard nobody can vouch for, but nothing drops out of the inventory."""
     at = now_utc(now)
     try:
         in_force: Policy | None = policy_of(policy, uri)
@@ -253,8 +266,10 @@ def inventory(uri: str, now: datetime | None = None, policy: Policy | None = Non
     for tool in reg.model_names("tool"):
         book = read_book(reg, tool)
         if not book.states:
-            if not book.verification.ok and book.versions:  # a history broken at its first record stays listed
+            if not book.verification.ok and (book.versions or book.entries):  # broken at its first record: listed
                 rows.append(_broken_row(tool, book))
+            elif book.plan is not None:
+                rows.append(_planned_row(tool, book.plan))
             continue
         vs = _status_of(book, _shown_version(reg, book), at)
         m = vs.manifest
@@ -263,7 +278,8 @@ def inventory(uri: str, now: datetime | None = None, policy: Policy | None = Non
         rows.append(InventoryRow(
             tool=tool, name=m.get("name", ""), version=vs.version, department=m.get("department", ""),
             vendor=m.get("vendor", ""), category=m.get("category", ""), risk_tier=m.get("risk_tier", ""),
-            status=m.get("status", ""), latest_verdict=vs.verdict,
+            status=vs.state if book.verification.ok else "history broken",
+            declared_status=m.get("status") or None, latest_verdict=vs.verdict,
             latest_run=vs.assessed.run_id if vs.assessed else None,
             assessed_at=vs.assessed.run_at if vs.assessed else None, approval=approval,
             gate_open=in_force is not None and vs.gate.open and _overdue(vs, in_force, at) is None,

@@ -13,6 +13,10 @@ What is exported, all read-only from the store:
 - the decision log as stored (`decisions/log_entries.json`: every entry of `<tool> (decision log)` with
   its tags, superseded entries included) and as verified (`decisions/history.json`: the records of the
   chain in order with their sha256, and the result of recomputing the hash chain, `harness.gate`);
+- `records.json`: the records policy 1.2 asks for, gathered in one place: each registered version's `records:`
+  block and its top-level `x-` extension fields exactly as its manifest (`inputs/tool.yaml` of the run it was
+  registered from) declares them, and every `plan` record of the tool (`harness inventory add`: a planned or
+  in-development tool's facts and records). The register publishes only part of them; this keeps them all;
 - `manifest.json` (what was exported, from where, when, with every file's sha256 and size) and
   `SHA256SUMS` over every file including manifest.json, in the format `sha256sum -c` reads, so the
   archive can be checked with standard tools alone.
@@ -37,6 +41,7 @@ if TYPE_CHECKING:
 SCHEMA = "harness.workflows.records_export/1"
 SUMS = "SHA256SUMS"
 MANIFEST = "manifest.json"
+RECORDS = "records.json"
 
 
 @dataclass(frozen=True)
@@ -143,6 +148,7 @@ def export_records(uri: str, tool: str, out: str | Path, *, now: datetime | None
     _write_json(folder / "registry" / "tool_versions.json",
                 {"model": tool, "aliases": reg.aliases(tool), "versions": [asdict(v) for v in versions]})
     _write_json(folder / "decisions" / "log_entries.json", [asdict(v) for v in entries])
+    _write_json(folder / RECORDS, records_of(tool, versions, records, folder))
     evidence = _evidence_problems(records, folder)
     checked = None if verification is None else {
         "ok": verification.ok, "records": verification.records, "head": verification.head,
@@ -169,6 +175,45 @@ def export_records(uri: str, tool: str, out: str | Path, *, now: datetime | None
     return RecordsExport(tool=tool, folder=folder, runs=tuple(r.run_id for r in runs), artifacts=artifacts,
                          decisions=len(records), verification=verification, files=len(table) + 2,
                          evidence_problems=tuple(evidence))
+
+
+def _jsonable(value: Any) -> Any:
+    """YAML gives dates and times where JSON has text: an extension field written `x-reviewed: 2026-01-05` is kept
+    as "2026-01-05"."""
+    return json.loads(json.dumps(value, default=str, ensure_ascii=False))
+
+
+def records_of(tool: str, versions: list[Any], decisions: tuple[Any, ...] | list[Any], folder: Path) -> dict[str, Any]:
+    """`records.json`: the records and extension fields of every registered version, read from the manifest as
+    exported (`runs/<run>/artifacts/inputs/tool.yaml`), and the facts of every plan record. A manifest that is
+    missing or unreadable is said so, never skipped."""
+    import yaml
+
+    from harness.manifest import EXTENSION_PREFIX
+    from harness.yamlio import safe_yaml
+
+    out: list[dict[str, Any]] = []
+    for v in versions:
+        entry: dict[str, Any] = {"version": v.tags.get("harness.tool_version"), "model_version": v.number,
+                                 "manifest_sha256": v.tags.get("harness.manifest_digest"), "source_run": v.run_id}
+        path = folder / "runs" / str(v.run_id) / "artifacts" / "inputs" / "tool.yaml"
+        try:
+            data = safe_yaml(path.read_text(encoding="utf-8")) if v.run_id and path.is_file() else None
+        except (yaml.YAMLError, UnicodeDecodeError):
+            data = None
+        if not isinstance(data, dict):
+            entry["problem"] = f"no readable manifest at runs/{v.run_id}/artifacts/inputs/tool.yaml"
+            out.append(entry)
+            continue
+        entry["records"] = _jsonable(data.get("records"))
+        entry["extensions"] = _jsonable({k: x for k, x in data.items()
+                                         if isinstance(k, str) and k.startswith(EXTENSION_PREFIX)})
+        out.append(entry)
+    planned = [{"seq": d.seq, "sha256": d.sha256, "state": d.state, "actor": d.actor, "at": d.at,
+                **{k: (d.details or {}).get(k) for k in ("name", "department", "vendor", "category", "records")}}
+               for d in decisions if d.action == "plan"]
+    return {"tool": tool, "policy": "City AI policy 1.2 (what data, how used, why), 2.4 (disclosure), 3.2 (retention)",
+            "versions": out, "planned": planned}
 
 
 def _evidence_problems(records: tuple[Any, ...] | list[Any], folder: Path) -> list[str]:

@@ -1,7 +1,9 @@
 """The public transparency register (policy 6.7: "DTI shall publish information about AI use within
 the City ... and maintain a public feedback form"): `register.json` and a static, self-contained
-`index.html`, one entry per tool in use or in pilot (the manifest's `status`, policy 6.2) and every tool
-whose approval is in force, built from the approval gate's records in MLflow.
+`index.html`, one entry per tool declared in use or in pilot (the manifest's `status`, policy 6.2) and every
+tool whose approval is in force, built from the approval gate's records in MLflow. An entry's phase is the
+lifecycle state the decision log replays to (approved, suspended, ...); what the manifest declares is shown
+beside it as the declared phase, so a vendor's `status: in-use` never reads as an approval.
 
 The fields are modelled on the UK Algorithmic Transparency Recording Standard (ATRS v3.0, March 2024;
 the field table is `template_table.md` in github.com/co-cddo/algorithmic-transparency-recording-standard).
@@ -15,7 +17,8 @@ Its tier 1, "a basic description of the algorithmic tool aimed at the general pu
 | feedback_url | `settings.register.feedback_url`, `--feedback-url` | 1.3 website URL, 1.4 contact (6.7's form) |
 | department | manifest `department` | 0.12 organisation name, 2.1.1 organisation or department |
 | vendor | manifest `vendor` | 2.1.4.1 external supplier |
-| phase | manifest `status` | 0.13 phase |
+| phase | lifecycle state from the decision log | 0.13 phase |
+| declared_phase | manifest `status` (the department's or vendor's word) | 0.13 phase |
 | automation_level | manifest `automation_level` | 2.3.1 process integration |
 | human_oversight | manifest `human_oversight` | 2.3.4 human decisions and review |
 | category, risk_tier | manifest | (policy 6.4 categories, 4.3 risk tiers) |
@@ -24,6 +27,16 @@ Its tier 1, "a basic description of the algorithmic tool aimed at the general pu
 | disclosure | manifest `disclosure` | 2.4.2.6 model architecture, 2.4.3.8 data collection, |
 | | | 2.4.3.10 data sharing agreements, 2.5.2 risks and mitigations |
 | group_figures | selection rate by group | 2.4.2.7 model performance (fairness analysis) |
+| records | manifest `records:` (public part) | 2.4.3.8 data collection, 2.4.3.9 data storage (retention), |
+| | | 2.5.1 impact assessment, 1.4 contact (policy 1.2, 2.4, 3.2) |
+
+Of the `records:` block the register publishes what the public is owed: the data collected, the purpose, the
+retention period, whether the tool is public-facing and where that use is disclosed (2.4), whether a privacy
+impact assessment is on file (yes or no: its reference is an internal document), and the contact's role with
+its mailbox only when the mailbox is at one of `settings.register.contact_domains` (default cabq.gov: a City role
+mailbox; any other address is left out, never published). Every published records text is masked with
+`harness.redact.mask_pii`. Extension fields (`x-...`) are never published: nothing interprets them, so nothing
+can vouch they are fit for the public; `harness records export` keeps them.
 
 What is never published: run ids, MLflow URIs, file paths, people's names and the free text of decisions
 (a suspension's reason may cite a run); and no figure computed on fewer than `k` rows
@@ -63,19 +76,31 @@ TEMPLATE = "register.html.j2"
 
 PHASES = {"proposed": "Proposed (not in use)", "development": "In development", "pilot": "Pilot",
           "in-use": "In use", "retired": "Retired"}
+"""The manifest's declared `status`."""
+LIFECYCLE_PHASES = {"planned": "Planned (not in use)", "in-development": "In development (not in use)",
+                    "submitted": "Awaiting assessment (not approved)", "assessed": "Assessed, awaiting a decision",
+                    "approved": "Approved for use", "waived": "In use under a time-limited exception",
+                    "suspended": "Suspended (may not be used)", "rejected": "Rejected (may not be used)",
+                    "retired": "Retired", "history broken": "Under review (records failed an integrity check)"}
+"""The lifecycle state from the decision log (`harness.gate.LIFECYCLE`), for the public."""
+CONTACT_DOMAINS = ("cabq.gov",)
 CATEGORIES = {"predictive": "Predictive", "generative": "Generative (produces text)",
               "decision-support": "Decision support"}
 FIELD_SOURCES = {
     "name": "ATRS 1.1 name", "description": "ATRS 1.2 description",
     "feedback_url": "ATRS 1.3 website URL and 1.4 contact; policy 6.7 public feedback form",
     "department": "ATRS 2.1.1 organisation or department", "vendor": "ATRS 2.1.4.1 external supplier",
-    "phase": "ATRS 0.13 phase", "automation_level": "ATRS 2.3.1 process integration",
+    "phase": "ATRS 0.13 phase (the decision log's lifecycle state)",
+    "declared_phase": "ATRS 0.13 phase, as the manifest declares it",
+    "automation_level": "ATRS 2.3.1 process integration",
     "human_oversight": "ATRS 2.3.4 human decisions and review", "category": "City AI policy 6.4",
     "risk_tier": "City AI policy 4.3", "assessment": "ATRS 2.5.1 impact assessment",
     "approval": "City AI policy 4.1 (authorised tools)",
     "disclosure": "ATRS 2.4.2.6 model architecture, 2.4.3.8 data collection, 2.4.3.10 data sharing "
                   "agreements, 2.5.2 risks and mitigations",
     "group_figures": "ATRS 2.4.2.7 model performance (fairness analysis)",
+    "records": "ATRS 2.4.3.8 data collection, 2.4.3.9 data storage, 2.5.1 impact assessment, 1.4 contact; City AI "
+               "policy 1.2, 2.4, 3.2",
 }
 
 TOO_FEW = "some groups are too small in the test data for the tests to judge"
@@ -185,15 +210,19 @@ class RegisterEntry:
     approval: str
     figures_from: str | None = None
     group_figures: tuple[GroupFigure, ...] = ()
+    declared_phase: str | None = None
+    records: dict[str, Any] | None = None
 
     def as_dict(self, k: int, feedback_url: str) -> dict[str, Any]:
         return {
             "id": self.id, "name": self.name, "version": self.version, "description": self.description,
             "department": self.department, "vendor": self.vendor, "category": self.category,
             "category_label": CATEGORIES.get(self.category, self.category), "phase": self.phase,
-            "phase_label": PHASES.get(self.phase, self.phase), "risk_tier": self.risk_tier,
+            "phase_label": LIFECYCLE_PHASES.get(self.phase, self.phase), "declared_phase": self.declared_phase,
+            "declared_phase_label": PHASES.get(self.declared_phase, self.declared_phase) if self.declared_phase
+            else None, "risk_tier": self.risk_tier,
             "automation_level": self.automation_level, "human_oversight": self.human_oversight,
-            "disclosure": self.disclosure,
+            "disclosure": self.disclosure, "records": self.records,
             "assessment": {"date": self.assessed_on, "verdict": self.verdict, "summary": self.assessment},
             "approval": {"state": self.approval_state, "summary": self.approval},
             "group_figures": {"from_assessment_of": self.figures_from,
@@ -260,6 +289,14 @@ def feedback_url_of(policy: Policy, override: str | None) -> str:
         raise ConfigError(f"the feedback link {url!r} is not a public web address; write it as https://host/page "
                           "(settings.register.feedback_url or --feedback-url)")
     return url
+
+
+def contact_domains_of(policy: Policy) -> tuple[str, ...]:
+    value = policy.setting("register", "contact_domains", list(CONTACT_DOMAINS))
+    if not isinstance(value, list) or not all(isinstance(d, str) and d.strip() for d in value):
+        raise ConfigError(f"settings.register.contact_domains must be a list of mail domains (e.g. [cabq.gov]); the "
+                          f"policy {policy.label} has {value!r}")
+    return tuple(d.strip().lower().lstrip("@") for d in value)
 
 
 def min_cell_of(policy: Policy) -> int:
@@ -514,7 +551,8 @@ def _assessment(store: Store, run_id: str | None) -> dict[str, Any] | None:
     return safe_json(text, f"assessment.json of run {run_id}", MAX_RECORD_JSON_BYTES) if text else None
 
 
-def _entry(store: Store, row: InventoryRow, k: int, now: datetime) -> RegisterEntry:
+def _entry(store: Store, row: InventoryRow, k: int, now: datetime,
+           domains: tuple[str, ...] = CONTACT_DOMAINS) -> RegisterEntry:
     from harness.gate import status
 
     vs = status(store.uri, row.tool, row.version, now=now)[0]
@@ -527,10 +565,12 @@ def _entry(store: Store, row: InventoryRow, k: int, now: datetime) -> RegisterEn
     disclosure = declared if isinstance(declared, dict) else {}
     kind = (vs.assessed.details or {}).get("kind") if vs.assessed else None
     return RegisterEntry(
-        id=row.tool, name=_clean(m.get("name") or row.name), version=row.version,
+        id=row.tool, name=_clean(m.get("name") or row.name), version=row.version or "",
         description=_clean(m.get("intended_use")) or "Not stated.",
         department=_clean(m.get("department") or row.department), vendor=_clean(m.get("vendor") or row.vendor),
-        category=str(m.get("category") or row.category), phase=str(m.get("status") or row.status),
+        category=str(m.get("category") or row.category), phase=row.status,
+        declared_phase=str(m["status"]) if m.get("status") else row.declared_status,
+        records=public_records(m, domains),
         risk_tier=str(m.get("risk_tier") or row.risk_tier),
         automation_level=_clean(m.get("automation_level")) or "Not stated.",
         human_oversight=_clean(m.get("human_oversight")) or "Not stated.",
@@ -544,8 +584,41 @@ def _entry(store: Store, row: InventoryRow, k: int, now: datetime) -> RegisterEn
 
 
 def published(row: InventoryRow) -> bool:
-    """In the register: in use or in pilot by the manifest, or approved (or waived) for use now."""
-    return row.status in PUBLISHED_STATUSES or row.gate_open
+    """In the register: declared in use or in pilot by the manifest (the public should know of a tool said to be
+    used, and its entry says whether it is approved), or approved (or waived) for use now by the decision log."""
+    return row.declared_status in PUBLISHED_STATUSES or row.gate_open
+
+
+def _public_mailbox(email: str, domains: tuple[str, ...]) -> str | None:
+    domain = email.rpartition("@")[2].lower()
+    return email if any(domain == d or domain.endswith("." + d) for d in domains) else None
+
+
+def public_records(manifest: dict[str, Any], domains: tuple[str, ...]) -> dict[str, Any] | None:
+    """The part of the manifest's `records:` block the public is owed (module docstring), every text masked with
+    `harness.redact.mask_pii`; None when there is none, or when the stored block no longer validates (the copy in
+    the store is read back, and anyone with access to it can rewrite it)."""
+    from pydantic import ValidationError
+
+    from harness.manifest import Records
+    from harness.redact import mask_pii
+
+    raw = manifest.get("records")
+    if not isinstance(raw, dict):
+        return None
+    try:
+        r = Records.model_validate(raw)
+    except ValidationError:
+        return None
+
+    def text(value: str | None) -> str | None:
+        return mask_pii(_clean(value)) if value else None
+
+    return {"data_collected": [mask_pii(_clean(x)) for x in r.data_collected], "purpose": text(r.purpose),
+            "retention": text(r.retention), "public_facing": r.public_facing,
+            "public_disclosure": text(r.public_disclosure),
+            "privacy_impact_assessment": "on file" if r.privacy_impact_assessment else "none recorded",
+            "contact": {"role": text(r.contact.role), "email": _public_mailbox(r.contact.email, domains)}}
 
 
 def build_register(uri: str, *, feedback_url: str | None = None, policy: Policy | None = None,
@@ -558,9 +631,10 @@ def build_register(uri: str, *, feedback_url: str | None = None, policy: Policy 
     policy = policy or load_policy()
     url = feedback_url_of(policy, feedback_url)
     k = min_cell_of(policy)
+    domains = contact_domains_of(policy)
     rows = [r for r in inventory(uri, now=at, policy=policy) if published(r)]
     store = Store(uri)
-    entries = tuple(sorted((_entry(store, r, k, at) for r in rows), key=lambda e: (e.name.casefold(), e.id)))
+    entries = tuple(sorted((_entry(store, r, k, at, domains) for r in rows), key=lambda e: (e.name.casefold(), e.id)))
     return Register(published=at.date().isoformat(), feedback_url=url, min_cell=k, entries=entries)
 
 
