@@ -38,6 +38,9 @@ class CheckContext:
     baseline: dict[str, float] | None = None  # metrics of the tool's last approved assessment
     baseline_run: str | None = None
     cache: dict[str, Any] = field(default_factory=dict)
+    # the outputs are the tool's recorded decisions on a production sample (harness.monitoring), not a call of the
+    # tool: checks that must ask the tool new questions were answered on the reference data and are not listed
+    recorded: bool = False
 
     @property
     def tier(self) -> str:
