@@ -261,6 +261,7 @@ def assess(
     early: DataChecks | None = None,
     recorded: tuple[RecordedOutputs, ...] = (),
     after: Callable[[list[SuiteResult]], list[SuiteResult]] | None = None,
+    current_unverified: bool = False,
 ) -> AssessmentResult:
     """Run the assessment. A tool that fails to predict yields verdict ERROR with the error kept,
     so the attempt is still recorded (policy 3.2). `early`: the data-only checks the pipeline started before
@@ -291,7 +292,8 @@ def assess(
         if unanswered is not None and early is not None:
             early.discard(ds.name)
         ctx = CheckContext(dataset=ds, predictions=preds, policy=policy, manifest=manifest, seed=seed, tool=tool,
-                           current=current, baseline=baseline, baseline_run=baseline_run)
+                           current=current, baseline=baseline, baseline_run=baseline_run,
+                           current_unverified=current_unverified)
         for suite in suites:
             reason = suite.applies_to(ds)
             if reason:

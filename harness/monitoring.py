@@ -25,8 +25,10 @@ What the re-assessment cannot show is a finding too, judged by the decision rule
 - a sample whose data (sha256) were already assessed, under any name: not taken as new (REVIEW, naming the run);
 - inputs shifted significantly from the reference data while the outcomes are not known: the approval's evidence
   no longer describes the population the tool decides for, and nothing yet shows the tool works on the new one
-  (`monitoring.population_shift.psi`, blocking at the high and medium tiers: a FAIL suspends the approval until a
-  reviewer approves again on evidence about the new population). With outcomes known the sample's own bias and
+  (`degradation.population_shift.psi`: the drift check's PSI, tested at this limit; blocking at the high and medium tiers, limit 0.1 at the high tier (the
+  stable band) and 0.2 at the medium one: a FAIL suspends the approval until a reviewer approves again on evidence
+  about the new population). The demo's 12 % rent rise moves rent by PSI 0.14: stable no longer, significant not
+  yet, and on 3,000 rows clearly real. With outcomes known the sample's own bias and
   performance findings are that evidence, and the shift stays the degradation suite's advisory finding.
 """
 from __future__ import annotations
@@ -37,19 +39,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import DatasetError
-from harness.findings import Finding, Measurement, Severity, Status
+from harness.findings import Finding, Severity, Status
 
 if TYPE_CHECKING:
     from harness.assessment import RecordedOutputs
     from harness.datasets import DatasetCard, ReferenceDataset
-    from harness.policy import Policy
     from harness.tracking.store import Store
     from harness.verdict import SuiteResult
 
 SUITE = "monitoring"
 SAMPLE_TAG = "harness.sample_sha256"
 POLICY_SECTION = "4.3"
-PRODUCES = frozenset({f"{SUITE}.population_shift.psi"})  # thresholds the harness judges itself (policy_check)
 
 
 @dataclass(frozen=True)
@@ -273,9 +273,8 @@ def recorded_outputs(choice: Choice) -> tuple[RecordedOutputs, ...]:
     return tuple(out)
 
 
-def monitoring_result(choice: Choice, results: list[SuiteResult], policy: Policy, tier: str) -> SuiteResult:
-    """The `monitoring` suite result: what the re-assessment ran on, what it could not, and (outcomes unknown) the
-    population shift judged as the approval's question (`monitoring.population_shift.psi`)."""
+def monitoring_result(choice: Choice) -> SuiteResult:
+    """The `monitoring` result: what the re-assessment ran on and what it could not (judged with the rest)."""
     from harness import __version__
     from harness.verdict import SuiteResult
 
@@ -292,36 +291,8 @@ def monitoring_result(choice: Choice, results: list[SuiteResult], policy: Policy
                 f"production sample {s.describe()}: its outcomes are not known yet, so only the selection-rate checks "
                 "(demographic parity, the four-fifths rule) ran on its recorded decisions; error rates and "
                 "performance on it wait for the outcomes")))
-            findings += _population_shift(results, policy, tier, where)
     return SuiteResult(suite=SUITE, suite_version=__version__, dataset=where or "reference data only",
                        findings=tuple(findings))
-
-
-def _population_shift(results: list[SuiteResult], policy: Policy, tier: str, dataset: str | None) -> list[Finding]:
-    """The degradation suite's PSI of each input (reference data against the sample), judged again by
-    `monitoring.population_shift.psi`: the same figures, interval and p-value, not a second computation."""
-    out: list[Finding] = []
-    for r in results:
-        if r.suite != "degradation" or r.skipped_reason:
-            continue
-        for m in r.measurements:
-            if (m.check, m.metric) != ("drift", "psi"):
-                continue
-            shifted = Measurement(SUITE, "population_shift", "psi", m.value, m.ci_low, m.ci_high, group=m.group,
-                                  n=m.n, details=dict(m.details))
-            f = policy.evaluate(shifted, tier, dataset=dataset, message=(
-                f"{m.group}: PSI {m.value:.3f} between the reference data the approval rests on and the production "
-                "sample, whose outcomes are not known: if the shift is real, the approval's evidence no longer "
-                "describes the population the tool decides for, and nothing yet shows the tool works on the new one"))
-            if f is not None:
-                out.append(f)
-        for f in r.findings:
-            if (f.check, f.metric, f.status) == ("drift", "psi", Status.INSUFFICIENT) and f.group:
-                out.append(Finding(suite=SUITE, check="population_shift", metric="psi", status=Status.INSUFFICIENT,
-                                   severity=Severity.ADVISORY, group=f.group, dataset=dataset, value=f.value,
-                                   policy_section=POLICY_SECTION, n=f.n,
-                                   message=f"{f.group}: the population shift could not be judged: {f.message}"))
-    return out
 
 
 @dataclass
@@ -335,6 +306,12 @@ class Monitored:
     def current(self) -> Any:
         s = self.choice.sample
         return None if s is None else s.dataset.frame
+
+    @property
+    def unverified(self) -> bool:
+        """The sample's outcomes are not known: its shift is judged as the approval's question."""
+        s = self.choice.sample
+        return s is not None and not s.dataset.outcomes_known
 
     def extra(self) -> dict[str, Any]:
         s = self.choice.sample

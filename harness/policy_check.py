@@ -178,12 +178,8 @@ def threshold_problems(policy: Policy, suites: dict[str, type[Suite]],
     measures, or a `<check>.<metric>` the suite does not declare (a misspelling, or a metric it dropped)."""
     index = index or {}
     out: list[PolicyProblem] = []
-    from harness.monitoring import PRODUCES as HARNESS_PRODUCES  # judged by the harness itself, not by a suite
-
     for key in policy.thresholds:
         suite, rest = key.split(".", 1)
-        if key in HARNESS_PRODUCES:
-            continue
         where, line = f"thresholds.{key}", _line(index, "thresholds", key)
         cls = suites.get(suite)
         if cls is None:

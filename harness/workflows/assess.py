@@ -204,15 +204,17 @@ def run_assessment(
     refs = [load_dataset(d, data_dir) for d in datasets]
     current_frame = load_current(current, refs[0]) if current is not None else None
     recorded: tuple[RecordedOutputs, ...] = ()
-    after = None
+    after: Callable[[list[SuiteResult]], list[SuiteResult]] | None = None
     if watched is not None:  # a production sample: drift against it, bias and performance on its recorded decisions
         if watched.current is not None:
             current_frame = watched.current
         recorded = recorded_outputs(watched.choice)
-        choice, tier = watched.choice, manifest.risk_tier
+        choice = watched.choice
 
-        def after(results: list[SuiteResult]) -> list[SuiteResult]:
-            return [monitoring_result(choice, results, policy, tier)]
+        def monitored(results: list[SuiteResult]) -> list[SuiteResult]:
+            return [monitoring_result(choice)]
+
+        after = monitored
     # the checks that read only the data (Great Expectations) start now, in a second process when a core is
     # spare, so that their imports and work overlap the store, the tool's load and the checks that call it
     # (harness.background); whatever stops the run before they are collected drops them
@@ -234,7 +236,7 @@ def run_assessment(
             result = assess(manifest, tool, refs, suite_objs, policy, seed=seed, kind=kind, progress=say,
                             current=current_frame, baseline=baseline[1] if baseline else None,
                             baseline_run=baseline[0] if baseline else None, early=early, recorded=recorded,
-                            after=after)
+                            after=after, current_unverified=watched is not None and watched.unverified)
         finally:  # a sandboxed tool's worker process ends with the assessment, not at garbage collection
             close = getattr(tool, "close", None)
             if callable(close):
