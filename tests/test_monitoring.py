@@ -77,8 +77,9 @@ def test_a_card_whose_sha256_does_not_match_its_file_is_refused_naming_both(tmp_
     text = (tmp_path / "q3.csv").read_text()
     (tmp_path / "q3.csv").write_text(text.replace(",Black,1,1\n", ",White,1,1\n", 1))  # one row's race rewritten
     assert (tmp_path / "q3.csv").read_text() != text
-    with pytest.raises(DatasetError, match=r"production sample .*q3.card.yaml: its file .*q3.csv has sha256 [0-9a-f]{64}, "
-                                           r"the card declares [0-9a-f]{64}; .*Nothing was assessed or recorded"):
+    with pytest.raises(DatasetError, match=r"production sample .*q3.card.yaml: its file .*q3.csv has sha256 "
+                                           r"[0-9a-f]{64}, the card declares [0-9a-f]{64}; .*Nothing was assessed "
+                                           r"or recorded"):
         load_sample(card, reference)
 
 
@@ -265,3 +266,21 @@ def _runs(uri: str, tool: str) -> list:
     from harness.tracking.store import Store
 
     return Store(uri).runs(tool)
+
+
+def test_the_committed_samples_are_what_their_generator_makes(tmp_path: Path) -> None:
+    """samples.py regenerates every committed sample byte for byte (the cards pin the sha256); the unfair quarter's
+    figures are the ones its docstring states."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ra_samples", EXAMPLES / "samples.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    for path in mod.write(tmp_path):
+        assert path.read_bytes() == (SAMPLES / path.name).read_bytes(), path.name
+        card = yaml.safe_load((SAMPLES / f"{path.stem}.card.yaml").read_text())
+        assert card["sha256"] == yaml.safe_load((tmp_path / f"{path.stem}.card.yaml").read_text())["sha256"]
+    rates = pd.read_csv(SAMPLES / "unfair.csv").groupby("race")["decision"].mean()
+    assert (round(rates["Black"], 3), round(rates["Native American"], 3), round(rates["White"], 3)) == (
+        0.283, 0.275, 0.39)
