@@ -234,6 +234,17 @@ def merge_output(result: SuiteResult, out: CheckOutput, ctx: CheckContext) -> Su
                    tables={**result.tables, **out.tables}, artifacts={**result.artifacts, **out.artifacts})
 
 
+@dataclass(frozen=True)
+class RecordedOutputs:
+    """A production sample with the decisions the tool recorded on it (harness.monitoring, issue 16): assessed by
+    the named suites on those decisions, as they reached residents, without calling the tool."""
+
+    dataset: ReferenceDataset
+    predictions: Predictions
+    suites: tuple[str, ...]
+    current: pd.DataFrame | None = None  # the data the drift check compares this sample with
+
+
 def assess(
     manifest: ToolManifest,
     tool: Tool,
@@ -248,10 +259,15 @@ def assess(
     baseline: dict[str, float] | None = None,
     baseline_run: str | None = None,
     early: DataChecks | None = None,
+    recorded: tuple[RecordedOutputs, ...] = (),
+    after: Callable[[list[SuiteResult]], list[SuiteResult]] | None = None,
+    current_unverified: bool = False,
 ) -> AssessmentResult:
     """Run the assessment. A tool that fails to predict yields verdict ERROR with the error kept,
     so the attempt is still recorded (policy 3.2). `early`: the data-only checks the pipeline started before
-    loading the tool (`DataChecks.start`, same datasets, suites, policy, manifest and seed)."""
+    loading the tool (`DataChecks.start`, same datasets, suites, policy, manifest and seed). `recorded`: production
+    samples judged on their recorded decisions, after the datasets; `after`: results added from the others' (the
+    monitoring findings), judged with them by the decision rule."""
     say = progress or (lambda _msg: None)
     seed = policy.seed if seed is None else seed
     started, t0 = _now(), time.perf_counter()
@@ -276,7 +292,8 @@ def assess(
         if unanswered is not None and early is not None:
             early.discard(ds.name)
         ctx = CheckContext(dataset=ds, predictions=preds, policy=policy, manifest=manifest, seed=seed, tool=tool,
-                           current=current, baseline=baseline, baseline_run=baseline_run)
+                           current=current, baseline=baseline, baseline_run=baseline_run,
+                           current_unverified=current_unverified)
         for suite in suites:
             reason = suite.applies_to(ds)
             if reason:
@@ -293,6 +310,15 @@ def assess(
                 results[i] = merge_output(results[i], extra, ctx)
         if unanswered is not None:
             results.append(unanswered)
+    for rec in recorded if error is None else ():
+        say(f"suites {', '.join(rec.suites)} on the recorded decisions of {rec.dataset.name}")
+        ctx = CheckContext(dataset=rec.dataset, predictions=rec.predictions, policy=policy, manifest=manifest,
+                           seed=seed, recorded=True, current=rec.current)
+        for suite in suites:
+            if suite.name in rec.suites and not suite.applies_to(rec.dataset):
+                results.append(run_suite(suite, ctx))
+    if after is not None and error is None:
+        results += after(results)
     notes = [str(n) for n in getattr(tool, "notes", None) or []]
     isolation = isolation_result(notes, [d.name for d in datasets])
     if isolation is not None:
@@ -310,7 +336,8 @@ def assess(
         policy={"name": policy.name, "version": policy.version, "digest": policy.digest,
                 "label": policy.label, "decision_rule": policy.decision_rule,
                 "document": policy.model_dump(mode="json")},
-        datasets=[d.summary() for d in datasets], suites=tuple(results), verdict=verdict,
+        datasets=[d.summary() for d in datasets] + [{**r.dataset.summary(), "recorded_decisions": True}
+                                                    for r in recorded], suites=tuple(results), verdict=verdict,
         reasons=reasons, seed=seed, kind=kind, started_at=started, finished_at=_now(),
         duration_s=round(time.perf_counter() - t0, 3), error=error,
         extra={"tool_notes": notes} if notes else {},

@@ -38,6 +38,13 @@ class CheckContext:
     baseline: dict[str, float] | None = None  # metrics of the tool's last approved assessment
     baseline_run: str | None = None
     cache: dict[str, Any] = field(default_factory=dict)
+    # the outputs are the tool's recorded decisions on a production sample (harness.monitoring), not a call of the
+    # tool: checks that must ask the tool new questions were answered on the reference data and are not listed
+    recorded: bool = False
+    # `current` is a production sample whose outcomes are not known yet (harness.monitoring): nothing shows the tool
+    # works on it, so its shift from the reference data is also judged as the approval's question
+    # (degradation.population_shift.psi)
+    current_unverified: bool = False
 
     @property
     def tier(self) -> str:

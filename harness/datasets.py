@@ -93,6 +93,10 @@ class DatasetCard(_Card):
     columns: dict[str, ColumnSpec] = Field(default_factory=dict)
     quality: Quality = Field(default_factory=Quality)
     known_results: list[str] = Field(default_factory=list)
+    # a production sample of a tool in use (harness.monitoring, issue 16): the period it covers ("2026Q3") and
+    # the column holding the tool's recorded decision for each row; absent on reference data
+    period: str | None = Field(None, pattern=r"^[0-9]{4}Q[1-4]$")
+    decision_column: str | None = None
 
     @model_validator(mode="after")
     def _task_fields(self) -> DatasetCard:
@@ -167,6 +171,12 @@ class ReferenceDataset:
         if self.card.target is None:
             raise DatasetError(f"dataset {self.name!r} ({self.card.task}) has no target outcome")
         return matches(self.frame[self.card.target.column], self.card.target.favorable_value).astype(np.int8)
+
+    @property
+    def outcomes_known(self) -> bool:
+        """Whether the rows carry their true outcome: always on reference data (`check_columns` requires the
+        target column); a production sample (harness.monitoring) may come before the outcomes are known."""
+        return self.card.target is not None and self.card.target.column in self.frame.columns
 
     @property
     def weights(self) -> np.ndarray | None:

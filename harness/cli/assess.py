@@ -55,6 +55,9 @@ def _progress(console: Console) -> tuple[Any, Callable[[str], None]]:
 @click.option("--plan", "plan_id", default=None,
               help="Hold the assessment to a plan made with `harness plan` (policy 4.2): inputs not given are "
                    "taken from it; any that differ stop the run (exit 2) with every difference listed.")
+@click.option("--monitoring", default=None, metavar="DIR",
+              help="Record the folder of the tool's production samples in the run's plan: once approved, `harness "
+                   "reassess` runs on each new sample there (issue 16, policy 4.3).")
 @click.option("--no-cache", "no_cache", is_flag=True,
               help="Ask a chat endpoint (adapter kind openai) every question afresh: no cached answer is read or "
                    "written. The report says how many answers came from the cache.")
@@ -62,7 +65,8 @@ def _progress(console: Console) -> tuple[Any, Callable[[str], None]]:
 @handle_errors
 def assess(tool_yaml: str, datasets: tuple[str, ...], suites: tuple[str, ...], policy_path: str | None,
            current: str | None, data_dir: str | None, seed: int | None, out: str | None,
-           by: str | None, plan_id: str | None, no_cache: bool, tracking_uri: str | None) -> None:
+           by: str | None, plan_id: str | None, monitoring: str | None, no_cache: bool,
+           tracking_uri: str | None) -> None:
     """Assess the tool described by TOOL_YAML against reference datasets and record the evidence.
 
     Exit codes: 0 PASS, 1 FAIL, 2 bad input, 3 NEEDS_REVIEW, 4 ERROR.
@@ -79,7 +83,8 @@ def assess(tool_yaml: str, datasets: tuple[str, ...], suites: tuple[str, ...], p
         with status:
             rec = run_assessment(tool_yaml, list(datasets), suites=list(suites) or None, policy_path=policy_path,
                                  tracking_uri=tracking_uri, data_dir=data_dir, seed=seed, out=out, progress=say,
-                                 current=current, submitter=by, plan=plan_id, use_cache=not no_cache)
+                                 current=current, submitter=by, plan=plan_id, use_cache=not no_cache,
+                                 monitoring=monitoring)
     except BaseException:
         from harness.background import shutdown
 

@@ -41,11 +41,15 @@ from harness.cli.common import (
 @policy_option("whose digest is locked")
 @seed_option
 @data_dir_option
+@click.option("--monitoring", default=None, metavar="DIR",
+              help="The folder where the department drops each period's production sample with its card; "
+                   "`harness reassess` runs on the newest one not yet assessed (issue 16, policy 4.3).")
 @person_option("--by", "Who fixes the plan (recorded with it).", "fixes")
 @tracking_option
 @handle_errors
 def plan_cmd(ref: str, datasets: tuple[str, ...], suites: tuple[str, ...], policy_path: str | None,
-             seed: int | None, data_dir: str | None, by: str, tracking_uri: str | None) -> None:
+             seed: int | None, data_dir: str | None, monitoring: str | None, by: str,
+             tracking_uri: str | None) -> None:
     """Lock the plan of an assessment of a registered TOOL:VERSION before any result is seen (policy 4.2):
     suites, dataset hashes, policy digest, seed and manifest digest. `harness assess --plan ID` then
     refuses to run on any other inputs."""
@@ -55,7 +59,8 @@ def plan_cmd(ref: str, datasets: tuple[str, ...], suites: tuple[str, ...], polic
     tool, version = tool_ref(ref, need_version=True)
     assert version is not None
     p = make_plan(store_uri(tracking_uri, write=True), tool, version, datasets=list(datasets), by=by,
-                  suites=list(suites) or None, policy=policy_or_default(policy_path), seed=seed, data_dir=data_dir)
+                  suites=list(suites) or None, policy=policy_or_default(policy_path), seed=seed, data_dir=data_dir,
+                  monitoring=monitoring)
     console = make_console()
     console.print(f"plan {p.plan_id} for {tool} {version} fixed by {p.by} at {p.at} (sha256 {p.sha256[:12]}...)",
                   soft_wrap=True)
@@ -81,11 +86,14 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 @data_dir_option
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Folder for the reports (OUT/<tool>/<version>-<time>/). Default: reports/<tool id>/<run id>/.")
+@click.option("--sample", "sample", default=None, metavar="CARD",
+              help="The production sample to run on (its card), instead of the newest not yet assessed in the plan's "
+                   "monitoring folder; needs one TOOL:VERSION.")
 @format_option("table", "json", default="table")
 @tracking_option
 @handle_errors
 def reassess_cmd(ref: str | None, due_only: bool, as_of: str | None, by: str | None, policy_path: str | None,
-                 data_dir: str | None, out: str | None, fmt: str, tracking_uri: str | None) -> None:
+                 data_dir: str | None, out: str | None, sample: str | None, fmt: str, tracking_uri: str | None) -> None:
     """Re-run tool versions in use by the plan of their approval (same suites, datasets by hash, policy and
     seed) and compare with the approved baseline; a FAIL suspends the approval (the gate closes).
 
@@ -101,7 +109,8 @@ def reassess_cmd(ref: str | None, due_only: bool, as_of: str | None, by: str | N
     try:
         with err.status("selecting", spinner="dots") as status:
             outcomes = reassess(store_uri(tracking_uri, write=True), ref, due_only=due_only, as_of=when, by=by,
-                                policy_path=policy_path, data_dir=data_dir, out=out, progress=status.update)
+                                policy_path=policy_path, data_dir=data_dir, out=out, progress=status.update,
+                                sample=sample)
     finally:  # called in-process (tests, notebooks), the caller's handler comes back
         signal.signal(signal.SIGTERM, previous)
     if fmt == "json":

@@ -72,7 +72,9 @@ def tags_of(*, tool: Mapping[str, Any], policy: Mapping[str, Any], verdict: str,
     # sha256 and keeps who started the assessment apart from who approves it (policy 2.3, 4.1); the plan
     # it was held to and the sha256 of its recorded inputs/plan.json (harness.plan, policy 4.2, 4.3)
     # and the combined sha256 of the tool's files (harness.tools.artifacts, issue 11)
-    for key in ("manifest_digest", "submitter", "plan", "inputs_sha256", "artifacts_digest"):
+    # and the production sample a re-assessment ran on (harness.monitoring: never taken as new again)
+    for key in ("manifest_digest", "submitter", "plan", "inputs_sha256", "artifacts_digest", "sample_sha256",
+                "sample_name", "sample_period"):
         if extra.get(key):
             tags[f"harness.{key}"] = str(extra[key])
     if error:

@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from harness.assessment import AssessmentResult, DataChecks, assess, jsonable
+from harness.assessment import AssessmentResult, DataChecks, RecordedOutputs, assess, jsonable
 from harness.datasets import load_dataset
 from harness.errors import GateError, TrackingError
 from harness.gate import manifest_digest, on_assessed, preflight
 from harness.gate.identity import actor_name
 from harness.gate.views import approved_baseline
 from harness.manifest import load_manifest
+from harness.monitoring import Monitored, monitoring_result, recorded_outputs
 from harness.plugins import provenance, resolve
 from harness.policy import load_policy
 from harness.policy_check import require_valid_settings
@@ -28,7 +29,7 @@ from harness.report import write_reports
 from harness.tools import load_tool
 from harness.tools.artifacts import artifact_digests, changed, combined
 from harness.tracking.evidence import EVIDENCE, evidence_of, evidence_text
-from harness.workflows.plan import Plan, dataset_facts, hold_to, load_plan
+from harness.workflows.plan import Plan, dataset_facts, hold_to, load_plan, monitoring_source
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from harness.notify.send import Outcome
     from harness.policy import Policy
     from harness.tools import Tool
+    from harness.verdict import SuiteResult
 from harness.tracking import AssessmentRun, Store, check_reachable, resolve_uri, tags_of
 from harness.tracking.browse import Headlines, browse_tags, data_input, headline_metrics, write_tables
 from harness.workflows.transparency import verdict_sentence
@@ -167,10 +169,14 @@ def run_assessment(
     submitter: str | None = None,
     plan: Plan | str | None = None,
     use_cache: bool = True,
+    monitoring: str | Path | None = None,
+    watched: Monitored | None = None,
 ) -> Recorded:
     """`plan` (a plan id or a `harness.workflows.plan.Plan`) holds the assessment to rules fixed in advance: inputs not
     given are taken from it, and any given input that differs stops the run before anything runs (4.2).
-    `use_cache=False` asks a generative endpoint every question afresh (`reassess` always does)."""
+    `use_cache=False` asks a generative endpoint every question afresh (`reassess` always does). `monitoring`: the
+    folder of the tool's production samples, recorded in the plan (taken from `plan` when not given); `watched`: the
+    production sample a re-assessment runs on (`harness.monitoring`), given by `reassess`."""
     say = progress or (lambda _m: None)
     manifest = load_manifest(manifest_path)
     policy = load_policy(policy_path) if policy_path is not None else _in_force(tracking_uri)
@@ -181,6 +187,7 @@ def run_assessment(
         datasets = list(datasets) or [d.ref for d in locked.datasets]
         suites = list(suites or []) or list(locked.suites)
         seed = locked.seed if seed is None else seed
+        monitoring = locked.monitoring if monitoring is None else monitoring
     suite_objs = resolve(suites, manifest.category, policy.required_suites)
     if not datasets:
         from harness.errors import ConfigError
@@ -190,12 +197,24 @@ def run_assessment(
     inputs = Plan(tool=manifest.id, version=str(manifest.version), manifest_digest=manifest_digest(manifest_path),
                   suites=tuple(s.name for s in suite_objs), datasets=tuple(dataset_facts(list(datasets))),
                   policy=policy.label, policy_digest=policy.digest, seed=policy.seed if seed is None else seed,
-                  manifest=str(Path(manifest_path).resolve()))
+                  manifest=str(Path(manifest_path).resolve()), monitoring=monitoring_source(monitoring))
     if locked is not None:
         hold_to(locked, inputs)
     say("verifying datasets")
     refs = [load_dataset(d, data_dir) for d in datasets]
     current_frame = load_current(current, refs[0]) if current is not None else None
+    recorded: tuple[RecordedOutputs, ...] = ()
+    after: Callable[[list[SuiteResult]], list[SuiteResult]] | None = None
+    if watched is not None:  # a production sample: drift against it, bias and performance on its recorded decisions
+        if watched.current is not None:
+            current_frame = watched.current
+        recorded = recorded_outputs(watched.choice)
+        choice = watched.choice
+
+        def monitored(results: list[SuiteResult]) -> list[SuiteResult]:
+            return [monitoring_result(choice)]
+
+        after = monitored
     # the checks that read only the data (Great Expectations) start now, in a second process when a core is
     # spare, so that their imports and work overlap the store, the tool's load and the checks that call it
     # (harness.background); whatever stops the run before they are collected drops them
@@ -216,7 +235,8 @@ def run_assessment(
         try:
             result = assess(manifest, tool, refs, suite_objs, policy, seed=seed, kind=kind, progress=say,
                             current=current_frame, baseline=baseline[1] if baseline else None,
-                            baseline_run=baseline[0] if baseline else None, early=early)
+                            baseline_run=baseline[0] if baseline else None, early=early, recorded=recorded,
+                            after=after, current_unverified=watched is not None and watched.unverified)
         finally:  # a sandboxed tool's worker process ends with the assessment, not at garbage collection
             close = getattr(tool, "close", None)
             if callable(close):
@@ -236,6 +256,7 @@ def run_assessment(
                                     "inputs_sha256": inputs.sha256, "artifacts": artifacts,
                                     "artifacts_digest": combined(artifacts),
                                     **({"cache": dict(cache)} if cache else {}),
+                                    **(watched.extra() if watched is not None else {}),
                                     **({"plan": locked.plan_id} if locked is not None and locked.plan_id else {})})
 
     say("recording the assessment in MLflow")
@@ -252,7 +273,7 @@ def run_assessment(
         (folder_in / "plan.json").write_text(inputs.text, encoding="ascii")
         files += [(folder_in / "tool.yaml", "inputs"), (folder_in / "policy.yaml", "inputs"),
                   (folder_in / "plan.json", "inputs")]
-        for ds in refs:
+        for ds in [*refs, *(r.dataset for r in recorded)]:
             card_copy = folder_in / f"{ds.name}.card.yaml"
             shutil.copyfile(ds.card_path, card_copy)
             files.append((card_copy, "inputs"))

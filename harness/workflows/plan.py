@@ -64,6 +64,9 @@ class Plan:
     at: str = ""
     assessments_before: int = 0
     manifest: str | None = None
+    # the folder of the tool's production samples (harness.monitoring, issue 16), absolute; only in the document
+    # when given, so a plan without one hashes as before
+    monitoring: str | None = None
     plan_id: str | None = field(default=None, compare=False)
     schema: str = SCHEMA
 
@@ -72,7 +75,8 @@ class Plan:
                 "manifest_digest": self.manifest_digest, "suites": list(self.suites),
                 "datasets": [d.as_dict() for d in self.datasets], "policy": self.policy,
                 "policy_digest": self.policy_digest, "seed": self.seed, "by": self.by, "at": self.at,
-                "assessments_before": self.assessments_before, "manifest": self.manifest}
+                "assessments_before": self.assessments_before, "manifest": self.manifest,
+                **({"monitoring": self.monitoring} if self.monitoring else {})}
 
     @property
     def text(self) -> str:
@@ -92,13 +96,15 @@ class Plan:
                                                  card_sha256=d.get("card_sha256")) for d in doc["datasets"]),
                    policy=doc["policy"], policy_digest=doc["policy_digest"], seed=int(doc["seed"]),
                    by=doc.get("by", ""), at=doc.get("at", ""), assessments_before=int(doc.get("assessments_before", 0)),
-                   manifest=doc.get("manifest"), plan_id=plan_id, schema=doc["schema"])
+                   manifest=doc.get("manifest"), monitoring=doc.get("monitoring"), plan_id=plan_id,
+                   schema=doc["schema"])
 
     def describe(self) -> str:
         """One line for people: what is locked."""
         ds = ", ".join(f"{d.name} (sha256 {d.sha256[:12]}...)" for d in self.datasets)
+        watched = f"; production samples from {self.monitoring}" if self.monitoring else ""
         return (f"{self.tool} {self.version}: suites {', '.join(self.suites)}; datasets {ds}; policy {self.policy}; "
-                f"seed {self.seed}; manifest sha256 {self.manifest_digest[:12]}...")
+                f"seed {self.seed}; manifest sha256 {self.manifest_digest[:12]}...{watched}")
 
 
 # -- building plans --------------------------------------------------------------------------------------
@@ -139,7 +145,7 @@ def dataset_facts(refs: list[str], data_dir: str | Path | None = None, *, verify
 
 def make_plan(uri: str, tool: str, version: str, *, datasets: list[str], by: str, suites: list[str] | None = None,
               policy: Policy | None = None, seed: int | None = None, data_dir: str | Path | None = None,
-              now: datetime | None = None) -> Plan:
+              now: datetime | None = None, monitoring: str | Path | None = None) -> Plan:
     """Lock the plan of an assessment of a registered tool version and store it in MLflow (returned with
     its `plan_id`). The version must be registered (`harness submit`, or an earlier assessment) and open."""
     from harness import gate
@@ -172,9 +178,21 @@ def make_plan(uri: str, tool: str, version: str, *, datasets: list[str], by: str
     plan = Plan(tool=tool, version=version, manifest_digest=str(vs.submitted.manifest_digest), suites=tuple(names),
                 datasets=tuple(facts), policy=policy.label, policy_digest=policy.digest,
                 seed=policy.seed if seed is None else int(seed), by=by, at=at.isoformat(timespec="seconds"),
-                assessments_before=before)
+                assessments_before=before, monitoring=monitoring_source(monitoring))
     plan_id = log_plan(Store(uri), tool, version, plan.text, plan.sha256, by=by)
     return replace(plan, plan_id=plan_id)
+
+
+def monitoring_source(folder: str | Path | None) -> str | None:
+    """The monitoring folder as a plan records it (absolute), checked to exist: a plan never names a folder that is
+    not there (harness.monitoring)."""
+    if folder is None:
+        return None
+    p = Path(folder)
+    if not p.is_dir():
+        raise ConfigError(f"--monitoring {folder}: no such folder; name the folder where the department drops each "
+                          "period's production sample (it may be empty until the first one)")
+    return str(p.resolve())
 
 
 # -- reading plans ---------------------------------------------------------------------------------------
@@ -285,6 +303,8 @@ def differences(plan: Plan, actual: Plan) -> list[str]:
         out.append(f"policy {actual.policy} differs from the plan's {plan.policy}")
     if actual.seed != plan.seed:
         out.append(f"seed {actual.seed} differs from the plan's {plan.seed}")
+    if actual.monitoring != plan.monitoring:
+        out.append(f"monitoring source {actual.monitoring} differs from the plan's {plan.monitoring}")
     return out
 
 

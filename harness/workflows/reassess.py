@@ -36,6 +36,7 @@ from harness import gate
 from harness.errors import ConfigError, GateError, HarnessError
 
 if TYPE_CHECKING:
+    from harness.monitoring import Monitored
     from harness.policy import Policy
     from harness.tracking.store import Store
     from harness.workflows.plan import Plan
@@ -170,9 +171,27 @@ def _due_text(uri: str, tool: str, version: str, policy: Policy) -> str | None:
     return nd.date().isoformat() if nd else None
 
 
+def watch(store: Store, plan: Plan, *, sample: str | Path | None, as_of: datetime | date | None,
+          data_dir: str | Path | None) -> Monitored | None:
+    """The production sample this re-assessment runs on (`harness.monitoring`): `sample`, else the newest in the
+    plan's monitoring folder not yet assessed for the version; None when the plan names no folder and no sample is
+    given (the re-assessment repeats the approved run alone, as before issue 16)."""
+    from harness.datasets import load_dataset
+    from harness.monitoring import Monitored, assessed_samples, choose, quarter_before
+
+    if not plan.monitoring and sample is None:
+        return None
+    reference = load_dataset(plan.datasets[0].ref, data_dir)
+    source = plan.monitoring or str(Path(str(sample)).resolve().parent)
+    expected = quarter_before(as_of or datetime.now(UTC))
+    return Monitored(choose(source, reference, assessed_samples(store, plan.tool, plan.version), expected=expected,
+                            explicit=sample))
+
+
 def reassess_one(uri: str, tool: str, version: str, *, by: str, policy: Policy, policy_path: str | Path | None,
                  data_dir: str | Path | None = None, out: str | Path | None = None,
-                 progress: Progress | None = None, tool_obj: object = None) -> Outcome:
+                 progress: Progress | None = None, tool_obj: object = None, sample: str | Path | None = None,
+                 as_of: datetime | date | None = None) -> Outcome:
     """Re-assess one version in use by the plan of its approval; suspend it on FAIL. Never raises a
     HarnessError or another exception of the tool's: each becomes this version's ERROR, with the reason."""
     from harness.tracking.evidence import check_run
@@ -202,6 +221,7 @@ def reassess_one(uri: str, tool: str, version: str, *, by: str, policy: Policy, 
                            f"the current policy {policy.label} is not {plan.policy}, the policy approved run {run_id} "
                            "was judged under (policy 4.3: a re-assessment repeats the approved rules). Pass that "
                            "policy with --policy FILE, or assess under the current policy and approve again")
+        watched = watch(store, plan, sample=sample, as_of=as_of, data_dir=data_dir)
         folder = None
         if out is not None:
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -210,7 +230,7 @@ def reassess_one(uri: str, tool: str, version: str, *, by: str, policy: Policy, 
         with located_manifest(store, tool, version, plan, str(vs.submitted.manifest_digest)) as manifest:
             rec = run_assessment(manifest, [], plan=plan, policy_path=policy_path, tracking_uri=uri,
                                  data_dir=data_dir, kind=KIND, out=folder, submitter=by, progress=say,
-                                 tool_obj=tool_obj, use_cache=False)
+                                 tool_obj=tool_obj, use_cache=False, watched=watched)
     except HarnessError as e:
         return Outcome(tool, version, "ERROR", "unchanged; still due", _short(str(e)))
     except Exception as e:  # a crash of ours or of the tool's code must not stop the other tools
@@ -261,8 +281,12 @@ def finish_pending(uri: str, vs: gate.VersionStatus, *, by: str, policy: Policy)
 
 def reassess(uri: str, ref: str | None = None, *, due_only: bool = False, as_of: datetime | date | None = None,
              by: str | None = None, policy_path: str | Path | None = None, data_dir: str | Path | None = None,
-             out: str | Path | None = None, progress: Progress | None = None) -> list[Outcome]:
-    """Re-assess what is selected, one version after another; every version gets an outcome."""
+             out: str | Path | None = None, progress: Progress | None = None,
+             sample: str | Path | None = None) -> list[Outcome]:
+    """Re-assess what is selected, one version after another; every version gets an outcome. `sample`: the
+    production sample card to run on (one tool version), instead of the newest new one of its monitoring folder."""
+    if sample is not None and (ref is None or gate.parse_ref(ref)[1] is None):
+        raise ConfigError("--sample names one tool's production sample: give that TOOL:VERSION too")
     from harness.policy import load_policy
     from harness.policy_check import require_valid_settings
 
@@ -281,5 +305,5 @@ def reassess(uri: str, ref: str | None = None, *, due_only: bool = False, as_of:
         outcomes.append(finish_pending(uri, vs, by=who, policy=policy))
     for tool, version in chosen:
         outcomes.append(reassess_one(uri, tool, version, by=who, policy=policy, policy_path=policy_path,
-                                     data_dir=data_dir, out=out, progress=progress))
+                                     data_dir=data_dir, out=out, progress=progress, sample=sample, as_of=as_of))
     return outcomes

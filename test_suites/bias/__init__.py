@@ -96,6 +96,11 @@ class BiasSuite(Suite):
     def checks(self, ctx: CheckContext) -> list[Check]:
         if ctx.dataset.card.task == "grounded-qa":  # a generative tool: no labels to count, ask it instead
             return [CounterfactualPrompts()]
+        if ctx.recorded:  # a production sample's recorded decisions: group counts only (the tool is not called)
+            if not ctx.dataset.outcomes_known:  # selection rates need no outcome; error rates do
+                return [DemographicParity(), FourFifths()]
+            return [GroupRates(), DemographicParity(), FourFifths(), EqualizedOdds(), EqualOpportunity(),
+                    PredictiveParity(), FnrParity(), FprParity()]
         return [GroupRates(), DemographicParity(), FourFifths(), EqualizedOdds(), EqualOpportunity(),
                 PredictiveParity(), FnrParity(), FprParity(), ScoreMetrics(), IndividualFairness(), Proxies(),
                 Counterfactual(), MitigationHint()]

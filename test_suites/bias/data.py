@@ -113,7 +113,9 @@ def bias_data(ctx: CheckContext) -> BiasData:
     card = ctx.dataset.card
     assert card.target is not None  # a binary-classification card must give one; QA goes to bias.generative
     fav = card.target.favorable_value
-    y_true = ctx.dataset.y_favorable
+    # a production sample whose outcomes are not known yet: only the selection-rate checks are listed
+    # (BiasSuite.checks), and they read the predicted side of the cells alone, so the true side is a placeholder
+    y_true = ctx.dataset.y_favorable if ctx.dataset.outcomes_known else np.zeros(len(ctx.frame), dtype=np.int8)
     y_pred = matches(ctx.predictions.labels, fav).astype(np.int8)
     weights = ctx.dataset.weights
     refs: dict[str, object] = {a: p.reference for a, p in card.protected_attributes.items()}

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from harness.check import Check, CheckContext, CheckOutput, Suite
-from test_suites.degradation.drift import Drift
+from test_suites.degradation.drift import POPULATION_SHIFT, Drift
 from test_suites.degradation.graceful import GracefulFailure
 from test_suites.degradation.regression import (
     METRIC,
@@ -86,6 +86,7 @@ class DegradationSuite(Suite):
         "graceful_failure": "Failing safely on malformed inputs",
         "drift": "Change between the reference data and current data",
         "regression": "Change since the last approved assessment",
+        POPULATION_SHIFT: "A production sample's population against the approval's, outcomes not yet known",
         "robustness": "Robustness to noisy, miscoded or missing inputs",
     }
     tasks: ClassVar[tuple[str, ...]] = ("binary-classification",)
@@ -97,12 +98,15 @@ class DegradationSuite(Suite):
         *(f"{Robustness.name}.{m}" for m in ("auc_drop", "auc_drop_by_severity", "group_flip_rate",
                                               "group_accuracy_drop")),
         *(f"{Drift.name}.{m}" for m in ("psi", "score_psi", "ks_statistic", "cramers_v", "selection_rate_shift")),
+        f"{POPULATION_SHIFT}.psi",
         *(f"{Regression.name}.{m}" for m in ("accuracy", "auc", "selection_rate", METRIC)),
     })
     headline: ClassVar[tuple[str, ...]] = (  # what `harness compare` puts side by side
         "robustness.flip_rate", "robustness.accuracy_drop", "robustness.flip_rate_gap")
 
     def checks(self, ctx: CheckContext) -> list[Check]:
+        if ctx.recorded:  # a production sample's recorded decisions (the tool is not called): its drift only
+            return [Drift()]
         return [GracefulFailure(), Robustness(), Drift(), Regression()]
 
     def after_all(self, ctx: CheckContext, results: list[Any]) -> CheckOutput | None:

@@ -50,6 +50,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
 NO_CURRENT = "no --current sample given"
+# the drift check's PSI judged as the approval's question on a production sample without outcomes (harness.monitoring):
+# under a check name of its own, so a run without such a sample has nothing of it "not tested"
+POPULATION_SHIFT = "population_shift"
+SHIFT_DRAWS = 20_000  # simulated PSIs behind a population-shift p-value at least (see Drift._population_shift)
 
 
 def psi(expected: np.ndarray, actual: np.ndarray, floor: float = 1e-4) -> np.ndarray:
@@ -309,7 +313,8 @@ class Drift(DegradationCheck):
             out.findings.append(self._insufficient(ctx, "psi", f"the current sample lacks the input column(s) "
                                                    f"{absent}; their drift was not measured"))
         rows = [self._feature(ctx, out, c) for c in present]
-        self._score(ctx, out, rows, present, absent)
+        if not ctx.recorded:  # between two production samples (harness.monitoring) the tool is not called
+            self._score(ctx, out, rows, present, absent)
         adjusted = holm([r["p_value"] if r["p_value"] is not None else np.nan for r in rows])
         for r, p in zip(rows, adjusted, strict=True):
             r["p_adjusted"] = finite_or_none(p)
@@ -370,6 +375,8 @@ class Drift(DegradationCheck):
                 f"and the current sample ({n_cur:,} rows), a {band} shift (moderate above {moderate:g}, significant "
                 f"above {significant:g}); a sample of {n_cur:,} rows from the reference distribution itself gives "
                 f"{t.null_mean:.3f} on average{beyond}; largest change in {changed}{test_text}")
+        if metric == "psi" and ctx.current_unverified and n_cur >= min_rows:
+            self._population_shift(ctx, out, h, t, what, draws, details)
         if n_cur < min_rows:
             th = ctx.policy.threshold(SUITE, self.name, metric)
             out.findings.append(Finding(
@@ -396,6 +403,30 @@ class Drift(DegradationCheck):
                 "statistic": finite_or_none(stat), "p_value": finite_or_none(p), "reference_n": n_ref,
                 "current_n": n_cur, "current_missing_share": float(h.current[-1] / max(n_cur, 1)),
                 "most_changed": changed, "unparsed": unparsed}
+
+    def _population_shift(self, ctx: CheckContext, out: CheckOutput, h: Histograms, t: PsiTest, what: str,
+                          draws: int, details: dict[str, Any]) -> None:
+        """The same PSI judged as the approval's question (harness.monitoring): the current data are a production
+        sample whose outcomes are not known, so nothing shows the tool works on it; a shift beyond the policy's
+        `population_shift.psi` limit, shown real (its own p-value at that limit), means the approval's evidence no
+        longer describes the population the tool decides for. Its interval is the PSI's own."""
+        limit = limit_of(ctx, POPULATION_SHIFT, "psi")
+        if limit is None:
+            return
+        rng = ctx.rng(f"degradation.drift.population_shift.{what}")
+        # blocking, this p-value is Holm-adjusted over the run's blocking tests (about 50): with 2,000 draws its floor
+        # of 1/2,001 would leave a shift shown beyond doubt at p 0.025 after adjustment; 20,000 draws cost milliseconds
+        p = psi_test(h.reference, h.current, float(setting(ctx, "psi_floor")), limit, max(draws, SHIFT_DRAWS), rng,
+                     ctx.policy.confidence_level).p_value
+        m = Measurement(SUITE, POPULATION_SHIFT, "psi", t.value, t.ci_low, t.ci_high, group=what,
+                        n=int(h.current.sum()), details={**details, "p_value": p,
+                                                         "test": f"simulated PSI drawn at a true PSI of {limit:g}"})
+        out.measurements.append(m)
+        out.messages[m.key] = (
+            f"{what}: PSI {t.value:.3f} ({ctx.policy.confidence_level:.0%} CI {t.ci_low:.3f} to {t.ci_high:.3f}) "
+            f"between the reference data the approval rests on and a production sample whose outcomes are not known "
+            f"yet (p {_p(p)} against a true PSI of at most {limit:g}): if the shift is real, the approval's evidence "
+            "no longer describes the population the tool decides for, and nothing yet shows the tool works on it.")
 
     def _score(self, ctx: CheckContext, out: CheckOutput, rows: list[dict[str, Any]], present: list[str],
                absent: list[str]) -> None:
