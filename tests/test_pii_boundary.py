@@ -78,9 +78,13 @@ def test_masking_is_idempotent() -> None:
 DIGEST = "ab" + "4111111111111111" + "cd" * 23
 RUN_UUID = "0e1f2a3b-4c5d-6e7f-a411-111111111116"
 DATED = "2026-12-06 4111113"
+# a digest shortened for display whose 12 hex characters are all digits: "256 160413524607" (sha256's own digits
+# and the prefix) is a Luhn-valid 15-digit run; a plan's console line once came out "sha**** **** **** 4607..."
+SHORT_DIGEST = "plan 308fd481 fixed (sha256 160413524607...)"
 
 
-@pytest.mark.parametrize("text", [DIGEST, f"sha256:{DIGEST}", RUN_UUID, f"runs:/{RUN_UUID}/model", DATED])
+@pytest.mark.parametrize("text", [DIGEST, f"sha256:{DIGEST}", RUN_UUID, f"runs:/{RUN_UUID}/model", DATED,
+                                  SHORT_DIGEST])
 def test_digests_run_ids_and_dates_are_never_read_as_cards(text: str) -> None:
     assert [v.kind for v in find(text)] == ["payment_card"]  # what the protection is for
     assert mask_pii(text) == text
