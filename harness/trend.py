@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from harness.comparison import DIFFERENCE_METHOD, Figure, headline_figures, number
+from harness.comparison import DIFFERENCE_METHOD, Comparison, Figure, headline_figures, number
 from harness.stats import difference_bounds
 
 SCHEMA = "harness.trend/1"
@@ -179,4 +179,17 @@ def build_trend(tool_id: str, docs: Sequence[Mapping[str, Any]], headlines: Mapp
     return Trend(tool_id=tool_id, version=version, runs=runs, series=tuple(series))
 
 
-__all__ = ["KINDS", "SCHEMA", "Series", "Trend", "TrendPoint", "TrendRun", "build_trend", "trend_run"]
+
+
+@dataclass(frozen=True)
+class History:
+    """What a report or a memo of one run shows of the tool's past (issue 16): its trend up to and including the
+    run, and, for a re-assessment, the comparison with the approved run the gate's approval rests on (`None`
+    otherwise). `problem` says why the store could not be read, so a report never silently leaves it out."""
+
+    trend: Trend | None
+    since_approval: Comparison | None = None  # the approved run as A, this run as B
+    problem: str = ""
+
+
+__all__ = ["KINDS", "SCHEMA", "History", "Series", "Trend", "TrendPoint", "TrendRun", "build_trend", "trend_run"]

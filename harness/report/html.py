@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from harness.assessment import AssessmentResult
     from harness.report.sections import TableView
     from harness.report.view import ReportView
+    from harness.trend import History
 
 TEMPLATE = "report.html.j2"
 MANY_PASSES = 5  # more passing findings than this are folded into a <details>
@@ -96,12 +97,27 @@ def _plots(view: ReportView) -> dict[str, list[tuple[str, str]]]:
     }
 
 
-def render_html(result: AssessmentResult) -> str:
-    return html_of(build_view(result))
+def render_html(result: AssessmentResult, history: History | None = None) -> str:
+    return html_of(build_view(result, history))
 
 
 def html_of(view: ReportView) -> str:
     """The HTML of a built view (`write_reports` builds the view once for both renderers)."""
     return _environment().get_template(TEMPLATE).render(
-        v=view, plots=_plots(view), guide=how_to_read(view), many_passes=MANY_PASSES,
+        v=view, plots=_plots(view), guide=how_to_read(view), many_passes=MANY_PASSES, **_history(view),
     )
+
+
+def _history(view: ReportView) -> dict[str, object]:
+    """The "Over time" section's parts (issue 16): the runs, the charts, what moved since the approval."""
+    from harness.report.comparison import difference_text, figure_text
+    from harness.report.trend import charts, moved_rows, run_rows, since_sentence
+
+    h = view.history
+    if h is None or h.trend is None:
+        return {"history": h, "trend_runs": [], "trend_charts": [], "moved": [], "since": "",
+                "figure": figure_text, "difference": difference_text}
+    c = h.since_approval
+    return {"history": h, "trend_runs": run_rows(h.trend), "trend_charts": charts(h.trend),
+            "moved": moved_rows(c) if c is not None else [], "since": since_sentence(c) if c is not None else "",
+            "figure": figure_text, "difference": difference_text}

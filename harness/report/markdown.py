@@ -14,6 +14,7 @@ from harness.report.sections import GroupRow, TableView
 from harness.report.view import ReportView, build_view, how_to_read
 
 if TYPE_CHECKING:
+    from harness.trend import History
     from harness.assessment import AssessmentResult
     from harness.report.summary import Summary
 
@@ -91,9 +92,9 @@ def summary_markdown(summary: Summary, limit: int | None = None, brief: bool = F
     return out
 
 
-def render_markdown(result: AssessmentResult) -> str:
+def render_markdown(result: AssessmentResult, history: History | None = None) -> str:
     """GitHub-flavoured Markdown: the HTML report's content and order, without the plots."""
-    return markdown_of(build_view(result))
+    return markdown_of(build_view(result, history))
 
 
 def markdown_of(v: ReportView) -> str:
@@ -126,6 +127,11 @@ def markdown_of(v: ReportView) -> str:
             where = f"`{md(f.key)}`" + (f" on {md(f.dataset)}" if f.dataset else "")
             out += [f"- {md(f.message)}  ", f"  {' · '.join(facts)} · {where}"]
         out.append("")
+
+    if v.history is not None:
+        from harness.report.trend import history_markdown
+
+        out += history_markdown(v.history)
 
     out += ["## Results by suite and dataset", ""]
     if not v.suites:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from harness.assessment import AssessmentResult
     from harness.report.summary import Summary
     from harness.report.view import ReportView
+    from harness.trend import History
 
 TEMPLATE = "memo.html.j2"
 FORMATS = ("html", "md", "pdf")
@@ -68,6 +69,11 @@ class MemoView:
     report: str  # where the full report is: a relative link beside the memo, or a path
     record: list[tuple[str, str]]  # run id, policy, data, harness version: for the public record
     top: int = TOP_REASONS  # reasons shown; the rest are counted ("2 more checks: see the full report")
+    # the tool's figures over time (issue 16): at most `trend.MEMO_CHARTS` charts, those that failed or moved, once
+    # the tool has been assessed more than once; and for a re-assessment what moved since the approval
+    trend: list[tuple[str, Any]] = field(default_factory=list)
+    trend_note: str = ""
+    since: str = ""
 
 
 def _glance(view: ReportView, label: str) -> str:
@@ -78,13 +84,14 @@ def _glance(view: ReportView, label: str) -> str:
 
 
 def build_memo(result: AssessmentResult, decision: DecisionView | None = None, *, report: str = "report.html",
-               view: ReportView | None = None) -> MemoView:
+               view: ReportView | None = None, history: History | None = None) -> MemoView:
     """The memo of one recorded assessment; `view` when the report's view model is already built (an
-    assessment writes both from one)."""
+    assessment writes both from one), `history` when the tool's trend was read (`workflows.trend.history_of`)."""
     from harness.redact import mask_tree
     from harness.report.view import build_view
 
-    view = view or build_view(result)
+    view = view or build_view(result, history)
+    history = history or view.history
     tool = mask_tree(dict(result.tool or {}))
     decision = _masked(decision or UNKNOWN)
     facts = [
@@ -103,7 +110,29 @@ def build_memo(result: AssessmentResult, decision: DecisionView | None = None, *
     return MemoView(title=view.title, subtitle=view.subtitle, facts=facts, verdict=view.verdict,
                     verdict_title=view.verdict_title, summary=view.summary, decision=decision,
                     run_id=text_or(result.run_id, "not recorded"), assessed=_glance(view, "Date"), report=report,
-                    record=record)
+                    record=record, **_over_time(history))
+
+
+def _over_time(history: History | None) -> dict[str, Any]:
+    """The memo's few trend charts: a one-page memo shows at most `MEMO_CHARTS` figures, those whose finding
+    failed or that moved since the run before, and only once there is a "before" (a single run's trend says no
+    more than its verdict)."""
+    from harness.report.trend import MEMO_CHARTS, charts, since_sentence
+
+    if history is None:
+        return {}
+    since = since_sentence(history.since_approval) if history.since_approval is not None else ""
+    t = history.trend
+    if t is None or len(t.runs) < 2:
+        return {"since": since}
+    chosen = t.important(MEMO_CHARTS)
+    moved = sum(s.moved for s in t.series)
+    note = (f"{len(t.runs)} assessments from {t.runs[0].date} to {t.runs[-1].date}; {moved} of {len(t.series)} "
+            f"headline figures moved since the run before"
+            + (f"; shown: {len(chosen)} that failed or moved" if chosen else "; none failed or moved")
+            + (". The data changed between runs (another sha256)" if len({r.datasets for r in t.runs}) > 1 else "")
+            + ". Every figure: the full report, or `harness trend`.")
+    return {"trend": charts(t, chosen), "trend_note": note, "since": since}
 
 
 def _masked(d: DecisionView) -> DecisionView:
@@ -135,6 +164,10 @@ def memo_markdown(m: MemoView) -> str:
     if d.gate:
         out.append(f"- **Gate now:** {md(d.gate)}")
     out += [f"- **Next re-assessment:** {md(d.next_due)}"]
+    if m.since or m.trend_note:
+        out += ["", "## Over time", ""]
+        out += [md(x) for x in (m.since, m.trend_note) if x]
+        out += [f"- {md(label)}" for label, _ in m.trend]
     out += ["", "## The record", ""]
     out += [f"- **{label}:** {md(value)}" for label, value in m.record]
     out += [f"- **Full report:** {md(m.report)} (every finding, figure and table; `harness report {md(m.run_id)}` "
