@@ -59,7 +59,8 @@ def print_trend(console: Console, t: Trend) -> None:
                 interval = f"\n[{fmt_value(f.low)}, {fmt_value(f.high)}]" if f.has_interval else ""
                 cells[at[p.run_id]] = (("[bold red]new data[/]\n" if p.data_changed else "") + fmt_value(f.value)
                                        + interval + "\n" + _status(p.status))
-            name = chart_title(s).split(": ", 1)[1].replace("\n", "\n  ")
+            first, _, second = chart_title(s).partition("\n")
+            name = first + "".join(f"\n  {x}" for x in second.split(" · ")[1:])
             table.add_row(escape(name) + (f"\n  [bold]{escape(s.change)}[/]" if s.change else ""),
                           fmt_value(s.threshold), *cells)
         console.print(table)

@@ -47,11 +47,11 @@ def point_text(p: TrendPoint) -> str:
 
 
 def chart_title(s: Series) -> str:
-    """The check's metric on one line and its group (and dataset) on the next."""
+    """The check's metric on one line; its suite, group (and dataset) on the next."""
     check, _, rest = s.key.removeprefix(s.suite + ".").partition(".")
     metric, _, group = rest.partition(".")
-    second = " ".join(x for x in (group, f"on {s.slot}" if s.slot else "") if x)
-    return f"{s.suite}: {check}.{metric}" + (f"\n{second}" if second else "")
+    second = " · ".join(x for x in (s.suite, group, f"on {s.slot}" if s.slot else "") if x)
+    return f"{check}.{metric}\n{second}"
 
 
 def chart(trend: Trend, s: Series) -> str | None:
