@@ -175,7 +175,8 @@ def build_trend(tool_id: str, docs: Sequence[Mapping[str, Any]], headlines: Mapp
         f = judged.get(ident) or {}
         gib = f.get("greater_is_better")
         series.append(Series(suite=ident[0], key=ident[1], slot=ident[2], points=tuple(points),
-                             threshold=number(f.get("threshold")), greater_is_better=gib if isinstance(gib, bool) else None))
+                             threshold=number(f.get("threshold")),
+                             greater_is_better=gib if isinstance(gib, bool) else None))
     return Trend(tool_id=tool_id, version=version, runs=runs, series=tuple(series))
 
 

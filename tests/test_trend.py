@@ -258,7 +258,8 @@ def test_a_reassessment_report_shows_what_moved_since_the_approval(tmp_path: Pat
     first = json.loads((tmp_path / "first" / "assessment.json").read_text())
     html, md = (folder / "report.html").read_text(), (folder / "report.md").read_text()
     assert "What moved since the approval" in html and "### What moved since the approval" in md
-    f_now = next(f for s in doc["suites"] for f in s["findings"] if f["key"] == "bias.four_fifths.adverse_impact_ratio.sex.F")
+    key = "bias.four_fifths.adverse_impact_ratio.sex.F"
+    f_now = next(f for s in doc["suites"] for f in s["findings"] if f["key"] == key)
     f_then = next(f for s in first["suites"] for f in s["findings"] if f["key"] == f_now["key"])
     assert (f_then["status"], f_now["status"]) == ("PASS", "FAIL")
     assert f"| {f_now['key']} | PASS | FAIL |" in md.replace("\\_", "_")

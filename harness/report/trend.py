@@ -1,8 +1,8 @@
-"""How a tool's trend (`harness.trend`) is written: the texts every form shares (the runs, each figure's points, what
-moved since the approval), the small-multiple charts (`plots.trend_svg`), the Markdown lines of a report, and the
-self-contained page of `harness trend --format html` (`templates/trend.html.j2`, drawn by the report's template
-environment in the report's style). The terminal table is drawn by `harness.cli.trend` from the same texts; the
-JSON form is `Trend.as_dict`.
+"""How a tool's trend (`harness.trend`) is written: the texts every form shares (the runs, each figure's points,
+what moved since the approval), the small-multiple charts (`plots.trend_svg`), the parts of the report's HTML
+section (its Markdown is `markdown.history_markdown`), and the self-contained page of `harness trend --format
+html` (`templates/trend.html.j2`, drawn by the shared template environment in the report's style). The terminal
+table is drawn by `harness.cli.trend` from the same texts; the JSON form is `Trend.as_dict`.
 """
 from __future__ import annotations
 
@@ -100,44 +100,24 @@ def since_sentence(c: Comparison) -> str:
             "by more than both runs' intervals allow.")
 
 
-def history_markdown(h: History) -> list[str]:
-    """The report's "Over time" section in Markdown (the charts are in the HTML report)."""
+def history_context(h: History | None) -> dict[str, Any]:
+    """The parts of the report's "Over time" section (issue 16): the runs, the charts, what moved since the
+    approval, and the texts of each figure (`harness.report.comparison`'s, so the two pages agree)."""
     from harness.report.comparison import difference_text, figure_text
-    from harness.report.markdown import md
 
-    out = ["## Over time", ""]
-    if h.problem:
-        return [*out, f"The tool's earlier assessments could not be read: {md(h.problem)}", ""]
-    t = h.trend
-    if t is None:
-        return []
-    out += [f"{len(t.runs)} completed assessment(s) of {md(t.tool_id)}, oldest first (the charts are in the HTML "
-            "report; `harness trend` prints every figure).", "",
-            "| date | run | kind | version | verdict | data |", "|---|---|---|---|---|---|"]
-    for r in run_rows(t):
-        out.append(f"| {r['date']} | {r['run_id']} | {r['kind']} | {md(r['version'])} | {r['verdict']} | "
-                   f"{md(r['data'])}{' **(new data)**' if r['data_note'] else ''} |")
-    out.append("")
+    parts: dict[str, Any] = {"history": h, "trend_runs": [], "trend_charts": [], "moved": [], "since": "",
+                             "figure": figure_text, "difference": difference_text}
+    if h is None or h.trend is None:
+        return parts
     c = h.since_approval
-    if c is not None:
-        out += ["### What moved since the approval", "", md(since_sentence(c)), ""]
-        moved = moved_rows(c)
-        if moved:
-            out += ["| figure | approved | now | now - approved |", "|---|---|---|---|"]
-            for m in moved:
-                a, b, d = figure_text(m.a), figure_text(m.b), difference_text(m)
-                out.append(f"| {md(m.key)} | {' '.join(a)} | {' '.join(b)} | {' '.join(d)} |")
-            out.append("")
-        if c.changed:
-            out += ["| finding | approved | now |", "|---|---|---|"]
-            out += [f"| {md(f.key)} | {f.a_status or 'absent'} | {f.b_status or 'absent'} |" for f in c.changed]
-            out.append("")
-    return out
+    return parts | {"trend_runs": run_rows(h.trend), "trend_charts": charts(h.trend),
+                    "moved": moved_rows(c) if c is not None else [],
+                    "since": since_sentence(c) if c is not None else ""}
 
 
 def render_trend_html(t: Trend) -> str:
     """The trend as one self-contained HTML page (inline CSS and SVG, no scripts, no external links)."""
-    from harness.report.html import template
+    from harness.report.environment import template
 
     def cell(s: Series, run_id: str) -> str:
         return next((point_text(p) for p in s.points if p.run_id == run_id), DASH)
@@ -145,5 +125,5 @@ def render_trend_html(t: Trend) -> str:
     return template(TEMPLATE).render(t=t, runs=run_rows(t), charts=charts(t), cell=cell, dash=DASH)
 
 
-__all__ = ["MEMO_CHARTS", "chart", "chart_title", "charts", "data_text", "history_markdown", "moved_rows",
+__all__ = ["MEMO_CHARTS", "chart", "chart_title", "charts", "data_text", "history_context", "moved_rows",
            "point_text", "render_trend_html", "run_rows", "since_sentence"]

@@ -177,5 +177,5 @@ def completed_assessments(store: Store, tool_id: str, version: str | None = None
     return sorted(out, key=when)
 
 
-__all__ = ["ASSESSMENT_KINDS", "AssessmentRun", "Measured", "completed_assessments", "load_assessment", "measured_in", "metrics_of", "recorded_metrics",
-           "tags_of"]
+__all__ = ["ASSESSMENT_KINDS", "AssessmentRun", "Measured", "completed_assessments", "load_assessment", "measured_in",
+           "metrics_of", "recorded_metrics", "tags_of"]
