@@ -73,7 +73,6 @@ class MemoView:
     # the tool has been assessed more than once; and for a re-assessment what moved since the approval
     trend: list[tuple[str, Any]] = field(default_factory=list)
     trend_note: str = ""
-    since: str = ""
 
 
 def _glance(view: ReportView, label: str) -> str:
@@ -114,25 +113,29 @@ def build_memo(result: AssessmentResult, decision: DecisionView | None = None, *
 
 
 def _over_time(history: History | None) -> dict[str, Any]:
-    """The memo's few trend charts: a one-page memo shows at most `MEMO_CHARTS` figures, those whose finding
-    failed or that moved since the run before, and only once there is a "before" (a single run's trend says no
-    more than its verdict)."""
-    from harness.report.trend import MEMO_CHARTS, charts, since_sentence
+    """The memo's few trend charts and one short paragraph: a one-page memo shows at most `MEMO_CHARTS` figures,
+    those whose finding failed or that moved since the run before, and only once there is a "before" (a single
+    run's trend says no more than its verdict). For a re-assessment the paragraph says what moved since the
+    approval (the report has the table)."""
+    from harness.report.plots import TREND_H_MEMO
+    from harness.report.trend import MEMO_CHARTS, charts, moved_rows
 
     if history is None:
         return {}
-    since = since_sentence(history.since_approval) if history.since_approval is not None else ""
-    t = history.trend
-    if t is None or len(t.runs) < 2:
-        return {"since": since}
-    chosen = t.important(MEMO_CHARTS)
-    moved = sum(s.moved for s in t.series)
-    note = (f"{len(t.runs)} assessments from {t.runs[0].date} to {t.runs[-1].date}; {moved} of {len(t.series)} "
-            f"headline figures moved since the run before"
-            + (f"; shown: {len(chosen)} that failed or moved" if chosen else "; none failed or moved")
-            + (". The data changed between runs (another sha256)" if len({r.datasets for r in t.runs}) > 1 else "")
-            + ". Every figure: the full report, or `harness trend`.")
-    return {"trend": charts(t, chosen), "trend_note": note, "since": since}
+    parts, chosen = [], []
+    t, c = history.trend, history.since_approval
+    if t is not None and len(t.runs) > 1:
+        chosen = t.important(MEMO_CHARTS)
+        changed = len({r.datasets for r in t.runs}) > 1
+        parts.append(f"{len(t.runs)} assessments, {t.runs[0].date} to {t.runs[-1].date}"
+                     + (" (the data changed)" if changed else "") + ".")
+    if c is not None:
+        parts.append(f"Since the approval ({c.a.started_at[:10]}): {len(c.changed)} finding(s) changed status, "
+                     f"{len(moved_rows(c))} of {len(c.metrics)} figures moved beyond both intervals.")
+    if chosen:
+        parts.append(f"Below: {len(chosen)} that failed or moved.")
+    return {"trend": charts(t, chosen, TREND_H_MEMO) if t is not None and chosen else [],
+            "trend_note": " ".join(parts)}
 
 
 def _masked(d: DecisionView) -> DecisionView:
@@ -164,9 +167,8 @@ def memo_markdown(m: MemoView) -> str:
     if d.gate:
         out.append(f"- **Gate now:** {md(d.gate)}")
     out += [f"- **Next re-assessment:** {md(d.next_due)}"]
-    if m.since or m.trend_note:
-        out += ["", "## Over time", ""]
-        out += [md(x) for x in (m.since, m.trend_note) if x]
+    if m.trend_note:
+        out += ["", "## Over time", "", md(m.trend_note)]
         out += [f"- {md(label)}" for label, _ in m.trend]
     out += ["", "## The record", ""]
     out += [f"- **{label}:** {md(value)}" for label, value in m.record]

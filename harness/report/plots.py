@@ -555,10 +555,11 @@ def drift_svg(rows: Sequence[Row], *, moderate: float, significant: float, limit
 
 
 TREND_W, TREND_H = 2.55, 1.75  # inches: three small multiples side by side on a printed page
+TREND_H_MEMO = 1.05  # the memo's charts are shorter: it must stay on one page
 
 
 def trend_svg(points: Sequence[Row], *, title: str, runs: int, threshold: float | None,
-              greater_is_better: bool | None, salt: str = "") -> str | None:
+              greater_is_better: bool | None, height: float = TREND_H, salt: str = "") -> str | None:
     """One headline figure across a tool's assessments (`harness.trend`), a small multiple: each run's point and
     interval at its place in time order (`x`: the run's index of `runs`), coloured by its finding's status, the
     policy's threshold as a dashed line, and a dotted line before a point measured on other data (`new_data`):
@@ -566,16 +567,16 @@ def trend_svg(points: Sequence[Row], *, title: str, runs: int, threshold: float 
     shown = [p for p in points if _num(p.get("value")) is not None]
     if not shown:
         return None
-    fig = Figure(TREND_W, TREND_H)
+    fig = Figure(TREND_W, height)
     values = [b for p in shown for b in _interval(p) if b is not None]
     if threshold is not None:
         values.append(threshold)
     lo, hi = min(values), max(values)
     pad = (hi - lo) * 0.12 or max(abs(hi) * 0.1, 0.05)
-    left, bottom, top = 0.48, 0.42, 0.46
-    ax = fig.axes((left, bottom, TREND_W - left - 0.12, TREND_H - bottom - top), (-0.5, max(runs, 1) - 0.5),
+    left, bottom, top = 0.48, 0.36, 0.44
+    ax = fig.axes((left, bottom, TREND_W - left - 0.12, height - bottom - top), (-0.5, max(runs, 1) - 0.5),
                   (lo - pad, hi + pad))
-    ticks = nice_ticks(lo - pad, hi + pad, 4)
+    ticks = nice_ticks(lo - pad, hi + pad, 4 if height >= TREND_H else 3)
     d = tick_decimals(ticks)
     ax.yticks(ticks, [f"{t:.{d}f}" for t in ticks], size=7, grid=True)
     if threshold is not None:
@@ -599,14 +600,14 @@ def trend_svg(points: Sequence[Row], *, title: str, runs: int, threshold: float 
             fig.line(px, ax.py(low), px, ax.py(high), colour, 1.6)
             for b in (low, high):
                 fig.line(px - 2.5, ax.py(b), px + 2.5, ax.py(b), colour, 1.2)
-        fig.marker("o", px, ax.py(v), 5.5, colour, colour, 1.0)
-    labelled = {0, runs - 1} if runs > 4 else set(range(runs))
+        fig.dot(px, ax.py(v), 2.75, colour)
+    labelled = {0, runs - 1} if runs > 3 else set(range(runs))
     dates = {int(p["x"]): str(p.get("date", "")) for p in points}
     ax.xticks([float(i) for i in sorted(labelled) if i in dates],
               [dates[i] for i in sorted(labelled) if i in dates], size=6.5, length=2.5)
     ax.spines()
     check, _, group = title.partition("\n")
-    fig.text(fig.x(0.06), fig.y(TREND_H - 0.08), check, size=7.5, bold=True, va="top")
+    fig.text(fig.x(0.06), fig.y(height - 0.08), check, size=7.5, bold=True, va="top")
     if group:
-        fig.text(fig.x(0.06), fig.y(TREND_H - 0.24), group, size=7, colour=INK, va="top")
+        fig.text(fig.x(0.06), fig.y(height - 0.24), group, size=7, colour=INK, va="top")
     return fig.svg(f"Trend of {title.replace(chr(10), ' ')} over {runs} assessment(s)")

@@ -54,8 +54,8 @@ def chart_title(s: Series) -> str:
     return f"{check}.{metric}\n{second}"
 
 
-def chart(trend: Trend, s: Series) -> str | None:
-    from harness.report.plots import trend_svg
+def chart(trend: Trend, s: Series, height: float | None = None) -> str | None:
+    from harness.report.plots import TREND_H, trend_svg
 
     at = {r.run_id: i for i, r in enumerate(trend.runs)}
     rows: list[dict[str, Any]] = [
@@ -63,10 +63,10 @@ def chart(trend: Trend, s: Series) -> str | None:
          "status": p.status, "new_data": p.data_changed, "date": trend.run(p.run_id).date}
         for p in s.points if p.run_id in at]
     return trend_svg(rows, title=chart_title(s), runs=len(trend.runs), threshold=s.threshold,
-                     greater_is_better=s.greater_is_better)
+                     greater_is_better=s.greater_is_better, height=height or TREND_H)
 
 
-def charts(trend: Trend, series: list[Series] | None = None) -> list[tuple[str, Any]]:
+def charts(trend: Trend, series: list[Series] | None = None, height: float | None = None) -> list[tuple[str, Any]]:
     """(label, SVG markup) of each series (all of them by default); a chart that cannot be drawn is left out with
     its label kept, so the table still names the figure."""
     from markupsafe import Markup
@@ -74,7 +74,7 @@ def charts(trend: Trend, series: list[Series] | None = None) -> list[tuple[str, 
     out = []
     for s in trend.series if series is None else series:
         try:
-            svg = chart(trend, s)
+            svg = chart(trend, s, height)
         except Exception as e:  # one chart's bug must not lose the report
             out.append((f"{s.label}: the chart could not be drawn ({type(e).__name__}: {e})", ""))
             continue
@@ -92,9 +92,9 @@ def moved_rows(c: Comparison) -> list[MetricRow]:
 
 def since_sentence(c: Comparison) -> str:
     moved = moved_rows(c)
-    same = all(d.same for d in c.datasets)
-    data = ("on the same data" if same else "on other data (" + "; ".join(d.note for d in c.datasets if not d.same)
-            + ")")
+    changed = [d for d in c.datasets if not d.same]
+    data = "on the same data" if not changed else "on other data (" + "; ".join(
+        f"{d.name}: sha256 {sha(d.a_sha256 or '')} then {sha(d.b_sha256 or '')}" for d in changed) + ")"
     return (f"Since the approved run {c.a.run_id} ({c.a.started_at[:10]}, {c.a.verdict}), {data}: "
             f"{len(c.changed)} finding(s) changed status and {len(moved)} of {len(c.metrics)} headline figures moved "
             "by more than both runs' intervals allow.")
