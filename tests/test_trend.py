@@ -195,8 +195,12 @@ def test_the_memo_shows_at_most_three_figures(runs: Runs) -> None:
     assert 1 <= memo.count('<figure class="trend"') <= 3
     assert "3 assessments" not in memo  # C's memo was written before the early record was logged
     assert re.search(r"2 assessments, \d{4}-\d\d-\d\d to \d{4}-\d\d-\d\d \(the data changed\)\.", memo)
-    # a tool assessed once: its memo shows no chart (a single run's trend says no more than its verdict)
+    # a tool assessed once: its memo and report show no chart (a single run's trend says no more than its verdict),
+    # the report lists the run
     assert '<figure class="trend"' not in (runs.root / "A" / "memo.html").read_text()
+    report = (runs.root / "A" / "report.html").read_text()
+    assert '<figure class="trend"' not in report and "The first assessment of this tool" in report
+    assert f"<code>{runs.a}</code>" in report[report.index('<section id="over-time">'):]
 
 
 def test_one_run_gives_a_one_point_trend_with_its_charts(runs: Runs) -> None:

@@ -101,8 +101,9 @@ def since_sentence(c: Comparison) -> str:
 
 
 def history_context(h: History | None) -> dict[str, Any]:
-    """The parts of the report's "Over time" section (issue 16): the runs, the charts, what moved since the
-    approval, and the texts of each figure (`harness.report.comparison`'s, so the two pages agree)."""
+    """The parts of the report's "Over time" section (issue 16): the runs, the charts (from the second run on),
+    what moved since the approval, and the texts of each figure (`harness.report.comparison`'s, so the two pages
+    agree)."""
     from harness.report.comparison import difference_text, figure_text
 
     parts: dict[str, Any] = {"history": h, "trend_runs": [], "trend_charts": [], "moved": [], "since": "",
@@ -110,7 +111,8 @@ def history_context(h: History | None) -> dict[str, Any]:
     if h is None or h.trend is None:
         return parts
     c = h.since_approval
-    return parts | {"trend_runs": run_rows(h.trend), "trend_charts": charts(h.trend),
+    # one run: the charts would repeat the findings above one point each (`harness trend` still draws them)
+    return parts | {"trend_runs": run_rows(h.trend), "trend_charts": charts(h.trend) if len(h.trend.runs) > 1 else [],
                     "moved": moved_rows(c) if c is not None else [],
                     "since": since_sentence(c) if c is not None else ""}
 
