@@ -323,5 +323,9 @@ def compare(doc_a: Mapping[str, Any], doc_b: Mapping[str, Any],
                       changed=tuple(changed), unchanged=unchanged)
 
 
+headline_figures = _headline  # the same figures for a tool's trend (`harness.trend`)
+number = _num
+
+
 __all__ = ["DIFFERENCE_METHOD", "SCHEMA", "Comparison", "DatasetMatch", "Difference", "Figure", "FindingChange",
-           "MetricRow", "RunSide", "compare", "suite_names"]
+           "MetricRow", "RunSide", "compare", "headline_figures", "number", "suite_names"]

@@ -173,11 +173,47 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     tested, RentRank's full report, and a register of two tools."""
     folder = tmp_path_factory.mktemp("pages")
     v2, v3 = _result("assessment_v2_fail.json"), _result("assessment_v3_fail.json")
+    later, history = quarters("assessment_v2_fail.json")  # RentRank's three failed checks and the longest decision
     texts = {"memo-waived.html": memo_html(build_memo(v2, WAIVED)), "memo-untested.html": memo_html(build_memo(v3)),
-             "report.html": render(v3, "html"), "register.html": register_html()}
+             "report.html": render(v3, "html"), "register.html": register_html(),
+             "memo-trend.html": memo_html(build_memo(later, WAIVED, history=history)),
+             "memo-suspended.html": memo_html(build_memo(later, SUSPENDED, history=history)),
+             "memo-quarters.html": memo_html(build_memo(later, history=history)),
+             "report-trend.html": render(later, "html", history)}
     for name, text in texts.items():
         (folder / name).write_text(text, encoding="utf-8")
     return {name: folder / name for name in texts}
+
+
+SUSPENDED = DecisionView(
+    state="suspended", headline="Approved by Omar Reviewer on 2026-11-27 10:40 UTC, then suspended by cron on "
+    "2027-09-01 02:31 UTC: the tool may not be used (policy 4.1).",
+    rows=[("By", "cron, not confirmed by a server (embedded store)"), ("When", "2027-09-01 02:31 UTC"),
+          ("Reason", "re-assessment run 00000000000000000000000000000003 FAILED (policy 4.3): within race, 'Black' "
+                     "is selected at 0.63 times the rate of 'Asian'"),
+          ("Run", "00000000000000000000000000000003 (this assessment)")],
+    gate="CLOSED: rentrank 2.1 is closed: suspended by cron on 2027-09-01 02:31 UTC (policy 4.1)",
+    next_due="none scheduled: the tool is not approved for use", as_of="2027-09-01 03:00 UTC")
+
+
+def quarters(name: str) -> tuple[AssessmentResult, Any]:
+    """A FAIL re-assessed in three later quarters (issue 16), the last on a new sample of data (another sha256): the
+    last run with its trend and what moved since the first (taken as the approved run)."""
+    from harness.comparison import compare
+    from harness.trend import History, build_trend
+    from tests.conftest import headlines
+
+    first = json.loads((RESOURCES / name).read_text("utf-8"))
+    docs = [first]
+    for q in (1, 2, 3):
+        doc = json.loads(json.dumps(first))
+        doc.update(run_id=f"{q:032x}", kind="reassessment", started_at=f"2027-0{3 * q}-01T02:30:00+00:00")
+        if q == 3:
+            doc["datasets"][0]["sha256"] = "f" * 64
+        docs.append(doc)
+    names = headlines(["bias"])
+    return AssessmentResult.from_dict(docs[-1]), History(build_trend(first["tool"]["id"], docs, names),
+                                                         compare(first, docs[-1], names))
 
 
 def register_html() -> str:
@@ -219,6 +255,10 @@ FIRST_SCREEN = {  # what must be seen without scrolling, per page
     "memo-untested.html": [".verdict", ".verdict .sentence", ".reasons h2"],
     "report.html": [".verdict", ".verdict .sentence", ".reasons h2"],
     "register.html": ["article.tool h2", "article.tool dd[class^='verdict-']"],
+    "memo-trend.html": [".verdict", ".verdict .sentence", ".reasons h2"],
+    "memo-suspended.html": [".verdict", ".verdict .sentence", ".reasons h2"],
+    "memo-quarters.html": [".verdict", ".verdict .sentence", ".reasons h2"],
+    "report-trend.html": [".verdict", ".verdict .sentence", ".reasons h2"],
 }
 
 
@@ -246,13 +286,27 @@ def test_nothing_overflows_the_page_or_overlaps(browser: Any, pages: dict[str, P
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("page", ["memo-waived.html", "memo-untested.html"])
+@pytest.mark.parametrize("page", ["memo-waived.html", "memo-untested.html", "memo-trend.html", "memo-suspended.html",
+                                  "memo-quarters.html"])
 def test_the_memo_prints_on_at_most_two_pages(browser: Any, pages: dict[str, Path], page: str) -> None:
     load(browser, pages[page], 1280)
     chromium = {paper: print_pages(browser, paper) for paper in PAPER}
     html = pages[page].read_text(encoding="utf-8")
     weasy = {paper: len(pdf_document(html, paper).pages) for paper in PAPER}
     assert all(1 <= n <= 2 for n in (*chromium.values(), *weasy.values())), (chromium, weasy)
+
+
+@pytest.mark.slow
+def test_a_reassessed_tools_memo_with_its_trend_prints_on_one_page(browser: Any, pages: dict[str, Path]) -> None:
+    """Three quarters of re-assessments add three short charts and one paragraph to the memo: RentRank's three failed
+    checks with them still print on one A4 page (with its longest decision, a waiver or a suspension,
+    on two: `test_the_memo_prints_on_at_most_two_pages`; the decision alone takes the page's last quarter)."""
+    html = pages["memo-quarters.html"].read_text(encoding="utf-8")
+    assert html.count('<figure class="trend"') == 3 and "Since the approval (2026-11-27): " in html
+    load(browser, pages["memo-quarters.html"], 1280)
+    chromium = {paper: print_pages(browser, paper) for paper in PAPER}
+    weasy = {paper: len(pdf_document(html, paper).pages) for paper in PAPER}
+    assert (chromium["A4"], weasy["A4"]) == (1, 1), (chromium, weasy)  # Letter is shorter: Chromium spills a line
 
 
 def test_the_overlap_check_sees_an_overlap() -> None:

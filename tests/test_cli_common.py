@@ -21,7 +21,7 @@ from harness.cli.common import LOGIN_NOTE, PERSON_RULES, person_option
 ROOT = Path(__file__).resolve().parents[1]
 CLI = ROOT / "harness" / "cli"
 COMMAND_MODULES = ["access", "assess", "catalogue", "compare", "gate", "keys", "memo", "plan", "policy", "register",
-                   "submit", "vendor"]
+                   "submit", "trend", "vendor"]
 
 
 def _cli_imports(module: str) -> set[str]:
@@ -62,7 +62,7 @@ def test_the_group_holds_every_command_once() -> None:
     assert sorted(main.commands) == [
         "access", "approve", "assess", "check", "compare", "datasets", "demo", "due", "gate", "history", "inventory",
         "keys", "memo", "plan", "policy", "reassess", "records", "register", "reject", "report", "retire", "status",
-        "submit", "suites", "suspend", "waive"]
+        "submit", "suites", "suspend", "trend", "waive"]
 
 
 def _probe(rule: str, flag: str = "--by") -> click.Command:

@@ -13,7 +13,21 @@ from __future__ import annotations
 import click
 
 from harness import __version__
-from harness.cli import access, assess, catalogue, compare, gate, keys, memo, plan, policy, register, submit, vendor
+from harness.cli import (
+    access,
+    assess,
+    catalogue,
+    compare,
+    gate,
+    keys,
+    memo,
+    plan,
+    policy,
+    register,
+    submit,
+    trend,
+    vendor,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,7 +36,7 @@ def main() -> None:
     """AI Risk Harness: assess AI tools for bias and risk before the City uses them (policy 4.2)."""
 
 
-for _family in (assess, catalogue, submit, plan, gate, policy, access, keys, register, compare, memo, vendor):
+for _family in (assess, catalogue, submit, plan, gate, policy, access, keys, register, compare, memo, vendor, trend):
     for _command in _family.COMMANDS:
         main.add_command(_command)
 

@@ -124,8 +124,13 @@ def report(run_id: str, fmt: str, out: str | None, tracking_uri: str | None) -> 
     from harness.cli.console import make_console
     from harness.report import render
     from harness.tracking import Store, load_assessment
+    from harness.workflows.trend import history_of
 
-    text = render(AssessmentResult.from_dict(load_assessment(Store.open(tracking_uri), run_id)), fmt)
+    store = Store.open(tracking_uri)
+    doc = load_assessment(store, run_id)
+    # the tool's runs up to this one, and for a re-assessment what moved since the approval (issue 16)
+    history = history_of(store, doc, look_up_approval=True) if fmt != "json" else None
+    text = render(AssessmentResult.from_dict(doc), fmt, history)
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(text, encoding="utf-8")

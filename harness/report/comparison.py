@@ -66,7 +66,7 @@ def change_values(value_a: float | None, value_b: float | None) -> str:
 
 def render_comparison_html(c: Comparison) -> str:
     """The comparison as one self-contained HTML page (inline CSS, no scripts, no external links)."""
-    from harness.report.html import template
+    from harness.report.environment import template
 
     return template(TEMPLATE).render(
         c=c, suites=[(s, c.rows(s)) for s in c.suites], figure=figure_text, difference=difference_text,

@@ -126,6 +126,11 @@ class Figure:
         pts = " ".join(f"{n(x + dx * r)},{n(y + dy * r)}" for dx, dy in shapes.get(kind, shapes["s"]))
         self.parts.append(f'<polygon points="{pts}" style="{style}"/>')
 
+    def dot(self, x: float, y: float, r: float, colour: str) -> None:
+        """A filled circle drawn with presentation attributes, which every SVG renderer reads (WeasyPrint, which
+        prints the memo's PDF, ignores `style` on shapes)."""
+        self.parts.append(f'<circle cx="{n(x)}" cy="{n(y)}" r="{n(r)}" fill="{colour}"/>')
+
     def text(self, x: float, y: float, content: str, *, size: float = 9, colour: str = "#000000",
              anchor: str = "start", va: str = "baseline", bold: bool = False, rotate: bool = False) -> None:
         """`va`: baseline, center, top or bottom (bottom: the text sits on y, descenders included)."""

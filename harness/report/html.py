@@ -6,44 +6,20 @@ with autoescaping on: tool names, group names and messages are data, never marku
 """
 from __future__ import annotations
 
-from functools import cache
 from typing import TYPE_CHECKING
 
+from harness.report.environment import template
 from harness.report.formatting import grouping_title
 from harness.report.view import build_view, how_to_read
 
 if TYPE_CHECKING:
-    import jinja2
-
     from harness.assessment import AssessmentResult
     from harness.report.sections import TableView
     from harness.report.view import ReportView
+    from harness.trend import History
 
 TEMPLATE = "report.html.j2"
 MANY_PASSES = 5  # more passing findings than this are folded into a <details>
-
-
-@cache
-def _environment() -> jinja2.Environment:
-    import jinja2
-
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("harness", "report/templates"),
-        autoescape=True,  # the template is .html.j2, which select_autoescape would not recognise
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        # the template compiles in about 0.15 s, a third of a report's rendering: keep the compiled code between
-        # runs, keyed by the template's checksum, in the user's private temporary folder (issue 13, section 5)
-        bytecode_cache=jinja2.FileSystemBytecodeCache(),
-    )
-
-
-def template(name: str) -> jinja2.Template:
-    """A template of `harness/report/templates` in the report's environment (autoescape, strict, cached): the
-    comparison page (`harness.report.comparison`) is drawn by the same machinery as the report."""
-    return _environment().get_template(name)
 
 
 def _draw(table: TableView, salt: str, ratio_limit: float | None) -> list[str | None]:
@@ -96,12 +72,16 @@ def _plots(view: ReportView) -> dict[str, list[tuple[str, str]]]:
     }
 
 
-def render_html(result: AssessmentResult) -> str:
-    return html_of(build_view(result))
+def render_html(result: AssessmentResult, history: History | None = None) -> str:
+    return html_of(build_view(result, history))
 
 
 def html_of(view: ReportView) -> str:
     """The HTML of a built view (`write_reports` builds the view once for both renderers)."""
-    return _environment().get_template(TEMPLATE).render(
+    from harness.report.trend import history_context
+
+    return template(TEMPLATE).render(
         v=view, plots=_plots(view), guide=how_to_read(view), many_passes=MANY_PASSES,
+        **history_context(view.history),
     )
+

@@ -16,6 +16,7 @@ from harness.report.view import ReportView, build_view, how_to_read
 if TYPE_CHECKING:
     from harness.assessment import AssessmentResult
     from harness.report.summary import Summary
+    from harness.trend import History
 
 _TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
 
@@ -91,9 +92,44 @@ def summary_markdown(summary: Summary, limit: int | None = None, brief: bool = F
     return out
 
 
-def render_markdown(result: AssessmentResult) -> str:
+def history_markdown(h: History) -> list[str]:
+    """The report's "Over time" section in Markdown (the charts are in the HTML report)."""
+    from harness.report.comparison import difference_text, figure_text
+    from harness.report.trend import moved_rows, run_rows, since_sentence
+
+    out = ["## Over time", ""]
+    if h.problem:
+        return [*out, f"The tool's earlier assessments could not be read: {md(h.problem)}", ""]
+    t = h.trend
+    if t is None:
+        return []
+    out += [f"{len(t.runs)} completed assessment(s) of {md(t.tool_id)}, oldest first (the charts are in the HTML "
+            "report; `harness trend` prints every figure).", "",
+            "| date | run | kind | version | verdict | data |", "|---|---|---|---|---|---|"]
+    for r in run_rows(t):
+        out.append(f"| {r['date']} | {r['run_id']} | {r['kind']} | {md(r['version'])} | {r['verdict']} | "
+                   f"{md(r['data'])}{' **(new data)**' if r['data_note'] else ''} |")
+    out.append("")
+    c = h.since_approval
+    if c is not None:
+        out += ["### What moved since the approval", "", md(since_sentence(c)), ""]
+        moved = moved_rows(c)
+        if moved:
+            out += ["| figure | approved | now | now - approved |", "|---|---|---|---|"]
+            for m in moved:
+                a, b, d = figure_text(m.a), figure_text(m.b), difference_text(m)
+                out.append(f"| {md(m.key)} | {' '.join(a)} | {' '.join(b)} | {' '.join(d)} |")
+            out.append("")
+        if c.changed:
+            out += ["| finding | approved | now |", "|---|---|---|"]
+            out += [f"| {md(f.key)} | {f.a_status or 'absent'} | {f.b_status or 'absent'} |" for f in c.changed]
+            out.append("")
+    return out
+
+
+def render_markdown(result: AssessmentResult, history: History | None = None) -> str:
     """GitHub-flavoured Markdown: the HTML report's content and order, without the plots."""
-    return markdown_of(build_view(result))
+    return markdown_of(build_view(result, history))
 
 
 def markdown_of(v: ReportView) -> str:
@@ -126,6 +162,9 @@ def markdown_of(v: ReportView) -> str:
             where = f"`{md(f.key)}`" + (f" on {md(f.dataset)}" if f.dataset else "")
             out += [f"- {md(f.message)}  ", f"  {' · '.join(facts)} · {where}"]
         out.append("")
+
+    if v.history is not None:
+        out += history_markdown(v.history)
 
     out += ["## Results by suite and dataset", ""]
     if not v.suites:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from harness.assessment import AssessmentResult
     from harness.report.summary import Summary
     from harness.report.view import ReportView
+    from harness.trend import History
 
 TEMPLATE = "memo.html.j2"
 FORMATS = ("html", "md", "pdf")
@@ -68,6 +69,10 @@ class MemoView:
     report: str  # where the full report is: a relative link beside the memo, or a path
     record: list[tuple[str, str]]  # run id, policy, data, harness version: for the public record
     top: int = TOP_REASONS  # reasons shown; the rest are counted ("2 more checks: see the full report")
+    # the tool's figures over time (issue 16): at most `trend.MEMO_CHARTS` charts, those that failed or moved, once
+    # the tool has been assessed more than once; and for a re-assessment what moved since the approval
+    trend: list[tuple[str, Any]] = field(default_factory=list)
+    trend_note: str = ""
 
 
 def _glance(view: ReportView, label: str) -> str:
@@ -78,13 +83,14 @@ def _glance(view: ReportView, label: str) -> str:
 
 
 def build_memo(result: AssessmentResult, decision: DecisionView | None = None, *, report: str = "report.html",
-               view: ReportView | None = None) -> MemoView:
+               view: ReportView | None = None, history: History | None = None) -> MemoView:
     """The memo of one recorded assessment; `view` when the report's view model is already built (an
-    assessment writes both from one)."""
+    assessment writes both from one), `history` when the tool's trend was read (`workflows.trend.history_of`)."""
     from harness.redact import mask_tree
     from harness.report.view import build_view
 
-    view = view or build_view(result)
+    view = view or build_view(result, history)
+    history = history or view.history
     tool = mask_tree(dict(result.tool or {}))
     decision = _masked(decision or UNKNOWN)
     facts = [
@@ -103,7 +109,33 @@ def build_memo(result: AssessmentResult, decision: DecisionView | None = None, *
     return MemoView(title=view.title, subtitle=view.subtitle, facts=facts, verdict=view.verdict,
                     verdict_title=view.verdict_title, summary=view.summary, decision=decision,
                     run_id=text_or(result.run_id, "not recorded"), assessed=_glance(view, "Date"), report=report,
-                    record=record)
+                    record=record, **_over_time(history))
+
+
+def _over_time(history: History | None) -> dict[str, Any]:
+    """The memo's few trend charts and one short paragraph: a one-page memo shows at most `MEMO_CHARTS` figures,
+    those whose finding failed or that moved since the run before, and only once there is a "before" (a single
+    run's trend says no more than its verdict). For a re-assessment the paragraph says what moved since the
+    approval (the report has the table)."""
+    from harness.report.plots import TREND_H_MEMO
+    from harness.report.trend import MEMO_CHARTS, charts, moved_rows
+
+    if history is None:
+        return {}
+    parts, chosen = [], []
+    t, c = history.trend, history.since_approval
+    if t is not None and len(t.runs) > 1:
+        chosen = t.important(MEMO_CHARTS)
+        changed = len({r.datasets for r in t.runs}) > 1
+        parts.append(f"{len(t.runs)} assessments, {t.runs[0].date} to {t.runs[-1].date}"
+                     + (" (the data changed)" if changed else "") + ".")
+    if c is not None:
+        parts.append(f"Since the approval ({c.a.started_at[:10]}): {len(c.changed)} finding(s) changed status, "
+                     f"{len(moved_rows(c))} of {len(c.metrics)} figures moved beyond both intervals.")
+    if chosen:
+        parts.append(f"Below: {len(chosen)} that failed or moved.")
+    return {"trend": charts(t, chosen, TREND_H_MEMO) if t is not None and chosen else [],
+            "trend_note": " ".join(parts)}
 
 
 def _masked(d: DecisionView) -> DecisionView:
@@ -135,6 +167,9 @@ def memo_markdown(m: MemoView) -> str:
     if d.gate:
         out.append(f"- **Gate now:** {md(d.gate)}")
     out += [f"- **Next re-assessment:** {md(d.next_due)}"]
+    if m.trend_note:
+        out += ["", "## Over time", "", md(m.trend_note)]
+        out += [f"- {md(label)}" for label, _ in m.trend]
     out += ["", "## The record", ""]
     out += [f"- **{label}:** {md(value)}" for label, value in m.record]
     out += [f"- **Full report:** {md(m.report)} (every finding, figure and table; `harness report {md(m.run_id)}` "

@@ -552,3 +552,62 @@ def drift_svg(rows: Sequence[Row], *, moderate: float, significant: float, limit
     present = [b for b in BAND_COLOURS if any(str(r.get("band")) == b for r in rows)]
     fig.legend_row(0.06, [(fig.patch(BAND_COLOURS[b]), b) for b in present])
     return fig.svg(f"Drift chart: {title}")
+
+
+TREND_W, TREND_H = 2.55, 1.75  # inches: three small multiples side by side on a printed page
+TREND_H_MEMO = 1.05  # the memo's charts are shorter: it must stay on one page
+
+
+def trend_svg(points: Sequence[Row], *, title: str, runs: int, threshold: float | None,
+              greater_is_better: bool | None, height: float = TREND_H, salt: str = "") -> str | None:
+    """One headline figure across a tool's assessments (`harness.trend`), a small multiple: each run's point and
+    interval at its place in time order (`x`: the run's index of `runs`), coloured by its finding's status, the
+    policy's threshold as a dashed line, and a dotted line before a point measured on other data (`new_data`):
+    a figure on different data is not the same measurement, and the chart must not let it pass for one."""
+    shown = [p for p in points if _num(p.get("value")) is not None]
+    if not shown:
+        return None
+    fig = Figure(TREND_W, height)
+    values = [b for p in shown for b in _interval(p) if b is not None]
+    if threshold is not None:
+        values.append(threshold)
+    lo, hi = min(values), max(values)
+    pad = (hi - lo) * 0.12 or max(abs(hi) * 0.1, 0.05)
+    left, bottom, top = 0.48, 0.36, 0.44
+    ax = fig.axes((left, bottom, TREND_W - left - 0.12, height - bottom - top), (-0.5, max(runs, 1) - 0.5),
+                  (lo - pad, hi + pad))
+    ticks = nice_ticks(lo - pad, hi + pad, 4 if height >= TREND_H else 3)
+    d = tick_decimals(ticks)
+    ax.yticks(ticks, [f"{t:.{d}f}" for t in ticks], size=7, grid=True)
+    if threshold is not None:
+        ax.hline(threshold, LINE, 1.1, dash=DASHED)
+        sign = "" if greater_is_better is None else ("≥ " if greater_is_better else "≤ ")
+        fig.text(ax.right, ax.py(threshold) - 2, f"threshold {sign}{threshold:g}", size=6.5, colour=LINE,
+                 anchor="end", va="bottom")
+    for p in shown:
+        x = float(p["x"])
+        if p.get("new_data"):
+            ax.vline(x - 0.5, INK, 0.9, dash="1.5,2")
+            fig.text(ax.px(x - 0.5) + 2, ax.top + 1, "new data", size=6.5, colour=INK, va="top")
+    line = [(ax.px(float(p["x"])), ax.py(float(p["value"]))) for p in shown]
+    if len(line) > 1:
+        fig.polyline(line, PARITY, 1.0)
+    for p in shown:
+        v, low, high = _interval(p)
+        assert v is not None and low is not None and high is not None
+        colour, px = _colour(p.get("status")), ax.px(float(p["x"]))
+        if high > low:
+            fig.line(px, ax.py(low), px, ax.py(high), colour, 1.6)
+            for b in (low, high):
+                fig.line(px - 2.5, ax.py(b), px + 2.5, ax.py(b), colour, 1.2)
+        fig.dot(px, ax.py(v), 2.75, colour)
+    labelled = {0, runs - 1} if runs > 3 else set(range(runs))
+    dates = {int(p["x"]): str(p.get("date", "")) for p in points}
+    ax.xticks([float(i) for i in sorted(labelled) if i in dates],
+              [dates[i] for i in sorted(labelled) if i in dates], size=6.5, length=2.5)
+    ax.spines()
+    check, _, group = title.partition("\n")
+    fig.text(fig.x(0.06), fig.y(height - 0.08), check, size=7.5, bold=True, va="top")
+    if group:
+        fig.text(fig.x(0.06), fig.y(height - 0.24), group, size=7, colour=INK, va="top")
+    return fig.svg(f"Trend of {title.replace(chr(10), ' ')} over {runs} assessment(s)")

@@ -35,6 +35,7 @@ from harness.report.summary import Summary, build_summary
 if TYPE_CHECKING:
     from harness.assessment import AssessmentResult
     from harness.check import Suite
+    from harness.trend import History
     from harness.verdict import SuiteResult
 
 STATUS_HEADINGS = {
@@ -120,6 +121,7 @@ class ReportView:
     footer: str
     summary: Summary  # the plain summary the report opens with, and the decision memo is made of
     guide: list[str] = field(default_factory=list)  # the suites' reading-guide paragraphs (`ReportContext.explain`)
+    history: History | None = None  # the tool's trend and what moved since the approval (issue 16); None: not read
 
 
 def decision_rule_text(result: AssessmentResult) -> str:
@@ -285,7 +287,7 @@ def _started_by(extra: dict[str, Any]) -> str:
     return f"{extra.get('submitter')}, {identity_label(extra.get('identity'))}"
 
 
-def build_view(result: AssessmentResult) -> ReportView:
+def build_view(result: AssessmentResult, history: History | None = None) -> ReportView:
     """Everything the reports show, as display strings, in report order. Every string of the result is
     masked first (`harness.redact.mask_tree`, issue 12): the one place both formats pass through, so no
     section, table or finding can show a resident's SSN, card, phone, e-mail or address raw."""
@@ -360,6 +362,7 @@ def build_view(result: AssessmentResult) -> ReportView:
                + (f" · run {result.run_id}" if result.run_id else ""),
         summary=summary,
         guide=list(dict.fromkeys(p for c in contexts for p in c.guide)),
+        history=history,
     )
 
 

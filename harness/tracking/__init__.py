@@ -20,6 +20,7 @@ from __future__ import annotations
 from harness.names import metric_key
 from harness.tracking.assessments import (
     AssessmentRun,
+    completed_assessments,
     load_assessment,
     measured_in,
     metrics_of,
@@ -51,6 +52,7 @@ __all__ = [
     "artifact_root",
     "check_reachable",
     "client",
+    "completed_assessments",
     "experiment_id",
     "load_assessment",
     "measured_in",

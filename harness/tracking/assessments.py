@@ -14,7 +14,7 @@ from typing import Any
 
 from harness.errors import HarnessError, TrackingError
 from harness.names import metric_key
-from harness.tracking.store import OpenRun, Store
+from harness.tracking.store import OpenRun, RunRecord, Store
 
 Measured = tuple[str, str, "float | None"]  # (measurement key, dataset name, value)
 
@@ -141,5 +141,43 @@ def recorded_metrics(store: Store, run_id: str) -> dict[str, float]:
     return metrics_of(measured_in(doc), len(doc["datasets"]) > 1)
 
 
-__all__ = ["AssessmentRun", "Measured", "load_assessment", "measured_in", "metrics_of", "recorded_metrics",
-           "tags_of"]
+ASSESSMENT_KINDS = ("pre-acquisition", "reassessment")
+
+
+def completed_assessments(store: Store, tool_id: str, version: str | None = None,
+                          kinds: tuple[str, ...] = ASSESSMENT_KINDS) -> list[tuple[RunRecord, dict[str, Any]]]:
+    """Every completed assessment of a tool (of one version, or all), with its `assessment.json`, oldest first by
+    the time it started (the record's `started_at`, then MLflow's start time), never by run id. Only runs that
+    ended FINISHED and are not deleted count: a FAILED or still RUNNING run is never evidence (policy 3.2). The
+    experiment is the tool's own (`harness/<tool id>`), and each record must name the tool and version asked for,
+    so a tool whose id merely starts the same, or a record moved between experiments, is not counted."""
+    from datetime import datetime
+
+    out: list[tuple[RunRecord, dict[str, Any]]] = []
+    for r in store.runs(tool_id):
+        if r.status != "FINISHED" or r.lifecycle_stage != "active" or r.kind not in kinds:
+            continue
+        if r.tags.get("harness.tool_id") != tool_id or (version is not None and
+                                                         r.tags.get("harness.tool_version") != version):
+            continue
+        if not store.has_artifact(r.run_id, "assessment.json"):
+            continue
+        doc = load_assessment(store, r.run_id)
+        tool = doc.get("tool") or {}
+        if not str(doc.get("schema", "")).startswith("harness.assessment/") or tool.get("id") != tool_id or (
+                version is not None and str(tool.get("version")) != version) or doc.get("run_id") != r.run_id:
+            continue
+        out.append((r, doc))
+
+    def when(item: tuple[RunRecord, dict[str, Any]]) -> tuple[float, int]:
+        try:
+            at = datetime.fromisoformat(str(item[1].get("started_at"))).timestamp()
+        except ValueError:
+            at = item[0].start_ms / 1000
+        return at, item[0].start_ms
+
+    return sorted(out, key=when)
+
+
+__all__ = ["ASSESSMENT_KINDS", "AssessmentRun", "Measured", "completed_assessments", "load_assessment", "measured_in",
+           "metrics_of", "recorded_metrics", "tags_of"]

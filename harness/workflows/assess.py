@@ -265,7 +265,11 @@ def run_assessment(
     try:
         result = result.with_run_id(run.run_id)
         out_dir = Path(out) if out else Path("reports") / manifest.id / run.run_id
-        files: list[tuple[Path, str | None]] = [(p, None) for p in write_reports(result, out_dir)]
+        # the tool's earlier assessments and, for a re-assessment, what moved since the approval (issue 16)
+        from harness.workflows.trend import history_of
+
+        history = history_of(store, result.to_dict(), baseline[0] if baseline else None)
+        files: list[tuple[Path, str | None]] = [(p, None) for p in write_reports(result, out_dir, history)]
         folder_in = out_dir / "inputs"
         folder_in.mkdir(exist_ok=True)
         shutil.copyfile(manifest_path, folder_in / "tool.yaml")
@@ -309,7 +313,7 @@ def run_assessment(
     # a rendering of the record, not evidence (not in evidence.json): re-rendered when a decision is recorded
     from harness.workflows.memo import record_memo
 
-    record_memo(uri, result, out_dir)
+    record_memo(uri, result, out_dir, history=history)
     # last, once the run and the gate's record are complete: a notice that cannot be sent changes neither (a line on
     # stderr says so; harness.notify.send)
     from harness.notify.send import notify_failure

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from harness.gate import Decision, VersionStatus
     from harness.report.view import ReportView
     from harness.tracking import Store
+    from harness.trend import History
 
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 LOGGED = ("html", "md")  # what an assessment and a decision log with the run (PDF on demand: `harness memo`)
@@ -160,7 +161,14 @@ def memo_of(store: Store, ref: str, now: datetime | None = None, report: str | N
     run_id = resolve_run(store, ref)
     result = load_result(store, run_id)
     where = report or f"report.html of MLflow run {run_id} in {store.uri}"
-    return build_memo(result, decision_of(store.uri, result, now), report=where)
+    return build_memo(result, decision_of(store.uri, result, now), report=where, history=_history(store, result))
+
+
+def _history(store: Store, result: AssessmentResult) -> History:
+    """The tool's trend up to this run, and for a re-assessment what moved since the approval (issue 16)."""
+    from harness.workflows.trend import history_of
+
+    return history_of(store, result.to_dict(), look_up_approval=True)
 
 
 # -- writing and logging --------------------------------------------------------------------------------
@@ -191,11 +199,12 @@ def log_memo(store: Store, run_id: str, memo: MemoView) -> list[str]:
     return [p.name for p in paths]
 
 
-def record_memo(uri: str, result: AssessmentResult, out_dir: Path, view: ReportView | None = None) -> list[Path]:
+def record_memo(uri: str, result: AssessmentResult, out_dir: Path, view: ReportView | None = None,
+                history: History | None = None) -> list[Path]:
     """At the end of an assessment: the memo beside the reports in `out_dir`, and logged with the run."""
     from harness.tracking import Store
 
-    memo = build_memo(result, decision_of(uri, result), report="report.html", view=view)
+    memo = build_memo(result, decision_of(uri, result), report="report.html", view=view, history=history)
     paths = write_memo(memo, out_dir)
     store = Store(uri)
     for p in paths:
@@ -214,7 +223,8 @@ def refresh_memo(uri: str, run_id: str | None, now: datetime | None = None) -> s
     store = Store(uri)
     try:
         result = load_result(store, run_id)
-        log_memo(store, run_id, build_memo(result, decision_of(uri, result, now), report="report.html"))
+        log_memo(store, run_id, build_memo(result, decision_of(uri, result, now), report="report.html",
+                                           history=_history(store, result)))
     except (HarnessError, OSError) as e:
         return f"{type(e).__name__}: {e}"
     return None
