@@ -3,6 +3,11 @@
 The disclosure block is required in full: the policy's transparency clause says systems "should
 disclose model type, training source, and legal access to data" and document their limitations, and
 policy 2.1 requires vendors to be questioned on bias mitigation.
+
+The impact questionnaire (`impact:`, issue 16) states the facts the tier follows from: what the tool decides,
+for how many people, whether a person reviews each output, whether it can be contested and which data it uses.
+The policy maps the answers to a minimum tier (`harness.tiering`); the vocabularies here are closed, so an
+answer the mapping does not know is refused with its line rather than read as harmless.
 """
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, field_validator, model_serializer
 
 from harness.tools.kinds import ADAPTERS, AdapterConfig
 from harness.yamlio import read_yaml_mapping, validate
@@ -45,6 +50,34 @@ class Claims(_Strict):
     precision: float | None = Field(None, ge=0, le=1)
 
 
+Decides = Literal["benefits", "housing", "employment", "policing", "health", "education", "child-welfare",
+                  "enforcement", "licensing", "resource-allocation", "public-information", "internal-operations"]
+"""What a tool decides or recommends (`impact.decides`): the areas the policy's tier mapping names
+(`settings.tiers.decides`). `policing` covers every decision touching liberty (policing, detention, probation,
+courts); `enforcement` sanctions (fines, code enforcement); `child-welfare` investigations and placements."""
+
+DataType = Literal["pii", "health", "criminal-history", "financial", "children", "biometric", "location",
+                   "protected-attributes", "public"]
+"""Which data a tool uses (`impact.data`, policy 1.2): `pii` any data about an identifiable person,
+`protected-attributes` race, sex, age, disability and the like, `public` only published or aggregate data about
+no one in particular."""
+
+DECIDES: tuple[str, ...] = Decides.__args__  # type: ignore[attr-defined]
+DATA_TYPES: tuple[str, ...] = DataType.__args__  # type: ignore[attr-defined]
+
+
+class Impact(_Strict):
+    """The impact questionnaire: facts, from which the policy sets the minimum risk tier (harness.tiering).
+    Every field is required: an omitted answer is a problem with its line, never a default."""
+
+    decides: list[Decides] = Field(min_length=1, description="what the tool decides or recommends")
+    affected: str = Field(min_length=1, max_length=300, description="who is affected, in a sentence")
+    people_per_year: int = Field(ge=0, strict=True, description="roughly how many people a year; 0: nobody")
+    human_review: bool = Field(strict=True, description="a person reviews every output before it takes effect")
+    contestable: bool = Field(strict=True, description="residents can contest a decision the tool informs")
+    data: list[DataType] = Field(min_length=1, description="the data types the tool uses")
+
+
 class ToolManifest(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", description="lower-case slug, used as the MLflow name")
     name: str = Field(min_length=1)
@@ -60,6 +93,7 @@ class ToolManifest(_Strict):
     disclosure: Disclosure
     adapter: AdapterConfig  # one config per kind in the adapter table (`harness.tools.kinds`)
     claims: Claims | None = None
+    impact: Impact | None = None
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     @field_validator("version", mode="before")
@@ -67,6 +101,15 @@ class ToolManifest(_Strict):
     def _version_as_text(cls, v: object) -> object:
         # `version: 1.0` in YAML is a float; keep what the user wrote as text
         return str(v) if isinstance(v, int | float) else v
+
+    @model_serializer(mode="wrap")
+    def _no_empty_impact(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        """A manifest without the questionnaire dumps as before it existed, so its assessment.json, its identity
+        and an endpoint's cache keyed by it stay the same (DESIGN.md: the same inputs, the same result)."""
+        out: dict[str, object] = handler(self)
+        if out.get("impact", 0) is None:
+            del out["impact"]
+        return out
 
     def identity(self) -> dict[str, str]:
         """Which tool version an answer is evidence about: its id, its version and the sha256 of the manifest's

@@ -120,6 +120,7 @@ from harness.gate.records import (
     show_time,
 )
 from harness.gate.versions import (
+    is_registered,
     on_assessed,
     preflight,
     register_version,
@@ -178,6 +179,7 @@ __all__ = [
     "next_due",
     "on_assessed",
     "parse_ref",
+    "is_registered",
     "preflight",
     "register_version",
     "reject",
