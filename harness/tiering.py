@@ -174,17 +174,18 @@ def require_tier(manifest: ToolManifest | Mapping[str, Any], policy: Policy | No
                       f"set ({'; '.join(f.reasons)}): declare risk_tier: {f.minimum}")
 
 
-def tier_lines(tool: Mapping[str, Any]) -> list[str]:
+def tier_text(tool: Mapping[str, Any]) -> str:
     """How the report, the memo and the register explain a tool's tier, from assessment.json's tool block (or a
-    record holding the same `tier` and `impact`): the computed minimum and its reasons, or that it was declared."""
+    record holding the same `tier` and `impact`): the computed minimum and the answers that set it, or that the
+    tier was declared without facts (a manifest, or a recorded run, from before the questionnaire)."""
     declared = str(tool.get("risk_tier") or "unknown")
     t = tool.get("tier")
     if not isinstance(t, Mapping) or not t.get("answered"):
-        return [f"{declared}, as declared: the manifest has no impact questionnaire, so the tier was not derived "
-                "from facts (policy 6.4)"]
+        return (f"{declared}, as declared: the manifest has no impact questionnaire, so the tier was not derived "
+                "from facts (policy 6.4)")
     reasons = [str(r) for r in t.get("reasons") or []]
     because = "; ".join(reasons) if reasons else "no answer sets a tier above low"
-    return [f"{declared}, declared; the impact answers set at least {t.get('minimum')} ({because})"]
+    return f"{declared}; the impact answers set at least {t.get('minimum')}: {because}"
 
 
 def weaker_tiers(before: Policy, after: Policy) -> list[str]:
@@ -211,5 +212,5 @@ def weaker_tiers(before: Policy, after: Policy) -> list[str]:
     return out
 
 
-__all__ = ["Floor", "TierSettings", "floor", "floor_of", "require_tier", "tier_lines", "tier_settings",
+__all__ = ["Floor", "TierSettings", "floor", "floor_of", "require_tier", "tier_settings", "tier_text",
            "weaker_tiers"]

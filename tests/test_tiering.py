@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from harness.errors import ConfigError
 from harness.manifest import load_manifest
 from harness.policy import load_policy
-from harness.tiering import floor, floor_of, require_tier, tier_lines, tier_settings, weaker_tiers
+from harness.tiering import floor, floor_of, require_tier, tier_settings, tier_text, weaker_tiers
 from tests.conftest import write_case
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -218,8 +218,9 @@ def test_a_version_recorded_before_questionnaires_stays_readable_and_re_assessab
     assert r.exit_code in (0, 3), r.stderr
     doc = json.loads((tmp_path / "out" / "assessment.json").read_text())
     assert "tier" not in doc["tool"] and "impact" not in doc["tool"]
-    assert tier_lines(doc["tool"]) == ["medium, as declared: the manifest has no impact questionnaire, so the tier "
-                                       "was not derived from facts (policy 6.4)"]
+    assert tier_text(doc["tool"]) == ("medium, as declared: the manifest has no impact questionnaire, so the tier "
+                                      "was not derived from facts (policy 6.4)")
+    assert "medium, as declared: the manifest has no impact questionnaire" in (tmp_path / "out" / "report.md").read_text()
     # a new version of the same tool is not grandfathered
     tool.write_text(tool.read_text().replace('version: "1.0"', 'version: "1.1"'))
     r = harness("assess", str(tool), "--dataset", str(card), "--suite", "bias", "--tracking-uri", uri)
