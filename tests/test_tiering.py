@@ -220,7 +220,8 @@ def test_a_version_recorded_before_questionnaires_stays_readable_and_re_assessab
     assert "tier" not in doc["tool"] and "impact" not in doc["tool"]
     assert tier_text(doc["tool"]) == ("medium, as declared: the manifest has no impact questionnaire, so the tier "
                                       "was not derived from facts (policy 6.4)")
-    assert "medium, as declared: the manifest has no impact questionnaire" in (tmp_path / "out" / "report.md").read_text()
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "medium, as declared: the manifest has no impact questionnaire" in report
     # a new version of the same tool is not grandfathered
     tool.write_text(tool.read_text().replace('version: "1.0"', 'version: "1.1"'))
     r = harness("assess", str(tool), "--dataset", str(card), "--suite", "bias", "--tracking-uri", uri)
@@ -265,11 +266,19 @@ def test_answers_and_tier_are_evidence_and_a_changed_answer_after_approval_close
     canonical = json.dumps(doc["tool"]["impact"], sort_keys=True, separators=(",", ":")).encode()
     assert assess_details["impact_sha256"] == hashlib.sha256(canonical).hexdigest()
 
+    # the report, the memo and the register say why
+    why = "high; the impact answers set at least high: decides housing: high (policy 6.4, 4.3)"
+    assert why in (tmp_path / "out" / "report.md").read_text()
+    assert why in (tmp_path / "out" / "memo.md").read_text()
+    from harness.workflows.transparency import build_register
+
     run = doc["run_id"]
     r = harness("approve", "case-tool-3:1.0", "--run", run, "--reviewer", "rita", "--rationale", "fine",
                 "--tracking-uri", uri)
     assert r.exit_code == 0, r.stderr
     assert harness("gate", "case-tool-3", "--tracking-uri", uri).exit_code == 0
+    entry = build_register(uri, feedback_url="https://city.example/feedback").entries[0]
+    assert (entry.id, entry.tier_reasons) == ("case-tool-3", why)
     # the vendor changes an answer after the approval (fewer people, nobody reviews): the bytes differ
     before = tool.read_text()
     tool.write_text(before.replace("people_per_year: 2000", "people_per_year: 20"))

@@ -103,7 +103,8 @@ def weakenings(old: Policy, new: Policy) -> list[str]:
 
     Listed: a threshold removed, made advisory for a tier where it blocked, its limit loosened for a tier
     (respecting `greater_is_better`) or its direction reversed; a suite no longer required for a category; a
-    longer re-assessment interval (4.3); a lower minimum tier in `settings.tiers` for any answer (issue 16); a higher `settings.gate.max_waiver_days` or `overdue_grace_days`; a host
+    longer re-assessment interval (4.3); a lower minimum tier in `settings.tiers` for any answer (issue 16); a
+    higher `settings.gate.max_waiver_days` or `overdue_grace_days`; a host
     added to `settings.endpoints.allowed_hosts` (one removed is stricter);
     `decision_rule` changed to anything but `point` (see STRICTEST_RULE); `reference_rule` from
     `most_favourable` to `largest` (ratios against the largest group are never lower than against the
