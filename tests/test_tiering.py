@@ -205,6 +205,7 @@ def test_without_a_questionnaire_only_the_highest_tier_is_accepted_for_a_new_ver
     assert harness("check", str(tool2), "--dataset", str(card2)).exit_code == 0
 
 
+@pytest.mark.slow
 def test_a_version_recorded_before_questionnaires_stays_readable_and_re_assessable(tmp_path: Path) -> None:
     """An existing store: a medium-tier version registered without answers (as every version was before issue 16)
     is assessed again under its declared tier, and its report says the tier was declared, not derived."""
@@ -243,6 +244,7 @@ def test_a_manifest_without_a_questionnaire_dumps_as_before(tmp_path: Path) -> N
 # -- the evidence and the gate -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_answers_and_tier_are_evidence_and_a_changed_answer_after_approval_closes_the_gate(tmp_path: Path) -> None:
     from harness import gate
 
@@ -357,3 +359,51 @@ def test_lowering_a_minimum_tier_is_a_weakening_and_raising_one_is_not(tmp_path:
     assert weaker_tiers(base, _policy_with(tmp_path, "      medium: 10000", "      high: 10000")) == []
     assert weaker_tiers(base, _policy_with(tmp_path, "    uncontestable: medium", "    uncontestable: low")) == [
         "settings.tiers.uncontestable lowered from medium to low"]
+
+
+def test_adopting_a_lower_minimum_needs_an_acknowledgement(tmp_path: Path) -> None:
+    from harness import gate
+    from harness.errors import GateError
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    text = (ROOT / "harness" / "policies" / "default.yaml").read_text()
+    lowered = tmp_path / "lowered.yaml"
+    lowered.write_text(text.replace("      housing: high", "      housing: medium"))
+    with pytest.raises(GateError) as e:
+        gate.adopt(uri, lowered, by="Pat Admin", reason="housing tools are reviewed elsewhere")
+    assert "rule 'acknowledged-weakening'" in str(e.value)
+    assert "settings.tiers.decides.housing lowered from high to medium" in str(e.value)
+    d = gate.adopt(uri, lowered, by="Pat Admin", reason="housing tools are reviewed elsewhere",
+                   acknowledge_weakening="the housing board reviews them")
+    assert (d.details or {}).get("weakenings") == ["settings.tiers.decides.housing lowered from high to medium"]
+
+
+# -- the null: the demo's tools answer the questionnaire and are accepted at their tier ----------------------
+
+
+@pytest.mark.parametrize(("manifest", "minimum", "reasons"), [
+    ("rental_assistance/vendor_tool.yaml", "high", ("decides housing: high (policy 6.4, 4.3)",
+                                                    "decides benefits: high (policy 6.4, 4.3)")),
+    ("rental_assistance/fair_tool.yaml", "high", ("decides housing: high (policy 6.4, 4.3)",
+                                                  "decides benefits: high (policy 6.4, 4.3)")),
+    ("rental_assistance/http_tool.yaml", "high", ("decides housing: high (policy 6.4, 4.3)",
+                                                  "decides benefits: high (policy 6.4, 4.3)")),
+    ("city_services_qa/baseline_tool.yaml", "medium", (
+        "decides public-information: medium (policy 6.4, 4.3)",
+        "150,000 people a year (at least 10,000): medium (policy 4.3)")),
+    ("city_services_qa/careless_tool.yaml", "medium", (
+        "decides public-information: medium (policy 6.4, 4.3)",
+        "150,000 people a year (at least 10,000): medium (policy 4.3)")),
+    ("city_services_qa/obedient_tool.yaml", "medium", (
+        "decides public-information: medium (policy 6.4, 4.3)",
+        "150,000 people a year (at least 10,000): medium (policy 4.3)")),
+])
+def test_every_demo_tool_answers_the_questionnaire_and_declares_its_minimum(manifest: str, minimum: str,
+                                                                           reasons: tuple[str, ...]) -> None:
+    m = load_manifest(ROOT / "examples" / manifest)
+    f = require_tier(m, load_policy(), manifest)
+    assert (m.risk_tier, f.minimum, f.reasons) == (minimum, minimum, reasons)
+    # and one step lower is refused
+    lower = {"high": "medium", "medium": "low"}[minimum]
+    with pytest.raises(ConfigError, match=f"risk_tier {lower} is below the minimum tier {minimum}"):
+        require_tier({**m.model_dump(mode="json"), "risk_tier": lower}, load_policy(), manifest)
