@@ -332,7 +332,7 @@ def assess(
         if not findings and verdict is Verdict.PASS:
             verdict, reasons = Verdict.NEEDS_REVIEW, ["no check produced a finding; nothing was judged"]
     return AssessmentResult(
-        tool=manifest.model_dump(mode="json"),
+        tool=tool_block(manifest, policy),
         policy={"name": policy.name, "version": policy.version, "digest": policy.digest,
                 "label": policy.label, "decision_rule": policy.decision_rule,
                 "document": policy.model_dump(mode="json")},
@@ -342,6 +342,18 @@ def assess(
         duration_s=round(time.perf_counter() - t0, 3), error=error,
         extra={"tool_notes": notes} if notes else {},
     )
+
+
+def tool_block(manifest: ToolManifest, policy: Policy) -> dict[str, Any]:
+    """assessment.json's `tool`: the manifest, and with an impact questionnaire the tier its answers set under this
+    policy (`tier`: declared, minimum, reasons; issue 16), so the evidence an approval rests on says why the tool
+    was held to its tier. Without one the block is the manifest alone, as before questionnaires existed."""
+    block = manifest.model_dump(mode="json")
+    if manifest.impact is not None:
+        from harness.tiering import floor
+
+        block["tier"] = floor(manifest, policy).as_dict()
+    return block
 
 
 UNANSWERED_SHOWN = 5  # rows named in the finding's message and details

@@ -10,6 +10,11 @@ whether the tool serves the public and where that use is disclosed (2.4). It is 
 still load. Extension fields, keys starting with `x-` at the top level or inside `records:`, are kept and
 exported but never interpreted: they are held apart from the real fields (`ToolManifest.extensions`), so
 `x-risk_tier` is never `risk_tier`. Any other unknown key is refused with its line, as before.
+
+The impact questionnaire (`impact:`, issue 16) states the facts the tier follows from: what the tool decides,
+for how many people, whether a person reviews each output, whether it can be contested and which data it uses.
+The policy maps the answers to a minimum tier (`harness.tiering`); the vocabularies here are closed, so an
+answer the mapping does not know is refused with its line rather than read as harmless.
 """
 from __future__ import annotations
 
@@ -128,6 +133,34 @@ class Claims(_Strict):
     precision: float | None = Field(None, ge=0, le=1)
 
 
+Decides = Literal["benefits", "housing", "employment", "policing", "health", "education", "child-welfare",
+                  "enforcement", "licensing", "resource-allocation", "public-information", "internal-operations"]
+"""What a tool decides or recommends (`impact.decides`): the areas the policy's tier mapping names
+(`settings.tiers.decides`). `policing` covers every decision touching liberty (policing, detention, probation,
+courts); `enforcement` sanctions (fines, code enforcement); `child-welfare` investigations and placements."""
+
+DataType = Literal["pii", "health", "criminal-history", "financial", "children", "biometric", "location",
+                   "protected-attributes", "public"]
+"""Which data a tool uses (`impact.data`, policy 1.2): `pii` any data about an identifiable person,
+`protected-attributes` race, sex, age, disability and the like, `public` only published or aggregate data about
+no one in particular."""
+
+DECIDES: tuple[str, ...] = Decides.__args__  # type: ignore[attr-defined]
+DATA_TYPES: tuple[str, ...] = DataType.__args__  # type: ignore[attr-defined]
+
+
+class Impact(_Strict):
+    """The impact questionnaire: facts, from which the policy sets the minimum risk tier (harness.tiering).
+    Every field is required: an omitted answer is a problem with its line, never a default."""
+
+    decides: list[Decides] = Field(min_length=1, description="what the tool decides or recommends")
+    affected: str = Field(min_length=1, max_length=300, description="who is affected, in a sentence")
+    people_per_year: int = Field(ge=0, strict=True, description="roughly how many people a year; 0: nobody")
+    human_review: bool = Field(strict=True, description="a person reviews every output before it takes effect")
+    contestable: bool = Field(strict=True, description="residents can contest a decision the tool informs")
+    data: list[DataType] = Field(min_length=1, description="the data types the tool uses")
+
+
 class ToolManifest(_Extensible):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", description="lower-case slug, used as the MLflow name")
     name: str = Field(min_length=1)
@@ -144,6 +177,7 @@ class ToolManifest(_Extensible):
     adapter: AdapterConfig  # one config per kind in the adapter table (`harness.tools.kinds`)
     claims: Claims | None = None
     records: Records | None = None
+    impact: Impact | None = None
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     @field_validator("version", mode="before")
@@ -154,9 +188,13 @@ class ToolManifest(_Extensible):
 
     @model_serializer(mode="wrap")
     def _spread_extensions(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A manifest without `records:` or without the questionnaire dumps as it did before the block existed, so
+        its assessment.json, its identity and an endpoint's cache keyed by it stay the same (DESIGN.md: the same
+        inputs, the same result)."""
         out = super()._spread_extensions(handler)
-        if out.get("records", ...) is None:  # a manifest without records dumps as it did before the block existed
-            del out["records"]
+        for block in ("records", "impact"):
+            if out.get(block, ...) is None:
+                del out[block]
         return out
 
     def identity(self) -> dict[str, str]:

@@ -5,7 +5,7 @@ verdicts silently: a misspelt setting (`settings.bias.consistency_row`) is ignor
 and a misspelt threshold key (`bias.four_fifth.adverse_impact_ratio`) is never applied, so the check it was
 meant to block on judges nothing. Here each suite's `settings.<suite>` is validated by the model the suite
 declares (`Suite.settings_model`, extra keys forbidden), the harness's own sections (`endpoints`, `gate`,
-`notify`, `register`, `sandbox`) by theirs, and every threshold key is matched against what an installed suite
+`notify`, `register`, `sandbox`, `tiers`) by theirs, and every threshold key is matched against what an installed suite
 declares it produces (`Suite.produces`). `require_valid_settings` stops an assessment on a settings problem (exit 2)
 with the key's line in the file; `harness policy check` (harness.cli.policy) reports every problem, thresholds too.
 """
@@ -24,6 +24,7 @@ from harness.errors import ConfigError
 from harness.gate.records import DEFAULT_MAX_WAIVER_DAYS, DEFAULT_OVERDUE_GRACE_DAYS
 from harness.gate.roles import DEFAULT_AUTHENTICATED, DEFAULT_MAY, DEFAULT_SIGNOFF
 from harness.notify.settings import NotifySettings
+from harness.tiering import TierSettings
 from harness.tools.endpoint import EndpointSettings
 from harness.yamlio import line_index
 
@@ -84,7 +85,7 @@ class RegisterSettings(BaseModel):
 
 HARNESS_SECTIONS: dict[str, type[BaseModel]] = {"endpoints": EndpointSettings, "gate": GateSettings,
                                                 "notify": NotifySettings, "register": RegisterSettings,
-                                                "sandbox": SandboxSettings}
+                                                "sandbox": SandboxSettings, "tiers": TierSettings}
 """Sections of `settings:` the harness itself reads; every other key must name an installed suite."""
 
 

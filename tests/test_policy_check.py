@@ -73,7 +73,7 @@ def test_a_misspelt_threshold_of_an_installed_suite_stops_the_assessment(tmp_pat
 @pytest.mark.parametrize(("old", "new", "message"), [
     ("  bias:", "  biass:", "settings.biass is not an installed suite (did you mean bias?); settings may name the "
                             "installed suites ({suites}) and the harness's own sections (endpoints, gate, notify, "
-                            "register, sandbox)"),
+                            "register, sandbox, tiers)"),
     ("    consistency_neighbors:", "    consistency_neighbors: -1 #",
      "settings.bias.consistency_neighbors = -1 is not valid: Input should be greater than or equal to 1"),
     ("    judged_severity: medium", "    judged_severity: extreme",

@@ -147,6 +147,8 @@ def test_an_approved_entry_says_what_the_tool_does_and_what_was_found(store: Sto
         "category": "decision-support", "category_label": "Decision support", "phase": "approved",
         "phase_label": "Approved for use", "declared_phase": "proposed",
         "declared_phase_label": "Proposed (not in use)", "risk_tier": "high", "records": None,
+        "tier_reasons": "high; the impact answers set at least high: decides housing: high (policy 6.4, 4.3); decides "
+                        "benefits: high (policy 6.4, 4.3)",
         "automation_level": "Recommends only; a caseworker reviews the documents and decides every application.",
         "human_oversight": "Caseworkers decide every case and may override the flag without giving a reason. The "
                            "programme manager reviews overrides and a random 5 % of decisions monthly.",

@@ -49,6 +49,14 @@ def submit(bundle: str, submitter: str | None, tracking_uri: str | None) -> None
         console.print(f"bundle {bundle}: valid; {len(b.files)} file(s), {len(b.evidence)} of them vendor evidence",
                       soft_wrap=True)
         check_reachable(uri)
+        from harness.gate import is_registered
+        from harness.gate.policies import in_force
+        from harness.tiering import require_tier
+
+        # the tier its impact answers set, under the policy assessments will judge it by (issue 16): refused
+        # before anything is logged; a version registered before questionnaires existed keeps its declared tier
+        require_tier(m, in_force(uri).policy, f"tool manifest {b.manifest_path.name} in bundle {bundle}",
+                     recorded=lambda: is_registered(uri, m.id, str(m.version)))
         run_id = log_submission(store, m.id, m.version, b.root, b.files, submitter=who,
                                 archive_sha256=b.archive_sha256, source=str(bundle))
         try:

@@ -124,6 +124,7 @@ from harness.gate.records import (
     show_time,
 )
 from harness.gate.versions import (
+    is_registered,
     on_assessed,
     preflight,
     register_version,
@@ -179,6 +180,7 @@ __all__ = [
     "history",
     "in_force",
     "inventory",
+    "is_registered",
     "log_name",
     "manifest_digest",
     "next_due",

@@ -103,7 +103,8 @@ def weakenings(old: Policy, new: Policy) -> list[str]:
 
     Listed: a threshold removed, made advisory for a tier where it blocked, its limit loosened for a tier
     (respecting `greater_is_better`) or its direction reversed; a suite no longer required for a category; a
-    longer re-assessment interval (4.3); a higher `settings.gate.max_waiver_days` or `overdue_grace_days`; a host
+    longer re-assessment interval (4.3); a lower minimum tier in `settings.tiers` for any answer (issue 16); a
+    higher `settings.gate.max_waiver_days` or `overdue_grace_days`; a host
     added to `settings.endpoints.allowed_hosts` (one removed is stricter);
     `decision_rule` changed to anything but `point` (see STRICTEST_RULE); `reference_rule` from
     `most_favourable` to `largest` (ratios against the largest group are never lower than against the
@@ -162,7 +163,11 @@ def weakenings(old: Policy, new: Policy) -> list[str]:
         out.append(f"settings.endpoints.allowed_hosts now also allows {', '.join(added)}: City data may be sent to "
                    f"more hosts (policy 1.3, 1.4)")
     out += _notify_weakenings(old, new)
-    for section in sorted((set(old.settings) | set(new.settings)) - {"endpoints", "gate", "notify", "register"}):
+    from harness.tiering import weaker_tiers
+
+    out += weaker_tiers(old, new)  # a lower minimum tier for the same answers (issue 16)
+    for section in sorted((set(old.settings) | set(new.settings)) - {"endpoints", "gate", "notify", "register",
+                                                                       "tiers"}):
         was, now = old.settings.get(section, {}), new.settings.get(section, {})
         for key in sorted(set(was) | set(now)):
             if was.get(key) == now.get(key):

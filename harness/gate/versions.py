@@ -24,6 +24,12 @@ def find_version(versions: list[VersionInfo], version: str) -> list[VersionInfo]
     return sorted((v for v in versions if v.tags.get("harness.tool_version") == version), key=lambda v: v.number)
 
 
+def is_registered(uri: str, tool: str, version: str) -> bool:
+    """Whether the version is already in the registry (`harness.tiering.require_tier`: a version recorded before
+    impact questionnaires existed keeps its declared tier)."""
+    return bool(find_version(registry_at(uri).versions(tool), version))
+
+
 def preflight(uri: str, manifest: ToolManifest, manifest_path: str | Path,
               artifacts: dict[str, str] | None = None) -> None:
     """Before an assessment is run: refuse a manifest, or a file the adapter reads, that differs from what its
@@ -155,7 +161,9 @@ def register_version(uri: str, manifest: ToolManifest, manifest_path: str | Path
                             "files_digest": info.tags.get("harness.files_digest", files_digest),
                             # the version's identity beyond its manifest: the files it is made of (issue 11)
                             "artifacts_digest": info.tags.get("harness.artifacts_digest", combined(artifacts)),
-                            "artifacts": listed(artifacts)}}
+                            "artifacts": listed(artifacts),
+                            # the impact answers (issue 16): `harness plan` holds the version's tier to them
+                            **({"impact": manifest.impact.model_dump(mode="json")} if manifest.impact else {})}}
 
     d = append_record(reg, tool, build, at)
     if d is not None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from harness.errors import ConfigError
 from harness.report.formatting import DASH
 from harness.report.formatting import text as text_or
+from harness.tiering import tier_text
 
 if TYPE_CHECKING:
     import jinja2
@@ -96,7 +97,7 @@ def build_memo(result: AssessmentResult, decision: DecisionView | None = None, *
     facts = [
         ("Purpose", text_or(tool.get("intended_use"))),
         ("Category", text_or(tool.get("category"))),
-        ("Risk tier", text_or(tool.get("risk_tier"))),
+        ("Risk tier", tier_text(tool)),  # and why (issue 16)
         ("Human oversight", text_or(tool.get("human_oversight"))),
     ]
     record = [

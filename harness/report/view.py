@@ -31,6 +31,7 @@ from harness.report.formatting import (
 from harness.report.formatting import text as text_or
 from harness.report.sections import ReportContext, Section, TableView
 from harness.report.summary import Summary, build_summary
+from harness.tiering import tier_text
 
 if TYPE_CHECKING:
     from harness.assessment import AssessmentResult
@@ -312,7 +313,7 @@ def build_view(result: AssessmentResult, history: History | None = None) -> Repo
         ("Decision rule", decision_rule_text(result)),
         ("Datasets", _datasets(result)),
         *([("Answers", answers)] if (answers := _answers_text(result)) else []),
-        ("Risk tier", text_or(tool.get("risk_tier"))),
+        ("Risk tier", tier_text(tool)),  # and why: the answers that set its minimum (issue 16)
         ("Category", text_or(tool.get("category"))),
         ("Tool id and status", " · ".join(text_or(tool.get(k)) for k in ("id", "status"))),
         ("Intended use", text_or(tool.get("intended_use"))),

@@ -37,10 +37,11 @@ def evidence_text(files: list[tuple[Path, str | None]]) -> str:
 
 
 def evidence_of(evidence_file: Path, *, suites: Iterable[str], policy: Mapping[str, Any], category: str, kind: str,
-                extra: Mapping[str, Any]) -> dict[str, Any]:
+                extra: Mapping[str, Any], tool: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """What the assess record keeps about the evidence: the two digests that fix every file, and the tool's
     identity (its artifacts' digests; listed one by one when few enough to fit in the record). Takes the
-    result's parts as plain data (`suites`: the suite names in order; `category`: the tool's)."""
+    result's parts as plain data (`suites`: the suite names in order; `category`: the tool's; `tool`:
+    assessment.json's tool block, whose impact answers and computed tier the record keeps, issue 16)."""
     from harness.tools.artifacts import listed
 
     listing = json.loads(evidence_file.read_text(encoding="ascii"))["files"]
@@ -53,7 +54,20 @@ def evidence_of(evidence_file: Path, *, suites: Iterable[str], policy: Mapping[s
             "suites": ",".join(names), "policy": policy["label"], "policy_digest": policy["digest"],
             "submitter": extra.get("submitter"), "kind": kind,
             # whether it ran every suite its policy requires: only such a run moves the re-assessment clock
-            "complete": all(x in names for x in required)}
+            "complete": all(x in names for x in required), **_tier_of(tool or {})}
+
+
+def _tier_of(tool: Mapping[str, Any]) -> dict[str, Any]:
+    """The computed tier and the sha256 of the answers it was computed from (canonical JSON), for a tool with an
+    impact questionnaire: the decision log then names the facts the tier rests on, not only the tier."""
+    tier, impact = tool.get("tier"), tool.get("impact")
+    if not isinstance(tier, Mapping) or not isinstance(impact, Mapping):
+        return {}
+    import hashlib
+
+    text = json.dumps(impact, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return {"tier": {"declared": tier.get("declared"), "minimum": tier.get("minimum")},
+            "impact_sha256": hashlib.sha256(text.encode("ascii")).hexdigest()}
 
 
 def check_folder(folder: Path, evidence_sha256: str | None, run_id: str) -> list[str]:

@@ -17,7 +17,7 @@ import yaml
 from harness.assessment import AssessmentResult, DataChecks, RecordedOutputs, assess, jsonable
 from harness.datasets import load_dataset
 from harness.errors import GateError, TrackingError
-from harness.gate import manifest_digest, on_assessed, preflight
+from harness.gate import is_registered, manifest_digest, on_assessed, preflight
 from harness.gate.identity import actor_name
 from harness.gate.views import approved_baseline
 from harness.manifest import load_manifest
@@ -26,6 +26,7 @@ from harness.plugins import provenance, resolve
 from harness.policy import load_policy
 from harness.policy_check import require_valid_settings
 from harness.report import write_reports
+from harness.tiering import require_tier
 from harness.tools import load_tool
 from harness.tools.artifacts import artifact_digests, changed, combined
 from harness.tracking.evidence import EVIDENCE, evidence_of, evidence_text
@@ -181,6 +182,9 @@ def run_assessment(
     manifest = load_manifest(manifest_path)
     policy = load_policy(policy_path) if policy_path is not None else _in_force(tracking_uri)
     require_valid_settings(policy, policy_path)  # a misspelt setting stops the run with its line (exit 2)
+    # a declared tier below what the impact answers set stops here (exit 2; issue 16), before anything runs
+    require_tier(manifest, policy, f"tool manifest {manifest_path}",
+                 recorded=lambda: is_registered(resolve_uri(tracking_uri), manifest.id, str(manifest.version)))
     locked: Plan | None = None
     if plan is not None:
         locked = load_plan(_reachable(tracking_uri), plan) if isinstance(plan, str) else plan
@@ -305,7 +309,8 @@ def run_assessment(
     try:
         on_assessed(uri, manifest, manifest_path, run.run_id, result.verdict.value,
                     evidence=evidence_of(evidence_file, suites=[s.suite for s in result.suites], policy=result.policy,
-                                         category=result.tool["category"], kind=result.kind, extra=result.extra))
+                                         category=result.tool["category"], kind=result.kind, extra=result.extra,
+                                         tool=result.tool))
     except GateError as e:  # the evidence is kept; say so, so nobody re-runs a costly assessment for nothing
         raise GateError(f"the assessment is recorded as run {run.run_id} (verdict {result.verdict.value}, reports in "
                         f"{out_dir}), but the approval gate could not record it: {e}") from None

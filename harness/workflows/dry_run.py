@@ -149,6 +149,7 @@ def dry_run(manifest_path: str | Path, dataset_name: str, *, rows: int = DEFAULT
     from harness.policy import load_policy
     from harness.policy_check import require_valid_settings
     from harness.testing import check_adapter
+    from harness.tiering import require_tier
     from harness.tools import can_call, can_generate, load_tool
     from harness.tools.labels import check_labels, label_space
     from harness.workflows.vendor_inputs import tool_inputs
@@ -158,6 +159,8 @@ def dry_run(manifest_path: str | Path, dataset_name: str, *, rows: int = DEFAULT
     manifest = load_manifest(manifest_path)
     policy = load_policy(policy_path)
     require_valid_settings(policy, policy_path)
+    # what `harness submit` would refuse (a new version: a missing questionnaire is not grandfathered; issue 16)
+    require_tier(manifest, policy, f"tool manifest {manifest_path}")
     suite_objs = resolve(suites, manifest.category, policy.required_suites)
     if getattr(manifest.adapter, "model_uri", None):
         raise ConfigError(f"tool manifest {manifest_path}: adapter.model_uri is downloaded from the MLflow store when "

@@ -170,6 +170,11 @@ def make_plan(uri: str, tool: str, version: str, *, datasets: list[str], by: str
         from harness.gate.policies import in_force
 
         policy = in_force(uri).policy
+    from harness.tiering import require_tier
+
+    # the answers recorded with the version, under the policy the plan locks (issue 16); a version recorded
+    # without them keeps its declared tier
+    require_tier(vs.manifest, policy, what, recorded=True)
     category = str(vs.manifest.get("category", ""))
     names = [s.name for s in resolve(list(suites) if suites else None, category, policy.required_suites)]
     facts = dataset_facts(list(datasets), data_dir, verify=True)

@@ -22,6 +22,7 @@ Its tier 1, "a basic description of the algorithmic tool aimed at the general pu
 | automation_level | manifest `automation_level` | 2.3.1 process integration |
 | human_oversight | manifest `human_oversight` | 2.3.4 human decisions and review |
 | category, risk_tier | manifest | (policy 6.4 categories, 4.3 risk tiers) |
+| tier_reasons | the impact answers and the tier they set (harness.tiering) | (policy 6.4, 1.2, 2.3, 4.3) |
 | assessment | latest assessment: date and verdict in a sentence | 2.5.1 impact assessment |
 | approval | the gate's state, in a sentence | (policy 4.1 list of authorised tools) |
 | disclosure | manifest `disclosure` | 2.4.2.6 model architecture, 2.4.3.8 data collection, |
@@ -94,7 +95,9 @@ FIELD_SOURCES = {
     "declared_phase": "ATRS 0.13 phase, as the manifest declares it",
     "automation_level": "ATRS 2.3.1 process integration",
     "human_oversight": "ATRS 2.3.4 human decisions and review", "category": "City AI policy 6.4",
-    "risk_tier": "City AI policy 4.3", "assessment": "ATRS 2.5.1 impact assessment",
+    "risk_tier": "City AI policy 4.3",
+    "tier_reasons": "City AI policy 6.4 (proportionate governance), 1.2, 2.3, 4.3: the answers that set the minimum "
+                    "tier", "assessment": "ATRS 2.5.1 impact assessment",
     "approval": "City AI policy 4.1 (authorised tools)",
     "disclosure": "ATRS 2.4.2.6 model architecture, 2.4.3.8 data collection, 2.4.3.10 data sharing "
                   "agreements, 2.5.2 risks and mitigations",
@@ -212,6 +215,7 @@ class RegisterEntry:
     group_figures: tuple[GroupFigure, ...] = ()
     declared_phase: str | None = None
     records: dict[str, Any] | None = None
+    tier_reasons: str = ""  # why the tier (harness.tiering.tier_text): the answers that set its minimum
 
     def as_dict(self, k: int, feedback_url: str) -> dict[str, Any]:
         return {
@@ -220,7 +224,7 @@ class RegisterEntry:
             "category_label": CATEGORIES.get(self.category, self.category), "phase": self.phase,
             "phase_label": LIFECYCLE_PHASES.get(self.phase, self.phase), "declared_phase": self.declared_phase,
             "declared_phase_label": PHASES.get(self.declared_phase, self.declared_phase) if self.declared_phase
-            else None, "risk_tier": self.risk_tier,
+            else None, "risk_tier": self.risk_tier, "tier_reasons": self.tier_reasons,
             "automation_level": self.automation_level, "human_oversight": self.human_oversight,
             "disclosure": self.disclosure, "records": self.records,
             "assessment": {"date": self.assessed_on, "verdict": self.verdict, "summary": self.assessment},
@@ -551,7 +555,20 @@ def _assessment(store: Store, run_id: str | None) -> dict[str, Any] | None:
     return safe_json(text, f"assessment.json of run {run_id}", MAX_RECORD_JSON_BYTES) if text else None
 
 
-def _entry(store: Store, row: InventoryRow, k: int, now: datetime,
+def _tier_reasons(m: dict[str, Any], assessed: dict[str, Any] | None, policy: Policy) -> str:
+    """Why the tool has its tier: as the latest assessment computed it from these same answers, else from the
+    answers under the register's policy (a tool not yet assessed), else that it was declared (harness.tiering)."""
+    from harness.tiering import floor, tier_text
+
+    tool = (assessed or {}).get("tool")
+    if isinstance(tool, dict) and isinstance(tool.get("tier"), dict) and tool.get("impact") == m.get("impact"):
+        return tier_text(tool)
+    if isinstance(m.get("impact"), dict):
+        return tier_text({**m, "tier": floor(m, policy).as_dict()})
+    return tier_text(m)
+
+
+def _entry(store: Store, row: InventoryRow, k: int, now: datetime, policy: Policy,
            domains: tuple[str, ...] = CONTACT_DOMAINS) -> RegisterEntry:
     from harness.gate import status
 
@@ -580,7 +597,8 @@ def _entry(store: Store, row: InventoryRow, k: int, now: datetime,
                                                         latest, kind),
         approval_state=row.approval, approval=approval_sentence(vs, row),
         figures_from=_day(vs.completed.run_at) if vs.completed else None,
-        group_figures=group_figures(completed if vs.completed else None, k))
+        group_figures=group_figures(completed if vs.completed else None, k),
+        tier_reasons=_tier_reasons(m, latest or completed, policy))
 
 
 def published(row: InventoryRow) -> bool:
@@ -634,7 +652,8 @@ def build_register(uri: str, *, feedback_url: str | None = None, policy: Policy 
     domains = contact_domains_of(policy)
     rows = [r for r in inventory(uri, now=at, policy=policy) if published(r)]
     store = Store(uri)
-    entries = tuple(sorted((_entry(store, r, k, at, domains) for r in rows), key=lambda e: (e.name.casefold(), e.id)))
+    entries = tuple(sorted((_entry(store, r, k, at, policy, domains) for r in rows),
+                           key=lambda e: (e.name.casefold(), e.id)))
     return Register(published=at.date().isoformat(), feedback_url=url, min_cell=k, entries=entries)
 
 
