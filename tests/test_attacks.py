@@ -503,7 +503,7 @@ def every_threshold_advisory(folder: Path) -> Path:
     from harness.policy import single_user_policy_text
 
     text = single_user_policy_text()
-    assert text.count("    severity: blocking\n") == 30 and text.count("max_waiver_days: 90 ") == 1
+    assert text.count("    severity: blocking\n") == 31 and text.count("max_waiver_days: 90 ") == 1
     path = folder / "city-policy.yaml"
     path.write_text(text.replace("    severity: blocking\n", "    severity: advisory\n")
                     .replace("max_waiver_days: 90 ", "max_waiver_days: 40000 "))
@@ -537,7 +537,7 @@ def test_a_self_made_policy_neither_approves_a_fail_nor_gets_adopted_unannounced
             ", ".join(tiers)
         if tiers:
             weakenings.append(f"threshold {key} is advisory instead of blocking for {where}")
-    assert len(weakenings) == 30 and weakenings[1] == ("threshold bias.four_fifths.adverse_impact_ratio is advisory "
+    assert len(weakenings) == 31 and weakenings[1] == ("threshold bias.four_fifths.adverse_impact_ratio is advisory "
                                                        "instead of blocking for all risk tiers")
     weakenings.append("settings.gate.max_waiver_days raised from 90 to 40000: a waiver may stay in force longer "
                       "(policy 4.2)")

@@ -240,7 +240,11 @@ def test_the_hallucination_tables_hold_the_masked_answers(leaky_run: dict) -> No
     assert re.fullmatch(re.escape(MASKED) + r" \(\d+\)", tables["hallucination.paraphrase_disagreements"][0]["answer"])
     # the live report and the one `harness report RUN_ID` re-renders from assessment.json are the same page
     md = (leaky_run["root"] / "out" / "report.md").read_text()
-    assert render(AssessmentResult.from_dict(result), "md") == md
+    from harness.tracking import Store
+    from harness.workflows.trend import history_of
+
+    store = Store.open(leaky_run["uri"])  # as `harness report RUN_ID` does: with the tool's runs so far (issue 16)
+    assert render(AssessmentResult.from_dict(result), "md", history_of(store, result, look_up_approval=True)) == md
 
 
 @pytest.mark.slow

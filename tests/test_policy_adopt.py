@@ -131,7 +131,7 @@ def test_every_threshold_advisory_is_refused_and_its_record_names_each(uri: str,
     path = tmp_path / "all-advisory.yaml"
     path.write_text(TEXT.replace("    severity: blocking\n", "    severity: advisory\n"))
     blocking = [k for k, t in POLICY.thresholds.items() if t.severity == "blocking"]
-    assert len(blocking) == 30
+    assert len(blocking) == 31
     with pytest.raises(GateError) as e:
         gate.adopt(uri, path, by=ADMIN, reason="pilot")
     listed = [line[4:] for line in str(e.value).splitlines() if line.startswith("  - ")]
