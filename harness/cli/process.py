@@ -5,9 +5,10 @@ the data-only checks' worker (which itself tears down Great Expectations), then 
 mlflow, pandas, scikit-learn and GX one object at a time. The operating system frees a process's memory at
 once. So, once the command has returned, this module does what an orderly exit must do and skips the rest:
 
-1. stops the background worker (`harness.background.shutdown`), if one was started;
+1. stops the background worker's process (`harness.background.stop_worker`), if one was started;
 2. stops idle pool threads and waits for every other non-daemon thread, as Python's own exit does (a thread
    still writing must finish);
+   then closes the worker's pool (`harness.background.shutdown`);
 3. runs the `atexit` handlers (logging's flush, MLflow's, the sandbox's), in Python's order;
 4. flushes stdout and stderr, and ends the process with the command's exit code (`os._exit`).
 
@@ -53,13 +54,15 @@ def leave(code: int) -> None:
     """Steps 1-4 above, then `os._exit(code)`."""
     background = sys.modules.get("harness.background")
     if background is not None:  # imported only by commands that may have started a worker
-        background.shutdown()
+        background.stop_worker()
     # Python's own first exit step: it tells idle pool threads to stop (concurrent.futures registers that with
     # threading, e.g. MLflow's artifact upload pool), then joins every non-daemon thread; joining them without
     # that first would wait forever on an idle pool's threads
     shutdown = getattr(threading, "_shutdown", None)
     if shutdown is not None and threading.current_thread() is threading.main_thread():
         shutdown()
+    if background is not None:
+        background.shutdown()
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a closed pipe (`harness ... | head`), a closed stream
