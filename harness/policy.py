@@ -12,12 +12,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from harness.findings import Finding, Severity, Status
-from harness.yamlio import read_yaml_mapping, validate
+from harness.yamlio import read_yaml_mapping, safe_yaml, validate
 
 RiskTier = Literal["high", "medium", "low"]
 DEFAULT_REASSESSMENT_DAYS: dict[RiskTier, int] = {"high": 90, "medium": 180, "low": 365}  # policy 4.3
@@ -145,7 +144,7 @@ def load_policy(path: str | Path | None = None) -> Policy:
     """Load a policy YAML, or the default policy shipped with the harness when `path` is None."""
     if path is None:
         text = resources.files("harness.policies").joinpath("default.yaml").read_text()
-        return validate(Policy, yaml.safe_load(text), text, "the default policy")
+        return validate(Policy, safe_yaml(text), text, "the default policy")
     p = Path(path)
     data, text = read_yaml_mapping(p, "policy file")
     return validate(Policy, data, text, f"policy file {p}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -16,6 +16,14 @@ from pydantic import BaseModel, ValidationError
 from harness.errors import ConfigError, HarnessError
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+
+# libyaml's parser under PyYAML's own safe constructor and resolver: the same values, 15x faster (the packaged
+# policy, 40 kB, parsed in 7 ms instead of 107 ms; an assessment reads its policy five times). A document libyaml
+# refuses is read again by PyYAML's pure-Python parser, so that a user sees PyYAML's message (it quotes the line
+# with a caret; libyaml's only names it) and a document only PyYAML accepts is read as before. PyYAML's classes
+# alone where it was built without libyaml.
+_LOADERS: tuple[Any, ...] = tuple(dict.fromkeys([getattr(yaml, "CSafeLoader", yaml.SafeLoader), yaml.SafeLoader]))
 
 
 def line_index(text: str) -> dict[tuple[str, ...], int]:
@@ -40,7 +48,7 @@ def _line_index(text: str) -> dict[tuple[str, ...], int]:
                 walk(v, (*path, str(i)))
 
     try:
-        root = yaml.compose(text)
+        root = _read(text, lambda loader: yaml.compose(text, Loader=loader))
     except yaml.YAMLError:
         return lines
     if root is not None:
@@ -62,12 +70,29 @@ def safe_yaml(text: str) -> Any:
     first, which costs nothing, since the parser does not expand aliases."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_YAML_BYTES:
         raise UnsafeYAML(f"it is larger than {MAX_YAML_BYTES:,} bytes")
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
-        if isinstance(event, yaml.AliasEvent):
-            line = event.start_mark.line + 1 if event.start_mark else "?"
-            raise UnsafeYAML(f"line {line} uses the YAML alias *{event.anchor}; aliases are not accepted (they can "
-                             "expand a small file into gigabytes): write the value out")
-    return yaml.safe_load(text)
+
+    def load(loader: Any) -> Any:
+        for event in yaml.parse(text, Loader=loader):
+            if isinstance(event, yaml.AliasEvent):
+                line = event.start_mark.line + 1 if event.start_mark else "?"
+                raise UnsafeYAML(f"line {line} uses the YAML alias *{event.anchor}; aliases are not accepted (they "
+                                 "can expand a small file into gigabytes): write the value out")
+        return yaml.load(text, Loader=loader)
+
+    return _read(text, load)
+
+
+def _read(text: str, read: Callable[[Any], T]) -> T:
+    """`read(loader)` with libyaml's loader, then, if that raised a YAML error (not UnsafeYAML), with PyYAML's own:
+    its result, or its error (see _LOADERS)."""
+    for loader in _LOADERS[:-1]:
+        try:
+            return read(loader)
+        except UnsafeYAML:
+            raise
+        except yaml.YAMLError:
+            pass
+    return read(_LOADERS[-1])
 
 
 # --- JSON and JSONL from outside the harness process (issue 12, hardening) ----------------------------------

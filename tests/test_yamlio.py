@@ -64,3 +64,69 @@ def test_a_bundle_whose_manifest_has_aliases_is_refused(tmp_path: Path) -> None:
     r = CliRunner().invoke(main, ["submit", str(tool.parent), "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}"])
     assert r.exit_code == 2, r.output
     assert "tool.yaml: not accepted: line " in r.output and "uses the YAML alias *a" in r.output
+
+
+# -- libyaml's parser (issue 13: an assessment reads its policy five times) ------------------------------------
+
+
+def pyyaml_lines(root: object) -> dict[tuple[str, ...], int]:
+    """harness.yamlio.line_index computed from PyYAML's own pure-Python composer (the reference)."""
+    import yaml
+
+    lines: dict[tuple[str, ...], int] = {}
+
+    def walk(node: yaml.Node, at: tuple[str, ...]) -> None:
+        lines.setdefault(at, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                lines[(*at, str(k.value))] = k.start_mark.line + 1
+                walk(v, (*at, str(k.value)))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                walk(v, (*at, str(i)))
+
+    if isinstance(root, yaml.Node):
+        walk(root, ())
+    return lines
+
+
+def test_libyaml_reads_every_yaml_file_of_the_repository_as_pyyaml_does() -> None:
+    """safe_yaml parses with libyaml and constructs with PyYAML's safe constructor: the values must be PyYAML's
+    own, for every manifest, card, policy and plugin file here (and the packaged policy, whose digest is what
+    approvals are bound to)."""
+    import yaml
+
+    from harness.yamlio import _LOADERS, line_index
+
+    assert [loader.__name__ for loader in _LOADERS] == ["CSafeLoader", "SafeLoader"]  # a PyYAML built with libyaml
+    root = Path(__file__).resolve().parents[1]
+    files = [p for top in ("harness", "test_suites", "tests", "examples", "datasets", "deploy", "benchmarks")
+             for p in sorted((root / top).rglob("*.y*ml")) if p.suffix in (".yaml", ".yml")]
+    assert len(files) >= 15
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        assert safe_yaml(text) == yaml.load(text, Loader=yaml.SafeLoader), path
+        assert line_index(text) == pyyaml_lines(yaml.compose(text, Loader=yaml.SafeLoader)), path
+    assert load_policy().digest == load_policy(root / "harness" / "policies" / "default.yaml").digest
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("a: b: c\n", 'mapping values are not allowed here\n  in "<unicode string>", line 1, column 5:\n    a: b: c\n'
+                  "        ^"),
+    ("a: \x01\n", 'unacceptable character #x0001: special characters are not allowed\n  in "<unicode string>", '
+                  "position 3"),
+])
+def test_a_document_that_is_not_yaml_gets_pyyamls_message_quoting_the_line(text: str, message: str) -> None:
+    """libyaml names only the line and column ("mapping values are not allowed in this context"); the user gets
+    PyYAML's message, which shows the line with a caret under the fault, as before libyaml was used."""
+    import yaml
+
+    with pytest.raises(yaml.YAMLError) as e:
+        safe_yaml(text)
+    assert str(e.value) == message
+
+
+def test_an_alias_after_a_fault_libyaml_refuses_is_still_refused(tmp_path: Path) -> None:
+    """The second reading (PyYAML's, after libyaml refused the document) checks for aliases too."""
+    with pytest.raises(UnsafeYAML, match=r"^line 1 uses the YAML alias \*x;"):
+        safe_yaml("a: *x\nb: c: d\n")
