@@ -13,12 +13,12 @@ and nothing is known about how the two estimates move together. `DIFFERENCE_METH
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from harness.check import headline_keys
+from harness.report.formatting import num
 from harness.stats import difference_bounds
 
 SCHEMA = "harness.comparison/1"
@@ -190,16 +190,6 @@ class Comparison:
 
 # -- building one ---------------------------------------------------------------------------------------------
 
-def _num(x: Any) -> float | None:
-    if x is None or isinstance(x, bool):
-        return None
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
 def _side(doc: Mapping[str, Any]) -> RunSide:
     tool, policy = doc.get("tool") or {}, doc.get("policy") or {}
     seed = doc.get("seed")
@@ -207,7 +197,7 @@ def _side(doc: Mapping[str, Any]) -> RunSide:
                    tool_name=str(tool.get("name", "")), tool_version=str(tool.get("version", "")),
                    verdict=str(doc.get("verdict", "")), kind=str(doc.get("kind", "")),
                    started_at=str(doc.get("started_at", "")), policy=str(policy.get("label", "")),
-                   confidence_level=_num((policy.get("document") or {}).get("confidence_level")),
+                   confidence_level=num((policy.get("document") or {}).get("confidence_level")),
                    seed=seed if isinstance(seed, int) else None, suites=suite_names(doc))
 
 
@@ -225,7 +215,7 @@ def _headline(suite: Mapping[str, Any], patterns: Iterable[str]) -> dict[str, Fi
         key = f"{m['suite']}.{m['check']}.{m['metric']}" + (f".{m['group']}" if m.get("group") else "")
         if key in wanted:
             n = m.get("n")
-            out[key] = Figure(value=_num(m.get("value")), low=_num(m.get("ci_low")), high=_num(m.get("ci_high")),
+            out[key] = Figure(value=num(m.get("value")), low=num(m.get("ci_low")), high=num(m.get("ci_high")),
                               n=int(n) if isinstance(n, int | float) and not isinstance(n, bool) else None)
     return out
 
@@ -316,16 +306,15 @@ def compare(doc_a: Mapping[str, Any], doc_b: Mapping[str, Any],
         assert shown is not None
         changed.append(FindingChange(
             suite=ident[0], dataset=ident[1], key=ident[2], severity=str(shown.get("severity", "")),
-            a_status=sa, b_status=sb, a_value=None if x is None else _num(x.get("value")),
-            b_value=None if y is None else _num(y.get("value")), threshold=_num(shown.get("threshold")),
+            a_status=sa, b_status=sb, a_value=None if x is None else num(x.get("value")),
+            b_value=None if y is None else num(y.get("value")), threshold=num(shown.get("threshold")),
             message=str(shown.get("message", ""))))
     return Comparison(a=_side(doc_a), b=_side(doc_b), datasets=datasets, metrics=tuple(metrics),
                       changed=tuple(changed), unchanged=unchanged)
 
 
 headline_figures = _headline  # the same figures for a tool's trend (`harness.trend`)
-number = _num
 
 
 __all__ = ["DIFFERENCE_METHOD", "SCHEMA", "Comparison", "DatasetMatch", "Difference", "Figure", "FindingChange",
-           "MetricRow", "RunSide", "compare", "headline_figures", "number", "suite_names"]
+           "MetricRow", "RunSide", "compare", "headline_figures", "suite_names"]

@@ -16,7 +16,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from harness.comparison import DIFFERENCE_METHOD, Comparison, Figure, headline_figures, number
+from harness.comparison import DIFFERENCE_METHOD, Comparison, Figure, headline_figures
+from harness.report.formatting import num
 from harness.stats import difference_bounds
 
 SCHEMA = "harness.trend/1"
@@ -175,7 +176,7 @@ def build_trend(tool_id: str, docs: Sequence[Mapping[str, Any]], headlines: Mapp
         f = judged.get(ident) or {}
         gib = f.get("greater_is_better")
         series.append(Series(suite=ident[0], key=ident[1], slot=ident[2], points=tuple(points),
-                             threshold=number(f.get("threshold")),
+                             threshold=num(f.get("threshold")),
                              greater_is_better=gib if isinstance(gib, bool) else None))
     return Trend(tool_id=tool_id, version=version, runs=runs, series=tuple(series))
 

@@ -10,7 +10,6 @@ the table is drawn as wide as it needs rather than cut at 80 columns.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -21,8 +20,6 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from harness.comparison import Comparison
-
-PIPE_WIDTH = 200  # a pipe has no width; the tables are as wide as their content, up to this
 
 
 def _status(s: str | None) -> str:
@@ -87,15 +84,6 @@ def print_comparison(console: Console, c: Comparison) -> None:
     console.print(f"{len(c.changed)} finding(s) changed status; {c.unchanged} kept it.")
 
 
-def _console(width: int | None = None) -> Console:
-    from harness.cli.console import make_console
-
-    console = make_console()
-    if width is not None or not console.is_terminal:
-        console.width = width or PIPE_WIDTH
-    return console
-
-
 @click.command("compare")
 @click.argument("run_a")
 @click.argument("run_b")
@@ -114,30 +102,16 @@ def compare(run_a: str, run_b: str, fmt: str, out: str | None, tracking_uri: str
     from harness.workflows.compare import compare_runs
 
     c = compare_runs(Store(store_uri(tracking_uri, write=False)), run_a, run_b)
-    if fmt == "table" and out is None:
-        print_comparison(_console(), c)
-        return
-    if fmt == "table":
-        import io
+    def render(fmt: str) -> str:
+        if fmt == "html":
+            from harness.report.comparison import render_comparison_html
 
-        from harness.cli.console import MaskingConsole
+            return render_comparison_html(c)
+        return json.dumps(c.as_dict(), indent=1, allow_nan=False) + "\n"
 
-        buffer = io.StringIO()
-        print_comparison(MaskingConsole(file=buffer, width=PIPE_WIDTH, highlight=False, soft_wrap=False,
-                                        color_system=None), c)
-        text = buffer.getvalue()
-    elif fmt == "html":
-        from harness.report.comparison import render_comparison_html
+    from harness.cli.console import print_or_write
 
-        text = render_comparison_html(c)
-    else:
-        text = json.dumps(c.as_dict(), indent=1, allow_nan=False) + "\n"
-    if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(text, encoding="utf-8")
-        _console().print(f"wrote {out}")
-    else:
-        click.echo(text, nl=False)
+    print_or_write(lambda console: print_comparison(console, c), fmt, out, render)
 
 
 COMMANDS: tuple[click.Command, ...] = (compare,)

@@ -4,7 +4,7 @@ Imports rich at its top, so the commands import it inside their bodies: `--help`
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -41,6 +41,46 @@ def make_console(stderr: bool = False) -> Console:
     if not console.is_terminal and not os.environ.get("COLUMNS"):
         console.width = PIPED_WIDTH
     return console
+
+
+WIDE_PIPED_WIDTH = 200
+"""Columns of a wide table (compare, trend) when not written to a terminal: as wide as its content, up to this."""
+
+
+def wide_console() -> Console:
+    """`make_console`, but a pipe or a file gets tables as wide as their content (up to WIDE_PIPED_WIDTH)."""
+    console = make_console()
+    if not console.is_terminal:
+        console.width = WIDE_PIPED_WIDTH
+    return console
+
+
+def print_or_write(draw: Callable[[Console], None], fmt: str, out: str | None,
+                   render: Callable[[str], str]) -> None:
+    """The one output path of a command with `--format table|html|json` and `--out`: a table drawn by `draw` on
+    the terminal, or the text `render(fmt)` gives (a table drawn without colour for `--out`) printed or written."""
+    import click
+
+    if fmt == "table" and out is None:
+        draw(wide_console())
+        return
+    if fmt == "table":
+        import io
+
+        buffer = io.StringIO()
+        draw(MaskingConsole(file=buffer, width=WIDE_PIPED_WIDTH, highlight=False, soft_wrap=False,
+                            color_system=None))
+        text = buffer.getvalue()
+    else:
+        text = render(fmt)
+    if out:
+        from pathlib import Path
+
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text, encoding="utf-8")
+        wide_console().print(f"wrote {out}")
+    else:
+        click.echo(text, nl=False)
 
 
 def principal(r: AssessmentResult, titles: Mapping[str, Mapping[str, str]] | None = None) -> str:

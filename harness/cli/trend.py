@@ -9,7 +9,6 @@ headline figure and a column per run; piped, it is drawn as wide as it needs rat
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -20,8 +19,6 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from harness.trend import Trend
-
-PIPE_WIDTH = 200
 
 
 def _status(s: str | None) -> str:
@@ -66,15 +63,6 @@ def print_trend(console: Console, t: Trend) -> None:
         console.print(table)
 
 
-def _console() -> Console:
-    from harness.cli.console import make_console
-
-    console = make_console()
-    if not console.is_terminal:
-        console.width = PIPE_WIDTH
-    return console
-
-
 @click.command("trend")
 @click.argument("tool")
 @click.option("--version", "version", default=None, help="Only this version's assessments. Default: every version.")
@@ -94,30 +82,16 @@ def trend(tool: str, version: str | None, fmt: str, out: str | None, tracking_ur
     from harness.workflows.trend import tool_trend
 
     t = tool_trend(Store(store_uri(tracking_uri, write=False)), tool, version)
-    if fmt == "table" and out is None:
-        print_trend(_console(), t)
-        return
-    if fmt == "table":
-        import io
+    def render(fmt: str) -> str:
+        if fmt == "html":
+            from harness.report.trend import render_trend_html
 
-        from harness.cli.console import MaskingConsole
+            return render_trend_html(t)
+        return json.dumps(t.as_dict(), indent=1, allow_nan=False) + "\n"
 
-        buffer = io.StringIO()
-        print_trend(MaskingConsole(file=buffer, width=PIPE_WIDTH, highlight=False, soft_wrap=False,
-                                   color_system=None), t)
-        text = buffer.getvalue()
-    elif fmt == "html":
-        from harness.report.trend import render_trend_html
+    from harness.cli.console import print_or_write
 
-        text = render_trend_html(t)
-    else:
-        text = json.dumps(t.as_dict(), indent=1, allow_nan=False) + "\n"
-    if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(text, encoding="utf-8")
-        _console().print(f"wrote {out}")
-    else:
-        click.echo(text, nl=False)
+    print_or_write(lambda console: print_trend(console, t), fmt, out, render)
 
 
 COMMANDS: tuple[click.Command, ...] = (trend,)
