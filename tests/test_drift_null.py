@@ -110,3 +110,42 @@ def test_a_sample_under_psi_min_rows_is_insufficient_and_says_why() -> None:
     assert judged.details["p_value"] >= judged.details["p_no_shift"]
     assert judged.ci_low <= judged.value <= judged.ci_high
     assert judged.details["test"] == "simulated PSI of 60 rows drawn at a true PSI of 0.2 (one-sided)"
+
+
+# -- the population-shift rule (issue 16): the same PSI test at its own, tighter limit, blocking for high-risk tools
+SHIFT_LIMIT = 0.1
+
+
+@pytest.mark.parametrize("rows", [60, 300, 3_000])
+def test_a_production_sample_of_the_reference_population_is_not_a_shift_at_any_size(rows: int) -> None:
+    """The null of `degradation.population_shift.psi`: a production sample drawn from the very rows the approval
+    rests on (the rental-assistance reference's rents, resampled) must not FAIL through PSI's upward bias, small
+    or large. FAIL is the run's rule: estimate over the limit and p < 0.05 (before Holm, so stricter than a run)."""
+    import pandas as pd
+
+    from harness.datasets import load_dataset
+    from test_suites.degradation.drift import SHIFT_DRAWS
+
+    rent = load_dataset("rental-assistance").frame["rent"].to_numpy(dtype=float)
+    assert isinstance(rent, np.ndarray) and len(pd.unique(rent)) > 100
+    rng = np.random.default_rng(rows)
+    fails = 0
+    for seed in range(60):
+        cur = rng.choice(rent, size=rows, replace=True)
+        h = numeric_histograms(rent, cur, 10)
+        t = psi_test(h.reference, h.current, FLOOR, SHIFT_LIMIT, SHIFT_DRAWS // 10, np.random.default_rng(seed), 0.95)
+        fails += bool(t.value > SHIFT_LIMIT and t.p_value < 0.05)
+    assert fails <= 3  # at most 5 % of 60 (binomial at 5 %: P(X > 3) is 0.35, and the truth here is PSI 0, not 0.1)
+
+
+def test_a_rent_rise_is_caught_as_a_population_shift() -> None:
+    """The violation: the reference's rents raised 20 %, 3,000 rows: PSI 0.33, beyond the 0.1 limit with p < 0.001.
+    (Its power is limited near the limit: a 12 % rise on 3,000 rows gives PSI 0.123 at p 0.07, not shown real;
+    the demo's rent-rise sample has 9,000 rows for that reason.)"""
+    from harness.datasets import load_dataset
+
+    rent = load_dataset("rental-assistance").frame["rent"].to_numpy(dtype=float)
+    cur = np.random.default_rng(7).choice(rent, size=3_000, replace=True) * 1.20
+    h = numeric_histograms(rent, cur, 10)
+    t = psi_test(h.reference, h.current, FLOOR, SHIFT_LIMIT, 2_000, np.random.default_rng(8), 0.95)
+    assert t.value > SHIFT_LIMIT and t.p_value < 0.001
