@@ -339,6 +339,24 @@ def test_the_public_api_is_whole_and_light() -> None:
     assert (api.Suite, api.Measurement, api.holm) == (Suite, Measurement, holm)
 
 
+def test_loading_every_suite_imports_no_heavy_library() -> None:
+    """Every assessment's policy check loads every installed suite's class (`require_valid_settings`), whichever
+    suites run; a suite module that imports a heavy library at its top charges every assessment for it. The HTTP
+    client was one (the security suite named a constant of the transport: httpx brought trio and pygments, 0.3 s
+    of each `harness assess` of a local model). Each suite imports what it needs when its checks run."""
+    import json
+    import subprocess
+    import sys
+
+    heavy = (*HEAVY, "sklearn", "scipy", "pandas", "httpx", "httpcore")
+    code = ("import sys, json; from harness.plugins import load_suites; names = sorted(load_suites()); "
+            f"print(json.dumps({{'suites': names, 'heavy': sorted(m for m in {heavy!r} if m in sys.modules)}}))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT, check=True)
+    got = json.loads(r.stdout)
+    assert {"bias", "data_quality", "security"} <= set(got["suites"])
+    assert got["heavy"] == []
+
+
 def test_the_third_party_plugins_use_only_the_public_api() -> None:
     """The plugins in tests/resources stand for a third party's: they import from harness.api and nothing else
     of the harness, so the API is enough to write a suite with its own settings and report section."""

@@ -53,6 +53,11 @@ from harness.errors import ToolConfigError
 if TYPE_CHECKING:
     from harness.policy import Policy
 
+# why an adapter did not ask the endpoint anything without credentials; here, not in the transport, so the security
+# suite can name it without importing the HTTP client (httpx brings trio and pygments: 0.3 s of every assessment's
+# policy check, which imports every suite)
+NO_KEY_NAMED = "no API key is named (adapter.api_key_env), so none was withheld"
+
 
 def allowed_hosts(policy: Policy | None) -> tuple[str, ...]:
     """The policy's allow-list, validated (a ToolConfigError naming the bad entry); the packaged default policy's
@@ -87,6 +92,6 @@ def require_endpoint(url: str, policy: Policy | None, *, tool_id: str) -> None:
                               rule=problems[0].rule, section=SECTION, detail=host)
 
 
-__all__ = ["LOOPBACK_NAMES", "POLICY_KEY", "SECTION", "EndpointProblem", "EndpointSettings", "Rule", "allowed_hosts",
-           "endpoint_problems", "host_allowed", "is_loopback", "normalise", "pattern_problem", "require_endpoint",
-           "url_host"]
+__all__ = ["LOOPBACK_NAMES", "NO_KEY_NAMED", "POLICY_KEY", "SECTION", "EndpointProblem", "EndpointSettings", "Rule",
+           "allowed_hosts", "endpoint_problems", "host_allowed", "is_loopback", "normalise", "pattern_problem",
+           "require_endpoint", "url_host"]

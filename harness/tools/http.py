@@ -48,12 +48,11 @@ import pandas as pd
 
 from harness.errors import ToolConfigError, ToolError
 from harness.tools.base import Predictions, input_frame
-from harness.tools.endpoint import require_endpoint
+from harness.tools.endpoint import NO_KEY_NAMED, require_endpoint
 from harness.tools.inputs import model_inputs
 from harness.tools.labels import apply_label_map, canonical, label_space, quoted
 from harness.tools.rowpaths import Missing, RowPath, parse
 from harness.tools.transport import (
-    NO_KEY_NAMED,
     Compressed,
     TooLarge,
     client_for,

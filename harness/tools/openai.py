@@ -65,11 +65,10 @@ import numpy as np
 from harness.errors import ToolConfigError, ToolError
 from harness.tools.base import Predictions, qa_items
 from harness.tools.configs import OpenAIAdapter
-from harness.tools.endpoint import allowed_hosts, endpoint_problems, require_endpoint
+from harness.tools.endpoint import NO_KEY_NAMED, allowed_hosts, endpoint_problems, require_endpoint
 from harness.tools.transport import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_RUN_DEADLINE_S,
-    NO_KEY_NAMED,
     Compressed,
     TooLarge,
     client_for,

@@ -253,7 +253,6 @@ def tls_failure(e: BaseException) -> str | None:
     return text if "CERTIFICATE_VERIFY_FAILED" in text or "SSL:" in text else None
 
 
-NO_KEY_NAMED = "no API key is named (adapter.api_key_env), so none was withheld"
 PROBE_TIMEOUT_S = 10.0  # the request without credentials ends within this (or the adapter's timeout_s, if shorter)
 
 

@@ -17,8 +17,7 @@ from typing import Any
 
 from harness.check import Check, CheckContext, CheckOutput
 from harness.findings import Finding, Severity, Status
-from harness.tools.endpoint import POLICY_KEY, allowed_hosts, endpoint_problems, url_host
-from harness.tools.transport import NO_KEY_NAMED, origin
+from harness.tools.endpoint import NO_KEY_NAMED, POLICY_KEY, allowed_hosts, endpoint_problems, url_host
 
 SUITE = "security"
 
@@ -51,6 +50,8 @@ class Endpoint(Check):
             return CheckOutput(findings=[Finding(
                 **base, metric="transport", status=Status.SKIPPED, details={"not_applicable": True, "kind": kind},
                 message=f"the tool (adapter kind {kind!r}) is not called over the network: no endpoint to check")])
+        from harness.tools.transport import origin  # the HTTP client only for a tool reached over the network
+
         hosts = allowed_hosts(ctx.policy)
         problems = endpoint_problems(url, hosts)
         try:
