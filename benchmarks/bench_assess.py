@@ -180,6 +180,36 @@ def cold(tool: str, runs: int, extra: dict[str, str] | None = None, fresh_cache:
     return times
 
 
+# What a cold `assess` cannot avoid importing, per process (issue 13): the main process reads the data (pandas),
+# records the run (mlflow and its SQL store) and, for a scikit-learn tool, loads the model with skops (whose import
+# walks every scikit-learn estimator: the City's trust list is built from the same walk); the data-only checks'
+# worker validates with Great Expectations. Two cores run the two processes side by side, so the cold command
+# cannot beat the larger floor; what the harness adds on top of it is what this benchmark holds to account.
+FLOORS: dict[str, str] = {
+    "main process: pandas, mlflow + SQL store, skops": ("import pandas, mlflow, skops.io; "
+                                                        "from mlflow.store.tracking.sqlalchemy_store import "
+                                                        "SqlAlchemyStore"),
+    "main process without a skops model: pandas, mlflow + SQL store": (
+        "import pandas, mlflow; from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore"),
+    "data-only checks' worker: great_expectations": "import great_expectations",
+    "python -c pass": "pass",
+}
+ABOVE_FLOOR_S = 2.0  # the restated target (issue 13 closing note): the harness's own work on top of the floor
+
+
+def floors(runs: int) -> dict[str, float]:
+    """Median wall time of `runs` fresh interpreters importing each floor's libraries."""
+    out = {}
+    for label, code in FLOORS.items():
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            subprocess.run([PY, "-c", code], check=True, env=_env(), stdout=subprocess.DEVNULL, timeout=300)
+            times.append(time.perf_counter() - t0)
+        out[label] = statistics.median(times)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--tool", choices=sorted(TOOLS), default="fair", help="demo tool (default: fair)")
@@ -208,11 +238,26 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_cold:
         cold(args.tool, 1)  # the template exists before the first timed run, as after any earlier assessment
         print(f"\ncold end to end, {args.runs} fresh processes each (a fresh store each); target < {TARGET_S} s")
+        shipped = 0.0
         for label, extra, fresh_cache in VARIANTS:
             times = cold(args.tool, args.runs, extra, fresh_cache)
             med = statistics.median(times)
+            shipped = shipped or med
             verdict = "ok" if med < TARGET_S else "SLOW"
             print(f"  {label}: median {med:.2f} s (runs {', '.join(f'{t:.2f}' for t in times)}) {verdict}")
+        print(f"\nimport floors, {args.runs} fresh interpreters each (median s)")
+        floor = floors(args.runs)
+        for label, med in floor.items():
+            print(f"  {label:<64}{med:6.2f}")
+        from harness.manifest import load_manifest
+
+        skops = load_manifest(TOOLS[args.tool][0]).adapter.kind == "sklearn"
+        main_floor = floor[next(iter(FLOORS))] if skops else \
+            floor["main process without a skops model: pandas, mlflow + SQL store"]
+        worst = max(main_floor, floor["data-only checks' worker: great_expectations"])
+        print(f"as shipped {shipped:.2f} s = larger floor {worst:.2f} s + {shipped - worst:.2f} s of the harness's own "
+              f"work (restated target: at most +{ABOVE_FLOOR_S:.1f} s): "
+              f"{'met' if shipped - worst <= ABOVE_FLOOR_S else 'NOT met'}")
     return 0
 
 
