@@ -297,6 +297,30 @@ def test_an_internal_identifier_in_a_manifest_stops_the_export(store: Store, tmp
     assert not (tmp_path / "site").exists()
 
 
+def test_personal_data_in_a_manifest_never_reaches_the_public_register(store: Store, tmp_path: Path) -> None:
+    """A manifest is the vendor's and the department's free text; the register publishes it (policy 6.7) and no
+    resident's personal data may go with it (policy 1.2). Every field the register prints passes through
+    `mask_pii`, the one masking of every output: the name, department, vendor, intended use, automation level,
+    oversight and each disclosure, not only the records block."""
+    shutil.copyfile(Path(store.uri.removeprefix("sqlite:///")), tmp_path / "mlflow.db")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tool = listed_only(tmp_path / "pii", extra="call Ann Smith on 505-555-0187 or ann.smith@gmail.com")
+    text = (tool.read_text().replace(f"id: {LISTED}", "id: pii-tool")
+            .replace("intended_use: Tests the harness.", "intended_use: Tests the harness (case 078-05-1120).")
+            .replace("human_oversight: Every recommendation is reviewed.",
+                     "human_oversight: Reviewed; disputes paid back to card 4111 1111 1111 1111.")
+            .replace("vendor: Test Vendor", "vendor: Test Vendor (505) 555-0100"))
+    tool.write_text(text)
+    gate.register_version(uri, load_manifest(tool), tool, submitter="vera")
+    export_register(uri, tmp_path / "site", feedback_url=FEEDBACK)
+    published = "".join(p.read_text(encoding="utf-8") for p in sorted((tmp_path / "site").rglob("*")) if p.is_file())
+    for value in ("505-555-0187", "ann.smith@gmail.com", "078-05-1120", "4111 1111 1111 1111", "555-0100"):
+        assert value not in published
+    entry = entries(build_register(uri, feedback_url=FEEDBACK).as_dict())["pii-tool"]
+    assert entry["description"] == "Tests the harness (case ***-**-1120)."
+    assert entry["disclosure"]["known_limitations"] == "call Ann Smith on ***-***-0187 or a***@gmail.com"
+
+
 def test_the_feedback_link_is_required_and_must_be_a_web_address(store: Store) -> None:
     with pytest.raises(ConfigError) as e:
         build_register(store.uri)

@@ -35,9 +35,10 @@ Of the `records:` block the register publishes what the public is owed: the data
 retention period, whether the tool is public-facing and where that use is disclosed (2.4), whether a privacy
 impact assessment is on file (yes or no: its reference is an internal document), and the contact's role with
 its mailbox only when the mailbox is at one of `settings.register.contact_domains` (default cabq.gov: a City role
-mailbox; any other address is left out, never published). Every published records text is masked with
-`harness.redact.mask_pii`. Extension fields (`x-...`) are never published: nothing interprets them, so nothing
-can vouch they are fit for the public; `harness records export` keeps them.
+mailbox; any other address is left out, never published). Every text the register takes from a manifest (the
+name, vendor, department, intended use, oversight, each disclosure and each records text) is masked with
+`harness.redact.mask_pii` (policy 1.2). Extension fields (`x-...`) are never published: nothing interprets them,
+so nothing can vouch they are fit for the public; `harness records export` keeps them.
 
 What is never published: run ids, MLflow URIs, file paths, people's names and the free text of decisions
 (a suspension's reason may cite a run); and no figure computed on fewer than `k` rows
@@ -279,8 +280,12 @@ def _day(value: str | None) -> str | None:
 
 
 def _clean(text: Any) -> str:
-    """Folded YAML text keeps a trailing newline and line breaks; the public sees one paragraph."""
-    return " ".join(str(text or "").split())
+    """A manifest's free text as the public reads it: one paragraph (folded YAML keeps a trailing newline and line
+    breaks), personal data masked (`mask_pii`, policy 1.2): the vendor and the department write these fields, the
+    register publishes them, and a phone number or a case's SSN typed into one must not go with them."""
+    from harness.redact import mask_pii
+
+    return mask_pii(" ".join(str(text or "").split()))
 
 
 def feedback_url_of(policy: Policy, override: str | None) -> str:
@@ -613,13 +618,12 @@ def _public_mailbox(email: str, domains: tuple[str, ...]) -> str | None:
 
 
 def public_records(manifest: dict[str, Any], domains: tuple[str, ...]) -> dict[str, Any] | None:
-    """The part of the manifest's `records:` block the public is owed (module docstring), every text masked with
-    `harness.redact.mask_pii`; None when there is none, or when the stored block no longer validates (the copy in
+    """The part of the manifest's `records:` block the public is owed (module docstring), every text masked
+    (`_clean`); None when there is none, or when the stored block no longer validates (the copy in
     the store is read back, and anyone with access to it can rewrite it)."""
     from pydantic import ValidationError
 
     from harness.manifest import Records
-    from harness.redact import mask_pii
 
     raw = manifest.get("records")
     if not isinstance(raw, dict):
@@ -630,9 +634,9 @@ def public_records(manifest: dict[str, Any], domains: tuple[str, ...]) -> dict[s
         return None
 
     def text(value: str | None) -> str | None:
-        return mask_pii(_clean(value)) if value else None
+        return _clean(value) if value else None
 
-    return {"data_collected": [mask_pii(_clean(x)) for x in r.data_collected], "purpose": text(r.purpose),
+    return {"data_collected": [_clean(x) for x in r.data_collected], "purpose": text(r.purpose),
             "retention": text(r.retention), "public_facing": r.public_facing,
             "public_disclosure": text(r.public_disclosure),
             "privacy_impact_assessment": "on file" if r.privacy_impact_assessment else "none recorded",
