@@ -256,6 +256,33 @@ def test_approving_a_pass_sets_the_alias_the_tags_and_opens_the_gate(template: T
     assert gate.verify_history(uri, "case-tool-6").ok
 
 
+def test_an_alias_moved_outside_the_harness_closes_the_gate_asked_without_a_version(template: Template,
+                                                                                   uri: str) -> None:
+    """A vendor with EDIT on the registered model can move the alias `approved` (MLflow's permission, not the
+    harness's): back from 2.0, the version in use, to 1.0, approved earlier and since replaced, or to a version
+    never approved. A deployment pipeline that asks `harness gate TOOL` without a version must not be sent to the
+    version the alias now names: the alias is a mirror of the decision log (the latest approval or waiver), and
+    a mirror that disagrees with the log closes the gate, as an edited harness.state tag does (issue 11)."""
+    at = run_time(uri, "case-tool-6", "2.0") + timedelta(days=1)
+    gate.approve(uri, "case-tool-6", "1.0", run_id=template.runs["pass"], reviewer="rita", rationale="ok", now=at)
+    gate.approve(uri, "case-tool-6", "2.0", run_id=template.runs["pass2"], reviewer="rita", rationale="ok", now=at)
+    assert gate.gate(uri, "case-tool-6", now=at).version == "2.0"
+    mlflow_client(uri).set_registered_model_alias("case-tool-6", "approved", "1")  # the vendor's move
+    moved = gate.gate(uri, "case-tool-6", now=at)
+    assert moved == gate.GateDecision(
+        False, "case-tool-6 is closed: the alias 'approved' names version 1.0 but the decision log's latest approval "
+               "or waiver is of 2.0; the alias was moved outside the harness. Ask for the version (harness gate "
+               "case-tool-6:VERSION) or have a reviewer record the decision again (policy 3.2)", "case-tool-6")
+    assert gate.gate(uri, "case-tool-6", "2.0", now=at).open  # asked by version, the log answers
+    assert gate.gate(uri, "case-tool-6", "1.0", now=at).open
+    # an alias set on a tool nothing of which was ever approved
+    mlflow_client(uri).set_registered_model_alias("case-tool-2", "approved", "1")
+    assert gate.gate(uri, "case-tool-2", now=at).reason == (
+        "case-tool-2 is closed: the alias 'approved' names version 1.0 but the decision log records no approval or "
+        "waiver; the alias was moved outside the harness. Ask for the version (harness gate case-tool-2:VERSION) or "
+        "have a reviewer record the decision again (policy 3.2)")
+
+
 @pytest.mark.slow
 def test_a_fail_can_never_be_approved(template: Template, uri: str) -> None:
     run = template.runs["fail"]

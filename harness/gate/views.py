@@ -89,9 +89,14 @@ def gate(uri: str, tool: str, version: str | None = None, now: datetime | None =
         number = reg.alias(tool, ALIAS)
         book = read_book(reg, tool)
         match = [v for v in book.versions if v.number == number]
+        logged = aliased_version(book)
         if number is None or not match:
-            return GateDecision(False, f"{tool} has no approved version: nothing is approved (policy 4.1)", tool)
+            if logged is None or not book.verification.ok:
+                return GateDecision(False, f"{tool} has no approved version: nothing is approved (policy 4.1)", tool)
+            return GateDecision(False, _alias_moved(tool, None, logged), tool)
         version = match[0].tags.get("harness.tool_version", "")
+        if book.verification.ok and logged != version:
+            return GateDecision(False, _alias_moved(tool, version, logged), tool)
     else:
         book = read_book(reg, tool)
     if version not in book.states:
@@ -105,6 +110,22 @@ def gate(uri: str, tool: str, version: str | None = None, now: datetime | None =
         return answer
     return (_mirrored(book, version, answer) or _evidence_intact(uri, book, version)
             or _files(book, version, answer, manifest))
+
+
+def aliased_version(book: Book) -> str | None:
+    """The version the alias `approved` must name: that of the log's latest approval or waiver (the decisions that
+    set it, `harness.gate.decisions`); None when the log holds neither. The alias is a registry mirror any user with
+    EDIT on the model can move; the log is signed and chained."""
+    return next((str(d.version) for d in reversed(book.chain) if d.action in ("approve", "waive")), None)
+
+
+def _alias_moved(tool: str, names: str | None, logged: str | None) -> str:
+    what = f"names version {names}" if names is not None else "names no version"
+    log = (f"the decision log's latest approval or waiver is of {logged}" if logged is not None else
+           "the decision log records no approval or waiver")
+    return (f"{tool} is closed: the alias {ALIAS!r} {what} but {log}; the alias was moved outside the harness. "
+            f"Ask for the version (harness gate {tool}:VERSION) or have a reviewer record the decision again "
+            "(policy 3.2)")
 
 
 def _evidence_intact(uri: str, book: Book, version: str) -> GateDecision | None:
@@ -220,6 +241,9 @@ def next_due(vs: VersionStatus, policy: Policy | None = None) -> datetime | None
 
 
 def _shown_version(reg: Registry, book: Book) -> str:
+    logged = aliased_version(book) if book.verification.ok else None
+    if logged in book.states:
+        return str(logged)
     number = reg.alias(book.tool, ALIAS)
     for v in book.versions:
         if v.number == number and v.tags.get("harness.tool_version") in book.states:
