@@ -324,6 +324,33 @@ def test_submit_refuses_a_bad_bundle_before_touching_the_store(tmp_path: Path) -
     assert not db.exists()
 
 
+def test_submit_tells_the_vendor_at_once_when_the_endpoint_breaks_a_rule(tmp_path: Path) -> None:
+    """An endpoint off the allow-list of the policy in force (or in clear text) is refused by every assessment
+    (policy 1.3, 1.4); the vendor hears it when submitting, not weeks later. Submitting sends nothing to the
+    endpoint, so the version is still registered."""
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    adapter = "  kind: openai\n  base_url: http://api.example.com/v1\n  model: vendor-7b\n  api_key_env: VENDOR_KEY\n"
+    r = _harness("submit", str(make(tmp_path / "b", {"tool.yaml": MANIFEST + adapter})), "--submitter",
+                 "Jane Vendor", "--tracking-uri", uri, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    notes = [line for line in r.stderr.splitlines() if line.startswith("note: ")]
+    assert notes == [
+        "note: adapter.base_url: the endpoint host api.example.com is reached over http://, in clear text; City data "
+        "leaves this machine only over TLS: use https:// (plain http:// is allowed for loopback only, whatever "
+        "settings.endpoints.allowed_hosts says; policy 1.3, 1.4). The version is registered; every assessment refuses "
+        "it until this is resolved",
+        "note: adapter.base_url: the endpoint host api.example.com is not on the policy's allow-list "
+        "(settings.endpoints.allowed_hosts is empty, so only loopback is allowed); sending City data to a host the "
+        "City has not approved is a data egress (policy 1.3, 1.4): add the host to settings.endpoints.allowed_hosts "
+        "in the policy, or correct the URL. The version is registered; every assessment refuses it until this is "
+        "resolved"]
+    assert "registered rental-screen 2.1.0 as submitted by Jane Vendor" in r.stdout
+    loopback = _harness("submit", str(make(tmp_path / "c", {"tool.yaml": (MANIFEST + adapter).replace(
+        "http://api.example.com", "http://127.0.0.1:8000").replace('version: "2.1.0"', 'version: "2.2.0"')})),
+        "--submitter", "Jane Vendor", "--tracking-uri", uri, cwd=tmp_path)
+    assert loopback.returncode == 0 and "note: " not in loopback.stderr, loopback.stderr
+
+
 @pytest.mark.slow
 def test_submit_logs_the_bundle_and_registers_the_version_as_submitted(tmp_path: Path) -> None:
     from mlflow.tracking import MlflowClient

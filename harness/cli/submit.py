@@ -7,9 +7,17 @@ the sandboxed worker.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from harness.cli.common import handle_errors, person_option, tracking_option
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from harness.manifest import ToolManifest
+    from harness.policy import Policy
 
 
 @click.command("submit")
@@ -55,8 +63,10 @@ def submit(bundle: str, submitter: str | None, tracking_uri: str | None) -> None
 
         # the tier its impact answers set, under the policy assessments will judge it by (issue 16): refused
         # before anything is logged; a version registered before questionnaires existed keeps its declared tier
-        require_tier(m, in_force(uri).policy, f"tool manifest {b.manifest_path.name} in bundle {bundle}",
+        policy = in_force(uri).policy
+        require_tier(m, policy, f"tool manifest {b.manifest_path.name} in bundle {bundle}",
                      recorded=lambda: is_registered(uri, m.id, str(m.version)))
+        _endpoint_notes(make_console(stderr=True), m, policy)
         run_id = log_submission(store, m.id, m.version, b.root, b.files, submitter=who,
                                 archive_sha256=b.archive_sha256, source=str(bundle))
         try:
@@ -71,6 +81,21 @@ def submit(bundle: str, submitter: str | None, tracking_uri: str | None) -> None
                   soft_wrap=True)
     console.print(f"next: DTI assesses it (harness assess); a reviewer other than {ref.submitter} decides "
                   f"(policy 4.1, 4.2)", soft_wrap=True)
+
+
+def _endpoint_notes(console: Console, manifest: ToolManifest, policy: Policy) -> None:
+    """Tell the vendor now, not at the assessment, when the endpoint their manifest names breaks an endpoint rule of
+    the policy in force (policy 1.3, 1.4): a host off `settings.endpoints.allowed_hosts`, or no TLS. Submitting
+    sends nothing to it, so the version is still registered; every assessment refuses it (exit 2) until DTI adds
+    the host, or the vendor submits a version with another endpoint."""
+    from harness.tools.endpoint import allowed_hosts, endpoint_problems
+
+    for name in ("base_url", "url"):  # the openai and http adapters' endpoint
+        url = getattr(manifest.adapter, name, None)
+        if isinstance(url, str) and url:
+            for p in endpoint_problems(url, allowed_hosts(policy)):
+                console.print(f"note: adapter.{name}: {p.message}. The version is registered; every assessment "
+                              "refuses it until this is resolved", soft_wrap=True)
 
 
 COMMANDS: tuple[click.Command, ...] = (submit,)
