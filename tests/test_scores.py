@@ -353,6 +353,12 @@ def test_counted_blocks_give_the_sorted_blocks_figures(data) -> None:
         # exact p-values need the rows: the counted blocks are set aside, not misread
         exact = ks_by_group(scores, codes, n_groups, 0, method="exact", prepared=blocks)
         np.testing.assert_array_equal(exact[1], ks_by_group(scores, codes, n_groups, 0, method="exact")[1])
+        # calibration's rows and positives per bin, summed from the blocks' tables: the same ECE and table
+        for n_bins in (1, 7, 10):
+            counted = blocks.bin_counts(ranks.value_bins(n_bins), n_bins)
+            got_ece, got_table = calibration_by_group(scores, y, codes, n_groups, n_bins, counted=counted)
+            want_ece, want_table = calibration_by_group(scores, y, codes, n_groups, n_bins)
+            assert got_ece.tobytes() == want_ece.tobytes() and repr(got_table) == repr(want_table)
     np.testing.assert_array_equal(ranks.bins(10), calibration_bins(scores, 10))
 
 

@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 
     from harness.measures.coding import ColumnCodes
 
+# numpy 2's std takes the mean it would compute (`mean=`, with keepdims' shape), so a column is summed once for both
+STD_TAKES_MEAN = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
+
 # benefit b = yhat - y + 1 of each cell, in the [TN, FP, FN, TP] order of `harness.measures.counts`
 BENEFIT = np.zeros(4)
 BENEFIT[[TN, FP, FN, TP]] = [1.0, 2.0, 0.0, 1.0]
@@ -401,11 +404,13 @@ def numeric_feature_matrix(frame: pd.DataFrame, columns: list[str], rows: np.nda
         values = frame[col]
         if pd.api.types.is_numeric_dtype(values):
             v = values.to_numpy(dtype=np.float64)
-            if np.isnan(v).any():
+            mean = v.mean(keepdims=True)
+            # a NaN makes the mean NaN, so a finite mean needs no pass looking for one
+            if not np.isfinite(mean[0]) and np.isnan(v).any():
                 raise ValueError(f"column {col!r} has missing values; impute or drop them first")
-            sd = v.std()
+            sd = v.std(mean=mean) if STD_TAKES_MEAN else v.std()  # the mean once: numpy's own std, the same float
             kept = v if rows is None else v[rows]
-            parts.append(((kept - v.mean()) / sd if sd > 0 else np.zeros_like(kept))[:, None])
+            parts.append(((kept - mean[0]) / sd if sd > 0 else np.zeros_like(kept))[:, None])
         elif rows is None:
             parts.append(pd.get_dummies(values.astype("string"), dtype=float).to_numpy())
         elif codes is not None and isinstance(values.dtype, pd.StringDtype) and len(codes.sorted(col)[1]):
