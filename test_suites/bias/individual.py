@@ -413,8 +413,9 @@ def numeric_feature_matrix(frame: pd.DataFrame, columns: list[str], rows: np.nda
             parts.append(((kept - mean[0]) / sd if sd > 0 else np.zeros_like(kept))[:, None])
         elif rows is None:
             parts.append(pd.get_dummies(values.astype("string"), dtype=float).to_numpy())
-        elif codes is not None and isinstance(values.dtype, pd.StringDtype) and len(codes.sorted(col)[1]):
-            parts.append(_indicators(codes.sorted(col)[0], len(codes.sorted(col)[1]), rows))
+        elif codes is not None and isinstance(values.dtype, pd.StringDtype) and len(codes.factorized(col)[1]):
+            kept, levels = codes.sorted_at(col, rows)
+            parts.append(_indicators(kept, len(levels), np.arange(len(rows))))
         else:
             parts.append(_indicator_rows(values.astype("string"), rows))
     if not parts:
