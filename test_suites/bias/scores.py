@@ -157,8 +157,9 @@ PROBE_ROWS = 20_000
 @dataclass(frozen=True)
 class ValueBlocks:
     """One grouping's tie blocks counted rather than sorted: with U distinct scores, one bincount of
-    group x U + rank gives the rows (and another the positives) of every (group, score) pair, in ascending
-    (group, score) order, which is the order of the blocks a sort by (group, score) finds. The blocks, their
+    (group x U + rank) x 2 + outcome gives the rows and the positives of every (group, score) pair, in ascending
+    (group, score) order, which is the order of the blocks a sort by (group, score) finds; a coarser grouping's
+    are sums of a finer one's (`merged`). The blocks, their
     first rows and the reference group's counts below each value are the same integers `group_sort` gives,
     so AUC, DeLong variance and KS come out as the same floats (tests/test_scores.py), without a float sort
     of the rows; a score check reads these when the scores take at most rows / groups distinct values."""
@@ -186,22 +187,36 @@ class ValueBlocks:
         key += ranks.ranks
         key += ranks.ranks
         key += y
-        pairs = np.bincount(key, minlength=2 * n_groups * u).reshape(n_groups * u, 2)
+        pairs = np.bincount(key, minlength=2 * n_groups * u).reshape(n_groups, u, 2)
         del key
-        positives = pairs[:, 1]
-        counts = pairs.sum(axis=1)
-        cells = np.flatnonzero(counts)
-        rows = counts[cells]
-        pos = positives[cells].astype(np.int32)
+        return ValueBlocks.of_tables(pairs.sum(axis=2), pairs[:, :, 1])
+
+    @staticmethod
+    def of_tables(counts: np.ndarray, positives: np.ndarray) -> ValueBlocks:
+        """The blocks from the rows and the positives of every (group, value): groups x U integer tables."""
+        u = counts.shape[1]
+        flat = counts.reshape(-1)
+        cells = np.flatnonzero(flat)
+        rows = flat[cells]
+        pos = positives.reshape(-1)[cells].astype(np.int32)
         block_group = (cells // u).astype(np.int32)
-        table = counts.reshape(n_groups, u)
-        sizes = table.sum(axis=1)
+        sizes = counts.sum(axis=1)
         present = np.flatnonzero(sizes > 0)
         return ValueBlocks(sizes=sizes, starts=np.concatenate([[0], np.cumsum(sizes)[:-1]]),
                            block_group=block_group, first=(np.cumsum(rows) - rows).astype(np.int32),
                            positives=pos, negatives=rows.astype(np.int32) - pos,
                            group_first_block=np.searchsorted(block_group, present), n=int(rows.sum()),
-                           counts=table, block_value=cells % u, positive_counts=positives.reshape(n_groups, u))
+                           counts=counts, block_value=cells % u, positive_counts=positives)
+
+    def merged(self, into: np.ndarray, n_groups: int) -> ValueBlocks:
+        """The blocks of a coarser grouping, whose group `into[i]` holds this grouping's group i (sex for
+        sex x race): its tables are sums of these, integers, so the blocks are the ones `of` counts from the
+        rows, without reading them again."""
+        counts = np.zeros((n_groups, self.counts.shape[1]), dtype=self.counts.dtype)
+        positives = np.zeros_like(counts)
+        np.add.at(counts, into, self.counts)
+        np.add.at(positives, into, self.positive_counts)
+        return ValueBlocks.of_tables(counts, positives)
 
     def bin_counts(self, value_bins: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows and positives per (group, calibration bin), as `calibration_by_group` counts them, from the
