@@ -329,11 +329,11 @@ class MitigationHint(Check):
         column = ctx.frame[attr] if n <= cap else ctx.frame[attr].iloc[idx]  # the sample's rows, not a million
         groups = column.astype(str).reset_index(drop=True)  # text, as the hint's groups are
         scores, y, before = data.scores[idx], data.y_true[idx], data.y_pred[idx]
-        if (why := hint_unavailable_reason(scores, y, groups)) is not None:
+        hint = threshold_optimizer_hint(scores, y, groups, before, seed=ctx.seed)
+        if hint is None:  # asked why only then: the hint checks its inputs itself
+            why = hint_unavailable_reason(scores, y, groups)
             out.findings.append(note(self, ctx, "ratio_after", f"no mitigation hint for {attr}: {why}"))
             return out
-        hint = threshold_optimizer_hint(scores, y, groups, before, seed=ctx.seed)
-        assert hint is not None
         for metric in ("ratio_before", "ratio_after", "accuracy_before", "accuracy_after",
                        "eo_difference_before", "eo_difference_after"):
             out.measurements.append(Measurement(SUITE, self.name, metric, float(getattr(hint, metric)), group=attr,

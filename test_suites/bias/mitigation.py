@@ -178,22 +178,20 @@ def parity_figures(y_true: np.ndarray, y_pred: np.ndarray, groups: pd.Series) ->
 def _hull(x: list[float], y: list[float]) -> list[int]:
     """fairlearn's `_filter_points_to_get_convex_hull`: Andrew's monotone chain over points sorted by x,
     keeping the upper hull, with its comparison written as it writes it (the same floats, so the same
-    points are kept where three are collinear to the last bit)."""
+    points are kept where three are collinear to the last bit). The last two kept points are held in locals
+    (x0, y0 below x1, y1), so each step compares without reading the stack: the loop runs once per distinct
+    score of each group (thousands), and this is most of the hint's time."""
     kept: list[int] = []
-    hx: list[float] = []
-    hy: list[float] = []
+    x0 = y0 = x1 = y1 = 0.0
     for i, (x2, y2) in enumerate(zip(x, y, strict=True)):
-        while len(kept) >= 2:
-            x0, y0, x1, y1 = hx[-2], hy[-2], hx[-1], hy[-1]
-            if (y1 - y0) * (x2 - x0) <= (y2 - y0) * (x1 - x0):
-                kept.pop()
-                hx.pop()
-                hy.pop()
-            else:
-                break
+        while len(kept) >= 2 and (y1 - y0) * (x2 - x0) <= (y2 - y0) * (x1 - x0):
+            kept.pop()
+            x1, y1 = x0, y0
+            if len(kept) >= 2:
+                j = kept[-2]
+                x0, y0 = x[j], y[j]
         kept.append(i)
-        hx.append(x2)
-        hy.append(y2)
+        x0, y0, x1, y1 = x1, y1, x2, y2
     return kept
 
 
