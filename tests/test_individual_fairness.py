@@ -607,8 +607,8 @@ def test_tied_rows_go_to_the_ball_tree_and_only_they(monkeypatch: pytest.MonkeyP
 def test_screen_float64_and_ball_tree_each_decide_rows_and_agree(monkeypatch: pytest.MonkeyPatch) -> None:
     """Rows whose k-th and (k+1)-th distances differ by less than the float32 screen can tell apart (points
     10**-4 apart on a line) are measured again in float64; those closer than the float64 margin go to the ball
-    tree. Each route decides some rows here, over several blocks of 128 rows, and every mean is the ball
-    tree's own to the bit."""
+    tree. Each route decides some rows here, over ten blocks of 100 rows, and every mean is the ball tree's own
+    to the bit."""
     from test_suites.bias import individual
 
     exact: list[tuple[int, int]] = []
@@ -620,6 +620,7 @@ def test_screen_float64_and_ball_tree_each_decide_rows_and_agree(monkeypatch: py
         return found, ok
 
     monkeypatch.setattr(individual, "_exact_among", counting)
+    monkeypatch.setattr(individual, "SCREEN_VALUES", 100_000)  # 100 rows of 1,000 at a time
     rng = np.random.default_rng(5)
     line = np.hstack([rng.uniform(0.9, 0.985, size=(600, 1)), np.full((600, 1), 0.5)])
     x = np.vstack([line, rng.normal(size=(400, 2))])
