@@ -333,8 +333,8 @@ class _Protected:
         codes, levels = [c for c, _ in coded], [k for _, k in coded]
         joint = None
         if names and math.prod(levels) <= JOINT_MAX_GROUPS:
-            joint = np.zeros(len(columns), dtype=np.int64)
-            for c, k in zip(codes, levels, strict=True):
+            joint = codes[0].astype(np.int64)  # then code = code * levels + next attribute's code, in place
+            for c, k in zip(codes[1:], levels[1:], strict=True):
                 joint *= k
                 joint += c
         return _Protected(names, codes, levels, joint)

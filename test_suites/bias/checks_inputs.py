@@ -196,7 +196,13 @@ def reference_rows(ctx: CheckContext, attr: str, reference: Any) -> np.ndarray:
     codes, uniques = column_codes(ctx).factorized(attr)
     hit = np.append(matches(pd.Series(uniques, dtype=values.dtype), reference),
                     matches(pd.Series([None], dtype=values.dtype), reference))  # the last: a missing value
-    return np.flatnonzero(hit[codes])
+    wanted = np.flatnonzero(hit)
+    wanted[wanted == len(uniques)] = -1  # factorize's code of a missing value
+    # the small codes compared with each matching one (usually one): a third of the time of a gather of every row
+    rows = np.zeros(len(codes), dtype=bool)
+    for code in wanted.tolist():
+        rows |= codes == code
+    return np.flatnonzero(rows)
 
 
 def redraw(column: pd.Series, pool: np.ndarray, size: int, rng: np.random.Generator) -> Any:
