@@ -354,13 +354,16 @@ class _Protected:
 
     def count(self, codes: np.ndarray, size: int, shift: int = 0) -> np.ndarray:
         """The size x combinations table of (code - shift, joint code) over every row, from ONE bincount (the
-        key is made in one pass from the codes as they are, whatever their integer type)."""
+        key is made in one pass from the codes as they are, whatever their integer type). A small positive
+        shift is not subtracted from every row: the bincount's first shift x combinations cells, all empty,
+        are dropped instead."""
         assert self.joint is not None
         total = math.prod(self.levels)
         key = np.multiply(codes, total, dtype=np.int64)
         key += self.joint
-        if shift:
-            key -= shift * total
+        if 0 <= shift * total <= max(size * total, len(key)):
+            return np.bincount(key, minlength=(shift + size) * total)[shift * total:].reshape(size, total)
+        key -= shift * total
         return np.bincount(key, minlength=size * total).reshape(size, total)
 
     def _split(self, table: np.ndarray) -> list[np.ndarray]:
