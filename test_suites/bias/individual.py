@@ -258,6 +258,7 @@ def _screened_means(x: np.ndarray, y: np.ndarray, k: int) -> tuple[np.ndarray, n
     width = n // blocks
     means = np.empty(n)
     unsure: list[np.ndarray] = []
+    undecided: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # rows, their candidates, how many
     block = max(16, SCREEN_VALUES // n)
     buffer = np.empty((min(block, n), n), dtype=np.float32)
     with _one_blas_thread():
@@ -280,14 +281,22 @@ def _screened_means(x: np.ndarray, y: np.ndarray, k: int) -> tuple[np.ndarray, n
             v = np.take_along_axis(value, near, axis=1)
             sure = v[:, k] - v[:, :k].max(axis=1) > 2.0 * screen_error[start:stop] + margin[start:stop]
             means[start:stop] = y[np.take_along_axis(candidate, near[:, :k], axis=1)].mean(axis=1)
-            # the rows the screen could not decide, in float64
             redo = np.flatnonzero(~sure)
-            step = max(1, EXACT_VALUES // n)
-            for part in (redo[i:i + step] for i in range(0, redo.size, step)):
-                found, ok = _exact_among(xs, sq, y, k, start + part, candidate[part], counts[part],
-                                         margin[start + part])
-                means[start + part[ok]] = found[ok]
-                unsure.append(start + part[~ok])
+            if redo.size:
+                undecided.append((start + redo, candidate[redo], counts[redo]))
+        # the rows the screen could not decide, in float64, together (usually a few dozen)
+        if undecided:
+            rows_left = np.concatenate([r for r, _, _ in undecided])
+            width = max(c.shape[1] for _, c, _ in undecided)
+            candidates = np.concatenate([np.pad(c, ((0, 0), (0, width - c.shape[1]))) for _, c, _ in undecided])
+            counts_left = np.concatenate([c for _, _, c in undecided])
+            step = max(1, EXACT_VALUES // max(n, width * f))
+            for i in range(0, rows_left.size, step):
+                part = rows_left[i:i + step]
+                found, ok = _exact_among(xs, sq, y, k, part, candidates[i:i + step], counts_left[i:i + step],
+                                         margin[part])
+                means[part[ok]] = found[ok]
+                unsure.append(part[~ok])
     return means, (np.concatenate(unsure) if unsure else np.zeros(0, dtype=np.intp))
 
 
