@@ -254,8 +254,9 @@ def fit_demographic_parity(scores: np.ndarray, y: np.ndarray, groups: pd.Series,
     t = np.asarray(y).astype(np.int64)
     codes, names = coded if coded is not None else pd.factorize(groups, sort=True)
     x_grid = np.linspace(0, 1, grid_size + 1)
-    curves = [_group_curve(s[codes == g], t[codes == g], x_grid) for g in range(len(names))]
-    shares = [int((codes == g).sum()) / len(s) for g in range(len(names))]
+    members = [codes == g for g in range(len(names))]
+    curves = [_group_curve(s[m], t[m], x_grid) for m in members]
+    shares = [int(m.sum()) / len(s) for m in members]
     # fairlearn's own pandas sum, so the weighted curve and its argmax are the same floats
     overall = pd.concat([p * pd.Series(c.y) for p, c in zip(shares, curves, strict=True)], axis=1).sum(axis=1)
     best = int(overall.idxmax())
