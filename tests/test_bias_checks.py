@@ -147,6 +147,21 @@ def test_demo_proxy_is_found_and_the_vendor_gets_a_mitigation_hint() -> None:
     assert hint["note"].startswith("An illustration, not a remedy")
 
 
+def test_a_missing_mitigation_hint_says_why(tmp_path: Path) -> None:
+    """Sex fails the four-fifths rule, but one row has no score: no thresholds can be fitted, and the note
+    says so in the words of `hint_unavailable_reason`."""
+    manifest, ds = _python_case(tmp_path)
+    frame = ds.frame
+    labels = np.where(frame["sex"] == "F", frame["income"] > 55, frame["income"] > 50).astype(int)
+    scores = np.clip(frame["income"].to_numpy(dtype=float) / 100, 0, 1)
+    scores[7] = np.nan
+    result = _run(ds, manifest, labels=labels, scores=scores)
+    (f,) = [f for f in result.findings if f.check == "mitigation_hint"]
+    assert f.status is Status.SKIPPED and f.metric == "ratio_after"
+    assert f.message == f"no mitigation hint for sex: 1 of {len(frame):,} rows have no numeric score"
+    assert not [m for m in result.measurements if m.check == "mitigation_hint"]
+
+
 def test_weighted_rates_are_weighted_means(tmp_path: Path) -> None:
     manifest, ds = _python_case(tmp_path, n=2000)
     frame = ds.frame.copy()

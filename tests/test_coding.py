@@ -46,6 +46,19 @@ def test_codes_are_pandas_factorize_in_both_orders(column: str) -> None:
     assert_same_factorization(codes.sorted(column), pd.factorize(frame[column], sort=True))
 
 
+@pytest.mark.parametrize("column", KINDS)
+def test_sorted_codes_at_some_rows_are_those_rows_of_the_sorted_codes(column: str) -> None:
+    """A sample's codes in sorted order, with every row's sorted codes made or not: the same integers, type
+    and levels as `pd.factorize(..., sort=True)` at those rows."""
+    frame = kinds_frame()
+    rows = np.sort(np.random.default_rng(3).choice(len(frame), 500, replace=False))
+    codes, want = ColumnCodes(frame), pd.factorize(frame[column], sort=True)
+    for _ in range(2):  # first from the distinct values' order alone, then from the cached sorted codes
+        got = codes.sorted_at(column, rows)
+        assert_same_factorization(got, (want[0][rows], want[1]))
+        assert got[0].dtype == codes.sorted(column)[0].dtype
+
+
 def test_each_column_is_coded_once_and_kept_small(monkeypatch: pytest.MonkeyPatch) -> None:
     frame = kinds_frame()
     calls: list[int] = []

@@ -22,6 +22,21 @@ def test_groupings_cover_attributes_and_their_intersection() -> None:
     assert inter.group_key(1) == "sex_x_race.F.B"
 
 
+def test_a_finer_groupings_groups_map_onto_each_coarser_grouping() -> None:
+    """Each sex x race x age group belongs to one sex group, one race group and one sex x race group (a
+    missing value included): its rows carry exactly those codes there."""
+    frame = pd.DataFrame({"sex": ["F", "M", "F", "M", "F", None, "M"], "race": ["A", "A", "B", "B", "C", "A", "C"],
+                          "age": ["y", "o", "o", "y", "y", "o", "o"]})
+    gs = {g.key: g for g in build_groupings(frame, {"sex": "M", "race": "A", "age": "o"})}
+    finest = gs["sex_x_race_x_age"]
+    for key in ("sex", "race", "age", "sex_x_race", "race_x_age"):
+        into = gs[key].groups_of(finest)
+        assert into.tolist() == [gs[key].codes[finest.codes == i][0] for i in range(len(finest.labels))]
+        np.testing.assert_array_equal(into[finest.codes], gs[key].codes)
+    missing = finest.labels.index(("missing", "A", "o"))
+    assert gs["sex"].groups_of(finest)[missing] == gs["sex"].labels.index(("missing",))
+
+
 def test_confusion_counts_by_hand() -> None:
     codes = np.array([0, 0, 0, 1, 1, 1])
     y = np.array([1, 1, 0, 1, 0, 0])

@@ -602,3 +602,43 @@ def test_tied_rows_go_to_the_ball_tree_and_only_they(monkeypatch: pytest.MonkeyP
     queried.clear()
     individual.nearest_neighbour_means(data["duplicates"], np.zeros(600), 4)  # exactly the 4 copies, then a gap
     assert queried == []
+
+
+def test_screen_float64_and_ball_tree_each_decide_rows_and_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows whose k-th and (k+1)-th distances differ by less than the float32 screen can tell apart (points
+    10**-4 apart on a line) are measured again in float64; those closer than the float64 margin go to the ball
+    tree. Each route decides some rows here, over ten blocks of 100 rows, and every mean is the ball tree's own
+    to the bit."""
+    from test_suites.bias import individual
+
+    exact: list[tuple[int, int]] = []
+    real = individual._exact_among
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        found, ok = real(*args, **kwargs)
+        exact.append((len(ok), int(ok.sum())))
+        return found, ok
+
+    monkeypatch.setattr(individual, "_exact_among", counting)
+    monkeypatch.setattr(individual, "SCREEN_VALUES", 100_000)  # 100 rows of 1,000 at a time
+    rng = np.random.default_rng(5)
+    line = np.hstack([rng.uniform(0.9, 0.985, size=(600, 1)), np.full((600, 1), 0.5)])
+    x = np.vstack([line, rng.normal(size=(400, 2))])
+    y = (rng.random(len(x)) < 0.4).astype(np.float64)
+    assert individual.nearest_neighbour_means(x, y, 5).tobytes() == ball_tree_means(x, y, 5).tobytes()
+    measured, passed = (sum(c) for c in zip(*exact, strict=True))
+    assert 0 < measured < len(x)          # the screen decided the others
+    assert 0 < passed < measured          # float64 decided some, the ball tree the rest
+
+
+def test_neighbour_means_are_the_ball_trees_whatever_the_scale() -> None:
+    """The screen scales the features by a power of two before float32: values of 1e-30 or 1e30, and columns
+    of very different scales side by side, neither overflow nor lose the neighbours."""
+    from test_suites.bias.individual import nearest_neighbour_means
+
+    rng = np.random.default_rng(11)
+    base = rng.normal(size=(700, 4))
+    y = (rng.random(700) < 0.5).astype(np.float64)
+    for x in (base * 1e-30, base * 1e30, base * np.array([1e12, 1.0, 1e-12, 3.0])):
+        for k in (1, 5):
+            assert nearest_neighbour_means(x, y, k).tobytes() == ball_tree_means(x, y, k).tobytes()

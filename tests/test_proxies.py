@@ -238,11 +238,13 @@ def numeric_kinds(n: int, seed: int) -> pd.DataFrame:
         "nullable": pd.array(np.where(rng.random(n) < 0.1, None, rng.integers(0, 50, n)), dtype="Int64"),
         "levels": rng.integers(0, 5, n) * 0.25, "flag": rng.random(n) < 0.4,
         "continuous": rng.normal(0, 1, n),
+        # small integers from a negative minimum, and far from 0 (years): counted shifted, or shifted by cells dropped
+        "negative": rng.integers(-30, 30, n), "years": 1990 + rng.integers(0, 30, n),
     })
 
 
 NUMERIC_KINDS = ["small", "late", "wide", "huge", "unsigned", "ties", "zeros", "nullable", "levels", "flag",
-                 "continuous", "zip", "sex"]
+                 "continuous", "zip", "sex", "negative", "years"]
 
 
 @pytest.mark.parametrize("seed", [0, 1])

@@ -353,7 +353,30 @@ def test_counted_blocks_give_the_sorted_blocks_figures(data) -> None:
         # exact p-values need the rows: the counted blocks are set aside, not misread
         exact = ks_by_group(scores, codes, n_groups, 0, method="exact", prepared=blocks)
         np.testing.assert_array_equal(exact[1], ks_by_group(scores, codes, n_groups, 0, method="exact")[1])
+        # calibration's rows and positives per bin, summed from the blocks' tables: the same ECE and table
+        for n_bins in (1, 7, 10):
+            counted = blocks.bin_counts(ranks.value_bins(n_bins), n_bins)
+            got_ece, got_table = calibration_by_group(scores, y, codes, n_groups, n_bins, counted=counted)
+            want_ece, want_table = calibration_by_group(scores, y, codes, n_groups, n_bins)
+            assert got_ece.tobytes() == want_ece.tobytes() and repr(got_table) == repr(want_table)
     np.testing.assert_array_equal(ranks.bins(10), calibration_bins(scores, 10))
+
+
+def test_a_coarser_groupings_blocks_are_the_sums_of_a_finer_ones(data) -> None:
+    """Groups merged three ways (pairs, a large group with small ones, everything into one): the merged
+    tables give every array of the blocks counted from the merged groups' rows."""
+    from test_suites.bias.scores import ValueBlocks, ValueRanks
+
+    scores, y, codes = data
+    ranks = ValueRanks.of(scores, 1000)
+    assert ranks is not None
+    fine = ValueBlocks.of(ranks, codes, G, y)
+    for into in (np.arange(G) // 2, np.array([0, 0, 1, 1, 1, 2, 2, 3, 3, 4, 5, 3]), np.zeros(G, dtype=int)):
+        k = int(into.max()) + 1
+        merged, counted = fine.merged(into, k), ValueBlocks.of(ranks, into[codes], k, y)
+        for field in ValueBlocks.__dataclass_fields__:
+            got, want = getattr(merged, field), getattr(counted, field)
+            assert np.asarray(got).dtype == np.asarray(want).dtype and np.array_equal(got, want), field
 
 
 def calibration_bins(scores: np.ndarray, n_bins: int) -> np.ndarray:
@@ -417,6 +440,6 @@ def test_the_score_check_gives_the_same_figures_counted_or_sorted(monkeypatch: p
     real = S.ValueBlocks.of
     monkeypatch.setattr(S.ValueBlocks, "of", staticmethod(lambda *a: calls.append(a) or real(*a)))
     counted = run()
-    assert len(calls) == 3  # sex, race, sex x race
+    assert len(calls) == 1  # sex x race from the rows; sex and race are sums of its tables
     monkeypatch.setattr(S.ValueRanks, "of", staticmethod(lambda *a: None))
     assert run() == counted

@@ -40,6 +40,7 @@ class ColumnCodes:
         self.frame = frame
         self._first: dict[str, tuple[np.ndarray, pd.Index]] = {}
         self._sorted: dict[str, tuple[np.ndarray, pd.Index]] = {}
+        self._order: dict[str, tuple[np.ndarray, pd.Index]] = {}
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -59,13 +60,30 @@ class ColumnCodes:
         `factorized` by sorting the distinct values alone (pandas sorts them the same way after its own
         hashing pass), so the column is hashed once for both orders."""
         if column not in self._sorted:
-            import pandas as pd
-
-            codes, uniques = self.factorized(column)
-            position, ordered = pd.factorize(uniques, sort=True)
-            remap = np.append(position, -1)        # factorize's -1 (missing) indexes the last slot
+            codes, _ = self.factorized(column)
+            remap, ordered = self._sorting(column)
             self._sorted[column] = (compact(remap[codes], len(ordered)), ordered)
         return self._sorted[column]
+
+    def sorted_at(self, column: str, rows: np.ndarray) -> tuple[np.ndarray, pd.Index]:
+        """`sorted(column)`'s codes at the given row positions, and its distinct values: for a measure that
+        reads a sample of rows, which need not have every row's code remapped to the sorted order."""
+        if column in self._sorted:
+            codes, ordered = self._sorted[column]
+            return codes[rows], ordered
+        remap, ordered = self._sorting(column)
+        return compact(remap[self.factorized(column)[0][rows]], len(ordered)), ordered
+
+    def _sorting(self, column: str) -> tuple[np.ndarray, pd.Index]:
+        """Each first-appearance code's position among the sorted distinct values (a last slot, -1, for
+        factorize's -1, a missing value), and those values."""
+        if column not in self._order:
+            import pandas as pd
+
+            _, uniques = self.factorized(column)
+            position, ordered = pd.factorize(uniques, sort=True)
+            self._order[column] = (np.append(position, -1), ordered)
+        return self._order[column]
 
 
 __all__ = ["ColumnCodes", "compact"]

@@ -41,6 +41,13 @@ class Grouping:
         """Metric-name form: "race.Black", "sex_x_race.Female.Black" (MLflow-safe characters)."""
         return ".".join([self.key, *(_safe(v) for v in self.labels[i])])
 
+    def groups_of(self, finer: Grouping) -> np.ndarray:
+        """This grouping's code of each group of `finer`, a grouping of the same rows by these attributes and
+        more (sex of each sex x race group), so that counts of `finer` add up to counts of this one."""
+        at = [finer.attributes.index(a) for a in self.attributes]
+        code = {label: i for i, label in enumerate(self.labels)}
+        return np.array([code[tuple(label[j] for j in at)] for label in finer.labels], dtype=np.intp)
+
 
 def _safe(value: str) -> str:
     import re

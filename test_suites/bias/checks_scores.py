@@ -43,15 +43,28 @@ class ScoreMetrics(Check):
             score_bins = S.score_bins(scores, bins)
             index = S.global_index(scores, np.argsort(scores).astype(np.int32))
         else:
-            score_bins = ranks.bins(bins)
+            value_bins = ranks.value_bins(bins)
+            score_bins = value_bins[ranks.ranks]
+        # counted blocks: the intersection of every attribute is counted from the rows, the other groupings' blocks
+        # are sums of its (group, value) tables
+        finest = max(data.groupings, key=lambda gd: len(gd.grouping.attributes))
+        blocks = None if ranks is None else S.ValueBlocks.of(ranks, finest.grouping.codes,
+                                                              len(finest.grouping.labels), data.y_true)
         for gd in data.groupings:
             g, n_groups = gd.grouping, len(gd.grouping.labels)
-            prepared: S.GroupSort | S.ValueBlocks = (
-                S.group_sort(scores, g.codes, n_groups, index=index) if ranks is None
-                else S.ValueBlocks.of(ranks, g.codes, n_groups, data.y_true))
+            prepared: S.GroupSort | S.ValueBlocks
+            if blocks is None:
+                prepared = S.group_sort(scores, g.codes, n_groups, index=index)
+            elif gd is finest:
+                prepared = blocks
+            else:
+                prepared = blocks.merged(g.groups_of(finest.grouping), n_groups)
             auc, var = S.delong_auc_by_group(scores, data.y_true, g.codes, n_groups, prepared=prepared)
             se = np.sqrt(var)
-            ece, table = S.calibration_by_group(scores, data.y_true, g.codes, n_groups, bins, conf, score_bins)
+            # counted blocks hold each (group, value)'s rows and positives: the bins' counts are their sums
+            counted = prepared.bin_counts(value_bins, bins) if isinstance(prepared, S.ValueBlocks) else None
+            ece, table = S.calibration_by_group(scores, data.y_true, g.codes, n_groups, bins, conf, score_bins,
+                                                counted)
             ks, ks_p = S.ks_by_group(scores, g.codes, n_groups, gd.reference, prepared=prepared, index=index)
             del prepared
             rows = []

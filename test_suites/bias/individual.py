@@ -25,7 +25,8 @@ individual-fairness measure.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,6 +36,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from harness.measures.coding import ColumnCodes
+
+# numpy 2's std takes the mean it would compute (`mean=`, with keepdims' shape), so a column is summed once for both
+STD_TAKES_MEAN = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
 
 # benefit b = yhat - y + 1 of each cell, in the [TN, FP, FN, TP] order of `harness.measures.counts`
 BENEFIT = np.zeros(4)
@@ -149,10 +153,20 @@ def consistency(features: np.ndarray, y_pred: np.ndarray, n_neighbors: int = 5) 
     return float(1.0 - np.mean(np.abs(y - nearest_neighbour_means(x, y, n_neighbors))))
 
 
-# Largest rounding error of a squared distance from sklearn's brute-force search (|x|^2 - 2 x.y + |y|^2 in
-# float64), relative to |x|^2 + |y|^2: about (features + 2) x 2**-53; 1e-9 leaves a margin of 10**5 for 100
-# features. A row whose k-th and (k+1)-th squared distances are closer than twice this goes to the ball tree.
+# Largest rounding error of a squared distance computed in float64 (|x|^2 - 2 x.y + |y|^2 as sklearn's brute force
+# does, or the sum of squared differences), relative to |x|^2 + |y|^2: about (features + 2) x 2**-53; 1e-9 leaves a
+# margin of 10**5 for 100 features. A row's neighbours are taken as found only when its k-th and (k+1)-th squared
+# distances are more than twice this apart; the other rows go to the ball tree.
 DISTANCE_ROUNDING = 1e-9
+
+# float32 distances screened at once (4 MB): 209 rows of 5,000, a block that amortises the per-block steps (128 rows
+# took 44 ms for the 5,000, 209 about 39) and stays small whatever the sample
+SCREEN_VALUES = 1 << 20
+# column blocks per neighbour sought: the (k+1)-th smallest of 2 (k + 1) block minima bounds a row's (k+1)-th
+# nearest distance closely enough for about 8 candidates a row (5,000 rows, k = 5), and each block's minimum costs
+# a pass of its own over the row (39 blocks of 128 columns: 12 ms of the 5,000 rows' screen; 12 blocks: 5 ms)
+SCREEN_BLOCKS = 2
+EXACT_VALUES = 1 << 21  # float64 distances held at once when the screen cannot decide (16 MB)
 
 
 def nearest_neighbour_means(x: np.ndarray, y: np.ndarray, n_neighbors: int) -> np.ndarray:
@@ -160,36 +174,146 @@ def nearest_neighbour_means(x: np.ndarray, y: np.ndarray, n_neighbors: int) -> n
     ball tree aif360 uses gives, at a fraction of its cost in many dimensions.
 
     Why not the ball tree alone: with the bias benchmark's 23 columns (one-hot neighbourhoods) its query of
-    5,000 rows took 0.5 s, a quarter of the bias suite at a million rows; a brute-force search (sklearn's,
-    one matrix product per block of rows) takes a fifth of that. The two may disagree only where the
-    neighbours are not unique: a tie at the k-th distance, which the ball tree breaks its own way. So a
-    row's brute-force neighbours are kept when its k-th and (k+1)-th squared distances differ by more than
-    twice their rounding error (DISTANCE_ROUNDING): then every kept row is strictly nearer than every other
-    row, whatever the rounding, and the set is the one any exact search returns. The other rows (exact
-    duplicates, equal distances on one-hot columns) are queried on the ball tree itself, as before. The
-    mean of 0/1 decisions over the same set is the same float in any order, so `consistency` is unchanged
-    to the bit (tests/test_individual_fairness.py compares it with the ball tree alone on tied and
-    untied data)."""
-    from sklearn.neighbors import NearestNeighbors
-    from threadpoolctl import threadpool_limits
-
+    5,000 rows took 0.5 s, a quarter of the bias suite at a million rows; sklearn's brute-force search took a
+    fifth of that (0.11 s of CPU), and the float32 screen of `_screened_means` takes 0.04 s. They may disagree
+    only where the neighbours are not unique: a tie at the k-th distance, which the ball tree breaks its own
+    way. So a row's neighbours are taken from the screen only when its k-th and (k+1)-th squared distances
+    are provably more than 2 x DISTANCE_ROUNDING x (|x_i|^2 + max |x|^2) apart: then the set is the one any
+    exact search returns, the ball tree's included. The other rows (exact duplicates, equal distances on
+    one-hot columns) are queried on the ball tree itself, in one call, as before. The mean of 0/1 decisions
+    over the same set is the same float in any order, so `consistency` is unchanged to the bit
+    (tests/test_individual_fairness.py compares it with the ball tree alone on tied and untied data)."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
     n = x.shape[0]
     k = int(n_neighbors)
-    if n <= k:  # no (k+1)-th neighbour to compare with; the ball tree (or its error for n < k) as before
-        tree = NearestNeighbors(n_neighbors=k, algorithm="ball_tree").fit(x)
-        return y[tree.kneighbors(x)[1]].mean(axis=1)
-    # one OpenMP thread: on a shared machine a team of threads waiting for each other cost 0.4 s at 5,000 rows
-    # against 0.2 s for one, and 30 ms against 3 ms for 600 rows (the tests' sizes)
-    with threadpool_limits(limits=1, user_api="openmp"):
-        dist, idx = NearestNeighbors(n_neighbors=k + 1, algorithm="brute").fit(x).kneighbors(x)
-    means = y[idx[:, :k]].mean(axis=1)
-    squares = np.einsum("ij,ij->i", x, x)
-    bound = DISTANCE_ROUNDING * (squares + squares.max())
-    unsure = np.flatnonzero(np.square(dist[:, k]) - np.square(dist[:, k - 1]) <= 2 * bound)
+    # no (k+1)-th neighbour to compare with, no neighbour asked for, no feature, or a value no distance can be
+    # taken of: the ball tree, as before (with sklearn's own error for the last three)
+    if n <= k or k < 1 or x.ndim != 2 or x.shape[1] == 0 or not np.isfinite(x).all():
+        return _ball_tree_means(x, y, k, x)
+    means, unsure = _screened_means(x, y, k)
     if unsure.size:
-        tree = NearestNeighbors(n_neighbors=k, algorithm="ball_tree").fit(x)
-        means[unsure] = y[tree.kneighbors(x[unsure])[1]].mean(axis=1)
+        means[unsure] = _ball_tree_means(x, y, k, x[unsure])
     return means
+
+
+def _ball_tree_means(x: np.ndarray, y: np.ndarray, k: int, queries: np.ndarray) -> np.ndarray:
+    from sklearn.neighbors import NearestNeighbors
+
+    tree = NearestNeighbors(n_neighbors=k, algorithm="ball_tree").fit(x)
+    return y[tree.kneighbors(queries)[1]].mean(axis=1)
+
+
+_THREADS: list[Any] = []
+
+
+def _one_blas_thread() -> AbstractContextManager[Any]:
+    """A context in which BLAS runs on one thread. On a shared machine a team of threads waiting for each other
+    costs more than one thread alone (the screen's products for 5,000 rows: 0.09 s of CPU on one thread, 0.33 s
+    on a team, no sooner on the clock). The controller is made once: making one scans the loaded libraries
+    (4-8 ms a time)."""
+    from threadpoolctl import ThreadpoolController
+
+    if not _THREADS:
+        _THREADS.append(ThreadpoolController())
+    return _THREADS[0].limit(limits=1, user_api="blas")
+
+
+def _screened_means(x: np.ndarray, y: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's mean of `y` over its k nearest rows where they are unique with a margin, and the rows where
+    they may not be (for the ball tree).
+
+    The search is a screen in float32 followed by float64 where the screen cannot decide:
+
+    1. x is scaled by a power of two (exactly) so its largest |value| is in [0.5, 1): nothing overflows in
+       float32, and what underflows is far below the error allowed. One float32 matrix product per block of
+       rows, [x_i, 1] . [-2 x_j, |x_j|^2], gives s_ij = |x_j|^2 - 2 x_i.x_j, the squared distance less |x_i|^2
+       (the same for every j of row i, so the order is the distances'). Rounding the factors to float32 moves
+       each of the (features + 1) terms by at most 2 u (u = epsilon / 2, float32's unit roundoff) of itself
+       and summing them adds at most (features + 1) u of the terms' absolute sum, which is at most
+       |x_i|^2 + 2 |x_j|^2 (2 |ab| <= a^2 + b^2). So s_ij is within e_i = (features + 5) x epsilon x
+       (|x_i|^2 + 2 max |x|^2) of its exact value, twice the bound and more.
+    2. The k+1 smallest of the minima of disjoint column blocks are k+1 distinct rows, so the (k+1)-th nearest
+       is at most the largest of them, t_i (+ e_i in truth). Every one of the k+1 nearest rows then has
+       s_ij <= t_i + 2 e_i: those are the candidates, a handful per row.
+    3. Among a row's candidates, the k smallest s_ij are its neighbours when the (k+1)-th smallest exceeds the
+       k-th by more than 2 e_i + 2 x DISTANCE_ROUNDING x (|x_i|^2 + max |x|^2): every row kept is then nearer
+       than every other by more than the margin `nearest_neighbour_means` asks for (a row not a candidate has
+       s_ij above t_i, hence above the (k+1)-th candidate). Else the candidates' squared distances are taken in
+       float64 (`_exact_among`) and the same margin asked of them; a row that passes neither goes to the
+       ball tree.
+    """
+    n, f = x.shape
+    scale = np.ldexp(1.0, -int(np.frexp(np.abs(x).max())[1]))
+    xs = x * scale
+    sq = np.einsum("ij,ij->i", xs, xs)
+    a = np.empty((n, f + 1), dtype=np.float32)
+    a[:, :f] = xs
+    a[:, f] = 1.0
+    b = np.empty((f + 1, n), dtype=np.float32)
+    b[:f] = (-2.0 * xs).T
+    b[f] = sq
+    screen_error = (f + 5) * float(np.finfo(np.float32).eps) * (sq + 2.0 * sq.max())
+    margin = 2.0 * DISTANCE_ROUNDING * (sq + sq.max())
+    blocks = min(n, SCREEN_BLOCKS * (k + 1))
+    width = n // blocks
+    means = np.empty(n)
+    unsure: list[np.ndarray] = []
+    undecided: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # rows, their candidates, how many
+    block = max(16, SCREEN_VALUES // n)
+    buffer = np.empty((min(block, n), n), dtype=np.float32)
+    with _one_blas_thread():
+        for start in range(0, n, block):
+            stop = min(n, start + block)
+            rows = stop - start
+            s = np.matmul(a[start:stop], b, out=buffer[:rows])
+            minima = s[:, :blocks * width].reshape(rows, blocks, width).min(axis=2)
+            top = np.partition(minima, k, axis=1)[:, k].astype(np.float64) + 2.0 * screen_error[start:stop]
+            limit = np.nextafter(top.astype(np.float32), np.float32(np.inf))  # rounded up, never down
+            flat = np.flatnonzero(s <= limit[:, None])
+            row, col = np.divmod(flat, n)
+            counts = np.bincount(row, minlength=rows)
+            slot = np.arange(flat.size) - (np.cumsum(counts) - counts)[row]
+            value = np.full((rows, int(counts.max())), np.inf)
+            value[row, slot] = s.ravel()[flat]
+            candidate = np.zeros(value.shape, dtype=np.intp)
+            candidate[row, slot] = col
+            near = np.argpartition(value, k, axis=1)[:, :k + 1]
+            v = np.take_along_axis(value, near, axis=1)
+            sure = v[:, k] - v[:, :k].max(axis=1) > 2.0 * screen_error[start:stop] + margin[start:stop]
+            means[start:stop] = y[np.take_along_axis(candidate, near[:, :k], axis=1)].mean(axis=1)
+            redo = np.flatnonzero(~sure)
+            if redo.size:
+                undecided.append((start + redo, candidate[redo], counts[redo]))
+        # the rows the screen could not decide, in float64, together (usually a few dozen)
+        if undecided:
+            rows_left = np.concatenate([r for r, _, _ in undecided])
+            width = max(c.shape[1] for _, c, _ in undecided)
+            candidates = np.concatenate([np.pad(c, ((0, 0), (0, width - c.shape[1]))) for _, c, _ in undecided])
+            counts_left = np.concatenate([c for _, _, c in undecided])
+            step = max(1, EXACT_VALUES // max(n, width * f))
+            for i in range(0, rows_left.size, step):
+                part = rows_left[i:i + step]
+                found, ok = _exact_among(xs, sq, y, k, part, candidates[i:i + step], counts_left[i:i + step],
+                                         margin[part])
+                means[part[ok]] = found[ok]
+                unsure.append(part[~ok])
+    return means, (np.concatenate(unsure) if unsure else np.zeros(0, dtype=np.intp))
+
+
+def _exact_among(xs: np.ndarray, sq: np.ndarray, y: np.ndarray, k: int, rows: np.ndarray, candidate: np.ndarray,
+                 counts: np.ndarray, margin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`_screened_means` step 3 in float64: each row's squared distances to its candidates (the first `counts`
+    of its `candidate` row; the rest is padding), |x_i|^2 - 2 x_i.x_j + |x_j|^2 from one matrix product of the
+    rows with every row (cheaper than gathering the candidates' features when duplicates make them many), its
+    mean of `y` over the k nearest, and whether the (k+1)-th is more than `margin` farther than the k-th."""
+    dots = np.take_along_axis(xs[rows] @ xs.T, candidate, axis=1)
+    dist = sq[rows][:, None] - 2.0 * dots + sq[candidate]
+    dist[np.arange(candidate.shape[1]) >= counts[:, None]] = np.inf
+    near = np.argpartition(dist, k, axis=1)[:, :k + 1]
+    d = np.take_along_axis(dist, near, axis=1)
+    ok = d[:, k] - d[:, :k].max(axis=1) > margin
+    return y[np.take_along_axis(candidate, near[:, :k], axis=1)].mean(axis=1), ok
 
 
 def consistency_rows(n: int, max_rows: int,
@@ -296,15 +420,18 @@ def numeric_feature_matrix(frame: pd.DataFrame, columns: list[str], rows: np.nda
         values = frame[col]
         if pd.api.types.is_numeric_dtype(values):
             v = values.to_numpy(dtype=np.float64)
-            if np.isnan(v).any():
+            mean = v.mean(keepdims=True)
+            # a NaN makes the mean NaN, so a finite mean needs no pass looking for one
+            if not np.isfinite(mean[0]) and np.isnan(v).any():
                 raise ValueError(f"column {col!r} has missing values; impute or drop them first")
-            sd = v.std()
+            sd = v.std(mean=mean) if STD_TAKES_MEAN else v.std()  # the mean once: numpy's own std, the same float
             kept = v if rows is None else v[rows]
-            parts.append(((kept - v.mean()) / sd if sd > 0 else np.zeros_like(kept))[:, None])
+            parts.append(((kept - mean[0]) / sd if sd > 0 else np.zeros_like(kept))[:, None])
         elif rows is None:
             parts.append(pd.get_dummies(values.astype("string"), dtype=float).to_numpy())
-        elif codes is not None and isinstance(values.dtype, pd.StringDtype) and len(codes.sorted(col)[1]):
-            parts.append(_indicators(codes.sorted(col)[0], len(codes.sorted(col)[1]), rows))
+        elif codes is not None and isinstance(values.dtype, pd.StringDtype) and len(codes.factorized(col)[1]):
+            kept, levels = codes.sorted_at(col, rows)
+            parts.append(_indicators(kept, len(levels), np.arange(len(rows))))
         else:
             parts.append(_indicator_rows(values.astype("string"), rows))
     if not parts:

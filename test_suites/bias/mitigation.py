@@ -140,7 +140,8 @@ class ParityFigures:
     selection_rates: Mapping[str, float]
 
 
-def parity_figures(y_true: np.ndarray, y_pred: np.ndarray, groups: pd.Series) -> ParityFigures:
+def parity_figures(y_true: np.ndarray, y_pred: np.ndarray, groups: pd.Series,
+                   coded: tuple[np.ndarray, pd.Index] | None = None) -> ParityFigures:
     """The figures fairlearn's `demographic_parity_ratio` / `_difference`, `equalized_odds_difference`
     (worst case) and sklearn's `accuracy_score` give, from the groups x [TN, FP, FN, TP] counts.
 
@@ -150,14 +151,16 @@ def parity_figures(y_true: np.ndarray, y_pred: np.ndarray, groups: pd.Series) ->
     difference is max - min over groups (MetricFrame's max |rate - min|, the same number since float
     subtraction is monotonic); the ratio is min / max (NaN when every rate is 0, as in fairlearn, sign
     bit and all); the equalized-odds difference is the larger of the TPR and FPR differences. Integer
-    counts below 2**53 convert to float exactly, so no summation order can differ either."""
+    counts below 2**53 convert to float exactly, so no summation order can differ either. `coded`:
+    `pd.factorize(groups, sort=True)`, when the caller has made it."""
     y = np.asarray(y_true)
     pred = np.asarray(y_pred)
     for name, values in (("outcomes", y), ("decisions", pred)):
         if not np.isin(values, (0, 1)).all():
             raise ValueError(f"parity figures: the {name} must be 0 or 1 (1 the favourable one); "
                              f"found {sorted(set(np.unique(values).tolist()) - {0, 1})[:5]}")
-    codes, names = pd.factorize(groups, sort=True)   # the sorted group order of fairlearn and groupby
+    # the sorted group order of fairlearn and groupby
+    codes, names = coded if coded is not None else pd.factorize(groups, sort=True)
     counts = confusion_counts(codes, len(names), y.astype(np.int64), pred.astype(np.int64))
     rows = counts.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -178,22 +181,20 @@ def parity_figures(y_true: np.ndarray, y_pred: np.ndarray, groups: pd.Series) ->
 def _hull(x: list[float], y: list[float]) -> list[int]:
     """fairlearn's `_filter_points_to_get_convex_hull`: Andrew's monotone chain over points sorted by x,
     keeping the upper hull, with its comparison written as it writes it (the same floats, so the same
-    points are kept where three are collinear to the last bit)."""
+    points are kept where three are collinear to the last bit). The last two kept points are held in locals
+    (x0, y0 below x1, y1), so each step compares without reading the stack: the loop runs once per distinct
+    score of each group (thousands), and this is most of the hint's time."""
     kept: list[int] = []
-    hx: list[float] = []
-    hy: list[float] = []
+    x0 = y0 = x1 = y1 = 0.0
     for i, (x2, y2) in enumerate(zip(x, y, strict=True)):
-        while len(kept) >= 2:
-            x0, y0, x1, y1 = hx[-2], hy[-2], hx[-1], hy[-1]
-            if (y1 - y0) * (x2 - x0) <= (y2 - y0) * (x1 - x0):
-                kept.pop()
-                hx.pop()
-                hy.pop()
-            else:
-                break
+        while len(kept) >= 2 and (y1 - y0) * (x2 - x0) <= (y2 - y0) * (x1 - x0):
+            kept.pop()
+            x1, y1 = x0, y0
+            if len(kept) >= 2:
+                j = kept[-2]
+                x0, y0 = x[j], y[j]
         kept.append(i)
-        hx.append(x2)
-        hy.append(y2)
+        x0, y0, x1, y1 = x1, y1, x2, y2
     return kept
 
 
@@ -241,19 +242,21 @@ def _group_curve(scores: np.ndarray, y: np.ndarray, x_grid: np.ndarray) -> _Curv
     return _Curve(y=p0 * ys[i] + p1 * ys[i + 1], p0=p0, p1=p1, thresholds0=ts[i], thresholds1=ts[i + 1])
 
 
-def fit_demographic_parity(scores: np.ndarray, y: np.ndarray, groups: pd.Series,
-                           grid_size: int = 1000) -> tuple[GroupThreshold, ...]:
+def fit_demographic_parity(scores: np.ndarray, y: np.ndarray, groups: pd.Series, grid_size: int = 1000,
+                           coded: tuple[np.ndarray, pd.Index] | None = None) -> tuple[GroupThreshold, ...]:
     """The per-group rules `ThresholdOptimizer(constraints="demographic_parity", objective="accuracy_score",
     flip=False)` fits on `scores` (the probability of the favourable decision) and 0/1 outcomes `y`: every
     group's accuracy curve on a grid of `grid_size` + 1 selection rates, the rate where their size-weighted
     sum is highest (the first, on ties), and each group's interpolation there. Groups in sorted order, as
-    fairlearn's groupby. Every group needs both outcomes (`hint_unavailable_reason`)."""
+    fairlearn's groupby. Every group needs both outcomes (`hint_unavailable_reason`). `coded`:
+    `pd.factorize(groups, sort=True)`, when the caller has made it."""
     s = np.asarray(scores, dtype=np.float64)
     t = np.asarray(y).astype(np.int64)
-    codes, names = pd.factorize(groups, sort=True)
+    codes, names = coded if coded is not None else pd.factorize(groups, sort=True)
     x_grid = np.linspace(0, 1, grid_size + 1)
-    curves = [_group_curve(s[codes == g], t[codes == g], x_grid) for g in range(len(names))]
-    shares = [int((codes == g).sum()) / len(s) for g in range(len(names))]
+    members = [codes == g for g in range(len(names))]
+    curves = [_group_curve(s[m], t[m], x_grid) for m in members]
+    shares = [int(m.sum()) / len(s) for m in members]
     # fairlearn's own pandas sum, so the weighted curve and its argmax are the same floats
     overall = pd.concat([p * pd.Series(c.y) for p, c in zip(shares, curves, strict=True)], axis=1).sum(axis=1)
     best = int(overall.idxmax())
@@ -264,14 +267,17 @@ def fit_demographic_parity(scores: np.ndarray, y: np.ndarray, groups: pd.Series,
 
 
 def predict_thresholds(rules: tuple[GroupThreshold, ...], scores: np.ndarray, groups: pd.Series,
-                       seed: int) -> np.ndarray:
+                       seed: int, coded: tuple[np.ndarray, pd.Index] | None = None) -> np.ndarray:
     """fairlearn's `InterpolatedThresholder.predict(..., random_state=seed)` for `GroupThreshold` rules with
     operator ">": each row's probability of the favourable decision, p0 [score > t0] + p1 [score > t1] for
     its group (0 for a group without a rule), then 1 where it is at least a uniform draw of
-    `np.random.RandomState(seed)`, one per row in row order."""
+    `np.random.RandomState(seed)`, one per row in row order. `coded`: a factorization of `groups` when they are
+    text already (`_groups`), in either order, when the caller has made it."""
     s = np.asarray(scores, dtype=np.float64)
-    text = groups.astype(str) if isinstance(groups, pd.Series) else pd.Series(np.asarray(groups)).astype(str)
-    codes, names = pd.factorize(text)
+    if coded is None:
+        text = groups.astype(str) if isinstance(groups, pd.Series) else pd.Series(np.asarray(groups)).astype(str)
+        coded = pd.factorize(text)
+    codes, names = coded
     code_of = {str(g): i for i, g in enumerate(names)}
     positive = 0.0 * s
     for r in rules:
@@ -336,10 +342,11 @@ def threshold_optimizer_hint(scores: Any, y_true: Any, sensitive: Any, labels_be
     y = _as_array(y_true).astype(int)
     before = _as_array(labels_before).astype(int)
     groups = _groups(sensitive)
+    coded = pd.factorize(groups, sort=True)  # once, for the fit, its decisions and both sides' figures
 
     if constraint == "demographic_parity":
-        thresholds = fit_demographic_parity(x[SCORE_COLUMN].to_numpy(), y, groups, grid_size)
-        after = predict_thresholds(thresholds, x[SCORE_COLUMN].to_numpy(), groups, seed).astype(int)
+        thresholds = fit_demographic_parity(x[SCORE_COLUMN].to_numpy(), y, groups, grid_size, coded)
+        after = predict_thresholds(thresholds, x[SCORE_COLUMN].to_numpy(), groups, seed, coded).astype(int)
     else:
         optimizer = ThresholdOptimizer(estimator=_ScorePassthrough(), constraints=constraint,
                                        objective="accuracy_score", grid_size=grid_size, prefit=True,
@@ -348,7 +355,7 @@ def threshold_optimizer_hint(scores: Any, y_true: Any, sensitive: Any, labels_be
         after = np.asarray(optimizer.predict(x, sensitive_features=groups, random_state=seed)).astype(int)
         thresholds = _thresholds(optimizer)
 
-    b, a = parity_figures(y, before, groups), parity_figures(y, after, groups)
+    b, a = parity_figures(y, before, groups, coded), parity_figures(y, after, groups, coded)
     return MitigationHint(
         constraint=constraint, n=len(y), seed=seed,
         ratio_before=b.ratio, ratio_after=a.ratio,
