@@ -31,10 +31,35 @@ What the re-assessment cannot show is a finding too, judged by the decision rule
   moves rent by PSI 0.13: stable no longer, significant not yet, and on a quarter of 9,000 applications shown
   real (Holm-adjusted over the run's blocking tests). With outcomes known the sample's own bias and performance
   findings are that evidence, and the shift stays the degradation suite's advisory finding.
+
+Outcomes are taken as observed only when they plausibly are (`vetted`). A department or vendor that wants the approval
+kept could fill the outcome column in from the decision column: accuracy becomes perfect, the error-rate gaps vanish
+and the shift rule above turns advisory. Observed outcomes disagree with the decisions about as often as the approved
+run measured on the reference data; copied ones never do. So the share of rows where outcomes and recorded decisions
+agree is tested against the approved run's accuracy (`performance.baselines.accuracy` of its assessment.json on the
+reference data, read after its evidence was re-hashed): one-sided exact binomial test, at the policy's level, of
+H0 "the agreement is at most 1 - ERROR_SHARE x (1 - the accuracy's upper confidence bound)", i.e. the sample shows at
+least half as many errors as the fewest the approved interval allows. Rejected, the outcomes are set aside: a blocking
+finding (`monitoring.sample.outcomes_agreement`, policy 4.3) names the agreement, n and the approved accuracy, and the
+sample is judged as one whose outcomes are not known (selection-rate checks only, the shift rule blocking).
+
+Why half the errors and not the upper bound itself (H0 "agreement <= that bound"): a tool's accuracy moves with the
+population, and a test of "no better than on the reference data" suspends honest tools. The demo's unchanged quarter
+fair_a agrees on 97.8 % of its 3,000 rows where the approved run measured 97.0 % (up to 97.2 %) on 14,000: p = 0.034
+against that bound, an unchanged quarter suspended; a tool making 3/4 of the reference's errors on a new population
+(as fair_a does) would be suspended half the time at 3,000 rows and always at 30,000. Copying does not nudge the
+error rate, it removes the errors (copying a share c of the rows leaves 1 - c of them), so the question is one of
+size, and the rule asks for the errors to have fallen below half: the copied rent-rise quarter (9,000 of 9,000 agree,
+ceiling 98.6 %) gives p < 1e-16, copying 80 % of a 3,000-row quarter's rows is caught 99.6 % of the time, and neither
+outcomes drawn at the approved accuracy nor at 3/4 of its errors raise an alarm beyond chance at 60, 300 or 3,000
+rows (tests/test_monitoring.py). What it cannot do: show copying on a small sample of a very accurate tool (all 60
+rows of a 97 %-accurate tool agree one time in six, honestly; p = 0.44 for a copy), or copying of fewer than about
+half the rows; the selection-rate checks and the drift of the inputs still run on every sample.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,6 +76,8 @@ if TYPE_CHECKING:
 SUITE = "monitoring"
 SAMPLE_TAG = "harness.sample_sha256"
 POLICY_SECTION = "4.3"
+ERROR_SHARE = 0.5
+"""Observed outcomes show at least this share of the errors the approved run allows (see the module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -60,13 +87,15 @@ class Sample:
     dataset: ReferenceDataset
     period: str
     labels: Any  # the recorded decisions, in the card's label space
+    outcomes_set_aside: bool = False  # the file has outcomes, not taken as observed (`vetted`)
 
     @property
     def sha256(self) -> str:
         return self.dataset.sha256
 
     def describe(self) -> str:
-        outcomes = "outcomes known" if self.dataset.outcomes_known else "outcomes not yet known"
+        outcomes = ("outcomes set aside" if self.outcomes_set_aside else
+                    "outcomes known" if self.dataset.outcomes_known else "outcomes not yet known")
         return (f"{self.dataset.name} ({self.period}, {len(self.dataset.frame):,} rows, {outcomes}, sha256 "
                 f"{self.sha256[:12]}...)")
 
@@ -98,7 +127,8 @@ class Choice:
         return {"source": self.source, "expected_period": self.expected,
                 "sample": None if s is None else {"name": s.dataset.name, "period": s.period, "sha256": s.sha256,
                                                   "rows": len(s.dataset.frame), "card": str(s.dataset.card_path),
-                                                  "outcomes_known": s.dataset.outcomes_known},
+                                                  "outcomes_known": s.dataset.outcomes_known}
+                | ({"outcomes_set_aside": True} if s.outcomes_set_aside else {}),
                 "previous": None if self.previous is None else {"name": self.previous.dataset.name,
                                                                 "period": self.previous.period,
                                                                 "sha256": self.previous.sha256}}
@@ -246,6 +276,114 @@ def _name_of(path: Path) -> str:
     return load_card(path).name
 
 
+# -- are the outcomes observed? ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApprovedAccuracy:
+    """What the approved run measured of the tool's accuracy on the reference data: what observed outcomes of a
+    production sample are held to."""
+
+    run_id: str
+    dataset: str
+    value: float
+    high: float  # the upper bound of its interval, at `confidence`
+    rows: int
+    confidence: float
+
+    @property
+    def ceiling(self) -> float:
+        """The highest agreement observed outcomes plausibly show: ERROR_SHARE of the fewest errors the approved
+        interval allows."""
+        return 1 - ERROR_SHARE * (1 - self.high)
+
+
+def approved_accuracy(doc: Mapping[str, Any], dataset: str) -> ApprovedAccuracy | None:
+    """The accuracy an approved run's assessment.json (`doc`) measured on `dataset`; None when it measured none
+    (no performance suite, or no interval)."""
+    for s in doc["suites"]:
+        if s["suite"] != "performance" or s["dataset"] != dataset:
+            continue
+        for m in s["measurements"]:
+            if (m["check"], m["metric"], m.get("group")) == ("baselines", "accuracy", None) and (
+                    m["value"] is not None and m["ci_high"] is not None):
+                rows = (m.get("details") or {}).get("denominator", m.get("n"))
+                return ApprovedAccuracy(str(doc["run_id"]), dataset, float(m["value"]), float(m["ci_high"]),
+                                        int(rows or 0), float(doc["policy"]["document"]["confidence_level"]))
+    return None
+
+
+def agreement(sample: Sample) -> tuple[int, int]:
+    """(rows whose outcome is the recorded decision, rows) of a sample with outcomes: rows, not weights, since
+    copying makes every row agree whatever its weight."""
+    import numpy as np
+
+    from harness.datasets import matches
+
+    ds = sample.dataset
+    assert ds.card.target is not None  # load_sample requires the reference data's target
+    decided = matches(sample.labels, ds.card.target.favorable_value).astype(bool)
+    return int(np.sum(decided == ds.y_favorable.astype(bool))), len(ds.frame)
+
+
+def copied_outcomes(sample: Sample, approved: ApprovedAccuracy) -> Finding | None:
+    """The blocking finding that the sample's outcomes agree with its recorded decisions more often than observed
+    outcomes plausibly would (module docstring); None when they are plausible."""
+    from harness.measures.significance import BINOMIAL_ABOVE, binomial_above
+
+    agreed, rows = agreement(sample)
+    ceiling = approved.ceiling
+    p = binomial_above(agreed, rows, ceiling)
+    alpha = 1 - approved.confidence
+    if not p < alpha:
+        return None
+    shown = "< 1e-16" if p < 1e-16 else f"= {p:.2g}"
+    return Finding(
+        suite=SUITE, check="sample", metric="outcomes_agreement", status=Status.FAIL, severity=Severity.BLOCKING,
+        value=agreed / rows, threshold=ceiling, greater_is_better=False, n=rows, policy_section=POLICY_SECTION,
+        dataset=sample.dataset.name,
+        message=(f"production sample {sample.dataset.name}: its outcomes agree with the tool's recorded decisions on "
+                 f"{agreed:,} of {rows:,} rows ({agreed / rows:.1%}); the approved run {approved.run_id} measured the "
+                 f"tool's accuracy on {approved.dataset} at {approved.value:.1%} ({approved.confidence:.0%} interval "
+                 f"up to {approved.high:.1%}, {approved.rows:,} rows), so observed outcomes would disagree with the "
+                 f"decisions on at least half as many rows: an agreement of at most {ceiling:.1%} ({BINOMIAL_ABOVE}, "
+                 f"p {shown}). Outcomes filled in from the decisions look like this: they are set aside and the "
+                 "sample is judged as one whose outcomes are not known (policy 4.3); send the outcomes the review "
+                 "settled"),
+        details={"agreed": agreed, "rows": rows, "approved_run": approved.run_id,
+                 "approved_accuracy": approved.value, "approved_accuracy_high": approved.high,
+                 "error_share": ERROR_SHARE, "p_value": p, "test": BINOMIAL_ABOVE})
+
+
+def without_outcomes(sample: Sample) -> Sample:
+    """The sample as one whose outcomes are not known: its outcome column dropped from the frame (so every suite
+    sees what it sees on such a sample); the data's sha256 is still the file's."""
+    ds = sample.dataset
+    assert ds.card.target is not None
+    frame = ds.frame.drop(columns=[ds.card.target.column])
+    return replace(sample, dataset=replace(ds, frame=frame), outcomes_set_aside=True)
+
+
+def vetted(choice: Choice, approved: ApprovedAccuracy | None) -> Choice:
+    """`choice` with its sample's outcomes set aside, and a finding why, when they are not plausibly observed
+    (`copied_outcomes`) or when the approved run measured no accuracy to hold them to (fail closed: nothing could
+    tell copied outcomes from observed ones)."""
+    s = choice.sample
+    if s is None or not s.dataset.outcomes_known:
+        return choice
+    if approved is not None:
+        note = copied_outcomes(s, approved)
+        if note is None:
+            return choice
+    else:
+        note = _note(Status.REVIEW, "outcomes_agreement", (
+            f"production sample {s.dataset.name}: the approved run measured no accuracy on the reference data to hold "
+            "its outcomes to, so outcomes observed cannot be told from outcomes filled in from the recorded "
+            "decisions: they are set aside and the sample is judged as one whose outcomes are not known "
+            "(policy 4.3)"))
+    return replace(choice, sample=without_outcomes(s), notes=(*choice.notes, note))
+
+
 def _latest(assessed: dict[str, Assessed]) -> str | None:
     """The sha256 of the sample of the latest period assessed."""
     if not assessed:
@@ -288,8 +426,10 @@ def monitoring_result(choice: Choice) -> SuiteResult:
                 f"re-assessed on production sample {s.describe()}: bias and performance on the tool's recorded "
                 "decisions, drift against the reference data")))
         else:
+            why = ("its outcomes were set aside (finding outcomes_agreement)" if s.outcomes_set_aside else
+                   "its outcomes are not known yet")
             findings.append(_note(Status.SKIPPED, "outcomes", (
-                f"production sample {s.describe()}: its outcomes are not known yet, so only the selection-rate checks "
+                f"production sample {s.describe()}: {why}, so only the selection-rate checks "
                 "(demographic parity, the four-fifths rule) ran on its recorded decisions; error rates and "
                 "performance on it wait for the outcomes")))
     return SuiteResult(suite=SUITE, suite_version=__version__, dataset=where or "reference data only",

@@ -38,9 +38,16 @@ STREET_ADDRESS = (r"(?:^|[^0-9A-Za-z])[0-9]{1,6}[A-Za-z]? +(?:[A-Z0-9][A-Za-z0-9
                   rf"(?:{_SUFFIX})(?:[^A-Za-z]|$)|(?:^|[^A-Za-z])[Pp]\.? ?[Oo]\.? *[Bb][Oo][Xx] +[0-9]+")
 SSN = re.compile(r"(?<![\d-])(?!000|666|9\d\d)(\d{3})([- ])(?!00)\d{2}\2(?!0000)\d{4}(?![\d-])")
 PHONE = re.compile(r"(?<![\d-])(?:\+?1[ .-]?)?(?:\([2-9]\d{2}\) ?|[2-9]\d{2}[ .-])[2-9]\d{2}[ .-]\d{4}(?![\d-])")
-CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
-# the exact patterns that give match positions, in the order `find` tries them
-PATTERNS: dict[str, re.Pattern[str]] = {"ssn": SSN, "phone": PHONE, "payment_card": CARD}
+# the exact patterns that give match positions, in the order `find` tries them; payment card numbers are found by
+# `card_numbers`, which no single regular expression can express (a run of digits, then the Luhn check on its parts)
+PATTERNS: dict[str, re.Pattern[str]] = {"ssn": SSN, "phone": PHONE}
+# a run of 13 or more digits, each at most one space or hyphen from the next: where card numbers are looked for
+DIGIT_RUN = re.compile(r"\d(?:[ -]?\d){12,}")
+# a piece of such a run written as a card number is printed, between spaces (or the run's ends): one group of 13 to
+# 19 digits, or the groups of ISO/IEC 7812 issuers, spaces or hyphens between them: 4-6-5 (American Express), 4-6-4
+# (Diners Club), 4-4-4-4 and 4-4-4-4-3 (19 digits). A lookahead, so that pieces starting at every space are seen
+CARD_PIECE = re.compile(r"(?<![^ ])(?=(\d{13,19}|\d{4}[ -]\d{6}[ -]\d{4,5}|\d{4}[ -]\d{4}[ -]\d{4}[ -]\d{4}"
+                        r"(?:[ -]\d{3})?)(?![^ ]))")
 
 _EMAIL = re.compile(EMAIL)
 _ADDRESS = re.compile(STREET_ADDRESS)
@@ -61,17 +68,58 @@ _PROTECTED = re.compile(
 )
 
 
+_NOT_DIGIT = re.compile(r"\D")
+_DOUBLED = str.maketrans("0123456789", "0246813579")  # a digit doubled, the digits of the product summed
+
+
 def luhn_valid(number: str) -> bool:
     """The Luhn checksum every payment card number satisfies (ISO/IEC 7812); 13 to 19 digits."""
-    digits = [int(c) for c in number if c.isdigit()]
+    digits = _NOT_DIGIT.sub("", number)
     if not 13 <= len(digits) <= 19:
         return False
-    total = 0
-    for i, d in enumerate(reversed(digits)):
-        if i % 2 == 1:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
+    if not digits.isascii():  # other scripts' decimal digits (\d matches them): as ASCII digits
+        digits = "".join(str(int(c)) for c in digits)
+    return sum(map(int, digits[-1::-2] + digits[-2::-2].translate(_DOUBLED))) % 10 == 0
+
+
+def card_numbers(text: str) -> list[tuple[int, int]]:
+    """The (start, end) of every payment card number in `text`, in order, none overlapping.
+
+    A card number is a Luhn-valid run of 13 to 19 digits, single spaces or hyphens between them (`DIGIT_RUN`), not
+    joined to other digits or by a hyphen to anything (an id "RA-S0101-00001", a date): the whole run. When the whole
+    run is not one (too long, or Luhn-invalid: "case 7 4111111111111111" is a 17-digit run, "sha256 4111 1111 1111
+    1111" a 19-digit one), a card number can still sit inside it: a piece that starts and ends at a space (or at the
+    run's own ends) and is written as card numbers are printed (`CARD_PIECE`), leftmost first, the longest at each
+    start. The shape is what keeps ordinary numbers out: a list of counts ("rows 14000 3000 9000 60"), a phone number
+    and the next figure, or digits cut out of one longer group would otherwise pass the Luhn check one time in ten
+    for every piece of 13 to 19 digits in them. A list of four-digit numbers can still hold a Luhn-valid 4-4-4-4
+    piece ("2023 2024 2025 2026", which is masked on its own too): the price of finding the card number a tool
+    prints before an expiry date and a security code. One regular expression over the run finds the pieces, and
+    only those are checked (Luhn), so the data-quality scanner's second stage stays cheap on 1M-row columns."""
+    out: list[tuple[int, int]] = []
+    for m in DIGIT_RUN.finditer(text):
+        start, end = m.span()
+        head = start == 0 or text[start - 1] != "-"
+        tail = end == len(text) or text[end] != "-"
+        run = m.group()
+        if head and tail and luhn_valid(run):
+            out.append((start, end))
+            continue
+        if " " not in run:
+            continue  # no piece but the whole run
+        # the pieces, leftmost first, the longest at each start (a 4-4-4-4-3 piece, then its 4-4-4-4 head)
+        pos = 0
+        for p in CARD_PIECE.finditer(run):
+            a = p.start()
+            if a < pos or (a == 0 and not head):
+                continue
+            piece = p.group(1)
+            for b in (a + len(piece), a + 19 if len(piece) == 23 and piece[19] == " " else -1):
+                if b > a and (b < len(run) or tail) and (a, b) != (0, len(run)) and luhn_valid(run[a:b]):
+                    out.append((start + a, start + b))
+                    pos = b
+                    break
+    return out
 
 
 @dataclass(frozen=True)
@@ -110,9 +158,9 @@ def find(text: str | None) -> list[PiiValue]:
     found: list[PiiValue] = []
     for kind, pattern in PATTERNS.items():
         for m in pattern.finditer(text):
-            if kind == "payment_card" and not luhn_valid(m.group()):
-                continue
             found.append(PiiValue(kind, m.group(), m.start(), m.end()))
+    for start, end in card_numbers(text):
+        found.append(PiiValue("payment_card", text[start:end], start, end))
     for m in _EMAIL.finditer(text):
         found.append(PiiValue("email", m.group(), m.start(), m.end()))
     for m in _ADDRESS.finditer(text):
@@ -226,5 +274,5 @@ def clip(text: str, limit: int) -> str:
     return text[:cut]
 
 
-__all__ = ["KINDS", "PATTERNS", "PiiValue", "clip", "find", "luhn_valid", "mask", "mask_pii", "mask_text",
-           "mask_tree", "normal_form", "personal_values"]
+__all__ = ["KINDS", "PATTERNS", "PiiValue", "card_numbers", "clip", "find", "luhn_valid", "mask", "mask_pii",
+           "mask_text", "mask_tree", "normal_form", "personal_values"]

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -21,9 +24,26 @@ from harness.cli import main
 from harness.datasets import load_dataset
 from harness.errors import DatasetError
 from harness.findings import Status
-from harness.monitoring import Assessed, choose, load_sample, quarter_before
+from harness.measures.significance import binomial_above
+from harness.monitoring import (
+    ApprovedAccuracy,
+    Assessed,
+    Choice,
+    Sample,
+    agreement,
+    approved_accuracy,
+    choose,
+    copied_outcomes,
+    load_sample,
+    monitoring_result,
+    quarter_before,
+    recorded_outputs,
+    vetted,
+)
+from harness.tracking.assessments import load_assessment
 from harness.workflows.assess import run_assessment
 from harness.workflows.plan import Plan, PlannedDataset, differences
+from test_suites.performance.metrics import wilson, z_for
 from tests.conftest import ROOT, single_user
 
 EXAMPLES = ROOT / "examples" / "rental_assistance"
@@ -31,18 +51,21 @@ SAMPLES = EXAMPLES / "samples"
 
 
 def drop(sample: str, folder: Path, period: str, name: str, *, rows: int | None = None,
-         drop_columns: tuple[str, ...] = ()) -> Path:
-    """A department's drop of a demo sample (optionally cut to `rows` or without some columns, with a true card)."""
+         drop_columns: tuple[str, ...] = (), outcomes: Callable[[pd.DataFrame], Any] | None = None) -> Path:
+    """A department's drop of a demo sample (optionally cut to `rows`, without some columns or with the outcome
+    column `eligible` set to `outcomes(frame)`, with a true card)."""
     import hashlib
 
     folder.mkdir(parents=True, exist_ok=True)
     card = yaml.safe_load((SAMPLES / f"{sample}.card.yaml").read_text())
     data = folder / f"{name}.csv"
-    if rows is None and not drop_columns:
+    if rows is None and not drop_columns and outcomes is None:
         shutil.copyfile(SAMPLES / f"{sample}.csv", data)
     else:
         frame = pd.read_csv(SAMPLES / f"{sample}.csv")
         frame = frame.head(rows) if rows is not None else frame
+        if outcomes is not None:
+            frame["eligible"] = outcomes(frame)
         frame.drop(columns=list(drop_columns)).to_csv(data, index=False, lineterminator="\n")
     card |= {"name": name, "period": period, "file": data.name, "sha256": hashlib.sha256(data.read_bytes()).hexdigest()}
     path = folder / f"{name}.card.yaml"
@@ -284,3 +307,189 @@ def test_the_committed_samples_are_what_their_generator_makes(tmp_path: Path) ->
     rates = pd.read_csv(SAMPLES / "unfair.csv").groupby("race")["decision"].mean()
     assert (round(rates["Black"], 3), round(rates["Native American"], 3), round(rates["White"], 3)) == (
         0.283, 0.275, 0.39)
+
+
+# -- the department that fills in the outcomes from the tool's own decisions ------------------------------------
+
+
+def generator() -> Any:
+    """The reference data's generator (datasets/rental-assistance/generate.py): its points rule and review noise
+    give the outcomes a caseworkers' review would settle."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ra_generate", ROOT / "datasets" / "rental-assistance" /
+                                                  "generate.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def observed_outcomes(frame: pd.DataFrame, seed: int = 20261231) -> np.ndarray:
+    """Outcomes as the review would settle them (the generator's process: the points rule plus the review's
+    Normal(0, 2) points), not as the tool decided."""
+    ra = generator()
+    points = ra.need_points(*(frame[c].to_numpy() for c in ("income_pct_ami", "rent_burden", "months_in_arrears",
+                                                             "eviction_notice", "has_children")))
+    review = np.random.default_rng(seed).normal(0.0, ra.REVIEW_SD, len(frame))
+    return (points + review >= ra.CUTOFF).astype(int)
+
+
+APPROVED = ApprovedAccuracy(run_id="run-approved", dataset="rental-assistance", value=13_577 / 14_000,
+                            high=wilson(13_577 / 14_000, 14_000, z_for(0.95))[1], rows=14_000, confidence=0.95)
+"""What the approved baseline's run measures on the reference data: 13,577 of 14,000 right, 95 % Wilson interval up
+to 97.25 % (the store test below reads the same from a real approved run)."""
+
+
+def with_outcomes(sample: Sample, outcomes: Any, rows: int | None = None) -> Sample:
+    """The sample's first `rows` rows with the outcome column set to `outcomes`."""
+    frame = sample.dataset.frame if rows is None else sample.dataset.frame.head(rows)
+    return replace(sample, dataset=replace(sample.dataset, frame=frame.assign(eligible=outcomes)),
+                   labels=sample.labels[:len(frame)])
+
+
+def test_the_fair_quarters_outcomes_are_taken_as_observed_and_a_copy_of_their_decisions_is_set_aside(
+        tmp_path: Path, reference) -> None:
+    assert round(APPROVED.high, 5) == 0.97249 and round(APPROVED.ceiling, 5) == 0.98625
+    for name, agreed in (("fair_a", 2934), ("fair_b", 2909)):
+        s = load_sample(drop(name, tmp_path, "2026Q3", name), reference)
+        frame = pd.read_csv(SAMPLES / f"{name}.csv")
+        assert agreement(s) == (agreed, 3000) == (int((frame["eligible"] == frame["decision"]).sum()), len(frame))
+        choice = Choice(str(tmp_path), "2026Q3", s)
+        assert vetted(choice, APPROVED) is choice  # observed outcomes: nothing found, nothing changed
+    # fair_a's outcome column replaced by its decision column: all 3,000 agree, p = 0.98625 ** 3000
+    s = load_sample(drop("fair_a", tmp_path, "2026Q3", "copied", outcomes=lambda f: f["decision"]), reference)
+    got = vetted(Choice(str(tmp_path), "2026Q3", s), APPROVED)
+    assert got.sample is not None and got.sample.sha256 == s.sha256 and got.sample.outcomes_set_aside
+    assert not got.sample.dataset.outcomes_known and "eligible" not in got.sample.dataset.frame
+    [note] = got.notes
+    assert (note.status, note.severity, note.metric, note.value, note.n, note.threshold) == (
+        Status.FAIL, "blocking", "outcomes_agreement", 1.0, 3000, APPROVED.ceiling)
+    assert note.details["p_value"] == pytest.approx(APPROVED.ceiling ** 3000, rel=1e-9)
+    assert note.message == (
+        "production sample copied: its outcomes agree with the tool's recorded decisions on 3,000 of 3,000 rows "
+        "(100.0%); the approved run run-approved measured the tool's accuracy on rental-assistance at 97.0% (95% "
+        "interval up to 97.2%, 14,000 rows), so observed outcomes would disagree with the decisions on at least half "
+        "as many rows: an agreement of at most 98.6% (one-sided exact binomial test, p < 1e-16). Outcomes filled in "
+        "from the decisions look like this: they are set aside and the sample is judged as one whose outcomes are "
+        "not known (policy 4.3); send the outcomes the review settled")
+    # judged as a sample without outcomes: the selection-rate checks only, and the record says why
+    assert [r.suites for r in recorded_outputs(got)] == [("bias",)]
+    assert got.record()["sample"]["outcomes_known"] is False and got.record()["sample"]["outcomes_set_aside"]
+    said = {f.metric: f for f in monitoring_result(got).findings}
+    assert said["outcomes"].status is Status.SKIPPED and said["outcomes"].message.startswith(
+        "production sample copied (2026Q3, 3,000 rows, outcomes set aside, sha256 ")
+    assert "its outcomes were set aside (finding outcomes_agreement), so only the selection-rate checks" in (
+        said["outcomes"].message)
+    # an approved run that measured no accuracy gives nothing to hold outcomes to: set aside, for review
+    got = vetted(Choice(str(tmp_path), "2026Q3", load_sample(drop("fair_a", tmp_path, "2026Q3", "fa"), reference)),
+                 None)
+    assert got.sample is not None and got.sample.outcomes_set_aside
+    assert [(n.status, n.metric) for n in got.notes] == [(Status.REVIEW, "outcomes_agreement")]
+
+
+def test_outcomes_drawn_at_the_approved_accuracy_raise_no_alarm_beyond_chance(tmp_path: Path, reference) -> None:
+    """200 seeded samples of 60, 300 and 3,000 rows (the fair quarter's decisions, each outcome differing from its
+    decision with the approved run's error rate, or 3/4 of it as on fair_a): false alarms under 8 % (a 5 % test);
+    a copy is caught from 300 rows on. The upper bound alone as the ceiling (no margin) would suspend a tool doing a
+    little better on a new population half the time at 3,000 rows."""
+    base = load_sample(drop("fair_a", tmp_path, "2026Q3", "fa"), reference)
+    error = 1 - APPROVED.value
+    for n in (60, 300, 3000):
+        decisions = base.labels[:n]
+        alarms = {"approved": 0, "3/4 of its errors": 0}
+        bare_bound = 0
+        for seed in range(200):
+            rng = np.random.default_rng([n, seed])
+            for what, e in (("approved", error), ("3/4 of its errors", 0.75 * error)):
+                outcomes = np.where(rng.random(n) < e, 1 - decisions, decisions)
+                alarms[what] += copied_outcomes(with_outcomes(base, outcomes, n), APPROVED) is not None
+                if what != "approved":
+                    bare_bound += binomial_above(int((outcomes == decisions).sum()), n, APPROVED.high) < 0.05
+        assert {k: v / 200 for k, v in alarms.items()} == {k: pytest.approx(0.0, abs=0.08) for k in alarms}, n
+        if n == 3000:
+            assert bare_bound / 200 > 0.3, bare_bound
+        copy = copied_outcomes(with_outcomes(base, decisions, n), APPROVED)
+        # all n agree: p = 0.98625 ** n, 0.44 at 60 rows (a 97 %-accurate tool's 60 rows all agree 1 time in 6)
+        assert (copy is None) is (n == 60), n
+    assert round(APPROVED.ceiling ** 60, 2) == 0.44 and round((1 - error) ** 60, 2) == 0.16
+    # copying 80 % of a 3,000-row quarter's rows leaves 1/5 of the errors: caught
+    rng = np.random.default_rng(7)
+    decisions = base.labels
+    outcomes = np.where(rng.random(3000) < 0.8, decisions, base.dataset.frame["eligible"].to_numpy())
+    assert copied_outcomes(with_outcomes(base, outcomes), APPROVED) is not None
+
+
+@pytest.fixture(scope="module")
+def watched(tmp_path_factory: pytest.TempPathFactory) -> Deployed:
+    """The baseline deployed once more, in its own store (so `reassess --due` of the test above never sees it),
+    approved on the reference data with its monitoring folder."""
+    root = tmp_path_factory.mktemp("watched")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    single_user(uri, root)
+    folder = root / "monitoring" / "watched"
+    folder.mkdir(parents=True)
+    rec = run_assessment(tool_copy("screen-watched", root / "tools" / "watched"), ["rental-assistance"],
+                         tracking_uri=uri, out=root / "out" / "approval", submitter="dana", monitoring=folder)
+    assert rec.result.verdict.value == "PASS", rec.result.reasons
+    gate.approve(uri, "screen-watched", "1.0.0", run_id=str(rec.result.run_id), reviewer="omar",
+                 rationale="fair on the reference data")
+    return Deployed(uri, root, {"watched": folder}, {"watched": str(rec.result.run_id)})
+
+
+@pytest.mark.slow
+def test_outcomes_copied_from_the_decisions_do_not_switch_the_population_shift_rule_off(watched: Deployed) -> None:
+    """The rent-rise quarter is suspended while its outcomes are unknown (test above). With outcomes observed by the
+    review the shift is advisory and the approval stands; with the outcome column filled in from the decision
+    column (perfect accuracy, no error-rate gaps, the shift rule advisory) it must still be suspended."""
+    uri, root, folder = watched.uri, watched.root, watched.folders["watched"]
+    # the null: outcomes as the review settles them agree with the decisions on 96.8 % of the 9,000 rows (the
+    # approved run measured 97.0 % on the reference data): taken as observed, so the rent shift is advisory
+    drop("rent_rise", folder, "2026Q3", "rent-observed", outcomes=observed_outcomes)
+    frame = pd.read_csv(folder / "rent-observed.csv")
+    assert round(float((frame["eligible"] == frame["decision"]).mean()), 3) == 0.968
+    r = harness("reassess", "screen-watched:1.0.0", "--by", "cron", "--format", "json", "--tracking-uri", uri,
+                "--out", str(root / "observed"))
+    [o] = json.loads(r.stdout)
+    assert (o["verdict"], o["approval"]) == ("NEEDS_REVIEW", "kept; a reviewer should look at the findings"), o
+    [report] = (root / "observed" / "screen-watched").glob("1.0.0-*/assessment.json")
+    fs = findings(report)
+    assert not [f for f in fs if f["check"] == "population_shift"]  # the sample's own findings are the evidence
+    drift = {f["group"]: f for f in fs if f["metric"] == "psi" and f["dataset"] == "rental-assistance"}
+    assert (drift["rent"]["severity"], round(drift["rent"]["value"], 3)) == ("advisory", 0.132)
+    assert {f["check"] for f in fs if f["dataset"] == "rent-observed" and f["suite"] == "performance"} >= {"baselines"}
+    assert not [f for f in fs if f["suite"] == "monitoring" and f["status"] == "FAIL"]
+
+    # the adversary: the same quarter with its outcome column a copy of the decision column
+    drop("rent_rise", folder, "2026Q3", "rent-copied", outcomes=lambda f: f["decision"])
+    r = harness("reassess", "screen-watched:1.0.0", "--by", "cron", "--format", "json", "--tracking-uri", uri,
+                "--out", str(root / "copied"))
+    [o] = json.loads(r.stdout)
+    assert (r.exit_code, o["verdict"], o["approval"]) == (1, "FAIL", "suspended: the gate is closed"), o
+    assert gate.status(uri, "screen-watched", "1.0.0")[0].state == "suspended"
+    [report] = (root / "copied" / "screen-watched").glob("1.0.0-*/assessment.json")
+    fs = findings(report)
+    # the copied outcomes are named, blocking, with the agreement, n and the accuracy the approval measured
+    [copied] = [f for f in fs if f["suite"] == "monitoring" and f["metric"] == "outcomes_agreement"]
+    assert (copied["status"], copied["severity"], copied["policy_section"], copied["value"], copied["n"]) == (
+        "FAIL", "blocking", "4.3", 1.0, 9000)
+    assert copied["message"].startswith(
+        "production sample rent-copied: its outcomes agree with the tool's recorded decisions on 9,000 of 9,000 "
+        f"rows (100.0%); the approved run {watched.approved['watched']} measured the tool's accuracy on "
+        "rental-assistance at 97.0% (95% interval up to 97.2%, 14,000 rows), so observed outcomes would disagree "
+        "with the decisions on at least half as many rows: an agreement of at most 98.6% (one-sided exact binomial "
+        "test, p < 1e-16).")
+    # and the sample is judged as one whose outcomes are not known: the shift blocks, as in the test above
+    shift = {f["group"]: f for f in fs if f["check"] == "population_shift"}
+    assert (shift["rent"]["status"], shift["rent"]["severity"], round(shift["rent"]["value"], 3)) == (
+        "FAIL", "blocking", 0.132)
+    on_sample = {(f["suite"], f["check"]) for f in fs if f["dataset"] == "rent-copied"}
+    assert {c for s, c in on_sample if s == "bias"} == {"demographic_parity", "four_fifths"}
+    assert not {c for s, c in on_sample if s == "performance"}
+    doc = json.loads(report.read_text())
+    assert doc["extra"]["monitoring"]["sample"]["outcomes_known"] is False
+    # what the outcomes were held to is what the approved run recorded (APPROVED above, by hand)
+    from harness.tracking.store import Store
+
+    measured = approved_accuracy(load_assessment(Store(uri), watched.approved["watched"]), "rental-assistance")
+    assert measured == replace(APPROVED, run_id=watched.approved["watched"])

@@ -46,6 +46,30 @@ def test_luhn() -> None:
     assert luhn_valid("0000000000000")               # 13 zeros pass Luhn: the length rule is the guard
 
 
+def test_luhn_is_the_textbook_check_on_any_digits() -> None:
+    """The fast form (`str.translate` of every second digit) against the textbook loop, on 20,000 seeded numbers of
+    10 to 21 digits, with separators and in another script's digits (which \\d matches)."""
+    import random
+
+    def textbook(number: str) -> bool:
+        digits = [int(c) for c in number if c.isdecimal()]
+        if not 13 <= len(digits) <= 19:
+            return False
+        total = 0
+        for i, d in enumerate(reversed(digits)):
+            total += (d * 2 - 9 if d > 4 else d * 2) if i % 2 else d
+        return total % 10 == 0
+
+    r = random.Random(20261207)
+    numbers = []
+    for _ in range(20_000):
+        n = "".join(r.choice("0123456789") for _ in range(r.randint(10, 21)))
+        n = f"{n[:4]} {n[4:10]}-{n[10:]}" if r.random() < 0.3 else n
+        numbers.append(n.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")) if r.random() < 0.05 else n)
+    assert [luhn_valid(n) for n in numbers] == [textbook(n) for n in numbers]
+    assert 1_000 < sum(map(textbook, numbers)) < 2_000  # about a tenth of the 13-19 digit ones pass
+
+
 def test_scan_counts_values_not_matches() -> None:
     s = pd.Series(["a@b.org and c@d.org", "a@b.org", None, "nothing", "4111 1111 1111 1111"] * 3, dtype="str")
     got = scan_column(s)

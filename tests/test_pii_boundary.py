@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from harness.assessment import AssessmentResult, jsonable
-from harness.redact import PATTERNS, PREFILTER, clip, find, mask_pii, mask_tree, personal_values
+from harness.redact import PATTERNS, PREFILTER, clip, find, luhn_valid, mask_pii, mask_tree, personal_values
 from harness.report import render
 from tests.conftest import MANIFEST
 
@@ -92,12 +92,71 @@ def test_digests_run_ids_and_dates_are_never_read_as_cards(text: str) -> None:
 
 def test_a_card_number_called_a_digest_is_still_masked() -> None:
     """The adversary of the shortened-digest exception: a tool that writes a card number after "sha256" (whole, or
-    followed by "...") does not get it through; only the harness's own 12-character display form is left alone.
-    (Not this exception's doing, and still open: "sha256 4111111111111111" is not found at all, because the card
-    pattern takes "256 4111..." as one 19-digit run, which fails Luhn.)"""
-    for text in ("sha256:4111111111111111", "sha256= 4111-1111-1111-1111...", "sha512 4111-1111-1111-1111"):
-        assert "4111111111111111" not in mask_pii(text), text
+    followed by "...") does not get it through; only the harness's own 12-character display form is left alone."""
+    for text in ("sha256:4111111111111111", "sha256= 4111-1111-1111-1111...", "sha512 4111-1111-1111-1111",
+                 "sha256 4111111111111111", "sha256 4111 1111 1111 1111"):
+        assert "4111111111111111" not in re.sub(r"\D", "", mask_pii(text)), text
         assert "1111" in mask_pii(text)  # masked to its last four, as every card is
+
+
+# a card number inside a longer run of digits and spaces: the run as a whole fails Luhn ("7 4111..." is 17 digits,
+# "256 4111 ... 1111" 19), and the card number in it must still be found, by the masking and by the scanner
+CARD_IN_A_RUN = {
+    "case 7 4111111111111111": "case 7 **** **** **** 1111",
+    "sha256 4111 1111 1111 1111": "sha256 **** **** **** 1111",
+    "card 4111 1111 1111 1111 0427 123 on file": "card **** **** **** 1111 0427 123 on file",  # expiry and CVV after
+    "ref 12 3782 822463 10005": "ref 12 **** **** **** 0005",  # an American Express number, 4-6-5
+    "ticket 88 4111-1111-1111-1111": "ticket 88 **** **** **** 1111",
+}
+
+
+@pytest.mark.parametrize("before", ["", "7 ", "12 ", "256 ", "0427 123 ", "1 2 3 "])
+@pytest.mark.parametrize("after", ["", " 7", " 0427", " 0427 123", " 1 2 3"])
+@pytest.mark.parametrize("card", ["4111111111111111", "4111 1111 1111 1111", "3782 822463 10005"])
+def test_a_card_number_is_found_wherever_it_stands_in_a_run_of_digits_and_spaces(before: str, after: str,
+                                                                                   card: str) -> None:
+    text = f"ref {before}{card}{after}."
+    masked = mask_pii(text)
+    digits = re.sub(r"\D", "", card)
+    assert digits not in re.sub(r"\D", "", masked) and f"**** **** **** {card[-4:]}" in masked, masked
+    # the card number alone is masked, unless the whole run happens to pass the Luhn check ("1 2 3 3782 822463
+    # 10005", 18 digits), which masks it whole as before
+    whole = text[4:-1]
+    assert masked == (f"ref **** **** **** {whole[-4:]}." if luhn_valid(whole)
+                      else f"ref {before}**** **** **** {card[-4:]}{after}."), masked
+
+
+@pytest.mark.parametrize(("text", "masked"), CARD_IN_A_RUN.items())
+def test_a_card_number_inside_a_longer_run_of_digits_is_found(text: str, masked: str) -> None:
+    import pandas as pd
+
+    from harness.measures.pii import detect, scan_column
+
+    assert mask_pii(text) == masked
+    assert [v.kind for v in find(text)] == ["payment_card"] and detect(text) == ["payment_card"]
+    assert scan_column(pd.Series([text, "nothing", text], dtype="str"))["payment_card"] == 2
+
+
+NOT_CARDS = [
+    "application 20260930123456789012 received",  # a 20-digit id: no card number is cut out of one group of digits
+    "order 1234567890123456",  # 16 digits, Luhn-invalid, as before
+    "seeds 20270101 20270401 20270701",  # groups of 8: not how a card number is written
+    # counts: "300 14000 200 9000" and "14000 1000000 6000" pass the Luhn check, but are not written as cards are
+    "rows 300 14000 200 9000 210", "n 808 14000 1000000 6000", "n 60 300 3000 14000 30000",
+    "fiscal years 2019 2020 2021 2022 2023",
+    "RA-S0101-00001 RA-S0101-00002", "case 2024-00123-4111111111111111",  # joined by hyphens: an id, as before
+]
+
+
+@pytest.mark.parametrize("text", [*NOT_CARDS,
+                                  # the harness's display form of a digest (12 characters, then ...)
+                                  "plan 308fd481 fixed (sha256 160413524607...)", "inputs sha256 411111111111..."])
+def test_long_numbers_that_are_not_card_numbers_are_left_alone(text: str) -> None:
+    from harness.measures.pii import detect
+
+    assert mask_pii(text) == text
+    if text in NOT_CARDS:  # the scanner reads datasets' cells, where the harness writes no digests
+        assert "payment_card" not in detect(text)
 
 
 @pytest.mark.parametrize("text", [

@@ -9,6 +9,7 @@ from harness.measures.significance import (
     FISHER,
     MONTE_CARLO,
     Z_TEST,
+    binomial_above,
     holm,
     homogeneity_test,
     selection_test,
@@ -21,6 +22,14 @@ def test_holm_by_hand() -> None:
     assert holm([0.5, 0.9]).tolist() == [1.0, 1.0]  # 2 x 0.5 = 1.0, and monotone
     out = holm([np.nan, 0.01])
     assert np.isnan(out[0]) and out[1] == 0.01
+
+
+def test_the_exact_binomial_tail_is_the_chance_of_at_least_that_many() -> None:
+    assert binomial_above(300, 300, 0.98) == pytest.approx(0.98 ** 300, rel=1e-12)  # all agree: 0.0023
+    assert binomial_above(9, 10, 0.5) == pytest.approx(11 / 1024, rel=1e-12)  # 9 or 10 of 10: (10 + 1) / 2^10
+    assert binomial_above(0, 50, 0.3) == 1.0
+    assert binomial_above(2934, 3000, 0.9725) == pytest.approx(
+        stats.binomtest(2934, 3000, 0.9725, alternative="greater").pvalue, rel=1e-9)
 
 
 def test_z_test_matches_the_closed_form() -> None:

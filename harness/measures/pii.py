@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from harness.redact import CARD, EMAIL, PATTERNS, PHONE, PREFILTER, SSN, STREET_ADDRESS, luhn_valid
+from harness.redact import EMAIL, PATTERNS, PHONE, PREFILTER, SSN, STREET_ADDRESS, card_numbers, luhn_valid
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,7 +51,7 @@ ANY = "|".join(f"(?:{p})" for p in BROAD.values())
 _EXACT = {
     "ssn": lambda v: SSN.search(v) is not None,
     "phone": lambda v: PHONE.search(v) is not None,
-    "payment_card": lambda v: any(luhn_valid(m.group()) for m in CARD.finditer(v)),
+    "payment_card": lambda v: bool(card_numbers(v)),
 }
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["CHI_SQUARE", "FISHER", "MONTE_CARLO", "Z_TEST", "holm", "homogeneity_test", "selection_test"]
+__all__ = ["BINOMIAL_ABOVE", "CHI_SQUARE", "FISHER", "MONTE_CARLO", "Z_TEST", "binomial_above", "holm",
+           "homogeneity_test", "selection_test"]
 
 
 def holm(pvalues: list[float] | np.ndarray) -> np.ndarray:
@@ -50,6 +51,20 @@ def selection_test(selected_a: float, n_a: float, selected_b: float, n_b: float)
         return 1.0, Z_TEST
     z = (selected_a / n_a - selected_b / n_b) / se
     return float(2 * stats.norm.sf(abs(z))), Z_TEST
+
+
+BINOMIAL_ABOVE = "one-sided exact binomial test"
+
+
+def binomial_above(successes: int, n: int, rate: float) -> float:
+    """p-value of H0 "the true rate is at most `rate`" given `successes` of `n` independent rows: P(X >= successes)
+    for X ~ Binomial(n, rate), exact, so it holds its level at 60 rows as at 60,000 (a normal approximation does not
+    near a rate of 1, where the question "is this share too high to be chance?" is asked: harness.monitoring)."""
+    from scipy import stats
+
+    if n <= 0:
+        return float("nan")
+    return float(stats.binom.sf(successes - 1, n, rate))
 
 
 CHI_SQUARE = "chi-square test of equal rates"

@@ -172,20 +172,25 @@ def _due_text(uri: str, tool: str, version: str, policy: Policy) -> str | None:
 
 
 def watch(store: Store, plan: Plan, *, sample: str | Path | None, as_of: datetime | date | None,
-          data_dir: str | Path | None) -> Monitored | None:
+          data_dir: str | Path | None, approved_run: str) -> Monitored | None:
     """The production sample this re-assessment runs on (`harness.monitoring`): `sample`, else the newest in the
     plan's monitoring folder not yet assessed for the version; None when the plan names no folder and no sample is
-    given (the re-assessment repeats the approved run alone, as before issue 16)."""
+    given (the re-assessment repeats the approved run alone, as before issue 16). Its outcomes are held to the
+    accuracy `approved_run` (its evidence already re-hashed) measured on the reference data (`monitoring.vetted`)."""
     from harness.datasets import load_dataset
-    from harness.monitoring import Monitored, assessed_samples, choose, quarter_before
+    from harness.monitoring import Monitored, approved_accuracy, assessed_samples, choose, quarter_before, vetted
+    from harness.tracking.assessments import load_assessment
 
     if not plan.monitoring and sample is None:
         return None
     reference = load_dataset(plan.datasets[0].ref, data_dir)
     source = plan.monitoring or str(Path(str(sample)).resolve().parent)
     expected = quarter_before(as_of or datetime.now(UTC))
-    return Monitored(choose(source, reference, assessed_samples(store, plan.tool, plan.version), expected=expected,
-                            explicit=sample))
+    choice = choose(source, reference, assessed_samples(store, plan.tool, plan.version), expected=expected,
+                    explicit=sample)
+    if choice.sample is not None and choice.sample.dataset.outcomes_known:
+        choice = vetted(choice, approved_accuracy(load_assessment(store, approved_run), reference.name))
+    return Monitored(choice)
 
 
 def reassess_one(uri: str, tool: str, version: str, *, by: str, policy: Policy, policy_path: str | Path | None,
@@ -221,7 +226,7 @@ def reassess_one(uri: str, tool: str, version: str, *, by: str, policy: Policy, 
                            f"the current policy {policy.label} is not {plan.policy}, the policy approved run {run_id} "
                            "was judged under (policy 4.3: a re-assessment repeats the approved rules). Pass that "
                            "policy with --policy FILE, or assess under the current policy and approve again")
-        watched = watch(store, plan, sample=sample, as_of=as_of, data_dir=data_dir)
+        watched = watch(store, plan, sample=sample, as_of=as_of, data_dir=data_dir, approved_run=run_id)
         folder = None
         if out is not None:
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
