@@ -1,10 +1,31 @@
 """What tests run in spawned processes (multiprocessing's "spawn"), kept in a module of light imports: a spawned
 process starts a new interpreter and imports the module of the function it is given, so a function defined in a
 test module would first import that module's whole world (the assessment pipeline, pandas, scikit-learn) in every
-process, seconds each."""
+process, seconds each. Tests of processes racing on a store start them from `forked()` instead."""
 from __future__ import annotations
 
+import multiprocessing
 import os
+from multiprocessing.context import BaseContext
+
+# imported once, in the fork server, before any process of `forked()` starts
+PRELOAD = ("harness.workflows.assess", "harness.gate", "harness.tracking.registry",
+           "mlflow.store.tracking.sqlalchemy_store", "mlflow.store.model_registry.sqlalchemy_store",
+           "great_expectations", "sklearn", "fairlearn.metrics", "test_suites.bias", "test_suites.performance",
+           "test_suites.data_quality.expectations", "test_suites.degradation", "test_suites.explainability",
+           "tests.conftest", "tests.workers")
+
+
+def forked() -> BaseContext:
+    """multiprocessing's "forkserver", for tests of processes that race on a store: the harness, MLflow and the
+    suites (`PRELOAD`) are imported once, in the fork server (an interpreter with no other thread, so forking it is
+    safe), and each process is a fork of it rather than a new interpreter importing them again (2 s per process,
+    6 s before a first assessment). Each is still a process of its own, with the working folder and sys.path of the
+    test when its pool starts, but the environment of the test process when the fork server started (its first
+    pool in this test process): pass what differs as arguments."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(list(PRELOAD))
+    return ctx
 
 
 def first_key(path: str) -> str:
