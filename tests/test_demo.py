@@ -1,14 +1,29 @@
 """`harness demo` end to end, as `make demo` runs it, in a fresh working folder."""
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
+
+from harness.cli import main
 
 HARNESS = str(Path(sys.executable).with_name("harness"))
+
+
+def demo_user(folder: Path, *args: str) -> Result:
+    """`harness ARGS` as the demo's user types it next, in this process (click's CliRunner): in the demo's folder,
+    with its HOME (where the demo made its signing key) and none of this process's harness or MLflow settings (the
+    tests' key, store, cache), as in the demo's own environment."""
+    env: dict[str, str | None] = {k: None for k in os.environ if k.startswith(("HARNESS_", "MLFLOW_TRACKING_", "XDG_"))}
+    with contextlib.chdir(folder):
+        return CliRunner().invoke(main, list(args), env={**env, "HOME": str(folder)}, prog_name="harness",
+                                  catch_exceptions=False)
 
 
 @pytest.mark.slow
@@ -84,12 +99,9 @@ def test_demo_fails_the_vendor_and_careless_tools_and_passes_the_baselines(tmp_p
     assert f", on run {baseline['run_id']} (PASS); files verified (fair_tool.yaml and what it names))\n" in out
     assert (f"gate: rentrank CLOSED (not approved; assessed FAIL in run {vendor['run_id']}, no decision yet "
             "(policy 4.1))\n") in out
-    env = {"PATH": str(Path(sys.executable).parent), "HOME": str(tmp_path)}
-    r = subprocess.run([HARNESS, "gate", "rental-screen-baseline"], capture_output=True, text=True, cwd=tmp_path,
-                       timeout=120, env=env)
-    assert r.returncode == 0 and r.stdout.startswith("OPEN: rental-screen-baseline 1.0.0 is approved by Rita "
-                                                     "Reviewer (demo) on "), r.stdout + r.stderr
-    r = subprocess.run([HARNESS, "gate", "rentrank"], capture_output=True, text=True, cwd=tmp_path, timeout=120,
-                       env=env)
-    assert (r.returncode, r.stdout) == (1, "CLOSED: rentrank has no approved version: nothing is approved "
-                                           "(policy 4.1)\n")
+    g = demo_user(tmp_path, "gate", "rental-screen-baseline")
+    assert g.exit_code == 0 and g.stdout.startswith("OPEN: rental-screen-baseline 1.0.0 is approved by Rita "
+                                                    "Reviewer (demo) on "), g.stdout + g.stderr
+    g = demo_user(tmp_path, "gate", "rentrank")
+    assert (g.exit_code, g.stdout) == (1, "CLOSED: rentrank has no approved version: nothing is approved "
+                                          "(policy 4.1)\n")

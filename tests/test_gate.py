@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -21,7 +20,7 @@ from harness.gate.views import approved_baseline
 from harness.manifest import load_manifest
 from harness.workflows.assess import run_assessment
 from tests.conftest import perfect_case, single_user, single_user_policy, write_case
-from tests.workers import register_many
+from tests.workers import forked, register_many
 
 POLICY = single_user_policy()  # what the template store has in force (conftest.single_user)
 LABEL = POLICY.label
@@ -670,8 +669,7 @@ def test_concurrent_registrations_and_decisions_lose_nothing(tmp_path: Path) -> 
     tool, _ = write_case(tmp_path / "c", n=50, seed=41)
     same = [str(tool)] * 3  # four workers register 1.0 for the first time at once, three times each
     distinct = [[str(other_version(tool, f"w{w}.{i}")) for i in range(3)] for w in range(4)]
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(4) as pool:
+    with forked().Pool(4) as pool:
         numbers = pool.map(register_many, [(uri, same + d) for d in distinct])
     assert all(n[:3] == [1, 1, 1] for n in numbers)  # one version string, one model version, whoever asked
     rows = gate.status(uri, "case-tool-41")

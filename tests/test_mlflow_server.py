@@ -28,10 +28,10 @@ from harness.tracking import metric_key
 from harness.tracking.browse import headline_metrics
 from tests.conftest import headlines, single_user
 from tests.services import SERVER_GROUP, stop, wait_healthy
+from tests.workers import harness_at_once
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "rental_assistance"
-BIN = Path(sys.executable).parent
 TOOL = "rental-screen-baseline"
 READY_TIMEOUT_S = 90
 
@@ -77,11 +77,15 @@ class Ran:
     stderr: str
 
 
+# a `harness` command's environment: without the caller's store, user or data folder
+DROP: dict[str, str | None] = {"MLFLOW_TRACKING_URI": None, "HARNESS_USER": None, "HARNESS_DATA_DIR": None,
+                               "COLUMNS": "250"}
+
+
 def harness(*args: str, cwd: Path) -> Ran:
     """`harness ARGS` in this process, run from `cwd` without the caller's store, user or data folder."""
-    drop: dict[str, str | None] = {k: None for k in ("MLFLOW_TRACKING_URI", "HARNESS_USER", "HARNESS_DATA_DIR")}
     with contextlib.chdir(cwd):
-        r = CliRunner().invoke(main, list(args), env={**drop, "COLUMNS": "250"}, prog_name="harness",
+        r = CliRunner().invoke(main, list(args), env=DROP, prog_name="harness",
                                catch_exceptions=False)
     return Ran(r.exit_code, r.stdout, r.stderr)
 
@@ -132,16 +136,13 @@ def test_submit_plan_assess_approve_gate_reassess_and_concurrent_assessments(ser
     assert (tags["harness.kind"], tags["harness.plan"], tags["harness.submitter"]) == ("reassessment", plan_id, "cron")
     assert gate.status(server, TOOL, "1.0.0")[0].completed.run_id == again["run"]
 
-    # four assessments at once, each with its own person and seed
+    # four assessments at once, each with its own person and seed, each in a process of its own
     people = {"ann": 101, "bea": 102, "cal": 103, "dev": 104}
-    procs = {who: subprocess.Popen(
-        [str(BIN / "harness"), "assess", str(EXAMPLES / "fair_tool.yaml"), "--dataset", "rental-assistance",
-         "--suite", "bias", "--by", who, "--seed", str(seed), "--out", str(tmp_path / who), *uri],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=_env())
-        for who, seed in people.items()}
-    for who, p in procs.items():
-        out, err = p.communicate(timeout=300)
-        assert p.returncode == 0, f"{who}: {out}{err}"
+    ran = harness_at_once([(["assess", str(EXAMPLES / "fair_tool.yaml"), "--dataset", "rental-assistance", "--suite",
+                             "bias", "--by", who, "--seed", str(seed), "--out", str(tmp_path / who), *uri], DROP,
+                            tmp_path) for who, seed in people.items()])
+    for who, (code, out, err) in zip(people, ran, strict=True):
+        assert code == 0, f"{who}: {out}{err}"
     results = {who: assessed(tmp_path / who) for who in people}
     run_ids = {who: res["run_id"] for who, res in results.items()}
     assert len(set(run_ids.values())) == 4

@@ -2,16 +2,17 @@
 order under concurrency, the on-disk cache, retries, per-item faults, whole-run failures and the API key."""
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
+from harness.cli import main
 from harness.datasets import load_dataset
 from harness.errors import ConfigError, ToolConfigError, ToolError
 from harness.manifest import load_manifest
@@ -495,12 +496,12 @@ def test_harness_assess_runs_an_openai_tool(tmp_path: Path) -> None:
     with ChatServer(oracle) as url:
         manifest = write_manifest(tmp_path, f"  base_url: {url}\n  model: oracle\n  concurrency: 8\n"
                                             f"  backoff_s: 0\n  cache_dir: cache\n")
-        r = subprocess.run([str(Path(sys.executable).with_name("harness")), "assess", str(manifest),
-                            "--dataset", "city-services-qa", "--suite", "hallucination",
-                            "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db", "--out", str(tmp_path / "out")],
-                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        with contextlib.chdir(tmp_path):  # in this process (click's CliRunner): the server answers from a thread
+            r = CliRunner().invoke(main, ["assess", str(manifest), "--dataset", "city-services-qa", "--suite",
+                                          "hallucination", "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db", "--out",
+                                          str(tmp_path / "out")], prog_name="harness", catch_exceptions=False)
     report = json.loads((tmp_path / "out" / "assessment.json").read_text())
-    assert r.returncode == report["exit_code"], r.stderr
+    assert r.exit_code == report["exit_code"], r.stderr
     assert report["verdict"] in {"PASS", "NEEDS_REVIEW"}
     em = next(m for s in report["suites"] for m in s["measurements"]
               if m["check"] == "correctness" and m["metric"] == "exact_match")

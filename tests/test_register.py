@@ -3,6 +3,7 @@ which tools are listed, what each entry says, that small groups are suppressed, 
 path of the store reaches the published files."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -16,8 +17,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from click.testing import CliRunner, Result
 
 from harness import gate
+from harness.cli import main
 from harness.errors import ConfigError
 from harness.manifest import load_manifest
 from harness.policy import Policy, load_policy
@@ -34,7 +37,6 @@ from tests.conftest import MANIFEST, single_user, write_card
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "rental_assistance"
-HARNESS = str(Path(sys.executable).with_name("harness"))
 FEEDBACK = "https://www.example.gov/ai-feedback"
 FAIR, VENDOR, SMALL, LISTED = "rental-screen-baseline", "rentrank", "small-pilot", "chat-in-use"
 # the store's tools are assessed with --suite bias only: the public is told what else the standard requires
@@ -352,23 +354,29 @@ def test_sentences_for_the_other_verdicts() -> None:
                                                                        "answer")
 
 
+def harness(folder: Path, *args: str, **env: str) -> Result:
+    """`harness ARGS` in this process (click's CliRunner), run from `folder` with HOME there and `env` as the only
+    harness settings (none of this process's store, user or cache)."""
+    drop: dict[str, str | None] = {k: None for k in os.environ
+                                   if k.startswith(("HARNESS_", "MLFLOW_TRACKING_", "XDG_"))}
+    with contextlib.chdir(folder):
+        return CliRunner().invoke(main, list(args), env={**drop, "HOME": str(folder), **env}, prog_name="harness",
+                                  catch_exceptions=False)
+
+
 @pytest.mark.slow
 def test_the_command_line(store: Store, tmp_path: Path) -> None:
-    r = subprocess.run([HARNESS, "register", "export", "--out", str(tmp_path / "site"), "--feedback-url", FEEDBACK,
-                        "--tracking-uri", store.uri], capture_output=True, text=True, timeout=300,
-                       env={"PATH": str(Path(sys.executable).parent), "COLUMNS": "300", "HOME": str(tmp_path),
-                            # the installation whose key signed the records (a machine without it trusts none)
-                            "HARNESS_SIGNING_KEY": os.environ["HARNESS_SIGNING_KEY"]})
-    assert r.returncode == 0, r.stderr
+    # the installation whose key signed the records (a machine without it trusts none)
+    r = harness(tmp_path, "register", "export", "--out", str(tmp_path / "site"), "--feedback-url", FEEDBACK,
+                "--tracking-uri", store.uri, COLUMNS="300", HARNESS_SIGNING_KEY=os.environ["HARNESS_SIGNING_KEY"])
+    assert r.exit_code == 0, r.stderr
     assert r.stdout.splitlines()[0] == ("transparency register: 3 tool(s): Generated case tool (submitted), "
                                         "Generated case tool (assessed), Rental Assistance Screening Baseline "
                                         "(approved)")
     assert json.loads((tmp_path / "site" / "register.json").read_text())["published"] == (
         datetime.now(UTC).date().isoformat())
-    r = subprocess.run([HARNESS, "register", "export", "--out", str(tmp_path / "x"), "--feedback-url", FEEDBACK],
-                       capture_output=True, text=True, timeout=300, cwd=tmp_path,
-                       env={"PATH": str(Path(sys.executable).parent), "HOME": str(tmp_path)})
-    assert (r.returncode, r.stderr) == (2, f"error: there is no MLflow store at {tmp_path / 'mlruns' / 'mlflow.db'}; "
+    r = harness(tmp_path, "register", "export", "--out", str(tmp_path / "x"), "--feedback-url", FEEDBACK)
+    assert (r.exit_code, r.stderr) == (2, f"error: there is no MLflow store at {tmp_path / 'mlruns' / 'mlflow.db'}; "
                                            "run the commands from the folder that holds mlruns/, or pass "
                                            "--tracking-uri\n")
     assert not (tmp_path / "mlruns").exists()

@@ -9,7 +9,8 @@ of a high-risk tool; the department's signature does; four concurrent assessment
 
 Each person's commands run in this process (click's CliRunner with that person's environment and working
 folder: an interpreter start costs seconds of imports, about 25 times over), except the four concurrent
-assessments, which are processes of their own because concurrency is what they test.
+assessments, which are processes of their own because concurrency is what they test (forks of a server that
+imported the harness once, `tests.workers.harness_at_once`).
 """
 from __future__ import annotations
 
@@ -17,8 +18,6 @@ import contextlib
 import json
 import os
 import shutil
-import subprocess
-import sys
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -28,11 +27,11 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
-from tests.services import CITY_PEOPLE, SERVER_GROUP, City, client_env, client_overrides
+from tests.services import CITY_PEOPLE, SERVER_GROUP, City, client_overrides
+from tests.workers import harness_at_once
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "rental_assistance"
-HARNESS = str(Path(sys.executable).with_name("harness"))
 TOOL = "rental-screen-baseline"
 PEOPLE = {"dana": "dti", "rita": "dti", "omar": "department", "sam": "vendor"}  # this test's; the city has more
 
@@ -70,8 +69,6 @@ class Person:
         self.env: dict[str, str | None] = {**client_overrides(name, password, url),
                                            "HARNESS_SIGNING_KEY": str(home / "signing.key"),
                                            "HARNESS_TRUSTED_KEYS": str(trusted)}
-        self.process_env = {**client_env(name, password, url), "HARNESS_SIGNING_KEY": str(home / "signing.key"),
-                            "HARNESS_TRUSTED_KEYS": str(trusted)}
 
     def run(self, *args: str, extra: dict[str, str] | None = None) -> Ran:
         """`harness ARGS` in this process, in this person's folder and environment; a bug that escapes the
@@ -196,13 +193,10 @@ def test_a_vendor_an_analyst_and_a_reviewer_on_the_citys_server(city: City, tmp_
 
     # four concurrent assessments by the analyst all land, each with its assess record (one suite each, the
     # cheapest to start: what is tested is the recording, not the suite)
-    procs = [subprocess.Popen([HARNESS, "assess", str(bundle / "tool.yaml"), "--dataset", "rental-assistance",
-                               "--suite", "performance", "--out", str(tmp_path / f"c{i}")], cwd=dana.home,
-                              env=dana.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for i in range(4)]
-    for p in procs:
-        stdout, stderr = p.communicate(timeout=900)
-        assert p.returncode in (0, 3), stdout + stderr
+    ran = harness_at_once([(["assess", str(bundle / "tool.yaml"), "--dataset", "rental-assistance", "--suite",
+                             "performance", "--out", str(tmp_path / f"c{i}")], dana.env, dana.home) for i in range(4)])
+    for code, stdout, stderr in ran:
+        assert code in (0, 3), stdout + stderr
     runs = {json.loads((tmp_path / f"c{i}" / "assessment.json").read_text())["run_id"] for i in range(4)}
     assert len(runs) == 4
     history = json.loads(ok(omar.run("history", TOOL, "--verify", "--format", "json")))

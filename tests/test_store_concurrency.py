@@ -6,13 +6,12 @@ raced in the migrations ("table runs already exists", "duplicate column name: st
 runs.client` now lets one process create the store under a file lock while the others wait, so the records of
 the assessments that policy 4.2 and 4.3 require are not lost to a race.
 
-Worker processes are spawned once per module and kept: they import MLflow before the race starts, so each round
-is only the race itself, started together at a barrier.
+Worker processes are started once per module and kept (forks of a server that imported the harness and MLflow,
+`tests.workers.forked`): each round is only the race itself, started together at a barrier.
 """
 from __future__ import annotations
 
 import fcntl
-import multiprocessing
 import os
 import sqlite3
 import threading
@@ -25,6 +24,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import write_case
+from tests.workers import forked
 
 N = 4  # processes starting a first command at once
 ROUNDS = 5  # new stores raced on; before the fix the first round already failed, in every trial made
@@ -78,7 +78,7 @@ def _first_assessment(uri: str, tool: str, card: str, out: str) -> tuple[str, st
 
 @pytest.fixture(scope="module")
 def workers() -> Iterator[ProcessPoolExecutor]:
-    ctx = multiprocessing.get_context("spawn")
+    ctx = forked()
     with ProcessPoolExecutor(N, mp_context=ctx, initializer=_warm, initargs=(ctx.Barrier(N),)) as pool:
         yield pool
 

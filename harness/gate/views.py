@@ -75,11 +75,12 @@ def _status_of(book: Book, version: str, now: datetime) -> VersionStatus:
 
 
 def gate(uri: str, tool: str, version: str | None = None, now: datetime | None = None,
-         policy: Policy | None = None, manifest: Path | None = None) -> GateDecision:
+         policy: Policy | None = None, manifest: Path | None = None, book: Book | None = None) -> GateDecision:
     """What deployment pipelines ask: open only for an approved (or waived, unexpired) version that is not
     suspended, not overdue for re-assessment, on a history that verifies, whose mirror tags agree with the
     log, and whose files are still the ones assessed (re-hashed from `manifest`, else from where the
-    assessment found them). Without a version, the version holding the alias `approved`."""
+    assessment found them). Without a version, the version holding the alias `approved`. `book`: the tool's
+    log as the caller has just read it (`read_book`), for several answers from one reading."""
     at = now_utc(now)
     reg = registry_at(uri)
     if tool not in reg.model_names("tool"):
@@ -87,7 +88,7 @@ def gate(uri: str, tool: str, version: str | None = None, now: datetime | None =
                                    "(policy 4.1)", tool, version)
     if version is None:
         number = reg.alias(tool, ALIAS)
-        book = read_book(reg, tool)
+        book = read_book(reg, tool) if book is None else book
         match = [v for v in book.versions if v.number == number]
         logged = aliased_version(book)
         if number is None or not match:
@@ -97,7 +98,7 @@ def gate(uri: str, tool: str, version: str | None = None, now: datetime | None =
         version = match[0].tags.get("harness.tool_version", "")
         if book.verification.ok and logged != version:
             return GateDecision(False, _alias_moved(tool, version, logged), tool)
-    else:
+    elif book is None:
         book = read_book(reg, tool)
     if version not in book.states:
         if not book.verification.ok:
@@ -199,10 +200,11 @@ def _overdue(vs: VersionStatus, policy: Policy, at: datetime) -> GateDecision | 
                f"(policy 4.3). Re-assess it with `harness reassess {vs.tool}:{vs.version}`", vs.tool, vs.version)
 
 
-def status(uri: str, tool: str, version: str | None = None, now: datetime | None = None) -> list[VersionStatus]:
-    """Every version of a tool (or one), in the order they were submitted."""
+def status(uri: str, tool: str, version: str | None = None, now: datetime | None = None,
+           book: Book | None = None) -> list[VersionStatus]:
+    """Every version of a tool (or one), in the order they were submitted. `book`: as for `gate`."""
     at = now_utc(now)
-    book = read_book(registry_at(uri), tool)
+    book = read_book(registry_at(uri), tool) if book is None else book
     if not book.states:
         raise GateError(f"no tool {tool!r} is registered in {uri}"
                         + ("" if book.verification.ok else f" ({book.verification.first_break})"))
@@ -212,9 +214,10 @@ def status(uri: str, tool: str, version: str | None = None, now: datetime | None
     return [_status_of(book, v, at) for v in book.states]
 
 
-def history(uri: str, tool: str) -> History:
-    """The decision log of a tool, in order, with its verification (the records up to the first break)."""
-    book = read_book(registry_at(uri), tool)
+def history(uri: str, tool: str, book: Book | None = None) -> History:
+    """The decision log of a tool, in order, with its verification (the records up to the first break). `book`: as
+    for `gate`."""
+    book = read_book(registry_at(uri), tool) if book is None else book
     if not book.entries:
         raise GateError(f"no decision history for tool {tool!r} in {uri}")
     return History(tool=tool, records=tuple(book.chain), verification=book.verification)

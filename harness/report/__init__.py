@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import ConfigError
 
 if TYPE_CHECKING:
     from harness.assessment import AssessmentResult
+    from harness.report.view import ReportView
     from harness.trend import History
 
 FORMATS = ("json", "md", "html")
@@ -18,7 +19,7 @@ FILENAMES = {"json": "assessment.json", "md": "report.md", "html": "report.html"
 
 def render(result: AssessmentResult, fmt: str, history: History | None = None) -> str:
     if fmt == "json":
-        return json.dumps(result.to_dict(), indent=2, sort_keys=False, allow_nan=False) + "\n"
+        return json_text(result.to_dict())
     if fmt == "md":
         from harness.report.markdown import render_markdown
 
@@ -30,16 +31,26 @@ def render(result: AssessmentResult, fmt: str, history: History | None = None) -
     raise ConfigError(f"unknown report format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 
-def write_reports(result: AssessmentResult, out_dir: Path, history: History | None = None) -> list[Path]:
+def json_text(doc: dict[str, Any]) -> str:
+    """assessment.json's text, from the result's `to_dict()`."""
+    return json.dumps(doc, indent=2, sort_keys=False, allow_nan=False) + "\n"
+
+
+def write_reports(result: AssessmentResult, out_dir: Path, history: History | None = None, *,
+                  doc: dict[str, Any] | None = None, view: ReportView | None = None) -> list[Path]:
     """Write assessment.json, report.md and report.html into `out_dir`; return their paths. `history` (the tool's
-    trend, read from the store by the caller) adds the "Over time" section; assessment.json never holds it."""
+    trend, read from the store by the caller) adds the "Over time" section; assessment.json never holds it. `doc`
+    (`result.to_dict()`) and `view` (`build_view(result, history)`), when the caller has them: the assessment
+    pipeline builds each once, for the reports, the tables and the memo (masking every string of a result is a
+    tenth of a warm assessment)."""
     from harness.report.html import html_of
     from harness.report.markdown import markdown_of
     from harness.report.view import build_view
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    view = build_view(result, history)  # masked and laid out once; both renderers read it and neither changes it
-    texts = {"json": render(result, "json"), "md": markdown_of(view), "html": html_of(view)}
+    view = view or build_view(result, history)  # masked and laid out once; both renderers read it, neither changes it
+    texts = {"json": json_text(result.to_dict() if doc is None else doc), "md": markdown_of(view),
+             "html": html_of(view)}
     paths = []
     for fmt in FORMATS:
         path = out_dir / FILENAMES[fmt]

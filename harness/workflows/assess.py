@@ -270,10 +270,14 @@ def run_assessment(
         result = result.with_run_id(run.run_id)
         out_dir = Path(out) if out else Path("reports") / manifest.id / run.run_id
         # the tool's earlier assessments and, for a re-assessment, what moved since the approval (issue 16)
+        from harness.report.view import build_view
         from harness.workflows.trend import history_of
 
-        history = history_of(store, result.to_dict(), baseline[0] if baseline else None)
-        files: list[tuple[Path, str | None]] = [(p, None) for p in write_reports(result, out_dir, history)]
+        doc = result.to_dict()  # what assessment.json holds: the trend, the JSON report and the tables read it
+        history = history_of(store, doc, baseline[0] if baseline else None)
+        view = build_view(result, history)  # the reports' and the memo's
+        files: list[tuple[Path, str | None]] = [(p, None) for p in write_reports(result, out_dir, history, doc=doc,
+                                                                                  view=view)]
         folder_in = out_dir / "inputs"
         folder_in.mkdir(exist_ok=True)
         shutil.copyfile(manifest_path, folder_in / "tool.yaml")
@@ -292,7 +296,6 @@ def run_assessment(
                 path = folder / f"{name}.json"
                 path.write_text(json.dumps(jsonable(content), indent=1, allow_nan=False))
                 files.append((path, f"artifacts/{suite.suite}-{suite.dataset}"))
-        doc = result.to_dict()  # what assessment.json holds: the tables carry its numbers
         headlines = {s.name: tuple(s.headline) for s in suite_objs}
         table_files = write_tables(doc, headlines, out_dir)
         files += [(p, folder) for p, folder in table_files]
@@ -318,7 +321,7 @@ def run_assessment(
     # a rendering of the record, not evidence (not in evidence.json): re-rendered when a decision is recorded
     from harness.workflows.memo import record_memo
 
-    record_memo(uri, result, out_dir, history=history)
+    record_memo(uri, result, out_dir, view=view, history=history)
     # last, once the run and the gate's record are complete: a notice that cannot be sent changes neither (a line on
     # stderr says so; harness.notify.send)
     from harness.notify.send import notify_failure

@@ -22,6 +22,8 @@ from harness.report.memo import FILENAMES, DecisionView, MemoView, build_memo, r
 if TYPE_CHECKING:
     from harness.assessment import AssessmentResult
     from harness.gate import Decision, VersionStatus
+    from harness.gate.log import Book
+    from harness.policy import Policy
     from harness.report.view import ReportView
     from harness.tracking import Store
     from harness.trend import History
@@ -42,11 +44,10 @@ def _rests_on(d: Decision, run_id: str | None) -> str:
     return f"on run {d.run_id}, another assessment of this version" if d.run_id else "without naming a run"
 
 
-def _next_due(vs: VersionStatus, uri: str, now: datetime) -> str:
-    from harness.gate import in_force, next_due
+def _next_due(vs: VersionStatus, policy: Policy, now: datetime) -> str:
+    from harness.gate import next_due
     from harness.gate.inputs import reassessment_interval
 
-    policy = in_force(uri).policy
     due = next_due(vs, policy)
     tier = str(vs.manifest.get("risk_tier") or "high")
     if due is None:
@@ -57,17 +58,22 @@ def _next_due(vs: VersionStatus, uri: str, now: datetime) -> str:
 
 
 def decision_of(uri: str, result: AssessmentResult, now: datetime | None = None) -> DecisionView:
-    """What was decided about the assessed version, as the verified log has it at `now`."""
-    from harness.gate import gate, show_time, status
+    """What was decided about the assessed version, as the verified log has it at `now`: the tool's log and the policy
+    in force are each read once, for the version's status, its gate, its due date and its pending sign-offs."""
+    from harness.gate import gate, in_force, show_time, status
     from harness.gate.identity import identity_label
+    from harness.gate.inputs import registry_at
+    from harness.gate.log import read_book
     from harness.gate.records import now_utc
 
     at = now_utc(now)
     tool, version, run_id = str(result.tool["id"]), str(result.tool["version"]), result.run_id
     as_of = show_time(at)
     try:
-        vs = status(uri, tool, version, now=at)[0]
-        answer = gate(uri, tool, version, now=at)
+        book = read_book(registry_at(uri), tool)
+        vs = status(uri, tool, version, now=at, book=book)[0]
+        policy = in_force(uri).policy
+        answer = gate(uri, tool, version, now=at, policy=policy, book=book)
     except GateError as e:
         return DecisionView(state="unknown", headline=f"No decision can be read from the decision log: {e}",
                             next_due="unknown", as_of=as_of)
@@ -80,7 +86,7 @@ def decision_of(uri: str, result: AssessmentResult, now: datetime | None = None)
         said = "not approved;" in answer.reason and not answer.open
         return DecisionView(
             state="none yet", headline=f"No decision yet: {name} is not approved and may not be used (policy 4.1).",
-            gate="" if said else gate_now, next_due=_next_due(vs, uri, at), as_of=as_of)
+            gate="" if said else gate_now, next_due=_next_due(vs, policy, at), as_of=as_of)
     rows.append(("By", f"{d.actor}, {identity_label((d.details or {}).get('identity'))}"))
     rows.append(("When", show_time(d.at)))
     if d.action == "approve":
@@ -108,18 +114,18 @@ def decision_of(uri: str, result: AssessmentResult, now: datetime | None = None)
             rows.append(("Run", f"{d.run_id}" + (" (this assessment)" if d.run_id == run_id else "")))
     if state == "approval lapsed":
         headline += f" It no longer holds: {answer.reason}"
-    awaiting = _awaiting(uri, tool, version, d)
+    awaiting = _awaiting(uri, book, version, d)
     if awaiting:
         rows.append(("Sign-off", awaiting))
-    return DecisionView(state=state, headline=headline, rows=rows, gate=gate_now, next_due=_next_due(vs, uri, at),
+    return DecisionView(state=state, headline=headline, rows=rows, gate=gate_now, next_due=_next_due(vs, policy, at),
                         as_of=as_of)
 
 
-def _awaiting(uri: str, tool: str, version: str, last: Decision) -> str:
+def _awaiting(uri: str, book: Book, version: str, last: Decision) -> str:
     """Signatures recorded after the last decision that do not take effect until every role signs."""
     from harness.gate import history
 
-    later = [d for d in history(uri, tool).records if d.version == version and d.action == "signoff"
+    later = [d for d in history(uri, book.tool, book=book).records if d.version == version and d.action == "signoff"
              and d.seq > last.seq]
     if not later:
         return ""
