@@ -121,7 +121,7 @@ def demo(out: str, tracking_uri: str | None) -> None:
 def report(run_id: str, fmt: str, out: str | None, tracking_uri: str | None) -> None:
     """Re-render the report of a recorded assessment from its logged assessment.json."""
     from harness.assessment import AssessmentResult
-    from harness.cli.console import make_console
+    from harness.cli.console import write_or_echo
     from harness.report import render
     from harness.tracking import Store, load_assessment
     from harness.workflows.trend import history_of
@@ -130,13 +130,7 @@ def report(run_id: str, fmt: str, out: str | None, tracking_uri: str | None) -> 
     doc = load_assessment(store, run_id)
     # the tool's runs up to this one, and for a re-assessment what moved since the approval (issue 16)
     history = history_of(store, doc, look_up_approval=True) if fmt != "json" else None
-    text = render(AssessmentResult.from_dict(doc), fmt, history)
-    if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(text, encoding="utf-8")
-        make_console().print(f"wrote {out}")
-    else:
-        click.echo(text, nl=False)
+    write_or_echo(render(AssessmentResult.from_dict(doc), fmt, history), out)
 
 
 COMMANDS: tuple[click.Command, ...] = (assess, demo, report)

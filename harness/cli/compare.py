@@ -9,7 +9,6 @@ the table is drawn as wide as it needs rather than cut at 80 columns.
 """
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 import click
@@ -102,16 +101,11 @@ def compare(run_a: str, run_b: str, fmt: str, out: str | None, tracking_uri: str
     from harness.workflows.compare import compare_runs
 
     c = compare_runs(Store(store_uri(tracking_uri, write=False)), run_a, run_b)
-    def render(fmt: str) -> str:
-        if fmt == "html":
-            from harness.report.comparison import render_comparison_html
-
-            return render_comparison_html(c)
-        return json.dumps(c.as_dict(), indent=1, allow_nan=False) + "\n"
-
     from harness.cli.console import print_or_write
+    from harness.report.comparison import render_comparison_html
 
-    print_or_write(lambda console: print_comparison(console, c), fmt, out, render)
+    print_or_write(lambda console: print_comparison(console, c), fmt, out, html=lambda: render_comparison_html(c),
+                   data=c.as_dict)
 
 
 COMMANDS: tuple[click.Command, ...] = (compare,)

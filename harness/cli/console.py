@@ -55,12 +55,11 @@ def wide_console() -> Console:
     return console
 
 
-def print_or_write(draw: Callable[[Console], None], fmt: str, out: str | None,
-                   render: Callable[[str], str]) -> None:
+def print_or_write(draw: Callable[[Console], None], fmt: str, out: str | None, html: Callable[[], str],
+                   data: Callable[[], Any]) -> None:
     """The one output path of a command with `--format table|html|json` and `--out`: a table drawn by `draw` on
-    the terminal, or the text `render(fmt)` gives (a table drawn without colour for `--out`) printed or written."""
-    import click
-
+    the terminal (drawn without colour for `--out`), the page `html()` gives, or `data()` as JSON; printed or
+    written (`write_or_echo`)."""
     if fmt == "table" and out is None:
         draw(wide_console())
         return
@@ -71,8 +70,19 @@ def print_or_write(draw: Callable[[Console], None], fmt: str, out: str | None,
         draw(MaskingConsole(file=buffer, width=WIDE_PIPED_WIDTH, highlight=False, soft_wrap=False,
                             color_system=None))
         text = buffer.getvalue()
+    elif fmt == "html":
+        text = html()
     else:
-        text = render(fmt)
+        import json
+
+        text = json.dumps(data(), indent=1, allow_nan=False) + "\n"
+    write_or_echo(text, out)
+
+
+def write_or_echo(text: str, out: str | None) -> None:
+    """A command's document written to `out` (its folder made; "wrote OUT" said) or printed as it is."""
+    import click
+
     if out:
         from pathlib import Path
 

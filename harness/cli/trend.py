@@ -8,7 +8,6 @@ headline figure and a column per run; piped, it is drawn as wide as it needs rat
 """
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 import click
@@ -82,16 +81,10 @@ def trend(tool: str, version: str | None, fmt: str, out: str | None, tracking_ur
     from harness.workflows.trend import tool_trend
 
     t = tool_trend(Store(store_uri(tracking_uri, write=False)), tool, version)
-    def render(fmt: str) -> str:
-        if fmt == "html":
-            from harness.report.trend import render_trend_html
-
-            return render_trend_html(t)
-        return json.dumps(t.as_dict(), indent=1, allow_nan=False) + "\n"
-
     from harness.cli.console import print_or_write
+    from harness.report.trend import render_trend_html
 
-    print_or_write(lambda console: print_trend(console, t), fmt, out, render)
+    print_or_write(lambda console: print_trend(console, t), fmt, out, html=lambda: render_trend_html(t), data=t.as_dict)
 
 
 COMMANDS: tuple[click.Command, ...] = (trend,)
