@@ -88,14 +88,14 @@ def _endpoint_notes(console: Console, manifest: ToolManifest, policy: Policy) ->
     the policy in force (policy 1.3, 1.4): a host off `settings.endpoints.allowed_hosts`, or no TLS. Submitting
     sends nothing to it, so the version is still registered; every assessment refuses it (exit 2) until DTI adds
     the host, or the vendor submits a version with another endpoint."""
-    from harness.tools.endpoint import allowed_hosts, endpoint_problems
+    from harness.tools.endpoint import allowed_hosts, endpoint_field, endpoint_problems
 
-    for name in ("base_url", "url"):  # the openai and http adapters' endpoint
-        url = getattr(manifest.adapter, name, None)
-        if isinstance(url, str) and url:
-            for p in endpoint_problems(url, allowed_hosts(policy)):
-                console.print(f"note: adapter.{name}: {p.message}. The version is registered; every assessment "
-                              "refuses it until this is resolved", soft_wrap=True)
+    found = endpoint_field(manifest.adapter)
+    if found is not None:
+        name, url = found
+        for p in endpoint_problems(url, allowed_hosts(policy)):
+            console.print(f"note: adapter.{name}: {p.message}. The version is registered; every assessment refuses "
+                          "it until this is resolved", soft_wrap=True)
 
 
 COMMANDS: tuple[click.Command, ...] = (submit,)

@@ -78,6 +78,16 @@ def allowed_hosts(policy: Policy | None) -> tuple[str, ...]:
     return tuple(settings.allowed_hosts)
 
 
+def endpoint_field(adapter: object) -> tuple[str, str] | None:
+    """The adapter field naming where City data is sent and its URL: ("base_url", URL) for openai, ("url", URL) for
+    http; None for an adapter that sends nothing over the network."""
+    for field in ("base_url", "url"):
+        value = getattr(adapter, field, None)
+        if isinstance(value, str) and value:
+            return field, value
+    return None
+
+
 def require_endpoint(url: str, policy: Policy | None, *, tool_id: str) -> None:
     """Refuse (ToolConfigError, exit 2, `rule` "endpoint-tls" or "endpoint-host", `section` "1.3", `detail` the
     host) a URL that breaks an endpoint rule under `policy` (None: the packaged default policy); called by each
@@ -93,5 +103,5 @@ def require_endpoint(url: str, policy: Policy | None, *, tool_id: str) -> None:
 
 
 __all__ = ["LOOPBACK_NAMES", "NO_KEY_NAMED", "POLICY_KEY", "SECTION", "EndpointProblem", "EndpointSettings", "Rule",
-           "allowed_hosts", "endpoint_problems", "host_allowed", "is_loopback", "normalise", "pattern_problem",
-           "require_endpoint", "url_host"]
+           "allowed_hosts", "endpoint_field", "endpoint_problems", "host_allowed", "is_loopback", "normalise",
+           "pattern_problem", "require_endpoint", "url_host"]

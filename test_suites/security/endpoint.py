@@ -17,18 +17,22 @@ from typing import Any
 
 from harness.check import Check, CheckContext, CheckOutput
 from harness.findings import Finding, Severity, Status
-from harness.tools.endpoint import NO_KEY_NAMED, POLICY_KEY, allowed_hosts, endpoint_problems, url_host
+from harness.tools.endpoint import (
+    NO_KEY_NAMED,
+    POLICY_KEY,
+    allowed_hosts,
+    endpoint_field,
+    endpoint_problems,
+    url_host,
+)
 
 SUITE = "security"
 
 
 def endpoint_url(adapter: Any) -> str | None:
     """The URL the tool's adapter sends data to: `base_url` (openai) or `url` (http); None for the others."""
-    for field in ("base_url", "url"):
-        value = getattr(adapter, field, None)
-        if isinstance(value, str) and value:
-            return value
-    return None
+    found = endpoint_field(adapter)
+    return found[1] if found else None
 
 
 class Endpoint(Check):
