@@ -147,7 +147,10 @@ def test_without_roles_a_dual_signoff_needs_two_different_people(dual_store: Sto
                                    "'Rita Reviewer' already signed this decision (as dti); it awaits department "
                                    "from someone else")
     assert gate.gate(uri, t, "1.0").open is False
+    assert gate.gate(uri, t).reason == f"{t} has no approved version: nothing is approved (policy 4.1)"  # one signature
     assert gate.approve(uri, t, "1.0", run_id=run, reviewer="Omar Owner", rationale="ok").state == "approved"
+    # the second signature sets the alias and the log's approval together: asked without a version, the gate agrees
+    assert gate.gate(uri, t) == gate.gate(uri, t, "1.0") and gate.gate(uri, t).open
 
 
 @pytest.mark.parametrize("written", ["Rita  Reviewer", "rita reviewer", "Rita\u00a0Reviewer", "R\u0456ta Reviewer",
